@@ -1,0 +1,100 @@
+"""The ``artgen`` command line: parse, build a config, call the library. No training logic here.
+
+Exit codes: 0 success, 1 runtime error, 2 usage error, 130 interrupted (checkpoint
+saved). Errors print one line; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from . import __version__
+from .errors import ArtgenError
+
+# sub-command name -> module under artgen.commands (imported lazily)
+COMMANDS = {
+    "classify": "classify",
+    "stylize": "stylize",
+    "gan": "gan",
+    "fast-style": "fast_style",
+    "demo": "demo",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors in one line with exit code 2."""
+
+    def error(self, message):  # pragma: no cover - exercised through the CLI tests
+        self.print_usage(sys.stderr)
+        self.exit(2, f"artgen: error: {message}\n")
+
+
+def add_common(parser: argparse.ArgumentParser, *, precision: bool = True) -> None:
+    """Flags every head shares: device, precision, seed, quiet, debug."""
+    group = parser.add_argument_group("common")
+    group.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps (default: auto)")
+    if precision:
+        group.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"], help="numeric precision via autocast (default: fp32)")
+    group.add_argument("--seed", type=int, default=0, help="random seed; the same seed on CPU gives the same result (default: 0)")
+    group.add_argument("--quiet", action="store_true", help="no progress bars")
+    group.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="artgen", description="Make art with neural networks: classify, GANs and style transfer.")
+    parser.add_argument("--version", action="version", version=f"artgen {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, module_name in COMMANDS.items():
+        try:
+            module = importlib.import_module(f"artgen.commands.{module_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"artgen.commands.{module_name}":
+                continue  # that head is not part of this build
+            raise
+        module.add_parser(sub, name)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None) or not hasattr(args, "func"):
+        parser.print_help(sys.stderr)
+        return 2
+    debug = getattr(args, "debug", False)
+    logging.basicConfig(level=logging.INFO if not getattr(args, "quiet", False) else logging.WARNING, format="%(message)s")
+    try:
+        result = args.func(args)
+        return int(result or 0)
+    except ArtgenError as exc:
+        if debug:
+            raise
+        print(f"artgen: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("artgen: interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        if debug:
+            raise
+        print("artgen: error: out of memory; try a smaller --size or --batch-size", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - the CLI's one-line promise
+        if debug:
+            raise
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        if "out of memory" in message.lower():
+            print(f"artgen: error: out of memory ({message}); try a smaller --size or --batch-size, or --precision bf16", file=sys.stderr)
+        else:
+            print(f"artgen: error: {type(exc).__name__}: {message} (run with --debug for the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

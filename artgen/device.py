@@ -1,0 +1,163 @@
+"""Device choice, numeric precision and seeding, shared by every head.
+
+``resolve_device("auto")`` picks CUDA, then Apple MPS, then the CPU. ``Precision``
+wraps autocast and, for fp16 only, a gradient scaler.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+from dataclasses import dataclass
+
+import torch
+
+from .errors import UsageError
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
+    """Turn ``auto|cpu|cuda|cuda:N|mps`` into a usable :class:`torch.device`.
+
+    An unavailable device raises :class:`UsageError` (exit code 2 on the command line).
+    """
+    if isinstance(spec, torch.device):
+        spec = str(spec)
+    spec = (spec or "auto").strip().lower()
+    if spec == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if spec == "cpu":
+        return torch.device("cpu")
+    if spec == "mps":
+        if not _mps_available():
+            raise UsageError("--device mps: Apple MPS is not available on this machine")
+        return torch.device("mps")
+    if spec == "cuda" or spec.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise UsageError(f"--device {spec}: CUDA is not available on this machine (try --device cpu)")
+        if spec == "cuda":
+            return torch.device("cuda")
+        index_text = spec.split(":", 1)[1]
+        if not index_text.isdigit():
+            raise UsageError(f"--device {spec}: expected cuda:N with N a GPU number")
+        index = int(index_text)
+        count = torch.cuda.device_count()
+        if index >= count:
+            raise UsageError(f"--device {spec}: only {count} CUDA device(s) present (cuda:0..cuda:{count - 1})")
+        return torch.device("cuda", index)
+    raise UsageError(f"--device {spec!r}: expected auto, cpu, cuda, cuda:N or mps")
+
+
+@dataclass(frozen=True)
+class Precision:
+    """Mixed-precision policy for one device: autocast dtype and optional grad scaler."""
+
+    name: str
+    device: torch.device
+
+    @classmethod
+    def create(cls, name: str, device: torch.device) -> "Precision":
+        name = (name or "fp32").lower()
+        if name not in PRECISIONS:
+            raise UsageError(f"--precision {name!r}: expected one of {', '.join(PRECISIONS)}")
+        if name == "fp16" and device.type == "cpu":
+            raise UsageError("--precision fp16 is not supported on the CPU; use bf16 or fp32")
+        if name == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+            raise UsageError("--precision bf16: this GPU has no bfloat16 support; use fp16 or fp32")
+        return cls(name, device)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[self.name]
+
+    def autocast(self):
+        """A context manager running the forward pass in this precision."""
+        if self.name == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.dtype)
+
+    def make_scaler(self) -> "torch.amp.GradScaler | None":
+        """A GradScaler for fp16 (which needs loss scaling), else None."""
+        if self.name != "fp16":
+            return None
+        return torch.amp.GradScaler(self.device.type)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy (when installed) and torch on every device."""
+    random.seed(seed)
+    os.environ.setdefault("PYTHONHASHSEED", str(seed))
+    torch.manual_seed(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed % 2**32)
+    except ImportError:  # pragma: no cover - numpy ships with torch wheels
+        pass
+
+
+def get_rng_state() -> dict:
+    """Every global random state, in a form ``torch.load(weights_only=True)`` accepts."""
+    state = {
+        "torch": torch.get_rng_state(),
+        "python": _python_state_to_tensor(random.getstate()),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    try:
+        import numpy as np
+
+        kind, keys, pos, has_gauss, cached = np.random.get_state()
+        state["numpy"] = {
+            "keys": torch.from_numpy(keys.astype("int64")),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached": float(cached),
+        }
+    except ImportError:  # pragma: no cover
+        pass
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore what :func:`get_rng_state` returned."""
+    torch.set_rng_state(state["torch"])
+    random.setstate(_python_state_from_tensor(state["python"]))
+    if "cuda" in state and torch.cuda.is_available():
+        cuda_states = state["cuda"]
+        if len(cuda_states) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda_states)
+    if "numpy" in state:
+        import numpy as np
+
+        np_state = state["numpy"]
+        keys = np_state["keys"].numpy().astype("uint32")
+        np.random.set_state(("MT19937", keys, np_state["pos"], np_state["has_gauss"], np_state["cached"]))
+
+
+def _python_state_to_tensor(state) -> dict:
+    version, internal, gauss = state
+    return {"version": version, "internal": torch.tensor(internal, dtype=torch.int64), "gauss": gauss}
+
+
+def _python_state_from_tensor(state: dict):
+    return (state["version"], tuple(int(v) for v in state["internal"].tolist()), state["gauss"])
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued work on ``device`` (for honest timings)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()

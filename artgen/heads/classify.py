@@ -1,0 +1,302 @@
+"""The dense classifier head: its training step and a Keras-like API.
+
+>>> import artgen
+>>> model = artgen.Classifier()                                   # Flatten -> Dense(128, ReLU) -> Dense(10)
+>>> model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"])
+>>> history = model.fit(x_train, y_train, epochs=10, batch_size=32)
+>>> model.evaluate(x_test, y_test)                                # {"loss": ..., "accuracy": ...}
+>>> model.predict(x_test[:5])                                     # (5, 10) probabilities
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from .. import losses
+from ..checkpoint import RunDir, load_state_into, split_prefix
+from ..device import resolve_device, seed_everything
+from ..errors import CheckpointError, UsageError
+from ..models.classifier import ClassifierConfig, DenseClassifier
+from ..optim import make_optimizer
+from ..train import Callback, CurvePlot, History, Task, TensorBatches, Trainer
+
+HEAD = "classifier"
+
+
+def _loss_on_logits(loss_name_or_fn):
+    """A ``loss(logits, targets)`` for the chosen objective.
+
+    Cross-entropy works on logits. MSE compares softmax probabilities with one-hot
+    targets, as Keras does for ``loss="mse"`` on a softmax output.
+    """
+    fn = losses.get_loss(loss_name_or_fn)
+    if fn is losses.mse:
+
+        def mse_on_probabilities(logits, target):
+            probs = torch.softmax(logits.float(), dim=-1)
+            if target.dim() == 1:
+                target = F.one_hot(target.long(), probs.shape[-1]).float()
+            return losses.mse(probs, target)
+
+        return mse_on_probabilities
+    return fn
+
+
+class ClassifyTask(Task):
+    """Supervised step: forward, loss from :mod:`artgen.losses`, one optimizer update."""
+
+    def __init__(self, model: DenseClassifier, optimizer: torch.optim.Optimizer, loss_fn, metrics: Sequence[str] = ("accuracy",)):
+        self.model = model
+        self.optimizer = optimizer
+        self.loss_fn = loss_fn
+        self.metrics = tuple(metrics)
+        self.modules = {"model": model}
+        self.optimizers = {"optimizer": optimizer}
+
+    def train_step(self, batch, ctx):
+        x, y = batch
+        with ctx.autocast():
+            logits = self.model(x)  # (B, K)
+        loss = self.loss_fn(logits.float(), y)
+        ctx.optimize(loss, self.optimizer)
+        out = {"loss": loss.detach()}
+        if "accuracy" in self.metrics:
+            out["accuracy"] = losses.accuracy(logits.detach(), y)
+        return out
+
+
+def as_images(x, config: ClassifierConfig | None = None) -> torch.Tensor:
+    """Accept ``(N, H, W)``, ``(N, C, H, W)`` or ``(N, H, W, C)`` arrays/tensors, uint8 or float, as float (N, C, H, W) in [0, 1]."""
+    t = torch.as_tensor(x)
+    if t.dim() == 2 and config is not None and t.shape[1] == config.in_channels * config.image_size**2:
+        t = t.reshape(-1, config.in_channels, config.image_size, config.image_size)
+    if t.dim() == 3:
+        t = t.unsqueeze(1)
+    if t.dim() == 4 and t.shape[1] not in (1, 3) and t.shape[-1] in (1, 3):
+        t = t.permute(0, 3, 1, 2)
+    if t.dim() != 4:
+        raise UsageError(f"expected images shaped (N, H, W) or (N, C, H, W), got {tuple(t.shape)}")
+    if t.dtype == torch.uint8:
+        t = t.float() / 255.0
+    else:
+        t = t.float()
+    return t
+
+
+class Classifier:
+    """The founding document's model with a Keras feel: ``compile``, ``fit``, ``evaluate``, ``predict``.
+
+    ``Classifier()`` builds Flatten -> Dense(128, ReLU) -> Dense(10); keyword
+    arguments change the input size, channels, hidden width or activation.
+    """
+
+    def __init__(self, config: ClassifierConfig | None = None, *, device: str | torch.device = "auto", seed: int | None = 0, **config_kwargs):
+        if config is None:
+            config = ClassifierConfig(**config_kwargs)
+        elif config_kwargs:
+            raise TypeError("pass either a ClassifierConfig or keyword arguments, not both")
+        self.config = config
+        self.device = resolve_device(device)
+        if seed is not None:
+            seed_everything(seed)
+        self.seed = 0 if seed is None else seed
+        self.model = DenseClassifier(config).to(self.device)
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.loss_name = "cross_entropy"
+        self.loss_fn = None
+        self.metrics: tuple[str, ...] = ()
+        self.optimizer_name = "adam"
+        self.lr: float | None = None
+        self.history: History | None = None
+
+    def __repr__(self) -> str:
+        return f"Classifier({self.config}, device={self.device})\n{self.model}"
+
+    # -- Keras-style API ---------------------------------------------------------------
+    def compile(self, optimizer: str | torch.optim.Optimizer = "adam", loss="cross_entropy", metrics: Sequence[str] = ("accuracy",), *, lr: float | None = None) -> "Classifier":
+        """Choose the optimizer (``"adam"``, ``"sgd"`` or an optimizer instance), the loss and metrics."""
+        if isinstance(optimizer, torch.optim.Optimizer):
+            self.optimizer = optimizer
+            self.optimizer_name = type(optimizer).__name__.lower()
+        else:
+            self.optimizer_name = str(optimizer).lower()
+            self.lr = lr
+            self.optimizer = make_optimizer(self.optimizer_name, self.model.parameters(), lr)
+        unknown = [m for m in metrics if m != "accuracy"]
+        if unknown:
+            raise UsageError(f"unknown metric(s) {unknown}; supported: accuracy")
+        self.loss_name = loss if isinstance(loss, str) else getattr(loss, "__name__", "custom")
+        self.loss_fn = _loss_on_logits(loss)
+        self.metrics = tuple(metrics)
+        return self
+
+    def fit(
+        self,
+        x,
+        y=None,
+        *,
+        epochs: int = 10,
+        batch_size: int = 32,
+        validation_data=None,
+        shuffle: bool = True,
+        run_dir: str | os.PathLike | None = None,
+        checkpoint_every: int | None = None,
+        resume: bool = False,
+        precision: str = "fp32",
+        callbacks: Sequence[Callback] = (),
+        progress: bool | None = None,
+        seed: int | None = None,
+        extra_config: Mapping | None = None,
+    ) -> History:
+        """Train for ``epochs`` at ``batch_size``; returns a :class:`History` (``history["loss"]`` per epoch).
+
+        ``x`` is an image array/tensor with labels ``y``, or a ``(x, y)`` tuple.
+        With ``run_dir`` the run is checkpointed there and can be resumed.
+        """
+        if self.optimizer is None:
+            self.compile()
+        x_t, y_t = self._xy(x, y)
+        data = TensorBatches(x_t, y_t, batch_size=batch_size, shuffle=shuffle, seed=self.seed if seed is None else seed, device=self.device)
+        validate = None
+        if validation_data is not None:
+            vx, vy = self._xy(*validation_data) if isinstance(validation_data, (tuple, list)) else self._xy(validation_data, None)
+
+            def validate(trainer):
+                result = self.evaluate(vx, vy, batch_size=max(batch_size, 1024))
+                return {f"val_{k}": v for k, v in result.items()}
+
+        task = ClassifyTask(self.model, self.optimizer, self.loss_fn, self.metrics)
+        run = RunDir(run_dir) if run_dir is not None else None
+        cbs = list(callbacks)
+        if run is not None:
+            cbs.append(CurvePlot(run / "curves.png", title="classifier"))
+        config = self.run_config(epochs=epochs, batch_size=batch_size, extra=extra_config)
+        trainer = Trainer(
+            task,
+            data,
+            epochs=epochs,
+            device=self.device,
+            precision=precision,
+            run_dir=run,
+            checkpoint_every=checkpoint_every,
+            callbacks=cbs,
+            validate=validate,
+            progress=progress,
+            desc="classifier",
+            config=config,
+            log_every=100,
+        )
+        self.history = trainer.fit(resume=resume)
+        return self.history
+
+    @torch.no_grad()
+    def evaluate(self, x, y=None, *, batch_size: int = 1024) -> dict[str, float]:
+        """Mean loss and metrics over ``(x, y)`` without training."""
+        if self.loss_fn is None:
+            self.compile()
+        x_t, y_t = self._xy(x, y)
+        self.model.eval()
+        total_loss, correct, n = 0.0, 0, 0
+        for i in range(0, len(x_t), batch_size):
+            xb, yb = x_t[i : i + batch_size].to(self.device), y_t[i : i + batch_size].to(self.device)
+            logits = self.model(xb).float()
+            total_loss += float(self.loss_fn(logits, yb)) * len(xb)
+            target = yb.argmax(-1) if yb.dim() == 2 else yb
+            correct += int((logits.argmax(-1) == target).sum())
+            n += len(xb)
+        self.model.train()
+        result = {"loss": total_loss / n}
+        if "accuracy" in self.metrics or not self.metrics:
+            result["accuracy"] = correct / n
+        return result
+
+    @torch.no_grad()
+    def predict(self, x, *, batch_size: int = 1024) -> torch.Tensor:
+        """Class probabilities ``(N, classes)`` (softmax of the logits), on the CPU."""
+        x_t = as_images(x, self.config)
+        self._check_input(x_t)
+        self.model.eval()
+        out = [self.model.predict_proba(x_t[i : i + batch_size].to(self.device)).cpu() for i in range(0, len(x_t), batch_size)]
+        self.model.train()
+        return torch.cat(out) if out else torch.empty(0, self.config.num_classes)
+
+    def predict_classes(self, x) -> list[tuple[str, float]]:
+        """``(class name, probability)`` of the most likely class for each image."""
+        probs = self.predict(x)
+        names = self.config.classes or [str(i) for i in range(self.config.num_classes)]
+        p, idx = probs.max(dim=-1)
+        return [(names[i], float(q)) for i, q in zip(idx.tolist(), p.tolist())]
+
+    def summary(self) -> str:
+        params = sum(p.numel() for p in self.model.parameters())
+        return f"{self.model}\nparameters: {params:,}"
+
+    # -- saving and loading ---------------------------------------------------------------
+    def run_config(self, *, epochs=None, batch_size=None, extra=None) -> dict:
+        cfg = {
+            "head": HEAD,
+            "model": self.config.to_dict(),
+            "train": {"optimizer": self.optimizer_name, "lr": self.lr, "loss": self.loss_name, "metrics": list(self.metrics), "epochs": epochs, "batch_size": batch_size, "seed": self.seed},
+        }
+        if extra:
+            cfg["train"].update(dict(extra))
+        return cfg
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write ``config.json`` and ``model.safetensors`` into the folder ``path``."""
+        run = RunDir(path)
+        run.path.mkdir(parents=True, exist_ok=True)
+        run.save_config(self.run_config())
+        run.save_weights({"model": self.model})
+        return run.path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, *, device: str | torch.device = "auto") -> "Classifier":
+        """Rebuild a classifier from a run folder (config + safetensors weights)."""
+        run = RunDir(path)
+        cfg = run.load_config()
+        if cfg.get("head") != HEAD:
+            raise CheckpointError(f"'{run.path}' holds a {cfg.get('head', 'unknown')!r} run, not a classifier")
+        obj = cls(ClassifierConfig(**cfg["model"]), device=device, seed=None)
+        load_state_into(obj.model, split_prefix(run.load_weights(), "model"), what=f"classifier in '{run.path}'")
+        train_cfg = cfg.get("train", {})
+        obj.compile(train_cfg.get("optimizer", "adam") if train_cfg.get("optimizer") in ("adam", "sgd") else "adam", loss=train_cfg.get("loss", "cross_entropy"), metrics=train_cfg.get("metrics", ["accuracy"]), lr=train_cfg.get("lr"))
+        return obj
+
+    # -- helpers --------------------------------------------------------------------------
+    def _xy(self, x, y):
+        if y is None:
+            if isinstance(x, (tuple, list)) and len(x) == 2:
+                x, y = x
+            elif hasattr(x, "tensors"):
+                x, y = x.tensors()[:2]
+            else:
+                raise UsageError("fit/evaluate need labels: pass x and y, or an (x, y) pair")
+        x_t = as_images(x, self.config)
+        y_t = torch.as_tensor(y)
+        y_t = y_t.long() if y_t.dim() == 1 else y_t.float()
+        if len(x_t) != len(y_t):
+            raise UsageError(f"{len(x_t)} images but {len(y_t)} labels")
+        self._check_input(x_t)
+        if y_t.dim() == 1 and len(y_t) and (int(y_t.min()) < 0 or int(y_t.max()) >= self.config.num_classes):
+            raise UsageError(f"labels must lie in 0..{self.config.num_classes - 1}, found {int(y_t.min())}..{int(y_t.max())}")
+        return x_t, y_t
+
+    def _check_input(self, x_t: torch.Tensor) -> None:
+        c = self.config
+        if tuple(x_t.shape[1:]) != (c.in_channels, c.image_size, c.image_size):
+            raise UsageError(f"the model expects images of shape ({c.in_channels}, {c.image_size}, {c.image_size}), got {tuple(x_t.shape[1:])}")
+
+
+def init_from(classifier: Classifier, path: str | os.PathLike) -> None:
+    """Start from an earlier run's weights (fine-tuning); the shapes must match."""
+    run = RunDir(path)
+    cfg = run.load_config()
+    if cfg.get("head") != HEAD:
+        raise CheckpointError(f"--init-from '{run.path}' holds a {cfg.get('head', 'unknown')!r} run, not a classifier")
+    load_state_into(classifier.model, split_prefix(run.load_weights(), "model"), what=f"--init-from '{run.path}'")

@@ -1,0 +1,175 @@
+"""Every loss artgen trains with, as pure functions over tensors.
+
+The classifier, the GAN, optimisation-based style transfer and the fast style
+networks all import their objectives from here; no loss is written inline in a
+training step.
+
+Conventions: images are ``(B, C, H, W)``; feature maps likewise; every function
+returns a 0-d tensor unless its ``reduction`` says otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+_EPS = 1e-12
+
+
+# --- the founding document's losses -------------------------------------------------
+
+
+def mse(prediction: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Mean squared error, ``mean((y - y_hat)^2)``."""
+    return F.mse_loss(prediction, target, reduction=reduction)
+
+
+def cross_entropy(
+    prediction: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    from_logits: bool = True,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    """Cross-entropy ``H(p, q) = -sum_k p_k log q_k`` averaged over the batch.
+
+    ``prediction`` is ``(B, K)`` logits (``from_logits=True``) or probabilities q.
+    ``target`` is either class indices ``(B,)`` or a distribution p of shape ``(B, K)``.
+    """
+    if from_logits:
+        log_q = F.log_softmax(prediction.float(), dim=-1)
+    else:
+        log_q = torch.log(prediction.float().clamp_min(_EPS))
+    if target.dtype in (torch.int64, torch.int32, torch.int16, torch.uint8) and target.dim() == prediction.dim() - 1:
+        per_sample = -log_q.gather(-1, target.long().unsqueeze(-1)).squeeze(-1)
+    else:
+        per_sample = -(target.float() * log_q).sum(dim=-1)
+    return _reduce(per_sample, reduction)
+
+
+# --- GAN objectives -------------------------------------------------------------------
+
+GAN_LOSSES = ("nonsaturating", "hinge")
+
+
+def gan_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, kind: str = "nonsaturating") -> torch.Tensor:
+    """Discriminator loss on raw scores for real and generated images.
+
+    ``nonsaturating`` (logistic): ``softplus(-D(x)) + softplus(D(G(z)))``, i.e. binary
+    cross-entropy with targets 1 for real and 0 for fake.
+    ``hinge``: ``relu(1 - D(x)) + relu(1 + D(G(z)))``.
+    """
+    real_logits, fake_logits = real_logits.float(), fake_logits.float()
+    if kind == "nonsaturating":
+        return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+    if kind == "hinge":
+        return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
+    raise ValueError(f"unknown GAN loss {kind!r}; expected one of {GAN_LOSSES}")
+
+
+def gan_g_loss(fake_logits: torch.Tensor, kind: str = "nonsaturating") -> torch.Tensor:
+    """Generator loss: ``softplus(-D(G(z)))`` (non-saturating) or ``-D(G(z))`` (hinge)."""
+    fake_logits = fake_logits.float()
+    if kind == "nonsaturating":
+        return F.softplus(-fake_logits).mean()
+    if kind == "hinge":
+        return -fake_logits.mean()
+    raise ValueError(f"unknown GAN loss {kind!r}; expected one of {GAN_LOSSES}")
+
+
+def r1_penalty(real_logits: torch.Tensor, real_images: torch.Tensor) -> torch.Tensor:
+    """R1 gradient penalty (Mescheder et al. 2018): ``mean_i ||d D(x_i) / d x_i||^2``.
+
+    ``real_images`` must have ``requires_grad=True`` and ``real_logits`` must be
+    computed from them. The caller multiplies by ``gamma / 2``. The graph is kept
+    (``create_graph=True``) so the penalty can be back-propagated.
+    """
+    (grad,) = torch.autograd.grad(real_logits.float().sum(), real_images, create_graph=True)
+    return grad.float().pow(2).flatten(1).sum(1).mean()
+
+
+# --- perceptual (style transfer) losses -------------------------------------------
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """Gram matrix of feature maps, normalised by the number of elements.
+
+    ``(B, C, H, W) -> (B, C, C)`` with ``G[b, i, j] = sum_hw F[b,i,hw] F[b,j,hw] / (C*H*W)``.
+    Computed in float32 even under autocast, since the sums overflow fp16.
+    """
+    b, c, h, w = features.shape
+    flat = features.float().reshape(b, c, h * w)  # (B, C, HW)
+    return torch.bmm(flat, flat.transpose(1, 2)) / (c * h * w)
+
+
+def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Content loss: mean squared difference of two feature maps."""
+    return F.mse_loss(features.float(), target.float())
+
+
+def style_loss(
+    features: Sequence[torch.Tensor],
+    target_grams: Sequence[torch.Tensor],
+    layer_weights: Sequence[float] | None = None,
+) -> torch.Tensor:
+    """Gram style loss: ``sum_l w_l * mean((G(F_l) - G_target_l)^2)``.
+
+    ``target_grams[l]`` is ``(1, C, C)`` (broadcast over the batch) or ``(B, C, C)``.
+    """
+    if len(features) != len(target_grams):
+        raise ValueError(f"style_loss got {len(features)} feature maps but {len(target_grams)} target Gram matrices")
+    weights = [1.0] * len(features) if layer_weights is None else list(layer_weights)
+    total = features[0].new_zeros((), dtype=torch.float32)
+    for feat, target, weight in zip(features, target_grams, weights):
+        gram = gram_matrix(feat)
+        total = total + weight * (gram - target.float().expand_as(gram)).pow(2).mean()
+    return total
+
+
+def tv_loss(image: torch.Tensor) -> torch.Tensor:
+    """Total variation: ``mean((x[:, :, i+1, j] - x[:, :, i, j])^2) + mean((x[:, :, i, j+1] - x[:, :, i, j])^2)``."""
+    image = image.float()
+    dy = image[:, :, 1:, :] - image[:, :, :-1, :]
+    dx = image[:, :, :, 1:] - image[:, :, :, :-1]
+    return dy.pow(2).mean() + dx.pow(2).mean()
+
+
+# --- metrics and lookup -----------------------------------------------------------
+
+
+def accuracy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Fraction of rows whose arg-max matches the class index (or the arg-max of a distribution)."""
+    if target.dim() == logits.dim():
+        target = target.argmax(dim=-1)
+    return (logits.argmax(dim=-1) == target).float().mean()
+
+
+LOSSES = {
+    "cross_entropy": cross_entropy,
+    "categorical_crossentropy": cross_entropy,
+    "sparse_categorical_crossentropy": cross_entropy,
+    "mse": mse,
+    "mean_squared_error": mse,
+}
+
+
+def get_loss(name_or_fn):
+    """Look up a supervised loss by name (Keras spellings accepted) or pass a callable through."""
+    if callable(name_or_fn):
+        return name_or_fn
+    try:
+        return LOSSES[str(name_or_fn).lower()]
+    except KeyError:
+        raise ValueError(f"unknown loss {name_or_fn!r}; expected one of {', '.join(sorted(LOSSES))}") from None
+
+
+def _reduce(values: torch.Tensor, reduction: str) -> torch.Tensor:
+    if reduction == "mean":
+        return values.mean()
+    if reduction == "sum":
+        return values.sum()
+    if reduction == "none":
+        return values
+    raise ValueError(f"unknown reduction {reduction!r}")

@@ -1,0 +1,1 @@
+"""Model definitions. Models never import the training code."""

@@ -1,0 +1,715 @@
+"""The one training loop every head runs on.
+
+The loop owns iteration, devices, precision, progress, logging, checkpoints,
+signals and resume. A head supplies a :class:`Task`: the modules and optimizers it
+trains and a ``train_step(batch, ctx)`` that computes its losses and applies its
+own optimizer update(s) through ``ctx``. That one interface covers all three heads:
+
+* **Supervised (the classifier)** — one optimizer::
+
+      def train_step(self, batch, ctx):
+          x, y = batch
+          with ctx.autocast():
+              logits = self.model(x)
+          loss = losses.cross_entropy(logits, y)
+          ctx.optimize(loss, self.optimizer)          # zero_grad, backward, step
+          return {"loss": loss, "accuracy": losses.accuracy(logits, y)}
+
+* **GAN** — two optimizers, two updates per step, in the order the head chooses::
+
+      def train_step(self, real, ctx):
+          with ctx.autocast():
+              d_loss = losses.gan_d_loss(D(real), D(G(z).detach()))
+          ctx.optimize(d_loss, self.opt_d)
+          with ctx.autocast():
+              g_loss = losses.gan_g_loss(D(G(z)))
+          ctx.optimize(g_loss, self.opt_g)
+          return {"loss": d_loss + g_loss, "d_loss": d_loss, "g_loss": g_loss}
+
+  (with fp16 the loop's single GradScaler serves both optimizers and is updated once
+  per step, after ``train_step`` returns).
+
+* **Optimising an image (style transfer)** — the "module" is a parameter holding
+  the image, the data source yields ``None`` ``steps`` times (:class:`Repeat`), and
+  the step may call ``optimizer.step(closure)`` itself, which is how L-BFGS works::
+
+      def train_step(self, _, ctx):
+          def closure():
+              self.optimizer.zero_grad()
+              loss = self.objective(self.image.pixels)
+              loss.backward()
+              return loss
+          loss = self.optimizer.step(closure)
+          return {"loss": loss}
+
+``train_step`` returns a dict of scalars; ``"loss"`` is required and is checked for
+NaN/inf. Every value is averaged per epoch into :class:`History` and logged at
+``log_every`` steps. Values are kept on the device and read back in groups, so the
+loop does not force a device synchronisation every step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from .checkpoint import RunDir
+from .device import Precision, get_rng_state, resolve_device, set_rng_state
+from .errors import NonFiniteLossError, TrainingInterrupted, UsageError
+from .optim import make_optimizer  # noqa: F401  (re-exported for heads)
+
+# --- what a head provides ----------------------------------------------------------
+
+
+class Task:
+    """A head's training logic. Subclasses set ``modules`` and ``optimizers`` and implement ``train_step``.
+
+    ``modules`` maps names to every module whose state must survive a resume (EMA
+    copies included). ``export`` names those written to ``model.safetensors`` (all
+    by default). ``extra_state``/``load_extra_state`` carry anything else a head
+    needs to resume exactly (for example a learning-rate schedule).
+    """
+
+    modules: dict[str, nn.Module]
+    optimizers: dict[str, torch.optim.Optimizer]
+    export: Sequence[str] | None = None
+
+    def train_step(self, batch: Any, ctx: "StepContext") -> Mapping[str, torch.Tensor | float]:
+        raise NotImplementedError
+
+    def train(self) -> None:
+        for module in self.modules.values():
+            module.train()
+
+    def extra_state(self) -> dict:
+        return {}
+
+    def load_extra_state(self, state: dict) -> None:
+        return None
+
+    def export_modules(self) -> dict[str, nn.Module]:
+        names = self.export if self.export is not None else list(self.modules)
+        return {name: self.modules[name] for name in names}
+
+
+class StepContext:
+    """What the loop hands a ``train_step``: device, precision, the grad scaler and position."""
+
+    def __init__(self, device: torch.device, precision: Precision):
+        self.device = device
+        self.precision = precision
+        self.scaler = precision.make_scaler()
+        self.step = 0  # steps completed before this one
+        self.epoch = 0
+
+    def autocast(self):
+        return self.precision.autocast()
+
+    def backward(self, loss: torch.Tensor, **kwargs) -> None:
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward(**kwargs)
+        else:
+            loss.backward(**kwargs)
+
+    def step_optimizer(self, optimizer: torch.optim.Optimizer) -> None:
+        if self.scaler is not None:
+            self.scaler.step(optimizer)
+        else:
+            optimizer.step()
+
+    def optimize(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, *, clip_grad_norm: float | None = None) -> None:
+        """zero_grad, backward (scaled for fp16), optional clipping, optimizer step."""
+        optimizer.zero_grad(set_to_none=True)
+        self.backward(loss)
+        if clip_grad_norm is not None:
+            if self.scaler is not None:
+                self.scaler.unscale_(optimizer)
+            params = [p for group in optimizer.param_groups for p in group["params"]]
+            torch.nn.utils.clip_grad_norm_(params, clip_grad_norm)
+        self.step_optimizer(optimizer)
+
+
+# --- data sources -------------------------------------------------------------------
+
+
+class BatchSource:
+    """Batches for one epoch, in an order fixed by (seed, epoch), so a resume replays it exactly."""
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def epoch(self, epoch: int, start: int = 0) -> Iterator[Any]:
+        """Yield the batches of ``epoch``, skipping the first ``start`` of them."""
+        raise NotImplementedError
+
+    @property
+    def batch_size(self) -> int | None:
+        return None
+
+
+def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    gen = torch.Generator()
+    gen.manual_seed(int(seed) * 1_000_003 + int(epoch))
+    return gen
+
+
+class TensorBatches(BatchSource):
+    """In-memory tensors kept on the training device, served as shuffled slices.
+
+    This avoids collating samples one by one (what ``DataLoader`` over a
+    ``TensorDataset`` does) and is the fast path for MNIST-sized data.
+    """
+
+    def __init__(
+        self,
+        *tensors: torch.Tensor,
+        batch_size: int,
+        shuffle: bool = True,
+        seed: int = 0,
+        device: torch.device | str | None = None,
+        drop_last: bool = False,
+    ):
+        if not tensors:
+            raise ValueError("TensorBatches needs at least one tensor")
+        n = len(tensors[0])
+        if any(len(t) != n for t in tensors):
+            raise ValueError("all tensors must have the same first dimension")
+        if n == 0:
+            raise UsageError("the dataset is empty")
+        if batch_size < 1:
+            raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
+        device = torch.device(device) if device is not None else tensors[0].device
+        self.tensors = tuple(t.to(device) for t in tensors)
+        self._batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.drop_last = drop_last and n >= batch_size
+        self.n = n
+
+    @property
+    def batch_size(self) -> int:
+        return self._batch_size
+
+    def __len__(self) -> int:
+        if self.drop_last:
+            return self.n // self._batch_size
+        return math.ceil(self.n / self._batch_size)
+
+    def epoch(self, epoch: int, start: int = 0) -> Iterator[tuple[torch.Tensor, ...]]:
+        device = self.tensors[0].device
+        if self.shuffle:
+            order = torch.randperm(self.n, generator=_epoch_generator(self.seed, epoch)).to(device)
+        else:
+            order = None
+        bs = self._batch_size
+        for i in range(start, len(self)):
+            if order is None:
+                yield tuple(t[i * bs : (i + 1) * bs] for t in self.tensors)
+            else:
+                idx = order[i * bs : (i + 1) * bs]
+                yield tuple(t.index_select(0, idx) for t in self.tensors)
+
+
+class DatasetBatches(BatchSource):
+    """A map-style ``Dataset`` through a ``DataLoader`` whose order is fixed per epoch.
+
+    On resume the already-seen indices are dropped from the sampler, so no sample is
+    loaded twice. Batches are moved to ``device``.
+    """
+
+    def __init__(self, dataset, *, batch_size: int, shuffle: bool = True, seed: int = 0, device=None, num_workers: int = 0, drop_last: bool = False):
+        if len(dataset) == 0:
+            raise UsageError("the dataset is empty")
+        self.dataset = dataset
+        self._batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.device = torch.device(device) if device is not None else None
+        self.num_workers = num_workers
+        self.drop_last = drop_last and len(dataset) >= batch_size
+
+    @property
+    def batch_size(self) -> int:
+        return self._batch_size
+
+    def __len__(self) -> int:
+        n = len(self.dataset)
+        return n // self._batch_size if self.drop_last else math.ceil(n / self._batch_size)
+
+    def epoch(self, epoch: int, start: int = 0):
+        n = len(self.dataset)
+        if self.shuffle:
+            order = torch.randperm(n, generator=_epoch_generator(self.seed, epoch)).tolist()
+        else:
+            order = list(range(n))
+        order = order[: len(self) * self._batch_size][start * self._batch_size :]
+        loader = torch.utils.data.DataLoader(
+            self.dataset,
+            batch_size=self._batch_size,
+            sampler=order,
+            num_workers=self.num_workers,
+            pin_memory=self.device is not None and self.device.type == "cuda",
+            drop_last=False,
+        )
+        for batch in loader:
+            yield _to_device(batch, self.device)
+
+
+class Repeat(BatchSource):
+    """``count`` steps per epoch with no data (``batch`` is ``None``): for optimising an image."""
+
+    def __init__(self, count: int):
+        self.count = int(count)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def epoch(self, epoch: int, start: int = 0):
+        for _ in range(start, self.count):
+            yield None
+
+
+def _to_device(batch, device):
+    if device is None:
+        return batch
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_to_device(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: _to_device(v, device) for k, v in batch.items()}
+    return batch
+
+
+# --- history and callbacks ----------------------------------------------------------
+
+
+@dataclass
+class History:
+    """Keras-style record: ``history["loss"]`` is a list with one mean per epoch.
+
+    ``steps`` holds ``(step, {name: value})`` every ``log_every`` steps, for curves of
+    runs measured in steps (the GAN).
+    """
+
+    history: dict[str, list[float]] = field(default_factory=dict)
+    epoch: list[int] = field(default_factory=list)
+    steps: list[tuple[int, dict[str, float]]] = field(default_factory=list)
+
+    def __getitem__(self, key: str) -> list[float]:
+        return self.history[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.history
+
+    def keys(self):
+        return self.history.keys()
+
+    def add_epoch(self, epoch: int, logs: Mapping[str, float]) -> None:
+        self.epoch.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(float(value))
+
+    def to_dict(self) -> dict:
+        return {"history": self.history, "epoch": self.epoch, "steps": [[s, v] for s, v in self.steps]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "History":
+        return cls(
+            history={k: list(v) for k, v in data.get("history", {}).items()},
+            epoch=list(data.get("epoch", [])),
+            steps=[(int(s), dict(v)) for s, v in data.get("steps", [])],
+        )
+
+    def plot(self, path=None, *, title: str | None = None):
+        """Draw the curves (per epoch, and per logged step when there are any); save to ``path`` if given."""
+        from .plots import plot_history
+
+        return plot_history(self, path, title=title)
+
+
+class Callback:
+    """Hooks the loop calls; every method is optional.
+
+    ``on_step_end`` runs after every step (keep it cheap); ``on_log`` gets averaged
+    values every ``log_every`` steps; ``on_checkpoint`` runs after each save.
+    """
+
+    def on_train_begin(self, trainer: "Trainer") -> None: ...
+    def on_step_end(self, trainer: "Trainer", step: int) -> None: ...
+    def on_log(self, trainer: "Trainer", step: int, logs: dict[str, float]) -> None: ...
+    def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: dict[str, float]) -> None: ...
+    def on_checkpoint(self, trainer: "Trainer", step: int) -> None: ...
+    def on_train_end(self, trainer: "Trainer") -> None: ...
+
+
+class LambdaCallback(Callback):
+    """Call ``fn(trainer, step)`` every ``every`` steps and at the end (sample grids, previews)."""
+
+    def __init__(self, fn: Callable[["Trainer", int], None], every: int | None, *, at_end: bool = True):
+        self.fn = fn
+        self.every = every
+        self.at_end = at_end
+        self._last = -1
+
+    def on_step_end(self, trainer, step):
+        if self.every and step % self.every == 0:
+            self._last = step
+            self.fn(trainer, step)
+
+    def on_train_end(self, trainer):
+        if self.at_end and self._last != trainer.step:
+            self._last = trainer.step
+            self.fn(trainer, trainer.step)
+
+
+class ProgressBar(Callback):
+    """tqdm progress with the latest losses and samples per second; silent off a terminal."""
+
+    def __init__(self, desc: str = "training", *, enabled: bool | None = None):
+        self.desc = desc
+        self.enabled = enabled
+        self.bar = None
+        self._t0 = 0.0
+        self._step0 = 0
+
+    def on_train_begin(self, trainer):
+        from tqdm.auto import tqdm
+
+        enabled = self.enabled
+        if enabled is None:
+            enabled = sys.stderr.isatty() or "ipykernel" in sys.modules
+        self.bar = tqdm(total=trainer.total_steps, initial=trainer.step, desc=self.desc, disable=not enabled, dynamic_ncols=True, leave=True)
+        self._t0 = time.perf_counter()
+        self._step0 = trainer.step
+
+    def on_step_end(self, trainer, step):
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def on_log(self, trainer, step, logs):
+        if self.bar is None or self.bar.disable:
+            return
+        elapsed = max(time.perf_counter() - self._t0, 1e-9)
+        post = {k: f"{v:.4g}" for k, v in logs.items()}
+        bs = trainer.data.batch_size
+        if bs:
+            post["img/s"] = f"{(step - self._step0) * bs * trainer.world_size / elapsed:.0f}"
+        self.bar.set_postfix(post, refresh=False)
+
+    def on_train_end(self, trainer):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+class CurvePlot(Callback):
+    """Write the loss/metric curves to a PNG at each checkpoint and at the end."""
+
+    def __init__(self, path, *, title: str | None = None):
+        self.path = path
+        self.title = title
+
+    def _draw(self, trainer):
+        if trainer.history.epoch or trainer.history.steps:
+            trainer.history.plot(self.path, title=self.title)
+
+    def on_checkpoint(self, trainer, step):
+        self._draw(trainer)
+
+    def on_train_end(self, trainer):
+        self._draw(trainer)
+
+
+# --- the loop -----------------------------------------------------------------------
+
+
+class Trainer:
+    """Runs a :class:`Task` over a :class:`BatchSource` for ``epochs`` or ``max_steps``.
+
+    With ``run_dir`` set, the loop saves a checkpoint every ``checkpoint_every``
+    steps, at the end, and when stopped by Ctrl-C or SIGTERM; ``resume=True``
+    continues from the folder's ``training_state.pt`` to exactly the weights an
+    uninterrupted run reaches (same seed, same settings).
+    """
+
+    def __init__(
+        self,
+        task: Task,
+        data: BatchSource,
+        *,
+        epochs: int | None = None,
+        max_steps: int | None = None,
+        device: torch.device | str = "auto",
+        precision: str | Precision = "fp32",
+        run_dir: RunDir | str | None = None,
+        checkpoint_every: int | None = None,
+        callbacks: Sequence[Callback] = (),
+        log_every: int = 50,
+        validate: Callable[["Trainer"], Mapping[str, float]] | None = None,
+        progress: bool | None = None,
+        desc: str = "training",
+        config: Mapping | None = None,
+        handle_signals: bool = True,
+    ):
+        if epochs is None and max_steps is None:
+            raise ValueError("give epochs or max_steps")
+        if len(data) == 0:
+            raise UsageError("no batches to train on")
+        self.task = task
+        self.data = data
+        self.device = resolve_device(device) if not isinstance(device, torch.device) else device
+        self.precision = precision if isinstance(precision, Precision) else Precision.create(precision, self.device)
+        self.steps_per_epoch = len(data)
+        total = epochs * self.steps_per_epoch if epochs is not None else None
+        if max_steps is not None:
+            total = max_steps if total is None else min(total, max_steps)
+        self.total_steps = int(total)
+        self.epochs = math.ceil(self.total_steps / self.steps_per_epoch)
+        self.run_dir = RunDir(run_dir) if isinstance(run_dir, (str,)) or hasattr(run_dir, "__fspath__") else run_dir
+        self.checkpoint_every = checkpoint_every
+        self.log_every = max(1, int(log_every))
+        self.validate = validate
+        self.config = dict(config or {})
+        self.handle_signals = handle_signals
+        self.ctx = StepContext(self.device, self.precision)
+        self.history = History()
+        self.step = 0
+        self.epoch = 0
+        self.batch_in_epoch = 0
+        self.world_size = 1
+        self.is_main = True
+        self._epoch_sums: dict[str, float] = {}
+        self._epoch_count = 0
+        self._pending: list[tuple[int, Mapping[str, torch.Tensor | float]]] = []
+        self._stop_reason: str | None = None
+        self._keys: list[str] | None = None
+        self.last_checkpoint_step: int | None = None
+        cbs: list[Callback] = []
+        if progress is not False:
+            cbs.append(ProgressBar(desc, enabled=progress))
+        cbs.extend(callbacks)
+        self.callbacks = cbs
+
+    # -- state ------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {
+            "step": self.step,
+            "epoch": self.epoch,
+            "batch_in_epoch": self.batch_in_epoch,
+            "modules": {name: _unwrapped_state(m) for name, m in self.task.modules.items()},
+            "optimizers": {name: opt.state_dict() for name, opt in self.task.optimizers.items()},
+            "scaler": self.ctx.scaler.state_dict() if self.ctx.scaler is not None else None,
+            "rng": get_rng_state(),
+            "history": self.history.to_dict(),
+            "epoch_sums": dict(self._epoch_sums),
+            "epoch_count": self._epoch_count,
+            "task": self.task.extra_state(),
+            "config": self.config,
+        }
+
+    def load_state_dict(self, state: Mapping) -> None:
+        from .checkpoint import load_state_into
+
+        for name, module in self.task.modules.items():
+            if name not in state["modules"]:
+                raise UsageError(f"the saved training state has no '{name}' module")
+            load_state_into(module, state["modules"][name], what=name)
+        for name, opt in self.task.optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+        if self.ctx.scaler is not None and state.get("scaler") is not None:
+            self.ctx.scaler.load_state_dict(state["scaler"])
+        self.step = int(state["step"])
+        self.epoch = int(state["epoch"])
+        self.batch_in_epoch = int(state["batch_in_epoch"])
+        self.history = History.from_dict(state["history"])
+        self._epoch_sums = dict(state.get("epoch_sums", {}))
+        self._epoch_count = int(state.get("epoch_count", 0))
+        self.task.load_extra_state(state.get("task", {}))
+        set_rng_state(state["rng"])
+
+    def save_checkpoint(self) -> None:
+        """Write weights, config and the resumable state (rank 0 only)."""
+        if self.run_dir is None or not self.is_main:
+            return
+        self._flush()
+        meta = {"step": str(self.step), "epoch": str(self.epoch)}
+        if self.config:
+            self.run_dir.save_config(self.config)
+        self.run_dir.save_weights(self.task.export_modules(), metadata=meta)
+        self.run_dir.save_state(self.state_dict())
+        self.last_checkpoint_step = self.step
+        for cb in self.callbacks:
+            cb.on_checkpoint(self, self.step)
+
+    # -- signals ----------------------------------------------------------------
+    @contextlib.contextmanager
+    def _signal_guard(self):
+        if not self.handle_signals or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {}
+
+        def request_stop(signum, frame):
+            name = signal.Signals(signum).name
+            if self._stop_reason is not None and signum == signal.SIGINT:
+                raise KeyboardInterrupt  # a second Ctrl-C stops at once
+            self._stop_reason = name
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                previous[sig] = signal.signal(sig, request_stop)
+            except (ValueError, OSError):  # pragma: no cover - not allowed here
+                pass
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def request_stop(self, reason: str = "stop requested") -> None:
+        """Stop after the current step, saving a checkpoint (as Ctrl-C does)."""
+        self._stop_reason = reason
+
+    # -- logging ----------------------------------------------------------------
+    def _flush(self) -> dict[str, float] | None:
+        """Read pending step values back from the device; check they are finite."""
+        if not self._pending:
+            return None
+        keys = self._keys
+        rows = torch.stack(
+            [torch.stack([torch.as_tensor(vals[k], dtype=torch.float32, device=self.device).detach().float().reshape(()) for k in keys]) for _, vals in self._pending]
+        ).cpu()
+        steps = [s for s, _ in self._pending]
+        self._pending = []
+        finite = torch.isfinite(rows)
+        if not bool(finite.all()):
+            bad_row, bad_col = (~finite).nonzero()[0].tolist()
+            raise NonFiniteLossError(
+                f"{keys[bad_col]} became {rows[bad_row, bad_col].item()} at step {steps[bad_row]} (epoch {self.epoch + 1}); "
+                + (
+                    f"the last good checkpoint is step {self.last_checkpoint_step} in '{self.run_dir.path}'; "
+                    if self.last_checkpoint_step is not None and self.run_dir is not None
+                    else ""
+                )
+                + "try a lower learning rate or --precision fp32"
+            )
+        for j, key in enumerate(keys):
+            self._epoch_sums[key] = self._epoch_sums.get(key, 0.0) + float(rows[:, j].sum())
+        self._epoch_count += len(steps)
+        means = {key: float(rows[:, j].mean()) for j, key in enumerate(keys)}
+        self.history.steps.append((steps[-1], means))
+        return means
+
+    # -- the loop ---------------------------------------------------------------
+    def fit(self, *, resume: bool = False) -> History:
+        if resume:
+            if self.run_dir is None:
+                raise UsageError("resume needs a run folder")
+            self.load_state_dict(self.run_dir.load_state())
+            self.last_checkpoint_step = self.step
+        self.task.train()
+        for cb in self.callbacks:
+            cb.on_train_begin(self)
+        finished = False
+        try:
+            with self._signal_guard(), _flush_denormals(self.device):
+                self._run()
+            finished = True
+        finally:
+            if not finished:
+                for cb in self.callbacks:
+                    if isinstance(cb, ProgressBar):
+                        cb.on_train_end(self)
+        if self._stop_reason is not None and self.step < self.total_steps:
+            self.save_checkpoint()
+            self._end_callbacks()
+            where = f"; checkpoint saved in '{self.run_dir.path}', continue with --resume" if self.run_dir is not None else ""
+            raise TrainingInterrupted(f"training stopped by {self._stop_reason} at step {self.step} of {self.total_steps}{where}")
+        if self.run_dir is not None and self.last_checkpoint_step != self.step:
+            self.save_checkpoint()
+        self._end_callbacks()
+        return self.history
+
+    def _end_callbacks(self):
+        for cb in self.callbacks:
+            cb.on_train_end(self)
+
+    def _run(self) -> None:
+        while self.step < self.total_steps and self._stop_reason is None:
+            self.ctx.epoch = self.epoch
+            for batch in self.data.epoch(self.epoch, self.batch_in_epoch):
+                self.ctx.step = self.step
+                values = self.task.train_step(batch, self.ctx)
+                if self.ctx.scaler is not None:
+                    self.ctx.scaler.update()
+                if "loss" not in values:
+                    raise TypeError("train_step must return a dict with a 'loss' entry")
+                if self._keys is None:
+                    self._keys = list(values)
+                self._pending.append((self.step + 1, values))
+                self.step += 1
+                self.batch_in_epoch += 1
+                if self.step % self.log_every == 0:
+                    logs = self._flush()
+                    for cb in self.callbacks:
+                        cb.on_log(self, self.step, logs)
+                for cb in self.callbacks:
+                    cb.on_step_end(self, self.step)
+                if self.checkpoint_every and self.step % self.checkpoint_every == 0 and self.step < self.total_steps:
+                    self.save_checkpoint()
+                if self.step >= self.total_steps or self._stop_reason is not None:
+                    break
+            if self.batch_in_epoch >= self.steps_per_epoch:
+                self._end_epoch()
+        self._flush()
+
+    def _end_epoch(self) -> None:
+        self._flush()
+        logs = {k: v / max(self._epoch_count, 1) for k, v in self._epoch_sums.items()}
+        if self.validate is not None:
+            was_training = [m.training for m in self.task.modules.values()]
+            with torch.no_grad():
+                logs.update({k: float(v) for k, v in self.validate(self).items()})
+            for m, flag in zip(self.task.modules.values(), was_training):
+                m.train(flag)
+        self.history.add_epoch(self.epoch + 1, logs)
+        for cb in self.callbacks:
+            cb.on_epoch_end(self, self.epoch + 1, logs)
+        self.epoch += 1
+        self.batch_in_epoch = 0
+        self._epoch_sums = {}
+        self._epoch_count = 0
+
+
+@contextlib.contextmanager
+def _flush_denormals(device: torch.device):
+    """Treat denormal floats as zero while training on the CPU.
+
+    Adam's moment estimates decay towards zero for weights that rarely get a
+    gradient (MNIST's border pixels); once denormal, every update of them runs in
+    slow microcode. Flushing them changes results by less than 1e-38 per value.
+    """
+    if device.type != "cpu" or not torch.set_flush_denormal(True):
+        yield
+        return
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
+
+
+def _unwrapped_state(module: nn.Module) -> dict:
+    from .checkpoint import unwrap
+
+    return {k: v.detach().clone() for k, v in unwrap(module).state_dict().items()}

@@ -1,0 +1,90 @@
+"""Every loss in artgen.losses against values worked out by hand."""
+
+import math
+
+import pytest
+import torch
+
+from artgen import losses
+
+
+def test_mse_by_hand():
+    y = torch.tensor([1.0, 2.0, 3.0])
+    y_hat = torch.tensor([1.5, 2.0, 1.0])
+    # ((-0.5)^2 + 0 + 2^2) / 3 = 4.25 / 3
+    assert losses.mse(y_hat, y).item() == pytest.approx(4.25 / 3)
+
+
+def test_cross_entropy_on_probabilities_matches_definition():
+    q = torch.tensor([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])
+    p = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.5, 0.5]])
+    expected = (-math.log(0.7) + -(0.5 * math.log(0.1) + 0.5 * math.log(0.8))) / 2
+    assert losses.cross_entropy(q, p, from_logits=False).item() == pytest.approx(expected, rel=1e-6)
+    # class indices give the same as one-hot targets
+    idx = torch.tensor([0, 2])
+    assert losses.cross_entropy(q, idx, from_logits=False).item() == pytest.approx((-math.log(0.7) - math.log(0.8)) / 2, rel=1e-6)
+
+
+def test_cross_entropy_on_logits_equals_softmax_then_probabilities():
+    logits = torch.tensor([[2.0, 0.0, -1.0]])
+    e = [math.exp(2.0), 1.0, math.exp(-1.0)]
+    expected = -math.log(e[0] / sum(e))
+    assert losses.cross_entropy(logits, torch.tensor([0])).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_gan_losses_by_hand():
+    real = torch.tensor([2.0, -1.0])
+    fake = torch.tensor([0.5, -3.0])
+    softplus = lambda v: math.log1p(math.exp(v))  # noqa: E731
+    d_ns = (softplus(-2.0) + softplus(1.0)) / 2 + (softplus(0.5) + softplus(-3.0)) / 2
+    assert losses.gan_d_loss(real, fake, "nonsaturating").item() == pytest.approx(d_ns, rel=1e-6)
+    assert losses.gan_g_loss(fake, "nonsaturating").item() == pytest.approx((softplus(-0.5) + softplus(3.0)) / 2, rel=1e-6)
+    # hinge: relu(1 - real) = [0, 2], relu(1 + fake) = [1.5, 0]
+    assert losses.gan_d_loss(real, fake, "hinge").item() == pytest.approx(1.0 + 0.75)
+    assert losses.gan_g_loss(fake, "hinge").item() == pytest.approx(-(0.5 - 3.0) / 2)
+    with pytest.raises(ValueError):
+        losses.gan_d_loss(real, fake, "wasserstein")
+
+
+def test_r1_penalty_of_a_linear_critic():
+    # D(x) = sum(w * x): the gradient is w for every sample, so R1 = ||w||^2
+    w = torch.tensor([[[[1.0, -2.0], [0.5, 0.0]]]])
+    x = torch.randn(3, 1, 2, 2, requires_grad=True)
+    logits = (x * w).flatten(1).sum(1)
+    assert losses.r1_penalty(logits, x).item() == pytest.approx(1.0 + 4.0 + 0.25)
+
+
+def test_gram_matrix_by_hand():
+    f = torch.tensor([[[[1.0, 2.0]], [[3.0, 4.0]]]])  # (1, 2, 1, 2)
+    g = losses.gram_matrix(f)
+    # [[1+4, 3+8], [3+8, 9+16]] / (C*H*W = 4)
+    assert torch.allclose(g, torch.tensor([[[5.0, 11.0], [11.0, 25.0]]]) / 4)
+
+
+def test_content_and_style_loss_by_hand():
+    a = torch.zeros(1, 2, 1, 2)
+    b = torch.ones(1, 2, 1, 2)
+    assert losses.content_loss(a, b).item() == pytest.approx(1.0)
+    f = torch.tensor([[[[1.0, 2.0]], [[3.0, 4.0]]]])
+    target = torch.zeros(1, 2, 2)
+    gram = torch.tensor([5.0, 11.0, 11.0, 25.0]) / 4
+    expected = float((gram**2).mean())
+    assert losses.style_loss([f], [target]).item() == pytest.approx(expected)
+    assert losses.style_loss([f, f], [target, target], [1.0, 0.5]).item() == pytest.approx(1.5 * expected)
+    assert losses.style_loss([f], [losses.gram_matrix(f)]).item() == pytest.approx(0.0)
+
+
+def test_tv_loss_by_hand():
+    img = torch.tensor([[[[0.0, 1.0], [2.0, 4.0]]]])
+    # vertical diffs: 2, 3 -> mean(4, 9) = 6.5; horizontal diffs: 1, 2 -> mean(1, 4) = 2.5
+    assert losses.tv_loss(img).item() == pytest.approx(9.0)
+    assert losses.tv_loss(torch.ones(1, 3, 5, 5)).item() == 0.0
+
+
+def test_accuracy_and_lookup():
+    logits = torch.tensor([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]])
+    assert losses.accuracy(logits, torch.tensor([1, 0, 0])).item() == pytest.approx(2 / 3)
+    assert losses.get_loss("categorical_crossentropy") is losses.cross_entropy
+    assert losses.get_loss("mse") is losses.mse
+    with pytest.raises(ValueError):
+        losses.get_loss("hamming")

@@ -1,0 +1,242 @@
+"""The shared training loop: learning, resume, signals, NaN guard, optimizers, seeding."""
+
+import os
+import signal
+
+import pytest
+import torch
+from torch import nn
+
+import artgen
+from artgen import losses
+from artgen.checkpoint import RunDir
+from artgen.errors import NonFiniteLossError, TrainingInterrupted, UsageError
+from artgen.optim import LeanAdam, make_optimizer
+from artgen.train import Callback, Repeat, Task, TensorBatches, Trainer
+
+
+def toy_data(n=256, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 1, 4, 4, generator=g)
+    y = (x.flatten(1)[:, :8].sum(1) > x.flatten(1)[:, 8:].sum(1)).long()
+    return x, y
+
+
+def make_clf(seed=0, optimizer="adam"):
+    clf = artgen.Classifier(in_channels=1, image_size=4, hidden=16, num_classes=2, device="cpu", seed=seed)
+    clf.compile(optimizer, loss="cross_entropy", metrics=["accuracy"], lr=0.05 if optimizer == "sgd" else 0.01)
+    return clf
+
+
+def weights(clf):
+    return {k: v.clone() for k, v in clf.model.state_dict().items()}
+
+
+def test_loop_learns_a_toy_problem_and_returns_keras_history():
+    x, y = toy_data()
+    clf = make_clf()
+    history = clf.fit(x, y, epochs=8, batch_size=32, validation_data=toy_data(128, seed=1), progress=False)
+    assert history.epoch == list(range(1, 9))
+    assert len(history["loss"]) == 8 and len(history["val_accuracy"]) == 8
+    assert history["loss"][-1] < 0.5 * history["loss"][0]
+    assert history["val_accuracy"][-1] > 0.85
+    probs = clf.predict(x[:5])
+    assert probs.shape == (5, 2) and torch.allclose(probs.sum(1), torch.ones(5), atol=1e-5)
+
+
+def test_same_seed_same_weights_and_losses():
+    x, y = toy_data()
+    runs = []
+    for _ in range(2):
+        clf = make_clf(seed=3)
+        h = clf.fit(x, y, epochs=2, batch_size=16, progress=False, seed=3)
+        runs.append((weights(clf), h["loss"]))
+    assert runs[0][1] == runs[1][1]
+    for k in runs[0][0]:
+        assert torch.equal(runs[0][0][k], runs[1][0][k])
+    other = make_clf(seed=4)
+    assert not torch.equal(other.model.hidden.weight, make_clf(seed=3).model.hidden.weight)
+
+
+class StopAt(Callback):
+    def __init__(self, step, how="request"):
+        self.step = step
+        self.how = how
+
+    def on_step_end(self, trainer, step):
+        if step == self.step:
+            if self.how == "sigterm":
+                os.kill(os.getpid(), signal.SIGTERM)
+            else:
+                trainer.request_stop("test")
+
+
+@pytest.mark.parametrize("how", ["request", "sigterm"])
+def test_interrupt_then_resume_reaches_the_uninterrupted_weights(tmp_path, how):
+    x, y = toy_data(200)
+    full = make_clf(seed=1)
+    full.fit(x, y, epochs=3, batch_size=32, progress=False, seed=1)
+
+    first = make_clf(seed=1)
+    with pytest.raises(TrainingInterrupted) as info:
+        first.fit(x, y, epochs=3, batch_size=32, run_dir=tmp_path / "run", progress=False, seed=1, callbacks=[StopAt(10, how)])
+    assert "step 10" in str(info.value) and "--resume" in str(info.value)
+    state = RunDir(tmp_path / "run").load_state()
+    assert state["step"] == 10
+
+    resumed = make_clf(seed=99)  # different init: everything must come from the checkpoint
+    history = resumed.fit(x, y, epochs=3, batch_size=32, run_dir=tmp_path / "run", resume=True, progress=False, seed=1)
+    for key, value in weights(full).items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+    assert len(history["loss"]) == 3
+    assert (tmp_path / "run" / "model.safetensors").is_file()
+    assert (tmp_path / "run" / "curves.png").is_file()
+
+
+def test_sigterm_handler_is_restored_after_training():
+    before = signal.getsignal(signal.SIGTERM)
+    x, y = toy_data(64)
+    make_clf().fit(x, y, epochs=1, batch_size=32, progress=False)
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+class NanTask(Task):
+    def __init__(self, bad_step):
+        self.w = nn.Linear(2, 1)
+        self.modules = {"w": self.w}
+        self.optimizers = {"opt": torch.optim.SGD(self.w.parameters(), lr=0.1)}
+        self.bad_step = bad_step
+
+    def train_step(self, batch, ctx):
+        loss = self.w(torch.ones(1, 2)).sum() ** 2
+        if ctx.step + 1 == self.bad_step:
+            loss = loss * float("nan")
+        ctx.optimize(loss, self.optimizers["opt"])
+        return {"loss": loss.detach()}
+
+
+def test_nan_loss_stops_with_the_step_number(tmp_path):
+    trainer = Trainer(NanTask(bad_step=37), Repeat(100), epochs=1, device="cpu", progress=False, run_dir=RunDir(tmp_path / "r"), checkpoint_every=20, log_every=50)
+    with pytest.raises(NonFiniteLossError) as info:
+        trainer.fit()
+    message = str(info.value)
+    assert "step 37" in message and "nan" in message
+    assert "step 20" in message  # the last good checkpoint is named
+    assert RunDir(tmp_path / "r").load_state()["step"] == 20
+
+
+def test_plain_sgd_is_the_documents_update_rule():
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1)
+    before = [p.detach().clone() for p in model.parameters()]
+    opt = make_optimizer("sgd", model.parameters(), lr=0.1)
+    x = torch.randn(5, 3)
+    y = torch.randn(5, 1)
+    loss = losses.mse(model(x), y)
+    grads = torch.autograd.grad(loss, list(model.parameters()))
+    opt.zero_grad()
+    losses.mse(model(x), y).backward()
+    opt.step()
+    for p, w0, g in zip(model.parameters(), before, grads):
+        assert torch.allclose(p, w0 - 0.1 * g)
+
+
+def test_lean_adam_matches_torch_adam_and_round_trips_state():
+    torch.manual_seed(0)
+    a, b = nn.Linear(6, 4), nn.Linear(6, 4)
+    b.load_state_dict(a.state_dict())
+    opt_a = torch.optim.Adam(a.parameters(), lr=1e-2, foreach=False)
+    opt_b = LeanAdam(b.parameters(), lr=1e-2)
+    for step in range(5):
+        x = torch.randn(8, 6)
+        for model, opt in ((a, opt_a), (b, opt_b)):
+            opt.zero_grad()
+            model(x).pow(2).mean().backward()
+            opt.step()
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.allclose(pa, pb, atol=1e-6)
+    fresh = LeanAdam(b.parameters(), lr=1e-2)
+    fresh.load_state_dict(opt_b.state_dict())
+    assert fresh.state_dict()["state"][0]["step"] == 5
+
+
+def test_tensor_batches_order_depends_only_on_seed_and_epoch():
+    x = torch.arange(10).float().unsqueeze(1)
+    src = TensorBatches(x, batch_size=3, seed=5)
+    assert len(src) == 4
+    full = [b[0] for b in src.epoch(2)]
+    tail = [b[0] for b in src.epoch(2, start=2)]
+    assert all(torch.equal(p, q) for p, q in zip(full[2:], tail))
+    assert sorted(torch.cat(full).flatten().tolist()) == list(range(10))
+    assert not torch.equal(torch.cat(full), torch.cat([b[0] for b in src.epoch(3)]))
+
+
+def test_gan_style_two_optimizer_step_runs_on_the_loop():
+    """Two modules and two optimizers stepped inside one train_step, as the GAN head does."""
+
+    class TwoOpt(Task):
+        def __init__(self):
+            self.g, self.d = nn.Linear(2, 2), nn.Linear(2, 1)
+            self.modules = {"g": self.g, "d": self.d}
+            self.optimizers = {"g": torch.optim.Adam(self.g.parameters(), 1e-2), "d": torch.optim.Adam(self.d.parameters(), 1e-2)}
+
+        def train_step(self, real, ctx):
+            (real,) = real
+            z = torch.randn(len(real), 2)
+            d_loss = losses.gan_d_loss(self.d(real), self.d(self.g(z).detach()))
+            ctx.optimize(d_loss, self.optimizers["d"])
+            g_loss = losses.gan_g_loss(self.d(self.g(z)))
+            ctx.optimize(g_loss, self.optimizers["g"])
+            return {"loss": d_loss.detach() + g_loss.detach(), "d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
+
+    task = TwoOpt()
+    g0, d0 = task.g.weight.clone(), task.d.weight.clone()
+    history = Trainer(task, TensorBatches(torch.randn(64, 2) + 3, batch_size=16), max_steps=10, device="cpu", progress=False).fit()
+    assert not torch.equal(g0, task.g.weight) and not torch.equal(d0, task.d.weight)
+    assert set(history.steps[-1][1]) == {"loss", "d_loss", "g_loss"}
+
+
+def test_image_optimisation_with_lbfgs_closure_runs_on_the_loop():
+    class FitImage(Task):
+        def __init__(self):
+            self.image = nn.Parameter(torch.zeros(1, 3, 8, 8))
+            holder = nn.Module()
+            holder.image = self.image
+            self.modules = {"image": holder}
+            self.optimizers = {"lbfgs": torch.optim.LBFGS([self.image], lr=1, max_iter=1)}
+            self.target = torch.rand(1, 3, 8, 8)
+
+        def train_step(self, _, ctx):
+            def closure():
+                self.optimizers["lbfgs"].zero_grad()
+                loss = losses.mse(self.image, self.target) + 0.01 * losses.tv_loss(self.image)
+                loss.backward()
+                return loss
+
+            return {"loss": self.optimizers["lbfgs"].step(closure).detach()}
+
+    task = FitImage()
+    history = Trainer(task, Repeat(20), epochs=1, device="cpu", progress=False, log_every=5).fit()
+    assert history["loss"][0] < 0.05
+
+
+def test_precision_and_device_errors():
+    from artgen.device import Precision, resolve_device
+
+    with pytest.raises(UsageError, match="fp16"):
+        Precision.create("fp16", torch.device("cpu"))
+    with pytest.raises(UsageError, match="precision"):
+        Precision.create("fp8", torch.device("cpu"))
+    if not torch.cuda.is_available():
+        with pytest.raises(UsageError, match="CUDA is not available"):
+            resolve_device("cuda:0")
+    with pytest.raises(UsageError):
+        resolve_device("tpu")
+    assert resolve_device("cpu").type == "cpu"
+
+
+def test_bf16_autocast_trains_on_cpu():
+    x, y = toy_data(128)
+    clf = make_clf()
+    history = clf.fit(x, y, epochs=3, batch_size=32, precision="bf16", progress=False)
+    assert history["loss"][-1] < history["loss"][0]
