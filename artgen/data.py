@@ -47,6 +47,7 @@ __all__ = [
     "write_idx_mnist",
     "default_data_root",
     "load_dataset",
+    "holdout_split",
     "art_images",
 ]
 
@@ -616,8 +617,8 @@ def load_dataset(
       and given ``channels`` as asked.
     * "folder": a labelled :class:`ImageFolder` at ``data``.  When ``data`` has
       ``train/`` and ``test/`` (or ``val/``) subfolders those are the splits;
-      otherwise the folder has no split and the same images are returned for
-      ``train=False``.
+      otherwise a fixed 10% of each class (at least one image, when the class
+      has two or more) is held out as the test split (:func:`holdout_split`).
     """
     if channels not in (1, 3):
         raise UsageError(f"channels must be 1 or 3, got {channels!r}")
@@ -640,10 +641,30 @@ def load_dataset(
         test_dir = next((folder / s for s in ("test", "val") if (folder / s).is_dir()), None)
         if (folder / "train").is_dir() and test_dir is not None:
             folder = folder / "train" if train else test_dir
+        split = not ((Path(data).expanduser() / "train").is_dir() and test_dir is not None)
         ds = ImageFolder(folder, size=size, channels=channels, labelled=True)
         x, y = ds.tensors()
+        if split:
+            keep = holdout_split(y, train=train)
+            x, y = x[keep], y[keep]
         return x, y, list(ds.classes)
     raise UsageError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
+
+
+def holdout_split(labels: torch.Tensor, *, train: bool, fraction: float = 0.1, seed: int = 0) -> torch.Tensor:
+    """Indices of a fixed, per-class stratified train/test split.
+
+    Each class with ``n >= 2`` images gives ``max(1, round(fraction * n))`` of them to
+    the test split, chosen by ``seed``; a class with one image stays in train.
+    """
+    g = torch.Generator().manual_seed(seed)
+    chosen = []
+    for cls in torch.unique(labels).tolist():
+        idx = (labels == cls).nonzero().flatten()
+        idx = idx[torch.randperm(len(idx), generator=g)]
+        n_test = max(1, round(fraction * len(idx))) if len(idx) >= 2 else 0
+        chosen.append(idx[n_test:] if train else idx[:n_test])
+    return torch.sort(torch.cat(chosen)).values if chosen else torch.empty(0, dtype=torch.long)
 
 
 # --------------------------------------------------------------------------- art

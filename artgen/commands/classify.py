@@ -1,0 +1,180 @@
+"""``artgen classify train|eval|predict``: the founding document's dense classifier."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+DATASETS = ("shapes", "mnist", "fashion-mnist", "folder")
+
+
+def add_parser(sub, name: str) -> None:
+    from ..cli import add_common
+
+    parser = sub.add_parser(name, help="train, evaluate and use the dense classifier (Flatten -> Dense(128) -> Dense(10))", description="The founding document's dense classifier.")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+
+    train = actions.add_parser("train", help="train a classifier into a run folder")
+    _data_flags(train, required=False)
+    train.add_argument("--epochs", type=int, default=10, help="passes over the training set (default: 10)")
+    train.add_argument("--batch-size", type=int, default=32, help="images per step (default: 32)")
+    train.add_argument("--lr", type=float, default=None, help="learning rate (default: 1e-3 for adam, 1e-2 for sgd)")
+    train.add_argument("--optimizer", choices=["adam", "sgd"], default="adam", help="adam, or plain sgd (w <- w - lr * dL/dw) (default: adam)")
+    train.add_argument("--hidden", type=int, default=128, help="width of the hidden Dense layer (default: 128)")
+    train.add_argument("--activation", choices=["relu", "sigmoid", "tanh"], default="relu", help="hidden activation (default: relu)")
+    train.add_argument("--out", required=True, help="run folder to write (config.json, model.safetensors, metrics.json, curves.png)")
+    train.add_argument("--init-from", metavar="RUN", help="start from an earlier classifier run's weights (fine-tuning)")
+    train.add_argument("--resume", action="store_true", help="continue the interrupted run in --out exactly where it stopped")
+    train.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
+    train.add_argument("--checkpoint-every", type=int, default=1000, metavar="N", help="save a resumable checkpoint every N steps (default: 1000)")
+    add_common(train)
+    train.set_defaults(func=run_train)
+
+    ev = actions.add_parser("eval", help="accuracy and loss of a trained run on a dataset's test split")
+    ev.add_argument("--checkpoint", required=True, metavar="RUN", help="a classifier run folder")
+    _data_flags(ev, required=False)
+    ev.add_argument("--json", action="store_true", help="print JSON")
+    add_common(ev, precision=False)
+    ev.set_defaults(func=run_eval)
+
+    pr = actions.add_parser("predict", help="class and probability for image files")
+    pr.add_argument("--checkpoint", required=True, metavar="RUN", help="a classifier run folder")
+    pr.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
+    pr.add_argument("--json", action="store_true", help="print JSON")
+    add_common(pr, precision=False)
+    pr.set_defaults(func=run_predict)
+    parser.set_defaults(func=lambda args: (parser.print_help(sys.stderr), 2)[1])
+
+
+def _data_flags(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    parser.add_argument("--dataset", choices=DATASETS, default=None, help="shapes (built in, offline), mnist, fashion-mnist, or folder (one subfolder per class) (default: shapes)")
+    parser.add_argument("--data-root", metavar="DIR", help="folder holding MNIST files (torchvision layout); default $ARTGEN_DATA or ~/.cache/artgen/data")
+    parser.add_argument("--data", metavar="DIR", help="labelled image folder for --dataset folder")
+    parser.add_argument("--download", action="store_true", help="download MNIST / Fashion-MNIST if missing (needs network)")
+    parser.add_argument("--size", type=int, default=None, help="image side for --dataset folder (default: 28)")
+    parser.add_argument("--channels", type=int, choices=[1, 3], default=None, help="1 (grey) or 3 (RGB) for --dataset folder (default: 1)")
+    parser.add_argument("--limit", type=int, default=None, metavar="N", help="use only the first N training images (quick runs)")
+
+
+def _load_split(args, *, train: bool, saved: dict | None = None):
+    """(x, y, classes) for the chosen dataset and split, from flags or the saved run settings."""
+    from ..data import load_dataset
+
+    saved = saved or {}
+    name = args.dataset or saved.get("dataset") or ("folder" if getattr(args, "data", None) else "shapes")
+    data_dir = getattr(args, "data", None) or saved.get("data")
+    root = getattr(args, "data_root", None) or saved.get("data_root")
+    size = getattr(args, "size", None) or saved.get("size") or 28
+    channels = getattr(args, "channels", None) or saved.get("channels") or 1
+    from ..errors import UsageError
+
+    if name == "folder":
+        if not data_dir:
+            raise UsageError("--dataset folder needs --data DIR (one subfolder per class)")
+        x, y, classes = load_dataset("folder", train=train, data=data_dir, size=size, channels=channels)
+    else:
+        if data_dir and name != "folder":
+            raise UsageError(f"--data is for --dataset folder; for {name} use --data-root")
+        x, y, classes = load_dataset(name, train=train, root=root, size=size, channels=channels, download=getattr(args, "download", False))
+    settings = {"dataset": name, "data": str(data_dir) if data_dir else None, "data_root": str(root) if root else None, "size": size, "channels": channels}
+    return x, y, classes, settings
+
+
+def run_train(args) -> int:
+    from ..checkpoint import RunDir, write_json_atomic
+    from ..device import resolve_device
+    from ..errors import UsageError
+    from ..heads.classify import Classifier, init_from
+    from ..models.classifier import ClassifierConfig
+
+    if args.epochs < 1:
+        raise UsageError(f"--epochs must be at least 1, got {args.epochs}")
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.resume and args.init_from:
+        raise UsageError("--resume and --init-from cannot be combined")
+    device = resolve_device(args.device)
+    run = RunDir(args.out)
+    saved = {}
+    if args.resume:
+        run.prepare(resume=True)
+        cfg = run.load_config()
+        saved = cfg.get("train", {})
+        config = ClassifierConfig(**cfg["model"])
+    else:
+        run.prepare(overwrite=args.overwrite)
+    x, y, classes, settings = _load_split(args, train=True, saved=saved)
+    if args.limit:
+        x, y = x[: args.limit], y[: args.limit]
+    x_test, y_test, _, _ = _load_split(args, train=False, saved=saved)
+    if not args.resume:
+        config = ClassifierConfig(
+            in_channels=x.shape[1], image_size=x.shape[-1], hidden=args.hidden, num_classes=len(classes), activation=args.activation, classes=list(classes)
+        )
+    clf = Classifier(config, device=device, seed=args.seed)
+    if args.init_from:
+        init_from(clf, args.init_from)
+    optimizer = saved.get("optimizer", args.optimizer) if args.resume else args.optimizer
+    lr = saved.get("lr", args.lr) if args.resume else args.lr
+    epochs = saved.get("epochs", args.epochs) if args.resume else args.epochs
+    batch_size = saved.get("batch_size", args.batch_size) if args.resume else args.batch_size
+    clf.compile(optimizer, loss="cross_entropy", metrics=["accuracy"], lr=lr)
+    extra = dict(settings, limit=args.limit, init_from=args.init_from)
+    history = clf.fit(
+        x, y, epochs=epochs, batch_size=batch_size, validation_data=(x_test, y_test), run_dir=run.path, checkpoint_every=args.checkpoint_every,
+        resume=args.resume, precision=args.precision, progress=False if args.quiet else None, seed=args.seed, extra_config=extra,
+    )
+    result = clf.evaluate(x_test, y_test)
+    metrics = {"test_accuracy": result["accuracy"], "test_loss": result["loss"], "history": history.history, "epochs": history.epoch, "train_images": len(x), "test_images": len(x_test)}
+    write_json_atomic(run / "metrics.json", metrics)
+    print(f"test accuracy {result['accuracy']:.4f}, test loss {result['loss']:.4f} on {len(x_test)} images; run saved in '{run.path}'")
+    return 0
+
+
+def _load_classifier(args):
+    from ..heads.classify import Classifier
+
+    return Classifier.load(args.checkpoint, device=args.device)
+
+
+def run_eval(args) -> int:
+    from ..checkpoint import RunDir
+    from ..errors import UsageError
+
+    clf = _load_classifier(args)
+    saved = RunDir(args.checkpoint).load_config().get("train", {})
+    x, y, classes, settings = _load_split(args, train=False, saved=saved)
+    if tuple(x.shape[1:]) != (clf.config.in_channels, clf.config.image_size, clf.config.image_size):
+        raise UsageError(f"dataset images are {tuple(x.shape[1:])} but the model expects ({clf.config.in_channels}, {clf.config.image_size}, {clf.config.image_size})")
+    result = clf.evaluate(x, y)
+    out = {"test_accuracy": result["accuracy"], "test_loss": result["loss"], "images": len(x), "dataset": settings["dataset"]}
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"{settings['dataset']}: accuracy {out['test_accuracy']:.4f}, loss {out['test_loss']:.4f} on {len(x)} images")
+    return 0
+
+
+def run_predict(args) -> int:
+    import torch
+
+    from ..errors import UsageError
+    from ..images import load_tensor
+
+    for image in args.images:
+        if not Path(image).exists():
+            raise UsageError(f"image '{image}' does not exist")
+    clf = _load_classifier(args)
+    c = clf.config
+    mode = "L" if c.in_channels == 1 else "RGB"
+    x = torch.stack([load_tensor(p, mode=mode, size=(c.image_size, c.image_size)) for p in args.images])
+    results = clf.predict_classes(x)
+    rows = [{"image": str(p), "class": name, "probability": prob} for p, (name, prob) in zip(args.images, results)]
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        for row in rows:
+            print(f"{row['image']}: {row['class']} ({row['probability']:.3f})")
+    return 0
