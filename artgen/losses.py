@@ -38,11 +38,15 @@ def cross_entropy(
     ``prediction`` is ``(B, K)`` logits (``from_logits=True``) or probabilities q.
     ``target`` is either class indices ``(B,)`` or a distribution p of shape ``(B, K)``.
     """
+    is_index = target.dtype in (torch.int64, torch.int32, torch.int16, torch.uint8) and target.dim() == prediction.dim() - 1
+    if from_logits and is_index:
+        # the same value as below, through PyTorch's fused log-softmax + NLL kernel
+        return F.cross_entropy(prediction.float(), target.long(), reduction=reduction)
     if from_logits:
         log_q = F.log_softmax(prediction.float(), dim=-1)
     else:
         log_q = torch.log(prediction.float().clamp_min(_EPS))
-    if target.dtype in (torch.int64, torch.int32, torch.int16, torch.uint8) and target.dim() == prediction.dim() - 1:
+    if is_index:
         per_sample = -log_q.gather(-1, target.long().unsqueeze(-1)).squeeze(-1)
     else:
         per_sample = -(target.float() * log_q).sum(dim=-1)

@@ -88,3 +88,10 @@ def test_accuracy_and_lookup():
     assert losses.get_loss("mse") is losses.mse
     with pytest.raises(ValueError):
         losses.get_loss("hamming")
+
+
+def test_cross_entropy_index_and_one_hot_targets_agree_on_logits():
+    logits = torch.randn(6, 4)
+    idx = torch.tensor([0, 3, 1, 1, 2, 0])
+    one_hot = torch.nn.functional.one_hot(idx, 4).float()
+    assert losses.cross_entropy(logits, idx).item() == pytest.approx(losses.cross_entropy(logits, one_hot).item(), rel=1e-6)
