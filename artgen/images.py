@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from artgen.errors import ArtgenError, ImageError, UsageError
+from artgen.fileio import atomic_path
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -458,18 +459,6 @@ def _reason_os(exc: OSError) -> str:
     return _one_line(exc.strerror or exc)
 
 
-def _current_umask() -> int:
-    """The process umask, read without changing it (Linux); 0o022 otherwise."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0o022
-
-
 def _atomic_write(path: Path, overwrite: bool, write: Any) -> Path:
     """Call ``write(fileobj)`` on a temp file next to ``path``, then replace ``path``.
 
@@ -479,46 +468,12 @@ def _atomic_write(path: Path, overwrite: bool, write: Any) -> Path:
         raise UsageError(f"output '{path}' exists; pass --overwrite to replace it")
     if path.is_dir():
         raise UsageError(f"output '{path}' is a folder; give a file name")
-    parent = path.parent
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = tempfile.NamedTemporaryFile(
-            dir=parent, prefix=f".{path.stem}.", suffix=path.suffix, delete=False
-        )
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            write(fh)
     except OSError as exc:
         raise ArtgenError(f"cannot write '{path}': {_reason_os(exc)}") from None
-    tmp_path = Path(tmp.name)
-    try:
-        with tmp:
-            write(tmp)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.chmod(tmp_path, 0o666 & ~_current_umask())
-        os.replace(tmp_path, path)
-    except BaseException as exc:
-        try:
-            tmp_path.unlink()
-        except FileNotFoundError:
-            pass
-        if isinstance(exc, OSError):
-            raise ArtgenError(f"cannot write '{path}': {_one_line(exc)}") from None
-        raise
-    _fsync_dir(parent)
     return path
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename durable (best effort; not available on every platform)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _version() -> str:
