@@ -13,14 +13,18 @@ __version__ = "0.1.0"
 from .device import resolve_device, seed_everything
 from .errors import ArtgenError, CheckpointError, ImageError, UsageError
 from .heads.classify import Classifier
+from .heads.gan import GAN, load_gan, train_gan
 from .train import Callback, History, Trainer
 
 __all__ = [
     "__version__",
+    "load_gan",
+    "train_gan",
     "ArtgenError",
     "Callback",
     "CheckpointError",
     "Classifier",
+    "GAN",
     "History",
     "ImageError",
     "Trainer",

@@ -1,0 +1,98 @@
+"""Differentiable augmentation (DiffAugment, Zhao et al. 2020) for GANs trained on little data.
+
+The same random transforms are applied to real and generated images every time
+the discriminator sees them, in both the discriminator and the generator
+updates.  Because they are differentiable, the generator's gradients pass
+through them; because the discriminator never sees an un-augmented image, it
+cannot memorise a 20-image collection, and the generator is not pushed to
+reproduce the augmentations (they are applied to both sides).
+
+Policies: ``color`` (brightness, saturation, contrast), ``translation`` (shift
+by up to 1/8 of the side, zero padding) and ``cutout`` (a square of half the
+side set to zero).  Images are ``(B, C, H, W)`` in [-1, 1]; randomness comes
+from torch's global generator, which the training loop saves and restores, so
+a resumed run draws the same augmentations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+POLICIES = ("color", "translation", "cutout")
+
+
+def parse_policy(spec: str | Sequence[str] | None) -> tuple[str, ...]:
+    """``"color,translation,cutout"`` / ``"none"`` / a list -> a tuple of known policy names."""
+    if spec is None:
+        return ()
+    items = [s.strip().lower() for s in spec.split(",")] if isinstance(spec, str) else [str(s).strip().lower() for s in spec]
+    items = [s for s in items if s]
+    if items in (["none"], ["off"], []):
+        return ()
+    unknown = [s for s in items if s not in POLICIES]
+    if unknown:
+        raise ValueError(f"unknown augmentation {', '.join(unknown)}; expected a comma-separated subset of {','.join(POLICIES)}, or none")
+    return tuple(dict.fromkeys(items))
+
+
+def _rand(x: torch.Tensor, *shape: int) -> torch.Tensor:
+    return torch.rand(*shape, dtype=x.dtype, device=x.device)
+
+
+def rand_brightness(x: torch.Tensor) -> torch.Tensor:
+    return x + (_rand(x, x.size(0), 1, 1, 1) - 0.5)
+
+
+def rand_saturation(x: torch.Tensor) -> torch.Tensor:
+    mean = x.mean(dim=1, keepdim=True)
+    return (x - mean) * (_rand(x, x.size(0), 1, 1, 1) * 2) + mean
+
+
+def rand_contrast(x: torch.Tensor) -> torch.Tensor:
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    return (x - mean) * (_rand(x, x.size(0), 1, 1, 1) + 0.5) + mean
+
+
+def rand_translation(x: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:
+    """Shift each image by up to ``ratio`` of its side in x and y, filling with zeros."""
+    b, c, h, w = x.shape
+    sh, sw = int(h * ratio + 0.5), int(w * ratio + 0.5)
+    ty = torch.randint(-sh, sh + 1, (b, 1, 1), device=x.device)
+    tx = torch.randint(-sw, sw + 1, (b, 1, 1), device=x.device)
+    rows = (torch.arange(h, device=x.device).view(1, h, 1) + ty + 1).clamp(0, h + 1)  # (B, H, 1)
+    cols = (torch.arange(w, device=x.device).view(1, 1, w) + tx + 1).clamp(0, w + 1)  # (B, 1, W)
+    padded = F.pad(x, [1, 1, 1, 1])  # (B, C, H+2, W+2), a zero border
+    index = (rows * (w + 2) + cols).view(b, 1, h * w).expand(b, c, h * w)
+    return padded.flatten(2).gather(2, index).view(b, c, h, w)
+
+
+def rand_cutout(x: torch.Tensor, ratio: float = 0.5) -> torch.Tensor:
+    """Zero one square of ``ratio`` times the side at a random place in each image."""
+    b, _, h, w = x.shape
+    ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
+    oy = torch.randint(0, h + (1 - ch % 2), (b, 1, 1), device=x.device)
+    ox = torch.randint(0, w + (1 - cw % 2), (b, 1, 1), device=x.device)
+    ys = torch.arange(h, device=x.device).view(1, h, 1)
+    xs = torch.arange(w, device=x.device).view(1, 1, w)
+    inside = (ys >= oy - ch // 2) & (ys < oy - ch // 2 + ch) & (xs >= ox - cw // 2) & (xs < ox - cw // 2 + cw)  # (B, H, W)
+    return x * (~inside).unsqueeze(1).to(x.dtype)
+
+
+_FUNCS = {
+    "color": (rand_brightness, rand_saturation, rand_contrast),
+    "translation": (rand_translation,),
+    "cutout": (rand_cutout,),
+}
+
+
+def diff_augment(x: torch.Tensor, policy: Sequence[str] | str = POLICIES) -> torch.Tensor:
+    """Apply the policies in order (colour, then translation, then cutout)."""
+    names = parse_policy(policy) if isinstance(policy, str) else tuple(policy)
+    for name in POLICIES:
+        if name in names:
+            for fn in _FUNCS[name]:
+                x = fn(x)
+    return x

@@ -1,0 +1,670 @@
+"""The GAN head: its two-optimizer training step, data sampling, and a notebook API.
+
+>>> import artgen
+>>> gan = artgen.train_gan(data="my_art", size=64, steps=5000, out="runs/art")   # or dataset="art" (built in)
+>>> images = gan.generate(16, seed=1)          # (16, C, 64, 64) floats in [0, 1]
+>>> pictures = gan.generate(4, seed=1, pil=True)
+>>> gan = artgen.load_gan("runs/art")           # later, or on another machine
+
+Training runs on the shared loop (:class:`artgen.train.Trainer`): this file only
+supplies the :class:`GANTask` step (discriminator update, lazily-applied R1,
+generator update, EMA) and :class:`SampledBatches`, a data source that samples
+with replacement in an order fixed by (seed, epoch), so that a resumed run draws
+exactly the batches an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .. import losses
+from ..augment import diff_augment, parse_policy
+from ..checkpoint import RunDir, load_state_into, split_prefix
+from ..device import resolve_device, seed_everything
+from ..errors import CheckpointError, UsageError
+from ..models.gan import SIZES, Discriminator, GANConfig, Generator
+from ..train import BatchSource, CurvePlot, LambdaCallback, Task, Trainer
+
+HEAD = "gan"
+BUILTIN_DATASETS = ("art", "shapes", "mnist", "fashion-mnist")
+AUGMENT_AUTO_LIMIT = 5000  # "auto" turns DiffAugment on below this many training images
+ART_IMAGES = 2048  # size of the built-in "art" set
+SHAPES_IMAGES = 20000  # images drawn from the built-in "shapes" set for GAN training
+
+log = logging.getLogger("artgen.gan")
+
+
+# --- settings -----------------------------------------------------------------------
+
+
+@dataclass
+class GANTrainConfig:
+    """Training settings (stored under ``train`` in ``config.json``; ``--resume`` reads them back)."""
+
+    steps: int = 10000
+    batch_size: int = 64
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    loss: str = "nonsaturating"
+    r1_gamma: float = 0.1
+    r1_every: int = 16
+    ema_decay: float = 0.999
+    augment: list[str] = field(default_factory=list)
+    freeze_d: int = 0
+    hflip: bool = False
+    crop: str = "center"
+    seed: int = 0
+    sample_every: int = 500
+    checkpoint_every: int = 1000
+    channels_last: bool = True
+    # where the images came from (for --resume and `gan eval`)
+    dataset: str | None = None
+    data: str | None = None
+    data_root: str | None = None
+    init_from: str | None = None
+    images: int | None = None
+
+    def __post_init__(self):
+        if self.loss not in losses.GAN_LOSSES:
+            raise UsageError(f"--loss {self.loss!r}: expected one of {', '.join(losses.GAN_LOSSES)}")
+        if self.steps < 1:
+            raise UsageError(f"--steps must be at least 1, got {self.steps}")
+        if self.batch_size < 1:
+            raise UsageError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if self.r1_every < 1:
+            raise UsageError("r1_every must be at least 1")
+        if self.crop not in ("center", "random"):
+            raise UsageError(f"crop must be 'center' or 'random', not {self.crop!r}")
+        if self.freeze_d < 0:
+            raise UsageError(f"--freeze-d must be >= 0, got {self.freeze_d}")
+        self.augment = list(_parse_augment(self.augment))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "GANTrainConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _parse_augment(spec) -> tuple[str, ...]:
+    try:
+        return parse_policy(spec)
+    except ValueError as exc:
+        raise UsageError(f"--augment: {exc}") from None
+
+
+# --- data ---------------------------------------------------------------------------
+
+
+class SampledBatches(BatchSource):
+    """Batches drawn with replacement from in-memory images, in an order fixed by (seed, epoch).
+
+    ``images`` is ``(N, C, S, S)`` (uint8 or float in [0, 1]); with ``S`` larger
+    than ``size`` each draw takes a random ``size`` crop, and with ``hflip`` a
+    random half of the draws are mirrored.  Batches are ``(x, labels)`` with
+    ``x`` in [-1, 1] on ``device`` and ``labels`` int64 (``-1`` when unlabelled).
+    Any number of images works, fewer than the batch size included.  An "epoch"
+    is ``max(ceil(N / batch_size), 100)`` steps: bookkeeping only.
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor | None = None, *, batch_size: int, size: int | None = None, hflip: bool = False, seed: int = 0, device=None, channels_last: bool = False):
+        if len(images) == 0:
+            raise UsageError("the dataset is empty")
+        if batch_size < 1:
+            raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
+        device = torch.device(device) if device is not None else torch.device("cpu")
+        self.images = images.to(device)
+        self.labels = (labels if labels is not None else torch.full((len(images),), -1, dtype=torch.int64)).to(device)
+        self.size = size or images.shape[-1]
+        if self.size > images.shape[-1]:
+            raise ValueError("crop size larger than the stored images")
+        self._batch_size = batch_size
+        self.hflip = hflip
+        self.seed = seed
+        self.channels_last = channels_last
+        self.n = len(images)
+
+    @property
+    def batch_size(self) -> int:
+        return self._batch_size
+
+    def __len__(self) -> int:
+        return max(math.ceil(self.n / self._batch_size), 100)
+
+    def epoch(self, epoch: int, start: int = 0):
+        g = torch.Generator().manual_seed(int(self.seed) * 1_000_003 + int(epoch) + 7919)
+        steps, bs = len(self), self._batch_size
+        index = torch.randint(0, self.n, (steps, bs), generator=g)
+        flips = torch.rand(steps, bs, generator=g) < 0.5
+        margin = self.images.shape[-1] - self.size
+        offsets = torch.randint(0, margin + 1, (steps, bs, 2), generator=g)
+        for i in range(start, steps):
+            idx = index[i].to(self.images.device)
+            x = self.images.index_select(0, idx)
+            if margin:
+                x = torch.stack([img[:, t : t + self.size, l : l + self.size] for img, (t, l) in zip(x, offsets[i].tolist())])
+            if x.dtype == torch.uint8:
+                x = x.float().div_(127.5).sub_(1.0)
+            else:
+                x = x.float().mul(2.0).sub_(1.0)
+            if self.hflip:
+                f = flips[i].to(x.device)
+                x = torch.where(f.view(-1, 1, 1, 1), x.flip(-1), x)
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            yield x, self.labels.index_select(0, idx)
+
+
+@dataclass
+class GANData:
+    images: torch.Tensor  # (N, C, S, S) uint8, S >= size
+    labels: torch.Tensor | None
+    classes: list[str]
+    name: str
+
+
+def load_gan_data(
+    *,
+    data: str | os.PathLike | None = None,
+    dataset: str | None = None,
+    data_root: str | os.PathLike | None = None,
+    size: int = 64,
+    channels: int | None = None,
+    labelled: bool = False,
+    crop: str = "center",
+    limit: int | None = None,
+) -> GANData:
+    """Images for GAN training or evaluation as uint8 ``(N, C, S, S)`` (S = size, or 12.5% more for random crops).
+
+    ``data`` is a folder of images of any size and aspect ratio (resized, then
+    centre- or randomly cropped; RGBA composited on white; broken files skipped
+    with a warning naming each); with ``labelled`` its subfolders are the
+    classes.  ``dataset`` is ``art`` (built-in abstract paintings), ``shapes``
+    (built-in, 10 classes), ``mnist`` or ``fashion-mnist``.
+    """
+    from ..data import ImageFolder, art_images, load_mnist, make_shapes
+
+    if data is not None and dataset is not None:
+        raise UsageError("give either --data DIR or --dataset NAME, not both")
+    stored = round(size * 1.125) if crop == "random" else size
+    if data is not None:
+        folder = Path(data).expanduser()
+        if not folder.exists():
+            raise UsageError(f"--data '{folder}' does not exist")
+        if not folder.is_dir():
+            raise UsageError(f"--data '{folder}' is not a folder")
+        ch = channels or 3
+        ds = ImageFolder(folder, size=stored, channels=ch, labelled=labelled, crop="center", preload=True)
+        x, y = ds.tensors()
+        images = x.mul(255).round_().to(torch.uint8)
+        labels, classes, name = (y, list(ds.classes), "folder") if labelled else (None, [], "folder")
+    else:
+        key = (dataset or "art").lower().replace("_", "-")
+        if key not in BUILTIN_DATASETS:
+            raise UsageError(f"--dataset {dataset!r}: expected one of {', '.join(BUILTIN_DATASETS)}")
+        if key == "art":
+            if labelled:
+                raise UsageError("--conditional needs labels; the built-in 'art' set has none (use shapes, mnist, fashion-mnist or a folder with one subfolder per class)")
+            ch = channels or 3
+            n = min(limit, ART_IMAGES) if limit else ART_IMAGES
+            x = art_images(n, size=stored, seed=0)
+            if ch == 1:
+                x = (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+            labels, classes = None, []
+        elif key == "shapes":
+            from ..data import SHAPES_CLASSES
+
+            ch = channels or 1
+            n = min(limit, SHAPES_IMAGES) if limit else SHAPES_IMAGES
+            x, y = make_shapes(n, size=stored, seed=0, channels=ch)
+            labels, classes = y, list(SHAPES_CLASSES)
+        else:
+            from ..data import _fit, default_data_root
+
+            ch = channels or 1
+            x, y = load_mnist(data_root if data_root is not None else default_data_root(), train=True, fashion=key == "fashion-mnist", download=False)
+            x = _fit(x, stored, ch)
+            labels = y
+            classes = [str(i) for i in range(10)] if key == "mnist" else ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+        images = x.clamp(0, 1).mul(255).round_().to(torch.uint8)
+        name = key
+        if not labelled:
+            labels = None
+    if limit:
+        images = images[:limit]
+        labels = labels[:limit] if labels is not None else None
+    return GANData(images, labels, classes if labelled else [], name)
+
+
+# --- the training step --------------------------------------------------------------
+
+
+class GANTask(Task):
+    """One GAN step: D update (with R1 every ``r1_every`` steps), G update, EMA.
+
+    Both updates see DiffAugment-ed images (``augment``).  The generated batch is
+    produced once and reused by both updates (as in DCGAN), and the
+    discriminator's weights take no gradient during the generator update.
+    """
+
+    def __init__(self, config: GANConfig, train: GANTrainConfig, device: torch.device, generator: Generator | None = None, discriminator: Discriminator | None = None):
+        self.config = config
+        self.train_cfg = train
+        self.G = (generator or Generator(config)).to(device)
+        self.D = (discriminator or Discriminator(config)).to(device)
+        if train.channels_last:
+            self.G.to(memory_format=torch.channels_last)
+            self.D.to(memory_format=torch.channels_last)
+        self.G_ema = copy.deepcopy(self.G).requires_grad_(False)
+        if train.freeze_d > len(self.D.blocks):
+            raise UsageError(f"--freeze-d {train.freeze_d}: the discriminator has only {len(self.D.blocks)} blocks at {config.size}px")
+        for block in self.D.blocks[: train.freeze_d]:
+            block.requires_grad_(False)
+        self.d_params = [p for p in self.D.parameters() if p.requires_grad]
+        betas = (train.beta1, train.beta2)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=train.lr_g, betas=betas)
+        self.opt_d = torch.optim.Adam(self.d_params, lr=train.lr_d, betas=betas)
+        self.modules = {"generator": self.G, "discriminator": self.D, "generator_ema": self.G_ema}
+        self.optimizers = {"generator": self.opt_g, "discriminator": self.opt_d}
+        self.augment = tuple(train.augment)
+        self._ema_params = None
+
+    def train(self) -> None:
+        self.G.train()
+        self.D.train()
+        self.G_ema.eval()
+
+    def _aug(self, x):
+        return diff_augment(x, self.augment) if self.augment else x
+
+    def train_step(self, batch, ctx):
+        cfg, tc = self.config, self.train_cfg
+        real, labels = batch
+        labels = labels if cfg.conditional else None
+        b = real.shape[0]
+        z = torch.randn(b, cfg.z_dim, device=real.device)
+        do_r1 = tc.r1_gamma > 0 and ctx.step % tc.r1_every == 0
+
+        # discriminator
+        real_in = real.detach().requires_grad_(True) if do_r1 else real
+        with ctx.autocast():
+            fake = self.G(z, labels)  # (B, C, H, W), kept for the G update
+            d_real = self.D(self._aug(real_in), labels)  # (B,)
+            d_fake = self.D(self._aug(fake.detach()), labels)
+        d_loss = losses.gan_d_loss(d_real, d_fake, tc.loss)
+        total = d_loss
+        out = {}
+        if do_r1:
+            r1 = losses.r1_penalty(d_real, real_in)
+            total = d_loss + r1 * (tc.r1_gamma / 2 * tc.r1_every)  # lazy: weighted by how rarely it runs
+        ctx.optimize(total, self.opt_d)
+
+        # generator (the discriminator's weights take no gradient)
+        for p in self.d_params:
+            p.requires_grad_(False)
+        try:
+            with ctx.autocast():
+                g_logits = self.D(self._aug(fake), labels)
+            g_loss = losses.gan_g_loss(g_logits, tc.loss)
+            ctx.optimize(g_loss, self.opt_g)
+        finally:
+            for p in self.d_params:
+                p.requires_grad_(True)
+        self.update_ema(ctx.step)
+        out.update(
+            loss=(d_loss + g_loss).detach(),
+            d_loss=d_loss.detach(),
+            g_loss=g_loss.detach(),
+            d_real=d_real.detach().float().mean(),
+            d_fake=d_fake.detach().float().mean(),
+        )
+        return out
+
+    @torch.no_grad()
+    def update_ema(self, step: int) -> None:
+        """EMA of the generator's weights, with a warm-up so early samples are not stuck at the initial weights."""
+        if self._ema_params is None:
+            self._ema_params = (list(self.G_ema.parameters()), list(self.G.parameters()))
+        decay = min(self.train_cfg.ema_decay, (1 + step) / (10 + step))
+        ema, live = self._ema_params
+        torch._foreach_lerp_(ema, live, 1.0 - decay)
+
+
+# --- sampling helpers (inference) ---------------------------------------------------
+
+
+def latents(seeds: Sequence[int], z_dim: int, *, truncation: float | None = None) -> torch.Tensor:
+    """One latent per seed (so image i is reproducible from its seed alone), ``(N, z_dim)`` on the CPU.
+
+    With ``truncation`` t, values outside [-t, t] are redrawn (BigGAN's truncation trick):
+    less variety, cleaner images.
+    """
+    out = []
+    for seed in seeds:
+        g = torch.Generator().manual_seed(int(seed))
+        z = torch.randn(z_dim, generator=g)
+        if truncation is not None:
+            if truncation <= 0:
+                raise UsageError(f"--truncation must be positive, got {truncation}")
+            for _ in range(1000):
+                bad = z.abs() > truncation
+                if not bool(bad.any()):
+                    break
+                z[bad] = torch.randn(int(bad.sum()), generator=g)
+        out.append(z)
+    return torch.stack(out) if out else torch.empty(0, z_dim)
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
+    """Spherical interpolation between latent vectors (stays on the Gaussian shell)."""
+    an, bn = a / a.norm(dim=-1, keepdim=True), b / b.norm(dim=-1, keepdim=True)
+    omega = torch.acos((an * bn).sum(-1, keepdim=True).clamp(-1 + 1e-7, 1 - 1e-7))
+    so = torch.sin(omega)
+    return (torch.sin((1 - t) * omega) / so) * a + (torch.sin(t * omega) / so) * b
+
+
+class GAN:
+    """A trained (or training) GAN: its config, the generator, discriminator and EMA generator.
+
+    Sampling always uses the EMA generator.
+    """
+
+    def __init__(self, config: GANConfig | None = None, *, device: str | torch.device = "auto", train_config: GANTrainConfig | None = None, run: str | os.PathLike | None = None):
+        self.config = config or GANConfig()
+        self.train_config = train_config or GANTrainConfig()
+        self.device = resolve_device(device) if not isinstance(device, torch.device) else device
+        self.generator = Generator(self.config).to(self.device)
+        self.discriminator = Discriminator(self.config).to(self.device)
+        self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False).eval()
+        self.run = RunDir(run) if run is not None else None
+        self.history = None
+
+    def __repr__(self) -> str:
+        return f"GAN({self.config}, device={self.device})"
+
+    @property
+    def classes(self) -> list[str]:
+        c = self.config
+        return list(c.classes) if c.classes else [str(i) for i in range(c.num_classes)]
+
+    # -- loading -----------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | os.PathLike, *, device: str | torch.device = "auto") -> "GAN":
+        """Rebuild a GAN from a run folder (``config.json`` + ``model.safetensors``)."""
+        run = RunDir(path)
+        cfg = run.load_config()
+        if cfg.get("head") != HEAD:
+            raise CheckpointError(f"'{run.path}' holds a {cfg.get('head', 'unknown')!r} run, not a GAN")
+        gan = cls(GANConfig.from_dict(cfg["model"]), device=device, train_config=GANTrainConfig.from_dict(cfg.get("train", {})), run=run.path)
+        tensors = run.load_weights()
+        for name, module in gan.modules().items():
+            load_state_into(module, split_prefix(tensors, name), what=f"{name} in '{run.path}'")
+        return gan
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"generator": self.generator, "discriminator": self.discriminator, "generator_ema": self.generator_ema}
+
+    # -- sampling --------------------------------------------------------------------------
+    def _labels(self, n: int, class_: int | str | None) -> torch.Tensor | None:
+        c = self.config
+        if not c.conditional:
+            if class_ is not None:
+                raise UsageError("--class needs a class-conditional GAN (train with --conditional)")
+            return None
+        if class_ is None:
+            return torch.arange(n) % c.num_classes
+        if isinstance(class_, str) and not class_.lstrip("-").isdigit():
+            if class_ not in self.classes:
+                raise UsageError(f"--class {class_!r}: expected a class number 0..{c.num_classes - 1} or one of {', '.join(self.classes)}")
+            class_ = self.classes.index(class_)
+        k = int(class_)
+        if not 0 <= k < c.num_classes:
+            raise UsageError(f"--class {k}: this GAN has classes 0..{c.num_classes - 1}")
+        return torch.full((n,), k, dtype=torch.int64)
+
+    @torch.no_grad()
+    def generate_from(self, z: torch.Tensor, labels: torch.Tensor | None = None, *, batch_size: int = 256) -> torch.Tensor:
+        """Images for given latents ``(N, z_dim)`` (and labels), as floats in [0, 1] on the CPU."""
+        g = self.generator_ema.eval()
+        outs = []
+        for i in range(0, len(z), batch_size):
+            zb = z[i : i + batch_size].to(self.device)
+            lb = labels[i : i + batch_size].to(self.device) if labels is not None else None
+            outs.append(g(zb, lb).float().add(1).mul(0.5).clamp(0, 1).cpu())
+        return torch.cat(outs) if outs else torch.empty(0, self.config.channels, self.config.size, self.config.size)
+
+    @torch.no_grad()
+    def generate(self, n: int = 16, *, seed: int = 0, class_: int | str | None = None, truncation: float | None = None, pil: bool = False):
+        """``n`` images, image i drawn from seed ``seed + i``: a ``(n, C, H, W)`` tensor in [0, 1], or PIL images.
+
+        For a conditional GAN ``class_`` picks the class (by number or name);
+        without it the images cycle through the classes.
+        """
+        if n < 1:
+            raise UsageError(f"-n must be at least 1, got {n}")
+        z = latents(range(seed, seed + n), self.config.z_dim, truncation=truncation)
+        x = self.generate_from(z, self._labels(n, class_))
+        if pil:
+            from ..images import to_pil
+
+            return [to_pil(img) for img in x]
+        return x
+
+    @torch.no_grad()
+    def interpolate(self, frames: int = 60, *, seed: int = 0, keyframes: int = 4, class_: int | str | None = None, truncation: float | None = None) -> torch.Tensor:
+        """A looping latent walk through ``keyframes`` random points (slerp with eased timing): ``(frames, C, H, W)`` in [0, 1]."""
+        if frames < 2:
+            raise UsageError(f"--frames must be at least 2, got {frames}")
+        keys = latents(range(seed, seed + keyframes), self.config.z_dim, truncation=truncation)
+        zs = []
+        for f in range(frames):
+            pos = f * keyframes / frames
+            i = int(pos)
+            t = pos - i
+            t = t * t * (3 - 2 * t)  # smoothstep: ease in and out of each key
+            zs.append(slerp(keys[i % keyframes], keys[(i + 1) % keyframes], t))
+        z = torch.stack(zs)
+        labels = self._labels(frames, class_ if class_ is not None else (0 if self.config.conditional else None))
+        return self.generate_from(z, labels)
+
+    # -- saving ----------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> Path:
+        run = RunDir(path)
+        run.path.mkdir(parents=True, exist_ok=True)
+        run.save_config({"head": HEAD, "model": self.config.to_dict(), "train": self.train_config.to_dict()})
+        run.save_weights(self.modules())
+        return run.path
+
+
+# --- training -----------------------------------------------------------------------------
+
+
+def init_from_run(gan: GAN, path: str | os.PathLike) -> None:
+    """Copy an earlier run's generator, discriminator and EMA generator into ``gan`` (fine-tuning)."""
+    run = RunDir(path)
+    cfg = run.load_config()
+    if cfg.get("head") != HEAD:
+        raise CheckpointError(f"--init-from '{run.path}' holds a {cfg.get('head', 'unknown')!r} run, not a GAN")
+    src = GANConfig.from_dict(cfg["model"])
+    dst = gan.config
+    problems = []
+    if src.size != dst.size:
+        problems.append(f"it is {src.size}px and this run is {dst.size}px (pass --size {src.size})")
+    if src.channels != dst.channels:
+        problems.append(f"it has {src.channels} channel(s) and this run {dst.channels} (pass --channels {src.channels})")
+    if src.num_classes != dst.num_classes:
+        problems.append(f"it has {src.num_classes or 'no'} classes and this run {dst.num_classes or 'none'}")
+    for key in ("z_dim", "g_width", "d_width", "max_width", "spectral_norm"):
+        if getattr(src, key) != getattr(dst, key):
+            problems.append(f"its {key} is {getattr(src, key)} and this run's {getattr(dst, key)}")
+    if problems:
+        raise UsageError(f"--init-from '{run.path}' does not fit: " + "; ".join(problems))
+    tensors = run.load_weights()
+    for name, module in gan.modules().items():
+        load_state_into(module, split_prefix(tensors, name), what=f"--init-from '{run.path}' {name}")
+
+
+class _SampleGrid:
+    """Writes ``samples/step_NNNNNN.png`` from the EMA generator with fixed latents."""
+
+    def __init__(self, task: GANTask, folder: Path, seed: int, n: int = 64):
+        self.task = task
+        self.folder = folder
+        self.seed = seed
+        c = task.config
+        self.z = latents(range(seed, seed + n), c.z_dim)
+        self.labels = (torch.arange(n) % c.num_classes) if c.conditional else None
+
+    @torch.no_grad()
+    def __call__(self, trainer, step):
+        from ..images import make_grid, save_image
+
+        g = self.task.G_ema
+        x = g(self.z.to(trainer.device), self.labels.to(trainer.device) if self.labels is not None else None)
+        x = x.float().add(1).mul(0.5).clamp(0, 1).cpu()
+        nrow = self.task.config.num_classes if self.task.config.conditional and self.task.config.num_classes <= 16 else None
+        meta = {"head": HEAD, "step": step, "seed": self.seed, "seeds": f"{self.seed}..{self.seed + len(self.z) - 1}", "size": self.task.config.size}
+        save_image(make_grid(x, nrow=nrow), self.folder / f"step_{step:06d}.png", metadata=meta, overwrite=True)
+
+
+def train_gan(
+    *,
+    out: str | os.PathLike | None = None,
+    data: str | os.PathLike | None = None,
+    dataset: str | None = None,
+    data_root: str | os.PathLike | None = None,
+    size: int = 64,
+    channels: int | None = None,
+    conditional: bool = False,
+    steps: int | None = None,
+    batch_size: int = 64,
+    augment: str | Sequence[str] = "auto",
+    resume: bool = False,
+    overwrite: bool = False,
+    init_from: str | os.PathLike | None = None,
+    freeze_d: int = 0,
+    hflip: bool = False,
+    crop: str = "center",
+    limit: int | None = None,
+    lr_g: float = 2e-4,
+    lr_d: float = 2e-4,
+    loss: str = "nonsaturating",
+    r1_gamma: float = 0.1,
+    r1_every: int = 16,
+    ema_decay: float = 0.999,
+    g_width: int | None = None,
+    d_width: int | None = None,
+    z_dim: int = 128,
+    spectral_norm: bool = False,
+    sample_every: int = 500,
+    checkpoint_every: int = 1000,
+    log_every: int = 50,
+    device: str | torch.device = "auto",
+    precision: str = "auto",
+    seed: int = 0,
+    progress: bool | None = None,
+    callbacks: Sequence = (),
+    channels_last: bool | None = None,
+) -> GAN:
+    """Train a GAN (the library form of ``artgen gan train``); returns the :class:`GAN`.
+
+    With ``out`` the run folder gets ``config.json``, ``model.safetensors``,
+    ``training_state.pt`` (for ``resume=True``), ``samples/step_*.png`` every
+    ``sample_every`` steps and ``curves.png``.  ``resume=True`` reads every
+    setting back from the folder (``steps`` may be raised to train longer).
+    ``precision="auto"`` is bf16 on GPUs that support it (fp16 on older ones) and
+    fp32 on the CPU.
+    """
+    dev = resolve_device(device) if not isinstance(device, torch.device) else device
+    run = RunDir(out) if out is not None else None
+    if resume:
+        if run is None:
+            raise UsageError("--resume needs --out RUN")
+        if init_from:
+            raise UsageError("--resume and --init-from cannot be combined")
+        run.prepare(resume=True)
+        saved = run.load_config()
+        if saved.get("head") != HEAD:
+            raise CheckpointError(f"'{run.path}' holds a {saved.get('head', 'unknown')!r} run, not a GAN")
+        config = GANConfig.from_dict(saved["model"])
+        tc = GANTrainConfig.from_dict(saved["train"])
+        if steps is not None and steps > tc.steps:
+            tc.steps = steps  # train longer than first planned
+        gd = load_gan_data(data=tc.data, dataset=tc.dataset if tc.data is None else None, data_root=tc.data_root, size=config.size, channels=config.channels, labelled=config.conditional, crop=tc.crop, limit=limit)
+        precision = saved.get("precision", precision)
+    else:
+        if size not in SIZES:
+            raise UsageError(f"--size {size}: expected one of {', '.join(map(str, SIZES))}")
+        if channels not in (None, 1, 3):
+            raise UsageError(f"--channels must be 1 or 3, got {channels}")
+        if run is not None:
+            run.prepare(overwrite=overwrite)
+        gd = load_gan_data(data=data, dataset=dataset if data is None else None, data_root=data_root, size=size, channels=channels, labelled=conditional, crop=crop, limit=limit)
+        if conditional and not gd.classes:
+            raise UsageError("--conditional needs labelled data: one subfolder per class, or --dataset shapes|mnist|fashion-mnist")
+        n = len(gd.images)
+        if isinstance(augment, str) and augment.strip().lower() == "auto":
+            policy = ["color", "translation", "cutout"] if n < AUGMENT_AUTO_LIMIT else []
+        else:
+            policy = list(_parse_augment(augment))
+        defaults = GANConfig()
+        config = GANConfig(
+            size=size, channels=gd.images.shape[1], z_dim=z_dim, num_classes=len(gd.classes) if conditional else 0,
+            g_width=g_width or defaults.g_width, d_width=d_width or defaults.d_width, spectral_norm=spectral_norm,
+            classes=list(gd.classes) if conditional else None,
+        )
+        tc = GANTrainConfig(
+            steps=10000 if steps is None else steps, batch_size=batch_size, lr_g=lr_g, lr_d=lr_d, loss=loss, r1_gamma=r1_gamma, r1_every=r1_every, ema_decay=ema_decay,
+            augment=policy, freeze_d=freeze_d, hflip=hflip, crop=crop, seed=seed, sample_every=sample_every, checkpoint_every=checkpoint_every,
+            channels_last=(dev.type != "mps") if channels_last is None else channels_last,
+            dataset=gd.name if data is None else None, data=str(data) if data is not None else None,
+            data_root=str(data_root) if data_root is not None else None, init_from=str(init_from) if init_from else None, images=n,
+        )
+    if precision == "auto":
+        precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if dev.type == "cuda" else "fp32"
+    log.info("GAN %dpx, %d channel(s), %s, %d training images, augmentation: %s", config.size, config.channels,
+             f"{config.num_classes} classes" if config.conditional else "unconditional", len(gd.images), ",".join(tc.augment) or "none")
+
+    seed_everything(tc.seed)
+    gan = GAN(config, device=dev, train_config=tc, run=run.path if run is not None else None)
+    if init_from and not resume:
+        init_from_run(gan, init_from)
+    task = GANTask(config, tc, dev, generator=gan.generator, discriminator=gan.discriminator)
+    gan.generator_ema = task.G_ema
+    if init_from and not resume:
+        # the EMA copy was made from the generator; use the source run's EMA weights instead
+        tensors = RunDir(init_from).load_weights()
+        load_state_into(task.G_ema, split_prefix(tensors, "generator_ema"), what=f"--init-from '{init_from}' generator_ema")
+    source = SampledBatches(gd.images, gd.labels, batch_size=tc.batch_size, size=config.size, hflip=tc.hflip, seed=tc.seed, device=dev, channels_last=tc.channels_last)
+    cbs = list(callbacks)
+    if run is not None:
+        cbs.append(LambdaCallback(_SampleGrid(task, run / "samples", tc.seed), tc.sample_every))
+        cbs.append(CurvePlot(run / "curves.png", title=f"GAN {config.size}px"))
+    run_config = {"head": HEAD, "model": config.to_dict(), "train": tc.to_dict(), "precision": precision}
+    trainer = Trainer(
+        task, source, max_steps=tc.steps, device=dev, precision=precision, run_dir=run, checkpoint_every=tc.checkpoint_every,
+        callbacks=cbs, log_every=log_every, progress=progress, desc=f"gan {config.size}px", config=run_config,
+    )
+    gan.history = trainer.fit(resume=resume)
+    return gan
+
+
+def load_gan(path: str | os.PathLike, *, device: str | torch.device = "auto") -> GAN:
+    """Load a GAN run folder for sampling (see :meth:`GAN.generate`)."""
+    return GAN.load(path, device=device)
+
+
+__all__ = ["GAN", "GANTask", "GANTrainConfig", "SampledBatches", "load_gan", "load_gan_data", "train_gan", "latents", "slerp", "init_from_run"]

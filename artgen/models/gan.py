@@ -1,0 +1,166 @@
+"""A small GAN for personal art collections: generator, discriminator and their config.
+
+Both networks follow the resolution: square outputs of 32 to 256 px (powers of
+two), one block per doubling, widths halving as the resolution grows (capped at
+``max_width``).  The model file knows nothing about training.
+
+* :class:`Generator`: ``z (B, z_dim)`` (+ class embedding) -> Linear -> 4x4 ->
+  [nearest upsample x2 -> 3x3 conv -> LeakyReLU -> pixel norm] per doubling ->
+  3x3 conv to ``channels`` -> tanh.  Nearest upsampling plus a 3x3 convolution
+  avoids the checkerboard artefacts of transposed convolutions; pixel norm
+  keeps activations bounded without BatchNorm (whose batch statistics make the
+  EMA copy and single-image sampling behave differently from training).
+* :class:`Discriminator`: [4x4 stride-2 conv -> LeakyReLU] per halving down to
+  4x4 -> Linear to one score.  With classes it is a projection discriminator
+  (score + <embed(y), features>).  No normalisation layers: the head regularises
+  it with R1 (see :mod:`artgen.heads.gan`), optionally with spectral norm.
+
+Images are ``(B, C, H, W)`` in [-1, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+SIZES = (32, 64, 128, 256)
+
+
+@dataclass
+class GANConfig:
+    """Everything needed to rebuild the generator and discriminator (stored in ``config.json``)."""
+
+    size: int = 64
+    channels: int = 3
+    z_dim: int = 128
+    num_classes: int = 0  # 0: unconditional
+    g_width: int = 64  # generator channels at half the output resolution; doubles per halving of the resolution
+    d_width: int = 32  # discriminator channels after its first block
+    max_width: int = 256
+    spectral_norm: bool = False
+    classes: list[str] | None = None
+
+    def __post_init__(self):
+        if self.size not in SIZES:
+            raise ValueError(f"size {self.size}: expected one of {', '.join(map(str, SIZES))}")
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {self.channels}")
+        if self.num_classes < 0:
+            raise ValueError("num_classes must be >= 0")
+        if self.classes is not None and len(self.classes) != self.num_classes:
+            raise ValueError(f"{len(self.classes)} class names for {self.num_classes} classes")
+
+    @property
+    def conditional(self) -> bool:
+        return self.num_classes > 0
+
+    @property
+    def num_blocks(self) -> int:
+        """Doublings from 4x4 to ``size`` (3 at 32 px, 6 at 256 px)."""
+        return int(math.log2(self.size)) - 2
+
+    def g_channels(self, res: int) -> int:
+        """Channels of the generator's feature map at resolution ``res`` (< size)."""
+        return min(self.max_width, self.g_width * (self.size // (2 * res)))
+
+    def d_channels(self, res: int) -> int:
+        """Channels of the discriminator's feature map at resolution ``res`` (< size)."""
+        return min(self.max_width, self.d_width * (self.size // (2 * res)))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "GANConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+class PixelNorm(nn.Module):
+    """Normalise each pixel's feature vector to unit RMS (ProGAN)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + 1e-8)
+
+
+class GBlock(nn.Sequential):
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__(
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            nn.Conv2d(c_in, c_out, 3, padding=1),
+            nn.LeakyReLU(0.2, inplace=True),
+            PixelNorm(),
+        )
+
+
+class Generator(nn.Module):
+    """``z (B, z_dim)`` [+ labels (B,)] -> images ``(B, channels, size, size)`` in [-1, 1]."""
+
+    def __init__(self, config: GANConfig | None = None):
+        super().__init__()
+        self.config = c = config or GANConfig()
+        c0 = c.g_channels(4)
+        in_dim = c.z_dim
+        if c.conditional:
+            self.embed = nn.Embedding(c.num_classes, c.z_dim)
+            in_dim += c.z_dim
+        self.stem = nn.Linear(in_dim, c0 * 16)
+        self.stem_act = nn.Sequential(nn.LeakyReLU(0.2, inplace=True), PixelNorm())
+        blocks = []
+        res = 4
+        for _ in range(c.num_blocks - 1):
+            blocks.append(GBlock(c.g_channels(res), c.g_channels(res * 2)))
+            res *= 2
+        self.blocks = nn.Sequential(*blocks)  # ends at size / 2
+        # The last doubling goes straight to pixels (as in DCGAN): no wide feature map at full resolution.
+        self.to_image = nn.ConvTranspose2d(c.g_channels(res), c.channels, 4, stride=2, padding=1)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        c = self.config
+        if c.conditional:
+            if labels is None:
+                raise ValueError("this generator is class-conditional: pass labels")
+            z = torch.cat([z, self.embed(labels)], dim=1)  # (B, 2*z_dim)
+        x = self.stem_act(self.stem(z).view(z.shape[0], -1, 4, 4))  # (B, C0, 4, 4)
+        x = self.blocks(x)  # (B, C, size/2, size/2)
+        return torch.tanh(self.to_image(x))
+
+
+class Discriminator(nn.Module):
+    """Images ``(B, channels, size, size)`` [+ labels] -> raw scores ``(B,)``."""
+
+    def __init__(self, config: GANConfig | None = None):
+        super().__init__()
+        self.config = c = config or GANConfig()
+        sn = spectral_norm if c.spectral_norm else (lambda m: m)
+        blocks = []
+        c_in, res = c.channels, c.size
+        for _ in range(c.num_blocks):
+            c_out = c.d_channels(res // 2)
+            blocks.append(nn.Sequential(sn(nn.Conv2d(c_in, c_out, 4, stride=2, padding=1)), nn.LeakyReLU(0.2, inplace=True)))
+            c_in, res = c_out, res // 2
+        self.blocks = nn.Sequential(*blocks)  # ends at 4x4
+        self.features_dim = c_in * 16
+        self.head = sn(nn.Linear(self.features_dim, 1))
+        if c.conditional:
+            self.embed = sn(nn.Embedding(c.num_classes, self.features_dim))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.blocks(x).flatten(1)  # (B, C*16)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.features(x)
+        out = self.head(h).squeeze(1)  # (B,)
+        if self.config.conditional:
+            if labels is None:
+                raise ValueError("this discriminator is class-conditional: pass labels")
+            out = out + (self.embed(labels) * h).sum(dim=1)  # projection
+        return out
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

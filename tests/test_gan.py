@@ -1,0 +1,194 @@
+"""The GAN: model shapes, one training step, conditioning, resume equality, fine-tuning, sampling, augmentation, metrics."""
+
+import pytest
+import torch
+
+import artgen
+from artgen.augment import diff_augment, parse_policy
+from artgen.checkpoint import RunDir
+from artgen.errors import TrainingInterrupted, UsageError
+from artgen.heads.gan import GAN, GANTask, GANTrainConfig, SampledBatches, latents, train_gan
+from artgen.models.gan import Discriminator, GANConfig, Generator
+from artgen.train import Callback, Trainer
+
+TINY = dict(g_width=8, d_width=8, max_width=16, z_dim=8)
+
+
+@pytest.mark.parametrize("size", [32, 64, 128, 256])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_shapes_for_every_resolution_and_channel_count(size, channels):
+    cfg = GANConfig(size=size, channels=channels, **TINY)
+    g, d = Generator(cfg), Discriminator(cfg)
+    x = g(torch.randn(2, cfg.z_dim))
+    assert x.shape == (2, channels, size, size)
+    assert float(x.detach().abs().max()) <= 1.0 and torch.isfinite(x).all()
+    assert d(x).shape == (2,)
+    assert len(d.blocks) == cfg.num_blocks
+
+
+def test_width_follows_resolution_and_bad_sizes_are_refused():
+    cfg = GANConfig(size=256)
+    assert cfg.g_channels(4) == cfg.max_width and cfg.g_channels(128) == cfg.g_width
+    with pytest.raises(ValueError):
+        GANConfig(size=48)
+
+
+def test_conditional_models_need_labels():
+    cfg = GANConfig(size=32, channels=1, num_classes=3, **TINY)
+    g, d = Generator(cfg), Discriminator(cfg)
+    y = torch.tensor([0, 2])
+    x = g(torch.randn(2, cfg.z_dim), y)
+    assert d(x, y).shape == (2,)
+    with pytest.raises(ValueError):
+        g(torch.randn(2, cfg.z_dim))
+
+
+def test_diff_augment_is_differentiable_and_policies_parse():
+    x = torch.rand(4, 3, 32, 32, requires_grad=True) * 2 - 1
+    y = diff_augment(x, ("color", "translation", "cutout"))
+    assert y.shape == x.shape
+    y.sum().backward()
+    assert parse_policy("none") == () and parse_policy("cutout,color") == ("cutout", "color")
+    with pytest.raises(ValueError):
+        parse_policy("rotate")
+    # translation by 0 keeps the image; cutout zeroes a quarter of the pixels
+    torch.manual_seed(0)
+    z = torch.ones(8, 1, 16, 16)
+    assert (diff_augment(z, ("cutout",)) == 0).float().mean().item() == pytest.approx(0.25, abs=0.1)
+
+
+def _sources(n=6, size=32, channels=1, labels=None, bs=4, seed=0):
+    g = torch.Generator().manual_seed(1)
+    images = (torch.rand(n, channels, size, size, generator=g) * 255).to(torch.uint8)
+    return SampledBatches(images, labels, batch_size=bs, seed=seed)
+
+
+def _task(num_classes=0, **train):
+    cfg = GANConfig(size=32, channels=1, num_classes=num_classes, **TINY)
+    tc = GANTrainConfig(steps=4, batch_size=4, augment=["color", "translation", "cutout"], r1_every=2, **train)
+    return GANTask(cfg, tc, torch.device("cpu"))
+
+
+def test_one_training_step_moves_both_networks_and_the_ema():
+    torch.manual_seed(0)
+    task = _task()
+    before = {n: {k: v.clone() for k, v in m.state_dict().items()} for n, m in task.modules.items()}
+    Trainer(task, _sources(), max_steps=1, device="cpu", progress=False).fit()
+    for name, module in task.modules.items():
+        after = module.state_dict()
+        assert any(not torch.equal(after[k], before[name][k]) for k in after), f"{name} did not change"
+
+
+def test_sampled_batches_work_with_fewer_images_than_the_batch_and_are_reproducible():
+    src = _sources(n=3, bs=8)
+    a = [x for x, _ in src.epoch(0)]
+    b = [x for x, _ in src.epoch(0, start=5)]
+    assert len(a) == len(src) >= 100 and a[0].shape == (8, 1, 32, 32)
+    assert torch.equal(a[5], b[0])
+    assert float(a[0].min()) >= -1 and float(a[0].max()) <= 1
+    cropped = SampledBatches(torch.zeros(2, 3, 36, 36, dtype=torch.uint8), batch_size=2, size=32, hflip=True)
+    assert next(iter(cropped.epoch(0)))[0].shape == (2, 3, 32, 32)
+
+
+def _weights(task):
+    return {f"{n}.{k}": v.clone() for n, m in task.modules.items() for k, v in m.state_dict().items()}
+
+
+class _StopAt(Callback):
+    def __init__(self, step):
+        self.at = step
+
+    def on_step_end(self, trainer, step):
+        if step == self.at:
+            trainer.request_stop("test")
+
+
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
+    def run(run_dir, callbacks=(), resume=False):
+        artgen.seed_everything(0)
+        task = _task(num_classes=2)
+        labels = torch.tensor([0, 1, 0, 1, 1, 0])
+        trainer = Trainer(task, _sources(labels=labels), max_steps=7, device="cpu", progress=False, run_dir=run_dir,
+                          checkpoint_every=100, callbacks=callbacks, config={"head": "gan"})
+        trainer.fit(resume=resume)
+        return task, trainer
+
+    straight, _ = run(RunDir(tmp_path / "a"))
+    with pytest.raises(TrainingInterrupted):
+        run(RunDir(tmp_path / "b"), callbacks=[_StopAt(3)])
+    resumed, trainer = run(RunDir(tmp_path / "b"), resume=True)
+    assert trainer.step == 7
+    a, b = _weights(straight), _weights(resumed)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    for name in ("generator", "discriminator"):
+        sa, sb = straight.optimizers[name].state_dict()["state"], resumed.optimizers[name].state_dict()["state"]
+        assert all(torch.equal(sa[i]["exp_avg"], sb[i]["exp_avg"]) for i in sa)
+
+
+def _folder(tmp_path, n=5, size=20, name="imgs"):
+    from PIL import Image
+
+    folder = tmp_path / name
+    folder.mkdir()
+    g = torch.Generator().manual_seed(n)
+    for i in range(n):
+        arr = (torch.rand(size, size + 7, 4, generator=g) * 255).to(torch.uint8).numpy()
+        Image.fromarray(arr, "RGBA").save(folder / f"{i}.png")
+    return folder
+
+
+def test_train_from_a_folder_then_init_from_with_freeze_d(tmp_path):
+    folder = _folder(tmp_path)
+    common = dict(size=32, steps=2, batch_size=8, sample_every=1, device="cpu", progress=False, **{k: v for k, v in TINY.items() if k != "max_width"})
+    first = train_gan(out=tmp_path / "first", data=folder, **common)
+    assert (tmp_path / "first" / "samples" / "step_000002.png").is_file()
+    assert (tmp_path / "first" / "curves.png").is_file()
+    assert first.train_config.augment == ["color", "translation", "cutout"]  # auto: small set
+
+    tuned = train_gan(out=tmp_path / "tuned", data=folder, init_from=tmp_path / "first", freeze_d=2, **common)
+    loaded_first = GAN.load(tmp_path / "first", device="cpu")
+    # frozen blocks kept the source weights; later blocks and the generator moved
+    for i in range(2):
+        for k, v in loaded_first.discriminator.blocks[i].state_dict().items():
+            assert torch.equal(v, tuned.discriminator.blocks[i].state_dict()[k])
+    assert not torch.equal(loaded_first.discriminator.head.weight, tuned.discriminator.head.weight)
+    assert not torch.equal(loaded_first.generator.stem.weight, tuned.generator.stem.weight)
+
+    with pytest.raises(UsageError, match="64px"):
+        train_gan(out=tmp_path / "bad", data=folder, init_from=tmp_path / "first", **dict(common, size=64))
+    with pytest.raises(UsageError, match="channel"):
+        train_gan(out=tmp_path / "bad2", data=folder, init_from=tmp_path / "first", channels=1, **common)
+    with pytest.raises(UsageError, match="freeze-d"):
+        train_gan(out=tmp_path / "bad3", data=folder, freeze_d=9, **common)
+
+
+def test_conditional_sampling_respects_the_class_and_sampling_is_reproducible():
+    cfg = GANConfig(size=32, channels=1, num_classes=3, **TINY)
+    gan = GAN(cfg, device="cpu")
+    # make the class embedding dominate so the class decides the image
+    with torch.no_grad():
+        gan.generator_ema.embed.weight.mul_(50)
+    a = gan.generate(4, seed=3, class_=1)
+    b = gan.generate(4, seed=3, class_=1)
+    assert torch.equal(a, b)
+    assert torch.allclose(gan.generate(1, seed=4, class_=1), a[1:2], atol=1e-5)  # image i comes from seed + i
+    c = gan.generate(4, seed=3, class_=2)
+    assert not torch.allclose(a, c, atol=1e-3)
+    seen = []
+    gan.generator_ema.register_forward_pre_hook(lambda m, args: seen.append(args[1].clone()))
+    gan.generate(5, class_=2)
+    gan.generate(4)  # no class: cycles through them
+    assert seen[0].tolist() == [2] * 5 and seen[1].tolist() == [0, 1, 2, 0]
+    with pytest.raises(UsageError):
+        gan.generate(2, class_=5)
+    assert len(gan.generate(2, pil=True)) == 2
+
+
+def test_truncation_bounds_the_latents_and_interpolation_has_the_frame_count():
+    z = latents(range(5), 64, truncation=0.5)
+    assert float(z.abs().max()) <= 0.5
+    gan = GAN(GANConfig(size=32, channels=3, **TINY), device="cpu")
+    frames = gan.interpolate(12, seed=1)
+    assert frames.shape == (12, 3, 32, 32)
