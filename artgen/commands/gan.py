@@ -1,0 +1,227 @@
+"""``artgen gan train|sample|interpolate|eval``: a small GAN for personal art collections."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+DATASET_CHOICES = ("art", "shapes", "mnist", "fashion-mnist")
+
+
+def add_parser(sub, name: str) -> None:
+    from ..cli import add_common
+
+    parser = sub.add_parser(name, help="train a small GAN on a folder of images, sample, interpolate, evaluate",
+                            description="A small GAN for personal art collections (32-256 px).")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+
+    train = actions.add_parser("train", help="train (or resume, or fine-tune) a GAN into a run folder")
+    _data_flags(train)
+    train.add_argument("--size", type=int, default=64, choices=[32, 64, 128, 256], help="output side in pixels (default: 64)")
+    train.add_argument("--channels", type=int, choices=[1, 3], default=None, help="1 (grey) or 3 (RGB) (default: 1 for shapes/MNIST, else 3)")
+    train.add_argument("--steps", type=int, default=None, help="training steps (default: 10000; with --resume, raise it to train longer)")
+    train.add_argument("--batch-size", type=int, default=64, help="images per step; fewer images than this is fine (default: 64)")
+    train.add_argument("--out", required=True, metavar="RUN", help="run folder (config.json, model.safetensors, samples/, curves.png)")
+    train.add_argument("--resume", action="store_true", help="continue the stopped run in --out exactly where it stopped")
+    train.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
+    train.add_argument("--init-from", metavar="RUN", help="start from an earlier GAN run's generator and discriminator (fine-tuning)")
+    train.add_argument("--freeze-d", type=int, default=0, metavar="N", help="with --init-from: keep the first N discriminator blocks fixed (default: 0)")
+    train.add_argument("--augment", default="auto", help="DiffAugment policies: color,translation,cutout | none | auto (all three below 5,000 images) (default: auto)")
+    train.add_argument("--conditional", action="store_true", help="class-conditional GAN (labelled folders, shapes, MNIST family)")
+    train.add_argument("--crop", choices=["center", "random"], default="center", help="how non-square images are cropped (default: center)")
+    train.add_argument("--hflip", action="store_true", help="mirror half of the training images")
+    train.add_argument("--loss", choices=["nonsaturating", "hinge"], default="nonsaturating", help="GAN loss (default: nonsaturating)")
+    train.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate of both networks (default: 2e-4)")
+    train.add_argument("--r1", type=float, default=0.1, metavar="GAMMA", help="R1 penalty weight on the discriminator, applied every 16 steps (default: 0.1; 0 turns it off)")
+    train.add_argument("--spectral-norm", action="store_true", help="spectral normalisation in the discriminator")
+    train.add_argument("--sample-every", type=int, default=500, metavar="N", help="write samples/step_N.png every N steps (default: 500)")
+    train.add_argument("--checkpoint-every", type=int, default=1000, metavar="N", help="save a resumable checkpoint every N steps (default: 1000)")
+    train.add_argument("--limit", type=int, default=None, metavar="N", help="use only the first N images")
+    add_common(train, precision=False)
+    train.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help="auto: bf16 (or fp16) on CUDA, fp32 on CPU (default: auto)")
+    train.set_defaults(func=run_train)
+
+    sample = actions.add_parser("sample", help="a grid (and optionally single images) from a trained GAN")
+    sample.add_argument("--checkpoint", required=True, metavar="RUN", help="a GAN run folder")
+    sample.add_argument("-n", type=int, default=64, help="number of images (default: 64)")
+    sample.add_argument("-o", "--output", required=True, help="grid image to write (.png)")
+    sample.add_argument("--class", dest="class_", default=None, metavar="K", help="class number or name (conditional GANs)")
+    sample.add_argument("--truncation", type=float, default=None, help="truncation trick threshold, e.g. 0.7 (less variety, cleaner images)")
+    sample.add_argument("--separate", metavar="DIR", help="also write one PNG per image into DIR, each with its seed in its metadata")
+    sample.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    add_common(sample, precision=False)
+    sample.set_defaults(func=run_sample)
+
+    walk = actions.add_parser("interpolate", help="a smooth looping latent walk as an animated GIF")
+    walk.add_argument("--checkpoint", required=True, metavar="RUN", help="a GAN run folder")
+    walk.add_argument("-o", "--output", required=True, help="GIF to write")
+    walk.add_argument("--frames", type=int, default=60, help="number of frames (default: 60)")
+    walk.add_argument("--fps", type=float, default=20, help="frames per second (default: 20)")
+    walk.add_argument("--keyframes", type=int, default=4, help="latent points visited (default: 4)")
+    walk.add_argument("--class", dest="class_", default=None, metavar="K", help="class number or name (conditional GANs)")
+    walk.add_argument("--truncation", type=float, default=None, help="truncation trick threshold")
+    walk.add_argument("--overwrite", action="store_true", help="replace an existing GIF")
+    add_common(walk, precision=False)
+    walk.set_defaults(func=run_interpolate)
+
+    ev = actions.add_parser("eval", help="KID (and FID with Inception weights) of a GAN against real images")
+    ev.add_argument("--checkpoint", required=True, metavar="RUN", help="a GAN run folder")
+    _data_flags(ev)
+    ev.add_argument("--num-samples", type=int, default=1000, help="generated images to compare (default: 1000)")
+    ev.add_argument("--max-real", type=int, default=5000, help="at most this many real images (default: 5000)")
+    ev.add_argument("--features", choices=["auto", "inception", "random"], default="auto", help="feature network (default: auto: Inception when its weights are available)")
+    ev.add_argument("--inception-weights", metavar="FILE", help="local torchvision Inception-v3 weights (.pth / .safetensors)")
+    ev.add_argument("--classifier", metavar="RUN", help="a classifier run: report how often it recognises the requested class (conditional GANs)")
+    ev.add_argument("--json", action="store_true", help="print JSON")
+    add_common(ev, precision=False)
+    ev.set_defaults(func=run_eval)
+    parser.set_defaults(func=lambda args: (parser.print_help(sys.stderr), 2)[1])
+
+
+def _data_flags(parser) -> None:
+    parser.add_argument("--data", metavar="DIR", help="a folder of images (any size or aspect ratio; subfolders are classes with --conditional)")
+    parser.add_argument("--dataset", choices=DATASET_CHOICES, default=None, help="built-in art (default) or shapes, or MNIST / Fashion-MNIST files under --data-root")
+    parser.add_argument("--data-root", metavar="DIR", help="folder holding MNIST files (default $ARTGEN_DATA or ~/.cache/artgen/data)")
+
+
+def run_train(args) -> int:
+    from ..errors import UsageError
+    from ..heads.gan import train_gan
+
+    if args.data and args.dataset:
+        raise UsageError("give either --data DIR or --dataset NAME, not both")
+    if args.freeze_d and not args.init_from and not args.resume:
+        raise UsageError("--freeze-d is for fine-tuning: use it with --init-from RUN")
+    gan = train_gan(
+        out=args.out, data=args.data, dataset=args.dataset, data_root=args.data_root, size=args.size, channels=args.channels,
+        conditional=args.conditional, steps=args.steps, batch_size=args.batch_size, augment=args.augment, resume=args.resume,
+        overwrite=args.overwrite, init_from=args.init_from, freeze_d=args.freeze_d, hflip=args.hflip, crop=args.crop, limit=args.limit,
+        lr_g=args.lr, lr_d=args.lr, loss=args.loss, r1_gamma=args.r1, spectral_norm=args.spectral_norm, sample_every=args.sample_every,
+        checkpoint_every=args.checkpoint_every, device=args.device, precision=args.precision, seed=args.seed,
+        progress=False if args.quiet else None,
+    )
+    print(f"trained {gan.train_config.steps} steps; run saved in '{args.out}' (samples in '{Path(args.out) / 'samples'}')")
+    return 0
+
+
+def _class_arg(value):
+    if value is None:
+        return None
+    return int(value) if value.lstrip("-").isdigit() else value
+
+
+def run_sample(args) -> int:
+    from ..heads.gan import load_gan
+    from ..images import check_writable, make_grid, save_image
+
+    check_writable(args.output, overwrite=args.overwrite)
+    gan = load_gan(args.checkpoint, device=args.device)
+    class_ = _class_arg(args.class_)
+    images = gan.generate(args.n, seed=args.seed, class_=class_, truncation=args.truncation)
+    labels = gan._labels(args.n, class_)
+    settings = {"head": "gan", "checkpoint": str(args.checkpoint), "truncation": args.truncation}
+    if args.separate:
+        folder = Path(args.separate)
+        for i, img in enumerate(images):
+            meta = dict(settings, seed=args.seed + i)
+            if labels is not None:
+                meta["class"] = gan.classes[int(labels[i])]
+            save_image(img, folder / f"{args.seed + i:06d}.png", metadata=meta, overwrite=args.overwrite)
+    meta = dict(settings, seed=args.seed, seeds=f"{args.seed}..{args.seed + args.n - 1}", n=args.n)
+    if class_ is not None:
+        meta["class"] = class_
+    save_image(make_grid(images), args.output, metadata=meta, overwrite=args.overwrite)
+    extra = f" and {args.n} images in '{args.separate}'" if args.separate else ""
+    print(f"wrote '{args.output}'{extra}")
+    return 0
+
+
+def run_interpolate(args) -> int:
+    from ..heads.gan import load_gan
+    from ..images import check_writable, save_gif
+
+    check_writable(args.output, overwrite=args.overwrite)
+    gan = load_gan(args.checkpoint, device=args.device)
+    frames = gan.interpolate(args.frames, seed=args.seed, keyframes=args.keyframes, class_=_class_arg(args.class_), truncation=args.truncation)
+    meta = {"head": "gan", "checkpoint": str(args.checkpoint), "seed": args.seed, "frames": args.frames, "keyframes": args.keyframes}
+    save_gif(frames, args.output, fps=args.fps, overwrite=args.overwrite, metadata=meta)
+    print(f"wrote '{args.output}' ({args.frames} frames)")
+    return 0
+
+
+def evaluate(gan, real, *, num_samples=1000, features="auto", inception_weights=None, seed=0, classifier=None, device="cpu"):
+    """KID (and FID with Inception features) of ``gan`` against ``real`` uint8 images; optional classifier agreement."""
+    import torch
+
+    from .. import metrics
+
+    feat, name = metrics.feature_network(features, weights=inception_weights, device=device)
+    fake = gan.generate(num_samples, seed=seed + 10_000_000)
+    real_f = metrics.extract(feat, real)
+    fake_f = metrics.extract(feat, fake)
+    mean, std = metrics.kid(real_f, fake_f, seed=seed)
+    out = {"kid": mean, "kid_std": std, "features": name, "real_images": len(real), "generated_images": num_samples, "subset_size": min(1000, len(real), num_samples)}
+    if name == "inception-v3":
+        out["fid"] = metrics.fid(real_f, fake_f)
+    if classifier is not None:
+        out["class_accuracy"] = class_agreement(gan, classifier, per_class=max(1, num_samples // max(gan.config.num_classes, 1)), seed=seed)
+    return out
+
+
+def class_agreement(gan, classifier, *, per_class: int = 100, seed: int = 0) -> float:
+    """Fraction of class-conditional samples that ``classifier`` assigns to the requested class."""
+    import torch
+    import torch.nn.functional as F
+
+    from ..errors import UsageError
+
+    if not gan.config.conditional:
+        raise UsageError("--classifier needs a class-conditional GAN (trained with --conditional)")
+    cc = classifier.config
+    if cc.num_classes != gan.config.num_classes:
+        raise UsageError(f"the classifier knows {cc.num_classes} classes, the GAN {gan.config.num_classes}")
+    correct = total = 0
+    for k in range(gan.config.num_classes):
+        x = gan.generate(per_class, seed=seed + k * 100_000, class_=k)
+        if x.shape[-1] != cc.image_size:
+            x = F.interpolate(x, size=(cc.image_size, cc.image_size), mode="bilinear", align_corners=False, antialias=True)
+        if cc.in_channels == 1 and x.shape[1] == 3:
+            x = (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+        elif cc.in_channels == 3 and x.shape[1] == 1:
+            x = x.repeat(1, 3, 1, 1)
+        pred = classifier.predict(x).argmax(-1)
+        correct += int((pred == k).sum())
+        total += len(x)
+    return correct / total
+
+
+def run_eval(args) -> int:
+    from ..checkpoint import RunDir
+    from ..heads.gan import load_gan, load_gan_data
+
+    gan = load_gan(args.checkpoint, device=args.device)
+    saved = RunDir(args.checkpoint).load_config().get("train", {})
+    data, dataset = args.data, args.dataset
+    if data is None and dataset is None:
+        data, dataset = saved.get("data"), saved.get("dataset")
+        if data is not None:
+            dataset = None
+    gd = load_gan_data(data=data, dataset=dataset, data_root=args.data_root or saved.get("data_root"), size=gan.config.size, channels=gan.config.channels, labelled=False, limit=args.max_real)
+    real = gd.images
+    classifier = None
+    if args.classifier:
+        from ..heads.classify import Classifier
+
+        classifier = Classifier.load(args.classifier, device=args.device)
+    out = evaluate(gan, real, num_samples=args.num_samples, features=args.features, inception_weights=args.inception_weights, seed=args.seed, classifier=classifier, device=gan.device)
+    if args.json:
+        print(json.dumps(out))
+    else:
+        line = f"KID {out['kid']:.5f} ± {out['kid_std']:.5f} ({out['features']} features, {out['real_images']} real vs {out['generated_images']} generated, subsets of {out['subset_size']})"
+        if "fid" in out:
+            line += f"; FID {out['fid']:.2f}"
+        if "class_accuracy" in out:
+            line += f"; the classifier recognises the requested class in {100 * out['class_accuracy']:.1f}% of samples"
+        print(line)
+    return 0

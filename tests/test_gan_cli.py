@@ -1,0 +1,139 @@
+"""``artgen gan``: train from a folder, resume, fine-tune, sample, interpolate, eval, bad data."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from artgen import metrics
+from artgen.cli import main
+from artgen.images import read_metadata
+
+TINY = ["--size", "32", "--batch-size", "8", "--quiet", "--device", "cpu"]
+
+
+def _folder(path, n=6, bad=False):
+    path.mkdir()
+    g = torch.Generator().manual_seed(0)
+    for i in range(n):
+        h, w = 24 + 4 * i, 40
+        arr = (torch.rand(h, w, 3, generator=g) * 255).to(torch.uint8).numpy()
+        Image.fromarray(arr).save(path / f"{i}.jpg")
+    if bad:
+        (path / "broken.png").write_bytes(b"not a png")
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("gan")
+    folder = _folder(root / "art", bad=True)
+    run = root / "run"
+    assert main(["gan", "train", "--data", str(folder), "--out", str(run), "--steps", "3", "--sample-every", "2", *TINY]) == 0
+    return root, folder, run
+
+
+def test_train_writes_run_files_and_skips_bad_images(trained, capsys):
+    root, folder, run = trained
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["head"] == "gan" and cfg["model"]["size"] == 32 and cfg["train"]["images"] == 6
+    for name in ("model.safetensors", "training_state.pt", "curves.png", "samples/step_000002.png", "samples/step_000003.png"):
+        assert (run / name).is_file(), name
+    assert read_metadata(run / "samples/step_000002.png")["seed"] == 0
+
+
+def test_resume_extends_and_fine_tune(trained, tmp_path):
+    root, folder, run = trained
+    assert main(["gan", "train", "--out", str(run), "--resume", "--steps", "4", *TINY]) == 0
+    state = torch.load(run / "training_state.pt", weights_only=True)
+    assert state["step"] == 4
+    other = _folder(tmp_path / "mine", n=3)
+    tuned = tmp_path / "tuned"
+    assert main(["gan", "train", "--data", str(other), "--out", str(tuned), "--init-from", str(run), "--freeze-d", "1", "--steps", "1", *TINY]) == 0
+    # a run already there is not overwritten by accident
+    assert main(["gan", "train", "--data", str(other), "--out", str(tuned), "--steps", "1", *TINY]) == 2
+    # mismatched resolution: a clear usage error
+    assert main(["gan", "train", "--data", str(other), "--out", str(tmp_path / "x"), "--init-from", str(run), "--steps", "1", "--size", "64", "--quiet", "--device", "cpu"]) == 2
+
+
+def test_sample_grid_separate_and_interpolate(trained, tmp_path):
+    _, _, run = trained
+    grid, sep = tmp_path / "grid.png", tmp_path / "single"
+    assert main(["gan", "sample", "--checkpoint", str(run), "-n", "4", "--seed", "7", "-o", str(grid), "--separate", str(sep), "--truncation", "0.7", "--device", "cpu"]) == 0
+    files = sorted(sep.glob("*.png"))
+    assert len(files) == 4 and read_metadata(files[1])["seed"] == 8
+    assert Image.open(grid).size[0] > 32
+    # the same seed gives the same picture, alone or in a batch
+    again = tmp_path / "again"
+    assert main(["gan", "sample", "--checkpoint", str(run), "-n", "1", "--seed", "8", "-o", str(tmp_path / "g2.png"), "--separate", str(again), "--truncation", "0.7", "--device", "cpu"]) == 0
+    a = torch.from_numpy(np.asarray(Image.open(files[1]), dtype=np.float32))
+    b = torch.from_numpy(np.asarray(Image.open(next(again.glob("*.png"))), dtype=np.float32))
+    assert (a - b).abs().max() <= 1
+    assert main(["gan", "sample", "--checkpoint", str(run), "-n", "4", "-o", str(grid), "--device", "cpu"]) == 2  # no silent overwrite
+
+    gif = tmp_path / "walk.gif"
+    assert main(["gan", "interpolate", "--checkpoint", str(run), "-o", str(gif), "--frames", "9", "--device", "cpu"]) == 0
+    with Image.open(gif) as im:
+        assert im.format == "GIF" and im.n_frames == 9
+
+
+def test_eval_reports_kid_with_the_fallback_features(trained, capsys):
+    _, folder, run = trained
+    assert main(["gan", "eval", "--checkpoint", str(run), "--num-samples", "8", "--json", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "fallback feature network" in out
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["features"] == "random-cnn" and result["subset_size"] == 6 and "fid" not in result
+
+
+def test_bad_data_folders_give_the_foundation_messages(tmp_path, capsys):
+    assert main(["gan", "train", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "r1"), *TINY]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["gan", "train", "--data", str(tmp_path / "empty"), "--out", str(tmp_path / "r2"), *TINY]) == 1
+    assert "no images found" in capsys.readouterr().err
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "a.png").write_bytes(b"nope")
+    assert main(["gan", "train", "--data", str(junk), "--out", str(tmp_path / "r3"), *TINY]) == 1
+    assert "no usable images" in capsys.readouterr().err
+    assert main(["gan", "train", "--data", str(junk), "--conditional", "--out", str(tmp_path / "r4"), *TINY]) == 1
+    assert main(["gan", "train", "--dataset", "art", "--conditional", "--out", str(tmp_path / "r5"), *TINY]) == 2
+
+
+def test_kid_is_zero_for_identical_sets_and_grows_with_a_shift():
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(200, 16, generator=g)
+    b = torch.randn(200, 16, generator=g)
+    same, _ = metrics.kid(a, b, subsets=20, subset_size=100)
+    shifted, _ = metrics.kid(a, b + 1.0, subsets=20, subset_size=100)
+    assert abs(same) < 0.05 and shifted > 10 * abs(same)
+    assert metrics.fid(a, a) == pytest.approx(0.0, abs=1e-6)
+    assert metrics.fid(a, b + 1.0) > 10
+
+
+def test_inception_weights_from_a_local_file(tmp_path):
+    from torchvision.models import inception_v3
+
+    path = tmp_path / "inception.pth"
+    torch.save(inception_v3(weights=None, aux_logits=True, init_weights=False).state_dict(), path)
+    feats, name = metrics.feature_network("auto", weights=path)
+    assert name == "inception-v3"
+    assert feats(torch.rand(2, 1, 32, 32)).shape == (2, 2048)
+
+
+def test_conditional_training_on_shapes_and_classifier_agreement(tmp_path, capsys):
+    import artgen
+
+    run = tmp_path / "cond"
+    assert main(["gan", "train", "--dataset", "shapes", "--conditional", "--limit", "40", "--out", str(run), "--steps", "1", *TINY]) == 0
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["model"]["num_classes"] == 10 and cfg["model"]["channels"] == 1
+    clf = artgen.Classifier(in_channels=1, image_size=28, num_classes=10, device="cpu")
+    clf.save(tmp_path / "clf")
+    assert main(["gan", "eval", "--checkpoint", str(run), "--classifier", str(tmp_path / "clf"), "--num-samples", "20", "--max-real", "20", "--device", "cpu"]) == 0
+    assert "recognises the requested class" in capsys.readouterr().out
+    assert main(["gan", "sample", "--checkpoint", str(run), "-n", "2", "--class", "ring", "-o", str(tmp_path / "r.png"), "--device", "cpu"]) == 0
+    assert main(["gan", "sample", "--checkpoint", str(run), "-n", "2", "--class", "12", "-o", str(tmp_path / "r2.png"), "--device", "cpu"]) == 2
