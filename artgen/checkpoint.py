@@ -220,6 +220,9 @@ class RunDir:
         elif self.path.exists() and (self.has_config() or self.has_state()) and not overwrite:
             raise UsageError(f"run folder '{self.path}' already holds a run; pass --resume to continue it or --overwrite to start over")
         self.path.mkdir(parents=True, exist_ok=True)
+        if overwrite and not resume:
+            for old in (self.config_path, self.weights_path, self.state_path):
+                old.unlink(missing_ok=True)
         probe = self.path / ".artgen-write-test"
         try:
             probe.write_bytes(b"")

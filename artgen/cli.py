@@ -94,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"artgen: error: {type(exc).__name__}: {message} (run with --debug for the traceback)", file=sys.stderr)
         return 1
+    finally:
+        from .distributed import shutdown
+
+        shutdown()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -63,6 +63,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from . import distributed
 from .checkpoint import RunDir
 from .device import Precision, get_rng_state, resolve_device, set_rng_state
 from .errors import NonFiniteLossError, TrainingInterrupted, UsageError
@@ -97,6 +98,23 @@ class Task:
     def load_extra_state(self, state: dict) -> None:
         return None
 
+    def distribute(self, wrap: Callable[[nn.Module], nn.Module]) -> None:
+        """Wrap the trained modules for multi-process training (called by the loop under torchrun).
+
+        The default wraps every module in ``modules`` that has trainable weights and
+        points the task's attributes that held the plain module at the wrapper, so
+        ``train_step`` runs through DistributedDataParallel. Override it when a step
+        needs something else.
+        """
+        for name, module in list(self.modules.items()):
+            wrapped = wrap(module)
+            if wrapped is module:
+                continue
+            self.modules[name] = wrapped
+            for attr, value in list(vars(self).items()):
+                if value is module:
+                    setattr(self, attr, wrapped)
+
     def export_modules(self) -> dict[str, nn.Module]:
         names = self.export if self.export is not None else list(self.modules)
         return {name: self.modules[name] for name in names}
@@ -105,12 +123,24 @@ class Task:
 class StepContext:
     """What the loop hands a ``train_step``: device, precision, the grad scaler and position."""
 
-    def __init__(self, device: torch.device, precision: Precision):
+    def __init__(self, device: torch.device, precision: Precision, *, rank: int = 0, world_size: int = 1):
         self.device = device
         self.precision = precision
         self.scaler = precision.make_scaler()
         self.step = 0  # steps completed before this one
         self.epoch = 0
+        # Under torchrun each process sees 1/world_size of every batch. Random draws
+        # that must match a single-process run (GAN noise, augmentation) are made for
+        # the global batch on every process, then sliced with local_slice().
+        self.rank = rank
+        self.world_size = world_size
+
+    def local_slice(self, tensor: torch.Tensor) -> torch.Tensor:
+        """This process's share of a tensor drawn for the whole global batch."""
+        if self.world_size == 1:
+            return tensor
+        per = tensor.shape[0] // self.world_size
+        return tensor[self.rank * per : (self.rank + 1) * per]
 
     def autocast(self):
         return self.precision.autocast()
@@ -156,6 +186,15 @@ class BatchSource:
     def batch_size(self) -> int | None:
         return None
 
+    def shard(self, rank: int, world_size: int) -> None:
+        """Serve only this process's slice of each global batch (multi-process training)."""
+        raise UsageError(f"{type(self).__name__} cannot be split across processes")
+
+
+def _check_shardable(batch_size: int, world_size: int) -> None:
+    if batch_size % world_size:
+        raise UsageError(f"--batch-size {batch_size} is the global batch and must divide evenly over {world_size} processes")
+
 
 def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
     gen = torch.Generator()
@@ -195,10 +234,16 @@ class TensorBatches(BatchSource):
         self.seed = seed
         self.drop_last = drop_last and n >= batch_size
         self.n = n
+        self.rank, self.world_size = 0, 1
 
     @property
     def batch_size(self) -> int:
         return self._batch_size
+
+    def shard(self, rank: int, world_size: int) -> None:
+        _check_shardable(self._batch_size, world_size)
+        self.rank, self.world_size = rank, world_size
+        self.drop_last = world_size > 1 and self.n >= self._batch_size or self.drop_last
 
     def __len__(self) -> int:
         if self.drop_last:
@@ -212,11 +257,18 @@ class TensorBatches(BatchSource):
         else:
             order = None
         bs = self._batch_size
+        per = bs // self.world_size
+        lo, hi = self.rank * per, (self.rank + 1) * per
         for i in range(start, len(self)):
             if order is None:
-                yield tuple(t[i * bs : (i + 1) * bs] for t in self.tensors)
+                if self.world_size == 1:
+                    yield tuple(t[i * bs : (i + 1) * bs] for t in self.tensors)
+                else:
+                    yield tuple(t[i * bs + lo : i * bs + hi] for t in self.tensors)
             else:
                 idx = order[i * bs : (i + 1) * bs]
+                if self.world_size > 1:
+                    idx = idx[lo:hi]
                 yield tuple(t.index_select(0, idx) for t in self.tensors)
 
 
@@ -237,6 +289,12 @@ class DatasetBatches(BatchSource):
         self.device = torch.device(device) if device is not None else None
         self.num_workers = num_workers
         self.drop_last = drop_last and len(dataset) >= batch_size
+        self.rank, self.world_size = 0, 1
+
+    def shard(self, rank: int, world_size: int) -> None:
+        _check_shardable(self._batch_size, world_size)
+        self.rank, self.world_size = rank, world_size
+        self.drop_last = world_size > 1 and len(self.dataset) >= self._batch_size or self.drop_last
 
     @property
     def batch_size(self) -> int:
@@ -253,9 +311,12 @@ class DatasetBatches(BatchSource):
         else:
             order = list(range(n))
         order = order[: len(self) * self._batch_size][start * self._batch_size :]
+        per = self._batch_size // self.world_size
+        if self.world_size > 1:
+            order = [i for b in range(0, len(order), self._batch_size) for i in order[b + self.rank * per : b + (self.rank + 1) * per]]
         loader = torch.utils.data.DataLoader(
             self.dataset,
-            batch_size=self._batch_size,
+            batch_size=per,
             sampler=order,
             num_workers=self.num_workers,
             pin_memory=self.device is not None and self.device.type == "cuda",
@@ -277,6 +338,9 @@ class Repeat(BatchSource):
     def epoch(self, epoch: int, start: int = 0):
         for _ in range(start, self.count):
             yield None
+
+    def shard(self, rank: int, world_size: int) -> None:
+        return None  # no data to split
 
 
 def _to_device(batch, device):
@@ -404,7 +468,7 @@ class ProgressBar(Callback):
         post = {k: f"{v:.4g}" for k, v in logs.items()}
         bs = trainer.data.batch_size
         if bs:
-            post["img/s"] = f"{(step - self._step0) * bs * trainer.world_size / elapsed:.0f}"
+            post["img/s"] = f"{(step - self._step0) * bs / elapsed:.0f}"  # bs is the global batch
         self.bar.set_postfix(post, refresh=False)
 
     def on_train_end(self, trainer):
@@ -469,6 +533,11 @@ class Trainer:
         self.task = task
         self.data = data
         self.device = resolve_device(device) if not isinstance(device, torch.device) else device
+        self.dist = distributed.init(self.device)
+        if self.dist.enabled:
+            data.shard(self.dist.rank, self.dist.world_size)
+            if len(data) == 0:
+                raise UsageError(f"the dataset is smaller than one global batch ({data.batch_size})")
         self.precision = precision if isinstance(precision, Precision) else Precision.create(precision, self.device)
         self.steps_per_epoch = len(data)
         total = epochs * self.steps_per_epoch if epochs is not None else None
@@ -482,13 +551,13 @@ class Trainer:
         self.validate = validate
         self.config = dict(config or {})
         self.handle_signals = handle_signals
-        self.ctx = StepContext(self.device, self.precision)
+        self.ctx = StepContext(self.device, self.precision, rank=self.dist.rank, world_size=self.dist.world_size)
         self.history = History()
         self.step = 0
         self.epoch = 0
         self.batch_in_epoch = 0
-        self.world_size = 1
-        self.is_main = True
+        self.world_size = self.dist.world_size
+        self.is_main = self.dist.is_main
         self._epoch_sums: dict[str, float] = {}
         self._epoch_count = 0
         self._pending: list[tuple[int, Mapping[str, torch.Tensor | float]]] = []
@@ -499,7 +568,8 @@ class Trainer:
         if progress is not False:
             cbs.append(ProgressBar(desc, enabled=progress))
         cbs.extend(callbacks)
-        self.callbacks = cbs
+        # only one process writes files and draws progress bars
+        self.callbacks = cbs if self.is_main else []
 
     # -- state ------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -540,9 +610,12 @@ class Trainer:
 
     def save_checkpoint(self) -> None:
         """Write weights, config and the resumable state (rank 0 only)."""
-        if self.run_dir is None or not self.is_main:
+        if self.run_dir is None:
             return
-        self._flush()
+        self._flush()  # on every process: it averages the logged values across them
+        self.last_checkpoint_step = self.step
+        if not self.is_main:
+            return
         meta = {"step": str(self.step), "epoch": str(self.epoch)}
         if self.config:
             self.run_dir.save_config(self.config)
@@ -589,7 +662,8 @@ class Trainer:
         keys = self._keys
         rows = torch.stack(
             [torch.stack([torch.as_tensor(vals[k], dtype=torch.float32, device=self.device).detach().float().reshape(()) for k in keys]) for _, vals in self._pending]
-        ).cpu()
+        )
+        rows = distributed.all_reduce_mean(rows).cpu()
         steps = [s for s, _ in self._pending]
         self._pending = []
         finite = torch.isfinite(rows)
@@ -618,6 +692,8 @@ class Trainer:
                 raise UsageError("resume needs a run folder")
             self.load_state_dict(self.run_dir.load_state())
             self.last_checkpoint_step = self.step
+        if self.dist.enabled:
+            self.task.distribute(lambda module: distributed.wrap_ddp(module, self.device))
         self.task.train()
         for cb in self.callbacks:
             cb.on_train_begin(self)
@@ -666,6 +742,8 @@ class Trainer:
                         cb.on_log(self, self.step, logs)
                 for cb in self.callbacks:
                     cb.on_step_end(self, self.step)
+                if self.dist.enabled and distributed.any_process(self._stop_reason is not None, self.device) and self._stop_reason is None:
+                    self._stop_reason = "a signal to another process"
                 if self.checkpoint_every and self.step % self.checkpoint_every == 0 and self.step < self.total_steps:
                     self.save_checkpoint()
                 if self.step >= self.total_steps or self._stop_reason is not None:
@@ -677,7 +755,7 @@ class Trainer:
     def _end_epoch(self) -> None:
         self._flush()
         logs = {k: v / max(self._epoch_count, 1) for k, v in self._epoch_sums.items()}
-        if self.validate is not None:
+        if self.validate is not None and self.is_main:
             was_training = [m.training for m in self.task.modules.values()]
             with torch.no_grad():
                 logs.update({k: float(v) for k, v in self.validate(self).items()})

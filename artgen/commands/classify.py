@@ -83,6 +83,7 @@ def _load_split(args, *, train: bool, saved: dict | None = None):
 
 
 def run_train(args) -> int:
+    from .. import distributed
     from ..checkpoint import RunDir, write_json_atomic
     from ..device import resolve_device
     from ..errors import UsageError
@@ -96,18 +97,20 @@ def run_train(args) -> int:
     if args.resume and args.init_from:
         raise UsageError("--resume and --init-from cannot be combined")
     device = resolve_device(args.device)
+    distributed.init(device)  # under torchrun: join the process group
     run = RunDir(args.out)
     saved = {}
+    if distributed.is_main():
+        run.prepare(resume=args.resume, overwrite=args.overwrite)
+    distributed.barrier()
     if args.resume:
-        run.prepare(resume=True)
         cfg = run.load_config()
         saved = cfg.get("train", {})
         config = ClassifierConfig(**cfg["model"])
-    else:
-        run.prepare(overwrite=args.overwrite)
     x, y, classes, settings = _load_split(args, train=True, saved=saved)
-    if args.limit:
-        x, y = x[: args.limit], y[: args.limit]
+    limit = saved.get("limit") if args.resume else args.limit
+    if limit:
+        x, y = x[:limit], y[:limit]
     x_test, y_test, _, _ = _load_split(args, train=False, saved=saved)
     if not args.resume:
         config = ClassifierConfig(
@@ -121,11 +124,13 @@ def run_train(args) -> int:
     epochs = saved.get("epochs", args.epochs) if args.resume else args.epochs
     batch_size = saved.get("batch_size", args.batch_size) if args.resume else args.batch_size
     clf.compile(optimizer, loss="cross_entropy", metrics=["accuracy"], lr=lr)
-    extra = dict(settings, limit=args.limit, init_from=args.init_from)
+    extra = dict(settings, limit=limit, init_from=args.init_from)
     history = clf.fit(
         x, y, epochs=epochs, batch_size=batch_size, validation_data=(x_test, y_test), run_dir=run.path, checkpoint_every=args.checkpoint_every,
         resume=args.resume, precision=args.precision, progress=False if args.quiet else None, seed=args.seed, extra_config=extra,
     )
+    if not distributed.is_main():
+        return 0
     result = clf.evaluate(x_test, y_test)
     metrics = {"test_accuracy": result["accuracy"], "test_loss": result["loss"], "history": history.history, "epochs": history.epoch, "train_images": len(x), "test_images": len(x_test)}
     write_json_atomic(run / "metrics.json", metrics)
