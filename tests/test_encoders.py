@@ -1,0 +1,125 @@
+"""Feature encoders: layer outputs, the local VGG19 weights path, the offline fallback."""
+
+import logging
+
+import pytest
+import torch
+
+from artgen.errors import ArtgenError, CheckpointError, UsageError
+from artgen.models import encoders as E
+
+SMALL = ("relu1_1", "relu2_1", "relu3_1")
+
+
+def _fake_vgg19_state(path, *, upto_features=True, fmt="pth", drop=None):
+    """A file shaped like torchvision's vgg19 state dict (random values), features + classifier."""
+    g = torch.Generator().manual_seed(0)
+    state = {}
+    width, idx = 3, 0
+    for n_conv, out in E.VGG19_BLOCKS:
+        for _ in range(n_conv):
+            state[f"features.{idx}.weight"] = torch.randn(out, width, 3, 3, generator=g) * (2.0 / (9 * width)) ** 0.5
+            state[f"features.{idx}.bias"] = torch.zeros(out)
+            width, idx = out, idx + 2
+        idx += 1
+    state["classifier.6.weight"] = torch.zeros(10, 4)  # stands in for the (large) classifier
+    if drop:
+        state.pop(drop)
+    if fmt == "pth":
+        torch.save(state, path)
+    else:
+        from safetensors.torch import save_file
+
+        save_file(state, str(path))
+    return state
+
+
+def test_layer_names_match_torchvision_indices():
+    names = E.layer_names()
+    assert names[1] == "relu1_1" and names[6] == "relu2_1" and names[11] == "relu3_1"
+    assert names[20] == "relu4_1" and names[22] == "relu4_2" and names[29] == "relu5_1"
+
+
+@pytest.mark.parametrize("fmt", ["pth", "safetensors"])
+def test_local_vgg19_weights_file(tmp_path, fmt):
+    path = tmp_path / f"vgg19.{fmt}"
+    state = _fake_vgg19_state(path, fmt=fmt)
+    enc = E.build_encoder("vgg19", layers=("relu1_1", "relu2_1", "conv2_2"), weights=path)
+    assert enc.name == "vgg19" and enc.pretrained
+    assert len(enc.features) == 8  # truncated after conv2_2 (index 7)
+    assert torch.equal(enc.features[5].weight, state["features.5.weight"])
+    assert not any(p.requires_grad for p in enc.parameters()) and not enc.training
+    x = torch.rand(2, 3, 40, 48)
+    out = enc(x)
+    assert set(out) == {"relu1_1", "relu2_1", "conv2_2"}
+    assert out["relu1_1"].shape == (2, 64, 40, 48) and out["relu2_1"].shape == (2, 128, 20, 24)
+    # the ImageNet normalisation is applied inside
+    manual = torch.relu(torch.nn.functional.conv2d((x - enc.mean) / enc.std, state["features.0.weight"], state["features.0.bias"], padding=1))
+    torch.testing.assert_close(out["relu1_1"], manual)
+    enc.train()
+    assert not enc.training
+
+
+def test_auto_with_weights_uses_them(tmp_path):
+    path = tmp_path / "vgg.pth"
+    _fake_vgg19_state(path)
+    enc = E.build_encoder("auto", layers=SMALL, weights=path)
+    assert enc.name == "vgg19"
+
+
+def test_bad_weights_file_names_the_problem(tmp_path):
+    path = tmp_path / "vgg.pth"
+    _fake_vgg19_state(path, drop="features.2.weight")
+    with pytest.raises(CheckpointError, match="features.2.weight"):
+        E.build_encoder("vgg19", layers=SMALL, weights=path)
+
+
+def test_vgg19_offline_without_cache_is_one_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("ARTGEN_OFFLINE", "1")
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    with pytest.raises(ArtgenError, match="--weights"):
+        E.build_encoder("vgg19", layers=SMALL)
+
+
+def test_auto_falls_back_and_says_so_once(monkeypatch, tmp_path, caplog):
+    monkeypatch.setenv("ARTGEN_OFFLINE", "1")
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.setattr(E, "_FALLBACK_ANNOUNCED", False)
+    with caplog.at_level(logging.WARNING, logger="artgen"):
+        a = E.build_encoder("auto", layers=SMALL)
+        b = E.build_encoder("auto", layers=SMALL)
+    assert a.name == b.name == "random" and not a.pretrained
+    lines = [r for r in caplog.records if "offline random encoder" in r.getMessage()]
+    assert len(lines) == 1 and "lower quality" in lines[0].getMessage()
+
+
+def test_random_encoder_is_deterministic_and_seeded():
+    x = torch.rand(1, 3, 64, 64)
+    a = E.build_random_encoder(SMALL + ("relu4_2", "relu5_1"))
+    b = E.build_random_encoder(SMALL + ("relu4_2", "relu5_1"))
+    fa, fb = a(x), b(x)
+    for name in fa:
+        assert torch.equal(fa[name], fb[name])
+        assert torch.isfinite(fa[name]).all() and fa[name].abs().sum() > 0
+    c = E.build_random_encoder(SMALL, seed=7)
+    assert not torch.equal(c(x)["relu2_1"], fa["relu2_1"])
+    assert fa["relu5_1"].shape[-1] == 4
+
+
+def test_unknown_layer_and_backbone_are_usage_errors():
+    with pytest.raises(UsageError, match="relu9_9"):
+        E.build_encoder("random", layers=("relu9_9",))
+    with pytest.raises(UsageError, match="backbone"):
+        E.build_encoder("resnet", layers=SMALL)
+
+
+def test_style_grams_blend_is_weighted_mean():
+    enc = E.build_random_encoder(("relu1_1", "relu2_1"))
+    a, b = torch.rand(3, 64, 64), torch.rand(3, 48, 80) * 0.5
+    ga, gb = E.style_grams(enc, [a], blend=None), E.style_grams(enc, [b])
+    mix = E.style_grams(enc, [a, b], blend=[3, 1])
+    for name in ga:
+        assert mix[name].shape == ga[name].shape == (1, enc.channels[name], enc.channels[name])
+        torch.testing.assert_close(mix[name], 0.75 * ga[name] + 0.25 * gb[name])
+    with pytest.raises(UsageError):
+        E.style_grams(enc, [a, b], blend=[1.0])
