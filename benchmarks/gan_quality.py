@@ -25,8 +25,7 @@ import torch
 
 import artgen
 from artgen import metrics
-from artgen.commands.gan import class_agreement
-from artgen.heads.gan import load_gan_data, train_gan
+from artgen.heads.gan import class_agreement, load_gan_data, train_gan
 from artgen.images import make_grid, save_image
 from artgen.train import Callback
 

@@ -150,55 +150,9 @@ def run_interpolate(args) -> int:
     return 0
 
 
-def evaluate(gan, real, *, num_samples=1000, features="auto", inception_weights=None, seed=0, classifier=None, device="cpu"):
-    """KID (and FID with Inception features) of ``gan`` against ``real`` uint8 images; optional classifier agreement."""
-    import torch
-
-    from .. import metrics
-
-    feat, name = metrics.feature_network(features, weights=inception_weights, device=device)
-    fake = gan.generate(num_samples, seed=seed + 10_000_000)
-    real_f = metrics.extract(feat, real)
-    fake_f = metrics.extract(feat, fake)
-    mean, std = metrics.kid(real_f, fake_f, seed=seed)
-    out = {"kid": mean, "kid_std": std, "features": name, "real_images": len(real), "generated_images": num_samples, "subset_size": min(1000, len(real), num_samples)}
-    if name == "inception-v3":
-        out["fid"] = metrics.fid(real_f, fake_f)
-    if classifier is not None:
-        out["class_accuracy"] = class_agreement(gan, classifier, per_class=max(1, num_samples // max(gan.config.num_classes, 1)), seed=seed)
-    return out
-
-
-def class_agreement(gan, classifier, *, per_class: int = 100, seed: int = 0) -> float:
-    """Fraction of class-conditional samples that ``classifier`` assigns to the requested class."""
-    import torch
-    import torch.nn.functional as F
-
-    from ..errors import UsageError
-
-    if not gan.config.conditional:
-        raise UsageError("--classifier needs a class-conditional GAN (trained with --conditional)")
-    cc = classifier.config
-    if cc.num_classes != gan.config.num_classes:
-        raise UsageError(f"the classifier knows {cc.num_classes} classes, the GAN {gan.config.num_classes}")
-    correct = total = 0
-    for k in range(gan.config.num_classes):
-        x = gan.generate(per_class, seed=seed + k * 100_000, class_=k)
-        if x.shape[-1] != cc.image_size:
-            x = F.interpolate(x, size=(cc.image_size, cc.image_size), mode="bilinear", align_corners=False, antialias=True)
-        if cc.in_channels == 1 and x.shape[1] == 3:
-            x = (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
-        elif cc.in_channels == 3 and x.shape[1] == 1:
-            x = x.repeat(1, 3, 1, 1)
-        pred = classifier.predict(x).argmax(-1)
-        correct += int((pred == k).sum())
-        total += len(x)
-    return correct / total
-
-
 def run_eval(args) -> int:
     from ..checkpoint import RunDir
-    from ..heads.gan import load_gan, load_gan_data
+    from ..heads.gan import evaluate_gan, load_gan, load_gan_data
 
     gan = load_gan(args.checkpoint, device=args.device)
     saved = RunDir(args.checkpoint).load_config().get("train", {})
@@ -214,7 +168,7 @@ def run_eval(args) -> int:
         from ..heads.classify import Classifier
 
         classifier = Classifier.load(args.classifier, device=args.device)
-    out = evaluate(gan, real, num_samples=args.num_samples, features=args.features, inception_weights=args.inception_weights, seed=args.seed, classifier=classifier, device=gan.device)
+    out = evaluate_gan(gan, real, num_samples=args.num_samples, features=args.features, inception_weights=args.inception_weights, seed=args.seed, classifier=classifier, device=gan.device)
     if args.json:
         print(json.dumps(out))
     else:
