@@ -14,10 +14,13 @@ from .device import resolve_device, seed_everything
 from .errors import ArtgenError, CheckpointError, ImageError, UsageError
 from .heads.classify import Classifier
 from .heads.gan import GAN, load_gan, train_gan
+from .heads.fast_style import FastStyle, train_fast_style
 from .train import Callback, History, Trainer
 
 __all__ = [
     "__version__",
+    "FastStyle",
+    "train_fast_style",
     "load_gan",
     "train_gan",
     "ArtgenError",

@@ -1,0 +1,173 @@
+"""``artgen fast-style train|apply|export``: feed-forward style networks."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0.0 and 1.0, got {text!r}") from None
+    if not (0.0 <= value <= 1.0):
+        raise argparse.ArgumentTypeError(f"must be between 0.0 and 1.0, got {text}")
+    return value
+
+
+def add_parser(sub, name: str) -> None:
+    from ..cli import add_common
+
+    parser = sub.add_parser(
+        name,
+        help="feed-forward style networks: train one per style, stylise images and folders fast, export to ONNX",
+        description="Feed-forward style transfer (Johnson et al.): train a network per style, then stylise in one pass.",
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+
+    train = actions.add_parser("train", help="train a style network on a folder of photos", description="Train a style network for one style image (or a blend of several).")
+    train.add_argument("--style", action="append", required=True, metavar="STYLE", help="style image (repeat to blend several); or a built-in style: swirls, embers, mosaic")
+    train.add_argument("--style-blend", type=float, nargs="+", metavar="W", help="one weight per --style for a blend (default: equal)")
+    train.add_argument("--data", metavar="DIR", help="folder of content photos (default: the built-in pictures, offline)")
+    train.add_argument("--out", required=True, metavar="MODEL", help="run folder to write (config.json, model.safetensors, previews/, curves.png)")
+    train.add_argument("--size", type=int, default=256, help="training crop side in pixels (default: 256)")
+    train.add_argument("--style-size", type=int, default=None, help="style image long side in pixels (default: --size)")
+    train.add_argument("--steps", type=int, default=4000, help="training steps (default: 4000)")
+    train.add_argument("--batch-size", type=int, default=4, help="photos per step (default: 4)")
+    train.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: 1e-3)")
+    train.add_argument("--arch", choices=["standard", "small"], default=None, help="standard (TransformerNet size, best quality) or small (fast on CPUs) (default: standard)")
+    train.add_argument("--content-weight", type=float, default=1.0, help="weight of the content loss (default: 1)")
+    train.add_argument("--style-weight", type=float, default=5.0, help="weight of the Gram style loss; higher = more style (default: 5)")
+    train.add_argument("--tv-weight", type=float, default=1e-4, help="weight of the total-variation smoothness loss (default: 1e-4)")
+    train.add_argument("--backbone", choices=["auto", "vgg19", "random"], default="auto", help="feature encoder: auto (VGG19 if available, else the offline fallback), vgg19, random (default: auto)")
+    train.add_argument("--weights", metavar="FILE", help="local torchvision VGG19 state dict (.pth or .safetensors)")
+    train.add_argument("--init-from", metavar="MODEL", help="start from an existing style network (fine-tune on a new style or new photos)")
+    train.add_argument("--resume", action="store_true", help="continue the interrupted run in --out exactly where it stopped")
+    train.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
+    train.add_argument("--preview-every", type=int, default=200, metavar="N", help="write previews/step_N.png of a fixed content picture every N steps (default: 200)")
+    train.add_argument("--checkpoint-every", type=int, default=500, metavar="N", help="save a resumable checkpoint every N steps (default: 500)")
+    add_common(train)
+    train.set_defaults(func=run_train)
+
+    apply = actions.add_parser("apply", help="stylise images or folders with a trained network", description="Stylise images: a file in, a file out; several files or a folder in, a folder out.")
+    apply.add_argument("--model", required=True, metavar="MODEL", help="a style network run folder")
+    apply.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and/or folders")
+    apply.add_argument("-o", "--output", required=True, metavar="OUT", help="output file (one input file) or folder")
+    apply.add_argument("--max-size", type=int, default=1024, help="shrink inputs so the long side is at most this (default: 1024; 0 = never)")
+    apply.add_argument("--strength", type=_fraction, default=1.0, help="0.0 (the photo) .. 1.0 (fully stylised) (default: 1.0)")
+    apply.add_argument("--preserve-colors", action="store_true", help="keep the photo's colours, take only the stylised luminance")
+    apply.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    apply.add_argument("--no-metadata", action="store_true", help="do not store the settings in the PNG files")
+    apply.add_argument("--compile", action="store_true", help="torch.compile the network (worth it for many images on a GPU)")
+    add_common(apply)
+    apply.set_defaults(func=run_apply)
+
+    export = actions.add_parser("export", help="export a style network to ONNX (dynamic height and width)")
+    export.add_argument("--model", required=True, metavar="MODEL", help="a style network run folder")
+    export.add_argument("--onnx", required=True, metavar="OUT.onnx", help="the ONNX file to write")
+    export.add_argument("--opset", type=int, default=17, help="ONNX opset (default: 17)")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    export.add_argument("--no-check", action="store_true", help="skip the comparison with PyTorch under onnxruntime")
+    export.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    export.add_argument("--quiet", action="store_true", help="print nothing on success")
+    export.set_defaults(func=run_export)
+    parser.set_defaults(func=lambda args: (parser.print_help(sys.stderr), 2)[1])
+
+
+def run_train(args) -> int:
+    from ..errors import UsageError
+    from ..heads.fast_style import train_fast_style
+
+    if args.resume and args.init_from:
+        raise UsageError("--resume and --init-from cannot be combined")
+    if args.style_size is not None and args.style_size < 16:
+        raise UsageError(f"--style-size must be at least 16, got {args.style_size}")
+    if not args.resume:
+        from ..styles import STYLES
+
+        for style in args.style:
+            if not Path(style).exists() and style not in STYLES:
+                raise UsageError(f"--style '{style}' does not exist (built-in styles: {', '.join(STYLES)})")
+        if args.data and not Path(args.data).is_dir() and args.data != "builtin":
+            raise UsageError(f"--data '{args.data}' is not a folder")
+        if args.weights and not Path(args.weights).is_file():
+            raise UsageError(f"--weights '{args.weights}' does not exist")
+    options = dict(
+        size=args.size,
+        style_size=args.style_size,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        content_weight=args.content_weight,
+        style_weight=args.style_weight,
+        tv_weight=args.tv_weight,
+        backbone=args.backbone,
+        weights=args.weights,
+        init_from=args.init_from,
+        preview_every=args.preview_every or None,
+        checkpoint_every=args.checkpoint_every or None,
+        seed=args.seed,
+        precision=args.precision,
+        style_blend=args.style_blend,
+    )
+    if args.arch is not None:
+        options["arch"] = args.arch
+    model = train_fast_style(
+        None if args.resume else args.style,
+        None if args.resume else args.data,
+        args.out,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        device=args.device,
+        progress=False if args.quiet else None,
+        **({} if args.resume else options),
+    )
+    last = model.history.steps[-1][1] if model.history and model.history.steps else {}
+    summary = ", ".join(f"{k} {v:.4g}" for k, v in last.items())
+    if not args.quiet:
+        print(f"style network ({model.config.arch}) saved in '{args.out}'" + (f"; last {summary}" if summary else ""))
+    return 0
+
+
+def run_apply(args) -> int:
+    from ..errors import UsageError
+    from ..heads.fast_style import FastStyle
+
+    if args.max_size is not None and args.max_size < 0:
+        raise UsageError(f"--max-size must be 0 (no limit) or positive, got {args.max_size}")
+    for item in args.inputs:
+        if not Path(item).exists():
+            raise UsageError(f"input '{item}' does not exist")
+    model = FastStyle.load(args.model, device=args.device, precision=args.precision, compile=args.compile)
+    result = model.stylize_files(
+        args.inputs,
+        args.output,
+        max_size=args.max_size or None,
+        strength=args.strength,
+        preserve_colors=args.preserve_colors,
+        overwrite=args.overwrite,
+        metadata=False if args.no_metadata else {"seed": args.seed},
+        progress=False if args.quiet else None,
+    )
+    if not args.quiet:
+        n, s = len(result["written"]), len(result["skipped"])
+        where = result["written"][0] if n == 1 and len(result["outputs"]) == 1 else args.output
+        print(f"wrote {n} image(s) to '{where}'" + (f"; skipped {s} unreadable file(s)" if s else ""))
+    return 0
+
+
+def run_export(args) -> int:
+    from ..heads.fast_style import FastStyle
+
+    model = FastStyle.load(args.model, device="cpu")
+    result = model.export_onnx(args.onnx, check=not args.no_check, opset=args.opset, overwrite=args.overwrite)
+    if not args.quiet:
+        if result["checked"]:
+            print(f"wrote '{result['path']}' (dynamic batch, height, width); onnxruntime matches PyTorch within {result['max_abs_diff']:.1e}")
+        elif args.no_check:
+            print(f"wrote '{result['path']}' (dynamic batch, height, width); not checked (--no-check)")
+        else:
+            print(f"wrote '{result['path']}' (dynamic batch, height, width); not checked: onnxruntime is not installed")
+    return 0

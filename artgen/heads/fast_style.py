@@ -1,0 +1,647 @@
+"""Feed-forward style transfer: train one network per style, then stylise in one pass.
+
+Training (Johnson et al. 2016) runs through the shared loop with the shared
+perceptual losses: a frozen feature encoder (VGG19, or the offline random
+fallback, from :mod:`artgen.models.encoders`) compares the network's output with
+the content photo (content loss) and with the style image's Gram matrices
+(style loss), plus total variation. In a notebook::
+
+    import artgen
+    model = artgen.train_fast_style("starry.png", data="photos/", out="runs/starry", steps=4000)
+    model = artgen.FastStyle.load("runs/starry")
+    model.stylize("photo.jpg").save("photo_starry.png")   # PIL in, PIL out
+    model.stylize(tensor)                                 # (3, H, W) / (B, 3, H, W) in [0, 1] -> same shape
+    model.stylize_files(["photos/"], "styled/")           # a folder in, a folder out
+    model.export_onnx("starry.onnx")
+
+Both loss terms are normalised by their targets (content by the mean square of
+the photo's features, each style layer by the mean square of its target Gram
+matrix, divided among the layers), so the default weights suit VGG19 and the
+fallback encoder alike and a weight of 1 means "as important as the content".
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as futures
+import dataclasses
+import logging
+import math
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import losses
+from ..checkpoint import RunDir, load_state_into, split_prefix
+from ..device import Precision, resolve_device, seed_everything
+from ..errors import ArtgenError, CheckpointError, ImageError, UsageError
+from ..images import check_writable, load_tensor, save_image, to_pil, to_tensor
+from ..models.style_net import ARCHS, StyleNet, StyleNetConfig
+from ..train import Callback, CurvePlot, LambdaCallback, Task, Trainer
+
+log = logging.getLogger("artgen")
+
+HEAD = "fast_style"
+CONTENT_LAYERS = ("relu3_1",)
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+BUILTIN_DATA = "builtin"
+BUILTIN_COUNT = 64  # built-in content pictures (procedural paintings, artgen.data.art_images)
+
+
+# --- settings --------------------------------------------------------------------------
+
+
+@dataclass
+class FastStyleOptions:
+    """Every training setting; stored under ``"train"`` in the run's config.json."""
+
+    styles: list[str] = field(default_factory=list)  # style image paths, or built-in names (artgen.styles)
+    style_blend: list[float] | None = None  # one weight per style image (normalised); equal by default
+    data: str | None = None  # content image folder; None or "builtin": built-in pictures (offline)
+    size: int = 256  # training crops, pixels
+    style_size: int | None = None  # style image long side (default: size)
+    steps: int = 4000
+    batch_size: int = 4
+    lr: float = 1e-3
+    arch: str = "standard"
+    content_weight: float = 1.0
+    style_weight: float = 5.0
+    tv_weight: float = 1e-4
+    content_layers: list[str] = field(default_factory=lambda: list(CONTENT_LAYERS))
+    style_layers: list[str] = field(default_factory=lambda: list(STYLE_LAYERS))
+    backbone: str = "auto"  # auto | vgg19 | random
+    weights: str | None = None  # local torchvision VGG19 state dict
+    init_from: str | None = None  # another fast-style run to fine-tune
+    preview_every: int | None = 200
+    checkpoint_every: int | None = 500
+    log_every: int = 20
+    seed: int = 0
+    precision: str = "fp32"
+
+    def validate(self) -> None:
+        if not self.styles:
+            raise UsageError("give at least one style image (--style)")
+        if self.arch not in ARCHS:
+            raise UsageError(f"--arch {self.arch!r}: expected one of {', '.join(ARCHS)}")
+        for name in ("size", "steps", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
+        if self.size < 16:
+            raise UsageError(f"--size must be at least 16, got {self.size}")
+        if self.style_size is not None and self.style_size < 16:
+            raise UsageError(f"--style-size must be at least 16, got {self.style_size}")
+        for name in ("content_weight", "style_weight", "tv_weight", "lr"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0:
+                raise UsageError(f"--{name.replace('_', '-')} must be a non-negative number, got {value}")
+        if self.style_blend is not None and len(self.style_blend) != len(self.styles):
+            raise UsageError(f"{len(self.style_blend)} --style-blend weights for {len(self.styles)} style images")
+        for name in ("preview_every", "checkpoint_every"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "FastStyleOptions":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+# --- the training step -----------------------------------------------------------------
+
+
+class FastStyleTask(Task):
+    """One step: stylise a batch of photos, compare through the frozen encoder, one Adam update."""
+
+    def __init__(self, net: StyleNet, optimizer: torch.optim.Optimizer, encoder, options: FastStyleOptions, target_grams: Mapping[str, torch.Tensor] | None):
+        self.net = net
+        self.optimizer = optimizer
+        self.encoder = encoder
+        self.options = options
+        self.modules = {"net": net}
+        self.optimizers = {"optimizer": optimizer}
+        self.export = ["net"]
+        self.content_layers = list(options.content_layers)
+        self.style_layers = list(options.style_layers)
+        self.layers = list(dict.fromkeys(self.style_layers + self.content_layers))
+        self.target_grams: dict[str, torch.Tensor] = {}
+        self.layer_weights: list[float] = []
+        if target_grams is not None:
+            self.set_targets(target_grams)
+
+    def set_targets(self, grams: Mapping[str, torch.Tensor]) -> None:
+        missing = [l for l in self.style_layers if l not in grams]
+        if missing:
+            raise CheckpointError(f"the saved style targets lack layer(s) {', '.join(missing)}")
+        device = next(self.net.parameters()).device
+        self.target_grams = {l: grams[l].detach().to(device, torch.float32) for l in self.style_layers}
+        # each layer's error relative to its target's size, shared among the layers
+        n = len(self.style_layers)
+        self.layer_weights = [1.0 / (n * max(float(self.target_grams[l].pow(2).mean()), 1e-12)) for l in self.style_layers]
+
+    def objective(self, photos: torch.Tensor, ctx) -> dict[str, torch.Tensor]:
+        opts = self.options
+        with ctx.autocast():
+            out = self.net(photos)  # (B, 3, H, W)
+            feats = self.encoder(out, self.layers)
+            with torch.no_grad():
+                targets = self.encoder(photos, self.content_layers)
+        content = photos.new_zeros((), dtype=torch.float32)
+        for l in self.content_layers:
+            t = targets[l].float()
+            content = content + losses.content_loss(feats[l], t) / t.pow(2).mean().clamp_min(1e-12)
+        content = content / len(self.content_layers)
+        style = losses.style_loss([feats[l] for l in self.style_layers], [self.target_grams[l] for l in self.style_layers], self.layer_weights)
+        tv = losses.tv_loss(out)
+        loss = opts.content_weight * content + opts.style_weight * style + opts.tv_weight * tv
+        return {"loss": loss, "content": content.detach(), "style": style.detach(), "tv": tv.detach()}
+
+    def train_step(self, batch, ctx):
+        photos = batch[0] if isinstance(batch, (tuple, list)) else batch  # (B, 3, H, W)
+        values = self.objective(photos, ctx)
+        ctx.optimize(values["loss"], self.optimizer)
+        values["loss"] = values["loss"].detach()
+        return values
+
+    def extra_state(self) -> dict:
+        return {"target_grams": {k: v.detach().cpu() for k, v in self.target_grams.items()}}
+
+    def load_extra_state(self, state: dict) -> None:
+        if state.get("target_grams"):
+            self.set_targets(state["target_grams"])
+
+
+# --- inputs ------------------------------------------------------------------------------
+
+
+def _style_tensor(spec: str | os.PathLike | torch.Tensor, size: int) -> torch.Tensor:
+    """A style image as (3, H, W) with long side ``size``: a file, a tensor, or a built-in name."""
+    if isinstance(spec, torch.Tensor):
+        return load_tensor(spec, size=size)
+    path = Path(spec)
+    if not path.exists():
+        from ..styles import STYLES, style_image
+
+        if str(spec) in STYLES:
+            return to_tensor(style_image(str(spec), size=size))
+        raise UsageError(f"style image '{spec}' does not exist (built-in styles: {', '.join(STYLES)})")
+    return load_tensor(path, size=size)
+
+
+def _content_source(options: FastStyleOptions, device: torch.device):
+    """(batch source, fixed preview picture (1, 3, H, W), description) for the content photos."""
+    from ..train import DatasetBatches, TensorBatches
+
+    if options.data in (None, "", BUILTIN_DATA):
+        from ..data import art_images
+
+        pictures = art_images(BUILTIN_COUNT, size=options.size, seed=options.seed)
+        data = TensorBatches(pictures, batch_size=options.batch_size, shuffle=True, seed=options.seed, device=device, drop_last=True)
+        preview = art_images(1, size=options.size, seed=options.seed + 7919)
+        return data, preview, f"{BUILTIN_COUNT} built-in pictures"
+    from ..data import ImageFolder, list_images
+
+    root = Path(options.data)
+    files = list_images(root)
+    preload = len(files) <= 2000
+    dataset = ImageFolder(root, size=options.size, channels=3, crop="random", hflip=True, preload=preload)
+    data = DatasetBatches(
+        dataset, batch_size=options.batch_size, shuffle=True, seed=options.seed, device=device, num_workers=0 if preload else min(4, os.cpu_count() or 1), drop_last=True
+    )
+    preview = load_tensor(dataset.files[0], size=options.size).unsqueeze(0)
+    return data, preview, f"{len(dataset)} pictures in '{root}'"
+
+
+def _build_net(arch_or_config: str | StyleNetConfig, device) -> StyleNet:
+    cfg = arch_or_config if isinstance(arch_or_config, StyleNetConfig) else StyleNetConfig.for_arch(arch_or_config)
+    return StyleNet(cfg).to(device)
+
+
+def _read_run(path: str | os.PathLike, what: str) -> tuple[RunDir, dict]:
+    """The run folder and its config, with one clear line when it is not a style network."""
+    run = RunDir(path)
+    if not run.path.exists():
+        raise UsageError(f"{what} '{run.path}' does not exist")
+    if not run.path.is_dir():
+        raise CheckpointError(f"{what} '{run.path}' is not a style network (expected a folder with config.json and model.safetensors)")
+    if not run.has_config():
+        raise CheckpointError(f"{what} '{run.path}' is not a style network (no config.json); train one with 'artgen fast-style train'")
+    cfg = run.load_config()
+    if cfg.get("head") != HEAD:
+        raise CheckpointError(f"{what} '{run.path}' is not a style network (it holds a {cfg.get('head', 'unknown')!r} run)")
+    return run, cfg
+
+
+def _load_net_weights(net: StyleNet, run: RunDir, what: str) -> None:
+    load_state_into(net, split_prefix(run.load_weights(), "net"), what=f"{what} '{run.path}'")
+
+
+# --- training ------------------------------------------------------------------------------
+
+
+def train_fast_style(
+    style=None,
+    data: str | os.PathLike | None = None,
+    out: str | os.PathLike | None = None,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    device: str | torch.device = "auto",
+    progress: bool | None = None,
+    callbacks: Sequence[Callback] = (),
+    encoder=None,
+    **options,
+) -> "FastStyle":
+    """Train a style network on photos for one style image (or a blend of several).
+
+    ``style``: a path, a tensor (3, H, W) in [0, 1], a built-in style name
+    ("swirls", "embers", "mosaic"), or a list of them. ``data``: a folder of content
+    photos (None: the built-in pictures, offline). ``out``: the run folder
+    (config.json, model.safetensors, training_state.pt, previews/, curves.png);
+    None trains in memory. ``options`` are the fields of :class:`FastStyleOptions`
+    (``size=256, steps=4000, batch_size=4, arch="standard", content_weight=1,
+    style_weight=5, tv_weight=1e-4, backbone="auto", weights=None, init_from=None,
+    preview_every=200, checkpoint_every=500, seed=0, precision="fp32"``).
+    ``resume=True`` continues the run in ``out`` with its saved settings.
+    Returns the trained :class:`FastStyle`.
+    """
+    from ..models.encoders import build_encoder, style_grams
+
+    unknown = set(options) - {f.name for f in dataclasses.fields(FastStyleOptions)}
+    if unknown:
+        raise UsageError(f"unknown fast-style option(s): {', '.join(sorted(unknown))}; see artgen.heads.fast_style.FastStyleOptions")
+    dev = resolve_device(device)
+    run = RunDir(out) if out is not None else None
+    model_cfg: StyleNetConfig | None = None
+    style_tensors = None
+    if resume:
+        if run is None:
+            raise UsageError("resume needs the run folder (out=...)")
+        run.prepare(resume=True)
+        _, saved = _read_run(run.path, "--resume")
+        opts = FastStyleOptions.from_dict(saved.get("train", {}))
+        model_cfg = StyleNetConfig.from_dict(saved["model"])
+    else:
+        styles = style if isinstance(style, (list, tuple)) else ([style] if style is not None else [])
+        opts = FastStyleOptions(styles=[s if isinstance(s, torch.Tensor) else str(s) for s in styles], data=str(data) if data is not None else None, **options)
+        opts.validate()
+        style_tensors = [_style_tensor(s, opts.style_size or opts.size) for s in opts.styles]
+        opts.styles = [("<tensor>" if isinstance(s, torch.Tensor) else s) for s in opts.styles]
+        if opts.init_from:
+            init_run, init_cfg = _read_run(opts.init_from, "--init-from")
+            model_cfg = StyleNetConfig.from_dict(init_cfg["model"])
+            if "arch" in options and options["arch"] != model_cfg.arch:
+                raise UsageError(f"--init-from '{init_run.path}' is a {model_cfg.arch!r} network; drop --arch or pass --arch {model_cfg.arch}")
+            opts.arch = model_cfg.arch
+        if run is not None:
+            run.prepare(overwrite=overwrite)
+    Precision.create(opts.precision, dev)  # usage errors before any work
+    seed_everything(opts.seed)
+    if encoder is None:
+        layers = list(dict.fromkeys(list(opts.style_layers) + list(opts.content_layers)))
+        encoder = build_encoder(opts.backbone, layers, weights=opts.weights, device=dev, seed=1234)
+    encoder = encoder.to(dev)
+    net = _build_net(model_cfg or opts.arch, dev)
+    if opts.init_from and not resume:
+        init_run, _ = _read_run(opts.init_from, "--init-from")
+        _load_net_weights(net, init_run, "--init-from")
+    targets = style_grams(encoder, style_tensors, opts.style_layers, blend=opts.style_blend) if style_tensors is not None else None
+    optimizer = torch.optim.Adam(net.parameters(), lr=opts.lr)
+    task = FastStyleTask(net, optimizer, encoder, opts, targets)
+    data_source, preview, described = _content_source(opts, dev)
+    log.info("training a %s style network on %s with the %s encoder", net.config.arch, described, getattr(encoder, "name", "given"))
+
+    cbs = list(callbacks)
+    if run is not None:
+        cbs.append(CurvePlot(run / "curves.png", title=f"fast style ({net.config.arch})"))
+        if opts.preview_every:
+            preview = preview.to(dev)
+
+            def write_preview(trainer, step):
+                with torch.no_grad():
+                    img = net(preview)[0].float().cpu()
+                meta = {"head": HEAD, "step": step, "arch": net.config.arch, "styles": opts.styles, "seed": opts.seed}
+                save_image(img, run / "previews" / f"step_{step:06d}.png", metadata=meta, overwrite=True)
+
+            cbs.append(LambdaCallback(write_preview, opts.preview_every))
+    config = {"head": HEAD, "model": net.config.to_dict(), "train": opts.to_dict(), "encoder": {"name": getattr(encoder, "name", "custom"), "source": getattr(encoder, "source", "")}}
+    trainer = Trainer(
+        task,
+        data_source,
+        max_steps=opts.steps,
+        device=dev,
+        precision=opts.precision,
+        run_dir=run,
+        checkpoint_every=opts.checkpoint_every,
+        callbacks=cbs,
+        log_every=opts.log_every,
+        progress=progress,
+        desc=f"fast-style {net.config.arch}",
+        config=config,
+    )
+    history = trainer.fit(resume=resume)
+    model = FastStyle(net, device=dev, info={"styles": opts.styles, "path": str(run.path) if run else None})
+    model.history = history
+    return model
+
+
+# --- inference -------------------------------------------------------------------------------
+
+
+def _rgb_to_yiq(x: torch.Tensor) -> torch.Tensor:
+    from .stylize import rgb_to_yiq
+
+    return rgb_to_yiq(x)
+
+
+def _yiq_to_rgb(x: torch.Tensor) -> torch.Tensor:
+    from .stylize import yiq_to_rgb
+
+    return yiq_to_rgb(x)
+
+
+def finish(styled: torch.Tensor, content: torch.Tensor, *, strength: float = 1.0, preserve_colors: bool = False) -> torch.Tensor:
+    """Post-process a stylised batch: keep the photo's colours (YIQ chroma) and/or blend back towards it."""
+    styled = styled.float().clamp(0, 1)
+    content = content.float()
+    if preserve_colors:
+        yiq = _rgb_to_yiq(content)
+        styled = _yiq_to_rgb(torch.cat([_rgb_to_yiq(styled)[:, :1], yiq[:, 1:]], dim=1)).clamp(0, 1)
+    if strength < 1.0:
+        styled = torch.lerp(content, styled, float(strength))
+    return styled
+
+
+def check_strength(strength: float) -> float:
+    strength = float(strength)
+    if not (0.0 <= strength <= 1.0) or math.isnan(strength):
+        raise UsageError(f"--strength must be between 0.0 and 1.0, got {strength}")
+    return strength
+
+
+class FastStyle:
+    """A trained style network ready to stylise PIL images, tensors, files and folders.
+
+    ``FastStyle.load(path, device="auto", precision="fp32", channels_last=None, compile=False)``.
+    On CUDA, ``precision="bf16"`` (or fp16), ``channels_last`` (on by default there)
+    and ``compile=True`` are the fast settings; on the CPU fp32 is the fast one.
+    """
+
+    def __init__(self, net: StyleNet, *, device: str | torch.device = "auto", precision: str = "fp32", channels_last: bool | None = None, compile: bool = False, info: Mapping | None = None):
+        self.device = resolve_device(device) if not isinstance(device, torch.device) else device
+        self.precision = Precision.create(precision, self.device)
+        self.net = net.to(self.device).eval()
+        self.config = net.config
+        self.channels_last = self.device.type == "cuda" if channels_last is None else bool(channels_last)
+        if self.channels_last:
+            self.net = self.net.to(memory_format=torch.channels_last)
+        self._forward: Callable[[torch.Tensor], torch.Tensor] = self.net
+        if compile:
+            self._forward = torch.compile(self.net)
+        self.info = dict(info or {})
+        self.history = None
+
+    def __repr__(self) -> str:
+        return f"FastStyle(arch={self.config.arch!r}, parameters={self.net.num_parameters():,}, device={self.device}, precision={self.precision.name})"
+
+    # -- loading and saving ------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | os.PathLike, *, device: str | torch.device = "auto", precision: str = "fp32", channels_last: bool | None = None, compile: bool = False) -> "FastStyle":
+        """A style network from a run folder written by :func:`train_fast_style` (or ``artgen fast-style train``)."""
+        run, cfg = _read_run(path, "model")
+        try:
+            net_cfg = StyleNetConfig.from_dict(cfg["model"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"model '{run.path}' has an unreadable style network config ({exc})") from None
+        net = StyleNet(net_cfg)
+        _load_net_weights(net, run, "model")
+        train = cfg.get("train", {})
+        return cls(net, device=device, precision=precision, channels_last=channels_last, compile=compile, info={"path": str(run.path), "styles": train.get("styles", [])})
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write config.json and model.safetensors (weights only) into the folder ``path``."""
+        run = RunDir(path)
+        run.path.mkdir(parents=True, exist_ok=True)
+        run.save_config({"head": HEAD, "model": self.config.to_dict(), "train": {"styles": self.info.get("styles", [])}})
+        run.save_weights({"net": self.net})
+        return run.path
+
+    # -- stylising -----------------------------------------------------------------------------
+    @torch.no_grad()
+    def stylize_tensor(self, x: torch.Tensor, *, strength: float = 1.0, preserve_colors: bool = False) -> torch.Tensor:
+        """``(B, 3, H, W)`` in [0, 1] -> the stylised batch, float32 on the model's device."""
+        strength = check_strength(strength)
+        x = x.to(self.device, torch.float32, non_blocking=True)
+        inp = x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+        with self.precision.autocast():
+            y = self._forward(inp)
+        return finish(y, x, strength=strength, preserve_colors=preserve_colors)
+
+    @torch.no_grad()
+    def stylize(self, image, *, max_size: int | None = None, strength: float = 1.0, preserve_colors: bool = False):
+        """Stylise one image: a PIL image or a path gives a PIL image; a tensor
+        ``(3, H, W)`` or ``(B, 3, H, W)`` in [0, 1] gives a tensor of the same shape (on the CPU).
+
+        ``max_size`` shrinks the input so its long side is at most that many pixels.
+        """
+        if isinstance(image, torch.Tensor):
+            t = image.detach().float()
+            single = t.dim() == 3
+            if single:
+                t = t.unsqueeze(0)
+            if t.dim() != 4 or t.shape[1] != 3:
+                raise UsageError(f"expected an image tensor (3, H, W) or (B, 3, H, W), got {tuple(image.shape)}")
+            if max_size is not None and max(t.shape[-2:]) > max_size:
+                t = torch.stack([load_tensor(i, max_side=max_size) for i in t])
+            out = self.stylize_tensor(t, strength=strength, preserve_colors=preserve_colors).cpu()
+            return out[0] if single else out
+        t = load_tensor(image, mode="RGB", max_side=max_size).unsqueeze(0)
+        return to_pil(self.stylize_tensor(t, strength=strength, preserve_colors=preserve_colors)[0])
+
+    def stylize_files(
+        self,
+        inputs: Sequence[str | os.PathLike] | str | os.PathLike,
+        out: str | os.PathLike,
+        *,
+        max_size: int | None = 1024,
+        strength: float = 1.0,
+        preserve_colors: bool = False,
+        overwrite: bool = False,
+        metadata: bool | Mapping[str, Any] = True,
+        progress: bool | None = None,
+        prefetch: int = 4,
+    ) -> dict[str, Any]:
+        """Stylise image files; one file in with ``out`` a file name writes that file, otherwise
+        ``out`` is a folder that receives one PNG per input (folders keep their sub-folders).
+
+        Reading and decoding the next images and writing the finished ones run in
+        background threads while the network works on the current one. Unreadable
+        files are skipped with a warning naming each one, and counted. Returns
+        ``{"written": [...], "skipped": [(path, reason), ...], "outputs": [...]}``.
+        """
+        strength = check_strength(strength)
+        jobs = plan_outputs(inputs, out)
+        for _, dest in jobs:
+            check_writable(dest, overwrite=overwrite)
+        extra = dict(metadata) if isinstance(metadata, Mapping) else {}
+        base_meta = {
+            "head": HEAD,
+            "model": self.info.get("path"),
+            "styles": self.info.get("styles", []),
+            "arch": self.config.arch,
+            "strength": strength,
+            "preserve_colors": preserve_colors,
+            "max_size": max_size,
+            "precision": self.precision.name,
+            **extra,
+        }
+
+        def read(path: Path) -> torch.Tensor:
+            return load_tensor(path, mode="RGB", max_side=max_size)
+
+        def write(img, dest: Path, src: Path) -> Path:
+            meta = {**base_meta, "input": str(src)} if metadata is not False else None
+            return save_image(img, dest, metadata=meta, overwrite=overwrite)
+
+        from tqdm.auto import tqdm
+
+        enabled = progress if progress is not None else (sys.stderr.isatty() or "ipykernel" in sys.modules)
+        written: list[Path] = []
+        skipped: list[tuple[Path, str]] = []
+        with futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="artgen-read") as readers, futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="artgen-write") as writers:
+            pending_reads: list[futures.Future] = []
+            pending_writes: list[futures.Future] = []
+            it = iter(jobs)
+
+            def submit_next() -> None:
+                job = next(it, None)
+                if job is not None:
+                    pending_reads.append((job, readers.submit(read, job[0])))
+
+            for _ in range(max(1, prefetch)):
+                submit_next()
+            with tqdm(total=len(jobs), desc="fast-style", unit="img", disable=not enabled, dynamic_ncols=True) as bar:
+                while pending_reads:
+                    (src, dest), fut = pending_reads.pop(0)
+                    submit_next()
+                    try:
+                        image = fut.result()
+                    except ImageError as exc:
+                        reason = getattr(exc, "reason", None) or str(exc)
+                        log.warning("skipped '%s': %s", src, reason)
+                        skipped.append((src, reason))
+                        bar.update(1)
+                        continue
+                    styled = self.stylize_tensor(image.unsqueeze(0), strength=strength, preserve_colors=preserve_colors)[0].cpu()
+                    pending_writes.append(writers.submit(write, styled, dest, src))
+                    # keep the number of images waiting to be written bounded
+                    while len(pending_writes) > prefetch:
+                        written.append(pending_writes.pop(0).result())
+                    bar.update(1)
+                for fut in pending_writes:
+                    written.append(fut.result())
+        if skipped:
+            log.warning("skipped %d of %d files (unreadable)", len(skipped), len(jobs))
+        if not written and skipped:
+            raise ArtgenError(f"none of the {len(jobs)} input images could be read")
+        return {"written": written, "skipped": skipped, "outputs": [d for _, d in jobs]}
+
+    # -- export ----------------------------------------------------------------------------------
+    def export_onnx(self, path: str | os.PathLike, *, check: bool = True, opset: int = 17, overwrite: bool = False, test_size: tuple[int, int] = (181, 243)) -> dict[str, Any]:
+        """Write an ONNX model with dynamic batch, height and width (input ``image``,
+        output ``stylized``, both (B, 3, H, W) in [0, 1]; sides of at least 16 px).
+
+        With ``check`` and onnxruntime installed, the export is run on a test image of a
+        different size than the one traced and compared with PyTorch; returns
+        ``{"path", "checked", "max_abs_diff"}``.
+        """
+        import copy
+        import warnings
+
+        from ..checkpoint import atomic_path
+
+        path = Path(path)
+        if path.suffix.lower() != ".onnx":
+            raise UsageError(f"--onnx '{path}': the file name must end in .onnx")
+        if path.exists() and not overwrite:
+            raise UsageError(f"output '{path}' exists; pass --overwrite to replace it")
+        net = copy.deepcopy(self.net).float().cpu().eval().to(memory_format=torch.contiguous_format)
+        example = torch.rand(1, 3, 64, 96, generator=torch.Generator().manual_seed(0))
+        with atomic_path(path) as tmp, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                net,
+                (example,),
+                str(tmp),
+                dynamo=False,
+                input_names=["image"],
+                output_names=["stylized"],
+                dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"}, "stylized": {0: "batch", 2: "height", 3: "width"}},
+                opset_version=opset,
+            )
+        result: dict[str, Any] = {"path": path, "checked": False, "max_abs_diff": None}
+        if check:
+            try:
+                import onnxruntime as ort
+            except ImportError:
+                log.info("onnxruntime is not installed; the export was not checked")
+                return result
+            test = torch.rand(1, 3, *test_size, generator=torch.Generator().manual_seed(1))
+            session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            got = torch.from_numpy(session.run(None, {"image": test.numpy()})[0])
+            with torch.no_grad():
+                want = net(test)
+            if got.shape != want.shape:
+                raise ArtgenError(f"the ONNX export gives shape {tuple(got.shape)} for a {tuple(test.shape)} input, PyTorch {tuple(want.shape)}")
+            diff = float((got - want).abs().max())
+            result.update(checked=True, max_abs_diff=diff)
+            if diff > 1e-3:
+                raise ArtgenError(f"the ONNX export differs from PyTorch by up to {diff:.2e} on a test image")
+        return result
+
+
+def plan_outputs(inputs: Sequence[str | os.PathLike] | str | os.PathLike, out: str | os.PathLike) -> list[tuple[Path, Path]]:
+    """(input file, output file) pairs. One file in and ``out`` with an image suffix: that file.
+    Otherwise ``out`` is a folder: ``<stem>.png`` per file, folders keep their relative layout."""
+    from ..data import list_images
+    from ..images import WRITE_EXTENSIONS
+
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    inputs = [Path(p).expanduser() for p in inputs]
+    if not inputs:
+        raise UsageError("give at least one input image or folder")
+    for p in inputs:
+        if not p.exists():
+            raise UsageError(f"input '{p}' does not exist")
+    out = Path(out).expanduser()
+    if len(inputs) == 1 and inputs[0].is_file() and out.suffix.lower() in WRITE_EXTENSIONS and not out.is_dir():
+        return [(inputs[0], out)]
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"-o '{out}' is a file; with several inputs or a folder, -o must be a folder")
+    jobs: list[tuple[Path, Path]] = []
+    taken: set[Path] = set()
+    for p in inputs:
+        if p.is_dir():
+            pairs = [(f, f.relative_to(p).with_suffix(".png")) for f in list_images(p)]
+            if not pairs:
+                raise UsageError(f"no images found in '{p}'")
+        else:
+            pairs = [(p, Path(p.stem + ".png"))]
+        for src, rel in pairs:
+            dest = out / rel
+            k = 1
+            while dest in taken:
+                dest = out / rel.with_name(f"{rel.stem}_{k}.png")
+                k += 1
+            taken.add(dest)
+            jobs.append((src, dest))
+    return jobs

@@ -1,0 +1,199 @@
+"""Feed-forward style networks: model shapes, training, resume, init-from, apply, ONNX, CLI (tiny, CPU)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from artgen.cli import main
+from artgen.data import art_images
+from artgen.errors import CheckpointError, UsageError
+from artgen.images import read_metadata, save_image
+from artgen.models.style_net import StyleNet, StyleNetConfig, upsample2_conv3x3
+
+TINY = dict(arch="small", size=32, batch_size=2, backbone="random", preview_every=None, checkpoint_every=None, log_every=1)
+
+
+@pytest.mark.parametrize("arch", ["standard", "small"])
+@pytest.mark.parametrize("shape", [(1, 3, 32, 32), (2, 3, 17, 23), (1, 3, 5, 9), (1, 3, 1, 1)])
+def test_networks_keep_the_input_size(arch, shape):
+    net = StyleNet(StyleNetConfig.for_arch(arch)).eval()
+    with torch.no_grad():
+        y = net(torch.rand(*shape))
+    assert y.shape == shape
+    assert torch.isfinite(y).all() and y.min() >= 0 and y.max() <= 1
+
+
+def test_architectures_and_config_round_trip():
+    standard = StyleNet(StyleNetConfig.for_arch("standard"))
+    small = StyleNet(StyleNetConfig.for_arch("small"))
+    assert 1.5e6 < standard.num_parameters() < 1.8e6  # TransformerNet is 1.68 M
+    assert small.num_parameters() < standard.num_parameters() / 10
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in standard.modules())
+    cfg = StyleNetConfig.from_dict(small.config.to_dict())
+    assert cfg == small.config
+    with pytest.raises(ValueError):
+        StyleNetConfig.for_arch("huge")
+
+
+@pytest.mark.parametrize("groups,cin,cout", [(1, 5, 7), (6, 6, 6)])
+def test_low_resolution_upsample_conv_equals_upsample_then_conv(groups, cin, cout):
+    x, w, b = torch.randn(2, cin, 5, 7), torch.randn(cout, cin // groups, 3, 3), torch.randn(cout)
+    up = F.interpolate(x, scale_factor=2.0, mode="nearest")
+    want = F.conv2d(F.pad(up, (1, 1, 1, 1), mode="reflect"), w, b, groups=groups)
+    torch.testing.assert_close(upsample2_conv3x3(x, w, b, groups=groups), want, atol=1e-4, rtol=1e-4)
+
+
+def test_short_training_lowers_the_style_loss(tmp_path):
+    from artgen.heads.fast_style import train_fast_style
+
+    model = train_fast_style("swirls", None, tmp_path / "run", steps=24, progress=False, **{**TINY, "preview_every": 12})
+    style = [values["style"] for _, values in model.history.steps]
+    assert sum(style[-4:]) / 4 < 0.8 * sum(style[:4]) / 4
+    run = tmp_path / "run"
+    assert (run / "model.safetensors").is_file() and (run / "config.json").is_file()
+    previews = sorted((run / "previews").glob("*.png"))
+    assert [p.name for p in previews] == ["step_000012.png", "step_000024.png"]
+    assert read_metadata(previews[0])["head"] == "fast_style"
+
+
+def test_resume_continues_exactly_and_init_from_fine_tunes(tmp_path):
+    from artgen.heads.fast_style import FastStyle, train_fast_style
+    from artgen.checkpoint import RunDir
+
+    style = art_images(1, size=32, seed=5)[0]
+    full = train_fast_style(style, None, tmp_path / "full", steps=6, progress=False, **TINY)
+
+    from artgen.train import Callback
+
+    class Stop(Callback):
+        def on_step_end(self, trainer, step):
+            if step == 3:
+                trainer.request_stop("test")
+
+    from artgen.errors import TrainingInterrupted
+
+    with pytest.raises(TrainingInterrupted):
+        train_fast_style(style, None, tmp_path / "part", steps=6, progress=False, callbacks=[Stop()], **TINY)
+    resumed = train_fast_style(out=tmp_path / "part", resume=True, progress=False)
+    for (k, a), b in zip(full.net.state_dict().items(), resumed.net.state_dict().values()):
+        torch.testing.assert_close(a, b, msg=k)
+
+    # fine-tune on another style: starts from the earlier weights, keeps its architecture
+    tuned = train_fast_style("mosaic", None, tmp_path / "tuned", steps=1, progress=False, init_from=str(tmp_path / "full"), **{k: v for k, v in TINY.items() if k != "arch"})
+    assert tuned.config.arch == "small"
+    assert RunDir(tmp_path / "tuned").load_config()["train"]["init_from"] == str(tmp_path / "full")
+    with pytest.raises(UsageError, match="--init-from"):
+        train_fast_style("mosaic", None, tmp_path / "bad", steps=1, progress=False, init_from=str(tmp_path / "full"), **{**TINY, "arch": "standard"})
+
+    loaded = FastStyle.load(tmp_path / "full", device="cpu")
+    x = torch.rand(3, 21, 30)
+    torch.testing.assert_close(loaded.stylize(x), full.stylize(x))
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    from artgen.heads.fast_style import FastStyle
+
+    path = tmp_path_factory.mktemp("model") / "m"
+    model = FastStyle(StyleNet(StyleNetConfig.for_arch("small")), device="cpu", info={"styles": ["swirls"]})
+    model.save(path)
+    return path
+
+
+def _photo_folder(root, n=3, size=24):
+    root.mkdir()
+    pictures = art_images(n, size=size, seed=3)
+    for i in range(n):
+        save_image(pictures[i], root / f"photo{i}.png")
+    (root / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    return root
+
+
+def test_apply_on_a_folder_skips_the_bad_file_and_writes_metadata(tmp_path, tiny_model, caplog):
+    from artgen.heads.fast_style import FastStyle
+
+    photos = _photo_folder(tmp_path / "photos")
+    model = FastStyle.load(tiny_model, device="cpu")
+    with caplog.at_level("WARNING", logger="artgen"):
+        result = model.stylize_files(photos, tmp_path / "out", strength=0.7, progress=False)
+    assert sorted(p.name for p in result["written"]) == ["photo0.png", "photo1.png", "photo2.png"]
+    assert [p.name for p, _ in result["skipped"]] == ["broken.jpg"]
+    assert "broken.jpg" in caplog.text and "skipped 1 of 4" in caplog.text
+    meta = read_metadata(tmp_path / "out" / "photo1.png")
+    assert meta["head"] == "fast_style" and meta["strength"] == 0.7 and meta["input"].endswith("photo1.png")
+    assert "artgen_version" in meta
+    with pytest.raises(UsageError, match="exists"):
+        model.stylize_files(photos / "photo0.png", tmp_path / "out" / "photo0.png", progress=False)
+
+
+def test_library_stylize_pil_tensor_strength_and_colors(tiny_model):
+    from PIL import Image
+
+    from artgen.heads.fast_style import FastStyle
+
+    model = FastStyle.load(tiny_model, device="cpu")
+    pil = Image.new("RGB", (37, 19), (200, 30, 60))
+    out = model.stylize(pil)
+    assert isinstance(out, Image.Image) and out.size == (37, 19)
+    x = torch.rand(2, 3, 19, 37)
+    torch.testing.assert_close(model.stylize(x, strength=0.0), x)
+    kept = model.stylize(x, preserve_colors=True)
+    from artgen.heads.stylize import rgb_to_yiq
+
+    # the photo's chroma is kept (up to clipping back into the RGB cube)
+    assert (rgb_to_yiq(kept)[:, 1:] - rgb_to_yiq(x)[:, 1:]).abs().mean() < 0.02
+    assert model.stylize(torch.rand(3, 80, 40), max_size=40).shape == (3, 40, 20)
+    with pytest.raises(UsageError, match="strength"):
+        model.stylize(x, strength=1.5)
+
+
+def test_onnx_export_matches_pytorch(tmp_path, tiny_model):
+    pytest.importorskip("onnxruntime")
+    import numpy as np
+    import onnxruntime as ort
+
+    from artgen.heads.fast_style import FastStyle
+
+    model = FastStyle.load(tiny_model, device="cpu")
+    result = model.export_onnx(tmp_path / "m.onnx")
+    assert result["checked"] and result["max_abs_diff"] < 1e-4
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    x = torch.rand(2, 3, 45, 62)
+    got = session.run(None, {"image": x.numpy()})[0]
+    np.testing.assert_allclose(got, model.stylize(x).numpy(), atol=1e-4)
+
+
+def test_cli_usage_errors_and_not_a_model(tmp_path, tiny_model, capsys):
+    photos = _photo_folder(tmp_path / "photos", n=1)
+    with pytest.raises(SystemExit) as exc:
+        main(["fast-style", "apply", "--model", str(tiny_model), str(photos), "-o", str(tmp_path / "o"), "--strength", "1.5"])
+    assert exc.value.code == 2
+    assert main(["fast-style", "apply", "--model", str(tiny_model), str(tmp_path / "missing.png"), "-o", str(tmp_path / "x.png")]) == 2
+    capsys.readouterr()
+    assert main(["fast-style", "apply", "--model", str(photos), str(photos), "-o", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not a style network" in err[0]
+    assert main(["fast-style", "train", "--style", str(tmp_path / "nope.png"), "--out", str(tmp_path / "r")]) == 2
+    assert main(["fast-style", "apply", "--model", str(tiny_model), str(photos), "-o", str(tmp_path / "o"), "--quiet"]) == 0
+    assert len(list((tmp_path / "o").glob("*.png"))) == 1
+
+
+def test_cli_train_apply_export_end_to_end(tmp_path, capsys):
+    run = tmp_path / "run"
+    photos = _photo_folder(tmp_path / "photos", n=2, size=40)
+    code = main(["fast-style", "train", "--style", "embers", "--data", str(photos), "--out", str(run), "--arch", "small", "--size", "32",
+                 "--steps", "2", "--batch-size", "1", "--backbone", "random", "--preview-every", "1", "--quiet"])
+    assert code == 0
+    assert (run / "previews" / "step_000002.png").is_file()
+    assert main(["fast-style", "apply", "--model", str(run), str(photos / "photo0.png"), "-o", str(tmp_path / "one.png"), "--quiet"]) == 0
+    assert read_metadata(tmp_path / "one.png")["model"] == str(run)
+    pytest.importorskip("onnxruntime")
+    if True:
+        assert main(["fast-style", "export", "--model", str(run), "--onnx", str(tmp_path / "m.onnx")]) == 0
+        assert "matches PyTorch" in capsys.readouterr().out
+    with pytest.raises(CheckpointError, match="not a style network"):
+        from artgen.heads.fast_style import FastStyle
+
+        FastStyle.load(photos)
