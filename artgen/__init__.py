@@ -13,11 +13,16 @@ __version__ = "0.1.0"
 from .device import resolve_device, seed_everything
 from .errors import ArtgenError, CheckpointError, ImageError, UsageError
 from .heads.classify import Classifier
+from .heads.stylize import FeatureEncoder, build_encoder, style_grams, stylize
 from .heads.gan import GAN, load_gan, train_gan
 from .heads.fast_style import FastStyle, train_fast_style
 from .train import Callback, History, Trainer
 
 __all__ = [
+    "FeatureEncoder",
+    "build_encoder",
+    "style_grams",
+    "stylize",
     "__version__",
     "FastStyle",
     "train_fast_style",

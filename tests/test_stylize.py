@@ -1,0 +1,160 @@
+"""Style transfer by optimisation: objective, pyramid, colours, blends, metadata and bad inputs (CPU, tiny)."""
+
+import json
+
+import pytest
+import torch
+from PIL import Image
+
+import artgen
+from artgen import cli
+from artgen.heads import stylize as S
+from artgen.images import read_metadata
+from artgen.models.encoders import build_random_encoder
+
+FAST = dict(backbone="random", progress=False, style_layers=("relu1_1", "relu2_1", "relu3_1"), content_layers=("relu3_1",), levels=1)
+
+
+def _content(size=64):
+    y, x = torch.meshgrid(torch.linspace(0, 1, size), torch.linspace(0, 1, size), indexing="ij")
+    img = torch.stack([0.2 + 0.6 * x, 0.3 + 0.4 * y, 0.5 * torch.ones_like(x)])
+    img[:, size // 4 : size // 2, size // 4 : 3 * size // 4] = torch.tensor([0.9, 0.9, 0.2]).view(3, 1, 1)  # a yellow bar
+    return img
+
+
+def _style(size=64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    stripes = (torch.arange(size) // 4 % 2).float().view(1, 1, size).expand(1, size, size)
+    return (0.15 + 0.7 * stripes * torch.tensor([0.2, 0.4, 1.0]).view(3, 1, 1) + 0.05 * torch.rand(3, size, size, generator=g)).clamp(0, 1)
+
+
+def test_style_loss_falls_and_content_structure_is_kept():
+    content, style = _content(), _style()
+    enc = build_random_encoder(FAST["style_layers"])
+    opts = S.StyleOptions(size=64, steps=25, seed=0, **FAST)
+    opts = S.resolve_options(opts, enc)
+    before = S.StyleObjective(enc, content[None], [style[None]], content_layers=opts.content_layers, style_layers=opts.style_layers,
+                              content_weight=1, style_weight=opts.style_weight, tv_weight=opts.tv_weight)
+    start = before(content[None])["style"].item()
+    out, settings = S.stylize_tensor(content, style, opts, encoder=enc)
+    assert out.shape == (1, 3, 64, 64) and torch.isfinite(out).all()
+    end = before(out)["style"].item()
+    assert end < 0.5 * start
+    # structure: the result still correlates with the content's luminance far better than the style does
+    lum = lambda t: (t * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1).flatten()
+    corr = lambda a, b: torch.corrcoef(torch.stack([a, b]))[0, 1].item()
+    assert corr(lum(out), lum(content[None])) > 0.5
+    assert settings["backbone_used"] == "random" and settings["seed"] == 0
+
+
+def test_same_seed_same_result_and_adam_and_noise_init():
+    content, style = _content(48), _style(48)
+    a = artgen.stylize(content, style, size=48, steps=4, **FAST)
+    b = artgen.stylize(content, style, size=48, steps=4, **FAST)
+    assert isinstance(a, Image.Image) and a.size == (48, 48)
+    assert a.tobytes() == b.tobytes()
+    c = artgen.stylize(content, style, size=48, steps=4, optimizer="adam", init="noise", **FAST)
+    assert c.size == (48, 48) and c.info["artgen"]["optimizer"] == "adam"
+
+
+def test_pyramid_runs_most_steps_small():
+    assert S.pyramid_sizes(512) == [128, 256, 512]
+    assert S.pyramid_sizes(300) == [150, 300] and S.pyramid_sizes(200) == [200]
+    assert S.pyramid_sizes(96) == [96]
+    steps = S.split_steps(130, 3)
+    assert sum(steps) == 130 and steps[0] > steps[1] > steps[2] >= 1
+
+
+def test_preserve_colors_keeps_the_content_chroma():
+    content, style = _content(), _style()
+    out, _ = S.stylize_tensor(content, style, S.StyleOptions(size=64, steps=10, preserve_colors=True, **FAST))
+    yiq_out, yiq_c = S.rgb_to_yiq(out), S.rgb_to_yiq(content[None])
+    torch.testing.assert_close(yiq_out[:, 1:], yiq_c[:, 1:], atol=0.03, rtol=0)  # chroma (I, Q) is the content's
+    plain, _ = S.stylize_tensor(content, style, S.StyleOptions(size=64, steps=10, **FAST))
+    assert (S.rgb_to_yiq(plain)[:, 1:] - yiq_c[:, 1:]).abs().mean() > (yiq_out[:, 1:] - yiq_c[:, 1:]).abs().mean()
+
+
+def test_blend_weights_move_the_result_towards_the_heavier_style():
+    enc = build_random_encoder(FAST["style_layers"])
+    content = _content(48)
+    blue, red = _style(48), _style(48).flip(0)  # blue stripes vs red stripes
+    opts = dict(size=48, steps=15, **FAST)
+    mostly_blue, _ = S.stylize_tensor(content, [blue, red], S.StyleOptions(style_blend=[0.9, 0.1], **opts), encoder=enc)
+    mostly_red, _ = S.stylize_tensor(content, [blue, red], S.StyleOptions(style_blend=[0.1, 0.9], **opts), encoder=enc)
+    b_minus_r = lambda t: (t[:, 2] - t[:, 0]).mean().item()
+    assert b_minus_r(mostly_blue) > b_minus_r(mostly_red)
+    with pytest.raises(artgen.UsageError, match="style-weights"):
+        S.stylize_tensor(content, [blue, red], S.StyleOptions(style_blend=[1.0], **opts), encoder=enc)
+
+
+def _write(path, tensor):
+    Image.fromarray((tensor.permute(1, 2, 0).numpy() * 255).astype("uint8")).save(path)
+    return str(path)
+
+
+@pytest.fixture
+def pair(tmp_path):
+    return _write(tmp_path / "content.png", _content(64)), _write(tmp_path / "style.jpg", _style(80))
+
+
+FLAGS = ["--size", "48", "--steps", "3", "--backbone", "random", "--quiet", "--levels", "1"]
+
+
+def test_cli_writes_png_with_metadata_and_refuses_to_overwrite(tmp_path, pair, capsys):
+    out = tmp_path / "new" / "folder" / "out.png"
+    assert cli.main(["stylize", *pair, "-o", str(out), *FLAGS, "--seed", "3", "--save-every", "2"]) == 0
+    meta = read_metadata(out)
+    assert meta["command"] == "stylize" and meta["seed"] == 3 and meta["steps"] == 3 and meta["backbone_used"] == "random"
+    assert meta["artgen_version"] == artgen.__version__ and meta["styles"] == [pair[1]]
+    with Image.open(out) as im:
+        assert im.size == (48, 48) and im.text["parameters"].startswith("artgen ")
+        json.loads(im.text["artgen"])
+    assert (tmp_path / "new" / "folder" / "out_step0002.png").exists()
+    assert cli.main(["stylize", *pair, "-o", str(out), *FLAGS]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert cli.main(["stylize", *pair, "-o", str(out), *FLAGS, "--overwrite", "--no-metadata"]) == 0
+    assert read_metadata(out) == {}
+
+
+def test_cli_local_weights_file(tmp_path, pair):
+    from tests.test_encoders import _fake_vgg19_state
+
+    weights = tmp_path / "vgg19.pth"
+    _fake_vgg19_state(weights)
+    out = tmp_path / "out.png"
+    args = ["stylize", *pair, "-o", str(out), "--size", "40", "--steps", "2", "--levels", "1", "--quiet", "--weights", str(weights)]
+    assert cli.main(args) == 0
+    assert read_metadata(out)["backbone_used"] == "vgg19"
+
+
+def test_cli_bad_inputs(tmp_path, pair, capsys):
+    content, style = pair
+    out = str(tmp_path / "o.png")
+    assert cli.main(["stylize", str(tmp_path / "missing.png"), style, "-o", out, *FLAGS]) == 1
+    assert "missing.png" in capsys.readouterr().err
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    assert cli.main(["stylize", content, str(corrupt), "-o", out, *FLAGS]) == 1
+    err = capsys.readouterr().err
+    assert "corrupt.png" in err and err.count("\n") == 1
+    tiny = _write(tmp_path / "tiny.png", torch.rand(3, 20, 64))
+    assert cli.main(["stylize", tiny, style, "-o", out, *FLAGS]) == 1
+    assert "at least 32" in capsys.readouterr().err
+    assert cli.main(["stylize", content, style, "-o", str(tmp_path / "o.xyz"), *FLAGS]) == 2
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert cli.main(["stylize", content, style, "-o", str(blocker / "sub" / "o.png"), *FLAGS]) == 1
+    assert "file" in capsys.readouterr().err
+    assert cli.main(["stylize", content, style, "-o", out, *FLAGS, "--style-weights", "1,2"]) == 2
+
+
+def test_odd_modes_and_huge_inputs_are_accepted(tmp_path):
+    style = _style(64)
+    rgba = Image.new("RGBA", (90, 70), (255, 0, 0, 128))
+    grey = Image.new("L", (70, 90), 100)
+    pal = Image.new("RGB", (64, 64), (0, 200, 0)).convert("P")
+    for img in (rgba, grey, pal):
+        out = artgen.stylize(img, style, size=40, steps=2, **FAST)
+        assert max(out.size) == 40
+    big = Image.new("RGB", (2000, 1500), (10, 20, 30))
+    assert artgen.stylize(big, style, size=48, steps=1, **FAST).size == (48, 36)
