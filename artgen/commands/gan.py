@@ -101,7 +101,10 @@ def run_train(args) -> int:
         checkpoint_every=args.checkpoint_every, device=args.device, precision=args.precision, seed=args.seed,
         progress=False if args.quiet else None,
     )
-    print(f"trained {gan.train_config.steps} steps; run saved in '{args.out}' (samples in '{Path(args.out) / 'samples'}')")
+    from ..distributed import is_main
+
+    if is_main():
+        print(f"trained {gan.train_config.steps} steps; run saved in '{args.out}' (samples in '{Path(args.out) / 'samples'}')")
     return 0
 
 

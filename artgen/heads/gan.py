@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .. import losses
+from .. import distributed, losses
 from ..augment import diff_augment, parse_policy
 from ..checkpoint import RunDir, load_state_into, split_prefix
 from ..device import resolve_device, seed_everything
@@ -136,10 +136,17 @@ class SampledBatches(BatchSource):
         self.seed = seed
         self.channels_last = channels_last
         self.n = len(images)
+        self.rank, self.world_size = 0, 1
 
     @property
     def batch_size(self) -> int:
         return self._batch_size
+
+    def shard(self, rank: int, world_size: int) -> None:
+        """Under torchrun: every process draws the global batch and keeps its own slice."""
+        if self._batch_size % world_size:
+            raise UsageError(f"--batch-size {self._batch_size} is the global batch and must divide evenly over {world_size} processes")
+        self.rank, self.world_size = rank, world_size
 
     def __len__(self) -> int:
         return max(math.ceil(self.n / self._batch_size), 100)
@@ -151,17 +158,19 @@ class SampledBatches(BatchSource):
         flips = torch.rand(steps, bs, generator=g) < 0.5
         margin = self.images.shape[-1] - self.size
         offsets = torch.randint(0, margin + 1, (steps, bs, 2), generator=g)
+        per = bs // self.world_size
+        keep = slice(self.rank * per, (self.rank + 1) * per)
         for i in range(start, steps):
-            idx = index[i].to(self.images.device)
+            idx = index[i][keep].to(self.images.device)
             x = self.images.index_select(0, idx)
             if margin:
-                x = torch.stack([img[:, t : t + self.size, l : l + self.size] for img, (t, l) in zip(x, offsets[i].tolist())])
+                x = torch.stack([img[:, t : t + self.size, l : l + self.size] for img, (t, l) in zip(x, offsets[i][keep].tolist())])
             if x.dtype == torch.uint8:
                 x = x.float().div_(127.5).sub_(1.0)
             else:
                 x = x.float().mul(2.0).sub_(1.0)
             if self.hflip:
-                f = flips[i].to(x.device)
+                f = flips[i][keep].to(x.device)
                 x = torch.where(f.view(-1, 1, 1, 1), x.flip(-1), x)
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
@@ -281,6 +290,14 @@ class GANTask(Task):
         self.optimizers = {"generator": self.opt_g, "discriminator": self.opt_d}
         self.augment = tuple(train.augment)
         self._ema_params = None
+        # the generator update reads D without updating it: under torchrun it calls the
+        # plain module, so DistributedDataParallel only synchronises D in the D update
+        self.D_plain = self.D
+
+    def distribute(self, wrap) -> None:
+        plain = self.D
+        super().distribute(wrap)
+        self.D_plain = plain
 
     def train(self) -> None:
         self.G.train()
@@ -295,7 +312,9 @@ class GANTask(Task):
         real, labels = batch
         labels = labels if cfg.conditional else None
         b = real.shape[0]
-        z = torch.randn(b, cfg.z_dim, device=real.device)
+        # noise drawn for the global batch on every process, then sliced: a multi-process
+        # run sees the same latents as one process at the same global batch
+        z = ctx.local_slice(torch.randn(b * ctx.world_size, cfg.z_dim, device=real.device))
         do_r1 = tc.r1_gamma > 0 and ctx.step % tc.r1_every == 0
 
         # discriminator
@@ -317,7 +336,7 @@ class GANTask(Task):
             p.requires_grad_(False)
         try:
             with ctx.autocast():
-                g_logits = self.D(self._aug(fake), labels)
+                g_logits = self.D_plain(self._aug(fake), labels)
             g_loss = losses.gan_g_loss(g_logits, tc.loss)
             ctx.optimize(g_loss, self.opt_g)
         finally:
@@ -589,13 +608,16 @@ def train_gan(
     fp32 on the CPU.
     """
     dev = resolve_device(device) if not isinstance(device, torch.device) else device
+    distributed.init(dev)  # under torchrun: join the process group (rank 0 writes the run folder)
     run = RunDir(out) if out is not None else None
     if resume:
         if run is None:
             raise UsageError("--resume needs --out RUN")
         if init_from:
             raise UsageError("--resume and --init-from cannot be combined")
-        run.prepare(resume=True)
+        if distributed.is_main():
+            run.prepare(resume=True)
+        distributed.barrier()
         saved = run.load_config()
         if saved.get("head") != HEAD:
             raise CheckpointError(f"'{run.path}' holds a {saved.get('head', 'unknown')!r} run, not a GAN")
@@ -610,8 +632,9 @@ def train_gan(
             raise UsageError(f"--size {size}: expected one of {', '.join(map(str, SIZES))}")
         if channels not in (None, 1, 3):
             raise UsageError(f"--channels must be 1 or 3, got {channels}")
-        if run is not None:
+        if run is not None and distributed.is_main():
             run.prepare(overwrite=overwrite)
+        distributed.barrier()
         gd = load_gan_data(data=data, dataset=dataset if data is None else None, data_root=data_root, size=size, channels=channels, labelled=conditional, crop=crop, limit=limit)
         if conditional and not gd.classes:
             raise UsageError("--conditional needs labelled data: one subfolder per class, or --dataset shapes|mnist|fashion-mnist")
