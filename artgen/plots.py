@@ -45,10 +45,70 @@ def plot_history(history, path=None, *, title: str | None = None):
         fig.suptitle(title)
     fig.tight_layout()
     if path is not None:
-        from .checkpoint import atomic_path
-
-        path = Path(path)
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=100)
-        plt.close(fig)
+        _save_figure(fig, path)
     return fig
+
+
+def _save_figure(fig, path) -> Path:
+    import matplotlib.pyplot as plt
+
+    from .fileio import atomic_path
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_predictions(images, predicted, probabilities, truth, classes, path=None, *, columns: int = 8):
+    """A grid of images titled with the predicted class and its probability (red when wrong).
+
+    ``images`` is ``(N, C, H, W)`` in [0, 1]; ``predicted``/``truth`` are class indices.
+    """
+    import matplotlib
+
+    if path is not None:
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    n = len(images)
+    rows = max(1, -(-n // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.8 * rows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= n:
+            continue
+        img = images[i].detach().cpu().float().clamp(0, 1)
+        if img.shape[0] == 1:
+            ax.imshow(img[0].numpy(), cmap="gray", vmin=0, vmax=1)
+        else:
+            ax.imshow(img.permute(1, 2, 0).numpy())
+        ok = int(predicted[i]) == int(truth[i])
+        ax.set_title(f"{classes[int(predicted[i])]}\n{float(probabilities[i]):.0%}", fontsize=8, color="black" if ok else "red")
+    fig.tight_layout()
+    if path is not None:
+        return _save_figure(fig, path)
+    return fig
+
+
+def contact_sheet(panels, path, *, title: str | None = None, columns: int = 3):
+    """One PNG showing several pictures at a glance: ``panels`` is a list of ``(caption, PIL image)``."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    rows = max(1, -(-len(panels) // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 4.4 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (caption, image) in zip(axes.flat, panels):
+        arr = np.asarray(image.convert("RGB"))
+        ax.imshow(arr)
+        ax.set_title(caption, fontsize=11)
+    if title:
+        fig.suptitle(title, fontsize=14)
+    fig.tight_layout()
+    return _save_figure(fig, path)
