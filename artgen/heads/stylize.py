@@ -287,12 +287,12 @@ def pyramid_sizes(size: int, levels: int | None = None, coarsest: int = 128) -> 
 
 
 def split_steps(total: int, levels: int) -> list[int]:
-    """Steps per level, coarse to fine: each finer level gets a third of the one before.
+    """Steps per level, coarse to fine: each finer level gets a quarter of the one before.
 
     Most steps run at low resolution, where they are 4x (or 16x) cheaper, and the
     fine levels only add detail to an already converged layout.
     """
-    shares = [3.0 ** (levels - 1 - i) for i in range(levels)]
+    shares = [4.0 ** (levels - 1 - i) for i in range(levels)]
     raw = [total * s / sum(shares) for s in shares]
     steps = [max(1, int(round(r))) for r in raw]
     steps[0] = max(1, total - sum(steps[1:])) if levels > 1 else total

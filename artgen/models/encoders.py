@@ -114,8 +114,15 @@ class FeatureEncoder(nn.Module):
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
         self._index = {n: i for i, n in enumerate(self.names)}
+        self.memory_format = torch.contiguous_format
         self.requires_grad_(False)
         self.eval()
+
+    def set_memory_format(self, memory_format: torch.memory_format) -> "FeatureEncoder":
+        """Run in ``torch.channels_last`` (NHWC; faster on CUDA tensor cores) or ``torch.contiguous_format``."""
+        self.memory_format = memory_format
+        self.features.to(memory_format=memory_format)
+        return self
 
     def train(self, mode: bool = True) -> "FeatureEncoder":
         return super().train(False)  # always in eval mode
@@ -137,7 +144,7 @@ class FeatureEncoder(nn.Module):
         if unknown:
             raise UsageError(f"layer(s) {', '.join(sorted(unknown))} are not in this encoder (it ends at {self.names[-1]})")
         last = max(self._index[n] for n in wanted)
-        h = (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)  # (B, 3, H, W)
+        h = ((x - self.mean.to(x.dtype)) / self.std.to(x.dtype)).contiguous(memory_format=self.memory_format)  # (B, 3, H, W)
         out: dict[str, torch.Tensor] = {}
         for i, module in enumerate(self.features):
             h = module(h)

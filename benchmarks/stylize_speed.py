@@ -1,0 +1,292 @@
+"""Style transfer speed: artgen vs the PyTorch tutorial's recipe, side by side, same device, same weights.
+
+Baseline (written here following the PyTorch "Neural Transfer" tutorial's structure): an
+``nn.Sequential`` copy of VGG19's features with a Normalization module first and
+ContentLoss / StyleLoss modules inserted after the convolutions (style after conv_1..conv_5,
+content after conv_4), trimmed after the last loss; style weight 1e6, content weight 1,
+L-BFGS on the input image with a clamp inside the closure, fp32. One "step" is one closure
+evaluation (forward + backward), as in the tutorial's ``num_steps=300``.
+
+artgen runs the *same objective* (same layers, weights, Gram normalisation) through
+``artgen.heads.stylize`` on the shared Trainer, one L-BFGS evaluation per step.
+
+Reported:
+  1. per-step time at --size (default 512) for both, and the ratio (CPU; CUDA when present);
+  2. end to end: the default ``artgen stylize`` at 512 px, measured for real, vs the baseline's
+     300 steps (extrapolated from its measured per-step time plus its measured setup);
+  3. on CUDA only: artgen's peak memory (default settings) at 512, 1024 and 2048 px.
+
+Weights: the real ImageNet VGG19 when cached (or given with --weights); otherwise both sides use
+the same random-valued VGG19 state dict, which times identically. The end-to-end run uses
+``--backbone`` (default auto: the pretrained VGG19 when available, else the offline encoder).
+
+    OMP_NUM_THREADS=1 python benchmarks/stylize_speed.py [--size 512] [--steps 5] [--device auto]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from artgen.device import resolve_device, synchronize
+from artgen.heads import stylize as S
+from artgen.models import encoders as E
+from artgen.styles import style_image
+from artgen.train import Callback, Repeat, Trainer
+
+# --- the baseline: the tutorial's recipe ----------------------------------------------------
+
+
+class ContentLoss(nn.Module):
+    def __init__(self, target):
+        super().__init__()
+        self.target = target.detach()
+
+    def forward(self, input):
+        self.loss = F.mse_loss(input, self.target)
+        return input
+
+
+def gram_matrix(input):
+    a, b, c, d = input.size()
+    features = input.view(a * b, c * d)
+    G = torch.mm(features, features.t())
+    return G.div(a * b * c * d)
+
+
+class StyleLoss(nn.Module):
+    def __init__(self, target_feature):
+        super().__init__()
+        self.target = gram_matrix(target_feature).detach()
+
+    def forward(self, input):
+        G = gram_matrix(input)
+        self.loss = F.mse_loss(G, self.target)
+        return input
+
+
+class Normalization(nn.Module):
+    def __init__(self, mean, std):
+        super().__init__()
+        self.mean = torch.tensor(mean).view(-1, 1, 1)
+        self.std = torch.tensor(std).view(-1, 1, 1)
+
+    def forward(self, img):
+        return (img - self.mean) / self.std
+
+
+CONTENT_LAYERS_DEFAULT = ["conv_4"]
+STYLE_LAYERS_DEFAULT = ["conv_1", "conv_2", "conv_3", "conv_4", "conv_5"]
+
+
+def get_style_model_and_losses(cnn, mean, std, style_img, content_img, content_layers=CONTENT_LAYERS_DEFAULT, style_layers=STYLE_LAYERS_DEFAULT):
+    normalization = Normalization(mean, std).to(style_img.device)
+    normalization.mean = normalization.mean.to(style_img.device)
+    normalization.std = normalization.std.to(style_img.device)
+    content_losses, style_losses = [], []
+    model = nn.Sequential(normalization)
+    i = 0
+    for layer in cnn.children():
+        if isinstance(layer, nn.Conv2d):
+            i += 1
+            name = f"conv_{i}"
+        elif isinstance(layer, nn.ReLU):
+            name = f"relu_{i}"
+            layer = nn.ReLU(inplace=False)
+        elif isinstance(layer, nn.MaxPool2d):
+            name = f"pool_{i}"
+        else:
+            raise RuntimeError(f"Unrecognized layer: {layer.__class__.__name__}")
+        model.add_module(name, layer)
+        if name in content_layers:
+            target = model(content_img).detach()
+            content_loss = ContentLoss(target)
+            model.add_module(f"content_loss_{i}", content_loss)
+            content_losses.append(content_loss)
+        if name in style_layers:
+            target_feature = model(style_img).detach()
+            style_loss = StyleLoss(target_feature)
+            model.add_module(f"style_loss_{i}", style_loss)
+            style_losses.append(style_loss)
+    for i in range(len(model) - 1, -1, -1):
+        if isinstance(model[i], (ContentLoss, StyleLoss)):
+            break
+    model = model[: (i + 1)]
+    return model, style_losses, content_losses
+
+
+def run_baseline(cnn, content_img, style_img, num_steps, style_weight=1e6, content_weight=1, device=None):
+    """The tutorial's run_style_transfer; returns (image, seconds per evaluation, setup seconds)."""
+    t0 = time.perf_counter()
+    input_img = content_img.clone()
+    model, style_losses, content_losses = get_style_model_and_losses(cnn, E.IMAGENET_MEAN, E.IMAGENET_STD, style_img, content_img)
+    input_img.requires_grad_(True)
+    model.eval()
+    model.requires_grad_(False)
+    optimizer = torch.optim.LBFGS([input_img])
+    synchronize(device)
+    setup = time.perf_counter() - t0
+    run = [0]
+    times = []
+
+    while run[0] < num_steps:
+
+        def closure():
+            with torch.no_grad():
+                input_img.clamp_(0, 1)
+            optimizer.zero_grad()
+            model(input_img)
+            style_score = sum(sl.loss for sl in style_losses) * style_weight
+            content_score = sum(cl.loss for cl in content_losses) * content_weight
+            loss = style_score + content_score
+            loss.backward()
+            run[0] += 1
+            synchronize(device)
+            times.append(time.perf_counter())
+            return style_score + content_score
+
+        start = time.perf_counter()
+        times.append(start)
+        optimizer.step(closure)
+    with torch.no_grad():
+        input_img.clamp_(0, 1)
+    steps = [b - a for a, b in zip(times[:-1], times[1:])]
+    per_step = sorted(steps[1:] or steps)[len(steps[1:] or steps) // 2]  # median, first evaluation excluded
+    return input_img, per_step, setup
+
+
+# --- weights ------------------------------------------------------------------------------------
+
+
+def vgg19_state(weights: str | None) -> tuple[dict, str]:
+    if weights:
+        from artgen.checkpoint import load_weights_file
+
+        return load_weights_file(weights), f"file {weights}"
+    state = E._torchvision_state(download=False)
+    if state is not None:
+        return state, "ImageNet VGG19 (torchvision cache)"
+    g = torch.Generator().manual_seed(0)
+    state, width, idx = {}, 3, 0
+    for n_conv, out in E.VGG19_BLOCKS:
+        for _ in range(n_conv):
+            state[f"features.{idx}.weight"] = torch.randn(out, width, 3, 3, generator=g) * (2.0 / (9 * width)) ** 0.5
+            state[f"features.{idx}.bias"] = torch.zeros(out)
+            width, idx = out, idx + 2
+        idx += 1
+    return state, "random-valued VGG19 state dict (ImageNet weights not on this machine; timing is the same)"
+
+
+def tutorial_cnn(state, device):
+    stack = E._vgg_stack(E.VGG19_BLOCKS, len(E.layer_names()) - 1)
+    stack.load_state_dict({k[len("features."):]: v for k, v in state.items() if k.startswith("features.")})
+    return stack.to(device).eval()
+
+
+# --- artgen on the same objective -----------------------------------------------------------------
+
+SAME_STYLE = ("conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1")
+SAME_CONTENT = ("conv2_2",)
+
+
+def run_artgen_same(state, content_img, style_img, num_steps, device):
+    enc = E.build_vgg19_encoder(SAME_STYLE, weights=state, device=device)
+    t0 = time.perf_counter()
+    objective = S.StyleObjective(enc, content_img[None], [style_img[None]], content_layers=SAME_CONTENT, style_layers=SAME_STYLE,
+                                 content_weight=1.0, style_weight=1e6, tv_weight=0.0, style_layer_weights=(1.0,) * 5, normalize=False)
+    image = S.ImageParameter(content_img[None])
+    task = S.StylizeTask(image, objective, "lbfgs")
+    synchronize(device)
+    setup = time.perf_counter() - t0
+    times = []
+
+    class Clock(Callback):
+        def on_train_begin(self, trainer):
+            times.append(time.perf_counter())
+
+        def on_step_end(self, trainer, step):
+            synchronize(device)
+            times.append(time.perf_counter())
+
+    Trainer(task, Repeat(num_steps), max_steps=num_steps, device=device, progress=False, callbacks=[Clock()], log_every=num_steps).fit()
+    steps = [b - a for a, b in zip(times[:-1], times[1:])]
+    per_step = sorted(steps[1:] or steps)[len(steps[1:] or steps) // 2]
+    return per_step, setup
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--size", type=int, default=512)
+    p.add_argument("--steps", type=int, default=5, help="evaluations timed per side (per-step comparison)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--weights", default=None, help="a torchvision VGG19 state dict for both sides")
+    p.add_argument("--backbone", default="auto", help="backbone of the end-to-end artgen run (auto|vgg19|random)")
+    p.add_argument("--content", default=None, help="content image (default: a built-in painting-like image)")
+    p.add_argument("--skip-e2e", action="store_true")
+    p.add_argument("--save", default=None, metavar="PNG", help="write the end-to-end result here")
+    args = p.parse_args(argv)
+    device = resolve_device(args.device)
+    torch.manual_seed(0)
+    state, source = vgg19_state(args.weights)
+    print(f"device {device} ({torch.get_num_threads()} threads), weights: {source}")
+    size = args.size
+    style_img = S._load(style_image("swirls", size), "style", size)[0].to(device)
+    if args.content:
+        content_img = S._resize(S._load(args.content, "content"), (size, size))[0].to(device)
+    else:
+        content_img = S._load(style_image("mosaic", size, seed=1), "content", size)[0].to(device)
+
+    # 1. per step, same objective, same size
+    cnn = tutorial_cnn(state, device)
+    _, base_step, base_setup = run_baseline(cnn, content_img[None], style_img[None], args.steps + 1, device=device)
+    del cnn
+    art_step, art_setup = run_artgen_same(state, content_img, style_img, args.steps + 1, device)
+    print(f"per step at {size}x{size} (tutorial objective, L-BFGS, fp32): baseline {base_step * 1000:.0f} ms, artgen {art_step * 1000:.0f} ms, "
+          f"artgen is {base_step / art_step:.2f}x faster")
+
+    # 2. end to end: the default artgen stylize at 512 px vs the baseline's 300 steps
+    if not args.skip_e2e:
+        weights_file = None
+        if args.backbone == "vgg19" and args.weights:
+            weights_file = args.weights
+        t0 = time.perf_counter()
+        opts = S.StyleOptions(size=512, device=str(device), backbone=args.backbone, weights=weights_file, progress=False)
+        if args.backbone == "vgg19" and not weights_file:
+            enc = E.build_vgg19_encoder(E.STYLE_LAYERS + E.CONTENT_LAYERS, weights=state, device=device)
+        else:
+            enc = None
+        out, settings = S.stylize_tensor(content_img.cpu(), style_img.cpu(), opts, encoder=enc)
+        synchronize(device)
+        e2e = time.perf_counter() - t0
+        base_e2e = base_setup + 300 * base_step * (512 / size) ** 2
+        print(f"end to end at 512 px: artgen default ({settings['backbone_used']}, {settings['steps']} steps over a {len(S.pyramid_sizes(512))}-level pyramid) "
+              f"{e2e:.1f} s measured; baseline 300 steps {base_e2e:.1f} s (extrapolated from its per-step time); "
+              f"artgen takes {e2e / base_e2e:.3f} of the baseline's time (target <= 0.167)")
+        if args.save:
+            from artgen.images import save_image
+
+            save_image(out[0], args.save, overwrite=True, metadata=settings)
+
+    # 3. peak memory on CUDA
+    if device.type == "cuda":
+        enc = E.build_vgg19_encoder(E.STYLE_LAYERS + E.CONTENT_LAYERS, weights=state, device=device)
+        for side in (512, 1024, 2048):
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats(device)
+            try:
+                c = S._resize(content_img[None].cpu(), (side, side))[0]
+                S.stylize_tensor(c, style_img.cpu(), S.StyleOptions(size=side, steps=6, levels=1, device=str(device), progress=False), encoder=enc)
+                peak = torch.cuda.max_memory_allocated(device) / 2**30
+                print(f"peak GPU memory at {side}x{side} (VGG19, default layers, L-BFGS): {peak:.2f} GiB")
+            except torch.OutOfMemoryError:
+                print(f"{side}x{side}: out of memory")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
