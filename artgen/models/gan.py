@@ -5,8 +5,8 @@ two), one block per doubling, widths halving as the resolution grows (capped at
 ``max_width``).  The model file knows nothing about training.
 
 * :class:`Generator`: ``z (B, z_dim)`` (+ class embedding) -> Linear -> 4x4 ->
-  [nearest upsample x2 -> 3x3 conv -> LeakyReLU -> pixel norm] per doubling ->
-  3x3 conv to ``channels`` -> tanh.  Nearest upsampling plus a 3x3 convolution
+  [nearest upsample x2 -> 3x3 conv -> LeakyReLU -> pixel norm] per doubling, the
+  last doubling going straight to ``channels`` (upsample + 3x3 conv) -> tanh.  Nearest upsampling plus a 3x3 convolution
   avoids the checkerboard artefacts of transposed convolutions; pixel norm
   keeps activations bounded without BatchNorm (whose batch statistics make the
   EMA copy and single-image sampling behave differently from training).
@@ -116,8 +116,9 @@ class Generator(nn.Module):
             blocks.append(GBlock(c.g_channels(res), c.g_channels(res * 2)))
             res *= 2
         self.blocks = nn.Sequential(*blocks)  # ends at size / 2
-        # The last doubling goes straight to pixels (as in DCGAN): no wide feature map at full resolution.
-        self.to_image = nn.ConvTranspose2d(c.g_channels(res), c.channels, 4, stride=2, padding=1)
+        # The last doubling goes straight to pixels: nearest upsample + 3x3 conv to
+        # `channels`, with no wide feature map computed at full resolution.
+        self.to_image = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c.g_channels(res), c.channels, 3, padding=1))
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         c = self.config
