@@ -49,21 +49,44 @@ class LeanAdam(torch.optim.Adam):
             lists.append((group, params, exp_avgs, exp_avg_sqs, max_sqs, steps, has_complex))
         return lists
 
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        if not set_to_none:
+            return super().zero_grad(set_to_none=False)
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.grad = None
+
+    def _lists_for_step(self):
+        """The cached lists, rebuilt when the set of parameters with a gradient changes."""
+        lists = self._lists
+        if lists is not None:
+            for group, entry in zip(self.param_groups, lists):
+                with_grad = [p for p in group["params"] if p.grad is not None]
+                if len(with_grad) != len(entry[1]) or any(a is not b for a, b in zip(with_grad, entry[1])):
+                    lists = None
+                    break
+        if lists is None:
+            lists = self._lists = self._group_lists()
+        return lists
+
     @torch.no_grad()
     def step(self, closure=None):
         loss = None
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        lists = self._lists
-        if lists is None or any(p.grad is None for entry in lists for p in entry[1]) or any(
-            sum(p.grad is not None for p in g["params"]) != len(entry[1]) for g, entry in zip(self.param_groups, lists)
-        ):
-            lists = self._lists = self._group_lists()
-        for group, params, exp_avgs, exp_avg_sqs, max_sqs, steps, has_complex in lists:
+        for group, params, exp_avgs, exp_avg_sqs, max_sqs, steps, has_complex in self._lists_for_step():
             if not params:
                 continue
             beta1, beta2 = group["betas"]
+            if _direct_fused_ok(self, group, has_complex):
+                # the kernel torch.optim.Adam(fused=True) runs, without its per-step checks
+                torch._foreach_add_(steps, 1)
+                torch._fused_adam_(
+                    params, [p.grad for p in params], exp_avgs, exp_avg_sqs, max_sqs, steps, amsgrad=group["amsgrad"],
+                    lr=group["lr"], beta1=beta1, beta2=beta2, weight_decay=group["weight_decay"], eps=group["eps"], maximize=group["maximize"],
+                )
+                continue
             _adam_update(
                 params,
                 [p.grad for p in params],
@@ -88,6 +111,22 @@ class LeanAdam(torch.optim.Adam):
                 decoupled_weight_decay=group["decoupled_weight_decay"],
             )
         return loss
+
+
+def _direct_fused_ok(opt, group, has_complex: bool) -> bool:
+    """Plain fused Adam on the CPU (no grad scaler, no tensor lr, no decoupled decay)."""
+    return (
+        group["fused"]
+        and hasattr(torch, "_fused_adam_")
+        and not has_complex
+        and not group["decoupled_weight_decay"]
+        and not group["differentiable"]
+        and not group["capturable"]
+        and isinstance(group["lr"], float)
+        and getattr(opt, "grad_scale", None) is None
+        and getattr(opt, "found_inf", None) is None
+        and group["params"][0].device.type == "cpu"
+    )
 
 
 def make_optimizer(name: str, params, lr: float | None = None, **kwargs) -> torch.optim.Optimizer:
