@@ -126,7 +126,9 @@ def run_train(args) -> int:
     )
     last = model.history.steps[-1][1] if model.history and model.history.steps else {}
     summary = ", ".join(f"{k} {v:.4g}" for k, v in last.items())
-    if not args.quiet:
+    from ..distributed import is_main
+
+    if is_main():
         print(f"style network ({model.config.arch}) saved in '{args.out}'" + (f"; last {summary}" if summary else ""))
     return 0
 

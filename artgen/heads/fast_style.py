@@ -35,7 +35,7 @@ from typing import Any
 
 import torch
 
-from .. import losses
+from .. import distributed, losses
 from ..checkpoint import RunDir, load_state_into, split_prefix
 from ..device import Precision, resolve_device, seed_everything
 from ..errors import ArtgenError, CheckpointError, ImageError, UsageError
@@ -279,13 +279,16 @@ def train_fast_style(
     if unknown:
         raise UsageError(f"unknown fast-style option(s): {', '.join(sorted(unknown))}; see artgen.heads.fast_style.FastStyleOptions")
     dev = resolve_device(device)
+    distributed.init(dev)  # under torchrun: join the process group (rank 0 writes the run folder)
     run = RunDir(out) if out is not None else None
     model_cfg: StyleNetConfig | None = None
     style_tensors = None
     if resume:
         if run is None:
             raise UsageError("resume needs the run folder (out=...)")
-        run.prepare(resume=True)
+        if distributed.is_main():
+            run.prepare(resume=True)
+        distributed.barrier()
         _, saved = _read_run(run.path, "--resume")
         opts = FastStyleOptions.from_dict(saved.get("train", {}))
         model_cfg = StyleNetConfig.from_dict(saved["model"])
@@ -301,8 +304,9 @@ def train_fast_style(
             if "arch" in options and options["arch"] != model_cfg.arch:
                 raise UsageError(f"--init-from '{init_run.path}' is a {model_cfg.arch!r} network; drop --arch or pass --arch {model_cfg.arch}")
             opts.arch = model_cfg.arch
-        if run is not None:
+        if run is not None and distributed.is_main():
             run.prepare(overwrite=overwrite)
+        distributed.barrier()
     Precision.create(opts.precision, dev)  # usage errors before any work
     seed_everything(opts.seed)
     if encoder is None:
