@@ -25,7 +25,11 @@ Two architectures (:meth:`StyleNetConfig.for_arch`):
     learned layer with many channels at full resolution, which is where
     ``standard`` spends most of its time), 16 -> 32 channels, four residual
     blocks of 32 channels at a quarter of the resolution, one upsample-conv
-    and a 3x3 output conv computed at half resolution (85 k parameters).
+    and a 3x3 RGB output conv computed at half resolution whose result is
+    upsampled bilinearly (85 k parameters). A nearest-upsample + 3x3 conv as the
+    very last layer can still learn a period-2 (checkerboard) pattern, since its
+    four output phases see different input combinations; bilinear upsampling of
+    the 3-channel result cannot, and costs less.
     Measured on a 2-core CPU at 1024x1024: depthwise-separable residual blocks
     (``separable=True``, 18 k parameters) ran no faster than full 3x3 convs at
     32 channels (oneDNN's depthwise kernels are memory-bound), so ``small``
@@ -68,13 +72,16 @@ class StyleNetConfig:
     num_res: int = 5
     separable: bool = False  # depthwise-separable convs in residual blocks and upsampling
     out_kernel: int = 9
+    # with a stride-2 stem: compute the RGB output conv at half resolution and upsample the
+    # 3-channel result bilinearly (smooth, so no period-2 pattern), instead of nearest x2 + conv
+    bilinear_output: bool = False
 
     @classmethod
     def for_arch(cls, arch: str) -> "StyleNetConfig":
         if arch == "standard":
             return cls()
         if arch == "small":
-            return cls(arch="small", channels=[16, 32], stem_kernel=5, stem_stride=2, num_res=4, separable=False, out_kernel=3)
+            return cls(arch="small", channels=[16, 32], stem_kernel=5, stem_stride=2, num_res=4, separable=False, out_kernel=3, bilinear_output=True)
         raise ValueError(f"unknown style network architecture {arch!r}; expected one of {', '.join(ARCHS)}")
 
     @property
@@ -182,7 +189,10 @@ class StyleNet(nn.Module):
         y = self.down(y)  # (B, C_last, H/stride, W/stride)
         y = self.res(y)
         y = self.up(y)  # (B, C0, H/s, W/s)
-        if self.out_upsample and self.out[1].kernel_size == (3, 3):
+        if self.out_upsample and self.config.bilinear_output:
+            y = self.out(y)  # (B, 3, H'/2, W'/2)
+            y = F.interpolate(y, scale_factor=2.0, mode="bilinear", align_corners=False)  # (B, 3, H', W')
+        elif self.out_upsample and self.out[1].kernel_size == (3, 3):
             y = upsample2_conv3x3(y, self.out[1].weight, self.out[1].bias)  # (B, 3, H', W')
         else:
             if self.out_upsample:
