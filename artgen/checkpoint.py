@@ -166,6 +166,14 @@ class RunDir:
         data.setdefault("artgen_version", __version__)
         return write_json_atomic(self.config_path, data)
 
+    def load_head_config(self, head: str, noun: str, *, what: str = "") -> dict:
+        """``load_config`` for a run that must belong to ``head``; otherwise one line naming both."""
+        cfg = self.load_config()
+        if cfg.get("head") != head:
+            prefix = f"{what} " if what else ""
+            raise CheckpointError(f"{prefix}'{self.path}' holds a {cfg.get('head', 'unknown')!r} run, not a {noun}")
+        return cfg
+
     def load_config(self) -> dict:
         if not self.path.exists():
             raise CheckpointError(f"run folder '{self.path}' does not exist")

@@ -171,15 +171,7 @@ def vgg19_state(weights: str | None) -> tuple[dict, str]:
     state = E._torchvision_state(download=False)
     if state is not None:
         return state, "ImageNet VGG19 (torchvision cache)"
-    g = torch.Generator().manual_seed(0)
-    state, width, idx = {}, 3, 0
-    for n_conv, out in E.VGG19_BLOCKS:
-        for _ in range(n_conv):
-            state[f"features.{idx}.weight"] = torch.randn(out, width, 3, 3, generator=g) * (2.0 / (9 * width)) ** 0.5
-            state[f"features.{idx}.bias"] = torch.zeros(out)
-            width, idx = out, idx + 2
-        idx += 1
-    return state, "random-valued VGG19 state dict (ImageNet weights not on this machine; timing is the same)"
+    return E.random_vgg19_state_dict(seed=0), "random-valued VGG19 state dict (ImageNet weights not on this machine; timing is the same)"
 
 
 def tutorial_cnn(state, device):

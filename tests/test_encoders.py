@@ -13,15 +13,7 @@ SMALL = ("relu1_1", "relu2_1", "relu3_1")
 
 def _fake_vgg19_state(path, *, upto_features=True, fmt="pth", drop=None):
     """A file shaped like torchvision's vgg19 state dict (random values), features + classifier."""
-    g = torch.Generator().manual_seed(0)
-    state = {}
-    width, idx = 3, 0
-    for n_conv, out in E.VGG19_BLOCKS:
-        for _ in range(n_conv):
-            state[f"features.{idx}.weight"] = torch.randn(out, width, 3, 3, generator=g) * (2.0 / (9 * width)) ** 0.5
-            state[f"features.{idx}.bias"] = torch.zeros(out)
-            width, idx = out, idx + 2
-        idx += 1
+    state = E.random_vgg19_state_dict(seed=0)
     state["classifier.6.weight"] = torch.zeros(10, 4)  # stands in for the (large) classifier
     if drop:
         state.pop(drop)

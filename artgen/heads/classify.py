@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from .. import losses
 from ..checkpoint import RunDir, load_state_into, split_prefix
 from ..device import resolve_device, seed_everything
-from ..errors import CheckpointError, UsageError
+from ..errors import UsageError
 from ..models.classifier import ClassifierConfig, DenseClassifier
 from ..optim import make_optimizer
 from ..train import Callback, CurvePlot, History, Task, TensorBatches, Trainer
@@ -259,9 +259,7 @@ class Classifier:
     def load(cls, path: str | os.PathLike, *, device: str | torch.device = "auto") -> "Classifier":
         """Rebuild a classifier from a run folder (config + safetensors weights)."""
         run = RunDir(path)
-        cfg = run.load_config()
-        if cfg.get("head") != HEAD:
-            raise CheckpointError(f"'{run.path}' holds a {cfg.get('head', 'unknown')!r} run, not a classifier")
+        cfg = run.load_head_config(HEAD, "classifier")
         obj = cls(ClassifierConfig(**cfg["model"]), device=device, seed=None)
         load_state_into(obj.model, split_prefix(run.load_weights(), "model"), what=f"classifier in '{run.path}'")
         train_cfg = cfg.get("train", {})
@@ -296,7 +294,5 @@ class Classifier:
 def init_from(classifier: Classifier, path: str | os.PathLike) -> None:
     """Start from an earlier run's weights (fine-tuning); the shapes must match."""
     run = RunDir(path)
-    cfg = run.load_config()
-    if cfg.get("head") != HEAD:
-        raise CheckpointError(f"--init-from '{run.path}' holds a {cfg.get('head', 'unknown')!r} run, not a classifier")
+    run.load_head_config(HEAD, "classifier", what="--init-from")
     load_state_into(classifier.model, split_prefix(run.load_weights(), "model"), what=f"--init-from '{run.path}'")

@@ -30,7 +30,7 @@ from .. import distributed, losses
 from ..augment import diff_augment, parse_policy
 from ..checkpoint import RunDir, load_state_into, split_prefix
 from ..device import resolve_device, seed_everything
-from ..errors import CheckpointError, UsageError
+from ..errors import UsageError
 from ..models.gan import SIZES, Discriminator, GANConfig, Generator
 from ..train import BatchSource, CurvePlot, LambdaCallback, Task, Trainer
 
@@ -424,9 +424,7 @@ class GAN:
     def load(cls, path: str | os.PathLike, *, device: str | torch.device = "auto") -> "GAN":
         """Rebuild a GAN from a run folder (``config.json`` + ``model.safetensors``)."""
         run = RunDir(path)
-        cfg = run.load_config()
-        if cfg.get("head") != HEAD:
-            raise CheckpointError(f"'{run.path}' holds a {cfg.get('head', 'unknown')!r} run, not a GAN")
+        cfg = run.load_head_config(HEAD, "GAN")
         gan = cls(GANConfig.from_dict(cfg["model"]), device=device, train_config=GANTrainConfig.from_dict(cfg.get("train", {})), run=run.path)
         tensors = run.load_weights()
         for name, module in gan.modules().items():
@@ -514,9 +512,7 @@ class GAN:
 def init_from_run(gan: GAN, path: str | os.PathLike) -> None:
     """Copy an earlier run's generator, discriminator and EMA generator into ``gan`` (fine-tuning)."""
     run = RunDir(path)
-    cfg = run.load_config()
-    if cfg.get("head") != HEAD:
-        raise CheckpointError(f"--init-from '{run.path}' holds a {cfg.get('head', 'unknown')!r} run, not a GAN")
+    cfg = run.load_head_config(HEAD, "GAN", what="--init-from")
     src = GANConfig.from_dict(cfg["model"])
     dst = gan.config
     problems = []
@@ -618,9 +614,7 @@ def train_gan(
         if distributed.is_main():
             run.prepare(resume=True)
         distributed.barrier()
-        saved = run.load_config()
-        if saved.get("head") != HEAD:
-            raise CheckpointError(f"'{run.path}' holds a {saved.get('head', 'unknown')!r} run, not a GAN")
+        saved = run.load_head_config(HEAD, "GAN")
         config = GANConfig.from_dict(saved["model"])
         tc = GANTrainConfig.from_dict(saved["train"])
         if steps is not None and steps > tc.steps:

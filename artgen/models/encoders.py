@@ -71,6 +71,24 @@ VGG19_BLOCKS = ((2, 64), (2, 128), (4, 256), (4, 512), (4, 512))
 _FALLBACK_ANNOUNCED = False
 
 
+def random_vgg19_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
+    """The ``features.*`` tensors of torchvision's VGG19 state dict, with He-scaled random values.
+
+    Same keys, shapes and cost as the ImageNet weights: for speed measurements and for
+    tests of the local-weights path on machines without the real file.
+    """
+    g = torch.Generator().manual_seed(seed)
+    state: dict[str, torch.Tensor] = {}
+    width, idx = 3, 0
+    for n_conv, out in VGG19_BLOCKS:
+        for _ in range(n_conv):
+            state[f"features.{idx}.weight"] = torch.randn(out, width, 3, 3, generator=g) * (2.0 / (9 * width)) ** 0.5
+            state[f"features.{idx}.bias"] = torch.zeros(out)
+            width, idx = out, idx + 2
+        idx += 1  # the max-pool at the end of each block
+    return state
+
+
 def layer_names(blocks: Sequence[tuple[int, int]] = VGG19_BLOCKS) -> list[str]:
     """Names of the layers of a VGG-style ``features`` stack, in order (index = position)."""
     names = []
