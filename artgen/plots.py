@@ -101,7 +101,7 @@ def contact_sheet(panels, path, *, title: str | None = None, columns: int = 3):
     import numpy as np
 
     rows = max(1, -(-len(panels) // columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 4.4 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 4.7 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, (caption, image) in zip(axes.flat, panels):
@@ -110,5 +110,5 @@ def contact_sheet(panels, path, *, title: str | None = None, columns: int = 3):
         ax.set_title(caption, fontsize=11)
     if title:
         fig.suptitle(title, fontsize=14)
-    fig.tight_layout()
+    fig.tight_layout(h_pad=1.5)
     return _save_figure(fig, path)
