@@ -67,7 +67,6 @@ from . import distributed
 from .checkpoint import RunDir
 from .device import Precision, get_rng_state, resolve_device, set_rng_state
 from .errors import NonFiniteLossError, TrainingInterrupted, UsageError
-from .optim import make_optimizer  # noqa: F401  (re-exported for heads)
 
 # --- what a head provides ----------------------------------------------------------
 
