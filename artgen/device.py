@@ -164,3 +164,47 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
     elif device.type == "mps":
         torch.mps.synchronize()
+
+
+def set_flush_denormal(enabled: bool) -> bool:
+    """Treat denormal floats as zero on this thread and on PyTorch's CPU worker threads.
+
+    ``torch.set_flush_denormal`` sets the calling thread's floating-point mode only,
+    while PyTorch's CPU kernels also run on OpenMP worker threads, which would keep
+    computing with denormals. Where PyTorch's OpenMP runtime is GNU libgomp (Linux
+    wheels), each worker sets the mode for itself inside one parallel region.
+    Returns False where the CPU cannot flush denormals.
+    """
+    if not torch.set_flush_denormal(enabled):
+        return False
+    threads = torch.get_num_threads()
+    if threads > 1:
+        parallel = _gomp_parallel()
+        if parallel is not None:
+            import ctypes
+
+            callback = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(lambda _data: torch.set_flush_denormal(enabled))
+            parallel(callback, None, threads, 0)
+    return True
+
+
+_GOMP: list = []
+
+
+def _gomp_parallel():
+    """``GOMP_parallel`` of the libgomp PyTorch has loaded, or None (other runtimes, other systems)."""
+    if not _GOMP:
+        _GOMP.append(None)
+        try:
+            import ctypes
+
+            with open("/proc/self/maps") as maps:
+                paths = {line.split()[-1] for line in maps if "/libgomp" in line}
+            if len(paths) == 1:  # loading the same file again returns the loaded copy
+                fn = ctypes.CDLL(paths.pop()).GOMP_parallel
+                fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint, ctypes.c_uint]
+                fn.restype = None
+                _GOMP[0] = fn
+        except (OSError, AttributeError, IndexError):
+            pass
+    return _GOMP[0]

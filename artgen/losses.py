@@ -53,6 +53,35 @@ def cross_entropy(
     return _reduce(per_sample, reduction)
 
 
+def cross_entropy_with_grad(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean cross-entropy of ``(B, K)`` logits against class indices, and its gradient.
+
+    Returns ``(loss, dlogits)`` with ``dlogits = (softmax(logits) - onehot(target)) / B``,
+    the exact derivative of :func:`cross_entropy` (``reduction="mean"``), computed
+    without autograd. Models with a hand-derived backward (the dense classifier's
+    fast path) start from it, so the objective still lives here.
+    """
+    batch = logits.shape[0]
+    target = target.long()
+    log_q = F.log_softmax(logits.float(), dim=-1)
+    loss = F.nll_loss(log_q, target)
+    grad = log_q.exp_()  # softmax, in place: log_q is not needed after the loss
+    grad.scatter_add_(1, target.unsqueeze(1), _minus_ones(batch, grad))  # softmax - onehot
+    return loss, grad.div_(batch)
+
+
+_MINUS_ONE: dict = {}
+
+
+def _minus_ones(rows: int, like: torch.Tensor) -> torch.Tensor:
+    """A ``(rows, 1)`` view of one cached -1 of ``like``'s dtype and device."""
+    key = (like.device, like.dtype)
+    value = _MINUS_ONE.get(key)
+    if value is None:
+        value = _MINUS_ONE[key] = torch.full((1, 1), -1.0, dtype=like.dtype, device=like.device)
+    return value.expand(rows, 1)
+
+
 # --- GAN objectives -------------------------------------------------------------------
 
 GAN_LOSSES = ("nonsaturating", "hinge")
@@ -146,11 +175,16 @@ def tv_loss(image: torch.Tensor) -> torch.Tensor:
 # --- metrics and lookup -----------------------------------------------------------
 
 
-def accuracy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Fraction of rows whose arg-max matches the class index (or the arg-max of a distribution)."""
+def correct(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per row, whether its arg-max matches the class index (or the arg-max of a distribution)."""
     if target.dim() == logits.dim():
         target = target.argmax(dim=-1)
-    return (logits.argmax(dim=-1) == target).float().mean()
+    return logits.argmax(dim=-1) == target
+
+
+def accuracy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Fraction of rows whose arg-max matches the class index (or the arg-max of a distribution)."""
+    return correct(logits, target).float().mean()
 
 
 LOSSES = {

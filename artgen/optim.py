@@ -11,6 +11,7 @@ that bookkeeping costs more than the update.
 from __future__ import annotations
 
 import torch
+from torch.optim import optimizer as _torch_optimizer
 from torch.optim.adam import adam as _adam_update
 
 from .errors import UsageError
@@ -46,7 +47,7 @@ class LeanAdam(torch.optim.Adam):
         for group in self.param_groups:
             params, grads, exp_avgs, exp_avg_sqs, max_sqs, steps = [], [], [], [], [], []
             has_complex = self._init_group(group, params, grads, exp_avgs, exp_avg_sqs, max_sqs, steps)
-            lists.append((group, params, exp_avgs, exp_avg_sqs, max_sqs, steps, has_complex))
+            lists.append((group, params, exp_avgs, exp_avg_sqs, max_sqs, steps, has_complex, _fused_cpu_ok(group, params, has_complex)))
         return lists
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -69,19 +70,29 @@ class LeanAdam(torch.optim.Adam):
             lists = self._lists = self._group_lists()
         return lists
 
-    @torch.no_grad()
     def step(self, closure=None):
+        # torch.optim wraps every optimizer's step in a profiler range and hook calls,
+        # which at batch 32 costs a sizeable part of the update itself: do that work
+        # only when a profiler runs or a hook is registered.
+        if _profiler_enabled() or self._optimizer_step_pre_hooks or self._optimizer_step_post_hooks or _global_hooks():
+            return self._hooked_step(closure)
+        with torch.no_grad():
+            return self._step(closure)
+
+    def _step(self, closure=None):
         loss = None
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        for group, params, exp_avgs, exp_avg_sqs, max_sqs, steps, has_complex in self._lists_for_step():
+        scaled = getattr(self, "grad_scale", None) is not None or getattr(self, "found_inf", None) is not None
+        for group, params, exp_avgs, exp_avg_sqs, max_sqs, steps, has_complex, fused_cpu in self._lists_for_step():
             if not params:
                 continue
             beta1, beta2 = group["betas"]
-            if _direct_fused_ok(self, group, has_complex):
+            if fused_cpu and not scaled and type(group["lr"]) is float:
                 # the kernel torch.optim.Adam(fused=True) runs, without its per-step checks
-                torch._foreach_add_(steps, 1)
+                for step in steps:  # a tensor operand: cheaper than a Python scalar or a foreach call
+                    step.add_(_one(step))
                 torch._fused_adam_(
                     params, [p.grad for p in params], exp_avgs, exp_avg_sqs, max_sqs, steps, amsgrad=group["amsgrad"],
                     lr=group["lr"], beta1=beta1, beta2=beta2, weight_decay=group["weight_decay"], eps=group["eps"], maximize=group["maximize"],
@@ -113,8 +124,41 @@ class LeanAdam(torch.optim.Adam):
         return loss
 
 
-def _direct_fused_ok(opt, group, has_complex: bool) -> bool:
-    """Plain fused Adam on the CPU (no grad scaler, no tensor lr, no decoupled decay)."""
+@torch.optim.Optimizer.profile_hook_step
+def _hooked(self, closure=None):
+    with torch.no_grad():
+        return self._step(closure)
+
+
+LeanAdam._hooked_step = _hooked
+LeanAdam.step.hooked = True  # keeps torch.optim from wrapping it again (it would on every construction)
+
+
+_ONES: dict = {}
+
+
+def _one(like: torch.Tensor) -> torch.Tensor:
+    key = (like.device, like.dtype)
+    one = _ONES.get(key)
+    if one is None:
+        one = _ONES[key] = torch.ones((), device=like.device, dtype=like.dtype)
+    return one
+
+
+def _profiler_enabled() -> bool:
+    return torch.autograd.profiler._is_profiler_enabled
+
+
+def _global_hooks() -> bool:
+    return bool(_torch_optimizer._global_optimizer_pre_hooks or _torch_optimizer._global_optimizer_post_hooks)
+
+
+def _fused_cpu_ok(group, params, has_complex: bool) -> bool:
+    """Whether the fused CPU kernel can be called directly: real parameters, no decoupled decay, not differentiable or capturable.
+
+    The learning rate (a float, not a tensor) and the absence of a grad scaler are
+    checked at each step, since schedulers and ``GradScaler`` can change them.
+    """
     return (
         group["fused"]
         and hasattr(torch, "_fused_adam_")
@@ -122,10 +166,8 @@ def _direct_fused_ok(opt, group, has_complex: bool) -> bool:
         and not group["decoupled_weight_decay"]
         and not group["differentiable"]
         and not group["capturable"]
-        and isinstance(group["lr"], float)
-        and getattr(opt, "grad_scale", None) is None
-        and getattr(opt, "found_inf", None) is None
-        and group["params"][0].device.type == "cpu"
+        and bool(params)
+        and params[0].device.type == "cpu"
     )
 
 

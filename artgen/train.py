@@ -43,7 +43,9 @@ own optimizer update(s) through ``ctx``. That one interface covers all three hea
           return {"loss": loss}
 
 ``train_step`` returns a dict of scalars; ``"loss"`` is required and is checked for
-NaN/inf. Every value is averaged per epoch into :class:`History` and logged at
+NaN/inf. A value may also be a 1-D tensor of per-sample values (the classifier's
+right/wrong per image), whose mean is the step's value: the loop averages many steps
+of them at once. Every value is averaged per epoch into :class:`History` and logged at
 ``log_every`` steps. Values are kept on the device and read back in groups, so the
 loop does not force a device synchronisation every step.
 """
@@ -65,7 +67,7 @@ from torch import nn
 
 from . import distributed
 from .checkpoint import RunDir
-from .device import Precision, get_rng_state, resolve_device, set_rng_state
+from .device import Precision, get_rng_state, resolve_device, set_flush_denormal, set_rng_state
 from .errors import NonFiniteLossError, TrainingInterrupted, UsageError
 
 # --- what a head provides ----------------------------------------------------------
@@ -208,6 +210,8 @@ class TensorBatches(BatchSource):
     ``TensorDataset`` does) and is the fast path for MNIST-sized data.
     """
 
+    GATHER_BYTES = 4 << 20  # shuffled rows are gathered this many bytes at a time
+
     def __init__(
         self,
         *tensors: torch.Tensor,
@@ -258,17 +262,28 @@ class TensorBatches(BatchSource):
         bs = self._batch_size
         per = bs // self.world_size
         lo, hi = self.rank * per, (self.rank + 1) * per
+        row_bytes = sum(t[:1].numel() * t.element_size() for t in self.tensors)
+        chunk = max(1, self.GATHER_BYTES // max(1, per * row_bytes))  # batches per gather
+        block_start = block_end = start
+        block: tuple[torch.Tensor, ...] = ()
         for i in range(start, len(self)):
             if order is None:
                 if self.world_size == 1:
                     yield tuple(t[i * bs : (i + 1) * bs] for t in self.tensors)
                 else:
                     yield tuple(t[i * bs + lo : i * bs + hi] for t in self.tensors)
-            else:
-                idx = order[i * bs : (i + 1) * bs]
-                if self.world_size > 1:
-                    idx = idx[lo:hi]
-                yield tuple(t.index_select(0, idx) for t in self.tensors)
+            elif i >= block_end:
+                # Gather the shuffled rows of several batches at once (a few MB), then
+                # serve contiguous slices: one large gather streams through memory far
+                # better than one small gather per batch.
+                block_start, block_end = i, min(i + chunk, len(self))
+                idx = order[block_start * bs : block_end * bs]
+                if self.world_size > 1:  # this process's columns of each batch (a lone short batch: its slice)
+                    idx = idx.view(-1, bs)[:, lo:hi].reshape(-1) if idx.numel() % bs == 0 else idx[lo:hi]
+                block = tuple(t.index_select(0, idx) for t in self.tensors)
+            if order is not None:
+                j = (i - block_start) * per
+                yield tuple(b[j : j + per] for b in block)
 
 
 class DatasetBatches(BatchSource):
@@ -659,9 +674,7 @@ class Trainer:
         if not self._pending:
             return None
         keys = self._keys
-        rows = torch.stack(
-            [torch.stack([torch.as_tensor(vals[k], dtype=torch.float32, device=self.device).detach().float().reshape(()) for k in keys]) for _, vals in self._pending]
-        )
+        rows = torch.stack([self._column([vals[k] for _, vals in self._pending]) for k in keys], dim=1)
         rows = distributed.all_reduce_mean(rows).cpu()
         steps = [s for s, _ in self._pending]
         self._pending = []
@@ -683,6 +696,19 @@ class Trainer:
         means = {key: float(rows[:, j].mean()) for j, key in enumerate(keys)}
         self.history.steps.append((steps[-1], means))
         return means
+
+    def _column(self, values: list) -> torch.Tensor:
+        """One logged quantity over the pending steps as a float32 vector on the device."""
+        if all(type(v) is torch.Tensor and v.dim() == 0 for v in values):
+            try:
+                return torch.stack(values).detach().to(self.device, torch.float32)
+            except RuntimeError:  # values on different devices
+                pass
+        if all(type(v) is torch.Tensor and v.dim() == 1 for v in values):  # per-sample values: their mean
+            if len({v.numel() for v in values}) == 1 and len({v.device for v in values}) == 1:
+                return torch.stack(values).detach().to(self.device, torch.float32).mean(dim=1)
+            return torch.stack([v.detach().to(self.device, torch.float32).mean() for v in values])
+        return torch.stack([torch.as_tensor(v, dtype=torch.float32, device=self.device).detach().float().reshape(()) for v in values])
 
     # -- the loop ---------------------------------------------------------------
     def fit(self, *, resume: bool = False) -> History:
@@ -777,13 +803,13 @@ def _flush_denormals(device: torch.device):
     gradient (MNIST's border pixels); once denormal, every update of them runs in
     slow microcode. Flushing them changes results by less than 1e-38 per value.
     """
-    if device.type != "cpu" or not torch.set_flush_denormal(True):
+    if device.type != "cpu" or not set_flush_denormal(True):
         yield
         return
     try:
         yield
     finally:
-        torch.set_flush_denormal(False)
+        set_flush_denormal(False)
 
 
 def _unwrapped_state(module: nn.Module) -> dict:

@@ -95,3 +95,22 @@ def test_cross_entropy_index_and_one_hot_targets_agree_on_logits():
     idx = torch.tensor([0, 3, 1, 1, 2, 0])
     one_hot = torch.nn.functional.one_hot(idx, 4).float()
     assert losses.cross_entropy(logits, idx).item() == pytest.approx(losses.cross_entropy(logits, one_hot).item(), rel=1e-6)
+
+
+def test_cross_entropy_with_grad_equals_autograd():
+    torch.manual_seed(3)
+    logits = (torch.randn(7, 5) * 4).requires_grad_()
+    target = torch.tensor([0, 4, 2, 2, 1, 3, 0])
+    loss, grad = losses.cross_entropy_with_grad(logits.detach(), target)
+    reference = losses.cross_entropy(logits, target)
+    reference.backward()
+    assert loss.item() == pytest.approx(reference.item(), rel=1e-6)
+    assert torch.allclose(grad, logits.grad, atol=1e-7)
+    # by hand: each row of the gradient sums to zero and is negative only at the target
+    assert torch.allclose(grad.sum(1), torch.zeros(7), atol=1e-7)
+    assert torch.equal(grad < 0, torch.nn.functional.one_hot(target, 5).bool())
+
+
+def test_correct_marks_each_row():
+    logits = torch.tensor([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]])
+    assert losses.correct(logits, torch.tensor([1, 0, 0])).tolist() == [True, True, False]

@@ -240,3 +240,121 @@ def test_bf16_autocast_trains_on_cpu():
     clf = make_clf()
     history = clf.fit(x, y, epochs=3, batch_size=32, precision="bf16", progress=False)
     assert history["loss"][-1] < history["loss"][0]
+
+
+def test_lean_adam_still_runs_step_hooks():
+    model = nn.Linear(3, 2)
+    opt = LeanAdam(model.parameters(), lr=1e-2)
+    calls = []
+    opt.register_step_pre_hook(lambda o, args, kwargs: calls.append("pre"))
+    opt.register_step_post_hook(lambda o, args, kwargs: calls.append("post"))
+    model(torch.randn(4, 3)).sum().backward()
+    before = model.weight.detach().clone()
+    opt.step()
+    assert calls == ["pre", "post"]
+    assert not torch.equal(before, model.weight)
+
+
+@pytest.mark.parametrize("world_size", [1, 2, 4])
+def test_tensor_batches_gathered_in_blocks_follow_the_epoch_order(monkeypatch, world_size):
+    """Shuffled rows are gathered several batches at a time; every process still gets its slice of each batch."""
+    from artgen.train import _epoch_generator
+
+    monkeypatch.setattr(TensorBatches, "GATHER_BYTES", 3 * 8 * 8)  # 3 rows of one float64 and one int64: tiny blocks
+    n, bs = 203, 8
+    x, y = torch.arange(n, dtype=torch.float64).unsqueeze(1), torch.arange(n)
+    order = torch.randperm(n, generator=_epoch_generator(7, 1))
+    per_rank = []
+    for rank in range(world_size):
+        src = TensorBatches(x, y, batch_size=bs, seed=7)
+        if world_size > 1:
+            src.shard(rank, world_size)
+        per_rank.append(list(src.epoch(1, start=3)))
+    assert len(per_rank[0]) == (n // bs if world_size > 1 else -(-n // bs)) - 3
+    for k in range(len(per_rank[0])):
+        i = k + 3
+        xs = torch.cat([per_rank[r][k][0] for r in range(world_size)]).squeeze(1).long()
+        ys = torch.cat([per_rank[r][k][1] for r in range(world_size)])
+        assert torch.equal(xs, order[i * bs : (i + 1) * bs])
+        assert torch.equal(ys, xs)
+
+
+def test_per_sample_values_are_averaged_per_step():
+    """A train_step may return a 1-D tensor (one value per sample); the step's value is its mean."""
+
+    class Counting(Task):
+        def __init__(self):
+            self.w = nn.Parameter(torch.zeros(1))
+            self.modules = {"m": nn.ParameterList([self.w])}
+            self.optimizers = {"o": torch.optim.SGD([self.w], lr=0.0)}
+
+        def train_step(self, batch, ctx):
+            (x,) = batch
+            return {"loss": self.w.sum() + 1.0, "hit": x[:, 0] > 4}
+
+    x = torch.arange(10, dtype=torch.float32).unsqueeze(1)  # batches in order: [0..3], [4..7], [8, 9]
+    history = Trainer(Counting(), TensorBatches(x, batch_size=4, shuffle=False), epochs=1, device="cpu", progress=False, log_every=2).fit()
+    assert history["hit"] == [pytest.approx((0 + 3 / 4 + 1) / 3)]
+    assert history.steps[0][1]["hit"] == pytest.approx(3 / 8)
+
+
+@pytest.mark.skipif(torch.get_num_threads() < 2, reason="needs two CPU threads")
+def test_flush_denormal_reaches_worker_threads():
+    from artgen.device import set_flush_denormal
+
+    tiny = torch.full((1 << 20,), 1e-39)  # denormal in float32; large enough to be split over threads
+    assert (tiny * 1.0).min().item() > 0
+    if not set_flush_denormal(True):
+        pytest.skip("this CPU cannot flush denormals")
+    try:
+        product = tiny * 1.0  # computed with denormals flushed on every thread
+    finally:
+        set_flush_denormal(False)
+    assert torch.count_nonzero(product).item() == 0  # inspected with denormals back on
+    assert (tiny * 1.0).min().item() > 0
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
+def test_classifier_fast_path_trains_like_autograd(activation):
+    """The dense classifier's hand-derived backward reaches the weights autograd reaches."""
+    from artgen.heads.classify import ClassifyTask
+    from artgen.models.classifier import ClassifierConfig, DenseClassifier
+
+    x, y = toy_data(96)
+    y = y + (x.flatten(1)[:, 0] > 0.5).long()  # three classes
+    runs = []
+    for analytic in (True, False):
+        torch.manual_seed(0)
+        model = DenseClassifier(ClassifierConfig(in_channels=1, image_size=4, hidden=12, num_classes=3, activation=activation))
+        calls = []
+        fast = model.cross_entropy_backward
+        model.cross_entropy_backward = lambda *a: calls.append(1) or fast(*a)
+        task = ClassifyTask(model, make_optimizer("adam", model.parameters(), lr=0.01), losses.cross_entropy)
+        task.analytic_backward = analytic
+        history = Trainer(task, TensorBatches(x, y, batch_size=16, seed=1), epochs=3, device="cpu", progress=False).fit()
+        assert len(calls) == (18 if analytic else 0)
+        runs.append((model, history))
+    (fast_model, fast_history), (slow_model, slow_history) = runs
+    for a, b in zip(fast_model.parameters(), slow_model.parameters()):
+        assert torch.allclose(a, b, atol=1e-5)
+    assert fast_history["loss"] == pytest.approx(slow_history["loss"], rel=1e-5)
+    assert fast_history["accuracy"] == pytest.approx(slow_history["accuracy"])
+
+
+def test_classifier_fast_path_is_skipped_where_it_does_not_apply():
+    from artgen.device import Precision
+    from artgen.heads.classify import ClassifyTask
+    from artgen.models.classifier import DenseClassifier
+    from artgen.train import StepContext
+
+    model = DenseClassifier()
+    task = ClassifyTask(model, make_optimizer("adam", model.parameters()), losses.cross_entropy)
+    cpu = torch.device("cpu")
+    fp32, bf16 = StepContext(cpu, Precision.create("fp32", cpu)), StepContext(cpu, Precision.create("bf16", cpu))
+    x, y = torch.rand(4, 1, 28, 28), torch.tensor([1, 2, 3, 4])
+    assert task.analytic_ok(x, y, fp32)
+    assert not task.analytic_ok(x, y, bf16)
+    assert not task.analytic_ok(x, torch.nn.functional.one_hot(y, 10).float(), fp32)  # soft targets
+    assert not task.analytic_ok(x.double(), y, fp32)
+    task.loss_fn = losses.mse
+    assert not task.analytic_ok(x, y, fp32)
