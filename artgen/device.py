@@ -208,3 +208,30 @@ def _gomp_parallel():
         except (OSError, AttributeError, IndexError):
             pass
     return _GOMP[0]
+
+
+def cpu_has_fast_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (AMX tiles or AVX-512 BF16)."""
+    cpu = getattr(torch, "cpu", None)
+    for probe in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
+        fn = getattr(cpu, probe, None)
+        try:
+            if fn is not None and fn():
+                return True
+        except RuntimeError:
+            pass
+    return False
+
+
+def auto_precision(device: torch.device, *, cpu_bf16: bool = False) -> str:
+    """What ``--precision auto`` means on ``device``.
+
+    CUDA: bf16 where the GPU supports it, else fp16. CPU: bf16 when ``cpu_bf16`` is
+    asked for (inference-like work such as style transfer) and the CPU has native
+    bfloat16 units, else fp32. MPS: fp32.
+    """
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if device.type == "cpu" and cpu_bf16 and cpu_has_fast_bf16():
+        return "bf16"
+    return "fp32"

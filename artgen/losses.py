@@ -133,6 +133,9 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     Computed in float32 even under autocast, since the sums overflow fp16.
     """
     b, c, h, w = features.shape
+    if b == 1 and c > 1 and not features.is_contiguous() and features.is_contiguous(memory_format=torch.channels_last):
+        pixels = features.float().permute(0, 2, 3, 1).reshape(h * w, c)  # (HW, C): a view, no copy
+        return torch.mm(pixels.t(), pixels).unsqueeze(0) / (c * h * w)
     if b == 1:  # one image (style transfer): mm's backward is ~1.7x faster than bmm's on the CPU
         flat = features.float().reshape(c, h * w)  # (C, HW)
         return torch.mm(flat, flat.t()).unsqueeze(0) / (c * h * w)

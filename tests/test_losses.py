@@ -114,3 +114,9 @@ def test_cross_entropy_with_grad_equals_autograd():
 def test_correct_marks_each_row():
     logits = torch.tensor([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]])
     assert losses.correct(logits, torch.tensor([1, 0, 0])).tolist() == [True, True, False]
+
+
+def test_gram_matrix_of_channels_last_features_is_the_same():
+    features = torch.randn(1, 6, 5, 7)
+    channels_last = features.contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(losses.gram_matrix(channels_last), losses.gram_matrix(features), atol=1e-6)

@@ -12,7 +12,8 @@ from artgen.heads import stylize as S
 from artgen.images import read_metadata
 from artgen.models.encoders import build_random_encoder
 
-FAST = dict(backbone="random", progress=False, style_layers=("relu1_1", "relu2_1", "relu3_1"), content_layers=("relu3_1",), levels=1)
+# fp32: the same numbers on every CPU (the default, auto, is bf16 on CPUs with native bfloat16)
+FAST = dict(backbone="random", progress=False, style_layers=("relu1_1", "relu2_1", "relu3_1"), content_layers=("relu3_1",), levels=1, precision="fp32")
 
 
 def _content(size=64):
@@ -158,3 +159,29 @@ def test_odd_modes_and_huge_inputs_are_accepted(tmp_path):
         assert max(out.size) == 40
     big = Image.new("RGB", (2000, 1500), (10, 20, 30))
     assert artgen.stylize(big, style, size=48, steps=1, **FAST).size == (48, 36)
+
+
+def test_auto_precision_is_bf16_only_where_the_cpu_has_bfloat16_units(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(S, "cpu_has_fast_bf16", lambda: True)
+    assert S.stylize_precision("auto", cpu) == "bf16"
+    monkeypatch.setattr(S, "cpu_has_fast_bf16", lambda: False)
+    assert S.stylize_precision("auto", cpu) == "fp32"
+    assert S.stylize_precision("fp32", cpu) == "fp32" and S.stylize_precision("bf16", cpu) == "bf16"
+    content, style = _content(48), _style(48)
+    _, settings = S.stylize_tensor(content, style, S.StyleOptions(size=48, steps=2, **{**FAST, "precision": "auto"}))
+    assert settings["precision"] == "fp32"  # the resolved precision is what the metadata records
+
+
+def test_bf16_encoder_in_channels_last_still_stylises():
+    content, style = _content(), _style()
+    enc = build_random_encoder(FAST["style_layers"])
+    opts = S.resolve_options(S.StyleOptions(size=64, steps=25, seed=0, **{**FAST, "precision": "bf16"}), enc)
+    before = S.StyleObjective(enc, content[None], [style[None]], content_layers=opts.content_layers, style_layers=opts.style_layers,
+                              content_weight=1, style_weight=opts.style_weight, tv_weight=opts.tv_weight)
+    start = before(content[None])["style"].item()
+    out, settings = S.stylize_tensor(content, style, opts, encoder=enc)
+    assert settings["precision"] == "bf16"
+    assert next(enc.parameters()).is_contiguous(memory_format=torch.channels_last)
+    assert out.dtype == torch.float32 and torch.isfinite(out).all()
+    assert before(out)["style"].item() < 0.5 * start  # judged by the fp32 objective

@@ -41,7 +41,9 @@ def add_parser(sub, name: str) -> None:
     p.add_argument("--save-every", type=int, default=None, metavar="N", help="also write OUT_stepNNNN.png every N steps")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--no-metadata", action="store_true", help="do not store the settings in the PNG")
-    add_common(p)
+    add_common(p, precision=False)
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+                   help="encoder precision; auto: bf16 on GPUs and CPUs with native bfloat16 (AMX, AVX-512 BF16), else fp32 (default: auto)")
     p.set_defaults(func=run)
 
 

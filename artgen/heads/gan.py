@@ -29,7 +29,7 @@ from torch import nn
 from .. import distributed, losses
 from ..augment import diff_augment, parse_policy
 from ..checkpoint import RunDir, load_state_into, split_prefix
-from ..device import resolve_device, seed_everything
+from ..device import auto_precision, resolve_device, seed_everything
 from ..errors import UsageError
 from ..models.gan import SIZES, Discriminator, GANConfig, Generator
 from ..train import BatchSource, CurvePlot, LambdaCallback, Task, Trainer
@@ -651,7 +651,7 @@ def train_gan(
             data_root=str(data_root) if data_root is not None else None, init_from=str(init_from) if init_from else None, images=n,
         )
     if precision == "auto":
-        precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if dev.type == "cuda" else "fp32"
+        precision = auto_precision(dev)
     log.info("GAN %dpx, %d channel(s), %s, %d training images, augmentation: %s", config.size, config.channels,
              f"{config.num_classes} classes" if config.conditional else "unconditional", len(gd.images), ",".join(tc.augment) or "none")
 

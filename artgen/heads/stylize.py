@@ -21,6 +21,7 @@ un-normalised objective.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from collections.abc import Callable, Sequence
@@ -33,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import losses
-from ..device import resolve_device, seed_everything
+from ..device import Precision, cpu_has_fast_bf16, resolve_device, seed_everything
 from ..errors import ImageError, UsageError
 from ..images import load_tensor, to_pil
 from ..models.encoders import CONTENT_LAYERS, STYLE_LAYERS, FeatureEncoder, build_encoder, style_grams
@@ -69,7 +70,7 @@ class StyleOptions:
     normalize: bool = True               # normalise content / style terms by their targets
     seed: int = 0
     device: str = "auto"
-    precision: str = "fp32"
+    precision: str = "auto"             # auto | fp32 | bf16 | fp16 (auto: see stylize_precision)
     save_every: int | None = None
     save_every_path: str | None = None   # pattern with {step}, e.g. out_{step:04d}.png
     progress: bool | None = None
@@ -100,6 +101,20 @@ BACKBONE_DEFAULTS = {
     "vgg19": {"steps": 300, "style_weight": 300.0, "tv_weight": 3.0},
     "random": {"steps": 300, "style_weight": 300.0, "tv_weight": 3.0},
 }
+
+
+def stylize_precision(name: str, device: torch.device) -> str:
+    """``auto``: bf16 on GPUs with bfloat16 and on CPUs with native bfloat16 units (AMX, AVX-512 BF16), else fp32.
+
+    The encoder's convolutions run in bf16 (2x faster at 512 px on a CPU with AMX);
+    Gram matrices, losses and the image stay in fp32. fp16 is never chosen
+    automatically: L-BFGS gets no loss scaling, so its gradients could underflow.
+    """
+    if name != "auto":
+        return name
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if device.type == "cpu" and cpu_has_fast_bf16() else "fp32"
 
 
 # --- image parameter, objective, task ------------------------------------------------------
@@ -134,18 +149,22 @@ class StyleObjective:
         blend: Sequence[float] | None = None,
         style_layer_weights: Sequence[float] | None = None,
         normalize: bool = True,
+        channels_last: bool = False,
+        autocast: Callable | None = None,
     ):
         self.encoder = encoder
+        self.channels_last = channels_last
         self.content_layers = tuple(content_layers)
         self.style_layers = tuple(style_layers)
         self.layers = tuple(dict.fromkeys(self.style_layers + self.content_layers))
         self.content_weight = float(content_weight)
         self.style_weight = float(style_weight)
         self.tv_weight = float(tv_weight)
-        with torch.no_grad():
-            feats = encoder(content, self.content_layers)
-            self.content_targets = [feats[n].detach() for n in self.content_layers]
-            grams = style_grams(encoder, styles, self.style_layers, blend=blend)
+        with torch.no_grad(), (autocast or contextlib.nullcontext)():
+            # targets in the precision the image will be seen in, so that they match exactly
+            feats = encoder(self._layout(content), self.content_layers)
+            self.content_targets = [feats[n].detach().float() for n in self.content_layers]
+            grams = style_grams(encoder, [self._layout(s) for s in styles], self.style_layers, blend=blend)
             self.style_targets = [grams[n] for n in self.style_layers]
         n_style = len(self.style_layers)
         if style_layer_weights is not None:
@@ -162,13 +181,18 @@ class StyleObjective:
         else:
             self.content_scales = [1.0] * len(self.content_targets)
 
+    def _layout(self, image: torch.Tensor) -> torch.Tensor:
+        if image.dim() == 3:
+            image = image.unsqueeze(0)
+        return image.contiguous(memory_format=torch.channels_last) if self.channels_last else image
+
     def __call__(self, image: torch.Tensor, autocast=None) -> dict[str, torch.Tensor]:
         """Losses for ``image`` (1, 3, H, W): {"loss", "content", "style", "tv"}."""
         if autocast is None:
-            feats = self.encoder(image, self.layers)
+            feats = self.encoder(self._layout(image), self.layers)
         else:
             with autocast():
-                feats = self.encoder(image, self.layers)
+                feats = self.encoder(self._layout(image), self.layers)
         content = image.new_zeros((), dtype=torch.float32)
         for name, target, scale in zip(self.content_layers, self.content_targets, self.content_scales):
             content = content + scale * losses.content_loss(feats[name], target)
@@ -339,7 +363,11 @@ def stylize_tensor(
     if encoder is None:
         layers = tuple(dict.fromkeys(tuple(options.style_layers) + tuple(options.content_layers)))
         encoder = build_encoder(options.backbone, layers, weights=options.weights, device=device)
+    options = dataclasses.replace(options, precision=stylize_precision(options.precision, device))
     encoder = encoder.to(device)
+    channels_last = options.precision != "fp32" or device.type == "cuda"
+    if channels_last:  # what oneDNN's bf16 and cuDNN's convolutions run fastest on
+        encoder = encoder.to(memory_format=torch.channels_last)
     options = resolve_options(options, encoder)
     seed_everything(options.seed)
     if device.type == "cuda":
@@ -377,6 +405,7 @@ def stylize_tensor(
             content_layers=options.content_layers, style_layers=options.style_layers,
             content_weight=options.content_weight, style_weight=options.style_weight, tv_weight=options.tv_weight,
             blend=options.style_blend, style_layer_weights=options.style_layer_weights, normalize=options.normalize,
+            channels_last=channels_last, autocast=Precision.create(options.precision, device).autocast,
         )
         task = StylizeTask(param, objective, options.optimizer, options.lr)
         cbs = []
