@@ -11,7 +11,8 @@ artgen runs the *same objective* (same layers, weights, Gram normalisation) thro
 ``artgen.heads.stylize`` on the shared Trainer, one L-BFGS evaluation per step.
 
 Reported:
-  1. per-step time at --size (default 512) for both, and the ratio (CPU; CUDA when present);
+  1. per-step time at --size (default 512) for both, and the ratio (CPU; CUDA when present); also
+     artgen at its default precision when that is not fp32 (bf16 on GPUs and on CPUs with AMX);
   2. end to end: the default ``artgen stylize`` at 512 px, measured for real, vs the baseline's
      300 steps (extrapolated from its measured per-step time plus its measured setup);
   3. on CUDA only: artgen's peak memory (default settings) at 512, 1024 and 2048 px.
@@ -33,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from artgen.device import resolve_device, synchronize
+from artgen.device import Precision, resolve_device, synchronize
 from artgen.heads import stylize as S
 from artgen.models import encoders as E
 from artgen.styles import style_image
@@ -186,11 +187,15 @@ SAME_STYLE = ("conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1")
 SAME_CONTENT = ("conv2_2",)
 
 
-def run_artgen_same(state, content_img, style_img, num_steps, device):
+def run_artgen_same(state, content_img, style_img, num_steps, device, precision="fp32"):
     enc = E.build_vgg19_encoder(SAME_STYLE, weights=state, device=device)
+    channels_last = precision != "fp32" or device.type == "cuda"  # as artgen.stylize does
+    if channels_last:
+        enc = enc.to(memory_format=torch.channels_last)
     t0 = time.perf_counter()
     objective = S.StyleObjective(enc, content_img[None], [style_img[None]], content_layers=SAME_CONTENT, style_layers=SAME_STYLE,
-                                 content_weight=1.0, style_weight=1e6, tv_weight=0.0, style_layer_weights=(1.0,) * 5, normalize=False)
+                                 content_weight=1.0, style_weight=1e6, tv_weight=0.0, style_layer_weights=(1.0,) * 5, normalize=False,
+                                 channels_last=channels_last, autocast=Precision.create(precision, device).autocast)
     image = S.ImageParameter(content_img[None])
     task = S.StylizeTask(image, objective, "lbfgs")
     synchronize(device)
@@ -205,7 +210,7 @@ def run_artgen_same(state, content_img, style_img, num_steps, device):
             synchronize(device)
             times.append(time.perf_counter())
 
-    Trainer(task, Repeat(num_steps), max_steps=num_steps, device=device, progress=False, callbacks=[Clock()], log_every=num_steps).fit()
+    Trainer(task, Repeat(num_steps), max_steps=num_steps, device=device, precision=precision, progress=False, callbacks=[Clock()], log_every=num_steps).fit()
     steps = [b - a for a, b in zip(times[:-1], times[1:])]
     per_step = sorted(steps[1:] or steps)[len(steps[1:] or steps) // 2]
     return per_step, setup
@@ -240,6 +245,11 @@ def main(argv=None) -> int:
     art_step, art_setup = run_artgen_same(state, content_img, style_img, args.steps + 1, device)
     print(f"per step at {size}x{size} (tutorial objective, L-BFGS, fp32): baseline {base_step * 1000:.0f} ms, artgen {art_step * 1000:.0f} ms, "
           f"artgen is {base_step / art_step:.2f}x faster")
+    auto = S.stylize_precision("auto", device)
+    if auto != "fp32":
+        auto_step, _ = run_artgen_same(state, content_img, style_img, args.steps + 1, device, precision=auto)
+        print(f"per step at {size}x{size}, artgen's default precision ({auto} encoder, fp32 Grams and losses): {auto_step * 1000:.0f} ms, "
+              f"{base_step / auto_step:.2f}x faster than the fp32 baseline")
 
     # 2. end to end: the default artgen stylize at 512 px vs the baseline's 300 steps
     if not args.skip_e2e:
