@@ -147,6 +147,10 @@ def test_cli_bad_inputs(tmp_path, pair, capsys):
     assert cli.main(["stylize", content, style, "-o", str(blocker / "sub" / "o.png"), *FLAGS]) == 1
     assert "file" in capsys.readouterr().err
     assert cli.main(["stylize", content, style, "-o", out, *FLAGS, "--style-weights", "1,2"]) == 2
+    capsys.readouterr()
+    assert cli.main(["stylize", content, style, "-o", out, *FLAGS, "--precision", "fp16", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "fp16" in err and err.count("\n") == 1  # refused before the encoder is built or announced
 
 
 def test_odd_modes_and_huge_inputs_are_accepted(tmp_path):

@@ -358,12 +358,13 @@ def stylize_tensor(
     if options.style_blend is not None and len(options.style_blend) != len(styles):
         raise UsageError(f"--style-weights has {len(options.style_blend)} values for {len(styles)} style images")
     device = resolve_device(options.device)
+    options = dataclasses.replace(options, precision=stylize_precision(options.precision, device))
+    Precision.create(options.precision, device)  # usage errors before any work
     content_full = _load(content, "content")
     style_full = [_load(s, "style") for s in styles]
     if encoder is None:
         layers = tuple(dict.fromkeys(tuple(options.style_layers) + tuple(options.content_layers)))
         encoder = build_encoder(options.backbone, layers, weights=options.weights, device=device)
-    options = dataclasses.replace(options, precision=stylize_precision(options.precision, device))
     encoder = encoder.to(device)
     channels_last = options.precision != "fp32" or device.type == "cuda"
     if channels_last:  # what oneDNN's bf16 and cuDNN's convolutions run fastest on
