@@ -24,3 +24,34 @@ def test_cuda_and_cpu_agree_on_a_forward_pass():
     x = torch.rand(8, 1, 28, 28)
     cpu = artgen.Classifier(device="cpu", seed=0)
     assert torch.allclose(clf.predict(x), cpu.predict(x), atol=1e-4)
+
+
+def test_classifier_fast_path_matches_autograd_on_cuda():
+    import copy
+
+    from artgen import losses
+    from artgen.models.classifier import DenseClassifier
+
+    torch.manual_seed(0)
+    fast = DenseClassifier().cuda()
+    slow = copy.deepcopy(fast)
+    x, y = torch.rand(32, 1, 28, 28, device="cuda"), torch.randint(0, 10, (32,), device="cuda")
+    loss, _ = fast.cross_entropy_backward(x, y)
+    reference = losses.cross_entropy(slow(x), y)
+    reference.backward()
+    assert torch.allclose(loss, reference, atol=1e-5)
+    for a, b in zip(fast.parameters(), slow.parameters()):
+        assert torch.allclose(a.grad, b.grad, atol=1e-5)
+
+
+def test_stylize_defaults_to_bf16_channels_last_on_cuda():
+    from artgen.heads import stylize as S
+    from artgen.models.encoders import build_random_encoder
+
+    layers = ("relu1_1", "relu2_1", "relu3_1")
+    enc = build_random_encoder(layers)
+    content, style = torch.rand(3, 64, 64), torch.rand(3, 64, 64)
+    out, settings = S.stylize_tensor(content, style, S.StyleOptions(size=64, steps=5, levels=1, backbone="random", device="cuda", progress=False,
+                                                                    style_layers=layers, content_layers=("relu3_1",)), encoder=enc)
+    assert settings["precision"] == ("bf16" if torch.cuda.is_bf16_supported() else "fp32")
+    assert out.dtype == torch.float32 and torch.isfinite(out).all()
