@@ -41,6 +41,7 @@ from ..device import Precision, resolve_device, seed_everything
 from ..errors import ArtgenError, CheckpointError, ImageError, UsageError
 from ..images import check_writable, load_tensor, save_image, to_pil, to_tensor
 from ..models.style_net import ARCHS, StyleNet, StyleNetConfig
+from ..settings import Settings
 from ..train import Callback, CurvePlot, LambdaCallback, Task, Trainer
 
 log = logging.getLogger("artgen")
@@ -56,7 +57,7 @@ BUILTIN_COUNT = 64  # built-in content pictures (procedural paintings, artgen.da
 
 
 @dataclass
-class FastStyleOptions:
+class FastStyleOptions(Settings):
     """Every training setting; stored under ``"train"`` in the run's config.json."""
 
     styles: list[str] = field(default_factory=list)  # style image paths, or built-in names (artgen.styles)
@@ -105,14 +106,6 @@ class FastStyleOptions:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping) -> "FastStyleOptions":
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 # --- the training step -----------------------------------------------------------------

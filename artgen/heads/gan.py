@@ -19,8 +19,8 @@ import copy
 import logging
 import math
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -32,6 +32,7 @@ from ..checkpoint import RunDir, load_state_into, split_prefix
 from ..device import auto_precision, resolve_device, seed_everything
 from ..errors import UsageError
 from ..models.gan import SIZES, Discriminator, GANConfig, Generator
+from ..settings import Settings
 from ..train import BatchSource, CurvePlot, LambdaCallback, Task, Trainer
 
 HEAD = "gan"
@@ -47,7 +48,7 @@ log = logging.getLogger("artgen.gan")
 
 
 @dataclass
-class GANTrainConfig:
+class GANTrainConfig(Settings):
     """Training settings (stored under ``train`` in ``config.json``; ``--resume`` reads them back)."""
 
     steps: int = 10000
@@ -89,14 +90,6 @@ class GANTrainConfig:
         if self.freeze_d < 0:
             raise UsageError(f"--freeze-d must be >= 0, got {self.freeze_d}")
         self.augment = list(_parse_augment(self.augment))
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping) -> "GANTrainConfig":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 def _parse_augment(spec) -> tuple[str, ...]:

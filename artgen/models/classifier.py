@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from .. import losses
+from ..settings import Settings
 
 ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 
 
 @dataclass
-class ClassifierConfig:
+class ClassifierConfig(Settings):
     """Everything needed to rebuild a :class:`DenseClassifier` (stored in ``config.json``)."""
 
     in_channels: int = 1
@@ -28,9 +29,6 @@ class ClassifierConfig:
             raise ValueError(f"activation {self.activation!r}: expected one of {', '.join(ACTIVATIONS)}")
         if self.classes is not None and len(self.classes) != self.num_classes:
             raise ValueError(f"{len(self.classes)} class names for {self.num_classes} classes")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class DenseClassifier(nn.Module):

@@ -21,17 +21,19 @@ Images are ``(B, C, H, W)`` in [-1, 1].
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from ..settings import Settings
+
 SIZES = (32, 64, 128, 256)
 
 
 @dataclass
-class GANConfig:
+class GANConfig(Settings):
     """Everything needed to rebuild the generator and discriminator (stored in ``config.json``)."""
 
     size: int = 64
@@ -70,14 +72,6 @@ class GANConfig:
     def d_channels(self, res: int) -> int:
         """Channels of the discriminator's feature map at resolution ``res`` (< size)."""
         return min(self.max_width, self.d_width * (self.size // (2 * res)))
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "GANConfig":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 class PixelNorm(nn.Module):

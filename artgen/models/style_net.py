@@ -46,18 +46,20 @@ This module holds only the model; training lives in ``artgen.heads.fast_style``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ..settings import Settings
 
 ARCHS = ("standard", "small")
 MIN_SIDE = 16  # smaller inputs are padded up to this
 
 
 @dataclass
-class StyleNetConfig:
+class StyleNetConfig(Settings):
     """Everything needed to rebuild a style network (stored in a run's config.json).
 
     ``channels[0]`` is the stem's width; each further entry adds one stride-2
@@ -89,13 +91,9 @@ class StyleNetConfig:
         """Total downsampling factor; inputs are padded to a multiple of it."""
         return self.stem_stride * 2 ** (len(self.channels) - 1)
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
     @classmethod
     def from_dict(cls, data: dict) -> "StyleNetConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
+        unknown = sorted(set(data) - cls.field_names())
         if unknown:
             raise ValueError(f"unknown style network settings: {', '.join(unknown)}")
         cfg = cls(**data)
