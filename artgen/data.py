@@ -620,10 +620,7 @@ def load_dataset(
       otherwise a fixed 10% of each class (at least one image, when the class
       has two or more) is held out as the test split (:func:`holdout_split`).
     """
-    if channels not in (1, 3):
-        raise UsageError(f"channels must be 1 or 3, got {channels!r}")
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise UsageError(f"image size must be a positive integer, got {size!r}")
+    _check_shape_args(size, channels)
     key = name.lower().replace("_", "-")
     if key == "shapes":
         x, y = load_shapes(train, size=size, channels=channels)
@@ -635,20 +632,59 @@ def load_dataset(
         classes = list(_mnist_class(True)[0].classes) if fashion else [str(i) for i in range(10)]
         return _fit(x, size, channels), y, classes
     if key == "folder":
-        if data is None:
-            raise UsageError("the 'folder' dataset needs --data FOLDER (one subfolder per class)")
-        folder = Path(data).expanduser()
-        test_dir = next((folder / s for s in ("test", "val") if (folder / s).is_dir()), None)
-        if (folder / "train").is_dir() and test_dir is not None:
-            folder = folder / "train" if train else test_dir
-        split = not ((Path(data).expanduser() / "train").is_dir() and test_dir is not None)
-        ds = ImageFolder(folder, size=size, channels=channels, labelled=True)
+        train_dir, test_dir = _folder_splits(data)
+        if test_dir is not None:
+            ds = ImageFolder(train_dir if train else test_dir, size=size, channels=channels, labelled=True)
+            return (*ds.tensors(), list(ds.classes))
+        ds = ImageFolder(train_dir, size=size, channels=channels, labelled=True)
         x, y = ds.tensors()
-        if split:
-            keep = holdout_split(y, train=train)
-            x, y = x[keep], y[keep]
-        return x, y, list(ds.classes)
+        keep = holdout_split(y, train=train)
+        return x[keep], y[keep], list(ds.classes)
     raise UsageError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
+
+
+def load_dataset_splits(
+    name: str,
+    *,
+    root: PathLike | None = None,
+    data: PathLike | None = None,
+    size: int = 28,
+    channels: int = 1,
+    download: bool = False,
+) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor], list[str]]:
+    """``((x, y) train, (x, y) test, classes)`` of :func:`load_dataset`, each image decoded once.
+
+    A folder without ``train/`` and ``test/`` subfolders is read once and split with
+    :func:`holdout_split` (its warnings about skipped files appear once).
+    """
+    if name.lower().replace("_", "-") == "folder" and _folder_splits(data)[1] is None:
+        _check_shape_args(size, channels)
+        ds = ImageFolder(_folder_splits(data)[0], size=size, channels=channels, labelled=True)
+        x, y = ds.tensors()
+        train, test = holdout_split(y, train=True), holdout_split(y, train=False)
+        return (x[train], y[train]), (x[test], y[test]), list(ds.classes)
+    kwargs = dict(root=root, data=data, size=size, channels=channels, download=download)
+    x, y, classes = load_dataset(name, train=True, **kwargs)
+    x_test, y_test, _ = load_dataset(name, train=False, **kwargs)
+    return (x, y), (x_test, y_test), classes
+
+
+def _folder_splits(data: PathLike | None) -> tuple[Path, Path | None]:
+    """``(train folder, test folder)`` when ``data`` has train/ and test/ (or val/) subfolders, else ``(data, None)``."""
+    if data is None:
+        raise UsageError("the 'folder' dataset needs --data FOLDER (one subfolder per class)")
+    folder = Path(data).expanduser()
+    test_dir = next((folder / s for s in ("test", "val") if (folder / s).is_dir()), None)
+    if (folder / "train").is_dir() and test_dir is not None:
+        return folder / "train", test_dir
+    return folder, None
+
+
+def _check_shape_args(size, channels) -> None:
+    if channels not in (1, 3):
+        raise UsageError(f"channels must be 1 or 3, got {channels!r}")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise UsageError(f"image size must be a positive integer, got {size!r}")
 
 
 def holdout_split(labels: torch.Tensor, *, train: bool, fraction: float = 0.1, seed: int = 0) -> torch.Tensor:

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-DATASETS = ("shapes", "mnist", "fashion-mnist", "folder")
+from ..data import DATASETS
 
 
 def add_parser(sub, name: str) -> None:
@@ -58,33 +58,32 @@ def _data_flags(parser: argparse.ArgumentParser, *, required: bool) -> None:
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="use only the first N training images (quick runs)")
 
 
-def _load_split(args, *, train: bool, saved: dict | None = None):
-    """(x, y, classes) for the chosen dataset and split, from flags or the saved run settings."""
-    from ..data import load_dataset
+def _data_settings(args, saved: dict | None = None) -> dict:
+    """Dataset name, folder or root, size and channels, from flags or the saved run settings."""
+    from ..errors import UsageError
 
     saved = saved or {}
     name = args.dataset or saved.get("dataset") or ("folder" if getattr(args, "data", None) else "shapes")
     data_dir = getattr(args, "data", None) or saved.get("data")
     root = getattr(args, "data_root", None) or saved.get("data_root")
-    size = getattr(args, "size", None) or saved.get("size") or 28
-    channels = getattr(args, "channels", None) or saved.get("channels") or 1
-    from ..errors import UsageError
+    if name == "folder" and not data_dir:
+        raise UsageError("--dataset folder needs --data DIR (one subfolder per class)")
+    if name != "folder" and data_dir:
+        raise UsageError(f"--data is for --dataset folder; for {name} use --data-root")
+    return {
+        "dataset": name, "data": str(data_dir) if data_dir else None, "data_root": str(root) if root else None,
+        "size": getattr(args, "size", None) or saved.get("size") or 28, "channels": getattr(args, "channels", None) or saved.get("channels") or 1,
+    }
 
-    if name == "folder":
-        if not data_dir:
-            raise UsageError("--dataset folder needs --data DIR (one subfolder per class)")
-        x, y, classes = load_dataset("folder", train=train, data=data_dir, size=size, channels=channels)
-    else:
-        if data_dir and name != "folder":
-            raise UsageError(f"--data is for --dataset folder; for {name} use --data-root")
-        x, y, classes = load_dataset(name, train=train, root=root, size=size, channels=channels, download=getattr(args, "download", False))
-    settings = {"dataset": name, "data": str(data_dir) if data_dir else None, "data_root": str(root) if root else None, "size": size, "channels": channels}
-    return x, y, classes, settings
+
+def _load_kwargs(settings: dict, args) -> dict:
+    return dict(root=settings["data_root"], data=settings["data"], size=settings["size"], channels=settings["channels"], download=getattr(args, "download", False))
 
 
 def run_train(args) -> int:
     from .. import distributed
     from ..checkpoint import RunDir, write_json_atomic
+    from ..data import load_dataset_splits
     from ..device import resolve_device
     from ..errors import UsageError
     from ..heads.classify import Classifier, init_from
@@ -107,11 +106,11 @@ def run_train(args) -> int:
         cfg = run.load_config()
         saved = cfg.get("train", {})
         config = ClassifierConfig(**cfg["model"])
-    x, y, classes, settings = _load_split(args, train=True, saved=saved)
+    settings = _data_settings(args, saved)
+    (x, y), (x_test, y_test), classes = load_dataset_splits(settings["dataset"], **_load_kwargs(settings, args))
     limit = saved.get("limit") if args.resume else args.limit
     if limit:
         x, y = x[:limit], y[:limit]
-    x_test, y_test, _, _ = _load_split(args, train=False, saved=saved)
     if not args.resume:
         config = ClassifierConfig(
             in_channels=x.shape[1], image_size=x.shape[-1], hidden=args.hidden, num_classes=len(classes), activation=args.activation, classes=list(classes)
@@ -146,11 +145,13 @@ def _load_classifier(args):
 
 def run_eval(args) -> int:
     from ..checkpoint import RunDir
+    from ..data import load_dataset
     from ..errors import UsageError
 
     clf = _load_classifier(args)
     saved = RunDir(args.checkpoint).load_config().get("train", {})
-    x, y, classes, settings = _load_split(args, train=False, saved=saved)
+    settings = _data_settings(args, saved)
+    x, y, classes = load_dataset(settings["dataset"], train=False, **_load_kwargs(settings, args))
     if tuple(x.shape[1:]) != (clf.config.in_channels, clf.config.image_size, clf.config.image_size):
         raise UsageError(f"dataset images are {tuple(x.shape[1:])} but the model expects ({clf.config.in_channels}, {clf.config.image_size}, {clf.config.image_size})")
     result = clf.evaluate(x, y)
