@@ -587,15 +587,15 @@ def write_idx_mnist(
 # --------------------------------------------------------------------------- dispatch
 
 
-def _fit(x: torch.Tensor, size: int, channels: int) -> torch.Tensor:
-    """Resize square (N,C,H,W) images to ``size`` and set the channel count."""
+def fit_images(x: torch.Tensor, size: int, channels: int) -> torch.Tensor:
+    """Resize square (N,C,H,W) images in [0, 1] to ``size`` (antialiased) and set the channel count (grey: luminance)."""
     if x.shape[-1] != size:
         x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
         x = x.clamp_(0.0, 1.0)
     if channels == 3 and x.shape[1] == 1:
         x = x.repeat(1, 3, 1, 1)
     elif channels == 1 and x.shape[1] == 3:
-        x = (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+        x = images.luminance(x)
     return x
 
 
@@ -630,7 +630,7 @@ def load_dataset(
         x, y = load_mnist(root if root is not None else default_data_root(), train=train,
                           fashion=fashion, download=download)
         classes = list(_mnist_class(True)[0].classes) if fashion else [str(i) for i in range(10)]
-        return _fit(x, size, channels), y, classes
+        return fit_images(x, size, channels), y, classes
     if key == "folder":
         train_dir, test_dir = _folder_splits(data)
         if test_dir is not None:

@@ -278,6 +278,15 @@ def _prepare(img: Image.Image, mode: str, *, path: Path | None) -> Image.Image:
     return out
 
 
+LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 weights of R, G, B
+
+
+def luminance(x: torch.Tensor) -> torch.Tensor:
+    """Grey from RGB along the channel axis: ``(..., 3, H, W) -> (..., 1, H, W)``."""
+    weights = torch.tensor(LUMA, dtype=x.dtype, device=x.device).view(3, 1, 1)
+    return (x * weights).sum(-3, keepdim=True)
+
+
 def to_tensor(img: Image.Image) -> torch.Tensor:
     """PIL image -> float32 tensor (C, H, W) in [0, 1]; C is 1 for grey, else 3."""
     if img.mode not in ("RGB", "L"):
@@ -362,8 +371,7 @@ def load_tensor(
     if isinstance(source, torch.Tensor):
         t = _as_chw(source)
         if mode == "L" and t.shape[0] == 3:
-            weights = torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)
-            t = (t * weights).sum(0, keepdim=True)
+            t = luminance(t)
         elif mode == "RGB" and t.shape[0] == 1:
             t = t.expand(3, -1, -1)
         h, w = t.shape[-2:]

@@ -23,10 +23,10 @@ import time
 import torch
 from torch import nn
 
-from artgen.device import Precision, synchronize
+from artgen.device import Precision, auto_precision, synchronize
 from artgen.heads.gan import GANTask, GANTrainConfig, SampledBatches
 from artgen.models.gan import GANConfig, count_parameters
-from artgen.train import Trainer
+from artgen.train import Callback, Trainer
 
 
 def dcgan(nz=100, ngf=64, ndf=64, nc=3):
@@ -102,14 +102,10 @@ def bench_artgen(data: torch.Tensor, batch: int, steps: int, warmup: int, device
     tc = GANTrainConfig(steps=warmup + steps, batch_size=batch, augment=["color", "translation", "cutout"] if augment else [])
     task = GANTask(cfg, tc, device)
     source = SampledBatches(data, batch_size=batch, device=device, channels_last=tc.channels_last)
-    precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if device.type == "cuda" else "fp32"
+    precision = auto_precision(device)  # what `artgen gan train` uses
     times = {}
 
-    class Clock:
-        def on_train_begin(self, trainer): ...
-        def on_log(self, *a): ...
-        def on_epoch_end(self, *a): ...
-        def on_checkpoint(self, *a): ...
+    class Clock(Callback):
         def on_train_end(self, trainer):
             synchronize(device)
             times["end"] = time.perf_counter()

@@ -29,11 +29,12 @@ from torch import nn
 from .. import distributed, losses
 from ..augment import diff_augment, parse_policy
 from ..checkpoint import RunDir, load_state_into, split_prefix
+from ..data import fit_images
 from ..device import auto_precision, resolve_device, seed_everything
 from ..errors import UsageError
 from ..models.gan import SIZES, Discriminator, GANConfig, Generator
 from ..settings import Settings
-from ..train import BatchSource, CurvePlot, LambdaCallback, Task, Trainer
+from ..train import BatchSource, CurvePlot, LambdaCallback, Task, Trainer, _check_shardable, _epoch_generator
 
 HEAD = "gan"
 BUILTIN_DATASETS = ("art", "shapes", "mnist", "fashion-mnist")
@@ -137,15 +138,14 @@ class SampledBatches(BatchSource):
 
     def shard(self, rank: int, world_size: int) -> None:
         """Under torchrun: every process draws the global batch and keeps its own slice."""
-        if self._batch_size % world_size:
-            raise UsageError(f"--batch-size {self._batch_size} is the global batch and must divide evenly over {world_size} processes")
+        _check_shardable(self._batch_size, world_size)
         self.rank, self.world_size = rank, world_size
 
     def __len__(self) -> int:
         return max(math.ceil(self.n / self._batch_size), 100)
 
     def epoch(self, epoch: int, start: int = 0):
-        g = torch.Generator().manual_seed(int(self.seed) * 1_000_003 + int(epoch) + 7919)
+        g = _epoch_generator(self.seed, int(epoch) + 7919)  # draws of their own, apart from TensorBatches'(seed, epoch)
         steps, bs = len(self), self._batch_size
         index = torch.randint(0, self.n, (steps, bs), generator=g)
         flips = torch.rand(steps, bs, generator=g) < 0.5
@@ -197,7 +197,7 @@ def load_gan_data(
     classes.  ``dataset`` is ``art`` (built-in abstract paintings), ``shapes``
     (built-in, 10 classes), ``mnist`` or ``fashion-mnist``.
     """
-    from ..data import ImageFolder, art_images, load_mnist, make_shapes
+    from ..data import ImageFolder, art_images, load_dataset, make_shapes
 
     if data is not None and dataset is not None:
         raise UsageError("give either --data DIR or --dataset NAME, not both")
@@ -222,9 +222,7 @@ def load_gan_data(
                 raise UsageError("--conditional needs labels; the built-in 'art' set has none (use shapes, mnist, fashion-mnist or a folder with one subfolder per class)")
             ch = channels or 3
             n = min(limit, ART_IMAGES) if limit else ART_IMAGES
-            x = art_images(n, size=stored, seed=0)
-            if ch == 1:
-                x = (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+            x = fit_images(art_images(n, size=stored, seed=0), stored, ch)
             labels, classes = None, []
         elif key == "shapes":
             from ..data import SHAPES_CLASSES
@@ -234,13 +232,8 @@ def load_gan_data(
             x, y = make_shapes(n, size=stored, seed=0, channels=ch)
             labels, classes = y, list(SHAPES_CLASSES)
         else:
-            from ..data import _fit, default_data_root
-
             ch = channels or 1
-            x, y = load_mnist(data_root if data_root is not None else default_data_root(), train=True, fashion=key == "fashion-mnist", download=False)
-            x = _fit(x, stored, ch)
-            labels = y
-            classes = [str(i) for i in range(10)] if key == "mnist" else ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+            x, labels, classes = load_dataset(key, root=data_root, size=stored, channels=ch)
         images = x.clamp(0, 1).mul(255).round_().to(torch.uint8)
         name = key
         if not labelled:
@@ -528,23 +521,21 @@ def init_from_run(gan: GAN, path: str | os.PathLike) -> None:
 class _SampleGrid:
     """Writes ``samples/step_NNNNNN.png`` from the EMA generator with fixed latents."""
 
-    def __init__(self, task: GANTask, folder: Path, seed: int, n: int = 64):
-        self.task = task
+    def __init__(self, gan: GAN, folder: Path, seed: int, n: int = 64):
+        self.gan = gan
         self.folder = folder
         self.seed = seed
-        c = task.config
-        self.z = latents(range(seed, seed + n), c.z_dim)
-        self.labels = (torch.arange(n) % c.num_classes) if c.conditional else None
+        self.z = latents(range(seed, seed + n), gan.config.z_dim)
+        self.labels = gan._labels(n, None)
 
     @torch.no_grad()
     def __call__(self, trainer, step):
         from ..images import make_grid, save_image
 
-        g = self.task.G_ema
-        x = g(self.z.to(trainer.device), self.labels.to(trainer.device) if self.labels is not None else None)
-        x = x.float().add(1).mul(0.5).clamp(0, 1).cpu()
-        nrow = self.task.config.num_classes if self.task.config.conditional and self.task.config.num_classes <= 16 else None
-        meta = {"head": HEAD, "step": step, "seed": self.seed, "seeds": f"{self.seed}..{self.seed + len(self.z) - 1}", "size": self.task.config.size}
+        c = self.gan.config
+        x = self.gan.generate_from(self.z, self.labels)
+        nrow = c.num_classes if c.conditional and c.num_classes <= 16 else None
+        meta = {"head": HEAD, "step": step, "seed": self.seed, "seeds": f"{self.seed}..{self.seed + len(self.z) - 1}", "size": c.size}
         save_image(make_grid(x, nrow=nrow), self.folder / f"step_{step:06d}.png", metadata=meta, overwrite=True)
 
 
@@ -650,18 +641,14 @@ def train_gan(
 
     seed_everything(tc.seed)
     gan = GAN(config, device=dev, train_config=tc, run=run.path if run is not None else None)
-    if init_from and not resume:
-        init_from_run(gan, init_from)
     task = GANTask(config, tc, dev, generator=gan.generator, discriminator=gan.discriminator)
     gan.generator_ema = task.G_ema
     if init_from and not resume:
-        # the EMA copy was made from the generator; use the source run's EMA weights instead
-        tensors = RunDir(init_from).load_weights()
-        load_state_into(task.G_ema, split_prefix(tensors, "generator_ema"), what=f"--init-from '{init_from}' generator_ema")
+        init_from_run(gan, init_from)  # in place: the task's modules and optimizers see the loaded weights
     source = SampledBatches(gd.images, gd.labels, batch_size=tc.batch_size, size=config.size, hflip=tc.hflip, seed=tc.seed, device=dev, channels_last=tc.channels_last)
     cbs = list(callbacks)
     if run is not None:
-        cbs.append(LambdaCallback(_SampleGrid(task, run / "samples", tc.seed), tc.sample_every))
+        cbs.append(LambdaCallback(_SampleGrid(gan, run / "samples", tc.seed), tc.sample_every))
         cbs.append(CurvePlot(run / "curves.png", title=f"GAN {config.size}px"))
     run_config = {"head": HEAD, "model": config.to_dict(), "train": tc.to_dict(), "precision": precision}
     trainer = Trainer(
@@ -688,8 +675,9 @@ def evaluate_gan(gan, real, *, num_samples=1000, features="auto", inception_weig
     fake = gan.generate(num_samples, seed=seed + 10_000_000)
     real_f = metrics.extract(feat, real)
     fake_f = metrics.extract(feat, fake)
-    mean, std = metrics.kid(real_f, fake_f, seed=seed)
-    out = {"kid": mean, "kid_std": std, "features": name, "real_images": len(real), "generated_images": num_samples, "subset_size": min(1000, len(real), num_samples)}
+    subset_size = min(1000, len(real_f), len(fake_f))
+    mean, std = metrics.kid(real_f, fake_f, subset_size=subset_size, seed=seed)
+    out = {"kid": mean, "kid_std": std, "features": name, "real_images": len(real), "generated_images": num_samples, "subset_size": subset_size}
     if name == "inception-v3":
         out["fid"] = metrics.fid(real_f, fake_f)
     if classifier is not None:
@@ -699,8 +687,6 @@ def evaluate_gan(gan, real, *, num_samples=1000, features="auto", inception_weig
 
 def class_agreement(gan, classifier, *, per_class: int = 100, seed: int = 0) -> float:
     """Fraction of class-conditional samples that ``classifier`` assigns to the requested class."""
-    import torch.nn.functional as F
-
     if not gan.config.conditional:
         raise UsageError("--classifier needs a class-conditional GAN (trained with --conditional)")
     cc = classifier.config
@@ -708,13 +694,7 @@ def class_agreement(gan, classifier, *, per_class: int = 100, seed: int = 0) -> 
         raise UsageError(f"the classifier knows {cc.num_classes} classes, the GAN {gan.config.num_classes}")
     correct = total = 0
     for k in range(gan.config.num_classes):
-        x = gan.generate(per_class, seed=seed + k * 100_000, class_=k)
-        if x.shape[-1] != cc.image_size:
-            x = F.interpolate(x, size=(cc.image_size, cc.image_size), mode="bilinear", align_corners=False, antialias=True)
-        if cc.in_channels == 1 and x.shape[1] == 3:
-            x = (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
-        elif cc.in_channels == 3 and x.shape[1] == 1:
-            x = x.repeat(1, 3, 1, 1)
+        x = fit_images(gan.generate(per_class, seed=seed + k * 100_000, class_=k), cc.image_size, cc.in_channels)
         pred = classifier.predict(x).argmax(-1)
         correct += int((pred == k).sum())
         total += len(x)
