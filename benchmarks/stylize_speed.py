@@ -188,14 +188,11 @@ SAME_CONTENT = ("conv2_2",)
 
 
 def run_artgen_same(state, content_img, style_img, num_steps, device, precision="fp32"):
-    enc = E.build_vgg19_encoder(SAME_STYLE, weights=state, device=device)
-    channels_last = precision != "fp32" or device.type == "cuda"  # as artgen.stylize does
-    if channels_last:
-        enc = enc.to(memory_format=torch.channels_last)
+    enc = S.set_encoder_layout(E.build_vgg19_encoder(SAME_STYLE, weights=state, device=device), precision, device)
     t0 = time.perf_counter()
     objective = S.StyleObjective(enc, content_img[None], [style_img[None]], content_layers=SAME_CONTENT, style_layers=SAME_STYLE,
                                  content_weight=1.0, style_weight=1e6, tv_weight=0.0, style_layer_weights=(1.0,) * 5, normalize=False,
-                                 channels_last=channels_last, autocast=Precision.create(precision, device).autocast)
+                                 autocast=Precision.create(precision, device).autocast)
     image = S.ImageParameter(content_img[None])
     task = S.StylizeTask(image, objective, "lbfgs")
     synchronize(device)

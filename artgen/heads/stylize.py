@@ -117,6 +117,12 @@ def stylize_precision(name: str, device: torch.device) -> str:
     return "bf16" if device.type == "cpu" and cpu_has_fast_bf16() else "fp32"
 
 
+def set_encoder_layout(encoder: FeatureEncoder, precision: str, device: torch.device) -> FeatureEncoder:
+    """Channels-last for bf16/fp16 and on CUDA (what oneDNN's bf16 and cuDNN's convolutions run fastest on)."""
+    fast = precision != "fp32" or device.type == "cuda"
+    return encoder.set_memory_format(torch.channels_last if fast else torch.contiguous_format)
+
+
 # --- image parameter, objective, task ------------------------------------------------------
 
 
@@ -149,11 +155,9 @@ class StyleObjective:
         blend: Sequence[float] | None = None,
         style_layer_weights: Sequence[float] | None = None,
         normalize: bool = True,
-        channels_last: bool = False,
         autocast: Callable | None = None,
     ):
         self.encoder = encoder
-        self.channels_last = channels_last
         self.content_layers = tuple(content_layers)
         self.style_layers = tuple(style_layers)
         self.layers = tuple(dict.fromkeys(self.style_layers + self.content_layers))
@@ -162,9 +166,9 @@ class StyleObjective:
         self.tv_weight = float(tv_weight)
         with torch.no_grad(), (autocast or contextlib.nullcontext)():
             # targets in the precision the image will be seen in, so that they match exactly
-            feats = encoder(self._layout(content), self.content_layers)
+            feats = encoder(content, self.content_layers)
             self.content_targets = [feats[n].detach().float() for n in self.content_layers]
-            grams = style_grams(encoder, [self._layout(s) for s in styles], self.style_layers, blend=blend)
+            grams = style_grams(encoder, styles, self.style_layers, blend=blend)
             self.style_targets = [grams[n] for n in self.style_layers]
         n_style = len(self.style_layers)
         if style_layer_weights is not None:
@@ -181,18 +185,13 @@ class StyleObjective:
         else:
             self.content_scales = [1.0] * len(self.content_targets)
 
-    def _layout(self, image: torch.Tensor) -> torch.Tensor:
-        if image.dim() == 3:
-            image = image.unsqueeze(0)
-        return image.contiguous(memory_format=torch.channels_last) if self.channels_last else image
-
     def __call__(self, image: torch.Tensor, autocast=None) -> dict[str, torch.Tensor]:
         """Losses for ``image`` (1, 3, H, W): {"loss", "content", "style", "tv"}."""
         if autocast is None:
-            feats = self.encoder(self._layout(image), self.layers)
+            feats = self.encoder(image, self.layers)
         else:
             with autocast():
-                feats = self.encoder(self._layout(image), self.layers)
+                feats = self.encoder(image, self.layers)
         content = image.new_zeros((), dtype=torch.float32)
         for name, target, scale in zip(self.content_layers, self.content_targets, self.content_scales):
             content = content + scale * losses.content_loss(feats[name], target)
@@ -365,10 +364,7 @@ def stylize_tensor(
     if encoder is None:
         layers = tuple(dict.fromkeys(tuple(options.style_layers) + tuple(options.content_layers)))
         encoder = build_encoder(options.backbone, layers, weights=options.weights, device=device)
-    encoder = encoder.to(device)
-    channels_last = options.precision != "fp32" or device.type == "cuda"
-    if channels_last:  # what oneDNN's bf16 and cuDNN's convolutions run fastest on
-        encoder = encoder.to(memory_format=torch.channels_last)
+    encoder = set_encoder_layout(encoder.to(device), options.precision, device)
     options = resolve_options(options, encoder)
     seed_everything(options.seed)
     if device.type == "cuda":
@@ -406,7 +402,7 @@ def stylize_tensor(
             content_layers=options.content_layers, style_layers=options.style_layers,
             content_weight=options.content_weight, style_weight=options.style_weight, tv_weight=options.tv_weight,
             blend=options.style_blend, style_layer_weights=options.style_layer_weights, normalize=options.normalize,
-            channels_last=channels_last, autocast=Precision.create(options.precision, device).autocast,
+            autocast=Precision.create(options.precision, device).autocast,
         )
         task = StylizeTask(param, objective, options.optimizer, options.lr)
         cbs = []
