@@ -287,6 +287,24 @@ def luminance(x: torch.Tensor) -> torch.Tensor:
     return (x * weights).sum(-3, keepdim=True)
 
 
+_RGB_TO_YIQ = torch.tensor([LUMA, [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+_YIQ_TO_RGB = torch.linalg.inv(_RGB_TO_YIQ)
+
+
+def rgb_to_yiq(x: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) RGB -> YIQ (Y is luminance in [0, 1], I and Q the chroma)."""
+    return torch.einsum("ij,bjhw->bihw", _RGB_TO_YIQ.to(x), x)
+
+
+def yiq_to_rgb(x: torch.Tensor) -> torch.Tensor:
+    return torch.einsum("ij,bjhw->bihw", _YIQ_TO_RGB.to(x), x)
+
+
+def with_chroma(luma: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
+    """RGB in [0, 1] from a luminance ``(B, 1, H, W)`` and the chroma (YIQ's I and Q) of ``content`` ``(B, 3, H, W)``."""
+    return yiq_to_rgb(torch.cat([luma, rgb_to_yiq(content)[:, 1:]], dim=1)).clamp(0, 1)
+
+
 def to_tensor(img: Image.Image) -> torch.Tensor:
     """PIL image -> float32 tensor (C, H, W) in [0, 1]; C is 1 for grey, else 3."""
     if img.mode not in ("RGB", "L"):

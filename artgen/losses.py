@@ -148,6 +148,12 @@ def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(features.float(), target.float())
 
 
+def energy_weights(targets: Sequence[torch.Tensor]) -> list[float]:
+    """``1 / (L * mean(t^2))`` for each of ``L`` targets: weights that make each term's error
+    relative to its target's size and share the total among the terms (floored at 1e-12)."""
+    return [1.0 / (len(targets) * max(float(t.float().pow(2).mean()), 1e-12)) for t in targets]
+
+
 def style_loss(
     features: Sequence[torch.Tensor],
     target_grams: Sequence[torch.Tensor],

@@ -39,7 +39,7 @@ from .. import distributed, losses
 from ..checkpoint import RunDir, load_state_into, split_prefix
 from ..device import Precision, resolve_device, seed_everything
 from ..errors import ArtgenError, CheckpointError, ImageError, UsageError
-from ..images import check_writable, load_tensor, save_image, to_pil, to_tensor
+from ..images import check_writable, load_tensor, rgb_to_yiq, save_image, to_pil, to_tensor, with_chroma
 from ..models.style_net import ARCHS, StyleNet, StyleNetConfig
 from ..settings import Settings
 from ..train import Callback, CurvePlot, LambdaCallback, Task, Trainer
@@ -136,9 +136,7 @@ class FastStyleTask(Task):
             raise CheckpointError(f"the saved style targets lack layer(s) {', '.join(missing)}")
         device = next(self.net.parameters()).device
         self.target_grams = {l: grams[l].detach().to(device, torch.float32) for l in self.style_layers}
-        # each layer's error relative to its target's size, shared among the layers
-        n = len(self.style_layers)
-        self.layer_weights = [1.0 / (n * max(float(self.target_grams[l].pow(2).mean()), 1e-12)) for l in self.style_layers]
+        self.layer_weights = losses.energy_weights([self.target_grams[l] for l in self.style_layers])
 
     def objective(self, photos: torch.Tensor, ctx) -> dict[str, torch.Tensor]:
         opts = self.options
@@ -353,25 +351,12 @@ def train_fast_style(
 # --- inference -------------------------------------------------------------------------------
 
 
-def _rgb_to_yiq(x: torch.Tensor) -> torch.Tensor:
-    from .stylize import rgb_to_yiq
-
-    return rgb_to_yiq(x)
-
-
-def _yiq_to_rgb(x: torch.Tensor) -> torch.Tensor:
-    from .stylize import yiq_to_rgb
-
-    return yiq_to_rgb(x)
-
-
 def finish(styled: torch.Tensor, content: torch.Tensor, *, strength: float = 1.0, preserve_colors: bool = False) -> torch.Tensor:
     """Post-process a stylised batch: keep the photo's colours (YIQ chroma) and/or blend back towards it."""
     styled = styled.float().clamp(0, 1)
     content = content.float()
     if preserve_colors:
-        yiq = _rgb_to_yiq(content)
-        styled = _yiq_to_rgb(torch.cat([_rgb_to_yiq(styled)[:, :1], yiq[:, 1:]], dim=1)).clamp(0, 1)
+        styled = with_chroma(rgb_to_yiq(styled)[:, :1], content)
     if strength < 1.0:
         styled = torch.lerp(content, styled, float(strength))
     return styled

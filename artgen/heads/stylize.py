@@ -36,7 +36,7 @@ from torch import nn
 from .. import losses
 from ..device import Precision, cpu_has_fast_bf16, resolve_device, seed_everything
 from ..errors import ImageError, UsageError
-from ..images import load_tensor, to_pil
+from ..images import load_tensor, rgb_to_yiq, to_pil, with_chroma
 from ..models.encoders import CONTENT_LAYERS, STYLE_LAYERS, FeatureEncoder, build_encoder, style_grams
 from ..train import LambdaCallback, Repeat, Task, Trainer
 
@@ -176,12 +176,12 @@ class StyleObjective:
                 raise UsageError(f"{len(style_layer_weights)} style layer weights for {n_style} style layers")
             weights = [float(w) for w in style_layer_weights]
         elif normalize:
-            weights = [1.0 / (n_style * float(g.pow(2).mean().clamp_min(1e-12))) for g in self.style_targets]
+            weights = losses.energy_weights(self.style_targets)
         else:
             weights = [1.0] * n_style
         self.style_layer_weights = weights
         if normalize:
-            self.content_scales = [1.0 / (len(self.content_targets) * float(t.pow(2).mean().clamp_min(1e-12))) for t in self.content_targets]
+            self.content_scales = losses.energy_weights(self.content_targets)
         else:
             self.content_scales = [1.0] * len(self.content_targets)
 
@@ -243,18 +243,6 @@ class StylizeTask(Task):
 
 
 # --- colour helpers -----------------------------------------------------------------------
-
-_RGB_TO_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
-
-
-def rgb_to_yiq(x: torch.Tensor) -> torch.Tensor:
-    """(B, 3, H, W) RGB -> YIQ (Y is luminance in [0, 1])."""
-    return torch.einsum("ij,bjhw->bihw", _RGB_TO_YIQ.to(x), x)
-
-
-def yiq_to_rgb(x: torch.Tensor) -> torch.Tensor:
-    return torch.einsum("ij,bjhw->bihw", torch.linalg.inv(_RGB_TO_YIQ).to(x), x)
-
 
 def _match_luminance(style_y: torch.Tensor, content_y: torch.Tensor) -> torch.Tensor:
     """Shift/scale the style's luminance to the content's mean and std (Gatys et al. 2016b)."""
@@ -429,11 +417,7 @@ def stylize_tensor(
 def _finish(pixels: torch.Tensor, content: torch.Tensor, preserve_colors: bool) -> torch.Tensor:
     """The displayable RGB image: with preserve_colors, the optimised luminance plus the content's chroma."""
     pixels = pixels.clamp(0, 1)
-    if not preserve_colors:
-        return pixels
-    yiq = rgb_to_yiq(content)
-    yiq = torch.cat([pixels[:, :1], yiq[:, 1:]], dim=1)
-    return yiq_to_rgb(yiq).clamp(0, 1)
+    return with_chroma(pixels[:, :1], content) if preserve_colors else pixels
 
 
 def _describe(source) -> str:
