@@ -223,15 +223,11 @@ def cpu_has_fast_bf16() -> bool:
     return False
 
 
-def auto_precision(device: torch.device, *, cpu_bf16: bool = False) -> str:
-    """What ``--precision auto`` means on ``device``.
+def auto_precision(device: torch.device) -> str:
+    """What ``--precision auto`` means for training: bf16 on GPUs that support it, else fp16; fp32 on CPU and MPS.
 
-    CUDA: bf16 where the GPU supports it, else fp16. CPU: bf16 when ``cpu_bf16`` is
-    asked for (inference-like work such as style transfer) and the CPU has native
-    bfloat16 units, else fp32. MPS: fp32.
+    (Style transfer has its own rule, ``heads.stylize.stylize_precision``: bf16 on CPUs with bfloat16 units too.)
     """
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    if device.type == "cpu" and cpu_bf16 and cpu_has_fast_bf16():
-        return "bf16"
     return "fp32"

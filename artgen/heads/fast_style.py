@@ -23,7 +23,6 @@ fallback encoder alike and a weight of 1 means "as important as the content".
 from __future__ import annotations
 
 import concurrent.futures as futures
-import dataclasses
 import logging
 import math
 import os
@@ -266,7 +265,7 @@ def train_fast_style(
     """
     from ..models.encoders import build_encoder, style_grams
 
-    unknown = set(options) - {f.name for f in dataclasses.fields(FastStyleOptions)}
+    unknown = set(options) - FastStyleOptions.field_names()
     if unknown:
         raise UsageError(f"unknown fast-style option(s): {', '.join(sorted(unknown))}; see artgen.heads.fast_style.FastStyleOptions")
     dev = resolve_device(device)
@@ -302,12 +301,11 @@ def train_fast_style(
     seed_everything(opts.seed)
     if encoder is None:
         layers = list(dict.fromkeys(list(opts.style_layers) + list(opts.content_layers)))
-        encoder = build_encoder(opts.backbone, layers, weights=opts.weights, device=dev, seed=1234)
+        encoder = build_encoder(opts.backbone, layers, weights=opts.weights, device=dev)
     encoder = encoder.to(dev)
     net = _build_net(model_cfg or opts.arch, dev)
     if opts.init_from and not resume:
-        init_run, _ = _read_run(opts.init_from, "--init-from")
-        _load_net_weights(net, init_run, "--init-from")
+        _load_net_weights(net, init_run, "--init-from")  # init_run: read and checked above
     targets = style_grams(encoder, style_tensors, opts.style_layers, blend=opts.style_blend) if style_tensors is not None else None
     optimizer = torch.optim.Adam(net.parameters(), lr=opts.lr)
     task = FastStyleTask(net, optimizer, encoder, opts, targets)

@@ -38,6 +38,7 @@ from ..device import Precision, cpu_has_fast_bf16, resolve_device, seed_everythi
 from ..errors import ImageError, UsageError
 from ..images import load_tensor, rgb_to_yiq, to_pil, with_chroma
 from ..models.encoders import CONTENT_LAYERS, STYLE_LAYERS, FeatureEncoder, build_encoder, style_grams
+from ..settings import Settings
 from ..train import LambdaCallback, Repeat, Task, Trainer
 
 HEAD = "stylize"
@@ -47,7 +48,7 @@ INITS = ("content", "noise")
 
 
 @dataclass
-class StyleOptions:
+class StyleOptions(Settings):
     """Every setting of a stylisation; stored in the output PNG's metadata to reproduce it."""
 
     size: int = 512                      # long side of the output, pixels
@@ -72,7 +73,6 @@ class StyleOptions:
     device: str = "auto"
     precision: str = "auto"             # auto | fp32 | bf16 | fp16 (auto: see stylize_precision)
     save_every: int | None = None
-    save_every_path: str | None = None   # pattern with {step}, e.g. out_{step:04d}.png
     progress: bool | None = None
 
     def validate(self) -> None:
@@ -420,18 +420,9 @@ def _finish(pixels: torch.Tensor, content: torch.Tensor, preserve_colors: bool) 
     return with_chroma(pixels[:, :1], content) if preserve_colors else pixels
 
 
-def _describe(source) -> str:
-    if isinstance(source, (str, Path)):
-        return str(source)
-    if isinstance(source, torch.Tensor):
-        return f"tensor{tuple(source.shape)}"
-    return type(source).__name__
-
-
 def _settings(options: StyleOptions, encoder: FeatureEncoder, styles) -> dict[str, Any]:
-    data = dataclasses.asdict(options)
-    for key in ("progress", "save_every_path"):
-        data.pop(key, None)
+    data = options.to_dict()
+    data.pop("progress", None)
     data["content_layers"] = list(options.content_layers)
     data["style_layers"] = list(options.style_layers)
     data["backbone_used"] = encoder.name
@@ -450,7 +441,7 @@ def stylize(content, style, **options) -> "PIL.Image.Image":  # noqa: F821
     backbone="auto", weights=None, init="content", seed=0, device="auto", ...``).
     The result's ``.info["artgen"]`` holds the settings used.
     """
-    unknown = set(options) - {f.name for f in dataclasses.fields(StyleOptions)}
+    unknown = set(options) - StyleOptions.field_names()
     if unknown:
         raise UsageError(f"unknown stylize option(s): {', '.join(sorted(unknown))}; see artgen.heads.stylize.StyleOptions")
     opts = StyleOptions(**options)
