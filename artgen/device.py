@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
+from . import distributed
 from .errors import UsageError
 
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -31,9 +32,9 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
     if isinstance(spec, torch.device):
         spec = str(spec)
     spec = (spec or "auto").strip().lower()
-    if spec in ("auto", "cuda") and torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+    if spec in ("auto", "cuda") and torch.cuda.is_available() and distributed.requested():
         # one GPU per process under torchrun
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        return torch.device("cuda", distributed.local_rank())
     if spec == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -231,3 +232,18 @@ def auto_precision(device: torch.device) -> str:
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     return "fp32"
+
+
+_CONSTANTS: dict = {}
+
+
+def constant(value: float, like: torch.Tensor) -> torch.Tensor:
+    """A cached 0-dim tensor holding ``value`` with ``like``'s dtype and device.
+
+    For hot paths that would otherwise build the same small tensor at every step.
+    """
+    key = (value, like.device, like.dtype)
+    tensor = _CONSTANTS.get(key)
+    if tensor is None:
+        tensor = _CONSTANTS[key] = torch.full((), value, dtype=like.dtype, device=like.device)
+    return tensor

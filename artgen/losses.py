@@ -15,6 +15,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from .device import constant
+
 _EPS = 1e-12
 
 
@@ -66,20 +68,8 @@ def cross_entropy_with_grad(logits: torch.Tensor, target: torch.Tensor) -> tuple
     log_q = F.log_softmax(logits.float(), dim=-1)
     loss = F.nll_loss(log_q, target)
     grad = log_q.exp_()  # softmax, in place: log_q is not needed after the loss
-    grad.scatter_add_(1, target.unsqueeze(1), _minus_ones(batch, grad))  # softmax - onehot
+    grad.scatter_add_(1, target.unsqueeze(1), constant(-1.0, grad).expand(batch, 1))  # softmax - onehot
     return loss, grad.div_(batch)
-
-
-_MINUS_ONE: dict = {}
-
-
-def _minus_ones(rows: int, like: torch.Tensor) -> torch.Tensor:
-    """A ``(rows, 1)`` view of one cached -1 of ``like``'s dtype and device."""
-    key = (like.device, like.dtype)
-    value = _MINUS_ONE.get(key)
-    if value is None:
-        value = _MINUS_ONE[key] = torch.full((1, 1), -1.0, dtype=like.dtype, device=like.device)
-    return value.expand(rows, 1)
 
 
 # --- GAN objectives -------------------------------------------------------------------

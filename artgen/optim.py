@@ -14,6 +14,7 @@ import torch
 from torch.optim import optimizer as _torch_optimizer
 from torch.optim.adam import adam as _adam_update
 
+from .device import constant
 from .errors import UsageError
 
 
@@ -92,7 +93,7 @@ class LeanAdam(torch.optim.Adam):
             if fused_cpu and not scaled and type(group["lr"]) is float:
                 # the kernel torch.optim.Adam(fused=True) runs, without its per-step checks
                 for step in steps:  # a tensor operand: cheaper than a Python scalar or a foreach call
-                    step.add_(_one(step))
+                    step.add_(constant(1.0, step))
                 torch._fused_adam_(
                     params, [p.grad for p in params], exp_avgs, exp_avg_sqs, max_sqs, steps, amsgrad=group["amsgrad"],
                     lr=group["lr"], beta1=beta1, beta2=beta2, weight_decay=group["weight_decay"], eps=group["eps"], maximize=group["maximize"],
@@ -132,17 +133,6 @@ def _hooked(self, closure=None):
 
 LeanAdam._hooked_step = _hooked
 LeanAdam.step.hooked = True  # keeps torch.optim from wrapping it again (it would on every construction)
-
-
-_ONES: dict = {}
-
-
-def _one(like: torch.Tensor) -> torch.Tensor:
-    key = (like.device, like.dtype)
-    one = _ONES.get(key)
-    if one is None:
-        one = _ONES[key] = torch.ones((), device=like.device, dtype=like.dtype)
-    return one
 
 
 def _profiler_enabled() -> bool:

@@ -146,11 +146,11 @@ class StepContext:
     def autocast(self):
         return self.precision.autocast()
 
-    def backward(self, loss: torch.Tensor, **kwargs) -> None:
+    def backward(self, loss: torch.Tensor) -> None:
         if self.scaler is not None:
-            self.scaler.scale(loss).backward(**kwargs)
+            self.scaler.scale(loss).backward()
         else:
-            loss.backward(**kwargs)
+            loss.backward()
 
     def step_optimizer(self, optimizer: torch.optim.Optimizer) -> None:
         if self.scaler is not None:
@@ -158,15 +158,10 @@ class StepContext:
         else:
             optimizer.step()
 
-    def optimize(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, *, clip_grad_norm: float | None = None) -> None:
-        """zero_grad, backward (scaled for fp16), optional clipping, optimizer step."""
+    def optimize(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        """zero_grad, backward (scaled for fp16), optimizer step."""
         optimizer.zero_grad(set_to_none=True)
         self.backward(loss)
-        if clip_grad_norm is not None:
-            if self.scaler is not None:
-                self.scaler.unscale_(optimizer)
-            params = [p for group in optimizer.param_groups for p in group["params"]]
-            torch.nn.utils.clip_grad_norm_(params, clip_grad_norm)
         self.step_optimizer(optimizer)
 
 
@@ -203,7 +198,37 @@ def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return gen
 
 
-class TensorBatches(BatchSource):
+class _ShuffledBatches(BatchSource):
+    """``n`` samples in batches, shuffled per (seed, epoch); under torchrun each process takes a slice of every batch."""
+
+    def __init__(self, n: int, batch_size: int, shuffle: bool, seed: int, drop_last: bool):
+        if n == 0:
+            raise UsageError("the dataset is empty")
+        if batch_size < 1:
+            raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
+        self.n = n
+        self._batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.drop_last = drop_last and n >= batch_size
+        self.rank, self.world_size = 0, 1
+
+    @property
+    def batch_size(self) -> int:
+        return self._batch_size
+
+    def shard(self, rank: int, world_size: int) -> None:
+        _check_shardable(self._batch_size, world_size)
+        self.rank, self.world_size = rank, world_size
+        self.drop_last = world_size > 1 and self.n >= self._batch_size or self.drop_last
+
+    def __len__(self) -> int:
+        if self.drop_last:
+            return self.n // self._batch_size
+        return math.ceil(self.n / self._batch_size)
+
+
+class TensorBatches(_ShuffledBatches):
     """In-memory tensors kept on the training device, served as shuffled slices.
 
     This avoids collating samples one by one (what ``DataLoader`` over a
@@ -226,32 +251,9 @@ class TensorBatches(BatchSource):
         n = len(tensors[0])
         if any(len(t) != n for t in tensors):
             raise ValueError("all tensors must have the same first dimension")
-        if n == 0:
-            raise UsageError("the dataset is empty")
-        if batch_size < 1:
-            raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
+        super().__init__(n, batch_size, shuffle, seed, drop_last)
         device = torch.device(device) if device is not None else tensors[0].device
         self.tensors = tuple(t.to(device) for t in tensors)
-        self._batch_size = batch_size
-        self.shuffle = shuffle
-        self.seed = seed
-        self.drop_last = drop_last and n >= batch_size
-        self.n = n
-        self.rank, self.world_size = 0, 1
-
-    @property
-    def batch_size(self) -> int:
-        return self._batch_size
-
-    def shard(self, rank: int, world_size: int) -> None:
-        _check_shardable(self._batch_size, world_size)
-        self.rank, self.world_size = rank, world_size
-        self.drop_last = world_size > 1 and self.n >= self._batch_size or self.drop_last
-
-    def __len__(self) -> int:
-        if self.drop_last:
-            return self.n // self._batch_size
-        return math.ceil(self.n / self._batch_size)
 
     def epoch(self, epoch: int, start: int = 0) -> Iterator[tuple[torch.Tensor, ...]]:
         device = self.tensors[0].device
@@ -268,10 +270,7 @@ class TensorBatches(BatchSource):
         block: tuple[torch.Tensor, ...] = ()
         for i in range(start, len(self)):
             if order is None:
-                if self.world_size == 1:
-                    yield tuple(t[i * bs : (i + 1) * bs] for t in self.tensors)
-                else:
-                    yield tuple(t[i * bs + lo : i * bs + hi] for t in self.tensors)
+                yield tuple(t[i * bs + lo : i * bs + hi] for t in self.tensors)
             elif i >= block_end:
                 # Gather the shuffled rows of several batches at once (a few MB), then
                 # serve contiguous slices: one large gather streams through memory far
@@ -286,7 +285,7 @@ class TensorBatches(BatchSource):
                 yield tuple(b[j : j + per] for b in block)
 
 
-class DatasetBatches(BatchSource):
+class DatasetBatches(_ShuffledBatches):
     """A map-style ``Dataset`` through a ``DataLoader`` whose order is fixed per epoch.
 
     On resume the already-seen indices are dropped from the sampler, so no sample is
@@ -294,32 +293,13 @@ class DatasetBatches(BatchSource):
     """
 
     def __init__(self, dataset, *, batch_size: int, shuffle: bool = True, seed: int = 0, device=None, num_workers: int = 0, drop_last: bool = False):
-        if len(dataset) == 0:
-            raise UsageError("the dataset is empty")
+        super().__init__(len(dataset), batch_size, shuffle, seed, drop_last)
         self.dataset = dataset
-        self._batch_size = batch_size
-        self.shuffle = shuffle
-        self.seed = seed
         self.device = torch.device(device) if device is not None else None
         self.num_workers = num_workers
-        self.drop_last = drop_last and len(dataset) >= batch_size
-        self.rank, self.world_size = 0, 1
-
-    def shard(self, rank: int, world_size: int) -> None:
-        _check_shardable(self._batch_size, world_size)
-        self.rank, self.world_size = rank, world_size
-        self.drop_last = world_size > 1 and len(self.dataset) >= self._batch_size or self.drop_last
-
-    @property
-    def batch_size(self) -> int:
-        return self._batch_size
-
-    def __len__(self) -> int:
-        n = len(self.dataset)
-        return n // self._batch_size if self.drop_last else math.ceil(n / self._batch_size)
 
     def epoch(self, epoch: int, start: int = 0):
-        n = len(self.dataset)
+        n = self.n
         if self.shuffle:
             order = torch.randperm(n, generator=_epoch_generator(self.seed, epoch)).tolist()
         else:
@@ -538,7 +518,6 @@ class Trainer:
         progress: bool | None = None,
         desc: str = "training",
         config: Mapping | None = None,
-        handle_signals: bool = True,
     ):
         if epochs is None and max_steps is None:
             raise ValueError("give epochs or max_steps")
@@ -558,19 +537,16 @@ class Trainer:
         if max_steps is not None:
             total = max_steps if total is None else min(total, max_steps)
         self.total_steps = int(total)
-        self.epochs = math.ceil(self.total_steps / self.steps_per_epoch)
         self.run_dir = RunDir(run_dir) if isinstance(run_dir, (str,)) or hasattr(run_dir, "__fspath__") else run_dir
         self.checkpoint_every = checkpoint_every
         self.log_every = max(1, int(log_every))
         self.validate = validate
         self.config = dict(config or {})
-        self.handle_signals = handle_signals
         self.ctx = StepContext(self.device, self.precision, rank=self.dist.rank, world_size=self.dist.world_size)
         self.history = History()
         self.step = 0
         self.epoch = 0
         self.batch_in_epoch = 0
-        self.world_size = self.dist.world_size
         self.is_main = self.dist.is_main
         self._epoch_sums: dict[str, float] = {}
         self._epoch_count = 0
@@ -635,14 +611,13 @@ class Trainer:
             self.run_dir.save_config(self.config)
         self.run_dir.save_weights(self.task.export_modules(), metadata=meta)
         self.run_dir.save_state(self.state_dict())
-        self.last_checkpoint_step = self.step
         for cb in self.callbacks:
             cb.on_checkpoint(self, self.step)
 
     # -- signals ----------------------------------------------------------------
     @contextlib.contextmanager
     def _signal_guard(self):
-        if not self.handle_signals or threading.current_thread() is not threading.main_thread():
+        if threading.current_thread() is not threading.main_thread():
             yield
             return
         previous = {}
@@ -732,19 +707,14 @@ class Trainer:
                 for cb in self.callbacks:
                     if isinstance(cb, ProgressBar):
                         cb.on_train_end(self)
-        if self._stop_reason is not None and self.step < self.total_steps:
-            self.save_checkpoint()
-            self._end_callbacks()
-            where = f"; checkpoint saved in '{self.run_dir.path}', continue with --resume" if self.run_dir is not None else ""
-            raise TrainingInterrupted(f"training stopped by {self._stop_reason} at step {self.step} of {self.total_steps}{where}")
         if self.run_dir is not None and self.last_checkpoint_step != self.step:
             self.save_checkpoint()
-        self._end_callbacks()
-        return self.history
-
-    def _end_callbacks(self):
         for cb in self.callbacks:
             cb.on_train_end(self)
+        if self._stop_reason is not None and self.step < self.total_steps:
+            where = f"; checkpoint saved in '{self.run_dir.path}', continue with --resume" if self.run_dir is not None else ""
+            raise TrainingInterrupted(f"training stopped by {self._stop_reason} at step {self.step} of {self.total_steps}{where}")
+        return self.history
 
     def _run(self) -> None:
         while self.step < self.total_steps and self._stop_reason is None:
