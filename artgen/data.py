@@ -23,7 +23,6 @@ import math
 import os
 import shutil
 import struct
-import tempfile
 from pathlib import Path
 from typing import Any, Union
 
@@ -34,6 +33,7 @@ from torch.utils.data import Dataset
 
 from artgen import images
 from artgen.errors import ArtgenError, ImageError, UsageError
+from artgen.fileio import atomic_path
 
 __all__ = [
     "SHAPES_CLASSES",
@@ -207,7 +207,7 @@ class ImageFolder(Dataset):
                 continue
             kept.append((path, label))
             if preload:
-                arrays.append(_to_uint8(images.resize_crop(img, self._stored, crop="center")))
+                arrays.append(images.to_uint8_tensor(images.resize_crop(img, self._stored, crop="center")))
         if self.skipped:
             log.warning("skipped %d of %d files in %s", len(self.skipped), total, self.root)
         if not kept:
@@ -257,7 +257,7 @@ class ImageFolder(Dataset):
     def _load(self, index: int) -> torch.Tensor:
         """Decoded item ``index`` as uint8 (C, S, S) with S = stored side (no crop)."""
         img = images.open_image(self.files[index], mode=self.mode)
-        return _to_uint8(images.resize_crop(img, self._stored, crop="center"))
+        return images.to_uint8_tensor(images.resize_crop(img, self._stored, crop="center"))
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         if self._images is not None:
@@ -290,14 +290,6 @@ class ImageFolder(Dataset):
     def __repr__(self) -> str:
         kind = f"{len(self.classes)} classes" if self.labelled else "unlabelled"
         return f"ImageFolder('{self.root}', {len(self)} images, {kind}, size={self.size}, channels={self.channels})"
-
-
-def _to_uint8(img: Any) -> torch.Tensor:
-    """PIL "L"/"RGB" image -> uint8 tensor (C, H, W)."""
-    arr = np.asarray(img, dtype=np.uint8)
-    if arr.ndim == 2:
-        arr = arr[:, :, None]
-    return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
 
 
 # --------------------------------------------------------------------------- shapes
@@ -480,15 +472,10 @@ def _unpack_gz(raw: Path) -> None:
         target = gz.with_suffix("")
         if target.exists():
             continue
-        tmp = None
         try:
-            fd, tmp = tempfile.mkstemp(dir=raw, prefix=f".{target.name}.")
-            with gzip.open(gz, "rb") as src, os.fdopen(fd, "wb") as dst:
+            with atomic_path(target) as tmp, gzip.open(gz, "rb") as src, open(tmp, "wb") as dst:
                 shutil.copyfileobj(src, dst)
-            os.replace(tmp, target)
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            if tmp is not None and os.path.exists(tmp):
-                os.unlink(tmp)
             raise ArtgenError(f"cannot unpack '{gz}': {' '.join(str(exc).split())}") from None
 
 

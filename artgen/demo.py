@@ -100,7 +100,7 @@ def run_demo(out: str | Path = "artgen-demo", *, device: str = "auto", seed: int
     x, y = x[: settings.classifier_images], y[: settings.classifier_images]
     clf = Classifier(device=device, seed=seed, classes=list(classes))
     clf.compile("adam", "cross_entropy", ["accuracy"])
-    history = clf.fit(x, y, epochs=settings.classifier_epochs, batch_size=32, validation_data=(xt, yt), run_dir=out / "classifier-run", progress=progress)
+    clf.fit(x, y, epochs=settings.classifier_epochs, batch_size=32, validation_data=(xt, yt), run_dir=out / "classifier-run", progress=progress)
     result_eval = clf.evaluate(xt, yt)
     probs = clf.predict(xt[:24])
     conf, pred = probs.max(dim=1)
@@ -113,7 +113,7 @@ def run_demo(out: str | Path = "artgen-demo", *, device: str = "auto", seed: int
     panels = [
         ("built-in photo", photo),
         ("built-in style: swirls", style),
-        (f"stylized ({result.info.get('artgen', {}).get('backbone', '?')} encoder)", result),
+        (f"stylized ({result.info.get('artgen', {}).get('backbone_used', '?')} encoder)", result),
         (f"GAN after {settings.gan_steps} steps: a class per column", to_pil(grid)),
         (f"classifier: {result_eval['accuracy']:.1%} test accuracy", Image.open(written["predictions"])),
         ("classifier training curves", Image.open(out / "classifier-run" / "curves.png")),
@@ -121,6 +121,5 @@ def run_demo(out: str | Path = "artgen-demo", *, device: str = "auto", seed: int
     written["sheet"] = plots.contact_sheet(panels, out / SHEET, title="artgen demo")
     for name, seconds in timings.items():
         log.info("%-15s %6.1f s", name, seconds)
-    del history
     return written
 

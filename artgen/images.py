@@ -309,11 +309,15 @@ def to_tensor(img: Image.Image) -> torch.Tensor:
     """PIL image -> float32 tensor (C, H, W) in [0, 1]; C is 1 for grey, else 3."""
     if img.mode not in ("RGB", "L"):
         img = open_image(img, mode="L" if img.mode in _GREY_MODES else "RGB")
+    return to_uint8_tensor(img).to(torch.float32).div_(255.0)
+
+
+def to_uint8_tensor(img: Image.Image) -> torch.Tensor:
+    """PIL "L"/"RGB" image -> contiguous uint8 tensor (C, H, W)."""
     arr = np.asarray(img, dtype=np.uint8)
     if arr.ndim == 2:
         arr = arr[:, :, None]
-    t = torch.from_numpy(arr.copy()).permute(2, 0, 1)  # (C, H, W)
-    return t.to(torch.float32).div_(255.0)
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
 
 
 def _as_chw(t: torch.Tensor, what: str = "image tensor") -> torch.Tensor:

@@ -33,8 +33,8 @@ SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "gan"
 
 
 class KIDTrace(Callback):
-    def __init__(self, gan_ref, real_feats, feat, every, n_fake=500):
-        self.gan_ref, self.real, self.feat, self.every, self.n_fake = gan_ref, real_feats, feat, every, n_fake
+    def __init__(self, real_feats, feat, every, n_fake=500):
+        self.real, self.feat, self.every, self.n_fake = real_feats, feat, every, n_fake
         self.trace = []
 
     def _measure(self, trainer, step):
@@ -60,7 +60,7 @@ def art(args):
     feat, name = metrics.feature_network("auto")
     real = load_gan_data(dataset="art", size=32).images
     real_f = metrics.extract(feat, real)
-    trace = KIDTrace(None, real_f, feat, args.eval_every)
+    trace = KIDTrace(real_f, feat, args.eval_every)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         gan = train_gan(out=Path(tmp) / "run", dataset="art", size=32, steps=args.steps, batch_size=args.batch_size, device="cpu",

@@ -121,6 +121,13 @@ def get_style_model_and_losses(cnn, mean, std, style_img, content_img, content_l
     return model, style_losses, content_losses
 
 
+def median_step(times: list[float]) -> float:
+    """Median time between consecutive timestamps, the first evaluation (warm-up) excluded."""
+    steps = [b - a for a, b in zip(times[:-1], times[1:])]
+    steps = steps[1:] or steps
+    return sorted(steps)[len(steps) // 2]
+
+
 def run_baseline(cnn, content_img, style_img, num_steps, style_weight=1e6, content_weight=1, device=None):
     """The tutorial's run_style_transfer; returns (image, seconds per evaluation, setup seconds)."""
     t0 = time.perf_counter()
@@ -156,9 +163,7 @@ def run_baseline(cnn, content_img, style_img, num_steps, style_weight=1e6, conte
         optimizer.step(closure)
     with torch.no_grad():
         input_img.clamp_(0, 1)
-    steps = [b - a for a, b in zip(times[:-1], times[1:])]
-    per_step = sorted(steps[1:] or steps)[len(steps[1:] or steps) // 2]  # median, first evaluation excluded
-    return input_img, per_step, setup
+    return input_img, median_step(times), setup
 
 
 # --- weights ------------------------------------------------------------------------------------
@@ -208,9 +213,7 @@ def run_artgen_same(state, content_img, style_img, num_steps, device, precision=
             times.append(time.perf_counter())
 
     Trainer(task, Repeat(num_steps), max_steps=num_steps, device=device, precision=precision, progress=False, callbacks=[Clock()], log_every=num_steps).fit()
-    steps = [b - a for a, b in zip(times[:-1], times[1:])]
-    per_step = sorted(steps[1:] or steps)[len(steps[1:] or steps) // 2]
-    return per_step, setup
+    return median_step(times), setup
 
 
 def main(argv=None) -> int:

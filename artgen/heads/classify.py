@@ -233,8 +233,7 @@ class Classifier:
             xb, yb = x_t[i : i + batch_size].to(self.device), y_t[i : i + batch_size].to(self.device)
             logits = self.model(xb).float()
             total_loss += float(self.loss_fn(logits, yb)) * len(xb)
-            target = yb.argmax(-1) if yb.dim() == 2 else yb
-            correct += int((logits.argmax(-1) == target).sum())
+            correct += int(losses.correct(logits, yb).sum())
             n += len(xb)
         self.model.train()
         result = {"loss": total_loss / n}
@@ -290,7 +289,7 @@ class Classifier:
         obj = cls(ClassifierConfig(**cfg["model"]), device=device, seed=None)
         load_state_into(obj.model, split_prefix(run.load_weights(), "model"), what=f"classifier in '{run.path}'")
         train_cfg = cfg.get("train", {})
-        obj.compile(train_cfg.get("optimizer", "adam") if train_cfg.get("optimizer") in ("adam", "sgd") else "adam", loss=train_cfg.get("loss", "cross_entropy"), metrics=train_cfg.get("metrics", ["accuracy"]), lr=train_cfg.get("lr"))
+        obj.compile(train_cfg.get("optimizer") if train_cfg.get("optimizer") in ("adam", "sgd") else "adam", loss=train_cfg.get("loss", "cross_entropy"), metrics=train_cfg.get("metrics", ["accuracy"]), lr=train_cfg.get("lr"))
         return obj
 
     # -- helpers --------------------------------------------------------------------------
