@@ -161,9 +161,7 @@ def run_eval(args) -> int:
     saved = RunDir(args.checkpoint).load_config().get("train", {})
     data, dataset = args.data, args.dataset
     if data is None and dataset is None:
-        data, dataset = saved.get("data"), saved.get("dataset")
-        if data is not None:
-            dataset = None
+        data, dataset = saved.get("data"), saved.get("dataset")  # a run stores one of the two
     gd = load_gan_data(data=data, dataset=dataset, data_root=args.data_root or saved.get("data_root"), size=gan.config.size, channels=gan.config.channels, labelled=False, limit=args.max_real)
     real = gd.images
     classifier = None

@@ -387,14 +387,13 @@ class GAN:
     Sampling always uses the EMA generator.
     """
 
-    def __init__(self, config: GANConfig | None = None, *, device: str | torch.device = "auto", train_config: GANTrainConfig | None = None, run: str | os.PathLike | None = None):
+    def __init__(self, config: GANConfig | None = None, *, device: str | torch.device = "auto", train_config: GANTrainConfig | None = None):
         self.config = config or GANConfig()
         self.train_config = train_config or GANTrainConfig()
         self.device = resolve_device(device) if not isinstance(device, torch.device) else device
         self.generator = Generator(self.config).to(self.device)
         self.discriminator = Discriminator(self.config).to(self.device)
         self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False).eval()
-        self.run = RunDir(run) if run is not None else None
         self.history = None
 
     def __repr__(self) -> str:
@@ -411,7 +410,7 @@ class GAN:
         """Rebuild a GAN from a run folder (``config.json`` + ``model.safetensors``)."""
         run = RunDir(path)
         cfg = run.load_head_config(HEAD, "GAN")
-        gan = cls(GANConfig.from_dict(cfg["model"]), device=device, train_config=GANTrainConfig.from_dict(cfg.get("train", {})), run=run.path)
+        gan = cls(GANConfig.from_dict(cfg["model"]), device=device, train_config=GANTrainConfig.from_dict(cfg.get("train", {})))
         tensors = run.load_weights()
         for name, module in gan.modules().items():
             load_state_into(module, split_prefix(tensors, name), what=f"{name} in '{run.path}'")
@@ -487,9 +486,16 @@ class GAN:
     def save(self, path: str | os.PathLike) -> Path:
         run = RunDir(path)
         run.path.mkdir(parents=True, exist_ok=True)
-        run.save_config({"head": HEAD, "model": self.config.to_dict(), "train": self.train_config.to_dict()})
+        run.save_config(self.run_config())
         run.save_weights(self.modules())
         return run.path
+
+    def run_config(self, precision: str | None = None) -> dict:
+        """What ``config.json`` holds for this GAN: the head, the model and training settings (and the precision)."""
+        cfg = {"head": HEAD, "model": self.config.to_dict(), "train": self.train_config.to_dict()}
+        if precision is not None:
+            cfg["precision"] = precision
+        return cfg
 
 
 # --- training -----------------------------------------------------------------------------
@@ -603,7 +609,7 @@ def train_gan(
         tc = GANTrainConfig.from_dict(saved["train"])
         if steps is not None and steps > tc.steps:
             tc.steps = steps  # train longer than first planned
-        gd = load_gan_data(data=tc.data, dataset=tc.dataset if tc.data is None else None, data_root=tc.data_root, size=config.size, channels=config.channels, labelled=config.conditional, crop=tc.crop, limit=limit)
+        gd = load_gan_data(data=tc.data, dataset=tc.dataset, data_root=tc.data_root, size=config.size, channels=config.channels, labelled=config.conditional, crop=tc.crop, limit=limit)
         precision = saved.get("precision", precision)
     else:
         if size not in SIZES:
@@ -620,7 +626,7 @@ def train_gan(
         if isinstance(augment, str) and augment.strip().lower() == "auto":
             policy = ["color", "translation", "cutout"] if n < AUGMENT_AUTO_LIMIT else []
         else:
-            policy = list(_parse_augment(augment))
+            policy = augment  # GANTrainConfig parses and checks it
         defaults = GANConfig()
         config = GANConfig(
             size=size, channels=gd.images.shape[1], z_dim=z_dim, num_classes=len(gd.classes) if conditional else 0,
@@ -640,7 +646,7 @@ def train_gan(
              f"{config.num_classes} classes" if config.conditional else "unconditional", len(gd.images), ",".join(tc.augment) or "none")
 
     seed_everything(tc.seed)
-    gan = GAN(config, device=dev, train_config=tc, run=run.path if run is not None else None)
+    gan = GAN(config, device=dev, train_config=tc)
     task = GANTask(config, tc, dev, generator=gan.generator, discriminator=gan.discriminator)
     gan.generator_ema = task.G_ema
     if init_from and not resume:
@@ -650,7 +656,7 @@ def train_gan(
     if run is not None:
         cbs.append(LambdaCallback(_SampleGrid(gan, run / "samples", tc.seed), tc.sample_every))
         cbs.append(CurvePlot(run / "curves.png", title=f"GAN {config.size}px"))
-    run_config = {"head": HEAD, "model": config.to_dict(), "train": tc.to_dict(), "precision": precision}
+    run_config = gan.run_config(precision)
     trainer = Trainer(
         task, source, max_steps=tc.steps, device=dev, precision=precision, run_dir=run, checkpoint_every=tc.checkpoint_every,
         callbacks=cbs, log_every=log_every, progress=progress, desc=f"gan {config.size}px", config=run_config,
