@@ -444,9 +444,7 @@ class ProgressBar(Callback):
     def on_train_begin(self, trainer):
         from tqdm.auto import tqdm
 
-        enabled = self.enabled
-        if enabled is None:
-            enabled = sys.stderr.isatty() or "ipykernel" in sys.modules
+        enabled = show_progress(self.enabled)
         self.bar = tqdm(total=trainer.total_steps, initial=trainer.step, desc=self.desc, disable=not enabled, dynamic_ncols=True, leave=True)
         self._t0 = time.perf_counter()
         self._step0 = trainer.step
@@ -469,6 +467,13 @@ class ProgressBar(Callback):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def show_progress(requested: bool | None) -> bool:
+    """``requested`` when given; otherwise show progress bars on a terminal or in a notebook only."""
+    if requested is not None:
+        return bool(requested)
+    return sys.stderr.isatty() or "ipykernel" in sys.modules
 
 
 class CurvePlot(Callback):

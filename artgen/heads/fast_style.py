@@ -26,7 +26,6 @@ import concurrent.futures as futures
 import logging
 import math
 import os
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +40,7 @@ from ..errors import ArtgenError, CheckpointError, ImageError, UsageError
 from ..images import check_writable, load_tensor, rgb_to_yiq, save_image, to_pil, to_tensor, with_chroma
 from ..models.style_net import ARCHS, StyleNet, StyleNetConfig
 from ..settings import Settings
-from ..train import Callback, CurvePlot, LambdaCallback, Task, Trainer
+from ..train import Callback, CurvePlot, LambdaCallback, Task, Trainer, show_progress
 
 log = logging.getLogger("artgen")
 
@@ -493,7 +492,7 @@ class FastStyle:
 
         from tqdm.auto import tqdm
 
-        enabled = progress if progress is not None else (sys.stderr.isatty() or "ipykernel" in sys.modules)
+        enabled = show_progress(progress)
         written: list[Path] = []
         skipped: list[tuple[Path, str]] = []
         with futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="artgen-read") as readers, futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="artgen-write") as writers:
