@@ -371,6 +371,13 @@ def _target_size(w: int, h: int, size: int | Sequence[int] | None, max_side: int
     return w, h
 
 
+def resize_tensor(x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
+    """Resize a batch ``(B, C, H, W)`` in [0, 1] to ``hw`` (bicubic, antialiased, clamped); unchanged if already that size."""
+    if tuple(x.shape[-2:]) == tuple(hw):
+        return x
+    return F.interpolate(x, size=tuple(hw), mode="bicubic", align_corners=False, antialias=True).clamp_(0.0, 1.0)
+
+
 def load_tensor(
     source: ImageSource | torch.Tensor,
     *,
@@ -398,11 +405,7 @@ def load_tensor(
             t = t.expand(3, -1, -1)
         h, w = t.shape[-2:]
         tw, th = _target_size(w, h, size, max_side)
-        if (tw, th) != (w, h):
-            t = F.interpolate(
-                t[None], size=(th, tw), mode="bicubic", align_corners=False, antialias=True
-            )[0].clamp_(0.0, 1.0)
-        return t.contiguous()
+        return resize_tensor(t[None], (th, tw))[0].contiguous()
     img = open_image(source, mode=mode)
     tw, th = _target_size(img.width, img.height, size, max_side)
     if (tw, th) != img.size:

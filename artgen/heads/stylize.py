@@ -30,13 +30,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .. import losses
 from ..device import Precision, cpu_has_fast_bf16, resolve_device, seed_everything
 from ..errors import ImageError, UsageError
-from ..images import load_tensor, rgb_to_yiq, to_pil, with_chroma
+from ..images import load_tensor, resize_tensor, rgb_to_yiq, to_pil, with_chroma
 from ..models.encoders import CONTENT_LAYERS, STYLE_LAYERS, FeatureEncoder, build_encoder, style_grams
 from ..settings import Settings
 from ..train import LambdaCallback, Repeat, Task, Trainer
@@ -282,10 +281,7 @@ def _fit(h: int, w: int, long_side: int) -> tuple[int, int]:
     return max(1, round(h * scale)), max(1, round(w * scale))
 
 
-def _resize(x: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
-    if tuple(x.shape[-2:]) == tuple(hw):
-        return x
-    return F.interpolate(x, size=hw, mode="bicubic", align_corners=False, antialias=True).clamp(0, 1)
+_resize = resize_tensor
 
 
 def pyramid_sizes(size: int, levels: int | None = None, coarsest: int = 128) -> list[int]:
