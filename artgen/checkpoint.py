@@ -25,14 +25,11 @@ import torch
 from torch import nn
 
 from .errors import CheckpointError, UsageError
+from .fileio import atomic_path, write_json_atomic
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 STATE_NAME = "training_state.pt"
-
-
-# --- atomic writes live in fileio; re-exported here for heads that save run files
-from .fileio import atomic_path, write_json_atomic, write_text_atomic  # noqa: E402,F401
 
 
 # --- state dicts --------------------------------------------------------------------

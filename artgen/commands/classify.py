@@ -82,7 +82,8 @@ def _load_kwargs(settings: dict, args) -> dict:
 
 def run_train(args) -> int:
     from .. import distributed
-    from ..checkpoint import RunDir, write_json_atomic
+    from ..checkpoint import RunDir
+    from ..fileio import write_json_atomic
     from ..data import load_dataset_splits
     from ..device import resolve_device
     from ..errors import UsageError

@@ -545,7 +545,7 @@ class FastStyle:
         import copy
         import warnings
 
-        from ..checkpoint import atomic_path
+        from ..fileio import atomic_path
 
         path = Path(path)
         if path.suffix.lower() != ".onnx":
