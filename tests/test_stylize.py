@@ -8,6 +8,7 @@ from PIL import Image
 
 import artgen
 from artgen import cli
+from artgen.errors import UsageError
 from artgen.heads import stylize as S
 from artgen.images import read_metadata
 from artgen.models.encoders import build_random_encoder
@@ -118,10 +119,10 @@ def test_cli_writes_png_with_metadata_and_refuses_to_overwrite(tmp_path, pair, c
 
 
 def test_cli_local_weights_file(tmp_path, pair):
-    from tests.test_encoders import _fake_vgg19_state
+    from artgen.models.encoders import random_vgg19_state_dict
 
     weights = tmp_path / "vgg19.pth"
-    _fake_vgg19_state(weights)
+    torch.save(random_vgg19_state_dict(seed=0), weights)  # torchvision's layout, random values
     out = tmp_path / "out.png"
     args = ["stylize", *pair, "-o", str(out), "--size", "40", "--steps", "2", "--levels", "1", "--quiet", "--weights", str(weights)]
     assert cli.main(args) == 0
@@ -189,3 +190,36 @@ def test_bf16_encoder_in_channels_last_still_stylises():
     assert next(enc.parameters()).is_contiguous(memory_format=torch.channels_last)
     assert out.dtype == torch.float32 and torch.isfinite(out).all()
     assert before(out)["style"].item() < 0.5 * start  # judged by the fp32 objective
+
+
+# every layer down to relu5_1, as the defaults use: the encoder needs 16 px on each side there
+DEEP = dict(FAST, style_layers=("relu1_1", "relu3_1", "relu5_1"), content_layers=("relu4_2",), levels=None)
+
+
+@pytest.mark.parametrize("content_hw,style_hw", [((40, 400), (64, 64)), ((400, 40), (64, 64)), ((64, 64), (40, 400)), ((64, 64), (400, 40))])
+def test_extreme_aspect_ratios_give_a_result(content_hw, style_hw):
+    """10:1 and 1:10 content and style: the 128 px pyramid level would hand the encoder 13 px."""
+    content, style = torch.rand(3, *content_hw), torch.rand(3, *style_hw)
+    out, _ = S.stylize_tensor(content, style, S.StyleOptions(size=256, steps=3, **DEEP))
+    expected = S._fit(*content_hw, 256)
+    assert tuple(out.shape[-2:]) == expected and torch.isfinite(out).all()
+
+
+def test_too_thin_content_is_a_usage_error_naming_size(tmp_path, capsys):
+    thin = _write(tmp_path / "thin.png", torch.rand(3, 40, 1200))
+    style = _write(tmp_path / "s.png", _style(64))
+    with pytest.raises(UsageError, match="--size 480"):
+        S.stylize_tensor(str(thin), str(style), S.StyleOptions(size=160, steps=1, **DEEP))
+    assert cli.main(["stylize", thin, style, "-o", str(tmp_path / "o.png"), "--size", "160", "--backbone", "random", "--quiet"]) == 2
+    assert "--size" in capsys.readouterr().err
+
+
+def test_grey_inputs_give_a_grey_result():
+    g = torch.Generator().manual_seed(0)
+    content = torch.rand(1, 48, 48, generator=g).expand(3, -1, -1)
+    style = (torch.rand(1, 48, 48, generator=g) * 0.5).expand(3, -1, -1)
+    out, _ = S.stylize_tensor(content, style, S.StyleOptions(size=48, steps=6, **FAST))
+    spread = out.amax(dim=1) - out.amin(dim=1)
+    assert spread.max().item() == 0.0
+    coloured, _ = S.stylize_tensor(content, _style(48), S.StyleOptions(size=48, steps=6, **FAST))
+    assert (coloured.amax(dim=1) - coloured.amin(dim=1)).max().item() > 0.05  # a coloured style still brings colour

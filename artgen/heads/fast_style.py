@@ -72,7 +72,7 @@ class FastStyleOptions(Settings):
     tv_weight: float = 1e-4
     content_layers: list[str] = field(default_factory=lambda: list(CONTENT_LAYERS))
     style_layers: list[str] = field(default_factory=lambda: list(STYLE_LAYERS))
-    backbone: str = "auto"  # auto | vgg19 | random
+    backbone: str = "auto"  # auto | vgg19-original | vgg19 | random
     weights: str | None = None  # local torchvision VGG19 state dict
     init_from: str | None = None  # another fast-style run to fine-tune
     preview_every: int | None = 200

@@ -36,7 +36,7 @@ from .. import losses
 from ..device import Precision, cpu_has_fast_bf16, resolve_device, seed_everything
 from ..errors import ImageError, UsageError
 from ..images import load_tensor, resize_tensor, rgb_to_yiq, to_pil, with_chroma
-from ..models.encoders import CONTENT_LAYERS, STYLE_LAYERS, FeatureEncoder, build_encoder, style_grams
+from ..models.encoders import CONTENT_LAYERS, STYLE_LAYERS, FeatureEncoder, build_encoder, min_input_side, style_grams
 from ..settings import Settings
 from ..train import LambdaCallback, Repeat, Task, Trainer
 
@@ -60,7 +60,7 @@ class StyleOptions(Settings):
     style_blend: list[float] | None = None   # one weight per style image (normalised)
     style_scale: float = 1.0             # style image long side = style_scale * output long side
     preserve_colors: bool = False        # luminance-only transfer, keeps the content's colours
-    backbone: str = "auto"               # auto | vgg19 | random
+    backbone: str = "auto"               # auto | vgg19-original | vgg19 | random
     weights: str | None = None           # local torchvision VGG19 state dict
     init: str = "content"                # content | noise
     levels: int | None = None            # pyramid levels (None: as many as keep the coarsest >= 128 px, up to 3)
@@ -97,6 +97,7 @@ class StyleOptions(Settings):
 
 #: Defaults that depend on the backbone: (total steps, style weight, TV weight).
 BACKBONE_DEFAULTS = {
+    "vgg19-original": {"steps": 300, "style_weight": 300.0, "tv_weight": 3.0},
     "vgg19": {"steps": 300, "style_weight": 300.0, "tv_weight": 3.0},
     "random": {"steps": 300, "style_weight": 300.0, "tv_weight": 3.0},
 }
@@ -284,6 +285,42 @@ def _fit(h: int, w: int, long_side: int) -> tuple[int, int]:
 _resize = resize_tensor
 
 
+def is_grey(x: torch.Tensor, tolerance: float = 2.0 / 255) -> bool:
+    """Whether an image ``(B, 3, H, W)`` in [0, 1] has no colour: every pixel's channels within ``tolerance``."""
+    if x.shape[1] == 1:
+        return True
+    return bool((x.amax(dim=1) - x.amin(dim=1)).max() <= tolerance)
+
+
+def _fit_min(h: int, w: int, long_side: int, min_side: int) -> tuple[int, int]:
+    """``_fit`` to ``long_side``, enlarged when needed so that the short side is at least ``min_side``."""
+    hw = _fit(h, w, long_side)
+    if min(hw) >= min_side:
+        return hw
+    scale = min_side / min(h, w)
+    return max(min_side, round(h * scale)), max(min_side, round(w * scale))
+
+
+def fit_pyramid(size: int, content_hw: tuple[int, int], min_side: int, levels: int | None = None) -> list[int]:
+    """Pyramid long sides for a content of ``content_hw`` whose every level keeps ``min_side`` px on the short side.
+
+    ``min_side`` is what the encoder's deepest layer needs (:meth:`FeatureEncoder.min_side`).
+    Coarse levels too small for it are dropped. Raises UsageError, naming ``--size``, when
+    even the output itself would be too thin (an extreme aspect ratio at a small size).
+    """
+    h, w = content_hw
+    out = _fit(h, w, size)
+    if min(out) < min_side:
+        need = math.ceil(min_side * max(h, w) / min(h, w))
+        raise UsageError(
+            f"the content image is {w}x{h} (aspect {max(h, w) / min(h, w):.0f}:1); at --size {size} its short side would be "
+            f"{min(out)} px, under the {min_side} px the encoder's deepest layer needs: use --size {need} or more, or crop the image"
+        )
+    sizes = pyramid_sizes(size, levels)
+    kept = [side for side in sizes if min(_fit(h, w, side)) >= min_side]
+    return kept
+
+
 def pyramid_sizes(size: int, levels: int | None = None, coarsest: int = 128) -> list[int]:
     """Long sides of the pyramid levels, coarse to fine: halving from ``size`` down to about ``coarsest``."""
     if levels is None:
@@ -311,7 +348,8 @@ def split_steps(total: int, levels: int) -> list[int]:
 
 def resolve_options(options: StyleOptions, encoder: FeatureEncoder) -> StyleOptions:
     """Fill the per-backbone defaults (steps, style and TV weight)."""
-    defaults = BACKBONE_DEFAULTS["vgg19" if encoder.pretrained else "random"]
+    name = encoder.name if encoder.name in BACKBONE_DEFAULTS else ("vgg19" if encoder.pretrained else "random")
+    defaults = BACKBONE_DEFAULTS[name]
     return dataclasses.replace(
         options,
         steps=options.steps if options.steps is not None else defaults["steps"],
@@ -345,6 +383,8 @@ def stylize_tensor(
     Precision.create(options.precision, device)  # usage errors before any work
     content_full = _load(content, "content")
     style_full = [_load(s, "style") for s in styles]
+    min_side = min_input_side(tuple(options.style_layers) + tuple(options.content_layers))
+    fit_pyramid(options.size, tuple(content_full.shape[-2:]), min_side, options.levels)  # usage errors before any work
     if encoder is None:
         layers = tuple(dict.fromkeys(tuple(options.style_layers) + tuple(options.content_layers)))
         encoder = build_encoder(options.backbone, layers, weights=options.weights, device=device)
@@ -356,27 +396,30 @@ def stylize_tensor(
 
     h0, w0 = content_full.shape[-2:]
     out_hw = _fit(h0, w0, options.size)
-    sizes = pyramid_sizes(options.size, options.levels)
+    sizes = fit_pyramid(options.size, (h0, w0), min_side, options.levels)
     steps = split_steps(options.steps, len(sizes))
+    # every input grey: optimise luminance only and return a grey picture (no colour speckle)
+    grey = not options.preserve_colors and is_grey(content_full) and all(is_grey(s) for s in style_full)
     image: torch.Tensor | None = None
     done = 0
     for level, (side, n_steps) in enumerate(zip(sizes, steps)):
         hw = out_hw if side == options.size else _fit(h0, w0, side)
         content_l = _resize(content_full, hw).to(device)
         style_side = max(MIN_SIDE, round(side * options.style_scale))
-        styles_l = [_resize(s, _fit(*s.shape[-2:], style_side)).to(device) for s in style_full]
+        styles_l = [_resize(s, _fit_min(*s.shape[-2:], style_side, min_side)).to(device) for s in style_full]
         if options.preserve_colors:
             content_y = rgb_to_yiq(content_l)[:, :1]
             styles_l = [_match_luminance(rgb_to_yiq(s)[:, :1], content_y).expand(-1, 3, -1, -1) for s in styles_l]
             content_in = content_y.expand(-1, 3, -1, -1)
         else:
             content_in = content_l
+        one_channel = options.preserve_colors or grey
         if image is None:
             if options.init == "content":
-                init = content_in[:, :1] if options.preserve_colors else content_in
+                init = content_in[:, :1] if one_channel else content_in
             else:
                 g = torch.Generator().manual_seed(options.seed)
-                channels = 1 if options.preserve_colors else 3
+                channels = 1 if one_channel else 3
                 init = (0.5 + 0.25 * torch.randn(1, channels, *hw, generator=g)).clamp(0, 1).to(device)
         else:
             init = _resize(image, hw)
@@ -406,6 +449,8 @@ def stylize_tensor(
         done += n_steps
         last_content = content_l
     result = _finish(image, last_content, options.preserve_colors).cpu()
+    if result.shape[1] == 1:  # grey inputs, grey result
+        result = result.expand(-1, 3, -1, -1).contiguous()
     settings = _settings(options, encoder, styles)
     return result, settings
 

