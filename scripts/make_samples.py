@@ -4,7 +4,8 @@
 
 Writes
   inputs/       the built-in photo and the built-in style images
-  stylize/      the photo painted in each style, a 70/30 blend, colours preserved
+  stylize/      the photo painted in each style, a 70/30 blend, colours preserved, and real photos
+                painted with real textures (scikit-image's data folder)
   fast_style/   a small feed-forward network trained for one style, applied to the photo
   gan/          samples of a GAN trained on the built-in art set, of a class-conditional GAN on the
                 built-in shapes (one column per class), and a latent walk (GIF)
@@ -57,6 +58,31 @@ def stylize_part(out: Path, photo, styles, quick: bool, device: str) -> None:
     save_image(kept, out / "stylize" / "astronaut_swirls_colors_kept.png", metadata=kept.info["artgen"], overwrite=True)
 
 
+#: Real photos and textures shipped inside installed packages: (name, distribution, path in it).
+REAL_PAIRS = [
+    (("cat", "scikit-image", "skimage/data/chelsea.png"), ("ihc", "scikit-image", "skimage/data/ihc.png")),
+    (("astronaut", "scikit-image", "skimage/data/astronaut.png"), ("hubble", "scikit-image", "skimage/data/hubble_deep_field.jpg")),
+    (("coffee", "scikit-image", "skimage/data/coffee.png"), ("gravel", "scikit-image", "skimage/data/gravel.png")),
+    (("rocket", "scikit-image", "skimage/data/rocket.jpg"), ("retina", "scikit-image", "skimage/data/retina.jpg")),
+]
+
+
+def real_pairs_part(out: Path, quick: bool, device: str) -> None:
+    """The default ``stylize`` on real public photos and textures (scikit-image's data folder)."""
+    from importlib import metadata
+
+    size, steps = (64, 10) if quick else (384, None)
+    for (cname, cdist, cpath), (sname, sdist, spath) in REAL_PAIRS:
+        content = Path(str(metadata.distribution(cdist).locate_file(cpath)))
+        style = Path(str(metadata.distribution(sdist).locate_file(spath)))
+        for name, path, dist in ((cname, content, cdist), (sname, style, sdist)):
+            img = Image.open(path).convert("RGB")
+            img.thumbnail((256, 256))
+            save_image(img, out / "inputs" / f"real_{name}.png", metadata={"source": f"{dist}: {path.name}"}, overwrite=True)
+        img = artgen.stylize(str(content), str(style), size=size, steps=steps, seed=0, device=device)
+        save_image(img, out / "stylize" / f"real_{cname}_{sname}.png", metadata=img.info["artgen"], overwrite=True)
+
+
 def fast_style_part(out: Path, photo, work: Path, quick: bool, device: str) -> None:
     steps, size = (6, 64) if quick else (600, 128)
     net = artgen.train_fast_style("embers", data=None, out=work / "fast", arch="small", size=size, steps=steps, batch_size=4, preview_every=10_000, checkpoint_every=10_000, device=device)
@@ -95,7 +121,8 @@ def sheet_part(out: Path) -> None:
     files = [
         ("built-in photo", "inputs/photo_astronaut.png"),
         ("style: swirls", "inputs/style_swirls.png"),
-        ("optimisation, offline encoder", "stylize/astronaut_swirls.png"),
+        ("optimisation (original VGG19)", "stylize/astronaut_swirls.png"),
+        ("real photo + real texture", "stylize/real_cat_ihc.png"),
         ("70% swirls + 30% mosaic", "stylize/astronaut_blend_swirls70_mosaic30.png"),
         ("colours kept", "stylize/astronaut_swirls_colors_kept.png"),
         ("fast network (embers), one pass", "fast_style/astronaut_embers_small_net.png"),
@@ -125,6 +152,7 @@ def main() -> None:
     photo, styles = inputs(out)
     if "stylize" in parts:
         stylize_part(out, photo, styles, args.quick, args.device)
+        real_pairs_part(out, args.quick, args.device)
     if "fast_style" in parts:
         fast_style_part(out, photo, work, args.quick, args.device)
     if "gan" in parts:
