@@ -61,6 +61,7 @@ def add_parser(sub, name: str) -> None:
     apply.add_argument("--overwrite", action="store_true", help="replace existing output files")
     apply.add_argument("--no-metadata", action="store_true", help="do not store the settings in the PNG files")
     apply.add_argument("--compile", action="store_true", help="torch.compile the network (worth it for many images on a GPU)")
+    apply.add_argument("--temporal-filter", type=_fraction, default=0.0, metavar="S", help="video: motion-compensated smoothing of flicker, 0 (off) .. 0.9 (strong) (default: 0)")
     add_common(apply)
     apply.set_defaults(func=run_apply)
 
@@ -142,7 +143,10 @@ def run_apply(args) -> int:
     for item in args.inputs:
         if not Path(item).exists():
             raise UsageError(f"input '{item}' does not exist")
+    video = _video_job(args)
     model = FastStyle.load(args.model, device=args.device, precision=args.precision, compile=args.compile)
+    if video:
+        return _apply_video(model, args)
     result = model.stylize_files(
         args.inputs,
         args.output,
@@ -157,6 +161,52 @@ def run_apply(args) -> int:
         n, s = len(result["written"]), len(result["skipped"])
         where = result["written"][0] if n == 1 and len(result["outputs"]) == 1 else args.output
         print(f"wrote {n} image(s) to '{where}'" + (f"; skipped {s} unreadable file(s)" if s else ""))
+    return 0
+
+
+def _video_job(args) -> bool:
+    """Whether this apply is a video one (one video in, a video file out); usage errors for mixes."""
+    from ..errors import UsageError
+    from ..video import VIDEO_EXTENSIONS, WRITE_VIDEO_EXTENSIONS, check_video_output, require_av
+
+    out_suffix = Path(args.output).suffix.lower()
+    videos = [i for i in args.inputs if Path(i).is_file() and Path(i).suffix.lower() in VIDEO_EXTENSIONS]
+    wants_video = out_suffix in WRITE_VIDEO_EXTENSIONS and not Path(args.output).is_dir()
+    only_gifs = all(Path(v).suffix.lower() == ".gif" for v in videos)
+    if not videos or (only_gifs and not wants_video):  # pictures; a .gif to a picture: its first frame
+        if args.temporal_filter:
+            raise UsageError("--temporal-filter applies to video only (one video in, a video file for -o)")
+        return False
+    if len(args.inputs) != 1:
+        raise UsageError(f"give one video at a time (got {len(args.inputs)} inputs with video '{videos[0]}')")
+    if not wants_video:
+        raise UsageError(f"'{videos[0]}' is a video: -o must be a video file ({', '.join(sorted(WRITE_VIDEO_EXTENSIONS))})")
+    if out_suffix != ".gif" or Path(videos[0]).suffix.lower() != ".gif":
+        require_av()
+    if args.max_size is not None and 0 < args.max_size < 16:
+        raise UsageError(f"--max-size must be at least 16 for video, got {args.max_size}")
+    check_video_output(args.output, overwrite=args.overwrite)
+    return True
+
+
+def _apply_video(model, args) -> int:
+    result = model.stylize_video(
+        args.inputs[0],
+        args.output,
+        max_size=args.max_size or None,
+        strength=args.strength,
+        preserve_colors=args.preserve_colors,
+        temporal_filter=args.temporal_filter,
+        overwrite=args.overwrite,
+        progress=False if args.quiet else None,
+    )
+    if not args.quiet:
+        w, h = result["size"]
+        lost = f"; {result['error']}" if result["error"] else ""
+        print(
+            f"wrote {result['frames']} frames ({w}x{h}) to '{result['output']}' in {result['seconds']:.1f} s "
+            f"({result['frames_per_second']:.1f} frames/s); sound: {result['audio']}{lost}"
+        )
     return 0
 
 

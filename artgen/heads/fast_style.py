@@ -533,6 +533,28 @@ class FastStyle:
             raise ArtgenError(f"none of the {len(jobs)} input images could be read")
         return {"written": written, "skipped": skipped, "outputs": [d for _, d in jobs]}
 
+    def stylize_video(
+        self,
+        src: str | os.PathLike,
+        dst: str | os.PathLike,
+        *,
+        max_size: int | None = None,
+        strength: float = 1.0,
+        preserve_colors: bool = False,
+        temporal_filter: float = 0.0,
+        overwrite: bool = False,
+        progress: bool | None = None,
+    ) -> dict[str, Any]:
+        """Stylise every frame of a video (.mp4 .mov .m4v .mkv .webm .avi, or an animated .gif)
+        into ``dst``, keeping timing, rotation and sound; see :func:`artgen.video.stylize_video`.
+        ``temporal_filter`` in [0, 1) smooths flicker (:class:`artgen.video.TemporalFilter`)."""
+        from ..video import stylize_video
+
+        meta = {"head": HEAD, "model": self.info.get("path"), "styles": self.info.get("styles", []), "arch": self.config.arch, "strength": strength}
+        return stylize_video(
+            self, src, dst, max_size=max_size, strength=strength, preserve_colors=preserve_colors, temporal_filter=temporal_filter, overwrite=overwrite, progress=progress, metadata=meta
+        )
+
     # -- export ----------------------------------------------------------------------------------
     def export_onnx(self, path: str | os.PathLike, *, check: bool = True, opset: int = 17, overwrite: bool = False, test_size: tuple[int, int] = (181, 243)) -> dict[str, Any]:
         """Write an ONNX model with dynamic batch, height and width (input ``image``,
