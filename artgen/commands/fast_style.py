@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+VIDEO_STABILITY_WEIGHT = 200.0  # fast-style train --video: benchmarks/video_flicker.py
+
 
 def _fraction(text: str) -> float:
     try:
@@ -43,6 +45,8 @@ def add_parser(sub, name: str) -> None:
     train.add_argument("--tv-weight", type=float, default=1e-4, help="weight of the total-variation smoothness loss (default: 1e-4)")
     train.add_argument("--backbone", choices=["auto", "vgg19", "random"], default="auto", help="feature encoder: auto (VGG19 if available, else the offline fallback), vgg19, random (default: auto)")
     train.add_argument("--weights", metavar="FILE", help="local torchvision VGG19 state dict (.pth or .safetensors)")
+    train.add_argument("--video", action="store_true", help=f"train for video: stable under small motions and noise, less flicker (--stability-weight {VIDEO_STABILITY_WEIGHT:g})")
+    train.add_argument("--stability-weight", type=float, default=None, metavar="W", help="weight of the motion/noise stability loss (default: 0, or the --video value)")
     train.add_argument("--init-from", metavar="MODEL", help="start from an existing style network (fine-tune on a new style or new photos)")
     train.add_argument("--resume", action="store_true", help="continue the interrupted run in --out exactly where it stopped")
     train.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
@@ -113,6 +117,8 @@ def run_train(args) -> int:
         precision=args.precision,
         style_blend=args.style_blend,
     )
+    if args.stability_weight is not None or args.video:
+        options["stability_weight"] = args.stability_weight if args.stability_weight is not None else VIDEO_STABILITY_WEIGHT
     if args.arch is not None:
         options["arch"] = args.arch
     model = train_fast_style(
