@@ -618,7 +618,11 @@ def stylize_video(
             for frame in reader:
                 if not put(decoded, frame):
                     return
-        except BaseException as exc:  # reported by the main thread
+        except ArtgenError as exc:
+            failures.append(exc)
+        except Exception as exc:  # reported by the main thread, as one line
+            failures.append(VideoError(f"decoding '{src}' failed: {_one_line(exc)}"))
+        except BaseException as exc:
             failures.append(exc)
         finally:
             put(decoded, _DONE)
@@ -650,6 +654,12 @@ def stylize_video(
                         writer = _AVWriter(tmp, suffix, info, image.shape[1], image.shape[0], rotation)
                     writer_box["writer"] = writer
                 writer.write(image, frame.pts, frame.duration)
+        except ArtgenError as exc:
+            failures.append(exc)
+            stop.set()
+        except Exception as exc:
+            failures.append(ArtgenError(f"writing '{dst}' failed: {_one_line(exc)}"))
+            stop.set()
         except BaseException as exc:
             failures.append(exc)
             stop.set()

@@ -122,6 +122,7 @@ def test_variable_frame_rate_odd_size_10_bit(tmp_path, model):
     assert times == pytest.approx(np.cumsum([0] + durations[:-1]) / 1000, abs=1e-3)
     assert frames[0].shape == (24, 32, 3) and result["size"] == (32, 24)  # H.264 needs even sides
     assert audio is None and result["audio"].startswith("none")
+    assert result["error"] is None and result["frames"] == 5
 
 
 def test_max_size_and_strength(tmp_path, model):
