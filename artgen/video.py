@@ -436,11 +436,12 @@ class _GifWriter:
 # --- the temporal filter -------------------------------------------------------------------
 
 
-def _global_shift(prev: torch.Tensor, cur: torch.Tensor) -> tuple[float, float]:
+def _global_shift(prev: torch.Tensor, cur: torch.Tensor, work_size: int = 256) -> tuple[float, float]:
     """(dy, dx) in pixels such that ``cur ≈ prev`` shifted by (dy, dx): phase correlation
-    (Kuglin & Hines 1975) of the luminance of two (3, H, W) frames, on at most 128 px."""
+    (Kuglin & Hines 1975) of the luminance of two (3, H, W) frames, computed on at most
+    ``work_size`` px with a parabolic sub-pixel fit of the peak."""
     h, w = cur.shape[-2:]
-    scale = max(1, math.ceil(max(h, w) / 128))
+    scale = max(1, math.ceil(max(h, w) / work_size))
     a = prev.mean(0, keepdim=True)[None]
     b = cur.mean(0, keepdim=True)[None]
     if scale > 1:
@@ -451,11 +452,17 @@ def _global_shift(prev: torch.Tensor, cur: torch.Tensor) -> tuple[float, float]:
     fa, fb = torch.fft.rfft2(a * win), torch.fft.rfft2(b * win)
     cross = fb * fa.conj()
     corr = torch.fft.irfft2(cross / cross.abs().clamp_min(1e-9), s=(hh, ww))
-    peak = int(corr.argmax())
-    py, px = divmod(peak, ww)
-    dy = py - hh if py > hh // 2 else py
-    dx = px - ww if px > ww // 2 else px
-    return float(dy * scale), float(dx * scale)
+    py, px = divmod(int(corr.argmax()), ww)
+
+    def refine(c_minus: float, c0: float, c_plus: float) -> float:
+        denom = c_minus - 2 * c0 + c_plus
+        return 0.0 if denom >= 0 else max(-0.5, min(0.5, 0.5 * (c_minus - c_plus) / denom))
+
+    fy = py + refine(float(corr[(py - 1) % hh, px]), float(corr[py, px]), float(corr[(py + 1) % hh, px]))
+    fx = px + refine(float(corr[py, (px - 1) % ww]), float(corr[py, px]), float(corr[py, (px + 1) % ww]))
+    dy = fy - hh if fy > hh / 2 else fy
+    dx = fx - ww if fx > ww / 2 else fx
+    return dy * scale, dx * scale
 
 
 def _shift(x: torch.Tensor, dy: float, dx: float) -> tuple[torch.Tensor, torch.Tensor]:

