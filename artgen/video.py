@@ -26,10 +26,12 @@ is stylised up to the break and the result says how many frames were lost and wh
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
 import queue
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -556,6 +558,23 @@ def check_video_output(path: str | os.PathLike, *, overwrite: bool = False) -> P
 _DONE = object()
 
 
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """In the main thread, turn SIGTERM into KeyboardInterrupt so the temporary file is removed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def stylize_video(
     model,
     src: str | os.PathLike,
@@ -681,7 +700,7 @@ def stylize_video(
     last: Frame | None = None
     t0 = time.perf_counter()
     enabled = show_progress(progress)
-    with atomic_path(dst) as tmp:
+    with _sigterm_as_interrupt(), atomic_path(dst) as tmp:
         reader_thread = threading.Thread(target=decode, name="artgen-video-decode", daemon=True)
         writer_thread = threading.Thread(target=encode, args=(tmp,), name="artgen-video-encode", daemon=True)
         reader_thread.start()
