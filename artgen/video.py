@@ -13,7 +13,7 @@ audio track (packets copied unchanged when the output container can hold its cod
 otherwise re-encoded to the container's default: AAC for .mp4/.mov/.mkv, Opus for
 .webm; a .gif has no sound and says so) and a GIF's per-frame delays and loop count.
 Video is written as H.264 (yuv420p, CRF 18) in .mp4/.mov/.mkv and VP9 in .webm; H.264
-needs even sides, so an odd width or height loses its last column or row.
+needs even sides, so an odd width or height is scaled to one pixel less (33x25 -> 32x24).
 
 Decoding (a thread), stylising (the caller's thread) and encoding (a thread) overlap,
 with a few frames queued between them. The output goes to a temporary file next to the
