@@ -16,6 +16,7 @@ a resumed run draws the same augmentations.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -96,3 +97,39 @@ def diff_augment(x: torch.Tensor, policy: Sequence[str] | str = POLICIES) -> tor
             for fn in _FUNCS[name]:
                 x = fn(x)
     return x
+
+
+# --- small camera motions (temporal stability of style networks) ---------------------------
+
+
+def random_motion(batch: int, height: int, width: int, *, max_shift: float = 4.0, max_degrees: float = 2.0, max_zoom: float = 0.03, device=None) -> torch.Tensor:
+    """Random small similarity transforms, one per image, as (B, 2, 3) ``affine_grid`` matrices.
+
+    Each shifts by up to ``max_shift`` pixels in x and y, rotates by up to ``max_degrees``
+    and zooms by up to ``max_zoom`` (a fraction), drawn uniformly from torch's global
+    generator: the kind of motion between two neighbouring video frames.
+    """
+    u = torch.rand(batch, 4, device=device) * 2 - 1  # (B, 4) in [-1, 1)
+    angle = u[:, 0] * math.radians(max_degrees)
+    scale = 1 + u[:, 1] * max_zoom
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    aspect = height / width
+    theta = torch.zeros(batch, 2, 3, device=device)
+    theta[:, 0, 0], theta[:, 0, 1] = cos, -sin * aspect  # normalised coordinates: correct for the aspect ratio
+    theta[:, 1, 0], theta[:, 1, 1] = sin / aspect, cos
+    theta[:, 0, 2] = u[:, 2] * max_shift * 2 / width
+    theta[:, 1, 2] = u[:, 3] * max_shift * 2 / height
+    return theta
+
+
+def warp(x: torch.Tensor, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Resample ``x`` (B, C, H, W) with the (B, 2, 3) transforms ``theta`` (bilinear).
+
+    Returns the warped batch (mirrored at the borders, so it still looks like a photo) and a
+    (B, 1, H, W) float mask that is 1 where every bilinear tap came from inside the source, 0 elsewhere.
+    """
+    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)  # (B, H, W, 2)
+    moved = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    ones = torch.ones_like(x[:, :1])
+    mask = F.grid_sample(ones, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return moved, (mask > 0.999).to(x.dtype)

