@@ -68,7 +68,7 @@ from torch import nn
 from . import distributed
 from .checkpoint import RunDir
 from .device import Precision, get_rng_state, resolve_device, set_flush_denormal, set_rng_state
-from .errors import NonFiniteLossError, TrainingInterrupted, UsageError
+from .errors import ArgumentError, NonFiniteLossError, TrainingInterrupted, UsageError
 
 # --- what a head provides ----------------------------------------------------------
 
@@ -205,7 +205,7 @@ class _ShuffledBatches(BatchSource):
         if n == 0:
             raise UsageError("the dataset is empty")
         if batch_size < 1:
-            raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
+            raise ArgumentError("batch_size", f"must be at least 1, got {batch_size}")
         self.n = n
         self._batch_size = batch_size
         self.shuffle = shuffle
@@ -616,6 +616,7 @@ class Trainer:
             self.run_dir.save_config(self.config)
         self.run_dir.save_weights(self.task.export_modules(), metadata=meta)
         self.run_dir.save_state(self.state_dict())
+        self.run_dir.finish_replacing()  # an --overwrite'd old run goes once the new one has a checkpoint
         for cb in self.callbacks:
             cb.on_checkpoint(self, self.step)
 
@@ -712,10 +713,14 @@ class Trainer:
                 for cb in self.callbacks:
                     if isinstance(cb, ProgressBar):
                         cb.on_train_end(self)
-        if self.run_dir is not None and self.last_checkpoint_step != self.step:
-            self.save_checkpoint()
-        for cb in self.callbacks:
-            cb.on_train_end(self)
+        try:
+            if self.run_dir is not None and self.last_checkpoint_step != self.step:
+                self.save_checkpoint()
+            for cb in self.callbacks:
+                cb.on_train_end(self)
+        finally:
+            if self.run_dir is not None:
+                self.run_dir.unlock()
         if self._stop_reason is not None and self.step < self.total_steps:
             where = f"; checkpoint saved in '{self.run_dir.path}', continue with --resume" if self.run_dir is not None else ""
             raise TrainingInterrupted(f"training stopped by {self._stop_reason} at step {self.step} of {self.total_steps}{where}")
