@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     debug = getattr(args, "debug", False)
-    _interrupt_on_sigterm()
+    previous_sigterm = _interrupt_on_sigterm()
     logging.basicConfig(level=logging.INFO if not getattr(args, "quiet", False) else logging.WARNING, format="%(message)s")
     try:
         result = args.func(args)
@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         from .distributed import shutdown
 
         shutdown()
+        _restore_sigterm(previous_sigterm)
 
 
 def _flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, str]:
@@ -124,10 +125,11 @@ def _flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[st
     return flags
 
 
-def _interrupt_on_sigterm() -> None:
+def _interrupt_on_sigterm():
     """SIGTERM before (or after) training stops the command as Ctrl-C does: "interrupted", exit 130.
 
     During training the loop's own handler takes over both signals (checkpoint, then exit).
+    Returns the previous handler (restored when :func:`main` returns), or None.
     """
     import signal
     import threading
@@ -137,7 +139,18 @@ def _interrupt_on_sigterm() -> None:
 
     if threading.current_thread() is threading.main_thread():
         try:
-            signal.signal(signal.SIGTERM, handler)
+            return signal.signal(signal.SIGTERM, handler)
+        except (ValueError, OSError):  # pragma: no cover
+            pass
+    return None
+
+
+def _restore_sigterm(previous) -> None:
+    import signal
+
+    if previous is not None:
+        try:
+            signal.signal(signal.SIGTERM, previous)
         except (ValueError, OSError):  # pragma: no cover
             pass
 

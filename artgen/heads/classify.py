@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from .. import losses
 from ..checkpoint import RunDir, load_state_into, split_prefix
 from ..device import resolve_device, seed_everything
-from ..errors import UsageError
+from ..errors import ArgumentError, UsageError
 from ..models.classifier import ClassifierConfig, DenseClassifier
 from ..optim import make_optimizer
 from ..train import Callback, CurvePlot, History, Task, TensorBatches, Trainer
@@ -121,8 +121,10 @@ def as_images(x, config: ClassifierConfig | None = None) -> torch.Tensor:
 class Classifier:
     """The founding document's model with a Keras feel: ``compile``, ``fit``, ``evaluate``, ``predict``.
 
-    ``Classifier()`` builds Flatten -> Dense(128, ReLU) -> Dense(10); keyword
-    arguments change the input size, channels, hidden width or activation.
+    ``Classifier()`` builds Flatten -> Dense(128, ReLU) -> Dense(10) with Keras'
+    initialisation (Glorot-uniform weights, zero biases; ``init="pytorch"`` for
+    nn.Linear's), and ``compile()`` uses Adam with Keras' epsilon 1e-7; keyword
+    arguments change the input size, channels, hidden width, activation or init.
     """
 
     def __init__(self, config: ClassifierConfig | None = None, *, device: str | torch.device = "auto", seed: int | None = 0, **config_kwargs):
@@ -165,7 +167,7 @@ class Classifier:
             self.optimizer_name = type(optimizer).__name__.lower()
         else:
             if not (isinstance(epsilon, (int, float)) and epsilon > 0):
-                raise UsageError(f"epsilon must be a positive number, got {epsilon!r}")
+                raise ArgumentError("epsilon", f"must be a positive number, got {epsilon!r}")
             self.optimizer_name = str(optimizer).lower()
             self.lr = lr
             self.epsilon = float(epsilon)
@@ -202,6 +204,9 @@ class Classifier:
         ``x`` is an image array/tensor with labels ``y``, or a ``(x, y)`` tuple.
         With ``run_dir`` the run is checkpointed there and can be resumed.
         """
+        for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ArgumentError(name, f"must be a whole number of at least 1, got {value!r}")
         if self.optimizer is None:
             self.compile()
         x_t, y_t = self._xy(x, y)

@@ -283,7 +283,7 @@ def train_fast_style(
         model_cfg = run.load_settings(StyleNetConfig, "model", saved)
     else:
         styles = style if isinstance(style, (list, tuple)) else ([style] if style is not None else [])
-        opts = FastStyleOptions(styles=[s if isinstance(s, torch.Tensor) else str(s) for s in styles], data=str(data) if data is not None else None, **options)
+        opts = FastStyleOptions(styles=[s if isinstance(s, torch.Tensor) else str(s) for s in styles], data=str(Path(data).expanduser().resolve()) if data is not None and str(data) != "builtin" else data, **options)
         opts.validate()
         style_tensors = [_style_tensor(s, opts.style_size or opts.size) for s in opts.styles]
         opts.styles = [("<tensor>" if isinstance(s, torch.Tensor) else s) for s in opts.styles]
