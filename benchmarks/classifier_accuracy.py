@@ -94,13 +94,14 @@ def main() -> None:
             name, root = ("mnist", args.mnist_root) if args.mnist_root else ("shapes", None)
         x, y, _ = load_dataset(name, train=True, root=root)
         xt, yt, _ = load_dataset(name, train=False, root=root)
-    print(f"data: {args.digits_json or args.mnist_root or 'shapes'}: train {len(x)}, test {len(xt)}; 10 epochs, batch 32, Adam")
+    print(f"data: {args.digits_json or args.mnist_root or 'shapes'}: train {len(x)}, test {len(xt)}; 10 epochs, batch 32, Adam", flush=True)
     runs = {"artgen (fast path)": [], "artgen (autograd)": [], "plain, Keras init": [], "plain, PyTorch init": []}
     for seed in range(args.seeds):
         runs["artgen (fast path)"].append(ours(x, y, xt, yt, seed, fast=True))
         runs["artgen (autograd)"].append(ours(x, y, xt, yt, seed, fast=False))
         runs["plain, Keras init"].append(plain(x, y, xt, yt, seed, keras=True))
         runs["plain, PyTorch init"].append(plain(x, y, xt, yt, seed))
+        print(f"seed {seed}: " + ", ".join(f"{label} {accs[-1]:.4f}" for label, accs in runs.items()), flush=True)
     print("| contender | test accuracy, mean ± std | per seed |")
     print("|---|---|---|")
     for label, accs in runs.items():
