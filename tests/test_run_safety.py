@@ -397,13 +397,15 @@ def test_one_picture_per_class_trains_without_a_test_split(tmp_path, capsys):
 def test_predict_preprocesses_like_training_on_non_square_pictures(tmp_path, capsys):
     from artgen.data import ImageFolder, square_image
 
-    # 120x40: the centre square tells the classes apart, the sides say the opposite
+    # 120x40 pictures whose centre square is light|dark for one class and dark|light for the
+    # other, and whose whole width reads the other way round: squashing flips every answer
     root = tmp_path / "d"
-    for name, centre, side in (("light", 255, 0), ("dark", 0, 255)):
+    for name, bands in (("light_left", (0, 255, 0, 255)), ("dark_left", (255, 0, 255, 0))):
         (root / name).mkdir(parents=True)
         for i in range(4):
-            img = Image.new("L", (120, 40), side)
-            img.paste(Image.new("L", (40, 40), centre - 10 * i if centre else 10 * i), (40, 0))
+            img = Image.new("L", (120, 40))
+            for (left, right), value in zip(((0, 40), (40, 60), (60, 80), (80, 120)), bands):
+                img.paste(Image.new("L", (right - left, 40), abs(value - 5 * i)), (left, 0))
             img.save(root / name / f"{i}.png")
     ds = ImageFolder(root, size=8, channels=1, labelled=True)
     x, _ = ds.tensors()
