@@ -189,7 +189,7 @@ class BatchSource:
 
 def _check_shardable(batch_size: int, world_size: int) -> None:
     if batch_size % world_size:
-        raise UsageError(f"--batch-size {batch_size} is the global batch and must divide evenly over {world_size} processes")
+        raise ArgumentError("batch_size", f"{batch_size} is the global batch and must divide evenly over {world_size} processes")
 
 
 def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
@@ -693,6 +693,17 @@ class Trainer:
 
     # -- the loop ---------------------------------------------------------------
     def fit(self, *, resume: bool = False) -> History:
+        """Train to the end (or to a stop request); returns the :class:`History`.
+
+        Releases the run folder's lock (:meth:`RunDir.lock`) when it returns or fails.
+        """
+        try:
+            return self._fit(resume)
+        finally:
+            if self.run_dir is not None:
+                self.run_dir.unlock()
+
+    def _fit(self, resume: bool) -> History:
         if resume:
             if self.run_dir is None:
                 raise UsageError("resume needs a run folder")
@@ -713,14 +724,10 @@ class Trainer:
                 for cb in self.callbacks:
                     if isinstance(cb, ProgressBar):
                         cb.on_train_end(self)
-        try:
-            if self.run_dir is not None and self.last_checkpoint_step != self.step:
-                self.save_checkpoint()
-            for cb in self.callbacks:
-                cb.on_train_end(self)
-        finally:
-            if self.run_dir is not None:
-                self.run_dir.unlock()
+        if self.run_dir is not None and self.last_checkpoint_step != self.step:
+            self.save_checkpoint()
+        for cb in self.callbacks:
+            cb.on_train_end(self)
         if self._stop_reason is not None and self.step < self.total_steps:
             where = f"; checkpoint saved in '{self.run_dir.path}', continue with --resume" if self.run_dir is not None else ""
             raise TrainingInterrupted(f"training stopped by {self._stop_reason} at step {self.step} of {self.total_steps}{where}")
