@@ -53,7 +53,7 @@ def atomic_path(path: str | os.PathLike):
     except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
-        if isinstance(exc, (OSError, RuntimeError)) and _disk_full(exc, path):
+        if isinstance(exc, Exception) and _disk_full(exc, path):  # OSError, torch's RuntimeError, SafetensorError, ...
             raise _write_error(path, exc, full=True) from None
         raise
     fsync_dir(path.parent)
@@ -80,7 +80,7 @@ def _disk_full(exc: BaseException, path: Path) -> bool:
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return True
     text = str(exc).lower()
-    if "no space left" in text or "disk quota" in text:
+    if "no space left" in text or "disk quota" in text or "storagefull" in text:
         return True
     if "file write failed" in text or "inline_container" in text or "unexpected pos" in text:
         # torch.save reports a short write this way; check whether the disk is the cause

@@ -315,6 +315,16 @@ def test_disk_full_names_the_file_and_keeps_the_old_one(tmp_path, monkeypatch):
     assert run.load_state()["step"] == 1
     assert [p.name for p in run.path.iterdir()] == ["training_state.pt"]
 
+    import safetensors.torch
+    from safetensors import SafetensorError
+
+    def full_safetensors(tensors, filename, metadata=None):
+        raise SafetensorError('Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: "No space left on device" })')
+
+    monkeypatch.setattr(safetensors.torch, "save_file", full_safetensors)
+    with pytest.raises(ArtgenError, match=r"the disk is full: could not write '.*model\.safetensors'"):
+        run.save_weights({"model": torch.nn.Linear(2, 2)})
+
 
 def test_out_under_a_file_is_one_line(tmp_path, capsys):
     afile = tmp_path / "afile"
