@@ -15,7 +15,10 @@ with ``os.replace``: an interrupted write leaves the previous file intact.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
+import logging
 import os
 import pickle
 from collections.abc import Mapping
@@ -30,6 +33,8 @@ from .fileio import atomic_path, write_json_atomic
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 STATE_NAME = "training_state.pt"
+
+log = logging.getLogger("artgen")
 
 
 # --- state dicts --------------------------------------------------------------------
@@ -74,7 +79,7 @@ def load_weights_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         from safetensors.torch import load_file
 
         try:
-            return load_file(str(path))
+            return check_tensors(load_file(str(path)), path)
         except (SafetensorError, OSError, ValueError) as exc:
             raise CheckpointError(f"cannot read '{path}': {exc}") from None
     data = safe_torch_load(path)
@@ -82,7 +87,26 @@ def load_weights_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         data = data["state_dict"]
     if not isinstance(data, Mapping) or not all(isinstance(v, torch.Tensor) for v in data.values()):
         raise CheckpointError(f"'{path}' is not a state dict of tensors")
-    return dict(data)
+    return check_tensors(dict(data), path)
+
+
+def check_tensors(tensors: dict[str, torch.Tensor], source: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Refuse weights no model of artgen holds: complex or boolean tensors, NaN or infinite values.
+
+    Returns ``tensors`` unchanged. Integer tensors pass here (counters such as
+    BatchNorm's ``num_batches_tracked`` are integers); :func:`load_state_into`
+    refuses an integer tensor where the model holds floats.
+
+    Raises:
+        CheckpointError: naming ``source`` and the first bad tensor.
+    """
+    for key, value in tensors.items():
+        if value.is_complex() or value.dtype == torch.bool:
+            raise CheckpointError(f"'{source}': tensor '{key}' has dtype {str(value.dtype).replace('torch.', '')}, not a real number type; the file is not artgen weights")
+        if value.is_floating_point() and value.numel() and not bool(torch.isfinite(value).all()):
+            bad = int((~torch.isfinite(value)).sum())
+            raise CheckpointError(f"'{source}': tensor '{key}' holds {bad} NaN or infinite value(s); the weights are damaged (training diverged?)")
+    return tensors
 
 
 def safe_torch_load(path: str | os.PathLike):
@@ -116,6 +140,12 @@ def load_state_into(module: nn.Module, state: Mapping[str, torch.Tensor], *, wha
         for k in sorted(set(own) & set(state))
         if tuple(state[k].shape) != tuple(own[k].shape)
     ]
+    for k in sorted(set(own) & set(state)):
+        value = state[k]
+        if value.is_complex() or value.dtype == torch.bool or (own[k].is_floating_point() and not value.is_floating_point()):
+            raise CheckpointError(f"{what} weights: tensor '{k}' has dtype {str(value.dtype).replace('torch.', '')} where the model holds {str(own[k].dtype).replace('torch.', '')}")
+        if value.is_floating_point() and value.numel() and not bool(torch.isfinite(value).all()):
+            raise CheckpointError(f"{what} weights: tensor '{k}' holds NaN or infinite values")
     problems = []
     if missing:
         problems.append("missing keys: " + _short_list(missing))
@@ -172,14 +202,45 @@ class RunDir:
         return cfg
 
     def load_config(self) -> dict:
+        """``config.json`` as a dict, checked: UTF-8 JSON holding an object with a ``head`` name.
+
+        Raises:
+            CheckpointError: one line naming the folder or file and what is wrong.
+        """
         if not self.path.exists():
             raise CheckpointError(f"run folder '{self.path}' does not exist")
         if not self.config_path.is_file():
             raise CheckpointError(f"'{self.path}' is not an artgen run folder (no {CONFIG_NAME})")
         try:
-            return json.loads(self.config_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise CheckpointError(f"cannot read '{self.config_path}': {exc}") from None
+            data = json.loads(self.config_path.read_bytes().decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise CheckpointError(f"cannot read '{self.config_path}': not UTF-8 text (byte {exc.start})") from None
+        except json.JSONDecodeError as exc:
+            raise CheckpointError(f"cannot read '{self.config_path}': not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+        except (OSError, RecursionError) as exc:
+            raise CheckpointError(f"cannot read '{self.config_path}': {getattr(exc, 'strerror', None) or exc}") from None
+        if not isinstance(data, dict):
+            raise CheckpointError(f"'{self.config_path}' must hold a JSON object, not {type(data).__name__}")
+        if not isinstance(data.get("head"), str):
+            raise CheckpointError(f"'{self.config_path}' names no head (expected \"head\": \"classifier\", \"gan\", ...)")
+        for section in ("model", "train"):
+            if section in data and not isinstance(data[section], dict):
+                raise CheckpointError(f"'{self.config_path}': the '{section}' section must be an object, not {type(data[section]).__name__}")
+        return data
+
+    def load_settings(self, cls, section: str, config: Mapping | None = None):
+        """The settings dataclass ``cls`` from the ``section`` of ``config.json``, through
+        :func:`artgen.settings.load_settings` (types, ranges, unknown keys), every head alike.
+
+        Raises:
+            CheckpointError: the section is missing or a field is wrong (naming the file and field).
+        """
+        from .settings import load_settings
+
+        cfg = self.load_config() if config is None else config
+        if section not in cfg:
+            raise CheckpointError(f"'{self.config_path}' has no '{section}' section")
+        return load_settings(cls, cfg[section], source=str(self.config_path), section=section)
 
     # weights
     @property
@@ -215,23 +276,206 @@ class RunDir:
             raise CheckpointError(f"'{self.state_path}' is not an artgen training state")
         return data
 
+    def holds_run(self) -> bool:
+        """Whether the folder holds something trained: weights or a resumable state."""
+        return self.has_state() or self.weights_path.is_file()
+
     def prepare(self, *, resume: bool = False, overwrite: bool = False) -> "RunDir":
-        """Check the folder before a long job: new, resumable, or explicitly overwritten."""
+        """Open the folder for a training run: new, resumed, or replacing an old run.
+
+        Call it after every argument, the data, the device and the precision are
+        checked. It creates the folder, takes its lock (:meth:`lock`), removes
+        temporary files left by a killed process, and checks that a new run does not
+        clobber an old one without ``overwrite``. With ``overwrite`` nothing is
+        deleted here: the old run's files are removed by :meth:`finish_replacing`,
+        which the training loop calls once the new run's first checkpoint is written,
+        so a run that fails before that leaves the old one as it was. A folder whose
+        run stopped before its first checkpoint (config but no weights or state) can
+        be started again without ``overwrite``.
+
+        Raises:
+            UsageError: the path is a file or under one, cannot be written, is in use by
+                another process, holds a run and neither flag was given, or has nothing
+                to resume.
+        """
         if self.path.exists() and not self.path.is_dir():
             raise UsageError(f"--out '{self.path}' exists and is not a folder")
+        if resume and not self.path.is_dir():
+            raise UsageError(f"--resume: nothing to resume: run folder '{self.path}' does not exist")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot create run folder '{self.path}': {_os_reason(exc)}") from None
+        _PENDING_REPLACE.pop(_key(self.path), None)
+        self.lock()
+        try:
+            self._check_contents(resume=resume, overwrite=overwrite)
+        except BaseException:
+            self.unlock()
+            raise
+        return self
+
+    def _check_contents(self, *, resume: bool, overwrite: bool) -> None:
+        self.remove_temp_files()
         if resume:
             if not self.has_state():
-                raise UsageError(f"--resume: nothing to resume in '{self.path}' (no {STATE_NAME})")
-        elif self.path.exists() and (self.has_config() or self.has_state()) and not overwrite:
-            raise UsageError(f"run folder '{self.path}' already holds a run; pass --resume to continue it or --overwrite to start over")
-        self.path.mkdir(parents=True, exist_ok=True)
-        if overwrite and not resume:
-            for old in (self.config_path, self.weights_path, self.state_path):
-                old.unlink(missing_ok=True)
-        probe = self.path / ".artgen-write-test"
+                if self.has_config() and not self.weights_path.is_file():
+                    raise UsageError(f"--resume: the run in '{self.path}' stopped before its first checkpoint, so there is nothing to resume; start it again without --resume")
+                raise UsageError(f"--resume: nothing to resume in '{self.path}' (no {STATE_NAME}){'; start over with --overwrite' if self.holds_run() else ''}")
+        elif self.holds_run():
+            if not overwrite:
+                raise UsageError(f"run folder '{self.path}' already holds a run; pass --resume to continue it or --overwrite to start over")
+            _PENDING_REPLACE[_key(self.path)] = self._snapshot()
+        elif self.has_config():
+            log.info("'%s' holds a run that stopped before its first checkpoint; starting it again", self.path)
+            _PENDING_REPLACE[_key(self.path)] = self._snapshot()
+
+    # replacing an old run only once the new one has a checkpoint
+    def _snapshot(self) -> dict[str, tuple[int, int]]:
+        files = {}
+        for folder, _dirs, names in os.walk(self.path):
+            for name in names:
+                if name == LOCK_NAME:
+                    continue
+                p = Path(folder) / name
+                with contextlib.suppress(OSError):
+                    st = p.stat()
+                    files[str(p)] = (st.st_ino, st.st_mtime_ns)
+        return files
+
+    def finish_replacing(self) -> int:
+        """Delete what is left of the run that ``prepare(overwrite=True)`` is replacing.
+
+        Removes the old files not rewritten since (old sample grids, previews,
+        metrics, curves) and the folders that leaves empty. Called by the training
+        loop after the new run's first checkpoint; a no-op otherwise. Returns the
+        number of files removed.
+        """
+        old = _PENDING_REPLACE.pop(_key(self.path), None)
+        if not old:
+            return 0
+        removed = 0
+        for name, ident in old.items():
+            p = Path(name)
+            with contextlib.suppress(OSError):
+                st = p.stat()
+                if (st.st_ino, st.st_mtime_ns) == ident:
+                    p.unlink()
+                    removed += 1
+        for folder, _dirs, _names in sorted(os.walk(self.path), key=lambda item: -len(item[0])):
+            if Path(folder) != self.path:
+                with contextlib.suppress(OSError):
+                    Path(folder).rmdir()  # only when empty
+        return removed
+
+    def remove_temp_files(self) -> int:
+        """Remove temporary files that killed writes left in the folder (``.curves.tmp-*.png``)."""
+        from .fileio import is_temp_file
+
+        removed = 0
+        for folder, _dirs, names in os.walk(self.path):
+            for name in names:
+                if is_temp_file(name):
+                    with contextlib.suppress(OSError):
+                        (Path(folder) / name).unlink()
+                        removed += 1
+        return removed
+
+    # one training process per folder
+    @property
+    def lock_path(self) -> Path:
+        return self.path / LOCK_NAME
+
+    def lock(self) -> None:
+        """Take the folder's lock, so two trainings cannot write into it at once.
+
+        The lock is an ``fcntl.flock`` on ``.artgen.lock`` (holding the process id,
+        host and start time): the system releases it when its process dies, so a
+        lock left by a crash is taken over (with a note). Taking it again in the
+        same process is a no-op; :meth:`unlock` (and process exit) releases it.
+
+        Raises:
+            UsageError: another live process holds it; the message names that process.
+        """
+        key = _key(self.path)
+        if key in _LOCKS:
+            return
         try:
-            probe.write_bytes(b"")
-            probe.unlink()
-        except OSError as exc:
-            raise UsageError(f"cannot write to run folder '{self.path}': {exc.strerror or exc}") from None
-        return self
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX: no lock
+            return
+        for _attempt in range(5):
+            try:
+                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise UsageError(f"cannot write to run folder '{self.path}': {_os_reason(exc)}") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = _read_lock(fd)
+                os.close(fd)
+                raise UsageError(
+                    f"run folder '{self.path}' is in use by another training ({holder}); wait for it to finish, stop it, or choose another --out"
+                ) from None
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.lock_path).st_ino
+            except OSError:
+                same = False
+            if same:
+                break
+            os.close(fd)  # the holder removed the file between our open and our lock: try again
+        else:  # pragma: no cover
+            raise UsageError(f"could not lock run folder '{self.path}'")
+        previous = _read_lock(fd)
+        if previous:
+            log.info("took over the lock of '%s' left by %s, which is no longer running", self.path, previous)
+        import socket
+        import time
+
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"process {os.getpid()} on {socket.gethostname()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}".encode(), 0)
+        _LOCKS[key] = (fd, self.lock_path)
+
+    def unlock(self) -> None:
+        """Release the lock taken by :meth:`lock` in this process (a no-op otherwise)."""
+        _release(_key(self.path))
+
+
+LOCK_NAME = ".artgen.lock"
+_LOCKS: dict[str, tuple[int, Path]] = {}
+_PENDING_REPLACE: dict[str, dict[str, tuple[int, int]]] = {}
+
+
+def _key(path: Path) -> str:
+    return os.path.realpath(path)
+
+
+def _read_lock(fd: int) -> str:
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        return os.pread(fd, 200, 0).decode("utf-8").strip()
+    return ""
+
+
+def _release(key: str) -> None:
+    entry = _LOCKS.pop(key, None)
+    if entry is None:
+        return
+    fd, path = entry
+    with contextlib.suppress(OSError):
+        path.unlink()
+    with contextlib.suppress(OSError):
+        os.close(fd)
+
+
+@atexit.register
+def _release_all() -> None:
+    for key in list(_LOCKS):
+        _release(key)
+
+
+def _os_reason(exc: OSError) -> str:
+    import errno
+
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST):
+        return "a part of that path is a file, not a folder"
+    return exc.strerror or str(exc)

@@ -12,7 +12,7 @@ import logging
 import sys
 
 from . import __version__
-from .errors import ArtgenError
+from .errors import ArgumentError, ArtgenError
 
 # sub-command name -> module under artgen.commands (imported lazily)
 COMMANDS = {
@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     debug = getattr(args, "debug", False)
+    previous_sigterm = _interrupt_on_sigterm()
     logging.basicConfig(level=logging.INFO if not getattr(args, "quiet", False) else logging.WARNING, format="%(message)s")
     try:
         result = args.func(args)
@@ -73,12 +74,17 @@ def main(argv: list[str] | None = None) -> int:
     except ArtgenError as exc:
         if debug:
             raise
-        print(f"artgen: error: {exc}", file=sys.stderr)
+        message = str(exc)
+        if isinstance(exc, ArgumentError):
+            flag = _flags(parser, args).get(exc.argument)
+            if flag:
+                message = exc.with_flag(flag)
+        print(f"artgen: error: {message}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if debug:
             raise
-        print("artgen: interrupted", file=sys.stderr)
+        print(f"artgen: interrupted{f' ({exc})' if str(exc) else ''}", file=sys.stderr)
         return 130
     except MemoryError:
         if debug:
@@ -98,6 +104,55 @@ def main(argv: list[str] | None = None) -> int:
         from .distributed import shutdown
 
         shutdown()
+        _restore_sigterm(previous_sigterm)
+
+
+def _flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, str]:
+    """``{dest: flag}`` of the sub-command that ran (``batch_size`` -> ``--batch-size``, ``n`` -> ``-n``)."""
+    flags: dict[str, str] = {}
+    current = parser
+    while current is not None:
+        subs = None
+        for action in current._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                subs = action
+            elif action.option_strings:
+                flags[action.dest] = max(action.option_strings, key=len)
+        current = subs.choices.get(getattr(args, subs.dest, None)) if subs is not None else None
+    for argument, dest in getattr(args, "argument_flags", {}).items():  # library names that differ from the flag's
+        if dest in flags:
+            flags[argument] = flags[dest]
+    return flags
+
+
+def _interrupt_on_sigterm():
+    """SIGTERM before (or after) training stops the command as Ctrl-C does: "interrupted", exit 130.
+
+    During training the loop's own handler takes over both signals (checkpoint, then exit).
+    Returns the previous handler (restored when :func:`main` returns), or None.
+    """
+    import signal
+    import threading
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt("SIGTERM")
+
+    if threading.current_thread() is threading.main_thread():
+        try:
+            return signal.signal(signal.SIGTERM, handler)
+        except (ValueError, OSError):  # pragma: no cover
+            pass
+    return None
+
+
+def _restore_sigterm(previous) -> None:
+    import signal
+
+    if previous is not None:
+        try:
+            signal.signal(signal.SIGTERM, previous)
+        except (ValueError, OSError):  # pragma: no cover
+            pass
 
 
 if __name__ == "__main__":  # pragma: no cover

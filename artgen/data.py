@@ -93,15 +93,30 @@ def is_hidden(path: PathLike) -> bool:
 
 
 def _is_image_name(name: str) -> bool:
-    return os.path.splitext(name)[1].lower() in images.IMAGE_EXTENSIONS
+    return os.path.splitext(name)[1].lower() in images.read_extensions()
 
 
-def list_images(root: PathLike, *, recursive: bool = True) -> list[Path]:
+def is_image_file(path: PathLike) -> bool:
+    """Whether Pillow recognises the file's contents as an image (reads its header only)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path):
+            return True
+    except Exception:  # noqa: BLE001 - any failure means "not an image Pillow can open"
+        return False
+
+
+def list_images(root: PathLike, *, recursive: bool = True, skipped: list[tuple[Path, str]] | None = None) -> list[Path]:
     """Image files under ``root``, sorted, skipping hidden files and folders.
 
-    A file counts as an image by its suffix (see ``images.IMAGE_EXTENSIONS``);
-    the contents are not checked here.  Symbolic links to folders are followed
-    (each real folder once).
+    A file counts as an image by its suffix when Pillow reads that suffix
+    (``.jpg``, ``.jfif``, ``.png``, ``.webp``, ``.tga``, ...: see
+    :func:`images.read_extensions`), and otherwise by its contents (a JPEG named
+    ``photo`` or ``photo.dat`` is found). Files that are neither are appended to
+    ``skipped`` as ``(path, reason)`` when a list is given. The contents of files
+    with an image suffix are not checked here.  Symbolic links to folders are
+    followed (each real folder once).
 
     Raises:
         UsageError: ``root`` does not exist or is not a folder.
@@ -120,9 +135,14 @@ def list_images(root: PathLike, *, recursive: bool = True) -> list[Path]:
             continue
         seen.add(real)
         dirs[:] = sorted(d for d in dirs if not is_hidden(d)) if recursive else []
-        for name in files:
-            if not is_hidden(name) and _is_image_name(name):
-                found.append(Path(folder) / name)
+        for name in sorted(files):
+            if is_hidden(name):
+                continue
+            path = Path(folder) / name
+            if _is_image_name(name) or is_image_file(path):
+                found.append(path)
+            elif skipped is not None:
+                skipped.append((path, "not an image file Pillow can read"))
     return sorted(found)
 
 
@@ -171,6 +191,7 @@ class ImageFolder(Dataset):
         crop: str = "center",
         hflip: bool = False,
         preload: bool = True,
+        classes: list[str] | None = None,
     ) -> None:
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise UsageError(f"image size must be a positive integer, got {size!r}")
@@ -189,14 +210,17 @@ class ImageFolder(Dataset):
         # Side of the stored squares: room for random crops when preloading.
         self._stored = round(size * 1.125) if (preload and crop == "random") else size
 
+        self.skipped: list[tuple[Path, str]] = []
         candidates = self._candidates()
-        total = len(candidates)
-        if total == 0:
-            raise ArtgenError(f"no images found in '{self.root}'")
+        for path, reason in self.skipped:
+            log.warning("skipped '%s': %s", path, reason)
+        total = len(candidates) + len(self.skipped)
+        if not candidates:
+            where = f" ({len(self.skipped)} other file(s) skipped)" if self.skipped else ""
+            raise ArtgenError(f"no images found in '{self.root}'{where}")
 
         kept: list[tuple[Path, str]] = []
         arrays: list[torch.Tensor] = []
-        self.skipped: list[tuple[Path, str]] = []
         for path, label in candidates:
             try:
                 img = images.open_image(path, mode=self.mode)
@@ -213,7 +237,18 @@ class ImageFolder(Dataset):
         if not kept:
             raise ArtgenError(f"no usable images in '{self.root}' ({total} files skipped)")
 
-        if labelled:
+        if labelled and classes is not None:
+            names = list(classes)
+            unknown = sorted({label for _, label in kept} - set(names))
+            if unknown:
+                raise UsageError(
+                    f"class folder(s) {', '.join(repr(str(self.root / u)) for u in unknown)} are not among the training classes "
+                    f"({', '.join(names[:10])}{', ...' if len(names) > 10 else ''})"
+                )
+            index = {name: i for i, name in enumerate(names)}
+            self.classes: list[str] = names
+            labels = [index[label] for _, label in kept]
+        elif labelled:
             names = sorted({label for _, label in kept})
             for name in sorted({label for _, label in candidates} - set(names)):
                 log.warning("class folder '%s' has no usable images; it is not a class", self.root / name)
@@ -230,7 +265,7 @@ class ImageFolder(Dataset):
     def _candidates(self) -> list[tuple[Path, str]]:
         """(path, class folder name) for every file with an image suffix."""
         if not self.labelled:
-            return [(p, "") for p in list_images(self.root, recursive=True)]
+            return [(p, "") for p in list_images(self.root, recursive=True, skipped=self.skipped)]
         top_level = list_images(self.root, recursive=False)  # also checks root exists
         class_dirs = sorted(
             d for d in self.root.iterdir() if d.is_dir() and not is_hidden(d.name)
@@ -248,7 +283,7 @@ class ImageFolder(Dataset):
             )
         out: list[tuple[Path, str]] = []
         for d in class_dirs:
-            out.extend((p, d.name) for p in list_images(d, recursive=True))
+            out.extend((p, d.name) for p in list_images(d, recursive=True, skipped=self.skipped))
         return out
 
     def __len__(self) -> int:
@@ -574,6 +609,22 @@ def write_idx_mnist(
 # --------------------------------------------------------------------------- dispatch
 
 
+def square_image(source, *, size: int, channels: int) -> torch.Tensor:
+    """One picture as the classifier and the folder datasets see it: float (C, size, size) in [0, 1].
+
+    Decoded with :func:`images.open_image` (EXIF rotation, transparency on white,
+    first frame), made grey (``channels=1``) or RGB, the shorter side resized to
+    ``size`` (Lanczos) and the centre square cropped: the same steps as
+    :class:`ImageFolder`, so that training, evaluation and prediction agree.
+
+    Raises:
+        ImageError: the file cannot be read (naming it).
+    """
+    _check_shape_args(size, channels)
+    img = images.open_image(source, mode="L" if channels == 1 else "RGB")
+    return images.to_tensor(images.resize_crop(img, size, crop="center"))
+
+
 def fit_images(x: torch.Tensor, size: int, channels: int) -> torch.Tensor:
     """Resize square (N,C,H,W) images in [0, 1] to ``size`` (antialiased) and set the channel count (grey: luminance)."""
     if x.shape[-1] != size:
@@ -595,6 +646,7 @@ def load_dataset(
     size: int = 28,
     channels: int = 1,
     download: bool = False,
+    classes: list[str] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     """Load a labelled data set by name, as (x (N,C,size,size) in [0,1], y int64, classes).
 
@@ -606,6 +658,9 @@ def load_dataset(
       ``train/`` and ``test/`` (or ``val/``) subfolders those are the splits;
       otherwise a fixed 10% of each class (at least one image, when the class
       has two or more) is held out as the test split (:func:`holdout_split`).
+      With ``classes`` (the class names of a model's training split) the labels
+      follow those names: a class missing from the folder is simply absent, a
+      class folder not in ``classes`` is an error naming it.
     """
     _check_shape_args(size, channels)
     key = name.lower().replace("_", "-")
@@ -621,9 +676,9 @@ def load_dataset(
     if key == "folder":
         train_dir, test_dir = _folder_splits(data)
         if test_dir is not None:
-            ds = ImageFolder(train_dir if train else test_dir, size=size, channels=channels, labelled=True)
+            ds = ImageFolder(train_dir if train else test_dir, size=size, channels=channels, labelled=True, classes=classes)
             return (*ds.tensors(), list(ds.classes))
-        ds = ImageFolder(train_dir, size=size, channels=channels, labelled=True)
+        ds = ImageFolder(train_dir, size=size, channels=channels, labelled=True, classes=classes)
         x, y = ds.tensors()
         keep = holdout_split(y, train=train)
         return x[keep], y[keep], list(ds.classes)
@@ -652,7 +707,7 @@ def load_dataset_splits(
         return (x[train], y[train]), (x[test], y[test]), list(ds.classes)
     kwargs = dict(root=root, data=data, size=size, channels=channels, download=download)
     x, y, classes = load_dataset(name, train=True, **kwargs)
-    x_test, y_test, _ = load_dataset(name, train=False, **kwargs)
+    x_test, y_test, _ = load_dataset(name, train=False, classes=classes, **kwargs)  # test labels follow the training classes by name
     return (x, y), (x_test, y_test), classes
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from . import distributed
-from .errors import UsageError
+from .errors import ArgumentError, UsageError
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 
@@ -45,22 +45,22 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
         return torch.device("cpu")
     if spec == "mps":
         if not _mps_available():
-            raise UsageError("--device mps: Apple MPS is not available on this machine")
+            raise ArgumentError("device", "mps: Apple MPS is not available on this machine")
         return torch.device("mps")
     if spec == "cuda" or spec.startswith("cuda:"):
         if not torch.cuda.is_available():
-            raise UsageError(f"--device {spec}: CUDA is not available on this machine (try --device cpu)")
+            raise ArgumentError("device", f"{spec}: CUDA is not available on this machine (try cpu)")
         if spec == "cuda":
             return torch.device("cuda")
         index_text = spec.split(":", 1)[1]
         if not index_text.isdigit():
-            raise UsageError(f"--device {spec}: expected cuda:N with N a GPU number")
+            raise ArgumentError("device", f"{spec}: expected cuda:N with N a GPU number")
         index = int(index_text)
         count = torch.cuda.device_count()
         if index >= count:
-            raise UsageError(f"--device {spec}: only {count} CUDA device(s) present (cuda:0..cuda:{count - 1})")
+            raise ArgumentError("device", f"{spec}: only {count} CUDA device(s) present (cuda:0..cuda:{count - 1})")
         return torch.device("cuda", index)
-    raise UsageError(f"--device {spec!r}: expected auto, cpu, cuda, cuda:N or mps")
+    raise ArgumentError("device", f"{spec!r}: expected auto, cpu, cuda, cuda:N or mps")
 
 
 @dataclass(frozen=True)
@@ -74,11 +74,11 @@ class Precision:
     def create(cls, name: str, device: torch.device) -> "Precision":
         name = (name or "fp32").lower()
         if name not in PRECISIONS:
-            raise UsageError(f"--precision {name!r}: expected one of {', '.join(PRECISIONS)}")
+            raise ArgumentError("precision", f"{name!r}: expected one of {', '.join(PRECISIONS)}")
         if name == "fp16" and device.type == "cpu":
-            raise UsageError("--precision fp16 is not supported on the CPU; use bf16 or fp32")
+            raise ArgumentError("precision", "fp16 is not supported on the CPU; use bf16 or fp32")
         if name == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-            raise UsageError("--precision bf16: this GPU has no bfloat16 support; use fp16 or fp32")
+            raise ArgumentError("precision", "bf16: this GPU has no bfloat16 support; use fp16 or fp32")
         return cls(name, device)
 
     @property

@@ -40,3 +40,21 @@ class TrainingInterrupted(ArtgenError):
 
 class NonFiniteLossError(ArtgenError):
     """A loss became NaN or infinite; the message names the step."""
+
+
+class ArgumentError(UsageError):
+    """A bad argument value, in the library's words (``batch_size must be at least 1``).
+
+    ``argument`` is the keyword argument's name; the command line shows the flag
+    that sets it instead (``--batch-size must be at least 1``), and keeps the
+    library's words where the command has no such flag.
+    """
+
+    def __init__(self, argument: str, detail: str):
+        self.argument = argument
+        self.detail = detail
+        super().__init__(f"{argument} {detail}")
+
+    def with_flag(self, flag: str) -> str:
+        """The message with ``flag`` (e.g. ``--batch-size``) in place of the argument name."""
+        return f"{flag} {self.detail}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -36,8 +37,11 @@ def atomic_path(path: str | os.PathLike):
     ...     save_file(tensors, tmp)
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix or ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}{TEMP_MARK}", suffix=path.suffix or ".tmp")
+    except OSError as exc:
+        raise _write_error(path, exc) from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -46,11 +50,61 @@ def atomic_path(path: str | os.PathLike):
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(exc, Exception) and _disk_full(exc, path):  # OSError, torch's RuntimeError, SafetensorError, ...
+            raise _write_error(path, exc, full=True) from None
         raise
     fsync_dir(path.parent)
+
+
+#: Marks the temporary files of :func:`atomic_path` (``.curves.tmp-k3j2.png``), so that
+#: ones left by a killed process can be recognised and removed.
+TEMP_MARK = ".tmp-"
+
+
+def is_temp_file(name: str) -> bool:
+    """Whether ``name`` is a temporary file of :func:`atomic_path` (current or older naming)."""
+    return name.startswith(".") and (TEMP_MARK in name or bool(_OLD_TEMP.match(name)))
+
+
+# older artgen named temporaries ".<stem>.<8 random characters><suffix>"
+_OLD_TEMP = re.compile(r"^\.[^.][^/]*\.[a-z0-9_]{8}\.(png|json|pt|safetensors|gif|jpg|onnx|tmp)$")
+
+
+def _disk_full(exc: BaseException, path: Path) -> bool:
+    import errno
+    import shutil
+
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(exc).lower()
+    if "no space left" in text or "disk quota" in text or "storagefull" in text:
+        return True
+    if "file write failed" in text or "inline_container" in text or "unexpected pos" in text:
+        # torch.save reports a short write this way; check whether the disk is the cause
+        with contextlib.suppress(OSError):
+            return shutil.disk_usage(path.parent).free < 64 * 1024 * 1024
+    return False
+
+
+def _write_error(path: Path, exc: BaseException, *, full: bool = False):
+    """One line for a file that could not be written: disk full, not a folder, no permission."""
+    from .errors import ArtgenError, UsageError
+
+    if full or _disk_full(exc, path):
+        text = str(exc).strip()
+        reason = getattr(exc, "strerror", None) or (text.splitlines()[-1][:120] if text else type(exc).__name__)
+        return ArtgenError(f"the disk is full: could not write '{path}' ({reason}); the previous file, if any, is intact")
+    import errno
+
+    code = getattr(exc, "errno", None)
+    if code in (errno.ENOTDIR, errno.EEXIST):
+        return UsageError(f"cannot write '{path}': a part of that path is a file, not a folder")
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return UsageError(f"cannot write '{path}': {getattr(exc, 'strerror', None) or 'permission denied'}")
+    return ArtgenError(f"cannot write '{path}': {getattr(exc, 'strerror', None) or exc}")
 
 
 def fsync_dir(folder: Path) -> None:

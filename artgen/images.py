@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import math
 import os
 import re
@@ -35,6 +36,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from artgen.errors import ArtgenError, ImageError, UsageError
 from artgen.fileio import atomic_path
+
+log = logging.getLogger("artgen.images")
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -55,6 +58,19 @@ __all__ = [
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
 )
+
+
+
+def read_extensions() -> frozenset[str]:
+    """Lower-case suffixes of every format this Pillow can open (``.jfif``, ``.jpe``, ``.tga``, ...) and :data:`IMAGE_EXTENSIONS`."""
+    global _READ_EXTENSIONS
+    if _READ_EXTENSIONS is None:
+        Image.init()
+        _READ_EXTENSIONS = IMAGE_EXTENSIONS | frozenset(e.lower() for e, fmt in Image.registered_extensions().items() if fmt in Image.OPEN)
+    return _READ_EXTENSIONS
+
+
+_READ_EXTENSIONS: frozenset[str] | None = None
 
 #: Lower-case suffixes artgen can write (the format follows the suffix).
 WRITE_EXTENSIONS: frozenset[str] = frozenset(
@@ -267,6 +283,8 @@ def open_image(source: ImageSource, *, mode: str = "RGB") -> Image.Image:
 def _prepare(img: Image.Image, mode: str, *, path: Path | None) -> Image.Image:
     """First frame, fully loaded, EXIF-rotated, normalised; never ``img`` itself."""
     if getattr(img, "is_animated", False):
+        if path is not None:
+            log.warning("'%s' is animated (%d frames): using its first frame only", path, getattr(img, "n_frames", 0))
         img.seek(0)
     img.load()  # decode now, so a truncated file fails here and not later
     rotated = ImageOps.exif_transpose(img)  # a copy, rotated when EXIF says so

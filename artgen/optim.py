@@ -15,7 +15,7 @@ from torch.optim import optimizer as _torch_optimizer
 from torch.optim.adam import adam as _adam_update
 
 from .device import constant
-from .errors import UsageError
+from .errors import ArgumentError, UsageError
 
 
 def _fused_ok(params) -> bool:
@@ -169,4 +169,4 @@ def make_optimizer(name: str, params, lr: float | None = None, **kwargs) -> torc
         return LeanAdam(params, lr=1e-3 if lr is None else lr, **kwargs)
     if name == "sgd":
         return torch.optim.SGD(params, lr=1e-2 if lr is None else lr, momentum=kwargs.pop("momentum", 0.0), **kwargs)
-    raise UsageError(f"--optimizer {name!r}: expected adam or sgd")
+    raise ArgumentError("optimizer", f"{name!r}: expected adam or sgd")

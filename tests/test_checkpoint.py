@@ -108,9 +108,11 @@ def test_run_folder_refuses_to_clobber_or_resume_nothing(tmp_path):
         run.prepare(resume=True)
     run.prepare()
     run.save_config({"head": "classifier"})
+    run.save_weights({"model": nn.Linear(2, 2)})
     with pytest.raises(UsageError, match="already holds a run"):
         RunDir(tmp_path / "r").prepare()
     RunDir(tmp_path / "r").prepare(overwrite=True)
+    assert run.weights_path.is_file()  # nothing is deleted before the new run has a checkpoint
 
 
 def test_compiled_and_wrapped_modules_save_unprefixed_keys(tmp_path):

@@ -73,8 +73,9 @@ def test_image_folder_skips_bad_files_with_one_warning_each(tmp_path, caplog, mo
     messages = [r.getMessage() for r in caplog.records if r.name == "artgen.data"]
     for bad in ("truncated.jpg", "empty.png", "text.png", "huge.png"):
         assert sum(bad in m for m in messages) == 1, (bad, messages)
-    assert messages[-1] == f"skipped 4 of 8 files in {root}"
-    assert not any("checkpoint" in m or "MACOSX" in m or "notes" in m for m in messages)
+    assert messages[-1] == f"skipped 5 of 9 files in {root}"  # notes.txt is named and counted too
+    assert sum("notes.txt': not an image file" in m for m in messages) == 1
+    assert not any("checkpoint" in m or "MACOSX" in m for m in messages)
     reasons = {path.name: reason for path, reason in ds.skipped}
     assert "truncated" in reasons["truncated.jpg"] and "0 bytes" in reasons["empty.png"]
     assert "too large" in reasons["huge.png"] and "not a recognised" in reasons["text.png"]

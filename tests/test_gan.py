@@ -160,7 +160,7 @@ def test_train_from_a_folder_then_init_from_with_freeze_d(tmp_path):
         train_gan(out=tmp_path / "bad", data=folder, init_from=tmp_path / "first", **dict(common, size=64))
     with pytest.raises(UsageError, match="channel"):
         train_gan(out=tmp_path / "bad2", data=folder, init_from=tmp_path / "first", channels=1, **common)
-    with pytest.raises(UsageError, match="freeze-d"):
+    with pytest.raises(UsageError, match="freeze_d 9: the discriminator has only"):
         train_gan(out=tmp_path / "bad3", data=folder, freeze_d=9, **common)
 
 

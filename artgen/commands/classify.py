@@ -24,6 +24,8 @@ def add_parser(sub, name: str) -> None:
     train.add_argument("--optimizer", choices=["adam", "sgd"], default="adam", help="adam, or plain sgd (w <- w - lr * dL/dw) (default: adam)")
     train.add_argument("--hidden", type=int, default=128, help="width of the hidden Dense layer (default: 128)")
     train.add_argument("--activation", choices=["relu", "sigmoid", "tanh"], default="relu", help="hidden activation (default: relu)")
+    train.add_argument("--init", choices=["keras", "pytorch"], default="keras", help="initial weights: keras (Glorot-uniform, zero biases, as the founding document's Dense) or pytorch (nn.Linear's default) (default: keras)")
+    train.add_argument("--adam-epsilon", type=float, default=1e-7, metavar="EPS", help="Adam's epsilon (default: 1e-7 as in Keras; PyTorch's is 1e-8)")
     train.add_argument("--out", required=True, help="run folder to write (config.json, model.safetensors, metrics.json, curves.png)")
     train.add_argument("--init-from", metavar="RUN", help="start from an earlier classifier run's weights (fine-tuning)")
     train.add_argument("--resume", action="store_true", help="continue the interrupted run in --out exactly where it stopped")
@@ -71,7 +73,7 @@ def _data_settings(args, saved: dict | None = None) -> dict:
     if name != "folder" and data_dir:
         raise UsageError(f"--data is for --dataset folder; for {name} use --data-root")
     return {
-        "dataset": name, "data": str(data_dir) if data_dir else None, "data_root": str(root) if root else None,
+        "dataset": name, "data": str(Path(data_dir).expanduser().resolve()) if data_dir else None, "data_root": str(Path(root).expanduser().resolve()) if root else None,
         "size": getattr(args, "size", None) or saved.get("size") or 28, "channels": getattr(args, "channels", None) or saved.get("channels") or 1,
     }
 
@@ -80,23 +82,48 @@ def _load_kwargs(settings: dict, args) -> dict:
     return dict(root=settings["data_root"], data=settings["data"], size=settings["size"], channels=settings["channels"], download=getattr(args, "download", False))
 
 
+def _check_values(args) -> None:
+    """Every number checked before any data is read or the run folder touched."""
+    from ..errors import UsageError
+    from ..models.classifier import MAX_HIDDEN, MAX_IMAGE_SIZE
+
+    checks = [("--epochs", "epochs", 1, None), ("--batch-size", "batch_size", 1, None), ("--hidden", "hidden", 1, MAX_HIDDEN),
+              ("--limit", "limit", 1, None), ("--size", "size", 1, MAX_IMAGE_SIZE), ("--checkpoint-every", "checkpoint_every", 1, None)]
+    for flag, dest, low, high in checks:
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        if value < low or (high is not None and value > high):
+            bound = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise UsageError(f"{flag} must be {bound}, got {value}")
+    for flag, dest in (("--lr", "lr"), ("--adam-epsilon", "adam_epsilon")):
+        value = getattr(args, dest, None)
+        if value is not None and not (value > 0 and value < float("inf")):
+            raise UsageError(f"{flag} must be a positive number, got {value}")
+    data = getattr(args, "data", None)
+    if data and not Path(data).expanduser().is_dir():
+        raise UsageError(f"--data '{data}' {'is not a folder' if Path(data).expanduser().exists() else 'does not exist'}")
+
+
 def run_train(args) -> int:
+    import logging
+
     from .. import distributed
     from ..checkpoint import RunDir
     from ..fileio import write_json_atomic
     from ..data import load_dataset_splits
-    from ..device import resolve_device
+    from ..device import Precision, resolve_device
     from ..errors import UsageError
     from ..heads.classify import Classifier, init_from
     from ..models.classifier import ClassifierConfig
 
-    if args.epochs < 1:
-        raise UsageError(f"--epochs must be at least 1, got {args.epochs}")
-    if args.batch_size < 1:
-        raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
+    _check_values(args)
     if args.resume and args.init_from:
         raise UsageError("--resume and --init-from cannot be combined")
     device = resolve_device(args.device)
+    Precision.create(args.precision, device)  # a precision the device lacks is refused before the run folder is touched
+    if args.init_from:
+        RunDir(args.init_from).load_head_config("classifier", "classifier", what="--init-from")
     distributed.init(device)  # under torchrun: join the process group
     run = RunDir(args.out)
     saved = {}
@@ -104,37 +131,45 @@ def run_train(args) -> int:
         run.prepare(resume=args.resume, overwrite=args.overwrite)
     distributed.barrier()
     if args.resume:
-        cfg = run.load_config()
+        cfg = run.load_head_config("classifier", "classifier", what="--resume")
         saved = cfg.get("train", {})
-        config = ClassifierConfig(**cfg["model"])
+        config = run.load_settings(ClassifierConfig, "model", cfg)
     settings = _data_settings(args, saved)
     (x, y), (x_test, y_test), classes = load_dataset_splits(settings["dataset"], **_load_kwargs(settings, args))
     limit = saved.get("limit") if args.resume else args.limit
     if limit:
         x, y = x[:limit], y[:limit]
+    if len(x_test) == 0:
+        logging.getLogger("artgen.classify").warning("the test split is empty (too few pictures per class to hold one out): training without a test score")
     if not args.resume:
         config = ClassifierConfig(
-            in_channels=x.shape[1], image_size=x.shape[-1], hidden=args.hidden, num_classes=len(classes), activation=args.activation, classes=list(classes)
+            in_channels=x.shape[1], image_size=x.shape[-1], hidden=args.hidden, num_classes=len(classes), activation=args.activation, classes=list(classes), init=args.init
         )
     clf = Classifier(config, device=device, seed=args.seed)
     if args.init_from:
         init_from(clf, args.init_from)
     optimizer = saved.get("optimizer", args.optimizer) if args.resume else args.optimizer
     lr = saved.get("lr", args.lr) if args.resume else args.lr
+    epsilon = saved.get("epsilon", 1e-8) if args.resume else args.adam_epsilon
     epochs = saved.get("epochs", args.epochs) if args.resume else args.epochs
     batch_size = saved.get("batch_size", args.batch_size) if args.resume else args.batch_size
-    clf.compile(optimizer, loss="cross_entropy", metrics=["accuracy"], lr=lr)
-    extra = dict(settings, limit=limit, init_from=args.init_from)
+    clf.compile(optimizer, loss="cross_entropy", metrics=["accuracy"], lr=lr, epsilon=epsilon)
+    extra = dict(settings, limit=limit, init_from=str(Path(args.init_from).resolve()) if args.init_from else saved.get("init_from"))
     history = clf.fit(
-        x, y, epochs=epochs, batch_size=batch_size, validation_data=(x_test, y_test), run_dir=run.path, checkpoint_every=args.checkpoint_every,
+        x, y, epochs=epochs, batch_size=batch_size, validation_data=(x_test, y_test) if len(x_test) else None, run_dir=run.path, checkpoint_every=args.checkpoint_every,
         resume=args.resume, precision=args.precision, progress=False if args.quiet else None, seed=args.seed, extra_config=extra,
     )
     if not distributed.is_main():
         return 0
-    result = clf.evaluate(x_test, y_test)
-    metrics = {"test_accuracy": result["accuracy"], "test_loss": result["loss"], "history": history.history, "epochs": history.epoch, "train_images": len(x), "test_images": len(x_test)}
+    metrics = {"history": history.history, "epochs": history.epoch, "train_images": len(x), "test_images": len(x_test)}
+    if len(x_test):
+        result = clf.evaluate(x_test, y_test)
+        metrics.update(test_accuracy=result["accuracy"], test_loss=result["loss"])
+        print(f"test accuracy {result['accuracy']:.4f}, test loss {result['loss']:.4f} on {len(x_test)} images; run saved in '{run.path}'")
+    else:
+        metrics.update(test_accuracy=None, test_loss=None)
+        print(f"no test images, so no test score; run saved in '{run.path}'")
     write_json_atomic(run / "metrics.json", metrics)
-    print(f"test accuracy {result['accuracy']:.4f}, test loss {result['loss']:.4f} on {len(x_test)} images; run saved in '{run.path}'")
     return 0
 
 
@@ -152,7 +187,9 @@ def run_eval(args) -> int:
     clf = _load_classifier(args)
     saved = RunDir(args.checkpoint).load_config().get("train", {})
     settings = _data_settings(args, saved)
-    x, y, classes = load_dataset(settings["dataset"], train=False, **_load_kwargs(settings, args))
+    x, y, classes = load_dataset(settings["dataset"], train=False, classes=clf.config.classes, **_load_kwargs(settings, args))
+    if len(x) == 0:
+        raise UsageError(f"no test images in {settings['data'] or settings['dataset']!r} to evaluate on")
     if tuple(x.shape[1:]) != (clf.config.in_channels, clf.config.image_size, clf.config.image_size):
         raise UsageError(f"dataset images are {tuple(x.shape[1:])} but the model expects ({clf.config.in_channels}, {clf.config.image_size}, {clf.config.image_size})")
     result = clf.evaluate(x, y)
@@ -165,23 +202,37 @@ def run_eval(args) -> int:
 
 
 def run_predict(args) -> int:
+    """Each file gets its line: the class and probability, or (on stderr) why it could not be read; exit 1 if any failed."""
     import torch
 
-    from ..errors import UsageError
-    from ..images import load_tensor
+    from ..data import square_image
+    from ..errors import ArtgenError, UsageError
 
-    for image in args.images:
-        if not Path(image).exists():
-            raise UsageError(f"image '{image}' does not exist")
+    missing = [image for image in args.images if not Path(image).exists()]
+    if len(missing) == len(args.images):
+        raise UsageError("; ".join(f"image '{image}' does not exist" for image in missing))
     clf = _load_classifier(args)
     c = clf.config
-    mode = "L" if c.in_channels == 1 else "RGB"
-    x = torch.stack([load_tensor(p, mode=mode, size=(c.image_size, c.image_size)) for p in args.images])
-    results = clf.predict_classes(x)
-    rows = [{"image": str(p), "class": name, "probability": prob} for p, (name, prob) in zip(args.images, results)]
+    rows, failed = [], []
+    for image in args.images:
+        path = Path(image)
+        try:
+            if not path.exists():
+                raise ArtgenError(f"'{image}' does not exist")
+            if path.is_dir():
+                raise ArtgenError(f"'{image}' is a folder, not an image")
+            x = square_image(path, size=c.image_size, channels=c.in_channels)  # as in training: shorter side resized, centre crop
+        except ArtgenError as exc:
+            failed.append({"image": str(image), "error": str(exc)})
+            print(f"artgen: error: {exc}", file=sys.stderr)
+            continue
+        (name, prob), = clf.predict_classes(x[None])
+        rows.append({"image": str(image), "class": name, "probability": prob})
+        if not args.json:
+            print(f"{image}: {name} ({prob:.3f})", flush=True)
     if args.json:
-        print(json.dumps(rows))
-    else:
-        for row in rows:
-            print(f"{row['image']}: {row['class']} ({row['probability']:.3f})")
+        print(json.dumps(rows + failed))
+    if failed:
+        print(f"artgen: error: {len(failed)} of {len(args.images)} image(s) could not be read", file=sys.stderr)
+        return 1
     return 0

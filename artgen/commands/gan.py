@@ -40,7 +40,7 @@ def add_parser(sub, name: str) -> None:
     train.add_argument("--limit", type=int, default=None, metavar="N", help="use only the first N images")
     add_common(train, precision=False)
     train.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help="auto: bf16 (or fp16) on CUDA, fp32 on CPU (default: auto)")
-    train.set_defaults(func=run_train)
+    train.set_defaults(func=run_train, argument_flags={"lr_g": "lr", "lr_d": "lr", "r1_gamma": "r1"})
 
     sample = actions.add_parser("sample", help="a grid (and optionally single images) from a trained GAN")
     sample.add_argument("--checkpoint", required=True, metavar="RUN", help="a GAN run folder")
@@ -119,6 +119,9 @@ def run_sample(args) -> int:
     from ..images import check_writable, make_grid, save_image
 
     check_writable(args.output, overwrite=args.overwrite)
+    if args.separate:  # every output checked before any is written
+        for i in range(max(args.n, 0)):
+            check_writable(Path(args.separate) / f"{args.seed + i:06d}.png", overwrite=args.overwrite)
     gan = load_gan(args.checkpoint, device=args.device)
     class_ = _class_arg(args.class_)
     images = gan.generate(args.n, seed=args.seed, class_=class_, truncation=args.truncation)
@@ -145,6 +148,10 @@ def run_interpolate(args) -> int:
     from ..images import check_writable, save_gif
 
     check_writable(args.output, overwrite=args.overwrite)
+    if not args.fps > 0:
+        from ..errors import UsageError
+
+        raise UsageError(f"--fps must be a positive number, got {args.fps}")
     gan = load_gan(args.checkpoint, device=args.device)
     frames = gan.interpolate(args.frames, seed=args.seed, keyframes=args.keyframes, class_=_class_arg(args.class_), truncation=args.truncation)
     meta = {"head": "gan", "checkpoint": str(args.checkpoint), "seed": args.seed, "frames": args.frames, "keyframes": args.keyframes}

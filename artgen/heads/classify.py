@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,12 +21,14 @@ import torch.nn.functional as F
 from .. import losses
 from ..checkpoint import RunDir, load_state_into, split_prefix
 from ..device import resolve_device, seed_everything
-from ..errors import UsageError
+from ..errors import ArgumentError, UsageError
 from ..models.classifier import ClassifierConfig, DenseClassifier
 from ..optim import make_optimizer
 from ..train import Callback, CurvePlot, History, Task, TensorBatches, Trainer
 
 HEAD = "classifier"
+log = logging.getLogger("artgen.classify")
+KERAS_ADAM_EPSILON = 1e-7  # tf.keras.optimizers.Adam's default (torch.optim.Adam: 1e-8)
 
 
 def _loss_on_logits(loss_name_or_fn):
@@ -118,8 +121,10 @@ def as_images(x, config: ClassifierConfig | None = None) -> torch.Tensor:
 class Classifier:
     """The founding document's model with a Keras feel: ``compile``, ``fit``, ``evaluate``, ``predict``.
 
-    ``Classifier()`` builds Flatten -> Dense(128, ReLU) -> Dense(10); keyword
-    arguments change the input size, channels, hidden width or activation.
+    ``Classifier()`` builds Flatten -> Dense(128, ReLU) -> Dense(10) with Keras'
+    initialisation (Glorot-uniform weights, zero biases; ``init="pytorch"`` for
+    nn.Linear's), and ``compile()`` uses Adam with Keras' epsilon 1e-7; keyword
+    arguments change the input size, channels, hidden width, activation or init.
     """
 
     def __init__(self, config: ClassifierConfig | None = None, *, device: str | torch.device = "auto", seed: int | None = 0, **config_kwargs):
@@ -139,21 +144,35 @@ class Classifier:
         self.metrics: tuple[str, ...] = ()
         self.optimizer_name = "adam"
         self.lr: float | None = None
+        self.epsilon = KERAS_ADAM_EPSILON
         self.history: History | None = None
 
     def __repr__(self) -> str:
         return f"Classifier({self.config}, device={self.device})\n{self.model}"
 
     # -- Keras-style API ---------------------------------------------------------------
-    def compile(self, optimizer: str | torch.optim.Optimizer = "adam", loss="cross_entropy", metrics: Sequence[str] = ("accuracy",), *, lr: float | None = None) -> "Classifier":
-        """Choose the optimizer (``"adam"``, ``"sgd"`` or an optimizer instance), the loss and metrics."""
+    def compile(
+        self, optimizer: str | torch.optim.Optimizer = "adam", loss="cross_entropy", metrics: Sequence[str] = ("accuracy",), *, lr: float | None = None, epsilon: float = KERAS_ADAM_EPSILON
+    ) -> "Classifier":
+        """Choose the optimizer (``"adam"``, ``"sgd"`` or an optimizer instance), the loss and metrics.
+
+        ``epsilon`` is Adam's denominator term; the default 1e-7 is Keras' (the founding
+        document's), PyTorch's own default is 1e-8.
+
+        Raises:
+            UsageError: an unknown optimizer or metric, or ``epsilon`` not positive.
+        """
         if isinstance(optimizer, torch.optim.Optimizer):
             self.optimizer = optimizer
             self.optimizer_name = type(optimizer).__name__.lower()
         else:
+            if not (isinstance(epsilon, (int, float)) and epsilon > 0):
+                raise ArgumentError("epsilon", f"must be a positive number, got {epsilon!r}")
             self.optimizer_name = str(optimizer).lower()
             self.lr = lr
-            self.optimizer = make_optimizer(self.optimizer_name, self.model.parameters(), lr)
+            self.epsilon = float(epsilon)
+            extra = {"eps": self.epsilon} if self.optimizer_name == "adam" else {}
+            self.optimizer = make_optimizer(self.optimizer_name, self.model.parameters(), lr, **extra)
         unknown = [m for m in metrics if m != "accuracy"]
         if unknown:
             raise UsageError(f"unknown metric(s) {unknown}; supported: accuracy")
@@ -185,6 +204,9 @@ class Classifier:
         ``x`` is an image array/tensor with labels ``y``, or a ``(x, y)`` tuple.
         With ``run_dir`` the run is checkpointed there and can be resumed.
         """
+        for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ArgumentError(name, f"must be a whole number of at least 1, got {value!r}")
         if self.optimizer is None:
             self.compile()
         x_t, y_t = self._xy(x, y)
@@ -192,6 +214,10 @@ class Classifier:
         validate = None
         if validation_data is not None:
             vx, vy = self._xy(*validation_data) if isinstance(validation_data, (tuple, list)) else self._xy(validation_data, None)
+            if len(vx) == 0:
+                log.warning("the validation data is empty: training without validation")
+                validation_data = None
+        if validation_data is not None:
 
             def validate(trainer):
                 result = self.evaluate(vx, vy, batch_size=max(batch_size, 1024))
@@ -227,6 +253,8 @@ class Classifier:
         if self.loss_fn is None:
             self.compile()
         x_t, y_t = self._xy(x, y)
+        if len(x_t) == 0:
+            raise UsageError("no images to evaluate (the test split is empty)")
         self.model.eval()
         total_loss, correct, n = 0.0, 0, 0
         for i in range(0, len(x_t), batch_size):
@@ -267,7 +295,7 @@ class Classifier:
         cfg = {
             "head": HEAD,
             "model": self.config.to_dict(),
-            "train": {"optimizer": self.optimizer_name, "lr": self.lr, "loss": self.loss_name, "metrics": list(self.metrics), "epochs": epochs, "batch_size": batch_size, "seed": self.seed},
+            "train": {"optimizer": self.optimizer_name, "lr": self.lr, "epsilon": self.epsilon, "loss": self.loss_name, "metrics": list(self.metrics), "epochs": epochs, "batch_size": batch_size, "seed": self.seed},
         }
         if extra:
             cfg["train"].update(dict(extra))
@@ -286,10 +314,10 @@ class Classifier:
         """Rebuild a classifier from a run folder (config + safetensors weights)."""
         run = RunDir(path)
         cfg = run.load_head_config(HEAD, "classifier")
-        obj = cls(ClassifierConfig(**cfg["model"]), device=device, seed=None)
+        obj = cls(run.load_settings(ClassifierConfig, "model", cfg), device=device, seed=None)
         load_state_into(obj.model, split_prefix(run.load_weights(), "model"), what=f"classifier in '{run.path}'")
         train_cfg = cfg.get("train", {})
-        obj.compile(train_cfg.get("optimizer") if train_cfg.get("optimizer") in ("adam", "sgd") else "adam", loss=train_cfg.get("loss", "cross_entropy"), metrics=train_cfg.get("metrics", ["accuracy"]), lr=train_cfg.get("lr"))
+        obj.compile(train_cfg.get("optimizer") if train_cfg.get("optimizer") in ("adam", "sgd") else "adam", loss=train_cfg.get("loss", "cross_entropy"), metrics=train_cfg.get("metrics", ["accuracy"]), lr=train_cfg.get("lr"), epsilon=train_cfg.get("epsilon", 1e-8))
         return obj
 
     # -- helpers --------------------------------------------------------------------------
@@ -317,8 +345,49 @@ class Classifier:
             raise UsageError(f"the model expects images of shape ({c.in_channels}, {c.image_size}, {c.image_size}), got {tuple(x_t.shape[1:])}")
 
 
-def init_from(classifier: Classifier, path: str | os.PathLike) -> None:
-    """Start from an earlier run's weights (fine-tuning); the shapes must match."""
+def init_from(classifier: Classifier, path: str | os.PathLike) -> bool:
+    """Start from an earlier run's weights (fine-tuning).
+
+    The input shape (channels, size) and the hidden layer must match; when the
+    earlier run knows other classes (another number, or other names) the output
+    layer is re-initialised for the new class set (Keras' Glorot-uniform, zero
+    biases) and the hidden layer is kept, with a note. Returns True when the output
+    layer was re-initialised.
+
+    Raises:
+        UsageError: the input shape or hidden width differs (naming --channels, --size, --hidden).
+        CheckpointError: ``path`` is not a classifier run or its weights are damaged.
+    """
     run = RunDir(path)
-    run.load_head_config(HEAD, "classifier", what="--init-from")
-    load_state_into(classifier.model, split_prefix(run.load_weights(), "model"), what=f"--init-from '{run.path}'")
+    cfg = run.load_head_config(HEAD, "classifier", what="--init-from")
+    src = run.load_settings(ClassifierConfig, "model", cfg)
+    dst = classifier.config
+    problems = []
+    if src.in_channels != dst.in_channels:
+        problems.append(f"it takes {src.in_channels}-channel images and this run {dst.in_channels} (pass --channels {src.in_channels})")
+    if src.image_size != dst.image_size:
+        problems.append(f"it takes {src.image_size}px images and this run {dst.image_size}px (pass --size {src.image_size})")
+    if src.hidden != dst.hidden:
+        problems.append(f"its hidden layer has {src.hidden} units and this run {dst.hidden} (pass --hidden {src.hidden})")
+    if problems:
+        raise UsageError(f"--init-from '{run.path}' does not fit: " + "; ".join(problems))
+    state = split_prefix(run.load_weights(), "model")
+    same_classes = src.num_classes == dst.num_classes and (src.classes is None or dst.classes is None or list(src.classes) == list(dst.classes))
+    if same_classes:
+        load_state_into(classifier.model, state, what=f"--init-from '{run.path}'")
+        return False
+    model = classifier.model
+    kept = {k: v for k, v in state.items() if not k.startswith("output.")}
+    load_state_into(model, dict(kept, **{k: v for k, v in model.state_dict().items() if k.startswith("output.")}), what=f"--init-from '{run.path}'")
+    torch.nn.init.xavier_uniform_(model.output.weight)
+    torch.nn.init.zeros_(model.output.bias)
+    log.warning(
+        "--init-from '%s' knows %d classes (%s), this data %d (%s): keeping its hidden layer, starting the output layer afresh",
+        run.path, src.num_classes, _names(src), dst.num_classes, _names(dst),
+    )
+    return True
+
+
+def _names(config: ClassifierConfig) -> str:
+    names = config.classes or [str(i) for i in range(config.num_classes)]
+    return ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")

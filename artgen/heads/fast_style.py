@@ -298,20 +298,21 @@ def train_fast_style(
             run.prepare(resume=True)
         distributed.barrier()
         _, saved = _read_run(run.path, "--resume")
-        opts = FastStyleOptions.from_dict(saved.get("train", {}))
-        model_cfg = StyleNetConfig.from_dict(saved["model"])
+        opts = run.load_settings(FastStyleOptions, "train", saved)
+        model_cfg = run.load_settings(StyleNetConfig, "model", saved)
     else:
         styles = style if isinstance(style, (list, tuple)) else ([style] if style is not None else [])
-        opts = FastStyleOptions(styles=[s if isinstance(s, torch.Tensor) else str(s) for s in styles], data=str(data) if data is not None else None, **options)
+        opts = FastStyleOptions(styles=[s if isinstance(s, torch.Tensor) else str(s) for s in styles], data=str(Path(data).expanduser().resolve()) if data is not None and str(data) != "builtin" else data, **options)
         opts.validate()
         style_tensors = [_style_tensor(s, opts.style_size or opts.size) for s in opts.styles]
         opts.styles = [("<tensor>" if isinstance(s, torch.Tensor) else s) for s in opts.styles]
         if opts.init_from:
             init_run, init_cfg = _read_run(opts.init_from, "--init-from")
-            model_cfg = StyleNetConfig.from_dict(init_cfg["model"])
+            model_cfg = init_run.load_settings(StyleNetConfig, "model", init_cfg)
             if "arch" in options and options["arch"] != model_cfg.arch:
                 raise UsageError(f"--init-from '{init_run.path}' is a {model_cfg.arch!r} network; drop --arch or pass --arch {model_cfg.arch}")
             opts.arch = model_cfg.arch
+        Precision.create(opts.precision, dev)  # a precision the device lacks is refused before the run folder is touched
         if run is not None and distributed.is_main():
             run.prepare(overwrite=overwrite)
         distributed.barrier()
@@ -415,10 +416,7 @@ class FastStyle:
     def load(cls, path: str | os.PathLike, *, device: str | torch.device = "auto", precision: str = "fp32", channels_last: bool | None = None, compile: bool = False) -> "FastStyle":
         """A style network from a run folder written by :func:`train_fast_style` (or ``artgen fast-style train``)."""
         run, cfg = _read_run(path, "model")
-        try:
-            net_cfg = StyleNetConfig.from_dict(cfg["model"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise CheckpointError(f"model '{run.path}' has an unreadable style network config ({exc})") from None
+        net_cfg = run.load_settings(StyleNetConfig, "model", cfg)
         net = StyleNet(net_cfg)
         _load_net_weights(net, run, "model")
         train = cfg.get("train", {})

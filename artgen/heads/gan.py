@@ -30,8 +30,8 @@ from .. import distributed, losses
 from ..augment import diff_augment, parse_policy
 from ..checkpoint import RunDir, load_state_into, split_prefix
 from ..data import fit_images
-from ..device import auto_precision, resolve_device, seed_everything
-from ..errors import UsageError
+from ..device import Precision, auto_precision, resolve_device, seed_everything
+from ..errors import ArgumentError, UsageError
 from ..models.gan import SIZES, Discriminator, GANConfig, Generator
 from ..settings import Settings
 from ..train import BatchSource, CurvePlot, LambdaCallback, Task, Trainer, _check_shardable, _epoch_generator
@@ -79,17 +79,17 @@ class GANTrainConfig(Settings):
 
     def __post_init__(self):
         if self.loss not in losses.GAN_LOSSES:
-            raise UsageError(f"--loss {self.loss!r}: expected one of {', '.join(losses.GAN_LOSSES)}")
+            raise ArgumentError("loss", f"{self.loss!r}: expected one of {', '.join(losses.GAN_LOSSES)}")
         if self.steps < 1:
-            raise UsageError(f"--steps must be at least 1, got {self.steps}")
+            raise ArgumentError("steps", f"must be at least 1, got {self.steps}")
         if self.batch_size < 1:
-            raise UsageError(f"--batch-size must be at least 1, got {self.batch_size}")
+            raise ArgumentError("batch_size", f"must be at least 1, got {self.batch_size}")
         if self.r1_every < 1:
             raise UsageError("r1_every must be at least 1")
         if self.crop not in ("center", "random"):
             raise UsageError(f"crop must be 'center' or 'random', not {self.crop!r}")
         if self.freeze_d < 0:
-            raise UsageError(f"--freeze-d must be >= 0, got {self.freeze_d}")
+            raise ArgumentError("freeze_d", f"must be >= 0, got {self.freeze_d}")
         self.augment = list(_parse_augment(self.augment))
 
 
@@ -97,7 +97,7 @@ def _parse_augment(spec) -> tuple[str, ...]:
     try:
         return parse_policy(spec)
     except ValueError as exc:
-        raise UsageError(f"--augment: {exc}") from None
+        raise ArgumentError("augment", f"{exc}") from None
 
 
 # --- data ---------------------------------------------------------------------------
@@ -118,7 +118,7 @@ class SampledBatches(BatchSource):
         if len(images) == 0:
             raise UsageError("the dataset is empty")
         if batch_size < 1:
-            raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
+            raise ArgumentError("batch_size", f"must be at least 1, got {batch_size}")
         device = torch.device(device) if device is not None else torch.device("cpu")
         self.images = images.to(device)
         self.labels = (labels if labels is not None else torch.full((len(images),), -1, dtype=torch.int64)).to(device)
@@ -201,13 +201,15 @@ def load_gan_data(
 
     if data is not None and dataset is not None:
         raise UsageError("give either --data DIR or --dataset NAME, not both")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ArgumentError("limit", f"must be a whole number of at least 1, got {limit!r}")
     stored = round(size * 1.125) if crop == "random" else size
     if data is not None:
         folder = Path(data).expanduser()
         if not folder.exists():
-            raise UsageError(f"--data '{folder}' does not exist")
+            raise ArgumentError("data", f"'{folder}' does not exist")
         if not folder.is_dir():
-            raise UsageError(f"--data '{folder}' is not a folder")
+            raise ArgumentError("data", f"'{folder}' is not a folder")
         ch = channels or 3
         ds = ImageFolder(folder, size=stored, channels=ch, labelled=labelled, crop="center", preload=True)
         x, y = ds.tensors()
@@ -216,7 +218,7 @@ def load_gan_data(
     else:
         key = (dataset or "art").lower().replace("_", "-")
         if key not in BUILTIN_DATASETS:
-            raise UsageError(f"--dataset {dataset!r}: expected one of {', '.join(BUILTIN_DATASETS)}")
+            raise ArgumentError("dataset", f"{dataset!r}: expected one of {', '.join(BUILTIN_DATASETS)}")
         if key == "art":
             if labelled:
                 raise UsageError("--conditional needs labels; the built-in 'art' set has none (use shapes, mnist, fashion-mnist or a folder with one subfolder per class)")
@@ -265,7 +267,7 @@ class GANTask(Task):
             self.D.to(memory_format=torch.channels_last)
         self.G_ema = copy.deepcopy(self.G).requires_grad_(False)
         if train.freeze_d > len(self.D.blocks):
-            raise UsageError(f"--freeze-d {train.freeze_d}: the discriminator has only {len(self.D.blocks)} blocks at {config.size}px")
+            raise ArgumentError("freeze_d", f"{train.freeze_d}: the discriminator has only {len(self.D.blocks)} blocks at {config.size}px")
         for block in self.D.blocks[: train.freeze_d]:
             block.requires_grad_(False)
         self.d_params = [p for p in self.D.parameters() if p.requires_grad]
@@ -363,7 +365,7 @@ def latents(seeds: Sequence[int], z_dim: int, *, truncation: float | None = None
         z = torch.randn(z_dim, generator=g)
         if truncation is not None:
             if truncation <= 0:
-                raise UsageError(f"--truncation must be positive, got {truncation}")
+                raise ArgumentError("truncation", f"must be positive, got {truncation}")
             for _ in range(1000):
                 bad = z.abs() > truncation
                 if not bool(bad.any()):
@@ -410,7 +412,7 @@ class GAN:
         """Rebuild a GAN from a run folder (``config.json`` + ``model.safetensors``)."""
         run = RunDir(path)
         cfg = run.load_head_config(HEAD, "GAN")
-        gan = cls(GANConfig.from_dict(cfg["model"]), device=device, train_config=GANTrainConfig.from_dict(cfg.get("train", {})))
+        gan = cls(run.load_settings(GANConfig, "model", cfg), device=device, train_config=run.load_settings(GANTrainConfig, "train", dict(cfg, train=cfg.get("train", {}))))
         tensors = run.load_weights()
         for name, module in gan.modules().items():
             load_state_into(module, split_prefix(tensors, name), what=f"{name} in '{run.path}'")
@@ -430,11 +432,11 @@ class GAN:
             return torch.arange(n) % c.num_classes
         if isinstance(class_, str) and not class_.lstrip("-").isdigit():
             if class_ not in self.classes:
-                raise UsageError(f"--class {class_!r}: expected a class number 0..{c.num_classes - 1} or one of {', '.join(self.classes)}")
+                raise ArgumentError("class_", f"{class_!r}: expected a class number 0..{c.num_classes - 1} or one of {', '.join(self.classes)}")
             class_ = self.classes.index(class_)
         k = int(class_)
         if not 0 <= k < c.num_classes:
-            raise UsageError(f"--class {k}: this GAN has classes 0..{c.num_classes - 1}")
+            raise ArgumentError("class_", f"{k}: this GAN has classes 0..{c.num_classes - 1}")
         return torch.full((n,), k, dtype=torch.int64)
 
     @torch.no_grad()
@@ -456,7 +458,7 @@ class GAN:
         without it the images cycle through the classes.
         """
         if n < 1:
-            raise UsageError(f"-n must be at least 1, got {n}")
+            raise ArgumentError("n", f"must be at least 1, got {n}")
         z = latents(range(seed, seed + n), self.config.z_dim, truncation=truncation)
         x = self.generate_from(z, self._labels(n, class_))
         if pil:
@@ -469,7 +471,9 @@ class GAN:
     def interpolate(self, frames: int = 60, *, seed: int = 0, keyframes: int = 4, class_: int | str | None = None, truncation: float | None = None) -> torch.Tensor:
         """A looping latent walk through ``keyframes`` random points (slerp with eased timing): ``(frames, C, H, W)`` in [0, 1]."""
         if frames < 2:
-            raise UsageError(f"--frames must be at least 2, got {frames}")
+            raise ArgumentError("frames", f"must be at least 2, got {frames}")
+        if keyframes < 2:
+            raise ArgumentError("keyframes", f"must be at least 2 (a walk visits two or more points), got {keyframes}")
         keys = latents(range(seed, seed + keyframes), self.config.z_dim, truncation=truncation)
         zs = []
         for f in range(frames):
@@ -505,7 +509,7 @@ def init_from_run(gan: GAN, path: str | os.PathLike) -> None:
     """Copy an earlier run's generator, discriminator and EMA generator into ``gan`` (fine-tuning)."""
     run = RunDir(path)
     cfg = run.load_head_config(HEAD, "GAN", what="--init-from")
-    src = GANConfig.from_dict(cfg["model"])
+    src = run.load_settings(GANConfig, "model", cfg)
     dst = gan.config
     problems = []
     if src.size != dst.size:
@@ -605,17 +609,23 @@ def train_gan(
             run.prepare(resume=True)
         distributed.barrier()
         saved = run.load_head_config(HEAD, "GAN")
-        config = GANConfig.from_dict(saved["model"])
-        tc = GANTrainConfig.from_dict(saved["train"])
+        config = run.load_settings(GANConfig, "model", saved)
+        tc = run.load_settings(GANTrainConfig, "train", saved)
         if steps is not None and steps > tc.steps:
             tc.steps = steps  # train longer than first planned
+        _resume_data(tc, data, dataset, data_root)
         gd = load_gan_data(data=tc.data, dataset=tc.dataset, data_root=tc.data_root, size=config.size, channels=config.channels, labelled=config.conditional, crop=tc.crop, limit=limit)
         precision = saved.get("precision", precision)
     else:
         if size not in SIZES:
-            raise UsageError(f"--size {size}: expected one of {', '.join(map(str, SIZES))}")
+            raise ArgumentError("size", f"{size}: expected one of {', '.join(map(str, SIZES))}")
         if channels not in (None, 1, 3):
-            raise UsageError(f"--channels must be 1 or 3, got {channels}")
+            raise ArgumentError("channels", f"must be 1 or 3, got {channels}")
+        _check_train_args(steps=steps, batch_size=batch_size, limit=limit, loss=loss, augment=augment, freeze_d=freeze_d, crop=crop,
+                          sample_every=sample_every, checkpoint_every=checkpoint_every, lr_g=lr_g, lr_d=lr_d, r1_gamma=r1_gamma)
+        if data is not None and not Path(data).expanduser().is_dir():
+            raise ArgumentError("data", f"'{data}' {'is not a folder' if Path(data).expanduser().exists() else 'does not exist'}")
+        Precision.create(auto_precision(dev) if precision == "auto" else precision, dev)  # usage errors before the run folder is touched
         if run is not None and distributed.is_main():
             run.prepare(overwrite=overwrite)
         distributed.barrier()
@@ -637,8 +647,8 @@ def train_gan(
             steps=10000 if steps is None else steps, batch_size=batch_size, lr_g=lr_g, lr_d=lr_d, loss=loss, r1_gamma=r1_gamma, r1_every=r1_every, ema_decay=ema_decay,
             augment=policy, freeze_d=freeze_d, hflip=hflip, crop=crop, seed=seed, sample_every=sample_every, checkpoint_every=checkpoint_every,
             channels_last=(dev.type != "mps") if channels_last is None else channels_last,
-            dataset=gd.name if data is None else None, data=str(data) if data is not None else None,
-            data_root=str(data_root) if data_root is not None else None, init_from=str(init_from) if init_from else None, images=n,
+            dataset=gd.name if data is None else None, data=_absolute(data),
+            data_root=_absolute(data_root), init_from=str(init_from) if init_from else None, images=n,
         )
     if precision == "auto":
         precision = auto_precision(dev)
@@ -665,6 +675,50 @@ def train_gan(
     return gan
 
 
+def _absolute(path) -> str | None:
+    """A stored data path: absolute, so that a run can be resumed from any folder."""
+    return str(Path(path).expanduser().resolve()) if path is not None else None
+
+
+def _resume_data(tc: GANTrainConfig, data, dataset, data_root) -> None:
+    """On resume: a given ``data``/``data_root`` (a moved dataset) replaces the stored one; a stored folder that is gone is named."""
+    if data is not None:
+        folder = Path(data).expanduser()
+        if not folder.is_dir():
+            raise ArgumentError("data", f"'{data}' {'is not a folder' if folder.exists() else 'does not exist'}")
+        if tc.data is None:
+            raise UsageError(f"this run was trained on the built-in '{tc.dataset}' set, not a folder; resume it without --data")
+        if _absolute(folder) != tc.data:
+            log.info("resuming with the images in '%s' (the run was started on '%s')", folder, tc.data)
+        tc.data = _absolute(folder)
+    elif tc.data is not None and not Path(tc.data).is_dir():
+        raise UsageError(f"this run's images were in '{tc.data}', which is not there any more; pass --data with their new place")
+    if data_root is not None:
+        tc.data_root = _absolute(data_root)
+    if dataset is not None and dataset != (tc.dataset or "folder"):
+        raise UsageError(f"this run was trained on {tc.dataset or tc.data!r}; --dataset {dataset} cannot change that on --resume")
+
+
+def _check_train_args(*, steps, batch_size, limit, loss, augment, freeze_d, crop, sample_every, checkpoint_every, lr_g, lr_d, r1_gamma) -> None:
+    """Every training setting checked before any data is read or the run folder touched."""
+    for name, value in (("steps", steps), ("batch_size", batch_size), ("limit", limit), ("sample_every", sample_every), ("checkpoint_every", checkpoint_every)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ArgumentError(name, f"must be a whole number of at least 1, got {value!r}")
+    for name, value in (("lr_g", lr_g), ("lr_d", lr_d)):
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise ArgumentError(name, f"must be a positive number, got {value!r}")
+    if not (isinstance(r1_gamma, (int, float)) and math.isfinite(r1_gamma) and r1_gamma >= 0):
+        raise ArgumentError("r1_gamma", f"must be 0 or a positive number, got {r1_gamma!r}")
+    if loss not in losses.GAN_LOSSES:
+        raise ArgumentError("loss", f"{loss!r}: expected one of {', '.join(losses.GAN_LOSSES)}")
+    if not (isinstance(augment, str) and augment.strip().lower() == "auto"):
+        _parse_augment(augment)
+    if freeze_d < 0:
+        raise ArgumentError("freeze_d", f"must be >= 0, got {freeze_d}")
+    if crop not in ("center", "random"):
+        raise ArgumentError("crop", f"must be 'center' or 'random', not {crop!r}")
+
+
 def load_gan(path: str | os.PathLike, *, device: str | torch.device = "auto") -> GAN:
     """Load a GAN run folder for sampling (see :meth:`GAN.generate`)."""
     return GAN.load(path, device=device)
@@ -677,6 +731,8 @@ def evaluate_gan(gan, real, *, num_samples=1000, features="auto", inception_weig
     """KID (and FID with Inception features) of ``gan`` against ``real`` uint8 images; optional classifier agreement."""
     from .. import metrics
 
+    if num_samples < 2:
+        raise ArgumentError("num_samples", f"must be at least 2, got {num_samples}")
     feat, name = metrics.feature_network(features, weights=inception_weights, device=device)
     fake = gan.generate(num_samples, seed=seed + 10_000_000)
     real_f = metrics.extract(feat, real)

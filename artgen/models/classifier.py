@@ -11,6 +11,10 @@ from .. import losses
 from ..settings import Settings
 
 ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
+INITS = ("keras", "pytorch")
+MAX_IMAGE_SIZE = 1024  # a dense layer over more pixels than this is not what this model is for
+MAX_HIDDEN = 65536
+MAX_CLASSES = 100000
 
 
 @dataclass
@@ -23,10 +27,19 @@ class ClassifierConfig(Settings):
     num_classes: int = 10
     activation: str = "relu"
     classes: list[str] | None = None
+    init: str = "keras"  # "keras": Glorot-uniform weights, zero biases (the document's Dense); "pytorch": nn.Linear's default
 
     def __post_init__(self):
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation {self.activation!r}: expected one of {', '.join(ACTIVATIONS)}")
+        if self.init not in INITS:
+            raise ValueError(f"init {self.init!r}: expected one of {', '.join(INITS)}")
+        if self.in_channels not in (1, 3):
+            raise ValueError(f"in_channels must be 1 or 3, got {self.in_channels}")
+        for name, low, high in (("image_size", 1, MAX_IMAGE_SIZE), ("hidden", 1, MAX_HIDDEN), ("num_classes", 1, MAX_CLASSES)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
         if self.classes is not None and len(self.classes) != self.num_classes:
             raise ValueError(f"{len(self.classes)} class names for {self.num_classes} classes")
 
@@ -47,6 +60,18 @@ class DenseClassifier(nn.Module):
         self.hidden = nn.Linear(c.in_channels * c.image_size * c.image_size, c.hidden)
         self.activation = ACTIVATIONS[c.activation]()
         self.output = nn.Linear(c.hidden, c.num_classes)
+        if c.init == "keras":
+            self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Keras' Dense initialisation: Glorot-uniform weights (Glorot & Bengio 2010), zero biases.
+
+        Each weight is drawn from U(-a, a) with ``a = sqrt(6 / (fan_in + fan_out))``;
+        ``ClassifierConfig(init="pytorch")`` keeps nn.Linear's default instead.
+        """
+        for layer in (self.hidden, self.output):
+            nn.init.xavier_uniform_(layer.weight)
+            nn.init.zeros_(layer.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, K)
         return self.output(self.activation(self.hidden(self.flatten(x))))

@@ -51,8 +51,12 @@ class GANConfig(Settings):
             raise ValueError(f"size {self.size}: expected one of {', '.join(map(str, SIZES))}")
         if self.channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, got {self.channels}")
-        if self.num_classes < 0:
-            raise ValueError("num_classes must be >= 0")
+        if self.num_classes < 0 or self.num_classes > 100000:
+            raise ValueError(f"num_classes must be from 0 to 100000, got {self.num_classes}")
+        for name in ("z_dim", "g_width", "d_width", "max_width"):
+            value = getattr(self, name)
+            if not 1 <= value <= 4096:  # wider is terabytes of weights, not a GAN this toolkit trains
+                raise ValueError(f"{name} must be from 1 to 4096, got {value}")
         if self.classes is not None and len(self.classes) != self.num_classes:
             raise ValueError(f"{len(self.classes)} class names for {self.num_classes} classes")
 

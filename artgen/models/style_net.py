@@ -78,6 +78,16 @@ class StyleNetConfig(Settings):
     # 3-channel result bilinearly (smooth, so no period-2 pattern), instead of nearest x2 + conv
     bilinear_output: bool = False
 
+    def __post_init__(self):
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch {self.arch!r}: unknown style network architecture; expected one of {', '.join(ARCHS)}")
+        if not 1 <= len(self.channels) <= 6 or not all(isinstance(c, int) and 1 <= c <= 2048 for c in self.channels):
+            raise ValueError(f"channels must be 1 to 6 widths from 1 to 2048, got {self.channels!r}")
+        for name, low, high in (("stem_kernel", 1, 15), ("out_kernel", 1, 15), ("stem_stride", 1, 2), ("num_res", 0, 64)):
+            value = getattr(self, name)
+            if not low <= value <= high:
+                raise ValueError(f"{name} must be from {low} to {high}, got {value}")
+
     @classmethod
     def for_arch(cls, arch: str) -> "StyleNetConfig":
         if arch == "standard":
