@@ -413,6 +413,34 @@ def net_tile(height: int, width: int, tile: int | None) -> int | None:
     return int(tile) if tile and max(height, width) > tile else None
 
 
+def stats_picture(image: torch.Tensor, size: int = STATS_SIZE, align: int = 4, how: str = "crops") -> torch.Tensor:
+    """The picture (1, 3, H, W) whose instance-norm statistics stand for the whole ``image``.
+
+    The image itself when its long side is at most ``size``. Otherwise ``"crops"``: a
+    ``size``-sided mosaic of full-resolution crops taken on an even grid over the image
+    (the network sees its features at their real scale, a sample of the content);
+    ``"downscale"``: the whole image resized to ``size`` on its long side (all of the
+    content, at a smaller scale).
+    """
+    from .images import resize_tensor
+
+    h, w = image.shape[-2:]
+    if max(h, w) <= size:
+        return image
+    if how == "downscale":
+        scale = size / max(h, w)
+        return resize_tensor(image, (max(16, round(h * scale)), max(16, round(w * scale))))
+    if how != "crops":
+        raise ValueError(f"statistics from {how!r}: expected 'crops' or 'downscale'")
+    n = 4  # crops per side of the mosaic
+    c = max(align, size // n // align * align)
+    ch, cw = min(c, h), min(c, w)
+    ys = [round(i * (h - ch) / (n - 1)) // align * align for i in range(n)]
+    xs = [round(j * (w - cw) / (n - 1)) // align * align for j in range(n)]
+    rows = [torch.cat([image[..., y : y + ch, x : x + cw] for x in xs], dim=-1) for y in ys]
+    return torch.cat(rows, dim=-2)
+
+
 def style_net_radius(config) -> int:
     """Receptive-field radius in pixels of a ``StyleNet`` with this ``StyleNetConfig``."""
     jump = config.stem_stride
@@ -438,6 +466,7 @@ def tiled_style_net(
     wrap: bool = False,
     stats_size: int = STATS_SIZE,
     feather: int | None = None,
+    stats_from: str = "crops",
 ) -> torch.Tensor:
     """Run a style network over ``image`` (1, 3, H, W) in [0, 1] (CPU) tile by tile; returns (1, 3, H, W) float32 on the CPU.
 
@@ -461,15 +490,12 @@ def tiled_style_net(
     h, w = image.shape[-2:]
     if wrap and (h % align or w % align):
         hp, wp = -(-h // align) * align, -(-w // align) * align
-        out = tiled_style_net(forward, net, resize_periodic(image, (hp, wp)), tile=tile, device=device, wrap=True, stats_size=stats_size, feather=feather)
+        out = tiled_style_net(forward, net, resize_periodic(image, (hp, wp)), tile=tile, device=device, wrap=True, stats_size=stats_size,
+                              feather=feather, stats_from=stats_from)
         return resize_periodic(out, (h, w))
     feather = 16 if feather is None else max(0, int(feather))
     margin = math.ceil((style_net_radius(cfg) + feather + 1) / align) * align
-    small = image
-    if max(h, w) > stats_size:
-        scale = stats_size / max(h, w)
-        small = resize_tensor(image, (max(16, round(h * scale)), max(16, round(w * scale))))
-    stats = instance_norm_stats(net, small.to(device))
+    stats = instance_norm_stats(net, stats_picture(image, stats_size, align, stats_from).to(device))
     core = max(h, w) if tile is None else int(tile)
     split_y, split_x = core < h, core < w  # cross-fade only where neighbouring tiles meet
     out = torch.zeros(1, 3, h, w, dtype=torch.float32)

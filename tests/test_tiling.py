@@ -105,7 +105,7 @@ def test_fast_style_tiles_equal_the_untiled_pass():
     assert (tiled - whole).abs().max().item() < 1e-4
 
 
-def test_fast_style_stats_from_a_downscaled_picture_stay_close():
+def test_fast_style_stats_from_a_sample_of_the_picture_stay_close():
     from artgen.tiling import tiled_style_net
 
     model = _net()
