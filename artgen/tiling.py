@@ -17,9 +17,10 @@ pooling and strided convolutions see the same pixel phases as on the whole pictu
   follows the tile, not the picture.
 * :func:`tiled_style_net` -- a feed-forward style network (Johnson et al. 2016) over
   overlapping tiles. Instance normalisation (Ulyanov et al. 2016) normalises with the
-  statistics of the whole picture, so they are measured once on the whole (downscaled)
-  picture and held fixed for every tile (:func:`frozen_instance_norm`); tiles are
-  cross-faded over their overlap.
+  statistics of the whole picture, so they are measured once -- on the picture itself, or
+  for a larger one on a mosaic of full-resolution crops of it (:func:`stats_picture`) --
+  and held fixed for every tile (:func:`frozen_instance_norm`); tiles are cross-faded
+  over their overlap.
 
 ``wrap=True`` reads every tile's margin modulo the picture's height and width: the
 picture is treated as one period of a plane it tiles, which makes the result seamless.
@@ -470,11 +471,11 @@ def tiled_style_net(
 ) -> torch.Tensor:
     """Run a style network over ``image`` (1, 3, H, W) in [0, 1] (CPU) tile by tile; returns (1, 3, H, W) float32 on the CPU.
 
-    Instance-norm statistics come from the whole picture downscaled to ``stats_size``
-    on its long side (the picture itself when it is smaller) and are held fixed, so
-    all tiles are normalised alike; with margins of the receptive-field radius and
-    statistics from the picture itself the result equals the untiled one up to float
-    rounding. Each tile's output is cross-faded with its neighbours over ``feather``
+    Instance-norm statistics come from the picture itself when its long side is at
+    most ``stats_size``, else from :func:`stats_picture` (``stats_from``: "crops" or
+    "downscale"), and are held fixed, so all tiles are normalised alike; with margins
+    of the receptive-field radius and statistics from the picture itself the result
+    equals the untiled one up to float rounding. Each tile's output is cross-faded with its neighbours over ``feather``
     pixels (default 16) beyond its core; the margin is the receptive-field radius plus
     that, so the cross-fade only mixes equal values and hides nothing. ``tile=None``
     runs one tile (used for ``wrap`` on pictures that fit). ``wrap`` reads the margins
