@@ -33,7 +33,6 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from . import losses
@@ -484,8 +483,6 @@ def tiled_style_net(
     picture whose sides are not multiples of it is resampled periodically
     (:func:`resize_periodic`) to the next multiples and back.
     """
-    from .images import resize_tensor
-
     cfg = net.config
     align = cfg.stride
     h, w = image.shape[-2:]
