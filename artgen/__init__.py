@@ -16,6 +16,7 @@ from .heads.classify import Classifier
 from .heads.stylize import FeatureEncoder, build_encoder, style_grams, stylize
 from .heads.gan import GAN, load_gan, train_gan
 from .heads.fast_style import FastStyle, train_fast_style
+from .heads.texture import texture
 from .train import Callback, History, Trainer
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "build_encoder",
     "style_grams",
     "stylize",
+    "texture",
     "__version__",
     "FastStyle",
     "train_fast_style",

@@ -21,6 +21,7 @@ COMMANDS = {
     "gan": "gan",
     "fast-style": "fast_style",
     "demo": "demo",
+    "texture": "texture",
 }
 
 

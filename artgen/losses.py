@@ -155,17 +155,43 @@ def style_loss(
     """
     if len(features) != len(target_grams):
         raise ValueError(f"style_loss got {len(features)} feature maps but {len(target_grams)} target Gram matrices")
-    weights = [1.0] * len(features) if layer_weights is None else list(layer_weights)
-    total = features[0].new_zeros((), dtype=torch.float32)
-    for feat, target, weight in zip(features, target_grams, weights):
-        gram = gram_matrix(feat)
+    return style_loss_from_grams([gram_matrix(feat) for feat in features], target_grams, layer_weights)
+
+
+def style_loss_from_grams(
+    grams: Sequence[torch.Tensor],
+    target_grams: Sequence[torch.Tensor],
+    layer_weights: Sequence[float] | None = None,
+) -> torch.Tensor:
+    """:func:`style_loss` from Gram matrices already computed: ``sum_l w_l * mean((G_l - G_target_l)^2)``.
+
+    ``grams[l]`` is ``(B, C, C)``; ``target_grams[l]`` is ``(1, C, C)`` or ``(B, C, C)``.
+    Used where a picture's Gram matrix is accumulated over tiles (:mod:`artgen.tiling`).
+    Returns a 0-d float32 tensor. Raises ValueError when the list lengths differ.
+    """
+    if len(grams) != len(target_grams):
+        raise ValueError(f"style_loss got {len(grams)} Gram matrices but {len(target_grams)} target Gram matrices")
+    weights = [1.0] * len(grams) if layer_weights is None else list(layer_weights)
+    total = grams[0].new_zeros((), dtype=torch.float32)
+    for gram, target, weight in zip(grams, target_grams, weights):
+        gram = gram.float()
         total = total + weight * (gram - target.float().expand_as(gram)).pow(2).mean()
     return total
 
 
-def tv_loss(image: torch.Tensor) -> torch.Tensor:
-    """Total variation: ``mean((x[:, :, i+1, j] - x[:, :, i, j])^2) + mean((x[:, :, i, j+1] - x[:, :, i, j])^2)``."""
+def tv_loss(image: torch.Tensor, wrap: bool = False) -> torch.Tensor:
+    """Total variation: ``mean((x[:, :, i+1, j] - x[:, :, i, j])^2) + mean((x[:, :, i, j+1] - x[:, :, i, j])^2)``.
+
+    ``image`` is ``(B, C, H, W)``, any float dtype; the result is float32. With
+    ``wrap=True`` the last row and column are also compared with the first ones
+    (indices taken modulo H and W), so the term also smooths the seam of an image
+    meant to tile the plane (seamless textures).
+    """
     image = image.float()
+    if wrap:
+        dy = torch.roll(image, -1, dims=2) - image  # (B, C, H, W), row H-1 against row 0
+        dx = torch.roll(image, -1, dims=3) - image
+        return dy.pow(2).mean() + dx.pow(2).mean()
     dy = image[:, :, 1:, :] - image[:, :, :-1, :]
     dx = image[:, :, :, 1:] - image[:, :, :, :-1]
     return dy.pow(2).mean() + dx.pow(2).mean()

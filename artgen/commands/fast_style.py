@@ -68,6 +68,10 @@ def add_parser(sub, name: str) -> None:
     apply.add_argument("--no-metadata", action="store_true", help="do not store the settings in the PNG files")
     apply.add_argument("--compile", action="store_true", help="torch.compile the network (worth it for many images on a GPU)")
     apply.add_argument("--temporal-filter", type=_fraction, default=0.0, metavar="S", help="video: motion-compensated smoothing of flicker, 0 (off) .. 0.9 (strong) (default: 0)")
+    apply.add_argument("--seamless", action="store_true", help="make each result tile the plane without a seam (circular padding)")
+    apply.add_argument("--tile-size", type=int, default=None, metavar="N",
+                       help="stylise in N px tiles (instance-norm statistics from the whole picture), so memory follows the tile; "
+                            "default: 1024 px tiles for pictures over 2048x2048 pixels, else one pass; 0: never tile")
     add_common(apply)
     apply.set_defaults(func=run_apply)
 
@@ -148,23 +152,30 @@ def run_apply(args) -> int:
 
     if args.max_size is not None and args.max_size < 0:
         raise UsageError(f"--max-size must be 0 (no limit) or positive, got {args.max_size}")
+    if args.tile_size is not None and args.tile_size != 0 and args.tile_size < 16:
+        raise UsageError(f"--tile-size must be 0 (never tile) or at least 16, got {args.tile_size}")
     for item in args.inputs:
         if not Path(item).exists():
             raise UsageError(f"input '{item}' does not exist")
+    from ..tiling import AUTO_TILE, out_of_memory_hint
+
     video = _video_job(args)
     model = FastStyle.load(args.model, device=args.device, precision=args.precision, compile=args.compile)
     if video:
         return _apply_video(model, args)
-    result = model.stylize_files(
-        args.inputs,
-        args.output,
-        max_size=args.max_size or None,
-        strength=args.strength,
-        preserve_colors=args.preserve_colors,
-        overwrite=args.overwrite,
-        metadata=False if args.no_metadata else {"seed": args.seed},
-        progress=False if args.quiet else None,
-    )
+    with out_of_memory_hint("--tile-size", args.tile_size or AUTO_TILE):
+        result = model.stylize_files(
+            args.inputs,
+            args.output,
+            max_size=args.max_size or None,
+            strength=args.strength,
+            preserve_colors=args.preserve_colors,
+            overwrite=args.overwrite,
+            metadata=False if args.no_metadata else {"seed": args.seed},
+            progress=False if args.quiet else None,
+            seamless=args.seamless,
+            tile=args.tile_size,
+        )
     if not args.quiet:
         n, s = len(result["written"]), len(result["skipped"])
         where = result["written"][0] if n == 1 and len(result["outputs"]) == 1 else args.output

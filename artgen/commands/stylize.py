@@ -42,6 +42,9 @@ def add_parser(sub, name: str) -> None:
     p.add_argument("--weights", metavar="FILE", help="local torchvision VGG19 state dict (.pth or .safetensors)")
     p.add_argument("--init", choices=["content", "noise"], default="content", help="start image (default: content)")
     p.add_argument("--save-every", type=int, default=None, metavar="N", help="also write OUT_stepNNNN.png every N steps")
+    p.add_argument("--seamless", action="store_true", help="make the result tile the plane without a seam (circular padding, wrap-around TV)")
+    p.add_argument("--tile-size", type=int, default=None, metavar="N",
+                   help="pyramid levels longer than N px are optimised in N px tiles, so memory follows the tile (default: 1024; 0: never tile)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--no-metadata", action="store_true", help="do not store the settings in the PNG")
     add_common(p, precision=False)
@@ -67,7 +70,7 @@ def run(args) -> int:
         style_weight=args.style_weight, tv_weight=args.tv_weight, style_blend=args.style_weights, style_scale=args.style_scale,
         preserve_colors=args.preserve_colors, backbone=args.backbone, weights=args.weights, init=args.init, levels=args.levels,
         seed=args.seed, device=args.device, precision=args.precision, save_every=args.save_every,
-        progress=False if args.quiet else None,
+        progress=False if args.quiet else None, seamless=args.seamless, tile=args.tile_size,
     )  # stylize_tensor validates them before any work
     meta_base = {"command": "stylize", "content": str(args.content), "styles": [str(s) for s in args.styles]}
 
@@ -75,7 +78,10 @@ def run(args) -> int:
         path = out.with_name(f"{out.stem}_step{step:04d}{out.suffix}")
         save_image(image[0], path, metadata=None if args.no_metadata else dict(meta_base, step=step), overwrite=True)
 
-    image, settings = stylize_tensor(args.content, list(args.styles), options, callbacks=[snapshot] if args.save_every else [])
+    from ..tiling import out_of_memory_hint
+
+    with out_of_memory_hint("--tile-size", options.tile):
+        image, settings = stylize_tensor(args.content, list(args.styles), options, callbacks=[snapshot] if args.save_every else [])
     metadata = None if args.no_metadata else dict(meta_base, **settings)
     save_image(image[0], out, metadata=metadata, overwrite=args.overwrite)
     if not args.quiet:

@@ -432,22 +432,61 @@ class FastStyle:
 
     # -- stylising -----------------------------------------------------------------------------
     @torch.no_grad()
-    def stylize_tensor(self, x: torch.Tensor, *, strength: float = 1.0, preserve_colors: bool = False) -> torch.Tensor:
-        """``(B, 3, H, W)`` in [0, 1] -> the stylised batch, float32 on the model's device."""
+    def stylize_tensor(self, x: torch.Tensor, *, strength: float = 1.0, preserve_colors: bool = False, seamless: bool = False, tile: int | None = None) -> torch.Tensor:
+        """``(B, 3, H, W)`` in [0, 1] -> the stylised batch, float32 on the model's device
+        (on the CPU when tiled).
+
+        ``tile``: core tile side in pixels for pictures in bounded memory (``None``: tiles
+        of 1024 px for pictures over 2048 x 2048 pixels, else one pass; ``0``: never tile);
+        see :func:`artgen.tiling.tiled_style_net`. ``seamless``: the output tiles the plane
+        (circular padding; margins read around the edges).
+        """
+        from .. import tiling
+
         strength = check_strength(strength)
+        core = tiling.net_tile(*x.shape[-2:], tile)
+        if core is not None or seamless:
+            return self._stylize_tiled(x, core, seamless, strength=strength, preserve_colors=preserve_colors)
         x = x.to(self.device, torch.float32, non_blocking=True)
         inp = x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
         with self.precision.autocast():
             y = self._forward(inp)
         return finish(y, x, strength=strength, preserve_colors=preserve_colors)
 
+    def _stylize_tiled(self, x: torch.Tensor, core: int | None, seamless: bool, **post) -> torch.Tensor:
+        """Tiles (or, for ``seamless``, one wrap-around tile) per picture; the batch stays on the CPU."""
+        from .. import tiling
+
+        def forward(piece: torch.Tensor) -> torch.Tensor:
+            piece = piece.to(self.device, torch.float32)
+            with self.precision.autocast():
+                return self._forward(piece.contiguous(memory_format=torch.channels_last) if self.channels_last else piece)
+
+        x = x.detach().float().cpu()
+        stride = self.config.stride
+        outs = []
+        self.net.set_padding_mode("circular" if seamless else "reflect")
+        try:
+            for picture in x.split(1):
+                h, w = picture.shape[-2:]
+                if seamless and core is None and h % stride == 0 and w % stride == 0:
+                    y = forward(picture).float().cpu()  # the circular network alone is exactly periodic
+                else:
+                    y = tiling.tiled_style_net(forward, self.net, picture, tile=core, device=self.device, wrap=seamless)
+                outs.append(finish(y, picture, **post))
+        finally:
+            self.net.set_padding_mode("reflect")
+        return torch.cat(outs)
+
     @torch.no_grad()
-    def stylize(self, image, *, max_size: int | None = None, strength: float = 1.0, preserve_colors: bool = False):
+    def stylize(self, image, *, max_size: int | None = None, strength: float = 1.0, preserve_colors: bool = False, seamless: bool = False, tile: int | None = None):
         """Stylise one image: a PIL image or a path gives a PIL image; a tensor
         ``(3, H, W)`` or ``(B, 3, H, W)`` in [0, 1] gives a tensor of the same shape (on the CPU).
 
-        ``max_size`` shrinks the input so its long side is at most that many pixels.
+        ``max_size`` shrinks the input so its long side is at most that many pixels;
+        ``seamless`` and ``tile`` are :meth:`stylize_tensor`'s.
         """
+        post = dict(strength=strength, preserve_colors=preserve_colors, seamless=seamless, tile=tile)
         if isinstance(image, torch.Tensor):
             t = image.detach().float()
             single = t.dim() == 3
@@ -457,10 +496,10 @@ class FastStyle:
                 raise UsageError(f"expected an image tensor (3, H, W) or (B, 3, H, W), got {tuple(image.shape)}")
             if max_size is not None and max(t.shape[-2:]) > max_size:
                 t = torch.stack([load_tensor(i, max_side=max_size) for i in t])
-            out = self.stylize_tensor(t, strength=strength, preserve_colors=preserve_colors).cpu()
+            out = self.stylize_tensor(t, **post).cpu()
             return out[0] if single else out
         t = load_tensor(image, mode="RGB", max_side=max_size).unsqueeze(0)
-        return to_pil(self.stylize_tensor(t, strength=strength, preserve_colors=preserve_colors)[0])
+        return to_pil(self.stylize_tensor(t, **post)[0])
 
     def stylize_files(
         self,
@@ -474,12 +513,15 @@ class FastStyle:
         metadata: bool | Mapping[str, Any] = True,
         progress: bool | None = None,
         prefetch: int = 4,
+        seamless: bool = False,
+        tile: int | None = None,
     ) -> dict[str, Any]:
         """Stylise image files; one file in with ``out`` a file name writes that file, otherwise
         ``out`` is a folder that receives one PNG per input (folders keep their sub-folders).
 
         Reading and decoding the next images and writing the finished ones run in
-        background threads while the network works on the current one. Unreadable
+        background threads while the network works on the current one. ``seamless``
+        and ``tile`` are :meth:`stylize_tensor`'s (large pictures go tile by tile). Unreadable
         files are skipped with a warning naming each one, and counted. Returns
         ``{"written": [...], "skipped": [(path, reason), ...], "outputs": [...]}``.
         """
@@ -497,6 +539,7 @@ class FastStyle:
             "preserve_colors": preserve_colors,
             "max_size": max_size,
             "precision": self.precision.name,
+            "seamless": seamless,
             **extra,
         }
 
@@ -536,7 +579,7 @@ class FastStyle:
                         skipped.append((src, reason))
                         bar.update(1)
                         continue
-                    styled = self.stylize_tensor(image.unsqueeze(0), strength=strength, preserve_colors=preserve_colors)[0].cpu()
+                    styled = self.stylize_tensor(image.unsqueeze(0), strength=strength, preserve_colors=preserve_colors, seamless=seamless, tile=tile)[0].cpu()
                     pending_writes.append(writers.submit(write, styled, dest, src))
                     # keep the number of images waiting to be written bounded
                     while len(pending_writes) > prefetch:

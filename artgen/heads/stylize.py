@@ -73,8 +73,12 @@ class StyleOptions(Settings):
     precision: str = "auto"             # auto | fp32 | bf16 | fp16 (auto: see stylize_precision)
     save_every: int | None = None
     progress: bool | None = None
+    seamless: bool = False               # circular padding + wrap-around TV: the result tiles the plane
+    tile: int | None = None              # levels with a longer side are optimised in tiles of this side (None: 1024, 0: never)
 
     def validate(self) -> None:
+        if self.tile is not None and self.tile != 0 and self.tile < MIN_SIDE:
+            raise UsageError(f"--tile-size must be 0 (never tile) or at least {MIN_SIDE}, got {self.tile}")
         if self.size < MIN_SIDE:
             raise UsageError(f"--size must be at least {MIN_SIDE}, got {self.size}")
         if self.steps is not None and self.steps < 1:
@@ -163,8 +167,10 @@ class StyleObjective:
         style_layer_weights: Sequence[float] | None = None,
         normalize: bool = True,
         autocast: Callable | None = None,
+        tv_wrap: bool = False,
     ):
         self.encoder = encoder
+        self.tv_wrap = bool(tv_wrap)
         self.content_layers = tuple(content_layers)
         self.style_layers = tuple(style_layers)
         self.layers = tuple(dict.fromkeys(self.style_layers + self.content_layers))
@@ -173,7 +179,7 @@ class StyleObjective:
         self.tv_weight = float(tv_weight)
         with torch.no_grad(), (autocast or contextlib.nullcontext)():
             # targets in the precision the image will be seen in, so that they match exactly
-            feats = encoder(content, self.content_layers)
+            feats = encoder(content, self.content_layers) if self.content_layers else {}
             self.content_targets = [feats[n].detach().float() for n in self.content_layers]
             grams = style_grams(encoder, styles, self.style_layers, blend=blend)
             self.style_targets = [grams[n] for n in self.style_layers]
@@ -203,21 +209,27 @@ class StyleObjective:
         for name, target, scale in zip(self.content_layers, self.content_targets, self.content_scales):
             content = content + scale * losses.content_loss(feats[name], target)
         style = losses.style_loss([feats[n] for n in self.style_layers], self.style_targets, self.style_layer_weights)
-        tv = losses.tv_loss(image) if self.tv_weight > 0 else image.new_zeros((), dtype=torch.float32)
+        tv = losses.tv_loss(image, wrap=self.tv_wrap) if self.tv_weight > 0 else image.new_zeros((), dtype=torch.float32)
         loss = self.content_weight * content + self.style_weight * style + self.tv_weight * tv
         return {"loss": loss, "content": content.detach(), "style": style.detach(), "tv": tv.detach()}
+
+    def backward(self, image: torch.Tensor, autocast=None) -> dict[str, torch.Tensor]:
+        """:meth:`__call__`, then back-propagate the loss (the interface tiled objectives share)."""
+        values = self(image, autocast)
+        values["loss"].backward()
+        return values
 
 
 class StylizeTask(Task):
     """One pyramid level: optimise the image parameter with L-BFGS (one evaluation per step) or Adam."""
 
-    def __init__(self, image: ImageParameter, objective: StyleObjective, optimizer: str = "lbfgs", lr: float | None = None):
+    def __init__(self, image: ImageParameter, objective: StyleObjective, optimizer: str = "lbfgs", lr: float | None = None, history_size: int = 50):
         self.image = image
         self.objective = objective
         if optimizer == "lbfgs":
             # One function evaluation per loop step, so the loop's step count, progress bar
             # and --save-every count evaluations; L-BFGS keeps its history across calls.
-            self.optimizer = torch.optim.LBFGS([image.pixels], lr=1.0, max_iter=1, history_size=50, tolerance_grad=0.0, tolerance_change=0.0)
+            self.optimizer = torch.optim.LBFGS([image.pixels], lr=1.0, max_iter=1, history_size=history_size, tolerance_grad=0.0, tolerance_change=0.0)
         else:
             self.optimizer = torch.optim.Adam([image.pixels], lr=lr or 0.02)
         self.kind = optimizer
@@ -232,12 +244,18 @@ class StylizeTask(Task):
             # curvature pairs (it diverges); the image is clamped between pyramid levels and at the end.
             def closure():
                 self.optimizer.zero_grad(set_to_none=True)
-                values = self.objective(self.image.rgb(), ctx.autocast)
-                values["loss"].backward()
+                values = self.objective.backward(self.image.rgb(), ctx.autocast)
                 self._last = values
                 return values["loss"]
 
             self.optimizer.step(closure)
+        elif getattr(self.objective, "tiled", False):  # the objective back-propagates tile by tile
+            self.optimizer.zero_grad(set_to_none=True)
+            values = self.objective.backward(self.image.rgb(), ctx.autocast)
+            self.optimizer.step()
+            with torch.no_grad():
+                self.image.pixels.clamp_(0.0, 1.0)
+            self._last = values
         else:
             values = self.objective(self.image.rgb(), ctx.autocast)
             ctx.optimize(values["loss"], self.optimizer)
@@ -396,6 +414,7 @@ def stylize_tensor(
         layers = tuple(dict.fromkeys(tuple(options.style_layers) + tuple(options.content_layers)))
         encoder = build_encoder(options.backbone, layers, weights=options.weights, device=device)
     encoder = set_encoder_layout(encoder.to(device), options.precision, device)
+    encoder.set_padding_mode("circular" if options.seamless else "zeros")
     options = resolve_options(options, encoder)
     seed_everything(options.seed)
     if device.type == "cuda":
@@ -431,14 +450,14 @@ def stylize_tensor(
         else:
             init = _resize(image, hw)
         param = ImageParameter(init.to(device))
-        objective = StyleObjective(
-            encoder, content_in, styles_l,
+        objective, history = level_objective(
+            encoder, content_in, styles_l, options, hw,
             content_layers=options.content_layers, style_layers=options.style_layers,
             content_weight=options.content_weight, style_weight=options.style_weight, tv_weight=options.tv_weight,
             blend=options.style_blend, style_layer_weights=options.style_layer_weights, normalize=options.normalize,
             autocast=Precision.create(options.precision, device).autocast,
         )
-        task = StylizeTask(param, objective, options.optimizer, options.lr)
+        task = StylizeTask(param, objective, options.optimizer, options.lr, history_size=history)
         cbs = []
         if options.save_every and callbacks:
             offset = done
@@ -460,6 +479,23 @@ def stylize_tensor(
         result = result.expand(-1, 3, -1, -1).contiguous()
     settings = _settings(options, encoder, styles)
     return result, settings
+
+
+def level_objective(encoder: FeatureEncoder, content, styles, options, hw: tuple[int, int], **kwargs):
+    """(objective, L-BFGS history size) for one pyramid level of ``hw`` pixels.
+
+    Levels whose long side exceeds ``options.tile`` (default 1024; 0 never) are
+    evaluated tile by tile (:class:`artgen.tiling.TiledStyleObjective`: same loss and
+    gradient, memory of one tile) with an L-BFGS history capped to 1 GB of vectors.
+    ``options.seamless`` wraps the TV term (and the tiles) around the picture's edges.
+    """
+    from ..tiling import AUTO_TILE, TiledStyleObjective, lbfgs_history
+
+    tile = AUTO_TILE if options.tile is None else options.tile
+    if tile and max(hw) > tile:
+        objective = TiledStyleObjective(encoder, content, styles, tile=tile, wrap=options.seamless, tv_wrap=options.seamless, **kwargs)
+        return objective, lbfgs_history(3 * hw[0] * hw[1])
+    return StyleObjective(encoder, content, styles, tv_wrap=options.seamless, **kwargs), 50
 
 
 def _finish(pixels: torch.Tensor, content: torch.Tensor, preserve_colors: bool) -> torch.Tensor:

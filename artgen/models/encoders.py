@@ -161,6 +161,29 @@ class FeatureEncoder(nn.Module):
         self.features.to(memory_format=memory_format)
         return self
 
+    def set_padding_mode(self, mode: str) -> "FeatureEncoder":
+        """Pad every convolution with ``"zeros"`` (VGG's own) or ``"circular"`` (wrap around).
+
+        Circular padding makes the encoder see its input as one period of an image
+        that tiles the plane, so losses on it favour images without a seam
+        (seamless textures and tiles). Pooling stays unpadded: for an exactly
+        periodic result the height and width should be multiples of the deepest
+        layer's stride (16 for relu5_1).
+        Raises ValueError for another mode.
+        """
+        if mode not in ("zeros", "circular"):
+            raise ValueError(f"padding mode {mode!r}: expected 'zeros' or 'circular'")
+        for module in self.features:
+            if isinstance(module, nn.Conv2d):
+                module.padding_mode = mode
+        return self
+
+    @property
+    def padding_mode(self) -> str:
+        """``"zeros"`` or ``"circular"`` (see :meth:`set_padding_mode`)."""
+        convs = [m for m in self.features if isinstance(m, nn.Conv2d)]
+        return convs[0].padding_mode if convs else "zeros"
+
     def train(self, mode: bool = True) -> "FeatureEncoder":
         return super().train(False)  # always in eval mode
 

@@ -158,13 +158,14 @@ class UpsampleConv(nn.Module):
     def __init__(self, in_ch: int, out_ch: int, kernel: int = 3, *, separable: bool = False):
         super().__init__()
         self.conv = ConvNormAct(in_ch, out_ch, kernel, separable=separable)
+        self.pad_mode = "replicate"  # "circular" in a seamless network (StyleNet.set_padding_mode)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         conv_seq = self.conv[0]  # (pad, conv) or (pad, depthwise, pointwise)
         first = conv_seq[1]
         if first.kernel_size != (3, 3):
             return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
-        y = upsample2_conv3x3(x, first.weight, first.bias, groups=first.groups)  # (B, C', 2H, 2W)
+        y = upsample2_conv3x3(x, first.weight, first.bias, groups=first.groups, mode=self.pad_mode)  # (B, C', 2H, 2W)
         for layer in list(conv_seq)[2:]:
             y = layer(y)
         for layer in list(self.conv)[1:]:
@@ -189,19 +190,45 @@ class StyleNet(nn.Module):
         self.up = nn.Sequential(*[UpsampleConv(a, b, 3, separable=config.separable) for a, b in zip(ch[:0:-1], ch[-2::-1])])
         self.out_upsample = config.stem_stride == 2
         self.out = _conv(ch[0], 3, config.out_kernel, bias=True)
+        self.padding_mode = "reflect"
+
+    def set_padding_mode(self, mode: str) -> "StyleNet":
+        """``"reflect"`` (the default: no dark borders) or ``"circular"`` (wrap around: seamless tiles).
+
+        In circular mode every convolution pads with the opposite edge, the low-resolution
+        upsample-convs and the bilinear output wrap too, so an input whose height and width
+        are multiples of ``config.stride`` gives an output that tiles the plane. The
+        weights are unchanged. Raises ValueError for another mode.
+        """
+        if mode not in ("reflect", "circular"):
+            raise ValueError(f"padding mode {mode!r}: expected 'reflect' or 'circular'")
+        kind = nn.CircularPad2d if mode == "circular" else nn.ReflectionPad2d
+        for module in self.modules():
+            if isinstance(module, nn.Sequential):
+                for i, child in enumerate(module):
+                    if isinstance(child, (nn.ReflectionPad2d, nn.CircularPad2d)):
+                        module[i] = kind(child.padding)
+            if isinstance(module, UpsampleConv):
+                module.pad_mode = "circular" if mode == "circular" else "replicate"
+        self.padding_mode = mode
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
-        x = pad_to_multiple(x, self.config.stride)
+        circular = self.padding_mode == "circular"
+        x = pad_to_multiple(x, self.config.stride, circular=circular)
         y = self.stem(x)  # (B, C0, H/s, W/s)
         y = self.down(y)  # (B, C_last, H/stride, W/stride)
         y = self.res(y)
         y = self.up(y)  # (B, C0, H/s, W/s)
         if self.out_upsample and self.config.bilinear_output:
             y = self.out(y)  # (B, 3, H'/2, W'/2)
-            y = F.interpolate(y, scale_factor=2.0, mode="bilinear", align_corners=False)  # (B, 3, H', W')
+            if circular:  # bilinear interpolation that wraps: pad one pixel from the far side, then crop
+                y = F.interpolate(F.pad(y, (1, 1, 1, 1), mode="circular"), scale_factor=2.0, mode="bilinear", align_corners=False)[..., 2:-2, 2:-2]
+            else:
+                y = F.interpolate(y, scale_factor=2.0, mode="bilinear", align_corners=False)  # (B, 3, H', W')
         elif self.out_upsample and self.out[1].kernel_size == (3, 3):
-            y = upsample2_conv3x3(y, self.out[1].weight, self.out[1].bias)  # (B, 3, H', W')
+            y = upsample2_conv3x3(y, self.out[1].weight, self.out[1].bias, mode="circular" if circular else "replicate")  # (B, 3, H', W')
         else:
             if self.out_upsample:
                 y = F.interpolate(y, scale_factor=2.0, mode="nearest")
@@ -222,7 +249,7 @@ _PHASE_TAPS = torch.tensor(
 )
 
 
-def upsample2_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, *, groups: int = 1) -> torch.Tensor:
+def upsample2_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, *, groups: int = 1, mode: str = "replicate") -> torch.Tensor:
     """``conv3x3(reflect_pad1(upsample_nearest2(x)))`` computed at the input's resolution.
 
     Reflection-padding a nearest-upsampled image by one pixel equals upsampling
@@ -231,7 +258,8 @@ def upsample2_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor 
     3x3 kernel folds into four phase kernels, applied as one conv with 4x the
     output channels on the replicate-padded input, followed by a pixel shuffle.
     The result equals the direct computation (up to float rounding); the
-    upsampled tensor is never built.
+    upsampled tensor is never built. ``mode="circular"`` gives the same for circular
+    padding instead of reflection (wrapping one pixel commutes with the upsampling too).
     """
     out_ch, in_per_group = weight.shape[:2]
     taps = _PHASE_TAPS.to(device=weight.device, dtype=weight.dtype)  # (2, 3, 3)
@@ -239,11 +267,11 @@ def upsample2_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor 
     w = torch.einsum("apk,oikl,bql->oabipq", taps, weight, taps)
     w = w.reshape(out_ch * 4, in_per_group, 3, 3)
     b = bias.repeat_interleave(4) if bias is not None else None
-    y = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), w, b, groups=groups)  # (B, 4*O, H, W)
+    y = F.conv2d(F.pad(x, (1, 1, 1, 1), mode=mode), w, b, groups=groups)  # (B, 4*O, H, W)
     return F.pixel_shuffle(y, 2)  # (B, O, 2H, 2W)
 
 
-def pad_to_multiple(x: torch.Tensor, multiple: int, min_side: int = MIN_SIDE) -> torch.Tensor:
+def pad_to_multiple(x: torch.Tensor, multiple: int, min_side: int = MIN_SIDE, *, circular: bool = False) -> torch.Tensor:
     """Pad ``x`` at the bottom and right to a multiple of ``multiple`` (and at least ``min_side``).
 
     Reflection padding where the image is large enough for it, edge replication
@@ -256,6 +284,8 @@ def pad_to_multiple(x: torch.Tensor, multiple: int, min_side: int = MIN_SIDE) ->
     ph, pw = th - h, tw - w
     if isinstance(ph, int) and isinstance(pw, int) and ph == 0 and pw == 0:
         return x
+    if circular:
+        return F.pad(x, (0, pw, 0, ph), mode="circular")
     if isinstance(ph, int) and isinstance(pw, int) and (ph >= h or pw >= w):
         return F.pad(x, (0, pw, 0, ph), mode="replicate")
     return F.pad(x, (0, pw, 0, ph), mode="reflect")

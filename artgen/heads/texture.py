@@ -1,0 +1,204 @@
+"""Texture synthesis from one or more example images (Gatys, Ecker & Bethge 2015).
+
+>>> import artgen
+>>> img = artgen.texture("bark.jpg", size=(1024, 1024), seamless=True)       # PIL.Image
+>>> img = artgen.texture(["moss.png", "stone.png"], style_blend=[0.6, 0.4], size=(768, 1536))
+
+Style transfer without a content term: starting from noise, the picture is optimised
+until its Gram matrices match the example's (``loss = style_weight * sum_l w_l
+style_loss_l + tv_weight * tv``), on the same objective (:class:`StyleObjective`, with
+no content layers), coarse-to-fine pyramid, L-BFGS task and training loop as
+``artgen stylize``. The output may be larger than the example and of any aspect ratio:
+the example keeps its own scale (``example_size``), so a larger output holds more of
+its features rather than bigger ones. ``seamless=True`` pads the encoder circularly and
+wraps the TV term so the result tiles the plane; the picture is then optimised at sides
+that are multiples of the encoder's deepest stride and resampled periodically to the
+size asked for. Levels longer than ``tile`` pixels run tile by tile (:mod:`artgen.tiling`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ..device import Precision, resolve_device, seed_everything
+from ..errors import UsageError
+from ..images import to_pil
+from ..models.encoders import STYLE_LAYERS, build_encoder
+from ..settings import Settings
+from ..train import Repeat, Trainer
+from .stylize import (
+    MIN_SIDE,
+    OPTIMIZERS,
+    ImageParameter,
+    StylizeTask,
+    _fit,
+    _load,
+    _resize,
+    level_objective,
+    pyramid_sizes,
+    resolve_options,
+    set_encoder_layout,
+    split_steps,
+    stylize_precision,
+)
+
+
+@dataclass
+class TextureOptions(Settings):
+    """Every setting of a texture synthesis; stored in the output PNG's metadata."""
+
+    height: int = 512
+    width: int = 512
+    steps: int | None = None             # total steps over all levels (None: the stylize default)
+    optimizer: str = "lbfgs"
+    lr: float | None = None
+    style_weight: float | None = None    # None: the stylize default
+    tv_weight: float | None = None       # None: the stylize default
+    style_blend: list[float] | None = None
+    example_size: int | None = None      # long side of the examples at the finest level (None: their own, at most 1024)
+    seamless: bool = False
+    backbone: str = "auto"
+    weights: str | None = None
+    levels: int | None = None
+    style_layers: tuple[str, ...] = STYLE_LAYERS
+    style_layer_weights: tuple[float, ...] | None = None
+    normalize: bool = True
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"
+    tile: int | None = None              # levels longer than this run tile by tile (None: 1024, 0: never)
+    progress: bool | None = None
+
+    def validate(self) -> None:
+        for name in ("height", "width"):
+            if getattr(self, name) < MIN_SIDE:
+                raise UsageError(f"--size: the {name} must be at least {MIN_SIDE}, got {getattr(self, name)}")
+        if self.steps is not None and self.steps < 1:
+            raise UsageError(f"--steps must be at least 1, got {self.steps}")
+        if self.optimizer not in OPTIMIZERS:
+            raise UsageError(f"--optimizer {self.optimizer!r}: expected lbfgs or adam")
+        for name in ("style_weight", "tv_weight"):
+            value = getattr(self, name)
+            if value is not None and (value < 0 or not math.isfinite(value)):
+                raise UsageError(f"--{name.replace('_', '-')} must be a non-negative number, got {value}")
+        if self.example_size is not None and self.example_size < MIN_SIDE:
+            raise UsageError(f"--example-size must be at least {MIN_SIDE}, got {self.example_size}")
+        if self.levels is not None and self.levels < 1:
+            raise UsageError(f"--levels must be at least 1, got {self.levels}")
+        if self.tile is not None and self.tile != 0 and self.tile < MIN_SIDE:
+            raise UsageError(f"--tile-size must be 0 (never tile) or at least {MIN_SIDE}, got {self.tile}")
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"1024x768"`` (width x height) or ``"1024"`` (square) -> ``(height, width)``; UsageError otherwise."""
+    parts = str(text).lower().replace("×", "x").split("x")
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        raise UsageError(f"--size expects WIDTHxHEIGHT or one number, got {text!r}") from None
+    if len(values) == 1:
+        values *= 2
+    if len(values) != 2:
+        raise UsageError(f"--size expects WIDTHxHEIGHT or one number, got {text!r}")
+    return values[1], values[0]
+
+
+def texture_tensor(examples, options: TextureOptions | None = None, *, encoder=None) -> tuple[torch.Tensor, dict[str, Any]]:
+    """Synthesise a texture; returns ``(1, 3, height, width)`` float32 in [0, 1] on the CPU and the settings used.
+
+    ``examples``: one image or a list (paths, PIL images or (3, H, W) tensors in [0, 1]),
+    each at least 32 px on a side. Raises UsageError for bad settings, ImageError for
+    unreadable examples.
+    """
+    from ..tiling import resize_periodic
+
+    options = options or TextureOptions()
+    options.validate()
+    if not isinstance(examples, (list, tuple)):
+        examples = [examples]
+    if not examples:
+        raise UsageError("give at least one example image")
+    if options.style_blend is not None and len(options.style_blend) != len(examples):
+        raise UsageError(f"--style-weights has {len(options.style_blend)} values for {len(examples)} example images")
+    device = resolve_device(options.device)
+    options = dataclasses.replace(options, precision=stylize_precision(options.precision, device))
+    precision = Precision.create(options.precision, device)
+    full = [_load(e, "example") for e in examples]
+    if encoder is None:
+        encoder = build_encoder(options.backbone, tuple(options.style_layers), weights=options.weights, device=device)
+    encoder = set_encoder_layout(encoder.to(device), options.precision, device)
+    encoder.set_padding_mode("circular" if options.seamless else "zeros")
+    # the stylize defaults for steps and weights, through the same per-backbone table
+    from .stylize import StyleOptions
+
+    filled = resolve_options(StyleOptions(steps=options.steps, style_weight=options.style_weight, tv_weight=options.tv_weight), encoder)
+    options = dataclasses.replace(options, steps=filled.steps, style_weight=filled.style_weight, tv_weight=filled.tv_weight)
+    seed_everything(options.seed)
+
+    out_h, out_w = options.height, options.width
+    work_h, work_w = out_h, out_w
+    if options.seamless:  # periodic only at multiples of the deepest stride
+        stride = 2 ** sum(1 for n in encoder.names[: max(encoder.names.index(l) for l in options.style_layers) + 1] if n.startswith("pool"))
+        work_h, work_w = -(-out_h // stride) * stride, -(-out_w // stride) * stride
+    long_side = max(work_h, work_w)
+    example_long = options.example_size or min(1024, max(max(e.shape[-2:]) for e in full))
+    sizes = pyramid_sizes(long_side, options.levels)
+    steps = split_steps(options.steps, len(sizes))
+    sizes_hw = [(work_h, work_w) if side == long_side else _fit(work_h, work_w, side) for side in sizes]
+    if options.seamless:
+        sizes_hw = [(-(-h // stride) * stride, -(-w // stride) * stride) for h, w in sizes_hw]
+    image = None
+    for level, (hw, n_steps) in enumerate(zip(sizes_hw, steps)):
+        scale = max(hw) / long_side
+        side = max(MIN_SIDE, round(example_long * scale))
+        examples_l = [_resize(e, _fit(*e.shape[-2:], side)).to(device) for e in full]
+        if image is None:
+            g = torch.Generator().manual_seed(options.seed)
+            init = (0.5 + 0.25 * torch.randn(1, 3, *hw, generator=g)).clamp(0, 1)
+        else:
+            init = resize_periodic(image, hw).clamp(0, 1) if options.seamless else _resize(image, hw)
+        param = ImageParameter(init.to(device))
+        objective, history = level_objective(
+            encoder, None, examples_l, options, hw,
+            content_layers=(), style_layers=options.style_layers,
+            content_weight=0.0, style_weight=options.style_weight, tv_weight=options.tv_weight,
+            blend=options.style_blend, style_layer_weights=options.style_layer_weights, normalize=options.normalize,
+            autocast=precision.autocast,
+        )
+        task = StylizeTask(param, objective, options.optimizer, options.lr, history_size=history)
+        desc = f"texture {hw[1]}x{hw[0]}" + (f" ({level + 1}/{len(sizes_hw)})" if len(sizes_hw) > 1 else "")
+        Trainer(task, Repeat(n_steps), max_steps=n_steps, device=device, precision=options.precision,
+                log_every=max(1, min(10, n_steps)), progress=options.progress, desc=desc).fit()
+        image = param.pixels.detach().clamp(0, 1).cpu()
+    if image.shape[-2:] != (out_h, out_w):
+        image = resize_periodic(image, (out_h, out_w)).clamp(0, 1)
+    settings = options.to_dict()
+    settings.pop("progress", None)
+    settings.update(style_layers=list(options.style_layers), example_size=example_long, backbone_used=encoder.name,
+                    pretrained=encoder.pretrained, weights_source=encoder.source)
+    return image, settings
+
+
+def texture(examples, **options) -> "PIL.Image.Image":  # noqa: F821
+    """Texture synthesis from one or more examples; returns a PIL image (``.info["artgen"]`` holds the settings).
+
+    ``options`` are the fields of :class:`TextureOptions`; ``size=(height, width)`` or
+    ``size=n`` may stand for ``height``/``width`` (``height=512, width=512, steps=None,
+    seamless=False, example_size=None, style_blend=None, backbone="auto", seed=0, ...``).
+    """
+    if "size" in options:
+        size = options.pop("size")
+        h, w = (size, size) if isinstance(size, int) else tuple(size)
+        options.update(height=int(h), width=int(w))
+    unknown = set(options) - TextureOptions.field_names()
+    if unknown:
+        raise UsageError(f"unknown texture option(s): {', '.join(sorted(unknown))}; see artgen.heads.texture.TextureOptions")
+    image, settings = texture_tensor(examples, TextureOptions(**options))
+    pil = to_pil(image[0])
+    pil.info["artgen"] = settings
+    return pil

@@ -1,0 +1,87 @@
+"""Peak memory and time against output size for ``fast-style apply`` and ``stylize`` (one run each).
+
+    python benchmarks/large_outputs.py apply --model runs/starry --sizes 512 1024 2048 4096 7680
+    python benchmarks/large_outputs.py stylize --sizes 512 1024 2048 4096 --steps 3 --backbone random
+    python benchmarks/large_outputs.py apply --model runs/starry --sizes 2048 --tile-size 0    # untiled, to compare
+
+Each size runs the real command line (``python -m artgen ...``) in a child process on a
+16:9 picture made from ``samples/inputs/photo_astronaut.png`` (long side = the size);
+peak memory is the child's maximum resident set size (``os.wait4`` rusage, i.e. what
+``/usr/bin/time -v`` reports) and time is its wall clock, model loading and PNG writing
+included (host memory only: on ``--device cuda`` watch ``nvidia-smi`` for the GPU's).
+One markdown row per size is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PHOTO = ROOT / "samples" / "inputs" / "photo_astronaut.png"
+STYLE = ROOT / "samples" / "inputs" / "style_swirls.png"
+
+
+def make_photo(long_side: int, folder: Path) -> Path:
+    from PIL import Image
+
+    im = Image.open(PHOTO).convert("RGB")
+    w, h = im.size
+    crop_h = int(w * 9 / 16)
+    top = (h - crop_h) // 2
+    path = folder / f"photo_{long_side}.png"
+    im.crop((0, top, w, top + crop_h)).resize((long_side, round(long_side * 9 / 16)), Image.Resampling.BICUBIC).save(path)
+    return path
+
+
+def run(cmd: list[str]) -> tuple[float, float, int]:
+    """(wall seconds, peak RSS in GiB, exit code) of one child process."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    err = proc.stderr.read().decode(errors="replace").strip().splitlines() if proc.stderr else []
+    if status:
+        print(f"  exit {os.waitstatus_to_exitcode(status)}: {err[-1] if err else ''}", file=sys.stderr)
+    return wall, usage.ru_maxrss / 2**20, os.waitstatus_to_exitcode(status)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("command", choices=["apply", "stylize"])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 2048, 4096, 7680])
+    ap.add_argument("--model", help="fast-style run folder (apply)")
+    ap.add_argument("--steps", type=int, default=3, help="stylize: optimisation steps over all levels (default: 3)")
+    ap.add_argument("--backbone", default="random", help="stylize: encoder (default: random, offline)")
+    ap.add_argument("--tile-size", type=int, default=None, help="passed on (default: the command's automatic choice)")
+    ap.add_argument("--device", default="cpu")
+    args = ap.parse_args()
+    if args.command == "apply" and not args.model:
+        ap.error("apply needs --model")
+    print(f"| command | size | tile | wall s | peak RSS GiB |\n|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for size in args.sizes:
+            photo = make_photo(size, tmp)
+            out = tmp / f"out_{size}.png"
+            py = [sys.executable, "-m", "artgen"]
+            tile = [] if args.tile_size is None else ["--tile-size", str(args.tile_size)]
+            if args.command == "apply":
+                cmd = py + ["fast-style", "apply", "--model", args.model, str(photo), "-o", str(out), "--max-size", "0", "--device", args.device, "--quiet", "--overwrite"] + tile
+            else:
+                cmd = py + ["stylize", str(photo), str(STYLE), "-o", str(out), "--size", str(size), "--steps", str(args.steps), "--backbone", args.backbone,
+                            "--device", args.device, "--quiet", "--overwrite"] + tile
+            wall, peak, code = run(cmd)
+            label = "auto" if args.tile_size is None else str(args.tile_size)
+            status = "" if code == 0 else f" (exit {code})"
+            print(f"| {args.command} | {size}x{round(size * 9 / 16)} | {label} | {wall:.1f}{status} | {peak:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
