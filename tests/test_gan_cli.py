@@ -79,13 +79,20 @@ def test_sample_grid_separate_and_interpolate(trained, tmp_path):
         assert im.format == "GIF" and im.n_frames == 9
 
 
-def test_eval_reports_kid_with_the_fallback_features(trained, capsys):
+def test_eval_labels_the_fallback_and_reports_diversity_and_memorisation(trained, capsys, monkeypatch):
     _, folder, run = trained
+    monkeypatch.setattr(metrics, "find_inception_weights", lambda: None)  # as on a machine with no Inception file
     assert main(["gan", "eval", "--checkpoint", str(run), "--num-samples", "8", "--json", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
-    assert "fallback feature network" in out
+    assert "NOT FID/KID" in out
     result = json.loads(out.strip().splitlines()[-1])
-    assert result["features"] == "random-cnn" and result["subset_size"] == 6 and "fid" not in result
+    assert result["features"] == "random-cnn" and result["subset_size"] == 6
+    assert "fid" not in result and "kid" not in result and result["fallback_kd"] == result["fallback_kd"]
+    assert 0 <= result["precision"] <= 1 and 0 <= result["recall"] <= 1 and result["memorisation_ratio"] > 0
+    assert Image.open(run / "nearest.png").size[0] > 4 * 32
+    assert main(["gan", "eval", "--checkpoint", str(run), "--num-samples", "8", "--features", "random", "--device", "cpu"]) == 0
+    text = capsys.readouterr().out
+    assert "fallback distances" in text and "FID" not in text.replace("NOT FID/KID", "") and "recall" in text
 
 
 def test_bad_data_folders_give_the_foundation_messages(tmp_path, capsys):
@@ -112,16 +119,6 @@ def test_kid_is_zero_for_identical_sets_and_grows_with_a_shift():
     assert abs(same) < 0.05 and shifted > 10 * abs(same)
     assert metrics.fid(a, a) == pytest.approx(0.0, abs=1e-6)
     assert metrics.fid(a, b + 1.0) > 10
-
-
-def test_inception_weights_from_a_local_file(tmp_path):
-    from torchvision.models import inception_v3
-
-    path = tmp_path / "inception.pth"
-    torch.save(inception_v3(weights=None, aux_logits=True, init_weights=False).state_dict(), path)
-    feats, name = metrics.feature_network("auto", weights=path)
-    assert name == "inception-v3"
-    assert feats(torch.rand(2, 1, 32, 32)).shape == (2, 2048)
 
 
 def test_conditional_training_on_shapes_and_classifier_agreement(tmp_path, capsys):

@@ -65,13 +65,14 @@ def add_parser(sub, name: str) -> None:
     add_common(walk, precision=False)
     walk.set_defaults(func=run_interpolate)
 
-    ev = actions.add_parser("eval", help="KID (and FID with Inception weights) of a GAN against real images")
+    ev = actions.add_parser("eval", help="FID/KID (TF-Inception features), precision/recall and memorisation of a GAN against real images")
     ev.add_argument("--checkpoint", required=True, metavar="RUN", help="a GAN run folder")
     _data_flags(ev)
     ev.add_argument("--num-samples", type=int, default=1000, help="generated images to compare (default: 1000)")
     ev.add_argument("--max-real", type=int, default=5000, help="at most this many real images (default: 5000)")
-    ev.add_argument("--features", choices=["auto", "inception", "random"], default="auto", help="feature network (default: auto: Inception when its weights are available)")
-    ev.add_argument("--inception-weights", metavar="FILE", help="local torchvision Inception-v3 weights (.pth / .safetensors)")
+    ev.add_argument("--features", choices=["auto", "inception", "random"], default="auto", help="feature network: inception (the TF-Inception of published FID/KID), random (offline fallback: values are not FID/KID) or auto (default: inception when it can be had)")
+    ev.add_argument("--inception-weights", metavar="FILE", help="TF-Inception weights: NVIDIA's inception-2015-12-05.pt or pytorch-fid's pt_inception-2015-12-05-6726825d.pth (default: the torch hub cache, else a download)")
+    ev.add_argument("--nearest-sheet", metavar="PNG", default=None, help="where to write the 16 samples closest to a training image, each beside it (default: RUN/nearest.png)")
     ev.add_argument("--classifier", metavar="RUN", help="a classifier run: report how often it recognises the requested class (conditional GANs)")
     ev.add_argument("--json", action="store_true", help="print JSON")
     add_common(ev, precision=False)
@@ -162,21 +163,34 @@ def run_eval(args) -> int:
     data, dataset = args.data, args.dataset
     if data is None and dataset is None:
         data, dataset = saved.get("data"), saved.get("dataset")  # a run stores one of the two
-    gd = load_gan_data(data=data, dataset=dataset, data_root=args.data_root or saved.get("data_root"), size=gan.config.size, channels=gan.config.channels, labelled=False, limit=args.max_real)
+    gd = load_gan_data(data=data, dataset=dataset, data_root=args.data_root or saved.get("data_root"), size=gan.config.size, channels=gan.config.channels, labelled=gan.config.conditional, limit=args.max_real)
     real = gd.images
     classifier = None
     if args.classifier:
         from ..heads.classify import Classifier
 
         classifier = Classifier.load(args.classifier, device=args.device)
-    out = evaluate_gan(gan, real, num_samples=args.num_samples, features=args.features, inception_weights=args.inception_weights, seed=args.seed, classifier=classifier, device=gan.device)
+    sheet = args.nearest_sheet or Path(args.checkpoint) / "nearest.png"
+    out = evaluate_gan(gan, real, num_samples=args.num_samples, features=args.features, inception_weights=args.inception_weights, seed=args.seed,
+                       classifier=classifier, device=gan.device, real_labels=gd.labels, nearest_sheet=sheet)
     if args.json:
         print(json.dumps(out))
+        return 0
+    counts = f"{out['real_images']} real vs {out['generated_images']} generated, KID subsets of {out['subset_size']}"
+    if "fid" in out:
+        print(f"FID {out['fid']:.2f}  KID {out['kid']:.5f} ± {out['kid_std']:.5f}  (TF-Inception features, {counts})")
     else:
-        line = f"KID {out['kid']:.5f} ± {out['kid_std']:.5f} ({out['features']} features, {out['real_images']} real vs {out['generated_images']} generated, subsets of {out['subset_size']})"
-        if "fid" in out:
-            line += f"; FID {out['fid']:.2f}"
-        if "class_accuracy" in out:
-            line += f"; the classifier recognises the requested class in {100 * out['class_accuracy']:.1f}% of samples"
-        print(line)
+        print(f"fallback distances (random-CNN features, NOT FID/KID; comparable only with other fallback values): "
+              f"FD {out['fallback_fd']:.3f}  KD {out['fallback_kd']:.5f} ± {out['fallback_kd_std']:.5f}  ({counts})")
+    if "recall" in out:
+        print(f"precision {out['precision']:.3f} (fidelity)  recall {out['recall']:.3f} (diversity; near 0 = collapse)  ({out['features']} features, k=3)")
+    else:
+        print(f"diversity: not measured: {out['diversity_note']}")
+    if "class_spread" in out:
+        print(f"within-class pixel spread {out['class_spread']:.3f} (real images: {out['real_class_spread']:.3f}; near 0 = every sample of a class the same)")
+    if "memorisation_ratio" in out:
+        print(f"memorisation: median distance sample -> nearest training image {out['nn_distance_median']:.3f}, training image -> nearest other "
+              f"{out['real_nn_distance_median']:.3f} (ratio {out['memorisation_ratio']:.2f}; well below 1 = copies); sheet '{out['nearest_sheet']}'")
+    if "class_accuracy" in out:
+        print(f"the classifier recognises the requested class in {100 * out['class_accuracy']:.1f}% of samples")
     return 0
