@@ -134,3 +134,36 @@ def test_conditional_training_on_shapes_and_classifier_agreement(tmp_path, capsy
     assert "recognises the requested class" in capsys.readouterr().out
     assert main(["gan", "sample", "--checkpoint", str(run), "-n", "2", "--class", "ring", "-o", str(tmp_path / "r.png"), "--device", "cpu"]) == 0
     assert main(["gan", "sample", "--checkpoint", str(run), "-n", "2", "--class", "12", "-o", str(tmp_path / "r2.png"), "--device", "cpu"]) == 2
+
+
+def _sprites(path, n=6):
+    """RGBA sprites: an opaque coloured disc on a fully transparent background."""
+    path.mkdir()
+    yy, xx = np.mgrid[:40, :40]
+    for i in range(n):
+        arr = np.zeros((40, 40, 4), np.uint8)
+        disc = (yy - 20) ** 2 + (xx - 14 - 2 * i) ** 2 < 100
+        arr[disc] = (40 * i, 200, 255 - 40 * i, 255)
+        Image.fromarray(arr, "RGBA").save(path / f"{i}.png")
+    return path
+
+
+def test_rgba_training_keeps_transparency_and_adaptive_augmentation_resumes(tmp_path):
+    from artgen.heads.gan import load_gan_data
+
+    folder = _sprites(tmp_path / "sprites")
+    gd = load_gan_data(data=folder, size=32, channels=4)
+    assert gd.images.shape == (6, 4, 32, 32) and int(gd.images[:, 3].min()) == 0 and int(gd.images[:, 3].max()) == 255
+    run = tmp_path / "run"
+    assert main(["gan", "train", "--data", str(folder), "--channels", "4", "--out", str(run), "--steps", "8", "--checkpoint-every", "4", *TINY]) == 0
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["model"]["channels"] == 4 and cfg["train"]["ada_target"] == 0.6 and cfg["train"]["augment"]
+    state = torch.load(run / "training_state.pt", weights_only=True)
+    p = state["task"]["ada"]["p"]
+    assert 0 < p <= 1  # 6 images: the discriminator is sure of them at once, so the strength rose
+    assert main(["gan", "train", "--out", str(run), "--resume", "--steps", "12", *TINY]) == 0
+    resumed = torch.load(run / "training_state.pt", weights_only=True)["task"]["ada"]
+    assert resumed["p"] != p or resumed["r_t"] != state["task"]["ada"]["r_t"]
+    sep, grid = tmp_path / "one", tmp_path / "grid.png"
+    assert main(["gan", "sample", "--checkpoint", str(run), "-n", "2", "-o", str(grid), "--separate", str(sep), "--device", "cpu"]) == 0
+    assert Image.open(next(sep.glob("*.png"))).mode == "RGBA" and Image.open(grid).mode == "RGB"  # the grid shows alpha on a checkerboard

@@ -19,7 +19,7 @@ def add_parser(sub, name: str) -> None:
     train = actions.add_parser("train", help="train (or resume, or fine-tune) a GAN into a run folder")
     _data_flags(train)
     train.add_argument("--size", type=int, default=64, choices=[32, 64, 128, 256], help="output side in pixels (default: 64)")
-    train.add_argument("--channels", type=int, choices=[1, 3], default=None, help="1 (grey) or 3 (RGB) (default: 1 for shapes/MNIST, else 3)")
+    train.add_argument("--channels", type=int, choices=[1, 3, 4], default=None, help="1 (grey), 3 (RGB) or 4 (RGBA: keeps the folder's transparency; samples are RGBA PNGs) (default: 1 for shapes/MNIST, else 3)")
     train.add_argument("--steps", type=int, default=None, help="training steps (default: 10000; with --resume, raise it to train longer)")
     train.add_argument("--batch-size", type=int, default=64, help="images per step; fewer images than this is fine (default: 64)")
     train.add_argument("--out", required=True, metavar="RUN", help="run folder (config.json, model.safetensors, samples/, curves.png)")
@@ -28,6 +28,8 @@ def add_parser(sub, name: str) -> None:
     train.add_argument("--init-from", metavar="RUN", help="start from an earlier GAN run's generator and discriminator (fine-tuning)")
     train.add_argument("--freeze-d", type=int, default=0, metavar="N", help="with --init-from: keep the first N discriminator blocks fixed (default: 0)")
     train.add_argument("--augment", default="auto", help="DiffAugment policies: color,translation,cutout | none | auto (all three below 5,000 images) (default: auto)")
+    train.add_argument("--ada-target", default="auto", metavar="R", help="adaptive augmentation strength (StyleGAN2-ADA): raise it while r_t = E[sign(D(real))] is above R; 0 = fixed --augment-p (default: auto: 0.6 whenever augmentation is on)")
+    train.add_argument("--augment-p", type=float, default=1.0, metavar="P", help="fixed augmentation probability per transform when --ada-target is 0 (default: 1)")
     train.add_argument("--conditional", action="store_true", help="class-conditional GAN (labelled folders, shapes, MNIST family)")
     train.add_argument("--crop", choices=["center", "random"], default="center", help="how non-square images are cropped (default: center)")
     train.add_argument("--hflip", action="store_true", help="mirror half of the training images")
@@ -96,7 +98,8 @@ def run_train(args) -> int:
         raise UsageError("--freeze-d is for fine-tuning: use it with --init-from RUN")
     gan = train_gan(
         out=args.out, data=args.data, dataset=args.dataset, data_root=args.data_root, size=args.size, channels=args.channels,
-        conditional=args.conditional, steps=args.steps, batch_size=args.batch_size, augment=args.augment, resume=args.resume,
+        conditional=args.conditional, steps=args.steps, batch_size=args.batch_size, augment=args.augment, augment_p=args.augment_p,
+        ada_target=args.ada_target if args.ada_target == "auto" else _float_arg(args.ada_target, "--ada-target"), resume=args.resume,
         overwrite=args.overwrite, init_from=args.init_from, freeze_d=args.freeze_d, hflip=args.hflip, crop=args.crop, limit=args.limit,
         lr_g=args.lr, lr_d=args.lr, loss=args.loss, r1_gamma=args.r1, spectral_norm=args.spectral_norm, sample_every=args.sample_every,
         checkpoint_every=args.checkpoint_every, device=args.device, precision=args.precision, seed=args.seed,
@@ -109,6 +112,15 @@ def run_train(args) -> int:
     return 0
 
 
+def _float_arg(value: str, flag: str) -> float:
+    from ..errors import UsageError
+
+    try:
+        return float(value)
+    except ValueError:
+        raise UsageError(f"{flag} {value!r}: expected a number") from None
+
+
 def _class_arg(value):
     if value is None:
         return None
@@ -117,7 +129,7 @@ def _class_arg(value):
 
 def run_sample(args) -> int:
     from ..heads.gan import load_gan
-    from ..images import check_writable, make_grid, save_image
+    from ..images import check_writable, make_grid, on_checkerboard, save_image
 
     check_writable(args.output, overwrite=args.overwrite)
     gan = load_gan(args.checkpoint, device=args.device)
@@ -135,7 +147,7 @@ def run_sample(args) -> int:
     meta = dict(settings, seed=args.seed, seeds=f"{args.seed}..{args.seed + args.n - 1}", n=args.n)
     if class_ is not None:
         meta["class"] = class_
-    save_image(make_grid(images), args.output, metadata=meta, overwrite=args.overwrite)
+    save_image(make_grid(on_checkerboard(images)), args.output, metadata=meta, overwrite=args.overwrite)  # RGBA: shown on a checkerboard
     extra = f" and {args.n} images in '{args.separate}'" if args.separate else ""
     print(f"wrote '{args.output}'{extra}")
     return 0
@@ -143,13 +155,13 @@ def run_sample(args) -> int:
 
 def run_interpolate(args) -> int:
     from ..heads.gan import load_gan
-    from ..images import check_writable, save_gif
+    from ..images import check_writable, on_checkerboard, save_gif
 
     check_writable(args.output, overwrite=args.overwrite)
     gan = load_gan(args.checkpoint, device=args.device)
     frames = gan.interpolate(args.frames, seed=args.seed, keyframes=args.keyframes, class_=_class_arg(args.class_), truncation=args.truncation)
     meta = {"head": "gan", "checkpoint": str(args.checkpoint), "seed": args.seed, "frames": args.frames, "keyframes": args.keyframes}
-    save_gif(frames, args.output, fps=args.fps, overwrite=args.overwrite, metadata=meta)
+    save_gif(on_checkerboard(frames), args.output, fps=args.fps, overwrite=args.overwrite, metadata=meta)
     print(f"wrote '{args.output}' ({args.frames} frames)")
     return 0
 

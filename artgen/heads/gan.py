@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from .. import distributed, losses
-from ..augment import diff_augment, parse_policy
+from ..augment import AdaptiveStrength, diff_augment, parse_policy
 from ..checkpoint import RunDir, load_state_into, split_prefix
 from ..data import fit_images
 from ..device import auto_precision, resolve_device, seed_everything
@@ -39,6 +39,7 @@ from ..train import BatchSource, CurvePlot, LambdaCallback, Task, Trainer, _chec
 HEAD = "gan"
 BUILTIN_DATASETS = ("art", "shapes", "mnist", "fashion-mnist")
 AUGMENT_AUTO_LIMIT = 5000  # "auto" turns DiffAugment on below this many training images
+ADA_TARGET = 0.6  # StyleGAN2-ADA's target for r_t = E[sign(D(real))], used whenever augmentation is on
 ART_IMAGES = 2048  # size of the built-in "art" set
 SHAPES_IMAGES = 20000  # images drawn from the built-in "shapes" set for GAN training
 
@@ -63,6 +64,9 @@ class GANTrainConfig(Settings):
     r1_every: int = 16
     ema_decay: float = 0.999
     augment: list[str] = field(default_factory=list)
+    augment_p: float = 1.0  # fixed augmentation strength when ada_target is 0
+    ada_target: float = 0.0  # > 0: adaptive strength (StyleGAN2-ADA) aiming r_t = E[sign(D(real))] at this value
+    ada_images: int = 20000  # real images over which the adaptive strength can move from 0 to 1
     freeze_d: int = 0
     hflip: bool = False
     crop: str = "center"
@@ -91,6 +95,12 @@ class GANTrainConfig(Settings):
         if self.freeze_d < 0:
             raise UsageError(f"--freeze-d must be >= 0, got {self.freeze_d}")
         self.augment = list(_parse_augment(self.augment))
+        if not 0 <= self.augment_p <= 1:
+            raise UsageError(f"--augment-p must be in [0, 1], got {self.augment_p}")
+        if not 0 <= self.ada_target < 1:
+            raise UsageError(f"--ada-target must be in [0, 1) (0 turns adaptive augmentation off), got {self.ada_target}")
+        if self.ada_images < 1:
+            raise UsageError(f"ada_images must be at least 1, got {self.ada_images}")
 
 
 def _parse_augment(spec) -> tuple[str, ...]:
@@ -192,7 +202,8 @@ def load_gan_data(
     """Images for GAN training or evaluation as uint8 ``(N, C, S, S)`` (S = size, or 12.5% more for random crops).
 
     ``data`` is a folder of images of any size and aspect ratio (resized, then
-    centre- or randomly cropped; RGBA composited on white; broken files skipped
+    centre- or randomly cropped; transparency composited on white, or kept as a
+    4th channel with ``channels=4``; broken files skipped
     with a warning naming each); with ``labelled`` its subfolders are the
     classes.  ``dataset`` is ``art`` (built-in abstract paintings), ``shapes``
     (built-in, 10 classes), ``mnist`` or ``fashion-mnist``.
@@ -275,6 +286,7 @@ class GANTask(Task):
         self.modules = {"generator": self.G, "discriminator": self.D, "generator_ema": self.G_ema}
         self.optimizers = {"generator": self.opt_g, "discriminator": self.opt_d}
         self.augment = tuple(train.augment)
+        self.ada = AdaptiveStrength(train.ada_target, speed_images=train.ada_images) if self.augment and train.ada_target > 0 else None
         self._ema_params = None
         # the generator update reads D without updating it: under torchrun it calls the
         # plain module, so DistributedDataParallel only synchronises D in the D update
@@ -290,8 +302,20 @@ class GANTask(Task):
         self.D.train()
         self.G_ema.eval()
 
+    @property
+    def augment_p(self) -> float:
+        """The augmentation strength in use: the adaptive one, or the fixed ``augment_p``."""
+        return self.ada.p if self.ada is not None else self.train_cfg.augment_p
+
     def _aug(self, x):
-        return diff_augment(x, self.augment) if self.augment else x
+        return diff_augment(x, self.augment, self.augment_p) if self.augment else x
+
+    def extra_state(self) -> dict:
+        return {"ada": self.ada.state_dict()} if self.ada is not None else {}
+
+    def load_extra_state(self, state: dict) -> None:
+        if self.ada is not None and "ada" in state:
+            self.ada.load_state_dict(state["ada"])
 
     def train_step(self, batch, ctx):
         cfg, tc = self.config, self.train_cfg
@@ -316,6 +340,8 @@ class GANTask(Task):
             r1 = losses.r1_penalty(d_real, real_in)
             total = d_loss + r1 * (tc.r1_gamma / 2 * tc.r1_every)  # lazy: weighted by how rarely it runs
         ctx.optimize(total, self.opt_d)
+        if self.ada is not None:
+            self.ada.observe(d_real)
 
         # generator (the discriminator's weights take no gradient)
         for p in self.d_params:
@@ -336,6 +362,10 @@ class GANTask(Task):
             d_real=d_real.detach().float().mean(),
             d_fake=d_fake.detach().float().mean(),
         )
+        if self.augment:
+            out["aug_p"] = torch.tensor(self.augment_p)
+        if self.ada is not None:
+            out["r_t"] = torch.tensor(self.ada.r_t)
         return out
 
     @torch.no_grad()
@@ -536,10 +566,10 @@ class _SampleGrid:
 
     @torch.no_grad()
     def __call__(self, trainer, step):
-        from ..images import make_grid, save_image
+        from ..images import make_grid, on_checkerboard, save_image
 
         c = self.gan.config
-        x = self.gan.generate_from(self.z, self.labels)
+        x = on_checkerboard(self.gan.generate_from(self.z, self.labels))
         nrow = c.num_classes if c.conditional and c.num_classes <= 16 else None
         meta = {"head": HEAD, "step": step, "seed": self.seed, "seeds": f"{self.seed}..{self.seed + len(self.z) - 1}", "size": c.size}
         save_image(make_grid(x, nrow=nrow), self.folder / f"step_{step:06d}.png", metadata=meta, overwrite=True)
@@ -557,6 +587,8 @@ def train_gan(
     steps: int | None = None,
     batch_size: int = 64,
     augment: str | Sequence[str] = "auto",
+    augment_p: float = 1.0,
+    ada_target: float | str = "auto",
     resume: bool = False,
     overwrite: bool = False,
     init_from: str | os.PathLike | None = None,
@@ -614,8 +646,10 @@ def train_gan(
     else:
         if size not in SIZES:
             raise UsageError(f"--size {size}: expected one of {', '.join(map(str, SIZES))}")
-        if channels not in (None, 1, 3):
-            raise UsageError(f"--channels must be 1 or 3, got {channels}")
+        if channels not in (None, 1, 3, 4):
+            raise UsageError(f"--channels must be 1, 3 or 4 (RGBA), got {channels}")
+        if channels == 4 and data is None:
+            raise UsageError("--channels 4 (RGBA) needs --data DIR with transparent images; the built-in sets have no alpha")
         if run is not None and distributed.is_main():
             run.prepare(overwrite=overwrite)
         distributed.barrier()
@@ -627,6 +661,10 @@ def train_gan(
             policy = ["color", "translation", "cutout"] if n < AUGMENT_AUTO_LIMIT else []
         else:
             policy = augment  # GANTrainConfig parses and checks it
+        if isinstance(ada_target, str):
+            if ada_target.strip().lower() != "auto":
+                raise UsageError(f"--ada-target {ada_target!r}: expected a number in [0, 1) or auto")
+            ada_target = ADA_TARGET if _parse_augment(policy) else 0.0
         defaults = GANConfig()
         config = GANConfig(
             size=size, channels=gd.images.shape[1], z_dim=z_dim, num_classes=len(gd.classes) if conditional else 0,
@@ -635,15 +673,16 @@ def train_gan(
         )
         tc = GANTrainConfig(
             steps=10000 if steps is None else steps, batch_size=batch_size, lr_g=lr_g, lr_d=lr_d, loss=loss, r1_gamma=r1_gamma, r1_every=r1_every, ema_decay=ema_decay,
-            augment=policy, freeze_d=freeze_d, hflip=hflip, crop=crop, seed=seed, sample_every=sample_every, checkpoint_every=checkpoint_every,
+            augment=policy, augment_p=augment_p, ada_target=float(ada_target), freeze_d=freeze_d, hflip=hflip, crop=crop, seed=seed, sample_every=sample_every, checkpoint_every=checkpoint_every,
             channels_last=(dev.type != "mps") if channels_last is None else channels_last,
             dataset=gd.name if data is None else None, data=str(data) if data is not None else None,
             data_root=str(data_root) if data_root is not None else None, init_from=str(init_from) if init_from else None, images=n,
         )
     if precision == "auto":
         precision = auto_precision(dev)
-    log.info("GAN %dpx, %d channel(s), %s, %d training images, augmentation: %s", config.size, config.channels,
-             f"{config.num_classes} classes" if config.conditional else "unconditional", len(gd.images), ",".join(tc.augment) or "none")
+    strength = (f" (adaptive strength, target r_t {tc.ada_target})" if tc.ada_target > 0 else f" (strength {tc.augment_p})") if tc.augment else ""
+    log.info("GAN %dpx, %d channel(s), %s, %d training images, augmentation: %s%s", config.size, config.channels,
+             f"{config.num_classes} classes" if config.conditional else "unconditional", len(gd.images), ",".join(tc.augment) or "none", strength)
 
     seed_everything(tc.seed)
     gan = GAN(config, device=dev, train_config=tc)
@@ -721,10 +760,10 @@ def evaluate_gan(gan, real, *, num_samples=1000, features="auto", inception_weig
         out["real_nn_distance_median"] = float(real_nn.median())
         out["memorisation_ratio"] = out["nn_distance_median"] / max(out["real_nn_distance_median"], 1e-12)
     if nearest_sheet is not None:
-        from ..images import make_grid, save_image
+        from ..images import make_grid, on_checkerboard, save_image
 
         order = dist.argsort()[:16]
-        pairs = torch.stack([t for i in order.tolist() for t in (fake[i], real[int(index[i])].float() / 255.0)])
+        pairs = on_checkerboard(torch.stack([t for i in order.tolist() for t in (fake[i], real[int(index[i])].float() / 255.0)]))
         meta = {"head": HEAD, "sheet": "generated sample | nearest training image (feature space), closest first", "features": name}
         save_image(make_grid(pairs, nrow=8), nearest_sheet, metadata=meta, overwrite=True)
         out["nearest_sheet"] = str(nearest_sheet)

@@ -49,8 +49,8 @@ class GANConfig(Settings):
     def __post_init__(self):
         if self.size not in SIZES:
             raise ValueError(f"size {self.size}: expected one of {', '.join(map(str, SIZES))}")
-        if self.channels not in (1, 3):
-            raise ValueError(f"channels must be 1 or 3, got {self.channels}")
+        if self.channels not in (1, 3, 4):
+            raise ValueError(f"channels must be 1, 3 or 4 (RGBA), got {self.channels}")
         if self.num_classes < 0:
             raise ValueError("num_classes must be >= 0")
         if self.classes is not None and len(self.classes) != self.num_classes:
