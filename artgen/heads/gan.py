@@ -63,6 +63,7 @@ class GANTrainConfig(Settings):
     r1_gamma: float = 0.1
     r1_every: int = 16
     ema_decay: float = 0.999
+    diversity: float = 0.0  # weight of the mode-seeking term (MSGAN); 0: off, as in runs saved before it existed
     augment: list[str] = field(default_factory=list)
     augment_p: float = 1.0  # fixed augmentation strength when ada_target is 0
     ada_target: float = 0.0  # > 0: adaptive strength (StyleGAN2-ADA) aiming r_t = E[sign(D(real))] at this value
@@ -92,6 +93,8 @@ class GANTrainConfig(Settings):
             raise UsageError("r1_every must be at least 1")
         if self.crop not in ("center", "random"):
             raise UsageError(f"crop must be 'center' or 'random', not {self.crop!r}")
+        if self.diversity < 0:
+            raise UsageError(f"--diversity must be >= 0, got {self.diversity}")
         if self.freeze_d < 0:
             raise UsageError(f"--freeze-d must be >= 0, got {self.freeze_d}")
         self.augment = list(_parse_augment(self.augment))
@@ -261,7 +264,12 @@ def load_gan_data(
 class GANTask(Task):
     """One GAN step: D update (with R1 every ``r1_every`` steps), G update, EMA.
 
-    Both updates see DiffAugment-ed images (``augment``).  The generated batch is
+    Both updates see DiffAugment-ed images (``augment``, at strength ``augment_p``
+    or the adaptive one).  With ``diversity`` > 0 the generator also minimises
+    the mode-seeking term of MSGAN (Mao et al. 2019),
+    ``diversity / (mean|G(z1) - G(z2)| / mean|z1 - z2| + 1e-5)`` over pairs of
+    the batch (same class for conditional GANs), which punishes a generator
+    that ignores its latent code.  The generated batch is
     produced once and reused by both updates (as in DCGAN), and the
     discriminator's weights take no gradient during the generator update.
     """
@@ -322,20 +330,25 @@ class GANTask(Task):
         real, labels = batch
         labels = labels if cfg.conditional else None
         b = real.shape[0]
+        half = b // 2 if tc.diversity > 0 else 0
+        fake_labels = labels
+        if half and labels is not None:  # pairs (i, i + half) share a class
+            fake_labels = labels.clone()
+            fake_labels[half : 2 * half] = labels[:half]
         # noise drawn for the global batch on every process, then sliced: a multi-process
         # run sees the same latents as one process at the same global batch
         z = ctx.local_slice(torch.randn(b * ctx.world_size, cfg.z_dim, device=real.device))
         do_r1 = tc.r1_gamma > 0 and ctx.step % tc.r1_every == 0
+        out = {}
 
         # discriminator
         real_in = real.detach().requires_grad_(True) if do_r1 else real
         with ctx.autocast():
-            fake = self.G(z, labels)  # (B, C, H, W), kept for the G update
+            fake = self.G(z, fake_labels)  # (B, C, H, W), kept for the G update
             d_real = self.D(self._aug(real_in), labels)  # (B,)
-            d_fake = self.D(self._aug(fake.detach()), labels)
+            d_fake = self.D(self._aug(fake.detach()), fake_labels)
         d_loss = losses.gan_d_loss(d_real, d_fake, tc.loss)
         total = d_loss
-        out = {}
         if do_r1:
             r1 = losses.r1_penalty(d_real, real_in)
             total = d_loss + r1 * (tc.r1_gamma / 2 * tc.r1_every)  # lazy: weighted by how rarely it runs
@@ -348,9 +361,14 @@ class GANTask(Task):
             p.requires_grad_(False)
         try:
             with ctx.autocast():
-                g_logits = self.D_plain(self._aug(fake), labels)
+                g_logits = self.D_plain(self._aug(fake), fake_labels)
             g_loss = losses.gan_g_loss(g_logits, tc.loss)
-            ctx.optimize(g_loss, self.opt_g)
+            total_g = g_loss
+            if half:
+                ratio = (fake[:half] - fake[half : 2 * half]).float().abs().mean() / (z[:half] - z[half : 2 * half]).abs().mean()
+                total_g = g_loss + tc.diversity / (ratio + 1e-5)
+                out["ms_ratio"] = ratio.detach()
+            ctx.optimize(total_g, self.opt_g)
         finally:
             for p in self.d_params:
                 p.requires_grad_(True)
@@ -544,7 +562,7 @@ def init_from_run(gan: GAN, path: str | os.PathLike) -> None:
         problems.append(f"it has {src.channels} channel(s) and this run {dst.channels} (pass --channels {src.channels})")
     if src.num_classes != dst.num_classes:
         problems.append(f"it has {src.num_classes or 'no'} classes and this run {dst.num_classes or 'none'}")
-    for key in ("z_dim", "g_width", "d_width", "max_width", "spectral_norm"):
+    for key in ("z_dim", "g_width", "d_width", "max_width", "spectral_norm", "mbstd_group"):
         if getattr(src, key) != getattr(dst, key):
             problems.append(f"its {key} is {getattr(src, key)} and this run's {getattr(dst, key)}")
     if problems:
@@ -606,6 +624,8 @@ def train_gan(
     d_width: int | None = None,
     z_dim: int = 128,
     spectral_norm: bool = False,
+    mbstd_group: int = 4,
+    diversity: float = 0.0,
     sample_every: int = 500,
     checkpoint_every: int = 1000,
     log_every: int = 50,
@@ -668,11 +688,11 @@ def train_gan(
         defaults = GANConfig()
         config = GANConfig(
             size=size, channels=gd.images.shape[1], z_dim=z_dim, num_classes=len(gd.classes) if conditional else 0,
-            g_width=g_width or defaults.g_width, d_width=d_width or defaults.d_width, spectral_norm=spectral_norm,
+            g_width=g_width or defaults.g_width, d_width=d_width or defaults.d_width, spectral_norm=spectral_norm, mbstd_group=mbstd_group,
             classes=list(gd.classes) if conditional else None,
         )
         tc = GANTrainConfig(
-            steps=10000 if steps is None else steps, batch_size=batch_size, lr_g=lr_g, lr_d=lr_d, loss=loss, r1_gamma=r1_gamma, r1_every=r1_every, ema_decay=ema_decay,
+            steps=10000 if steps is None else steps, batch_size=batch_size, lr_g=lr_g, lr_d=lr_d, loss=loss, r1_gamma=r1_gamma, r1_every=r1_every, ema_decay=ema_decay, diversity=diversity,
             augment=policy, augment_p=augment_p, ada_target=float(ada_target), freeze_d=freeze_d, hflip=hflip, crop=crop, seed=seed, sample_every=sample_every, checkpoint_every=checkpoint_every,
             channels_last=(dev.type != "mps") if channels_last is None else channels_last,
             dataset=gd.name if data is None else None, data=str(data) if data is not None else None,
