@@ -98,3 +98,20 @@ def test_fid_helper_torchscript_gives_inception_pool_features():
     feats, name = metrics.feature_network("inception", weights=Path(spec.origin).parent / "default_1.pt")
     f = metrics.extract(feats, torch.rand(2, 3, 32, 32))
     assert name == metrics.STANDARD and f.shape == (2, 2048) and float(f.min()) >= 0  # pool features follow a ReLU
+
+
+@pytest.mark.slow
+def test_a_pytorch_fid_state_dict_loads_through_torch_fidelity(tmp_path, monkeypatch):
+    fe = pytest.importorskip("torch_fidelity.feature_extractor_inceptionv3")
+    with monkeypatch.context() as m:  # a randomly initialised network in pytorch-fid's layout, saved as a state dict
+        m.setattr(fe, "load_state_dict_from_url", lambda *a, **k: {})
+        m.setattr(nn.Module, "load_state_dict", lambda self, sd, *a, **k: None)
+        net = fe.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    path = tmp_path / "pt_inception-2015-12-05-6726825d.pth"
+    torch.save(net.state_dict(), path)
+    feats, name = metrics.feature_network("inception", weights=path)
+    x = torch.rand(2, 3, 32, 32)
+    out = feats(x)
+    assert name == metrics.STANDARD and out.shape == (2, 2048)
+    expected = net((x * 255).round().to(torch.uint8))[0]
+    assert torch.allclose(out, expected, atol=1e-4)
