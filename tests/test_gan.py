@@ -259,7 +259,7 @@ def test_conditional_samples_vary_within_a_class_and_a_collapsed_generator_fails
     folder = _bars(tmp_path / "bars")
     gd = load_gan_data(data=folder, size=32, channels=1, labelled=True)
     real_spread = metrics.pixel_spread(gd.images.float() / 255, gd.labels)
-    gan = train_gan(data=folder, conditional=True, size=32, channels=1, steps=300, batch_size=16, g_width=16, d_width=16, z_dim=32,
+    gan = train_gan(data=folder, conditional=True, size=32, channels=1, steps=200, batch_size=16, g_width=16, d_width=16, z_dim=32,
                     device="cpu", progress=False, seed=0)
     spread_h, orient_h = _spread_and_orientation(gan, "h")
     spread_v, orient_v = _spread_and_orientation(gan, "v")

@@ -562,7 +562,7 @@ def init_from_run(gan: GAN, path: str | os.PathLike) -> None:
         problems.append(f"it has {src.channels} channel(s) and this run {dst.channels} (pass --channels {src.channels})")
     if src.num_classes != dst.num_classes:
         problems.append(f"it has {src.num_classes or 'no'} classes and this run {dst.num_classes or 'none'}")
-    for key in ("z_dim", "g_width", "d_width", "max_width", "spectral_norm", "mbstd_group"):
+    for key in ("z_dim", "g_width", "d_width", "max_width", "spectral_norm", "mbstd_group", "latent_norm"):
         if getattr(src, key) != getattr(dst, key):
             problems.append(f"its {key} is {getattr(src, key)} and this run's {getattr(dst, key)}")
     if problems:
@@ -625,6 +625,7 @@ def train_gan(
     z_dim: int = 128,
     spectral_norm: bool = False,
     mbstd_group: int = 4,
+    latent_norm: bool = True,
     diversity: float = 0.0,
     sample_every: int = 500,
     checkpoint_every: int = 1000,
@@ -688,7 +689,7 @@ def train_gan(
         defaults = GANConfig()
         config = GANConfig(
             size=size, channels=gd.images.shape[1], z_dim=z_dim, num_classes=len(gd.classes) if conditional else 0,
-            g_width=g_width or defaults.g_width, d_width=d_width or defaults.d_width, spectral_norm=spectral_norm, mbstd_group=mbstd_group,
+            g_width=g_width or defaults.g_width, d_width=d_width or defaults.d_width, spectral_norm=spectral_norm, mbstd_group=mbstd_group, latent_norm=latent_norm,
             classes=list(gd.classes) if conditional else None,
         )
         tc = GANTrainConfig(

@@ -50,6 +50,7 @@ class GANConfig(Settings):
     spectral_norm: bool = False
     classes: list[str] | None = None
     mbstd_group: int = 0  # minibatch standard deviation over groups of this many images (0: off, as in runs saved before it existed)
+    latent_norm: bool = False  # scale z and the class embedding each to unit RMS before the stem (False in runs saved before it existed)
 
     def __post_init__(self):
         if self.size not in SIZES:
@@ -79,6 +80,10 @@ class GANConfig(Settings):
     def d_channels(self, res: int) -> int:
         """Channels of the discriminator's feature map at resolution ``res`` (< size)."""
         return min(self.max_width, self.d_width * (self.size // (2 * res)))
+
+
+def _unit_rms(v: torch.Tensor) -> torch.Tensor:
+    return v * torch.rsqrt(v.pow(2).mean(dim=1, keepdim=True) + 1e-8)
 
 
 class PixelNorm(nn.Module):
@@ -126,7 +131,12 @@ class Generator(nn.Module):
         if c.conditional:
             if labels is None:
                 raise ValueError("this generator is class-conditional: pass labels")
-            z = torch.cat([z, self.embed(labels)], dim=1)  # (B, 2*z_dim)
+            e = self.embed(labels)
+            if c.latent_norm:  # neither part can drown the other as the embedding grows in training
+                z, e = _unit_rms(z), _unit_rms(e)
+            z = torch.cat([z, e], dim=1)  # (B, 2*z_dim)
+        elif c.latent_norm:
+            z = _unit_rms(z)
         x = self.stem_act(self.stem(z).view(z.shape[0], -1, 4, 4))  # (B, C0, 4, 4)
         x = self.blocks(x)  # (B, C, size/2, size/2)
         return torch.tanh(self.to_image(x))
