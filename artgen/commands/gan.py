@@ -36,6 +36,7 @@ def add_parser(sub, name: str) -> None:
     train.add_argument("--loss", choices=["nonsaturating", "hinge"], default="nonsaturating", help="GAN loss (default: nonsaturating)")
     train.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate of both networks (default: 2e-4)")
     train.add_argument("--r1", type=float, default=0.1, metavar="GAMMA", help="R1 penalty weight on the discriminator, applied every 16 steps (default: 0.1; 0 turns it off)")
+    train.add_argument("--diversity", type=float, default=0.2, metavar="W", help="weight of the mode-seeking term (MSGAN) that keeps samples as varied as their latent codes; 0 turns it off (default: 0.2)")
     train.add_argument("--spectral-norm", action="store_true", help="spectral normalisation in the discriminator")
     train.add_argument("--sample-every", type=int, default=500, metavar="N", help="write samples/step_N.png every N steps (default: 500)")
     train.add_argument("--checkpoint-every", type=int, default=1000, metavar="N", help="save a resumable checkpoint every N steps (default: 1000)")
@@ -101,7 +102,7 @@ def run_train(args) -> int:
         conditional=args.conditional, steps=args.steps, batch_size=args.batch_size, augment=args.augment, augment_p=args.augment_p,
         ada_target=args.ada_target if args.ada_target == "auto" else _float_arg(args.ada_target, "--ada-target"), resume=args.resume,
         overwrite=args.overwrite, init_from=args.init_from, freeze_d=args.freeze_d, hflip=args.hflip, crop=args.crop, limit=args.limit,
-        lr_g=args.lr, lr_d=args.lr, loss=args.loss, r1_gamma=args.r1, spectral_norm=args.spectral_norm, sample_every=args.sample_every,
+        lr_g=args.lr, lr_d=args.lr, loss=args.loss, r1_gamma=args.r1, diversity=args.diversity, spectral_norm=args.spectral_norm, sample_every=args.sample_every,
         checkpoint_every=args.checkpoint_every, device=args.device, precision=args.precision, seed=args.seed,
         progress=False if args.quiet else None,
     )

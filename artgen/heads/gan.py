@@ -626,7 +626,7 @@ def train_gan(
     spectral_norm: bool = False,
     mbstd_group: int = 4,
     latent_norm: bool = True,
-    diversity: float = 0.0,
+    diversity: float = 0.2,
     sample_every: int = 500,
     checkpoint_every: int = 1000,
     log_every: int = 50,
