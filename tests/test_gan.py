@@ -209,7 +209,7 @@ def test_minibatch_std_sees_a_batch_of_identical_images():
 def test_adaptive_strength_rises_when_d_is_sure_of_the_reals_and_falls_otherwise():
     from artgen.augment import AdaptiveStrength
 
-    ada = AdaptiveStrength(0.6, interval=2, speed_images=100)
+    ada = AdaptiveStrength(0.6, interval=2, speed_images=200)  # each update moves p by 20 / 200
     for _ in range(10):
         ada.observe(torch.ones(10))  # r_t = 1: overfitting
     assert ada.r_t == 1.0 and ada.p == pytest.approx(0.5)
