@@ -137,19 +137,26 @@ class AdaptiveStrength:
         self._count = 0
         self._steps = 0
 
-    def observe(self, d_real: torch.Tensor) -> None:
-        """Record one step's discriminator scores on real images ``(B,)``, raw logits; updates ``p`` every ``interval`` steps."""
-        self._sum += float(torch.sign(d_real.detach().float()).sum())
+    def observe(self, d_real: torch.Tensor, *, reduce=None) -> None:
+        """Record one step's discriminator scores on real images ``(B,)``, raw logits; updates ``p`` every ``interval`` steps.
+
+        The signs are summed on ``d_real``'s device and read back only once per
+        interval.  ``reduce`` (e.g. :func:`artgen.distributed.all_reduce_mean`)
+        averages that sum over processes, so every process keeps the same ``p``.
+        """
+        signs = torch.sign(d_real.detach().float()).sum()
+        self._sum = self._sum + signs
         self._count += d_real.numel()
         self._steps += 1
         if self._steps >= self.interval and self._count:
-            self.r_t = self._sum / self._count
+            total = reduce(self._sum.reshape(1)) if reduce is not None and isinstance(self._sum, torch.Tensor) else self._sum
+            self.r_t = float(total.sum() if isinstance(total, torch.Tensor) else total) / self._count
             step = self._count / self.speed_images
             self.p = min(max(self.p + (step if self.r_t > self.target else -step), 0.0), self.max_p)
             self._sum, self._count, self._steps = 0.0, 0, 0
 
     def state_dict(self) -> dict:
-        return {"p": self.p, "r_t": self.r_t, "sum": self._sum, "count": self._count, "steps": self._steps}
+        return {"p": self.p, "r_t": self.r_t, "sum": float(self._sum), "count": self._count, "steps": self._steps}
 
     def load_state_dict(self, state: dict) -> None:
         self.p = float(state.get("p", self.p))

@@ -354,7 +354,7 @@ class GANTask(Task):
             total = d_loss + r1 * (tc.r1_gamma / 2 * tc.r1_every)  # lazy: weighted by how rarely it runs
         ctx.optimize(total, self.opt_d)
         if self.ada is not None:
-            self.ada.observe(d_real)
+            self.ada.observe(d_real, reduce=distributed.all_reduce_mean if ctx.world_size > 1 else None)
 
         # generator (the discriminator's weights take no gradient)
         for p in self.d_params:
