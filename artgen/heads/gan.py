@@ -269,7 +269,9 @@ class GANTask(Task):
     the mode-seeking term of MSGAN (Mao et al. 2019),
     ``diversity / (mean|G(z1) - G(z2)| / mean|z1 - z2| + 1e-5)`` over pairs of
     the batch (same class for conditional GANs), which punishes a generator
-    that ignores its latent code.  The generated batch is
+    that ignores its latent code; under torchrun each process takes it over its
+    own pairs, so a multi-process run matches a single-process one only
+    approximately while it is on.  The generated batch is
     produced once and reused by both updates (as in DCGAN), and the
     discriminator's weights take no gradient during the generator update.
     """

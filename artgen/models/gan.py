@@ -183,9 +183,12 @@ class Discriminator(nn.Module):
 class MinibatchStd(nn.Module):
     """ProGAN's minibatch standard deviation: ``(B, C, H, W) -> (B, C+1, H, W)``.
 
-    Images are split into groups of ``group`` (the largest divisor of B not above
-    it); the extra channel is, for every image, the standard deviation of each
-    feature over its group, averaged over features and positions.
+    Images are split into groups of ``group`` consecutive images (``group`` is
+    lowered to the largest divisor of B not above it); the extra channel is, for
+    every image, the standard deviation of each feature over its group, averaged
+    over features and positions.  Consecutive groups stay whole when a batch is
+    sliced between processes (torchrun), so the result does not depend on the
+    number of processes.
     """
 
     def __init__(self, group: int = 4):
@@ -197,9 +200,9 @@ class MinibatchStd(nn.Module):
         g = min(self.group, b)
         while b % g:
             g -= 1
-        y = x.float().view(g, b // g, c, h, w)  # image i is in group i % (b // g)
-        std = (y.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (B // g,)
-        feat = std.view(1, b // g, 1, 1, 1).expand(g, -1, 1, h, w).reshape(b, 1, h, w).to(x.dtype)
+        y = x.float().view(b // g, g, c, h, w)  # image i is in group i // g
+        std = (y.var(dim=1, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (B // g,)
+        feat = std.view(b // g, 1, 1, 1, 1).expand(-1, g, 1, h, w).reshape(b, 1, h, w).to(x.dtype)
         return torch.cat([x, feat], dim=1)
 
 
