@@ -12,6 +12,11 @@ by up to 1/8 of the side, zero padding) and ``cutout`` (a square of half the
 side set to zero).  Images are ``(B, C, H, W)`` in [-1, 1]; randomness comes
 from torch's global generator, which the training loop saves and restores, so
 a resumed run draws the same augmentations.
+
+Strength: with ``p < 1`` each transform is applied to each image with
+probability ``p`` (StyleGAN2-ADA, Karras et al. 2020); :class:`AdaptiveStrength`
+sets ``p`` from the discriminator's overfitting signal
+``r_t = E[sign(D(real))]``.
 """
 
 from __future__ import annotations
@@ -89,13 +94,27 @@ _FUNCS = {
 }
 
 
-def diff_augment(x: torch.Tensor, policy: Sequence[str] | str = POLICIES) -> torch.Tensor:
-    """Apply the policies in order (colour, then translation, then cutout)."""
+def diff_augment(x: torch.Tensor, policy: Sequence[str] | str = POLICIES, p: float = 1.0) -> torch.Tensor:
+    """Apply the policies in order (colour, then translation, then cutout), each transform to each image with probability ``p``.
+
+    ``x`` is ``(B, C, H, W)`` in [-1, 1]; with 4 channels (RGBA) the colour
+    transforms leave the alpha channel alone.  ``p=1`` is DiffAugment as
+    published; ``p=0`` returns ``x`` unchanged.
+    """
     names = parse_policy(policy) if isinstance(policy, str) else tuple(policy)
+    if p <= 0 or not names:
+        return x
     for name in POLICIES:
         if name in names:
             for fn in _FUNCS[name]:
-                x = fn(x)
+                if name == "color" and x.shape[1] == 4:
+                    y = torch.cat([fn(x[:, :3]), x[:, 3:]], dim=1)
+                else:
+                    y = fn(x)
+                if p < 1:
+                    keep = torch.rand(x.shape[0], 1, 1, 1, device=x.device) >= p
+                    y = torch.where(keep, x, y)
+                x = y
     return x
 
 
@@ -133,3 +152,50 @@ def warp(x: torch.Tensor, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
     ones = torch.ones_like(x[:, :1])
     mask = F.grid_sample(ones, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     return moved, (mask > 0.999).to(x.dtype)
+
+
+class AdaptiveStrength:
+    """Adaptive augmentation strength (StyleGAN2-ADA, Karras et al. 2020, section 3).
+
+    Every ``interval`` steps the overfitting heuristic ``r_t = E[sign(D(real))]``
+    (mean over the real images the discriminator saw since the last update, in
+    [-1, 1]) is compared with ``target`` (0.6 in the paper): above it, the
+    discriminator is too sure of the real images and ``p`` rises; below, ``p``
+    falls.  ``p`` moves by ``batch * interval / speed_images`` per update, so it
+    can go from 0 to 1 in ``speed_images`` real images (the paper uses 500k at
+    GPU scale; CPU runs see far fewer images, hence a smaller default), and is
+    kept in [0, ``max_p``].
+    """
+
+    def __init__(self, target: float = 0.6, *, p: float = 0.0, interval: int = 4, speed_images: int = 20_000, max_p: float = 1.0):
+        self.target, self.p, self.interval, self.speed_images, self.max_p = target, float(p), interval, speed_images, max_p
+        self.r_t = 0.0
+        self._sum = 0.0
+        self._count = 0
+        self._steps = 0
+
+    def observe(self, d_real: torch.Tensor, *, reduce=None) -> None:
+        """Record one step's discriminator scores on real images ``(B,)``, raw logits; updates ``p`` every ``interval`` steps.
+
+        The signs are summed on ``d_real``'s device and read back only once per
+        interval.  ``reduce`` (e.g. :func:`artgen.distributed.all_reduce_mean`)
+        averages that sum over processes, so every process keeps the same ``p``.
+        """
+        signs = torch.sign(d_real.detach().float()).sum()
+        self._sum = self._sum + signs
+        self._count += d_real.numel()
+        self._steps += 1
+        if self._steps >= self.interval and self._count:
+            total = reduce(self._sum.reshape(1)) if reduce is not None and isinstance(self._sum, torch.Tensor) else self._sum
+            self.r_t = float(total.sum() if isinstance(total, torch.Tensor) else total) / self._count
+            step = self._count / self.speed_images
+            self.p = min(max(self.p + (step if self.r_t > self.target else -step), 0.0), self.max_p)
+            self._sum, self._count, self._steps = 0.0, 0, 0
+
+    def state_dict(self) -> dict:
+        return {"p": self.p, "r_t": self.r_t, "sum": float(self._sum), "count": self._count, "steps": self._steps}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.p = float(state.get("p", self.p))
+        self.r_t = float(state.get("r_t", self.r_t))
+        self._sum, self._count, self._steps = float(state.get("sum", 0.0)), int(state.get("count", 0)), int(state.get("steps", 0))

@@ -153,7 +153,7 @@ class ImageFolder(Dataset):
         root: the folder.
         size: output images are ``size`` x ``size`` (shorter side resized to
             ``size`` with Lanczos, then cropped).
-        channels: 3 (RGB) or 1 (grey).
+        channels: 3 (RGB), 1 (grey) or 4 (RGBA, transparency kept).
         labelled: False: every image under ``root`` (recursively), label -1.
             True: one subfolder per class; class names are the sorted folder
             names (``classes``) and labels their index.  Subfolders without any
@@ -195,14 +195,14 @@ class ImageFolder(Dataset):
     ) -> None:
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise UsageError(f"image size must be a positive integer, got {size!r}")
-        if channels not in (1, 3):
-            raise UsageError(f"channels must be 1 or 3, got {channels!r}")
+        if channels not in (1, 3, 4):
+            raise UsageError(f"channels must be 1, 3 or 4 (RGBA), got {channels!r}")
         if crop not in ("center", "random"):
             raise UsageError(f"crop must be 'center' or 'random', not {crop!r}")
         self.root = Path(root).expanduser()
         self.size = size
         self.channels = channels
-        self.mode = "L" if channels == 1 else "RGB"
+        self.mode = {1: "L", 3: "RGB", 4: "RGBA"}[channels]
         self.labelled = labelled
         self.crop = crop
         self.hflip = hflip

@@ -213,11 +213,13 @@ def _cmyk_to_rgb(img: Image.Image) -> Image.Image:
 
 
 def _normalise(img: Image.Image, mode: str) -> Image.Image:
-    """Turn any Pillow mode into plain 8-bit "RGB" or "L"."""
+    """Turn any Pillow mode into plain 8-bit "RGB" or "L" (or "RGBA", keeping transparency)."""
     src = img.mode
     has_alpha = src in ("RGBA", "LA", "PA", "La", "RGBa") or (
         src in ("P", "L", "RGB") and "transparency" in img.info
     )
+    if mode == "RGBA":
+        return img.convert("RGBA") if has_alpha else _normalise(img, "RGB").convert("RGBA")
     if src in ("I", "F") or src.startswith("I;16"):
         img = _wide_grey_to_l(img)
     elif has_alpha:
@@ -242,20 +244,21 @@ def open_image(source: ImageSource, *, mode: str = "RGB") -> Image.Image:
 
     Args:
         source: a path (``str`` / ``Path``) or a ``PIL.Image.Image``.
-        mode: ``"RGB"`` (colour) or ``"L"`` (grey).
+        mode: ``"RGB"`` (colour), ``"L"`` (grey) or ``"RGBA"`` (colour with
+            transparency kept; images without alpha become opaque).
 
     The result is fully decoded and independent of the file.  On the way the
     EXIF orientation is applied, animated images give their first frame,
-    transparency is composited onto white, CMYK is converted to RGB, and 16-bit,
+    transparency is composited onto white (kept with ``mode="RGBA"``), CMYK is converted to RGB, and 16-bit,
     32-bit and float images are scaled (not clipped) down to 8 bits.
 
     Raises:
-        UsageError: ``mode`` is not "RGB" or "L".
+        UsageError: ``mode`` is not "RGB", "L" or "RGBA".
         ImageError: the file is missing, empty, truncated, not an image, or over
             Pillow's ``MAX_IMAGE_PIXELS`` limit; the message names the file.
     """
-    if mode not in ("RGB", "L"):
-        raise UsageError(f"image mode must be 'RGB' or 'L', not {mode!r}")
+    if mode not in ("RGB", "L", "RGBA"):
+        raise UsageError(f"image mode must be 'RGB', 'L' or 'RGBA', not {mode!r}")
     if isinstance(source, Image.Image):
         return _prepare(source, mode, path=None)
     if not isinstance(source, (str, os.PathLike)):
@@ -324,14 +327,14 @@ def with_chroma(luma: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
 
 
 def to_tensor(img: Image.Image) -> torch.Tensor:
-    """PIL image -> float32 tensor (C, H, W) in [0, 1]; C is 1 for grey, else 3."""
-    if img.mode not in ("RGB", "L"):
+    """PIL image -> float32 tensor (C, H, W) in [0, 1]; C is 1 for grey, 4 for "RGBA", else 3."""
+    if img.mode not in ("RGB", "L", "RGBA"):
         img = open_image(img, mode="L" if img.mode in _GREY_MODES else "RGB")
     return to_uint8_tensor(img).to(torch.float32).div_(255.0)
 
 
 def to_uint8_tensor(img: Image.Image) -> torch.Tensor:
-    """PIL "L"/"RGB" image -> contiguous uint8 tensor (C, H, W)."""
+    """PIL "L"/"RGB"/"RGBA" image -> contiguous uint8 tensor (C, H, W), C = 1, 3 or 4."""
     arr = np.asarray(img, dtype=np.uint8)
     if arr.ndim == 2:
         arr = arr[:, :, None]
@@ -339,23 +342,23 @@ def to_uint8_tensor(img: Image.Image) -> torch.Tensor:
 
 
 def _as_chw(t: torch.Tensor, what: str = "image tensor") -> torch.Tensor:
-    """Accept (C,H,W) or (1,C,H,W) with C in {1, 3}; return (C,H,W) float on CPU."""
+    """Accept (C,H,W) or (1,C,H,W) with C in {1, 3, 4 (RGBA)}; return (C,H,W) float on CPU."""
     if not isinstance(t, torch.Tensor):
         raise UsageError(f"expected a tensor, not {type(t).__name__}")
     if t.dim() == 4 and t.shape[0] == 1:
         t = t[0]
     if t.dim() == 2:
         t = t.unsqueeze(0)
-    if t.dim() != 3 or t.shape[0] not in (1, 3):
+    if t.dim() != 3 or t.shape[0] not in (1, 3, 4):
         raise UsageError(
-            f"{what} must have shape (C,H,W) or (1,C,H,W) with C=1 or 3, "
+            f"{what} must have shape (C,H,W) or (1,C,H,W) with C=1, 3 or 4, "
             f"got {tuple(t.shape)}"
         )
     return t.detach().to("cpu", torch.float32)
 
 
 def to_pil(t: torch.Tensor) -> Image.Image:
-    """Tensor (C,H,W) or (1,C,H,W) in [0, 1] (clamped), C=1 or 3 -> PIL "L"/"RGB"."""
+    """Tensor (C,H,W) or (1,C,H,W) in [0, 1] (clamped), C=1, 3 or 4 -> PIL "L"/"RGB"/"RGBA"."""
     t = _as_chw(t)
     arr = t.nan_to_num(0.0).clamp(0.0, 1.0).mul(255.0).round().to(torch.uint8)
     arr = arr.permute(1, 2, 0).contiguous().numpy()  # (H, W, C)
@@ -659,6 +662,21 @@ def read_metadata(path: PathLike) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def on_checkerboard(x: torch.Tensor, square: int = 8) -> torch.Tensor:
+    """Composite RGBA images ``(N, 4, H, W)`` or ``(4, H, W)`` in [0, 1] over a light-grey checkerboard of ``square`` px: RGB of the same shape with 3 channels.
+
+    The usual way to show transparency; images with 1 or 3 channels are returned unchanged.
+    """
+    if x.shape[-3] != 4:
+        return x
+    h, w = x.shape[-2:]
+    ys = torch.arange(h, device=x.device).view(h, 1) // square
+    xs = torch.arange(w, device=x.device).view(1, w) // square
+    board = torch.where((ys + xs) % 2 == 0, 0.8, 0.6).to(x.dtype)  # (H, W)
+    rgb, alpha = x[..., :3, :, :], x[..., 3:, :, :]
+    return rgb * alpha + board * (1 - alpha)
 
 
 def make_grid(

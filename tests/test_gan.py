@@ -15,9 +15,9 @@ TINY = dict(g_width=8, d_width=8, max_width=16, z_dim=8)
 
 
 @pytest.mark.parametrize("size", [32, 64, 128, 256])
-@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("channels", [1, 3, 4])
 def test_shapes_for_every_resolution_and_channel_count(size, channels):
-    cfg = GANConfig(size=size, channels=channels, **TINY)
+    cfg = GANConfig(size=size, channels=channels, mbstd_group=2 if channels == 4 else 0, **TINY)
     g, d = Generator(cfg), Discriminator(cfg)
     x = g(torch.randn(2, cfg.z_dim))
     assert x.shape == (2, channels, size, size)
@@ -64,7 +64,7 @@ def _sources(n=6, size=32, channels=1, labels=None, bs=4, seed=0):
 
 
 def _task(num_classes=0, **train):
-    cfg = GANConfig(size=32, channels=1, num_classes=num_classes, **TINY)
+    cfg = GANConfig(size=32, channels=1, num_classes=num_classes, mbstd_group=2, **TINY)
     tc = GANTrainConfig(steps=4, batch_size=4, augment=["color", "translation", "cutout"], r1_every=2, **train)
     return GANTask(cfg, tc, torch.device("cpu"))
 
@@ -106,7 +106,7 @@ class _StopAt(Callback):
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
     def run(run_dir, callbacks=(), resume=False):
         artgen.seed_everything(0)
-        task = _task(num_classes=2)
+        task = _task(num_classes=2, ada_target=0.3, diversity=1.0)
         labels = torch.tensor([0, 1, 0, 1, 1, 0])
         trainer = Trainer(task, _sources(labels=labels), max_steps=7, device="cpu", progress=False, run_dir=run_dir,
                           checkpoint_every=100, callbacks=callbacks, config={"head": "gan"})
@@ -118,6 +118,7 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
         run(RunDir(tmp_path / "b"), callbacks=[_StopAt(3)])
     resumed, trainer = run(RunDir(tmp_path / "b"), resume=True)
     assert trainer.step == 7
+    assert straight.ada.state_dict() == resumed.ada.state_dict() and straight.ada.state_dict()["steps"] == 3  # mid-interval sums resume too
     a, b = _weights(straight), _weights(resumed)
     assert a.keys() == b.keys()
     for k in a:
@@ -192,3 +193,80 @@ def test_truncation_bounds_the_latents_and_interpolation_has_the_frame_count():
     gan = GAN(GANConfig(size=32, channels=3, **TINY), device="cpu")
     frames = gan.interpolate(12, seed=1)
     assert frames.shape == (12, 3, 32, 32)
+
+
+def test_minibatch_std_sees_a_batch_of_identical_images():
+    from artgen.models.gan import MinibatchStd
+
+    layer = MinibatchStd(4)
+    same = torch.ones(8, 3, 4, 4)
+    varied = torch.randn(8, 3, 4, 4)
+    assert layer(same).shape == (8, 4, 4, 4) and float(layer(same)[:, 3].max()) < 1e-3
+    assert float(layer(varied)[:, 3].min()) > 0.3
+    assert layer(torch.randn(6, 3, 4, 4)).shape == (6, 4, 4, 4)  # groups of 3 when 4 does not divide the batch
+
+
+def test_adaptive_strength_rises_when_d_is_sure_of_the_reals_and_falls_otherwise():
+    from artgen.augment import AdaptiveStrength
+
+    ada = AdaptiveStrength(0.6, interval=2, speed_images=200)  # each update moves p by 20 / 200
+    for _ in range(10):
+        ada.observe(torch.ones(10))  # r_t = 1: overfitting
+    assert ada.r_t == 1.0 and ada.p == pytest.approx(0.5)
+    for _ in range(20):
+        ada.observe(-torch.ones(10))
+    assert ada.p == 0.0
+    x = torch.rand(16, 3, 8, 8) * 2 - 1
+    assert torch.equal(diff_augment(x, ("color", "translation", "cutout"), p=0.0), x)
+    torch.manual_seed(0)
+    some = diff_augment(x, ("cutout",), p=0.5)
+    changed = (some != x).flatten(1).any(1).float().mean()
+    assert 0.2 < float(changed) < 0.8  # about half the images were cut
+
+
+def _bars(root, n=24, size=32):
+    """Two labelled classes with much variety inside each: a bright horizontal bar (class h) or vertical bar (class v) at a random place."""
+    from PIL import Image
+
+    g = torch.Generator().manual_seed(0)
+    for cls in ("h", "v"):
+        (root / cls).mkdir(parents=True)
+        for i in range(n):
+            arr = torch.zeros(size, size, dtype=torch.uint8)
+            at = int(torch.randint(2, size - 6, (1,), generator=g))
+            if cls == "h":
+                arr[at : at + 4] = 255
+            else:
+                arr[:, at : at + 4] = 255
+            Image.fromarray(arr.numpy(), "L").save(root / cls / f"{i}.png")
+    return root
+
+
+def _spread_and_orientation(gan, k, n=32):
+    from artgen import metrics
+
+    x = gan.generate(n, seed=100, class_=k)  # (n, 1, 32, 32) in [0, 1]
+    spread = metrics.pixel_spread(x, torch.zeros(n, dtype=torch.int64))
+    rows, cols = x.mean(dim=3).std(dim=2).mean(), x.mean(dim=2).std(dim=2).mean()  # a horizontal bar varies down the rows
+    return spread, float(rows - cols)
+
+
+@pytest.mark.slow
+def test_conditional_samples_vary_within_a_class_and_a_collapsed_generator_fails_the_check(tmp_path):
+    from artgen import metrics
+    from artgen.heads.gan import load_gan_data
+
+    folder = _bars(tmp_path / "bars")
+    gd = load_gan_data(data=folder, size=32, channels=1, labelled=True)
+    real_spread = metrics.pixel_spread(gd.images.float() / 255, gd.labels)
+    gan = train_gan(data=folder, conditional=True, size=32, channels=1, steps=200, batch_size=16, g_width=16, d_width=16, z_dim=32,
+                    device="cpu", progress=False, seed=0)
+    spread_h, orient_h = _spread_and_orientation(gan, "h")
+    spread_v, orient_v = _spread_and_orientation(gan, "v")
+    assert orient_h > 0 > orient_v  # the requested class
+    assert min(spread_h, spread_v) > 0.5 * real_spread, (spread_h, spread_v, real_spread)  # as varied as the data
+    # the same check on a generator that ignores its latent code
+    with torch.no_grad():
+        gan.generator_ema.stem.weight[:, : gan.config.z_dim] = 0
+    collapsed, _ = _spread_and_orientation(gan, "h")
+    assert collapsed < 0.05 * real_spread

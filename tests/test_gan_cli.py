@@ -79,13 +79,20 @@ def test_sample_grid_separate_and_interpolate(trained, tmp_path):
         assert im.format == "GIF" and im.n_frames == 9
 
 
-def test_eval_reports_kid_with_the_fallback_features(trained, capsys):
+def test_eval_labels_the_fallback_and_reports_diversity_and_memorisation(trained, capsys, monkeypatch):
     _, folder, run = trained
+    monkeypatch.setattr(metrics, "find_inception_weights", lambda: None)  # as on a machine with no Inception file
     assert main(["gan", "eval", "--checkpoint", str(run), "--num-samples", "8", "--json", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
-    assert "fallback feature network" in out
+    assert "NOT FID/KID" in out
     result = json.loads(out.strip().splitlines()[-1])
-    assert result["features"] == "random-cnn" and result["subset_size"] == 6 and "fid" not in result
+    assert result["features"] == "random-cnn" and result["subset_size"] == 6
+    assert "fid" not in result and "kid" not in result and result["fallback_kd"] == result["fallback_kd"]
+    assert 0 <= result["precision"] <= 1 and 0 <= result["recall"] <= 1 and result["memorisation_ratio"] > 0
+    assert Image.open(run / "nearest.png").size[0] > 4 * 32
+    assert main(["gan", "eval", "--checkpoint", str(run), "--num-samples", "8", "--features", "random", "--device", "cpu"]) == 0
+    text = capsys.readouterr().out
+    assert "fallback distances" in text and "FID" not in text.replace("NOT FID/KID", "") and "recall" in text
 
 
 def test_bad_data_folders_give_the_foundation_messages(tmp_path, capsys):
@@ -114,16 +121,6 @@ def test_kid_is_zero_for_identical_sets_and_grows_with_a_shift():
     assert metrics.fid(a, b + 1.0) > 10
 
 
-def test_inception_weights_from_a_local_file(tmp_path):
-    from torchvision.models import inception_v3
-
-    path = tmp_path / "inception.pth"
-    torch.save(inception_v3(weights=None, aux_logits=True, init_weights=False).state_dict(), path)
-    feats, name = metrics.feature_network("auto", weights=path)
-    assert name == "inception-v3"
-    assert feats(torch.rand(2, 1, 32, 32)).shape == (2, 2048)
-
-
 def test_conditional_training_on_shapes_and_classifier_agreement(tmp_path, capsys):
     import artgen
 
@@ -137,3 +134,36 @@ def test_conditional_training_on_shapes_and_classifier_agreement(tmp_path, capsy
     assert "recognises the requested class" in capsys.readouterr().out
     assert main(["gan", "sample", "--checkpoint", str(run), "-n", "2", "--class", "ring", "-o", str(tmp_path / "r.png"), "--device", "cpu"]) == 0
     assert main(["gan", "sample", "--checkpoint", str(run), "-n", "2", "--class", "12", "-o", str(tmp_path / "r2.png"), "--device", "cpu"]) == 2
+
+
+def _sprites(path, n=6):
+    """RGBA sprites: an opaque coloured disc on a fully transparent background."""
+    path.mkdir()
+    yy, xx = np.mgrid[:40, :40]
+    for i in range(n):
+        arr = np.zeros((40, 40, 4), np.uint8)
+        disc = (yy - 20) ** 2 + (xx - 14 - 2 * i) ** 2 < 100
+        arr[disc] = (40 * i, 200, 255 - 40 * i, 255)
+        Image.fromarray(arr, "RGBA").save(path / f"{i}.png")
+    return path
+
+
+def test_rgba_training_keeps_transparency_and_adaptive_augmentation_resumes(tmp_path):
+    from artgen.heads.gan import load_gan_data
+
+    folder = _sprites(tmp_path / "sprites")
+    gd = load_gan_data(data=folder, size=32, channels=4)
+    assert gd.images.shape == (6, 4, 32, 32) and int(gd.images[:, 3].min()) == 0 and int(gd.images[:, 3].max()) == 255
+    run = tmp_path / "run"
+    assert main(["gan", "train", "--data", str(folder), "--channels", "4", "--out", str(run), "--steps", "8", "--checkpoint-every", "4", *TINY]) == 0
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["model"]["channels"] == 4 and cfg["train"]["ada_target"] == 0.6 and cfg["train"]["augment"]
+    state = torch.load(run / "training_state.pt", weights_only=True)
+    p = state["task"]["ada"]["p"]
+    assert 0 < p <= 1  # 6 images: the discriminator is sure of them at once, so the strength rose
+    assert main(["gan", "train", "--out", str(run), "--resume", "--steps", "12", *TINY]) == 0
+    resumed = torch.load(run / "training_state.pt", weights_only=True)["task"]["ada"]
+    assert resumed["p"] != p or resumed["r_t"] != state["task"]["ada"]["r_t"]
+    sep, grid = tmp_path / "one", tmp_path / "grid.png"
+    assert main(["gan", "sample", "--checkpoint", str(run), "-n", "2", "-o", str(grid), "--separate", str(sep), "--device", "cpu"]) == 0
+    assert Image.open(next(sep.glob("*.png"))).mode == "RGBA" and Image.open(grid).mode == "RGB"  # the grid shows alpha on a checkerboard

@@ -132,7 +132,7 @@ def test_grey_image_to_rgb_and_l(tmp_path):
     grey = images.open_image(path, mode="L")
     assert grey.mode == "L" and grey.size == (5, 3)
     with pytest.raises(UsageError):
-        images.open_image(path, mode="RGBA")
+        images.open_image(path, mode="CMYK")
 
 
 def test_animated_gif_gives_first_frame(tmp_path):
@@ -335,3 +335,15 @@ def test_save_gif_keeps_every_frame(tmp_path):
     out2 = images.save_gif(t, tmp_path / "t.gif", loop=None)
     gif2 = Image.open(out2)
     assert gif2.n_frames == 3 and gif2.info["version"] == b"GIF89a" and "loop" not in gif2.info
+
+
+def test_rgba_is_kept_on_request_and_shown_on_a_checkerboard():
+    half = Image.new("RGBA", (4, 2), (255, 0, 0, 0))
+    half.paste((0, 0, 255, 255), (0, 0, 2, 2))  # left half opaque blue, right half transparent
+    img = images.open_image(half, mode="RGBA")
+    t = images.to_tensor(img)
+    assert img.mode == "RGBA" and t.shape == (4, 2, 4) and t[3, 0, 0] == 1 and t[3, 0, 3] == 0
+    shown = images.on_checkerboard(t, square=1)
+    assert shown.shape == (3, 2, 4) and torch.allclose(shown[:, 0, 0], torch.tensor([0.0, 0.0, 1.0]))
+    assert shown[0, 0, 2] == shown[1, 0, 2] != shown[0, 0, 3]  # grey squares alternate where it is transparent
+    assert images.open_image(Image.new("RGB", (2, 2)), mode="RGBA").getextrema()[3] == (255, 255)  # no alpha: opaque

@@ -19,7 +19,7 @@ def add_parser(sub, name: str) -> None:
     train = actions.add_parser("train", help="train (or resume, or fine-tune) a GAN into a run folder")
     _data_flags(train)
     train.add_argument("--size", type=int, default=64, choices=[32, 64, 128, 256], help="output side in pixels (default: 64)")
-    train.add_argument("--channels", type=int, choices=[1, 3], default=None, help="1 (grey) or 3 (RGB) (default: 1 for shapes/MNIST, else 3)")
+    train.add_argument("--channels", type=int, choices=[1, 3, 4], default=None, help="1 (grey), 3 (RGB) or 4 (RGBA: keeps the folder's transparency; samples are RGBA PNGs) (default: 1 for shapes/MNIST, else 3)")
     train.add_argument("--steps", type=int, default=None, help="training steps (default: 10000; with --resume, raise it to train longer)")
     train.add_argument("--batch-size", type=int, default=64, help="images per step; fewer images than this is fine (default: 64)")
     train.add_argument("--out", required=True, metavar="RUN", help="run folder (config.json, model.safetensors, samples/, curves.png)")
@@ -28,12 +28,15 @@ def add_parser(sub, name: str) -> None:
     train.add_argument("--init-from", metavar="RUN", help="start from an earlier GAN run's generator and discriminator (fine-tuning)")
     train.add_argument("--freeze-d", type=int, default=0, metavar="N", help="with --init-from: keep the first N discriminator blocks fixed (default: 0)")
     train.add_argument("--augment", default="auto", help="DiffAugment policies: color,translation,cutout | none | auto (all three below 5,000 images) (default: auto)")
+    train.add_argument("--ada-target", default="auto", metavar="R", help="adaptive augmentation strength (StyleGAN2-ADA): raise it while r_t = E[sign(D(real))] is above R; 0 = fixed --augment-p (default: auto: 0.6 whenever augmentation is on)")
+    train.add_argument("--augment-p", type=float, default=1.0, metavar="P", help="fixed augmentation probability per transform when --ada-target is 0 (default: 1)")
     train.add_argument("--conditional", action="store_true", help="class-conditional GAN (labelled folders, shapes, MNIST family)")
     train.add_argument("--crop", choices=["center", "random"], default="center", help="how non-square images are cropped (default: center)")
     train.add_argument("--hflip", action="store_true", help="mirror half of the training images")
     train.add_argument("--loss", choices=["nonsaturating", "hinge"], default="nonsaturating", help="GAN loss (default: nonsaturating)")
     train.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate of both networks (default: 2e-4)")
     train.add_argument("--r1", type=float, default=0.1, metavar="GAMMA", help="R1 penalty weight on the discriminator, applied every 16 steps (default: 0.1; 0 turns it off)")
+    train.add_argument("--diversity", type=float, default=0.2, metavar="W", help="weight of the mode-seeking term (MSGAN) that keeps samples as varied as their latent codes; 0 turns it off (default: 0.2)")
     train.add_argument("--spectral-norm", action="store_true", help="spectral normalisation in the discriminator")
     train.add_argument("--sample-every", type=int, default=500, metavar="N", help="write samples/step_N.png every N steps (default: 500)")
     train.add_argument("--checkpoint-every", type=int, default=1000, metavar="N", help="save a resumable checkpoint every N steps (default: 1000)")
@@ -65,13 +68,14 @@ def add_parser(sub, name: str) -> None:
     add_common(walk, precision=False)
     walk.set_defaults(func=run_interpolate)
 
-    ev = actions.add_parser("eval", help="KID (and FID with Inception weights) of a GAN against real images")
+    ev = actions.add_parser("eval", help="FID/KID (TF-Inception features), precision/recall and memorisation of a GAN against real images")
     ev.add_argument("--checkpoint", required=True, metavar="RUN", help="a GAN run folder")
     _data_flags(ev)
     ev.add_argument("--num-samples", type=int, default=1000, help="generated images to compare (default: 1000)")
     ev.add_argument("--max-real", type=int, default=5000, help="at most this many real images (default: 5000)")
-    ev.add_argument("--features", choices=["auto", "inception", "random"], default="auto", help="feature network (default: auto: Inception when its weights are available)")
-    ev.add_argument("--inception-weights", metavar="FILE", help="local torchvision Inception-v3 weights (.pth / .safetensors)")
+    ev.add_argument("--features", choices=["auto", "inception", "random"], default="auto", help="feature network: inception (the TF-Inception of published FID/KID), random (offline fallback: values are not FID/KID) or auto (default: inception when it can be had)")
+    ev.add_argument("--inception-weights", metavar="FILE", help="TF-Inception weights: NVIDIA's inception-2015-12-05.pt or pytorch-fid's pt_inception-2015-12-05-6726825d.pth (default: the torch hub cache, else a download)")
+    ev.add_argument("--nearest-sheet", metavar="PNG", default=None, help="where to write the 16 samples closest to a training image, each beside it (default: RUN/nearest.png)")
     ev.add_argument("--classifier", metavar="RUN", help="a classifier run: report how often it recognises the requested class (conditional GANs)")
     ev.add_argument("--json", action="store_true", help="print JSON")
     add_common(ev, precision=False)
@@ -95,9 +99,10 @@ def run_train(args) -> int:
         raise UsageError("--freeze-d is for fine-tuning: use it with --init-from RUN")
     gan = train_gan(
         out=args.out, data=args.data, dataset=args.dataset, data_root=args.data_root, size=args.size, channels=args.channels,
-        conditional=args.conditional, steps=args.steps, batch_size=args.batch_size, augment=args.augment, resume=args.resume,
+        conditional=args.conditional, steps=args.steps, batch_size=args.batch_size, augment=args.augment, augment_p=args.augment_p,
+        ada_target=args.ada_target if args.ada_target == "auto" else _float_arg(args.ada_target, "--ada-target"), resume=args.resume,
         overwrite=args.overwrite, init_from=args.init_from, freeze_d=args.freeze_d, hflip=args.hflip, crop=args.crop, limit=args.limit,
-        lr_g=args.lr, lr_d=args.lr, loss=args.loss, r1_gamma=args.r1, spectral_norm=args.spectral_norm, sample_every=args.sample_every,
+        lr_g=args.lr, lr_d=args.lr, loss=args.loss, r1_gamma=args.r1, diversity=args.diversity, spectral_norm=args.spectral_norm, sample_every=args.sample_every,
         checkpoint_every=args.checkpoint_every, device=args.device, precision=args.precision, seed=args.seed,
         progress=False if args.quiet else None,
     )
@@ -108,6 +113,15 @@ def run_train(args) -> int:
     return 0
 
 
+def _float_arg(value: str, flag: str) -> float:
+    from ..errors import UsageError
+
+    try:
+        return float(value)
+    except ValueError:
+        raise UsageError(f"{flag} {value!r}: expected a number") from None
+
+
 def _class_arg(value):
     if value is None:
         return None
@@ -116,7 +130,7 @@ def _class_arg(value):
 
 def run_sample(args) -> int:
     from ..heads.gan import load_gan
-    from ..images import check_writable, make_grid, save_image
+    from ..images import check_writable, make_grid, on_checkerboard, save_image
 
     check_writable(args.output, overwrite=args.overwrite)
     if args.separate:  # every output checked before any is written
@@ -137,7 +151,7 @@ def run_sample(args) -> int:
     meta = dict(settings, seed=args.seed, seeds=f"{args.seed}..{args.seed + args.n - 1}", n=args.n)
     if class_ is not None:
         meta["class"] = class_
-    save_image(make_grid(images), args.output, metadata=meta, overwrite=args.overwrite)
+    save_image(make_grid(on_checkerboard(images)), args.output, metadata=meta, overwrite=args.overwrite)  # RGBA: shown on a checkerboard
     extra = f" and {args.n} images in '{args.separate}'" if args.separate else ""
     print(f"wrote '{args.output}'{extra}")
     return 0
@@ -145,7 +159,7 @@ def run_sample(args) -> int:
 
 def run_interpolate(args) -> int:
     from ..heads.gan import load_gan
-    from ..images import check_writable, save_gif
+    from ..images import check_writable, on_checkerboard, save_gif
 
     check_writable(args.output, overwrite=args.overwrite)
     if not args.fps > 0:
@@ -155,7 +169,7 @@ def run_interpolate(args) -> int:
     gan = load_gan(args.checkpoint, device=args.device)
     frames = gan.interpolate(args.frames, seed=args.seed, keyframes=args.keyframes, class_=_class_arg(args.class_), truncation=args.truncation)
     meta = {"head": "gan", "checkpoint": str(args.checkpoint), "seed": args.seed, "frames": args.frames, "keyframes": args.keyframes}
-    save_gif(frames, args.output, fps=args.fps, overwrite=args.overwrite, metadata=meta)
+    save_gif(on_checkerboard(frames), args.output, fps=args.fps, overwrite=args.overwrite, metadata=meta)
     print(f"wrote '{args.output}' ({args.frames} frames)")
     return 0
 
@@ -169,21 +183,34 @@ def run_eval(args) -> int:
     data, dataset = args.data, args.dataset
     if data is None and dataset is None:
         data, dataset = saved.get("data"), saved.get("dataset")  # a run stores one of the two
-    gd = load_gan_data(data=data, dataset=dataset, data_root=args.data_root or saved.get("data_root"), size=gan.config.size, channels=gan.config.channels, labelled=False, limit=args.max_real)
+    gd = load_gan_data(data=data, dataset=dataset, data_root=args.data_root or saved.get("data_root"), size=gan.config.size, channels=gan.config.channels, labelled=gan.config.conditional, limit=args.max_real)
     real = gd.images
     classifier = None
     if args.classifier:
         from ..heads.classify import Classifier
 
         classifier = Classifier.load(args.classifier, device=args.device)
-    out = evaluate_gan(gan, real, num_samples=args.num_samples, features=args.features, inception_weights=args.inception_weights, seed=args.seed, classifier=classifier, device=gan.device)
+    sheet = args.nearest_sheet or Path(args.checkpoint) / "nearest.png"
+    out = evaluate_gan(gan, real, num_samples=args.num_samples, features=args.features, inception_weights=args.inception_weights, seed=args.seed,
+                       classifier=classifier, device=gan.device, real_labels=gd.labels, nearest_sheet=sheet)
     if args.json:
         print(json.dumps(out))
+        return 0
+    counts = f"{out['real_images']} real vs {out['generated_images']} generated, KID subsets of {out['subset_size']}"
+    if "fid" in out:
+        print(f"FID {out['fid']:.2f}  KID {out['kid']:.5f} ± {out['kid_std']:.5f}  (TF-Inception features, {counts})")
     else:
-        line = f"KID {out['kid']:.5f} ± {out['kid_std']:.5f} ({out['features']} features, {out['real_images']} real vs {out['generated_images']} generated, subsets of {out['subset_size']})"
-        if "fid" in out:
-            line += f"; FID {out['fid']:.2f}"
-        if "class_accuracy" in out:
-            line += f"; the classifier recognises the requested class in {100 * out['class_accuracy']:.1f}% of samples"
-        print(line)
+        print(f"fallback distances (random-CNN features, NOT FID/KID; comparable only with other fallback values): "
+              f"FD {out['fallback_fd']:.3f}  KD {out['fallback_kd']:.5f} ± {out['fallback_kd_std']:.5f}  ({counts})")
+    if "recall" in out:
+        print(f"precision {out['precision']:.3f} (fidelity)  recall {out['recall']:.3f} (diversity; near 0 = collapse)  ({out['features']} features, k=3)")
+    else:
+        print(f"diversity: not measured: {out['diversity_note']}")
+    if "class_spread" in out:
+        print(f"within-class pixel spread {out['class_spread']:.3f} (real images: {out['real_class_spread']:.3f}; near 0 = every sample of a class the same)")
+    if "memorisation_ratio" in out:
+        print(f"memorisation: median distance sample -> nearest training image {out['nn_distance_median']:.3f}, training image -> nearest other "
+              f"{out['real_nn_distance_median']:.3f} (ratio {out['memorisation_ratio']:.2f}; well below 1 = copies); sheet '{out['nearest_sheet']}'")
+    if "class_accuracy" in out:
+        print(f"the classifier recognises the requested class in {100 * out['class_accuracy']:.1f}% of samples")
     return 0

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from .. import distributed, losses
-from ..augment import diff_augment, parse_policy
+from ..augment import AdaptiveStrength, diff_augment, parse_policy
 from ..checkpoint import RunDir, load_state_into, split_prefix
 from ..data import fit_images
 from ..device import Precision, auto_precision, resolve_device, seed_everything
@@ -39,6 +39,7 @@ from ..train import BatchSource, CurvePlot, LambdaCallback, Task, Trainer, _chec
 HEAD = "gan"
 BUILTIN_DATASETS = ("art", "shapes", "mnist", "fashion-mnist")
 AUGMENT_AUTO_LIMIT = 5000  # "auto" turns DiffAugment on below this many training images
+ADA_TARGET = 0.6  # StyleGAN2-ADA's target for r_t = E[sign(D(real))], used whenever augmentation is on
 ART_IMAGES = 2048  # size of the built-in "art" set
 SHAPES_IMAGES = 20000  # images drawn from the built-in "shapes" set for GAN training
 
@@ -62,7 +63,11 @@ class GANTrainConfig(Settings):
     r1_gamma: float = 0.1
     r1_every: int = 16
     ema_decay: float = 0.999
+    diversity: float = 0.0  # weight of the mode-seeking term (MSGAN); 0: off, as in runs saved before it existed
     augment: list[str] = field(default_factory=list)
+    augment_p: float = 1.0  # fixed augmentation strength when ada_target is 0
+    ada_target: float = 0.0  # > 0: adaptive strength (StyleGAN2-ADA) aiming r_t = E[sign(D(real))] at this value
+    ada_images: int = 20000  # real images over which the adaptive strength can move from 0 to 1
     freeze_d: int = 0
     hflip: bool = False
     crop: str = "center"
@@ -88,9 +93,17 @@ class GANTrainConfig(Settings):
             raise UsageError("r1_every must be at least 1")
         if self.crop not in ("center", "random"):
             raise UsageError(f"crop must be 'center' or 'random', not {self.crop!r}")
+        if self.diversity < 0:
+            raise ArgumentError("diversity", f"must be >= 0, got {self.diversity}")
         if self.freeze_d < 0:
             raise ArgumentError("freeze_d", f"must be >= 0, got {self.freeze_d}")
         self.augment = list(_parse_augment(self.augment))
+        if not 0 <= self.augment_p <= 1:
+            raise ArgumentError("augment_p", f"must be in [0, 1], got {self.augment_p}")
+        if not 0 <= self.ada_target < 1:
+            raise ArgumentError("ada_target", f"must be in [0, 1) (0 turns adaptive augmentation off), got {self.ada_target}")
+        if self.ada_images < 1:
+            raise ArgumentError("ada_images", f"must be at least 1, got {self.ada_images}")
 
 
 def _parse_augment(spec) -> tuple[str, ...]:
@@ -192,7 +205,8 @@ def load_gan_data(
     """Images for GAN training or evaluation as uint8 ``(N, C, S, S)`` (S = size, or 12.5% more for random crops).
 
     ``data`` is a folder of images of any size and aspect ratio (resized, then
-    centre- or randomly cropped; RGBA composited on white; broken files skipped
+    centre- or randomly cropped; transparency composited on white, or kept as a
+    4th channel with ``channels=4``; broken files skipped
     with a warning naming each); with ``labelled`` its subfolders are the
     classes.  ``dataset`` is ``art`` (built-in abstract paintings), ``shapes``
     (built-in, 10 classes), ``mnist`` or ``fashion-mnist``.
@@ -252,7 +266,14 @@ def load_gan_data(
 class GANTask(Task):
     """One GAN step: D update (with R1 every ``r1_every`` steps), G update, EMA.
 
-    Both updates see DiffAugment-ed images (``augment``).  The generated batch is
+    Both updates see DiffAugment-ed images (``augment``, at strength ``augment_p``
+    or the adaptive one).  With ``diversity`` > 0 the generator also minimises
+    the mode-seeking term of MSGAN (Mao et al. 2019),
+    ``diversity / (mean|G(z1) - G(z2)| / mean|z1 - z2| + 1e-5)`` over pairs of
+    the batch (same class for conditional GANs), which punishes a generator
+    that ignores its latent code; under torchrun each process takes it over its
+    own pairs, so a multi-process run matches a single-process one only
+    approximately while it is on.  The generated batch is
     produced once and reused by both updates (as in DCGAN), and the
     discriminator's weights take no gradient during the generator update.
     """
@@ -277,6 +298,7 @@ class GANTask(Task):
         self.modules = {"generator": self.G, "discriminator": self.D, "generator_ema": self.G_ema}
         self.optimizers = {"generator": self.opt_g, "discriminator": self.opt_d}
         self.augment = tuple(train.augment)
+        self.ada = AdaptiveStrength(train.ada_target, speed_images=train.ada_images) if self.augment and train.ada_target > 0 else None
         self._ema_params = None
         # the generator update reads D without updating it: under torchrun it calls the
         # plain module, so DistributedDataParallel only synchronises D in the D update
@@ -292,41 +314,65 @@ class GANTask(Task):
         self.D.train()
         self.G_ema.eval()
 
+    @property
+    def augment_p(self) -> float:
+        """The augmentation strength in use: the adaptive one, or the fixed ``augment_p``."""
+        return self.ada.p if self.ada is not None else self.train_cfg.augment_p
+
     def _aug(self, x):
-        return diff_augment(x, self.augment) if self.augment else x
+        return diff_augment(x, self.augment, self.augment_p) if self.augment else x
+
+    def extra_state(self) -> dict:
+        return {"ada": self.ada.state_dict()} if self.ada is not None else {}
+
+    def load_extra_state(self, state: dict) -> None:
+        if self.ada is not None and "ada" in state:
+            self.ada.load_state_dict(state["ada"])
 
     def train_step(self, batch, ctx):
         cfg, tc = self.config, self.train_cfg
         real, labels = batch
         labels = labels if cfg.conditional else None
         b = real.shape[0]
+        half = b // 2 if tc.diversity > 0 else 0
+        fake_labels = labels
+        if half and labels is not None:  # pairs (i, i + half) share a class
+            fake_labels = labels.clone()
+            fake_labels[half : 2 * half] = labels[:half]
         # noise drawn for the global batch on every process, then sliced: a multi-process
         # run sees the same latents as one process at the same global batch
         z = ctx.local_slice(torch.randn(b * ctx.world_size, cfg.z_dim, device=real.device))
         do_r1 = tc.r1_gamma > 0 and ctx.step % tc.r1_every == 0
+        out = {}
 
         # discriminator
         real_in = real.detach().requires_grad_(True) if do_r1 else real
         with ctx.autocast():
-            fake = self.G(z, labels)  # (B, C, H, W), kept for the G update
+            fake = self.G(z, fake_labels)  # (B, C, H, W), kept for the G update
             d_real = self.D(self._aug(real_in), labels)  # (B,)
-            d_fake = self.D(self._aug(fake.detach()), labels)
+            d_fake = self.D(self._aug(fake.detach()), fake_labels)
         d_loss = losses.gan_d_loss(d_real, d_fake, tc.loss)
         total = d_loss
-        out = {}
         if do_r1:
             r1 = losses.r1_penalty(d_real, real_in)
             total = d_loss + r1 * (tc.r1_gamma / 2 * tc.r1_every)  # lazy: weighted by how rarely it runs
         ctx.optimize(total, self.opt_d)
+        if self.ada is not None:
+            self.ada.observe(d_real, reduce=distributed.all_reduce_mean if ctx.world_size > 1 else None)
 
         # generator (the discriminator's weights take no gradient)
         for p in self.d_params:
             p.requires_grad_(False)
         try:
             with ctx.autocast():
-                g_logits = self.D_plain(self._aug(fake), labels)
+                g_logits = self.D_plain(self._aug(fake), fake_labels)
             g_loss = losses.gan_g_loss(g_logits, tc.loss)
-            ctx.optimize(g_loss, self.opt_g)
+            total_g = g_loss
+            if half:
+                ratio = (fake[:half] - fake[half : 2 * half]).float().abs().mean() / (z[:half] - z[half : 2 * half]).abs().mean()
+                total_g = g_loss + tc.diversity / (ratio + 1e-5)
+                out["ms_ratio"] = ratio.detach()
+            ctx.optimize(total_g, self.opt_g)
         finally:
             for p in self.d_params:
                 p.requires_grad_(True)
@@ -338,6 +384,10 @@ class GANTask(Task):
             d_real=d_real.detach().float().mean(),
             d_fake=d_fake.detach().float().mean(),
         )
+        if self.augment:
+            out["aug_p"] = torch.tensor(self.augment_p)
+        if self.ada is not None:
+            out["r_t"] = torch.tensor(self.ada.r_t)
         return out
 
     @torch.no_grad()
@@ -518,7 +568,7 @@ def init_from_run(gan: GAN, path: str | os.PathLike) -> None:
         problems.append(f"it has {src.channels} channel(s) and this run {dst.channels} (pass --channels {src.channels})")
     if src.num_classes != dst.num_classes:
         problems.append(f"it has {src.num_classes or 'no'} classes and this run {dst.num_classes or 'none'}")
-    for key in ("z_dim", "g_width", "d_width", "max_width", "spectral_norm"):
+    for key in ("z_dim", "g_width", "d_width", "max_width", "spectral_norm", "mbstd_group", "latent_norm"):
         if getattr(src, key) != getattr(dst, key):
             problems.append(f"its {key} is {getattr(src, key)} and this run's {getattr(dst, key)}")
     if problems:
@@ -540,10 +590,10 @@ class _SampleGrid:
 
     @torch.no_grad()
     def __call__(self, trainer, step):
-        from ..images import make_grid, save_image
+        from ..images import make_grid, on_checkerboard, save_image
 
         c = self.gan.config
-        x = self.gan.generate_from(self.z, self.labels)
+        x = on_checkerboard(self.gan.generate_from(self.z, self.labels))
         nrow = c.num_classes if c.conditional and c.num_classes <= 16 else None
         meta = {"head": HEAD, "step": step, "seed": self.seed, "seeds": f"{self.seed}..{self.seed + len(self.z) - 1}", "size": c.size}
         save_image(make_grid(x, nrow=nrow), self.folder / f"step_{step:06d}.png", metadata=meta, overwrite=True)
@@ -561,6 +611,8 @@ def train_gan(
     steps: int | None = None,
     batch_size: int = 64,
     augment: str | Sequence[str] = "auto",
+    augment_p: float = 1.0,
+    ada_target: float | str = "auto",
     resume: bool = False,
     overwrite: bool = False,
     init_from: str | os.PathLike | None = None,
@@ -578,6 +630,9 @@ def train_gan(
     d_width: int | None = None,
     z_dim: int = 128,
     spectral_norm: bool = False,
+    mbstd_group: int = 4,
+    latent_norm: bool = True,
+    diversity: float = 0.2,
     sample_every: int = 500,
     checkpoint_every: int = 1000,
     log_every: int = 50,
@@ -619,8 +674,10 @@ def train_gan(
     else:
         if size not in SIZES:
             raise ArgumentError("size", f"{size}: expected one of {', '.join(map(str, SIZES))}")
-        if channels not in (None, 1, 3):
-            raise ArgumentError("channels", f"must be 1 or 3, got {channels}")
+        if channels not in (None, 1, 3, 4):
+            raise ArgumentError("channels", f"must be 1, 3 or 4 (RGBA), got {channels}")
+        if channels == 4 and data is None:
+            raise ArgumentError("channels", "4 (RGBA) needs a data folder of transparent images; the built-in sets have no alpha")
         _check_train_args(steps=steps, batch_size=batch_size, limit=limit, loss=loss, augment=augment, freeze_d=freeze_d, crop=crop,
                           sample_every=sample_every, checkpoint_every=checkpoint_every, lr_g=lr_g, lr_d=lr_d, r1_gamma=r1_gamma)
         if data is not None and not Path(data).expanduser().is_dir():
@@ -637,23 +694,28 @@ def train_gan(
             policy = ["color", "translation", "cutout"] if n < AUGMENT_AUTO_LIMIT else []
         else:
             policy = augment  # GANTrainConfig parses and checks it
+        if isinstance(ada_target, str):
+            if ada_target.strip().lower() != "auto":
+                raise ArgumentError("ada_target", f"{ada_target!r}: expected a number in [0, 1) or auto")
+            ada_target = ADA_TARGET if _parse_augment(policy) else 0.0
         defaults = GANConfig()
         config = GANConfig(
             size=size, channels=gd.images.shape[1], z_dim=z_dim, num_classes=len(gd.classes) if conditional else 0,
-            g_width=g_width or defaults.g_width, d_width=d_width or defaults.d_width, spectral_norm=spectral_norm,
+            g_width=g_width or defaults.g_width, d_width=d_width or defaults.d_width, spectral_norm=spectral_norm, mbstd_group=mbstd_group, latent_norm=latent_norm,
             classes=list(gd.classes) if conditional else None,
         )
         tc = GANTrainConfig(
-            steps=10000 if steps is None else steps, batch_size=batch_size, lr_g=lr_g, lr_d=lr_d, loss=loss, r1_gamma=r1_gamma, r1_every=r1_every, ema_decay=ema_decay,
-            augment=policy, freeze_d=freeze_d, hflip=hflip, crop=crop, seed=seed, sample_every=sample_every, checkpoint_every=checkpoint_every,
+            steps=10000 if steps is None else steps, batch_size=batch_size, lr_g=lr_g, lr_d=lr_d, loss=loss, r1_gamma=r1_gamma, r1_every=r1_every, ema_decay=ema_decay, diversity=diversity,
+            augment=policy, augment_p=augment_p, ada_target=float(ada_target), freeze_d=freeze_d, hflip=hflip, crop=crop, seed=seed, sample_every=sample_every, checkpoint_every=checkpoint_every,
             channels_last=(dev.type != "mps") if channels_last is None else channels_last,
             dataset=gd.name if data is None else None, data=_absolute(data),
             data_root=_absolute(data_root), init_from=str(init_from) if init_from else None, images=n,
         )
     if precision == "auto":
         precision = auto_precision(dev)
-    log.info("GAN %dpx, %d channel(s), %s, %d training images, augmentation: %s", config.size, config.channels,
-             f"{config.num_classes} classes" if config.conditional else "unconditional", len(gd.images), ",".join(tc.augment) or "none")
+    strength = (f" (adaptive strength, target r_t {tc.ada_target})" if tc.ada_target > 0 else f" (strength {tc.augment_p})") if tc.augment else ""
+    log.info("GAN %dpx, %d channel(s), %s, %d training images, augmentation: %s%s", config.size, config.channels,
+             f"{config.num_classes} classes" if config.conditional else "unconditional", len(gd.images), ",".join(tc.augment) or "none", strength)
 
     seed_everything(tc.seed)
     gan = GAN(config, device=dev, train_config=tc)
@@ -727,21 +789,63 @@ def load_gan(path: str | os.PathLike, *, device: str | torch.device = "auto") ->
 # --- evaluation ------------------------------------------------------------------------
 
 
-def evaluate_gan(gan, real, *, num_samples=1000, features="auto", inception_weights=None, seed=0, classifier=None, device="cpu"):
-    """KID (and FID with Inception features) of ``gan`` against ``real`` uint8 images; optional classifier agreement."""
+def evaluate_gan(gan, real, *, num_samples=1000, features="auto", inception_weights=None, seed=0, classifier=None, device="cpu", real_labels=None, nearest_sheet=None, k=3):
+    """Sample quality, diversity and memorisation of ``gan`` against ``real`` uint8 images ``(N, C, H, W)``; a dict.
+
+    * With the standard TF-Inception features (see :mod:`artgen.metrics`):
+      ``fid``, ``kid`` and ``kid_std``.  With the fallback features the same
+      distances are ``fallback_fd``/``fallback_kd``/``fallback_kd_std``: never FID/KID.
+    * Diversity: ``precision`` and ``recall`` (Kynkäänniemi et al. 2019, ``k``
+      nearest neighbours; recall near 0 means collapse), or ``diversity_note``
+      saying why they could not be computed.  For a conditional GAN with
+      ``real_labels``: ``class_spread`` (mean over classes of the per-pixel
+      standard deviation across that class's samples, in [0, 0.5]) and
+      ``real_class_spread``, the same for the real images.
+    * Memorisation: ``nn_distance_median`` (feature distance from each sample
+      to its nearest training image) against ``real_nn_distance_median``
+      (training images to their nearest other training image), and their ratio
+      ``memorisation_ratio`` (well below 1: samples sit on training images).
+      With ``nearest_sheet`` a PNG of the 16 closest samples, each beside its
+      nearest training image, is written there.
+    * With a ``classifier``: ``class_accuracy`` (conditional GANs).
+    """
     from .. import metrics
 
     if num_samples < 2:
         raise ArgumentError("num_samples", f"must be at least 2, got {num_samples}")
     feat, name = metrics.feature_network(features, weights=inception_weights, device=device)
-    fake = gan.generate(num_samples, seed=seed + 10_000_000)
+    fake = gan.generate(num_samples, seed=seed + 10_000_000)  # (M, C, H, W) in [0, 1], classes cycling
     real_f = metrics.extract(feat, real)
     fake_f = metrics.extract(feat, fake)
     subset_size = min(1000, len(real_f), len(fake_f))
     mean, std = metrics.kid(real_f, fake_f, subset_size=subset_size, seed=seed)
-    out = {"kid": mean, "kid_std": std, "features": name, "real_images": len(real), "generated_images": num_samples, "subset_size": subset_size}
-    if name == "inception-v3":
-        out["fid"] = metrics.fid(real_f, fake_f)
+    out = {"features": name, "real_images": len(real), "generated_images": num_samples, "subset_size": subset_size}
+    if metrics.is_standard(name):
+        out.update(fid=metrics.fid(real_f, fake_f), kid=mean, kid_std=std)
+    else:
+        out.update(fallback_fd=metrics.fid(real_f, fake_f), fallback_kd=mean, fallback_kd_std=std)
+    if min(len(real_f), len(fake_f)) > k:
+        out["precision"], out["recall"] = metrics.precision_recall(real_f, fake_f, k=k)
+    else:
+        out["diversity_note"] = f"precision/recall need more than {k} real and {k} generated images"
+    c = gan.config
+    if c.conditional and real_labels is not None:
+        gen_labels = gan._labels(num_samples, None)
+        out["class_spread"] = metrics.pixel_spread(fake, gen_labels)
+        out["real_class_spread"] = metrics.pixel_spread(real.float() / 255.0, real_labels)
+    dist, index, real_nn = metrics.nearest_neighbours(fake_f, real_f)
+    if len(real_f) > 1:
+        out["nn_distance_median"] = float(dist.median())
+        out["real_nn_distance_median"] = float(real_nn.median())
+        out["memorisation_ratio"] = out["nn_distance_median"] / max(out["real_nn_distance_median"], 1e-12)
+    if nearest_sheet is not None:
+        from ..images import make_grid, on_checkerboard, save_image
+
+        order = dist.argsort()[:16]
+        pairs = on_checkerboard(torch.stack([t for i in order.tolist() for t in (fake[i], real[int(index[i])].float() / 255.0)]))
+        meta = {"head": HEAD, "sheet": "generated sample | nearest training image (feature space), closest first", "features": name}
+        save_image(make_grid(pairs, nrow=8), nearest_sheet, metadata=meta, overwrite=True)
+        out["nearest_sheet"] = str(nearest_sheet)
     if classifier is not None:
         out["class_accuracy"] = class_agreement(gan, classifier, per_class=max(1, num_samples // max(gan.config.num_classes, 1)), seed=seed)
     return out

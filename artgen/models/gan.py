@@ -11,7 +11,11 @@ two), one block per doubling, widths halving as the resolution grows (capped at
   keeps activations bounded without BatchNorm (whose batch statistics make the
   EMA copy and single-image sampling behave differently from training).
 * :class:`Discriminator`: [4x4 stride-2 conv -> LeakyReLU] per halving down to
-  4x4 -> Linear to one score.  With classes it is a projection discriminator
+  4x4 -> [minibatch standard deviation -> 3x3 conv -> LeakyReLU] -> Linear to
+  one score.  The minibatch standard deviation layer (ProGAN, Karras et al.
+  2018) appends the average spread of the features over groups of
+  ``mbstd_group`` images, so the discriminator can see when a batch of
+  generated images are all alike: the standard counter to mode collapse.  With classes it is a projection discriminator
   (score + <embed(y), features>).  No normalisation layers: the head regularises
   it with R1 (see :mod:`artgen.heads.gan`), optionally with spectral norm.
 
@@ -45,18 +49,22 @@ class GANConfig(Settings):
     max_width: int = 256
     spectral_norm: bool = False
     classes: list[str] | None = None
+    mbstd_group: int = 0  # minibatch standard deviation over groups of this many images (0: off, as in runs saved before it existed)
+    latent_norm: bool = False  # scale z and the class embedding each to unit RMS before the stem (False in runs saved before it existed)
 
     def __post_init__(self):
         if self.size not in SIZES:
             raise ValueError(f"size {self.size}: expected one of {', '.join(map(str, SIZES))}")
-        if self.channels not in (1, 3):
-            raise ValueError(f"channels must be 1 or 3, got {self.channels}")
+        if self.channels not in (1, 3, 4):
+            raise ValueError(f"channels must be 1, 3 or 4 (RGBA), got {self.channels}")
         if self.num_classes < 0 or self.num_classes > 100000:
             raise ValueError(f"num_classes must be from 0 to 100000, got {self.num_classes}")
         for name in ("z_dim", "g_width", "d_width", "max_width"):
             value = getattr(self, name)
             if not 1 <= value <= 4096:  # wider is terabytes of weights, not a GAN this toolkit trains
                 raise ValueError(f"{name} must be from 1 to 4096, got {value}")
+        if self.mbstd_group < 0:
+            raise ValueError("mbstd_group must be >= 0")
         if self.classes is not None and len(self.classes) != self.num_classes:
             raise ValueError(f"{len(self.classes)} class names for {self.num_classes} classes")
 
@@ -76,6 +84,10 @@ class GANConfig(Settings):
     def d_channels(self, res: int) -> int:
         """Channels of the discriminator's feature map at resolution ``res`` (< size)."""
         return min(self.max_width, self.d_width * (self.size // (2 * res)))
+
+
+def _unit_rms(v: torch.Tensor) -> torch.Tensor:
+    return v * torch.rsqrt(v.pow(2).mean(dim=1, keepdim=True) + 1e-8)
 
 
 class PixelNorm(nn.Module):
@@ -123,7 +135,12 @@ class Generator(nn.Module):
         if c.conditional:
             if labels is None:
                 raise ValueError("this generator is class-conditional: pass labels")
-            z = torch.cat([z, self.embed(labels)], dim=1)  # (B, 2*z_dim)
+            e = self.embed(labels)
+            if c.latent_norm:  # neither part can drown the other as the embedding grows in training
+                z, e = _unit_rms(z), _unit_rms(e)
+            z = torch.cat([z, e], dim=1)  # (B, 2*z_dim)
+        elif c.latent_norm:
+            z = _unit_rms(z)
         x = self.stem_act(self.stem(z).view(z.shape[0], -1, 4, 4))  # (B, C0, 4, 4)
         x = self.blocks(x)  # (B, C, size/2, size/2)
         return torch.tanh(self.to_image(x))
@@ -143,13 +160,19 @@ class Discriminator(nn.Module):
             blocks.append(nn.Sequential(sn(nn.Conv2d(c_in, c_out, 4, stride=2, padding=1)), nn.LeakyReLU(0.2, inplace=True)))
             c_in, res = c_out, res // 2
         self.blocks = nn.Sequential(*blocks)  # ends at 4x4
+        if c.mbstd_group:
+            self.mbstd = MinibatchStd(c.mbstd_group)
+            self.final = nn.Sequential(sn(nn.Conv2d(c_in + 1, c_in, 3, padding=1)), nn.LeakyReLU(0.2, inplace=True))
         self.features_dim = c_in * 16
         self.head = sn(nn.Linear(self.features_dim, 1))
         if c.conditional:
             self.embed = sn(nn.Embedding(c.num_classes, self.features_dim))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.blocks(x).flatten(1)  # (B, C*16)
+        h = self.blocks(x)  # (B, C, 4, 4)
+        if self.config.mbstd_group:
+            h = self.final(self.mbstd(h))
+        return h.flatten(1)  # (B, C*16)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         h = self.features(x)
@@ -159,6 +182,32 @@ class Discriminator(nn.Module):
                 raise ValueError("this discriminator is class-conditional: pass labels")
             out = out + (self.embed(labels) * h).sum(dim=1)  # projection
         return out
+
+
+class MinibatchStd(nn.Module):
+    """ProGAN's minibatch standard deviation: ``(B, C, H, W) -> (B, C+1, H, W)``.
+
+    Images are split into groups of ``group`` consecutive images (``group`` is
+    lowered to the largest divisor of B not above it); the extra channel is, for
+    every image, the standard deviation of each feature over its group, averaged
+    over features and positions.  Consecutive groups stay whole when a batch is
+    sliced between processes (torchrun), so the result does not depend on the
+    number of processes.
+    """
+
+    def __init__(self, group: int = 4):
+        super().__init__()
+        self.group = group
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        g = min(self.group, b)
+        while b % g:
+            g -= 1
+        y = x.float().view(b // g, g, c, h, w)  # image i is in group i // g
+        std = (y.var(dim=1, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (B // g,)
+        feat = std.view(b // g, 1, 1, 1, 1).expand(-1, g, 1, h, w).reshape(b, 1, h, w).to(x.dtype)
+        return torch.cat([x, feat], dim=1)
 
 
 def count_parameters(module: nn.Module) -> int:

