@@ -411,7 +411,7 @@ def stylize_tensor(
     content_full = _load(content, "content")
     style_full = [_load(s, "style") for s in styles]
     min_side = min_input_side(tuple(options.style_layers) + tuple(options.content_layers))
-    fit_pyramid(options.size, tuple(content_full.shape[-2:]), min_side, options.levels)  # usage errors before any work
+    sizes = fit_pyramid(options.size, tuple(content_full.shape[-2:]), min_side, options.levels)  # usage errors before any work
     if encoder is None:
         layers = tuple(dict.fromkeys(tuple(options.style_layers) + tuple(options.content_layers)))
         encoder = build_encoder(options.backbone, layers, weights=options.weights, device=device)
@@ -424,7 +424,6 @@ def stylize_tensor(
 
     h0, w0 = content_full.shape[-2:]
     out_hw = _fit(h0, w0, options.size)
-    sizes = fit_pyramid(options.size, (h0, w0), min_side, options.levels)
     steps = split_steps(options.steps, len(sizes))
     # every input grey: optimise luminance only and return a grey picture (no colour speckle)
     grey = not options.preserve_colors and is_grey(content_full) and all(is_grey(s) for s in style_full)
