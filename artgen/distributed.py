@@ -96,7 +96,20 @@ def any_process(flag: bool, device: torch.device) -> bool:
 
 
 def shutdown() -> None:
+    """Leave the process group, all ranks together.
+
+    On gloo (CPU) the ranks first meet at a barrier with a 30 s timeout: a rank that tears
+    its group down while another still talks to it can abort in gloo's C++ threads. A rank
+    that never arrives (it failed) only costs the others that timeout.
+    """
     if dist.is_available() and dist.is_initialized():
+        if dist.get_backend() == "gloo":
+            from datetime import timedelta
+
+            try:
+                dist.monitored_barrier(timeout=timedelta(seconds=30))
+            except RuntimeError:
+                pass  # another rank failed or left; tear down regardless
         dist.destroy_process_group()
 
 
