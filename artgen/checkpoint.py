@@ -299,9 +299,9 @@ class RunDir:
                 to resume.
         """
         if self.path.exists() and not self.path.is_dir():
-            raise UsageError(f"--out '{self.path}' exists and is not a folder")
+            raise UsageError(f"{{arg:out}} '{self.path}' exists and is not a folder")
         if resume and not self.path.is_dir():
-            raise UsageError(f"--resume: nothing to resume: run folder '{self.path}' does not exist")
+            raise UsageError(f"{{arg:resume=True}}: nothing to resume: run folder '{self.path}' does not exist")
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -320,11 +320,11 @@ class RunDir:
         if resume:
             if not self.has_state():
                 if self.has_config() and not self.weights_path.is_file():
-                    raise UsageError(f"--resume: the run in '{self.path}' stopped before its first checkpoint, so there is nothing to resume; start it again without --resume")
-                raise UsageError(f"--resume: nothing to resume in '{self.path}' (no {STATE_NAME}){'; start over with --overwrite' if self.holds_run() else ''}")
+                    raise UsageError(f"{{arg:resume=True}}: the run in '{self.path}' stopped before its first checkpoint, so there is nothing to resume; start it again without {{arg:resume=True}}")
+                raise UsageError(f"{{arg:resume=True}}: nothing to resume in '{self.path}' (no {STATE_NAME}){'; start over with {arg:overwrite=True}' if self.holds_run() else ''}")
         elif self.holds_run():
             if not overwrite:
-                raise UsageError(f"run folder '{self.path}' already holds a run; pass --resume to continue it or --overwrite to start over")
+                raise UsageError(f"run folder '{self.path}' already holds a run; pass {{arg:resume=True}} to continue it or {{arg:overwrite=True}} to start over")
             _PENDING_REPLACE[_key(self.path)] = self._snapshot()
         elif self.has_config():
             log.info("'%s' holds a run that stopped before its first checkpoint; starting it again", self.path)
@@ -415,7 +415,7 @@ class RunDir:
                 holder = _read_lock(fd)
                 os.close(fd)
                 raise UsageError(
-                    f"run folder '{self.path}' is in use by another training ({holder}); wait for it to finish, stop it, or choose another --out"
+                    f"run folder '{self.path}' is in use by another training ({holder}); wait for it to finish, stop it, or choose another {{arg:out}}"
                 ) from None
             try:
                 same = os.fstat(fd).st_ino == os.stat(self.lock_path).st_ino

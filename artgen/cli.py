@@ -12,7 +12,7 @@ import logging
 import sys
 
 from . import __version__
-from .errors import ArgumentError, ArtgenError
+from .errors import ArtgenError
 
 # sub-command name -> module under artgen.commands (imported lazily)
 COMMANDS = {
@@ -75,11 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     except ArtgenError as exc:
         if debug:
             raise
-        message = str(exc)
-        if isinstance(exc, ArgumentError):
-            flag = _flags(parser, args).get(exc.argument)
-            if flag:
-                message = exc.with_flag(flag)
+        message = exc.for_cli(_flags(parser, args))
         print(f"artgen: error: {message}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt as exc:

@@ -545,7 +545,7 @@ def load_mnist(
     have = images_file.is_file() and labels_file.is_file()
     if not have and not download:
         raise ArtgenError(
-            f"{name} not found under '{root}'; pass --download (needs network) "
+            f"{name} not found under '{root}'; pass {{arg:download=True}} (needs network) "
             f"or put the files in {raw}"
         )
     try:
@@ -714,7 +714,7 @@ def load_dataset_splits(
 def _folder_splits(data: PathLike | None) -> tuple[Path, Path | None]:
     """``(train folder, test folder)`` when ``data`` has train/ and test/ (or val/) subfolders, else ``(data, None)``."""
     if data is None:
-        raise UsageError("the 'folder' dataset needs --data FOLDER (one subfolder per class)")
+        raise UsageError("the 'folder' dataset needs {arg:data} (a folder with one subfolder per class)")
     folder = Path(data).expanduser()
     test_dir = next((folder / s for s in ("test", "val") if (folder / s).is_dir()), None)
     if (folder / "train").is_dir() and test_dir is not None:

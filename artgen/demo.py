@@ -61,7 +61,7 @@ def run_demo(out: str | Path = "artgen-demo", *, device: str = "auto", seed: int
     out = Path(out)
     settings = DemoSettings.quick() if quick else DemoSettings()
     if (out / SHEET).exists() and not overwrite:
-        raise UsageError(f"'{out}' already holds a demo; pass --overwrite to replace it or choose another --out")
+        raise UsageError(f"'{out}' already holds a demo; pass {{arg:overwrite=True}} to replace it or choose another {{arg:out}}")
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     timings: dict[str, float] = {}

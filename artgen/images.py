@@ -491,7 +491,7 @@ def check_writable(path: PathLike, *, overwrite: bool = False) -> Path:
     if path.is_dir():
         raise UsageError(f"output '{path}' is a folder; give a file name such as '{path / 'out.png'}'")
     if path.exists() and not overwrite:
-        raise UsageError(f"output '{path}' exists; pass --overwrite to replace it")
+        raise UsageError(f"output '{path}' exists; pass {{arg:overwrite=True}} to replace it")
     parent = path.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -519,7 +519,7 @@ def _atomic_write(path: Path, overwrite: bool, write: Any) -> Path:
     On any failure the temp file is removed and an existing ``path`` is untouched.
     """
     if path.exists() and not overwrite:
-        raise UsageError(f"output '{path}' exists; pass --overwrite to replace it")
+        raise UsageError(f"output '{path}' exists; pass {{arg:overwrite=True}} to replace it")
     if path.is_dir():
         raise UsageError(f"output '{path}' is a folder; give a file name")
     try:

@@ -138,7 +138,7 @@ def load_inception(path: str | os.PathLike, device: torch.device | str = "cpu") 
     device = torch.device(device)
     path = Path(path).expanduser()
     if not path.is_file():
-        raise UsageError(f"--inception-weights '{path}' does not exist")
+        raise UsageError(f"{{arg:inception_weights}} '{path}' does not exist")
     try:
         net = torch.jit.load(str(path), map_location=device)
     except Exception:  # noqa: BLE001 - not TorchScript: try a state dict below
@@ -161,11 +161,11 @@ def load_inception(path: str | os.PathLike, device: torch.device | str = "cpu") 
     try:
         load_weights_file(path)  # proves the file holds plain tensors before torch-fidelity unpickles it
     except CheckpointError as exc:
-        raise UsageError(f"--inception-weights '{path}': neither TorchScript nor a state dict ({exc})") from None
+        raise UsageError(f"{{arg:inception_weights}} '{path}': neither TorchScript nor a state dict ({exc})") from None
     try:
         from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
     except ImportError:
-        raise UsageError(f"--inception-weights '{path}' is a pytorch-fid state dict: install torch-fidelity (pip install 'artgen[metrics]') or pass NVIDIA's inception-2015-12-05.pt") from None
+        raise UsageError(f"{{arg:inception_weights}} '{path}' is a pytorch-fid state dict: install torch-fidelity (pip install 'artgen[metrics]') or pass NVIDIA's inception-2015-12-05.pt") from None
     fnet = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=str(path)).to(device).eval()
 
     @torch.no_grad()
@@ -192,7 +192,7 @@ def feature_network(kind: str = "auto", *, weights: str | os.PathLike | None = N
         if path is not None:
             return load_inception(path, device), STANDARD
         if kind == "inception":
-            raise UsageError("the TF-Inception network for FID/KID is not available offline; pass --inception-weights FILE "
+            raise UsageError("the TF-Inception network for FID/KID is not available offline; pass {arg:inception_weights} FILE "
                              f"(NVIDIA's {INCEPTION_FILES[0]} or pytorch-fid's {INCEPTION_FILES[1]})")
         print("no TF-Inception network (offline, none cached): distances use the fallback random-CNN features and are NOT FID/KID; "
               "they compare only with other fallback values (pass --inception-weights FILE for FID/KID)")

@@ -669,7 +669,7 @@ class Trainer:
                     if self.last_checkpoint_step is not None and self.run_dir is not None
                     else ""
                 )
-                + "try a lower learning rate or --precision fp32"
+                + "try a lower learning rate or {arg:precision=fp32}"
             )
         for j, key in enumerate(keys):
             self._epoch_sums[key] = self._epoch_sums.get(key, 0.0) + float(rows[:, j].sum())
@@ -729,7 +729,7 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_train_end(self)
         if self._stop_reason is not None and self.step < self.total_steps:
-            where = f"; checkpoint saved in '{self.run_dir.path}', continue with --resume" if self.run_dir is not None else ""
+            where = f"; checkpoint saved in '{self.run_dir.path}', continue with {{arg:resume=True}}" if self.run_dir is not None else ""
             raise TrainingInterrupted(f"training stopped by {self._stop_reason} at step {self.step} of {self.total_steps}{where}")
         return self.history
 

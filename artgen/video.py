@@ -44,7 +44,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import ArtgenError, UsageError, VideoError
+from .errors import ArgumentError, ArtgenError, UsageError, VideoError
 from .fileio import atomic_path
 
 log = logging.getLogger("artgen")
@@ -501,7 +501,7 @@ class TemporalFilter:
 
     def __init__(self, strength: float = 0.5, sigma: float = 0.08):
         if not (0.0 <= strength < 1.0):
-            raise UsageError(f"--temporal-filter must be in [0, 1), got {strength}")
+            raise ArgumentError("temporal_filter", f"must be in [0, 1), got {strength}")
         self.strength = float(strength)
         self.sigma = float(sigma)
         self.prev_in: torch.Tensor | None = None
@@ -547,7 +547,7 @@ def check_video_output(path: str | os.PathLike, *, overwrite: bool = False) -> P
     if path.is_dir():
         raise UsageError(f"output '{path}' is a folder; give a file name such as '{path / 'out.mp4'}'")
     if path.exists() and not overwrite:
-        raise UsageError(f"output '{path}' exists; pass --overwrite to replace it")
+        raise UsageError(f"output '{path}' exists; pass {{arg:overwrite=True}} to replace it")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -607,7 +607,7 @@ def stylize_video(
 
     strength = check_strength(strength)
     if max_size is not None and max_size < 16:
-        raise UsageError(f"--max-size must be at least 16 for video, got {max_size}")
+        raise ArgumentError("max_size", f"must be at least 16 for video, got {max_size}")
     filt = TemporalFilter(temporal_filter) if temporal_filter else None
     src, dst = Path(src).expanduser(), Path(dst).expanduser()
     suffix = dst.suffix.lower()

@@ -208,12 +208,24 @@ def main(argv=None) -> int:
     ap.add_argument("--sheet", default=None, help="PNG contact sheet (one per size: _SIZE is added)")
     ap.add_argument("--json", default=None, help="write every measurement here")
     ap.add_argument("--artgen", default="{}", help="JSON of StyleOptions overrides for artgen (for tuning)")
+    ap.add_argument("--outputs", default=None,
+                    help="folder keeping every result PNG and its row (rows.jsonl); results already there are "
+                         "reused, so a long run can be split over several calls and the sheet holds them all")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     recipes = [r.strip() for r in args.recipes.split(",") if r.strip()]
     overrides = json.loads(args.artgen)
     ref = Reference()
     rows = []
+    cache_dir = Path(args.outputs) if args.outputs else None
+    cached = {}
+    if cache_dir is not None:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        log = cache_dir / "rows.jsonl"
+        if log.exists():
+            for line in log.read_text().splitlines():
+                r = json.loads(line)
+                cached[(r["size"], r["content"], r["style"], r["recipe"])] = r
     for size in args.size:
         sheet_rows = []
         for content_spec, style_spec in PAIRS[: args.pairs]:
@@ -222,6 +234,13 @@ def main(argv=None) -> int:
             style = load(spath, size)
             row_imgs = [content, resize_tensor(style, tuple(content.shape[-2:]))]
             for recipe in recipes:
+                key = (size, Path(content_spec[1]).stem, Path(style_spec[1]).stem, recipe)
+                png = cache_dir / f"{size}_{key[1]}_{key[2]}_{recipe}.png" if cache_dir is not None else None
+                if key in cached and png.exists():
+                    rows.append(cached[key])
+                    row_imgs.append(resize_tensor(load_tensor(png, mode="RGB").unsqueeze(0), tuple(content.shape[-2:])))
+                    print(json.dumps(cached[key]) + "  (kept from " + str(cache_dir) + ")", flush=True)
+                    continue
                 t0 = time.perf_counter()
                 if recipe == "artgen":
                     out = run_artgen(cpath, spath, size, **overrides)
@@ -240,6 +259,11 @@ def main(argv=None) -> int:
                        "content_detail": round(content_detail(out, content), 3)}
                 rows.append(row)
                 print(json.dumps(row), flush=True)
+                if cache_dir is not None:
+                    row["load_average"] = round(os.getloadavg()[0], 1)
+                    save_image(out[0], png, overwrite=True)
+                    with open(cache_dir / "rows.jsonl", "a") as fh:
+                        fh.write(json.dumps(row) + "\n")
                 row_imgs.append(out)
             sheet_rows.append(row_imgs)
         if args.sheet:

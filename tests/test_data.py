@@ -221,7 +221,7 @@ def test_load_mnist_one_split_and_gz(tmp_path):
 
 
 def test_load_mnist_missing_and_download_failure(tmp_path, monkeypatch):
-    with pytest.raises(ArtgenError, match=r"MNIST not found under '.*'; pass --download \(needs network\)"):
+    with pytest.raises(ArtgenError, match=r"MNIST not found under '.*'; pass download=True \(needs network\)"):
         data.load_mnist(tmp_path)
     from torchvision import datasets
 
@@ -255,5 +255,5 @@ def test_load_dataset_dispatch(tmp_path, monkeypatch):
     assert x.shape == (2, 3, 8, 8) and classes == ["a", "b"]
     x, y, classes = data.load_dataset("folder", data=root, train=False, size=8)
     assert x.shape == (1, 1, 8, 8) and classes == ["a"]
-    with pytest.raises(UsageError, match="--data"):
+    with pytest.raises(UsageError, match="needs data"):
         data.load_dataset("folder")

@@ -84,7 +84,7 @@ def test_resume_continues_exactly_and_init_from_fine_tunes(tmp_path):
     tuned = train_fast_style("mosaic", None, tmp_path / "tuned", steps=1, progress=False, init_from=str(tmp_path / "full"), **{k: v for k, v in TINY.items() if k != "arch"})
     assert tuned.config.arch == "small"
     assert RunDir(tmp_path / "tuned").load_config()["train"]["init_from"] == str(tmp_path / "full")
-    with pytest.raises(UsageError, match="--init-from"):
+    with pytest.raises(UsageError, match="init_from"):
         train_fast_style("mosaic", None, tmp_path / "bad", steps=1, progress=False, init_from=str(tmp_path / "full"), **{**TINY, "arch": "standard"})
 
     loaded = FastStyle.load(tmp_path / "full", device="cpu")

@@ -240,7 +240,7 @@ def test_make_grid_keeps_channels():
 def test_save_image_refuses_overwrite_and_creates_folders(tmp_path):
     out = tmp_path / "deep" / "er" / "x.png"
     assert images.save_image(torch.zeros(3, 4, 4), out) == out
-    with pytest.raises(UsageError, match=r"output '.*x.png' exists; pass --overwrite to replace it"):
+    with pytest.raises(UsageError, match=r"output '.*x.png' exists; pass overwrite=True to replace it"):
         images.save_image(torch.ones(3, 4, 4), out)
     assert Image.open(out).getpixel((0, 0)) == (0, 0, 0)
     images.save_image(torch.ones(1, 3, 4, 4), out, overwrite=True)
@@ -305,7 +305,7 @@ def test_check_writable(tmp_path):
     assert images.check_writable(target) == target and target.parent.is_dir()
     assert os.listdir(target.parent) == []  # the probe file is gone
     target.write_bytes(b"x")
-    with pytest.raises(UsageError, match="exists; pass --overwrite"):
+    with pytest.raises(UsageError, match="exists; pass overwrite=True"):
         images.check_writable(target)
     assert images.check_writable(target, overwrite=True) == target
     with pytest.raises(UsageError, match="extension"):

@@ -78,7 +78,7 @@ def test_without_inception_auto_falls_back_and_says_so(monkeypatch, capsys, tmp_
     monkeypatch.setattr(metrics, "find_inception_weights", lambda: None)
     _, name = metrics.feature_network("auto")
     assert name == metrics.FALLBACK and "NOT FID/KID" in capsys.readouterr().out
-    with pytest.raises(UsageError, match="inception-weights"):
+    with pytest.raises(UsageError, match="pass inception_weights"):
         metrics.feature_network("inception")
     junk = tmp_path / "junk.pth"
     torch.save({"not": "tensors"}, junk)

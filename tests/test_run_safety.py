@@ -142,7 +142,7 @@ def test_a_run_killed_before_its_first_checkpoint_can_be_restarted_and_says_so(t
     old_style = run.path / ".curves.k2j4l5m6.png"
     leftover.write_bytes(b"x")
     old_style.write_bytes(b"x")
-    with pytest.raises(UsageError, match="stopped before its first checkpoint.*start it again without --resume"):
+    with pytest.raises(UsageError, match="stopped before its first checkpoint.*start it again without resume=True"):
         run.prepare(resume=True)
     RunDir(run.path).prepare()  # no --overwrite needed: nothing trained is there
     assert not leftover.exists() and not old_style.exists()
@@ -163,6 +163,44 @@ def test_gan_run_with_relative_data_resumes_from_elsewhere_and_accepts_moved_dat
     assert main(["gan", "train", "--out", "work/run", "--resume", "--data", "moved", *GAN_TINY, "--steps", "4"]) == 0
     assert json.loads((work / "run" / "config.json").read_text())["train"]["data"] == str(tmp_path / "moved")
     assert torch.load(work / "run" / "training_state.pt", weights_only=True)["step"] == 4
+
+
+def test_fast_style_resume_accepts_moved_photos_and_names_a_missing_folder(tmp_path, monkeypatch):
+    from artgen.errors import TrainingInterrupted
+    from artgen.heads.fast_style import train_fast_style
+    from artgen.train import Callback
+
+    class Stop(Callback):
+        def on_step_end(self, trainer, step):
+            if step == 1:
+                trainer.request_stop("test")
+
+    work = tmp_path / "work"
+    _art_folder(work / "photos")
+    monkeypatch.chdir(work)
+    tiny = dict(arch="small", size=32, batch_size=2, backbone="random", preview_every=None, checkpoint_every=1, steps=3)
+    with pytest.raises(TrainingInterrupted):
+        train_fast_style("swirls", "photos", "run", progress=False, callbacks=[Stop()], device="cpu", **tiny)
+    assert json.loads((work / "run" / "config.json").read_text())["train"]["data"] == str(work / "photos")
+    (work / "photos").rename(tmp_path / "moved")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UsageError, match="photos were in .*work/photos.* pass data with their new place"):
+        train_fast_style(out="work/run", resume=True, progress=False, device="cpu")
+    assert main(["fast-style", "train", "--out", "work/run", "--resume", *CPU]) == 2  # the CLI names the flag
+    assert main(["fast-style", "train", "--out", "work/run", "--resume", "--data", "nowhere", *CPU]) == 2
+    assert main(["fast-style", "train", "--out", "work/run", "--resume", "--data", "moved", *CPU]) == 0
+    assert json.loads((work / "run" / "config.json").read_text())["train"]["data"] == str(tmp_path / "moved")
+    assert torch.load(work / "run" / "training_state.pt", weights_only=True)["step"] == 3
+
+
+def test_fast_style_resume_messages_name_the_data_flag(tmp_path, capsys):
+    from artgen.heads.fast_style import train_fast_style
+
+    train_fast_style("swirls", None, tmp_path / "run", progress=False, device="cpu", steps=1, arch="small", size=32, batch_size=2,
+                     backbone="random", preview_every=None)
+    _art_folder(tmp_path / "photos")
+    assert main(["fast-style", "train", "--out", str(tmp_path / "run"), "--resume", "--data", str(tmp_path / "photos"), *CPU]) == 2
+    assert "--data cannot be given on resume: this run was trained on the built-in pictures" in capsys.readouterr().err
 
 
 # --- 2. weights and configs that are wrong are refused ------------------------------------------
@@ -294,6 +332,62 @@ def test_library_errors_speak_argument_names():
 
     with pytest.raises(ArgumentError, match="^batch_size must be a whole number of at least 1, got 0$"):
         train_gan(dataset="shapes", batch_size=0, device="cpu", progress=False)
+
+
+def _style_options(**kw):
+    from artgen.heads.stylize import StyleOptions
+
+    return StyleOptions(**kw).validate()
+
+
+def _texture_options(**kw):
+    from artgen.heads.texture import TextureOptions
+
+    return TextureOptions(**kw).validate()
+
+
+def _fast_options(**kw):
+    from artgen.heads.fast_style import FastStyleOptions
+
+    return FastStyleOptions(**kw).validate()
+
+
+def _strength(value):
+    from artgen.heads.fast_style import check_strength
+
+    return check_strength(value)
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: _style_options(tile=5), "tile must be 0 (never tile) or at least"),
+    (lambda: _style_options(style_scale=20), "style_scale must be between 0.05 and 8"),
+    (lambda: _texture_options(steps=0), "steps must be at least 1"),
+    (lambda: _fast_options(styles=["swirls"], style_size=4), "style_size must be at least 16"),
+    (lambda: _fast_options(styles=["swirls"], batch_size=0), "batch_size must be a positive integer"),
+    (lambda: _strength(2.0), "strength must be between 0.0 and 1.0"),
+])
+def test_style_heads_speak_argument_names_in_the_library(call, words):
+    """Notebook users read the keyword's name, never a flag the library has not got."""
+    with pytest.raises(ArgumentError) as info:
+        call()
+    assert str(info.value).startswith(words) and "--" not in str(info.value) and "{arg" not in str(info.value)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["stylize", "{img}", "{img}", "-o", "{tmp}/o.png", "--tile-size", "5"], "--tile-size must be 0 (never tile)"),
+    (["stylize", "{img}", "{img}", "{img}", "-o", "{tmp}/o.png", "--style-weights", "1,2,3"], "--style-weights has 3 values for 2 style images"),
+    (["texture", "{img}", "-o", "{tmp}/o.png", "--steps", "0"], "--steps must be at least 1"),
+    (["fast-style", "train", "--style", "swirls", "--out", "{tmp}/r", "--batch-size", "0"], "--batch-size must be a positive integer"),
+    (["fast-style", "train", "--style", "swirls", "--style-blend", "1", "2", "--out", "{tmp}/r"], "2 --style-blend weights for 1 style images"),
+])
+def test_style_heads_name_flags_on_the_command_line(argv, words, tmp_path, capsys):
+    from artgen.images import save_image
+
+    img = save_image(torch.rand(3, 32, 32), tmp_path / "i.png")
+    argv = [a.replace("{img}", str(img)).replace("{tmp}", str(tmp_path)) for a in argv]
+    assert main([*argv, *CPU]) == 2
+    err = capsys.readouterr().err
+    assert words in err and "{arg" not in err and err.count("\n") == 1
 
 
 def test_disk_full_names_the_file_and_keeps_the_old_one(tmp_path, monkeypatch):

@@ -32,9 +32,9 @@ def add_parser(sub, name: str) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
 
     train = actions.add_parser("train", help="train a style network on a folder of photos", description="Train a style network for one style image (or a blend of several).")
-    train.add_argument("--style", action="append", required=True, metavar="STYLE", help="style image (repeat to blend several); or a built-in style: swirls, embers, mosaic")
+    train.add_argument("--style", action="append", metavar="STYLE", help="style image (repeat to blend several); or a built-in style: swirls, embers, mosaic (not needed with --resume)")
     train.add_argument("--style-blend", type=float, nargs="+", metavar="W", help="one weight per --style for a blend (default: equal)")
-    train.add_argument("--data", metavar="DIR", help="folder of content photos (default: the built-in pictures, offline)")
+    train.add_argument("--data", metavar="DIR", help="folder of content photos (default: the built-in pictures, offline); with --resume, the photos' new place if their folder moved")
     train.add_argument("--out", required=True, metavar="MODEL", help="run folder to write (config.json, model.safetensors, previews/, curves.png)")
     train.add_argument("--size", type=int, default=256, help="training crop side in pixels (default: 256)")
     train.add_argument("--style-size", type=int, default=None, help="style image long side in pixels (default: --size)")
@@ -55,7 +55,7 @@ def add_parser(sub, name: str) -> None:
     train.add_argument("--preview-every", type=int, default=200, metavar="N", help="write previews/step_N.png of a fixed content picture every N steps (default: 200)")
     train.add_argument("--checkpoint-every", type=int, default=500, metavar="N", help="save a resumable checkpoint every N steps (default: 500)")
     add_common(train)
-    train.set_defaults(func=run_train)
+    train.set_defaults(func=run_train, argument_flags={"styles": "style"})
 
     apply = actions.add_parser("apply", help="stylise images or folders with a trained network", description="Stylise images: a file in, a file out; several files or a folder in, a folder out.")
     apply.add_argument("--model", required=True, metavar="MODEL", help="a style network run folder")
@@ -73,7 +73,7 @@ def add_parser(sub, name: str) -> None:
                        help="stylise in N px tiles (instance-norm statistics from the whole picture), so memory follows the tile; "
                             "default: 1024 px tiles for pictures over 2048x2048 pixels, else one pass; 0: never tile")
     add_common(apply)
-    apply.set_defaults(func=run_apply)
+    apply.set_defaults(func=run_apply, argument_flags={"tile": "tile_size"})
 
     export = actions.add_parser("export", help="export a style network to ONNX (dynamic height and width)")
     export.add_argument("--model", required=True, metavar="MODEL", help="a style network run folder")
@@ -98,6 +98,8 @@ def run_train(args) -> int:
     if not args.resume:
         from ..styles import STYLES
 
+        if not args.style:
+            raise UsageError("give at least one --style (an image, or a built-in style: swirls, embers, mosaic)")
         for style in args.style:
             if not Path(style).exists() and style not in STYLES:
                 raise UsageError(f"--style '{style}' does not exist (built-in styles: {', '.join(STYLES)})")
@@ -129,7 +131,7 @@ def run_train(args) -> int:
         options["arch"] = args.arch
     model = train_fast_style(
         None if args.resume else args.style,
-        None if args.resume else args.data,
+        args.data,
         args.out,
         resume=args.resume,
         overwrite=args.overwrite,

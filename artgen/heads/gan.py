@@ -214,7 +214,7 @@ def load_gan_data(
     from ..data import ImageFolder, art_images, load_dataset, make_shapes
 
     if data is not None and dataset is not None:
-        raise UsageError("give either --data DIR or --dataset NAME, not both")
+        raise UsageError("give either {arg:data} or {arg:dataset}, not both")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ArgumentError("limit", f"must be a whole number of at least 1, got {limit!r}")
     stored = round(size * 1.125) if crop == "random" else size
@@ -235,7 +235,7 @@ def load_gan_data(
             raise ArgumentError("dataset", f"{dataset!r}: expected one of {', '.join(BUILTIN_DATASETS)}")
         if key == "art":
             if labelled:
-                raise UsageError("--conditional needs labels; the built-in 'art' set has none (use shapes, mnist, fashion-mnist or a folder with one subfolder per class)")
+                raise UsageError("{arg:conditional=True} needs labels; the built-in 'art' set has none (use shapes, mnist, fashion-mnist or a folder with one subfolder per class)")
             ch = channels or 3
             n = min(limit, ART_IMAGES) if limit else ART_IMAGES
             x = fit_images(art_images(n, size=stored, seed=0), stored, ch)
@@ -476,7 +476,7 @@ class GAN:
         c = self.config
         if not c.conditional:
             if class_ is not None:
-                raise UsageError("--class needs a class-conditional GAN (train with --conditional)")
+                raise UsageError("{arg:class_} needs a class-conditional GAN (train with {arg:conditional=True})")
             return None
         if class_ is None:
             return torch.arange(n) % c.num_classes
@@ -558,24 +558,24 @@ class GAN:
 def init_from_run(gan: GAN, path: str | os.PathLike) -> None:
     """Copy an earlier run's generator, discriminator and EMA generator into ``gan`` (fine-tuning)."""
     run = RunDir(path)
-    cfg = run.load_head_config(HEAD, "GAN", what="--init-from")
+    cfg = run.load_head_config(HEAD, "GAN", what="{arg:init_from}")
     src = run.load_settings(GANConfig, "model", cfg)
     dst = gan.config
     problems = []
     if src.size != dst.size:
-        problems.append(f"it is {src.size}px and this run is {dst.size}px (pass --size {src.size})")
+        problems.append(f"it is {src.size}px and this run is {dst.size}px (pass {{arg:size={src.size}}})")
     if src.channels != dst.channels:
-        problems.append(f"it has {src.channels} channel(s) and this run {dst.channels} (pass --channels {src.channels})")
+        problems.append(f"it has {src.channels} channel(s) and this run {dst.channels} (pass {{arg:channels={src.channels}}})")
     if src.num_classes != dst.num_classes:
         problems.append(f"it has {src.num_classes or 'no'} classes and this run {dst.num_classes or 'none'}")
     for key in ("z_dim", "g_width", "d_width", "max_width", "spectral_norm", "mbstd_group", "latent_norm"):
         if getattr(src, key) != getattr(dst, key):
             problems.append(f"its {key} is {getattr(src, key)} and this run's {getattr(dst, key)}")
     if problems:
-        raise UsageError(f"--init-from '{run.path}' does not fit: " + "; ".join(problems))
+        raise UsageError(f"{{arg:init_from}} '{run.path}' does not fit: " + "; ".join(problems))
     tensors = run.load_weights()
     for name, module in gan.modules().items():
-        load_state_into(module, split_prefix(tensors, name), what=f"--init-from '{run.path}' {name}")
+        load_state_into(module, split_prefix(tensors, name), what=f"{{arg:init_from}} '{run.path}' {name}")
 
 
 class _SampleGrid:
@@ -657,9 +657,9 @@ def train_gan(
     run = RunDir(out) if out is not None else None
     if resume:
         if run is None:
-            raise UsageError("--resume needs --out RUN")
+            raise UsageError("{arg:resume=True} needs {arg:out}")
         if init_from:
-            raise UsageError("--resume and --init-from cannot be combined")
+            raise UsageError("{arg:resume=True} and {arg:init_from} cannot be combined")
         if distributed.is_main():
             run.prepare(resume=True)
         distributed.barrier()
@@ -688,7 +688,7 @@ def train_gan(
         distributed.barrier()
         gd = load_gan_data(data=data, dataset=dataset if data is None else None, data_root=data_root, size=size, channels=channels, labelled=conditional, crop=crop, limit=limit)
         if conditional and not gd.classes:
-            raise UsageError("--conditional needs labelled data: one subfolder per class, or --dataset shapes|mnist|fashion-mnist")
+            raise UsageError("{arg:conditional=True} needs labelled data: one subfolder per class, or {arg:dataset=shapes|mnist|fashion-mnist}")
         n = len(gd.images)
         if isinstance(augment, str) and augment.strip().lower() == "auto":
             policy = ["color", "translation", "cutout"] if n < AUGMENT_AUTO_LIMIT else []
@@ -749,16 +749,16 @@ def _resume_data(tc: GANTrainConfig, data, dataset, data_root) -> None:
         if not folder.is_dir():
             raise ArgumentError("data", f"'{data}' {'is not a folder' if folder.exists() else 'does not exist'}")
         if tc.data is None:
-            raise UsageError(f"this run was trained on the built-in '{tc.dataset}' set, not a folder; resume it without --data")
+            raise UsageError(f"this run was trained on the built-in '{tc.dataset}' set, not a folder; resume it without {{arg:data}}")
         if _absolute(folder) != tc.data:
             log.info("resuming with the images in '%s' (the run was started on '%s')", folder, tc.data)
         tc.data = _absolute(folder)
     elif tc.data is not None and not Path(tc.data).is_dir():
-        raise UsageError(f"this run's images were in '{tc.data}', which is not there any more; pass --data with their new place")
+        raise UsageError(f"this run's images were in '{tc.data}', which is not there any more; pass {{arg:data}} with their new place")
     if data_root is not None:
         tc.data_root = _absolute(data_root)
     if dataset is not None and dataset != (tc.dataset or "folder"):
-        raise UsageError(f"this run was trained on {tc.dataset or tc.data!r}; --dataset {dataset} cannot change that on --resume")
+        raise UsageError(f"this run was trained on {tc.dataset or tc.data!r}; {{arg:dataset={dataset}}} cannot change that on {{arg:resume=True}}")
 
 
 def _check_train_args(*, steps, batch_size, limit, loss, augment, freeze_d, crop, sample_every, checkpoint_every, lr_g, lr_d, r1_gamma) -> None:
@@ -854,7 +854,7 @@ def evaluate_gan(gan, real, *, num_samples=1000, features="auto", inception_weig
 def class_agreement(gan, classifier, *, per_class: int = 100, seed: int = 0) -> float:
     """Fraction of class-conditional samples that ``classifier`` assigns to the requested class."""
     if not gan.config.conditional:
-        raise UsageError("--classifier needs a class-conditional GAN (trained with --conditional)")
+        raise UsageError("{arg:classifier} needs a class-conditional GAN (trained with {arg:conditional=True})")
     cc = classifier.config
     if cc.num_classes != gan.config.num_classes:
         raise UsageError(f"the classifier knows {cc.num_classes} classes, the GAN {gan.config.num_classes}")

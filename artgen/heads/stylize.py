@@ -34,7 +34,7 @@ from torch import nn
 
 from .. import losses
 from ..device import Precision, cpu_has_fast_bf16, resolve_device, seed_everything
-from ..errors import ImageError, UsageError
+from ..errors import ArgumentError, ImageError, UsageError
 from ..images import load_tensor, resize_tensor, rgb_to_yiq, to_pil, with_chroma
 from ..models.encoders import CONTENT_LAYERS, STYLE_LAYERS, FeatureEncoder, build_encoder, min_input_side, style_grams
 from ..settings import Settings
@@ -78,25 +78,25 @@ class StyleOptions(Settings):
 
     def validate(self) -> None:
         if self.tile is not None and self.tile != 0 and self.tile < MIN_SIDE:
-            raise UsageError(f"--tile-size must be 0 (never tile) or at least {MIN_SIDE}, got {self.tile}")
+            raise ArgumentError("tile", f"must be 0 (never tile) or at least {MIN_SIDE}, got {self.tile}")
         if self.size < MIN_SIDE:
-            raise UsageError(f"--size must be at least {MIN_SIDE}, got {self.size}")
+            raise ArgumentError("size", f"must be at least {MIN_SIDE}, got {self.size}")
         if self.steps is not None and self.steps < 1:
-            raise UsageError(f"--steps must be at least 1, got {self.steps}")
+            raise ArgumentError("steps", f"must be at least 1, got {self.steps}")
         if self.optimizer not in OPTIMIZERS:
-            raise UsageError(f"--optimizer {self.optimizer!r}: expected lbfgs or adam")
+            raise ArgumentError("optimizer", f"{self.optimizer!r}: expected lbfgs or adam")
         if self.init not in INITS:
-            raise UsageError(f"--init {self.init!r}: expected content or noise")
+            raise ArgumentError("init", f"{self.init!r}: expected content or noise")
         for name in ("content_weight", "style_weight", "tv_weight"):
             value = getattr(self, name)
             if value is not None and (value < 0 or not math.isfinite(value)):
-                raise UsageError(f"--{name.replace('_', '-')} must be a non-negative number, got {value}")
+                raise ArgumentError(name, f"must be a non-negative number, got {value}")
         if not (0.05 <= self.style_scale <= 8):
-            raise UsageError(f"--style-scale must be between 0.05 and 8, got {self.style_scale}")
+            raise ArgumentError("style_scale", f"must be between 0.05 and 8, got {self.style_scale}")
         if self.levels is not None and self.levels < 1:
-            raise UsageError(f"--levels must be at least 1, got {self.levels}")
+            raise ArgumentError("levels", f"must be at least 1, got {self.levels}")
         if self.save_every is not None and self.save_every < 1:
-            raise UsageError(f"--save-every must be at least 1, got {self.save_every}")
+            raise ArgumentError("save_every", f"must be at least 1, got {self.save_every}")
 
 
 #: Defaults that depend on the backbone: (total steps, style weight, TV weight).
@@ -340,8 +340,8 @@ def fit_pyramid(size: int, content_hw: tuple[int, int], min_side: int, levels: i
     if min(out) < min_side:
         need = math.ceil(min_side * max(h, w) / min(h, w))
         raise UsageError(
-            f"the content image is {w}x{h} (aspect {max(h, w) / min(h, w):.0f}:1); at --size {size} its short side would be "
-            f"{min(out)} px, under the {min_side} px the encoder's deepest layer needs: use --size {need} or more, or crop the image"
+            f"the content image is {w}x{h} (aspect {max(h, w) / min(h, w):.0f}:1); at {{arg:size={size}}} its short side would be "
+            f"{min(out)} px, under the {min_side} px the encoder's deepest layer needs: use {{arg:size={need}}} or more, or crop the image"
         )
     sizes = pyramid_sizes(size, levels)
     kept = [side for side in sizes if min(_fit(h, w, side)) >= min_side]
@@ -404,7 +404,7 @@ def stylize_tensor(
     if not styles:
         raise UsageError("give at least one style image")
     if options.style_blend is not None and len(options.style_blend) != len(styles):
-        raise UsageError(f"--style-weights has {len(options.style_blend)} values for {len(styles)} style images")
+        raise ArgumentError("style_blend", f"has {len(options.style_blend)} values for {len(styles)} style images")
     device = resolve_device(options.device)
     options = dataclasses.replace(options, precision=stylize_precision(options.precision, device))
     Precision.create(options.precision, device)  # usage errors before any work

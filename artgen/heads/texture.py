@@ -26,7 +26,7 @@ from typing import Any
 import torch
 
 from ..device import Precision, resolve_device, seed_everything
-from ..errors import UsageError
+from ..errors import ArgumentError, UsageError
 from ..images import to_pil
 from ..models.encoders import STYLE_LAYERS, build_encoder
 from ..settings import Settings
@@ -77,21 +77,21 @@ class TextureOptions(Settings):
     def validate(self) -> None:
         for name in ("height", "width"):
             if getattr(self, name) < MIN_SIDE:
-                raise UsageError(f"--size: the {name} must be at least {MIN_SIDE}, got {getattr(self, name)}")
+                raise ArgumentError("size", f"{self.width}x{self.height}: the {name} must be at least {MIN_SIDE}")
         if self.steps is not None and self.steps < 1:
-            raise UsageError(f"--steps must be at least 1, got {self.steps}")
+            raise ArgumentError("steps", f"must be at least 1, got {self.steps}")
         if self.optimizer not in OPTIMIZERS:
-            raise UsageError(f"--optimizer {self.optimizer!r}: expected lbfgs or adam")
+            raise ArgumentError("optimizer", f"{self.optimizer!r}: expected lbfgs or adam")
         for name in ("style_weight", "tv_weight"):
             value = getattr(self, name)
             if value is not None and (value < 0 or not math.isfinite(value)):
-                raise UsageError(f"--{name.replace('_', '-')} must be a non-negative number, got {value}")
+                raise ArgumentError(name, f"must be a non-negative number, got {value}")
         if self.example_size is not None and self.example_size < MIN_SIDE:
-            raise UsageError(f"--example-size must be at least {MIN_SIDE}, got {self.example_size}")
+            raise ArgumentError("example_size", f"must be at least {MIN_SIDE}, got {self.example_size}")
         if self.levels is not None and self.levels < 1:
-            raise UsageError(f"--levels must be at least 1, got {self.levels}")
+            raise ArgumentError("levels", f"must be at least 1, got {self.levels}")
         if self.tile is not None and self.tile != 0 and self.tile < MIN_SIDE:
-            raise UsageError(f"--tile-size must be 0 (never tile) or at least {MIN_SIDE}, got {self.tile}")
+            raise ArgumentError("tile", f"must be 0 (never tile) or at least {MIN_SIDE}, got {self.tile}")
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -100,11 +100,11 @@ def parse_size(text: str) -> tuple[int, int]:
     try:
         values = [int(p) for p in parts]
     except ValueError:
-        raise UsageError(f"--size expects WIDTHxHEIGHT or one number, got {text!r}") from None
+        raise ArgumentError("size", f"expects WIDTHxHEIGHT or one number, got {text!r}") from None
     if len(values) == 1:
         values *= 2
     if len(values) != 2:
-        raise UsageError(f"--size expects WIDTHxHEIGHT or one number, got {text!r}")
+        raise ArgumentError("size", f"expects WIDTHxHEIGHT or one number, got {text!r}")
     return values[1], values[0]
 
 
@@ -124,7 +124,7 @@ def texture_tensor(examples, options: TextureOptions | None = None, *, encoder=N
     if not examples:
         raise UsageError("give at least one example image")
     if options.style_blend is not None and len(options.style_blend) != len(examples):
-        raise UsageError(f"--style-weights has {len(options.style_blend)} values for {len(examples)} example images")
+        raise ArgumentError("style_blend", f"has {len(options.style_blend)} values for {len(examples)} example images")
     device = resolve_device(options.device)
     options = dataclasses.replace(options, precision=stylize_precision(options.precision, device))
     precision = Precision.create(options.precision, device)

