@@ -85,7 +85,7 @@ def test_blend_weights_move_the_result_towards_the_heavier_style():
     mostly_red, _ = S.stylize_tensor(content, [blue, red], S.StyleOptions(style_blend=[0.1, 0.9], **opts), encoder=enc)
     b_minus_r = lambda t: (t[:, 2] - t[:, 0]).mean().item()
     assert b_minus_r(mostly_blue) > b_minus_r(mostly_red)
-    with pytest.raises(artgen.UsageError, match="style-weights"):
+    with pytest.raises(artgen.UsageError, match="style_blend has 1 values for 2 style images"):
         S.stylize_tensor(content, [blue, red], S.StyleOptions(style_blend=[1.0], **opts), encoder=enc)
 
 

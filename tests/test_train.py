@@ -80,7 +80,7 @@ def test_interrupt_then_resume_reaches_the_uninterrupted_weights(tmp_path, how):
     first = make_clf(seed=1)
     with pytest.raises(TrainingInterrupted) as info:
         first.fit(x, y, epochs=3, batch_size=32, run_dir=tmp_path / "run", progress=False, seed=1, callbacks=[StopAt(10, how)])
-    assert "step 10" in str(info.value) and "--resume" in str(info.value)
+    assert "step 10" in str(info.value) and "continue with resume=True" in str(info.value)
     state = RunDir(tmp_path / "run").load_state()
     assert state["step"] == 10
 
