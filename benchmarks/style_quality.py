@@ -20,7 +20,7 @@ Contenders (each at the same output size, long side ``--size``):
 
 Measured for each result:
 
-* time (wall clock, seconds; the process's threads as set by ``--threads``);
+* time: wall clock and CPU time of the process (seconds; the threads as set by ``--threads``);
 * reference style loss: ONE fixed objective for all, ``(1/5) sum_l ||G_l(out) - G_l(style)||^2 /
   ||G_l(style)||^2`` over relu1_1, relu2_1, relu3_1, relu4_1, relu5_1 (Gram matrices normalised by
   C*H*W; equal layer weights on the relative error; fp32; the style image at the output's long
@@ -241,7 +241,7 @@ def main(argv=None) -> int:
                     row_imgs.append(resize_tensor(load_tensor(png, mode="RGB").unsqueeze(0), tuple(content.shape[-2:])))
                     print(json.dumps(cached[key]) + "  (kept from " + str(cache_dir) + ")", flush=True)
                     continue
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), _cpu_seconds()
                 if recipe == "artgen":
                     out = run_artgen(cpath, spath, size, **overrides)
                 elif recipe == "tutorial":
@@ -252,10 +252,10 @@ def main(argv=None) -> int:
                     out = run_pastiche(cpath, spath, size, args.threads)
                 else:
                     raise SystemExit(f"unknown recipe {recipe}")
-                seconds = time.perf_counter() - t0
+                seconds, cpu = time.perf_counter() - t0, _cpu_seconds() - c0
                 out = resize_tensor(out.float().cpu().clamp(0, 1), tuple(content.shape[-2:]))
                 row = {"size": size, "content": Path(content_spec[1]).stem, "style": Path(style_spec[1]).stem, "recipe": recipe,
-                       "seconds": round(seconds, 1), "style_loss": round(ref.style_loss(out, style), 4),
+                       "seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1), "style_loss": round(ref.style_loss(out, style), 4),
                        "content_detail": round(content_detail(out, content), 3)}
                 rows.append(row)
                 print(json.dumps(row), flush=True)
@@ -279,6 +279,16 @@ def main(argv=None) -> int:
     return 0
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished children (pastiche runs as one), in seconds.
+
+    On a shared machine wall-clock time grows with other jobs' load; the CPU time each recipe
+    spends, at the same thread count, does much less, so ratios are taken on it as well.
+    """
+    own = os.times()
+    return own.user + own.system + own.children_user + own.children_system
+
+
 def _pad_to(t: torch.Tensor, h: int, w: int) -> torch.Tensor:
     """Letterbox (1, 3, H, W) onto a white (1, 3, h', w') canvas of the target aspect."""
     th, tw = t.shape[-2:]
@@ -291,16 +301,19 @@ def _pad_to(t: torch.Tensor, h: int, w: int) -> torch.Tensor:
 
 
 def _summary(rows, recipes):
-    print("\nsize | recipe | seconds (mean) | reference style loss (mean) | content detail (mean) | time / tutorial")
+    print("\nsize | recipe | seconds (mean) | CPU seconds (mean) | reference style loss (mean) | content detail (mean) | time / tutorial | CPU time / tutorial")
     for size in sorted({r["size"] for r in rows}):
         base = [r["seconds"] for r in rows if r["size"] == size and r["recipe"] == "tutorial"]
+        base_cpu = [r.get("cpu_seconds", float("nan")) for r in rows if r["size"] == size and r["recipe"] == "tutorial"]
         for recipe in recipes:
             sel = [r for r in rows if r["size"] == size and r["recipe"] == recipe]
             if not sel:
                 continue
             mean = lambda k: sum(r[k] for r in sel) / len(sel)  # noqa: E731
+            cpu = sum(r.get("cpu_seconds", float("nan")) for r in sel) / len(sel)
             ratio = f"{mean('seconds') / (sum(base) / len(base)):.3f}" if base else "-"
-            print(f"{size} | {recipe} | {mean('seconds'):.1f} | {mean('style_loss'):.4f} | {mean('content_detail'):.3f} | {ratio}")
+            cpu_ratio = f"{cpu / (sum(base_cpu) / len(base_cpu)):.3f}" if base_cpu else "-"
+            print(f"{size} | {recipe} | {mean('seconds'):.1f} | {cpu:.1f} | {mean('style_loss'):.4f} | {mean('content_detail'):.3f} | {ratio} | {cpu_ratio}")
 
 
 if __name__ == "__main__":
