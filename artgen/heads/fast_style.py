@@ -145,11 +145,7 @@ class FastStyleTask(Task):
             feats = self.encoder(out, self.layers)
             with torch.no_grad():
                 targets = self.encoder(photos, self.content_layers)
-        content = photos.new_zeros((), dtype=torch.float32)
-        for l in self.content_layers:
-            t = targets[l].float()
-            content = content + losses.content_loss(feats[l], t) / t.pow(2).mean().clamp_min(1e-12)
-        content = content / len(self.content_layers)
+        content = losses.normalised_content_loss([feats[l] for l in self.content_layers], [targets[l] for l in self.content_layers])
         style = losses.style_loss([feats[l] for l in self.style_layers], [self.target_grams[l] for l in self.style_layers], self.layer_weights)
         tv = losses.tv_loss(out)
         loss = opts.content_weight * content + opts.style_weight * style + opts.tv_weight * tv
