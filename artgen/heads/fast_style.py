@@ -38,6 +38,7 @@ from ..checkpoint import RunDir, load_state_into, split_prefix
 from ..device import Precision, resolve_device, seed_everything
 from ..errors import ArgumentError, ArtgenError, CheckpointError, ImageError, UsageError
 from ..images import check_writable, load_tensor, rgb_to_yiq, save_image, to_pil, to_tensor, with_chroma
+from ..models.encoders import FAST_STYLE_CONTENT_LAYERS, FAST_STYLE_STYLE_LAYERS
 from ..models.style_net import ARCHS, StyleNet, StyleNetConfig
 from ..settings import Settings
 from ..train import Callback, CurvePlot, LambdaCallback, Task, Trainer, show_progress
@@ -45,8 +46,6 @@ from ..train import Callback, CurvePlot, LambdaCallback, Task, Trainer, show_pro
 log = logging.getLogger("artgen")
 
 HEAD = "fast_style"
-CONTENT_LAYERS = ("relu3_1",)
-STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 BUILTIN_DATA = "builtin"
 BUILTIN_COUNT = 64  # built-in content pictures (procedural paintings, artgen.data.art_images)
 
@@ -70,8 +69,8 @@ class FastStyleOptions(Settings):
     content_weight: float = 1.0
     style_weight: float = 5.0
     tv_weight: float = 1e-4
-    content_layers: list[str] = field(default_factory=lambda: list(CONTENT_LAYERS))
-    style_layers: list[str] = field(default_factory=lambda: list(STYLE_LAYERS))
+    content_layers: list[str] = field(default_factory=lambda: list(FAST_STYLE_CONTENT_LAYERS))
+    style_layers: list[str] = field(default_factory=lambda: list(FAST_STYLE_STYLE_LAYERS))
     backbone: str = "auto"  # auto | vgg19-original | vgg19 | random
     weights: str | None = None  # local torchvision VGG19 state dict
     init_from: str | None = None  # another fast-style run to fine-tune

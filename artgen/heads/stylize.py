@@ -36,7 +36,7 @@ from .. import losses
 from ..device import Precision, cpu_has_fast_bf16, resolve_device, seed_everything
 from ..errors import ArgumentError, ImageError, UsageError
 from ..images import load_tensor, resize_tensor, rgb_to_yiq, to_pil, with_chroma
-from ..models.encoders import CONTENT_LAYERS, STYLE_LAYERS, FeatureEncoder, build_encoder, min_input_side, style_grams
+from ..models.encoders import GATYS_CONTENT_LAYERS, GATYS_STYLE_LAYERS, FeatureEncoder, build_encoder, min_input_side, style_grams
 from ..settings import Settings
 from ..train import LambdaCallback, Repeat, Task, Trainer
 
@@ -64,8 +64,8 @@ class StyleOptions(Settings):
     weights: str | None = None           # local torchvision VGG19 state dict
     init: str = "content"                # content | noise
     levels: int | None = None            # pyramid levels (None: as many as keep the coarsest >= 128 px, up to 3)
-    content_layers: tuple[str, ...] = CONTENT_LAYERS
-    style_layers: tuple[str, ...] = STYLE_LAYERS
+    content_layers: tuple[str, ...] = GATYS_CONTENT_LAYERS
+    style_layers: tuple[str, ...] = GATYS_STYLE_LAYERS
     style_layer_weights: tuple[float, ...] | None = None   # None: 1 / (L * mean(G^2)) per layer
     normalize: bool = True               # normalise content / style terms by their targets
     seed: int = 0

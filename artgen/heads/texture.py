@@ -28,7 +28,7 @@ import torch
 from ..device import Precision, resolve_device, seed_everything
 from ..errors import ArgumentError, UsageError
 from ..images import to_pil
-from ..models.encoders import STYLE_LAYERS, build_encoder
+from ..models.encoders import GATYS_STYLE_LAYERS, build_encoder
 from ..settings import Settings
 from ..train import Repeat, Trainer
 from .stylize import (
@@ -65,7 +65,7 @@ class TextureOptions(Settings):
     backbone: str = "auto"
     weights: str | None = None
     levels: int | None = None
-    style_layers: tuple[str, ...] = STYLE_LAYERS
+    style_layers: tuple[str, ...] = GATYS_STYLE_LAYERS
     style_layer_weights: tuple[float, ...] | None = None
     normalize: bool = True
     seed: int = 0
