@@ -82,9 +82,16 @@ class FastStyleOptions(Settings):
     stability_weight: float = 0.0  # temporal stability under small motions and noise (video); 0 = off
     stability_noise: float = 0.02  # std of the pixel noise added to the moved photo (image units)
 
-    def validate(self) -> None:
-        if not self.styles:
-            raise UsageError("give at least one style image ({arg:styles})")
+    def __post_init__(self) -> None:
+        """Check every value, so that no invalid options object exists.
+
+        ``styles`` may be empty here (the defaults, or a run folder's stored
+        settings read field by field); :func:`train_fast_style` requires at least one.
+
+        Raises:
+            ArgumentError: a value out of range or unknown, naming the field.
+            UsageError: ``style_blend`` does not give one weight per style image.
+        """
         if self.arch not in ARCHS:
             raise ArgumentError("arch", f"{self.arch!r}: expected one of {', '.join(ARCHS)}")
         for name in ("size", "steps", "batch_size"):
@@ -321,8 +328,9 @@ def train_fast_style(
         _resume_data(opts, data)
     else:
         styles = style if isinstance(style, (list, tuple)) else ([style] if style is not None else [])
+        if not styles:
+            raise UsageError("give at least one style image ({arg:styles})")
         opts = FastStyleOptions(styles=[s if isinstance(s, torch.Tensor) else str(s) for s in styles], data=str(Path(data).expanduser().resolve()) if data is not None and str(data) != "builtin" else data, **options)
-        opts.validate()
         style_tensors = [_style_tensor(s, opts.style_size or opts.size) for s in opts.styles]
         opts.styles = [("<tensor>" if isinstance(s, torch.Tensor) else s) for s in opts.styles]
         if opts.init_from:

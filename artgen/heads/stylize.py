@@ -76,7 +76,12 @@ class StyleOptions(Settings):
     seamless: bool = False               # circular padding + wrap-around TV: the result tiles the plane
     tile: int | None = None              # levels with a longer side are optimised in tiles of this side (None: 1024, 0: never)
 
-    def validate(self) -> None:
+    def __post_init__(self) -> None:
+        """Check every value, so that no invalid options object exists.
+
+        Raises:
+            ArgumentError: a value out of range or unknown, naming the field.
+        """
         if self.tile is not None and self.tile != 0 and self.tile < MIN_SIDE:
             raise ArgumentError("tile", f"must be 0 (never tile) or at least {MIN_SIDE}, got {self.tile}")
         if self.size < MIN_SIDE:
@@ -398,7 +403,6 @@ def stylize_tensor(
     ``callbacks`` are called as ``fn(image_rgb, step)`` every ``options.save_every`` steps.
     """
     options = options or StyleOptions()
-    options.validate()
     if not isinstance(styles, (list, tuple)):
         styles = [styles]
     if not styles:
