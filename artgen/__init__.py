@@ -8,8 +8,7 @@ Public API (everything a notebook needs)::
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from .version import __version__
 from .device import resolve_device, seed_everything
 from .errors import ArtgenError, CheckpointError, ImageError, UsageError
 from .heads.classify import Classifier

@@ -29,6 +29,7 @@ from torch import nn
 
 from .errors import CheckpointError, UsageError
 from .fileio import atomic_path, write_json_atomic
+from .version import __version__
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -187,8 +188,6 @@ class RunDir:
         return self.config_path.is_file()
 
     def save_config(self, config: Mapping) -> Path:
-        from . import __version__
-
         data = dict(config)
         data.setdefault("artgen_version", __version__)
         return write_json_atomic(self.config_path, data)

@@ -11,7 +11,7 @@ import importlib
 import logging
 import sys
 
-from . import __version__
+from .version import __version__
 from .errors import ArtgenError
 
 # sub-command name -> module under artgen.commands (imported lazily)

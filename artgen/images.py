@@ -36,6 +36,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from artgen.errors import ArtgenError, ImageError, UsageError
 from artgen.fileio import atomic_path
+from artgen.version import __version__
 
 log = logging.getLogger("artgen.images")
 
@@ -530,18 +531,9 @@ def _atomic_write(path: Path, overwrite: bool, write: Any) -> Path:
     return path
 
 
-def _version() -> str:
-    try:
-        from artgen import __version__
-
-        return str(__version__)
-    except Exception:
-        return "unknown"
-
-
 def _with_version(metadata: Mapping[str, Any]) -> dict[str, Any]:
     meta = dict(metadata)
-    meta.setdefault("artgen_version", _version())
+    meta.setdefault("artgen_version", __version__)
     return meta
 
 

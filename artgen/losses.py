@@ -28,6 +28,26 @@ def mse(prediction: torch.Tensor, target: torch.Tensor, reduction: str = "mean")
     return F.mse_loss(prediction, target, reduction=reduction)
 
 
+def mse_on_probabilities(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error between softmax probabilities and one-hot (or soft) targets.
+
+    ``mean((softmax(logits) - onehot(target))^2)`` over all ``B * K`` entries:
+    the objective Keras trains with for ``loss="mse"`` on a softmax output layer,
+    which is what the founding document's classifier compiles with.
+
+    ``logits`` is ``(B, K)``, any float dtype (the softmax runs in float32).
+    ``target`` is class indices ``(B,)`` (any integer dtype, values in ``[0, K)``)
+    or a distribution ``(B, K)`` (rows in ``[0, 1]``, used as given). Returns a
+    0-d float32 tensor in ``[0, 1]``. An index outside ``[0, K)`` raises
+    RuntimeError (from :func:`torch.nn.functional.one_hot`); a target of another
+    shape raises RuntimeError from the broadcast.
+    """
+    probs = torch.softmax(logits.float(), dim=-1)  # (B, K)
+    if target.dim() == 1:
+        target = F.one_hot(target.long(), probs.shape[-1]).float()  # (B,) -> (B, K)
+    return mse(probs, target)
+
+
 def cross_entropy(
     prediction: torch.Tensor,
     target: torch.Tensor,
@@ -136,6 +156,32 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Content loss: mean squared difference of two feature maps."""
     return F.mse_loss(features.float(), target.float())
+
+
+def normalised_content_loss(features: Sequence[torch.Tensor], targets: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Content loss of ``L`` layers, each relative to its target's energy, averaged over layers.
+
+    ``(1 / L) * sum_l mean((F_l - T_l)^2) / max(mean(T_l^2), 1e-12)``, where
+    ``F_l`` and ``T_l`` are ``(B, C_l, H_l, W_l)`` feature maps of the output and
+    of the photo at layer ``l`` (any float dtype; computed in float32). This is
+    the content term of the perceptual loss of Johnson, Alahi & Fei-Fei (2016),
+    "Perceptual Losses for Real-Time Style Transfer", with each layer's squared
+    error divided by its target's mean square (computed per batch, so no
+    per-photo statistic is stored), which makes ``content_weight`` mean the same
+    for every backbone and image size. The fast style networks train with it;
+    the optimisation path (:mod:`artgen.heads.stylize`) uses the same
+    normalisation with scales fixed once by :func:`energy_weights`.
+
+    Returns a 0-d float32 tensor, ``>= 0``; 0 when the features equal the targets.
+    Raises ValueError when the lists are empty or of different lengths.
+    """
+    if len(features) != len(targets) or not features:
+        raise ValueError(f"normalised_content_loss got {len(features)} feature maps and {len(targets)} targets; expected the same non-zero number")
+    total = features[0].new_zeros((), dtype=torch.float32)
+    for feature, target in zip(features, targets):
+        target = target.float()
+        total = total + content_loss(feature, target) / target.pow(2).mean().clamp_min(_EPS)
+    return total / len(features)
 
 
 def energy_weights(targets: Sequence[torch.Tensor]) -> list[float]:

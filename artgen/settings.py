@@ -18,6 +18,10 @@ class Settings:
 
     ``from_dict`` ignores keys the class does not know (a run written by another
     artgen version); :func:`load_settings` is the checked form used on files.
+    Subclasses check their values in ``__post_init__`` (raising a
+    :class:`~artgen.errors.UsageError` that names the field), so an invalid
+    settings object cannot be built, by a caller, from a file, or by
+    ``dataclasses.replace``.
     """
 
     def to_dict(self) -> dict:

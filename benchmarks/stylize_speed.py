@@ -267,7 +267,7 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         opts = S.StyleOptions(size=512, device=str(device), backbone=args.backbone, weights=weights_file, progress=False)
         if args.backbone == "vgg19" and not weights_file:
-            enc = E.build_vgg19_encoder(E.STYLE_LAYERS + E.CONTENT_LAYERS, weights=state, device=device)
+            enc = E.build_vgg19_encoder(E.GATYS_STYLE_LAYERS + E.GATYS_CONTENT_LAYERS, weights=state, device=device)
         else:
             enc = None
         out, settings = S.stylize_tensor(content_img.cpu(), style_img.cpu(), opts, encoder=enc)
@@ -284,7 +284,7 @@ def main(argv=None) -> int:
 
     # 3. peak memory on CUDA
     if device.type == "cuda":
-        enc = E.build_vgg19_encoder(E.STYLE_LAYERS + E.CONTENT_LAYERS, weights=state, device=device)
+        enc = E.build_vgg19_encoder(E.GATYS_STYLE_LAYERS + E.GATYS_CONTENT_LAYERS, weights=state, device=device)
         for side in (512, 1024, 2048):
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats(device)

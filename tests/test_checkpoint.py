@@ -1,6 +1,11 @@
 """Checkpoints: exact round trip, atomic writes, safe loading, clear mismatch errors."""
 
+import json
+import os
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -23,6 +28,42 @@ def test_classifier_save_load_round_trip_is_exact(tmp_path):
         assert torch.equal(value, back.model.state_dict()[key])
     x = torch.rand(4, 1, 28, 28)
     assert torch.equal(clf.predict(x), back.predict(x))
+
+
+# Loads artgen.checkpoint and artgen.images with the package root left unexecuted
+# (the root imports every head), writes a config and a PNG, and reports what
+# was imported and which version was stamped.
+_BARE_PACKAGE_SCRIPT = """
+import json, sys, types
+from pathlib import Path
+root = types.ModuleType("artgen")
+root.__path__ = [sys.argv[1]]
+sys.modules["artgen"] = root
+import torch
+from artgen import checkpoint, images
+out = Path(sys.argv[2])
+checkpoint.RunDir(out).save_config({"head": "none"})
+images.save_image(torch.zeros(3, 4, 4), out / "x.png", metadata={"seed": 1})
+print(json.dumps({
+    "modules": sorted(m for m in sys.modules if m.startswith("artgen")),
+    "config_version": json.loads((out / "config.json").read_text())["artgen_version"],
+    "png_version": images.read_metadata(out / "x.png")["artgen_version"],
+}))
+"""
+
+
+def test_checkpoint_and_images_stamp_the_version_without_importing_the_heads(tmp_path):
+    package = Path(artgen.__file__).parent
+    env = dict(os.environ, PYTHONPATH=str(package.parent))
+    proc = subprocess.run(
+        [sys.executable, "-c", _BARE_PACKAGE_SCRIPT, str(package), str(tmp_path)],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert not [m for m in got["modules"] if m.startswith(("artgen.heads", "artgen.train", "artgen.models"))], got["modules"]
+    assert set(got["modules"]) <= {"artgen", "artgen.checkpoint", "artgen.images", "artgen.errors", "artgen.fileio", "artgen.version"}
+    assert got["config_version"] == got["png_version"] == artgen.__version__
 
 
 class _Exploit:

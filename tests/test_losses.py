@@ -120,3 +120,52 @@ def test_gram_matrix_of_channels_last_features_is_the_same():
     features = torch.randn(1, 6, 5, 7)
     channels_last = features.contiguous(memory_format=torch.channels_last)
     assert torch.allclose(losses.gram_matrix(channels_last), losses.gram_matrix(features), atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_mse_on_probabilities_equals_the_formula_bit_for_bit(dtype):
+    gen = torch.Generator().manual_seed(0)
+    logits = (3 * torch.randn(8, 10, generator=gen)).to(dtype).requires_grad_()
+    idx = torch.randint(0, 10, (8,), generator=gen)
+    soft = torch.softmax(torch.randn(8, 10, generator=gen), dim=-1)
+    probs = torch.softmax(logits.float(), dim=-1)
+    for target, dense in ((idx, torch.nn.functional.one_hot(idx, 10).float()), (soft, soft)):
+        want = torch.nn.functional.mse_loss(probs, dense)
+        got = losses.mse_on_probabilities(logits, target)
+        assert got.dtype == torch.float32 and torch.equal(got, want)
+        (g_got,) = torch.autograd.grad(got, logits)
+        (g_want,) = torch.autograd.grad(want, logits, retain_graph=True)
+        assert torch.equal(g_got, g_want)
+    # by hand: equal logits -> probabilities (0.5, 0.5) against (1, 0) -> mean(0.25, 0.25)
+    assert losses.mse_on_probabilities(torch.zeros(1, 2), torch.tensor([0])).item() == 0.25
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_normalised_content_loss_equals_the_formula_bit_for_bit(dtype):
+    gen = torch.Generator().manual_seed(1)
+    shapes = [(2, 8, 12, 12), (2, 16, 6, 6)]
+    feats = [torch.randn(s, generator=gen).to(dtype).requires_grad_() for s in shapes]
+    targets = [(2 * torch.randn(s, generator=gen)).to(dtype) for s in shapes]
+    want = torch.zeros((), dtype=torch.float32)
+    for f, t in zip(feats, targets):
+        t = t.float()
+        want = want + torch.nn.functional.mse_loss(f.float(), t) / t.pow(2).mean().clamp_min(1e-12)
+    want = want / len(feats)
+    got = losses.normalised_content_loss(feats, targets)
+    assert got.dtype == torch.float32 and torch.equal(got, want)
+    g_got = torch.autograd.grad(got, feats)
+    g_want = torch.autograd.grad(want, feats)
+    assert all(torch.equal(a, b) for a, b in zip(g_got, g_want))
+
+
+def test_normalised_content_loss_by_hand():
+    # layer 1: error 1 against a target of mean square 1 -> 1; layer 2: error 4 against 4 -> 1; mean 1
+    ones = torch.ones(1, 2, 2, 2)
+    assert losses.normalised_content_loss([0 * ones, 0 * ones], [ones, 2 * ones]).item() == 1.0
+    # an all-zero target is floored at 1e-12 instead of dividing by zero
+    assert losses.normalised_content_loss([ones], [0 * ones]).item() == pytest.approx(1e12)
+    assert losses.normalised_content_loss([ones], [ones]).item() == 0.0
+    with pytest.raises(ValueError):
+        losses.normalised_content_loss([ones, ones], [ones])
+    with pytest.raises(ValueError):
+        losses.normalised_content_loss([], [])

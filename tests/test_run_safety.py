@@ -337,19 +337,19 @@ def test_library_errors_speak_argument_names():
 def _style_options(**kw):
     from artgen.heads.stylize import StyleOptions
 
-    return StyleOptions(**kw).validate()
+    return StyleOptions(**kw)
 
 
 def _texture_options(**kw):
     from artgen.heads.texture import TextureOptions
 
-    return TextureOptions(**kw).validate()
+    return TextureOptions(**kw)
 
 
 def _fast_options(**kw):
     from artgen.heads.fast_style import FastStyleOptions
 
-    return FastStyleOptions(**kw).validate()
+    return FastStyleOptions(**kw)
 
 
 def _strength(value):
@@ -371,6 +371,29 @@ def test_style_heads_speak_argument_names_in_the_library(call, words):
     with pytest.raises(ArgumentError) as info:
         call()
     assert str(info.value).startswith(words) and "--" not in str(info.value) and "{arg" not in str(info.value)
+
+
+@pytest.mark.parametrize("module, cls, train, words", [
+    ("fast_style", "FastStyleOptions", {"styles": ["swirls"], "batch_size": 0}, "train: batch_size must be a positive integer, got 0"),
+    ("fast_style", "FastStyleOptions", {"styles": ["swirls"], "style_blend": [1.0, 2.0]}, "train: 2 style_blend weights for 1 style images"),
+    ("stylize", "StyleOptions", {"style_scale": 20.0}, "train: style_scale must be between 0.05 and 8, got 20.0"),
+    ("texture", "TextureOptions", {"height": 8}, "train: size 512x8: the height must be at least 32"),
+])
+def test_stored_style_settings_out_of_range_name_the_file_and_field(tmp_path, module, cls, train, words):
+    """Settings check themselves when built, so a run folder's values are checked on load too."""
+    import dataclasses
+    import importlib
+
+    options_cls = getattr(importlib.import_module(f"artgen.heads.{module}"), cls)
+    run = RunDir(tmp_path / "run")
+    run.save_config({"head": module, "train": train})
+    with pytest.raises(CheckpointError) as info:
+        run.load_settings(options_cls, "train")
+    assert str(info.value) == f"'{run.config_path}': {words}"
+    good = options_cls(**{k: v for k, v in train.items() if k == "styles"})
+    with pytest.raises(UsageError) as info:  # dataclasses.replace builds a new object: checked again
+        dataclasses.replace(good, **{k: v for k, v in train.items() if k != "styles"})
+    assert "train: " + str(info.value) == words
 
 
 @pytest.mark.parametrize("argv, words", [

@@ -66,7 +66,7 @@ def test_stylize_seamless_runs_the_tiled_level_through_the_loop():
     assert out.shape == (1, 3, 64, 64) and torch.isfinite(out).all()
     assert settings["seamless"] is True and settings["tile"] == 32
     with pytest.raises(artgen.UsageError):
-        S.StyleOptions(tile=8).validate()
+        S.StyleOptions(tile=8)
 
 
 def test_cli_fast_style_apply_seamless_and_tiled(tmp_path):

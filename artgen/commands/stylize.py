@@ -71,7 +71,7 @@ def run(args) -> int:
         preserve_colors=args.preserve_colors, backbone=args.backbone, weights=args.weights, init=args.init, levels=args.levels,
         seed=args.seed, device=args.device, precision=args.precision, save_every=args.save_every,
         progress=False if args.quiet else None, seamless=args.seamless, tile=args.tile_size,
-    )  # stylize_tensor validates them before any work
+    )  # StyleOptions checks its values when built, before any work
     meta_base = {"command": "stylize", "content": str(args.content), "styles": [str(s) for s in args.styles]}
 
     def snapshot(image, step):

@@ -55,8 +55,7 @@ def run(args) -> int:
         tv_weight=args.tv_weight, style_blend=args.style_weights, example_size=args.example_size, seamless=args.seamless,
         backbone=args.backbone, weights=args.weights, levels=args.levels, seed=args.seed, device=args.device,
         precision=args.precision, tile=args.tile_size, progress=False if args.quiet else None,
-    )
-    options.validate()
+    )  # TextureOptions checks its values when built, before any work
     with out_of_memory_hint("--tile-size", options.tile):
         image, settings = texture_tensor(list(args.examples), options)
     meta = None if args.no_metadata else dict({"command": "texture", "examples": [str(e) for e in args.examples]}, **settings)

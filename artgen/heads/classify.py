@@ -16,7 +16,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from .. import losses
 from ..checkpoint import RunDir, load_state_into, split_prefix
@@ -39,14 +38,7 @@ def _loss_on_logits(loss_name_or_fn):
     """
     fn = losses.get_loss(loss_name_or_fn)
     if fn is losses.mse:
-
-        def mse_on_probabilities(logits, target):
-            probs = torch.softmax(logits.float(), dim=-1)
-            if target.dim() == 1:
-                target = F.one_hot(target.long(), probs.shape[-1]).float()
-            return losses.mse(probs, target)
-
-        return mse_on_probabilities
+        return losses.mse_on_probabilities
     return fn
 
 

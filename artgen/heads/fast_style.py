@@ -38,6 +38,7 @@ from ..checkpoint import RunDir, load_state_into, split_prefix
 from ..device import Precision, resolve_device, seed_everything
 from ..errors import ArgumentError, ArtgenError, CheckpointError, ImageError, UsageError
 from ..images import check_writable, load_tensor, rgb_to_yiq, save_image, to_pil, to_tensor, with_chroma
+from ..models.encoders import FAST_STYLE_CONTENT_LAYERS, FAST_STYLE_STYLE_LAYERS
 from ..models.style_net import ARCHS, StyleNet, StyleNetConfig
 from ..settings import Settings
 from ..train import Callback, CurvePlot, LambdaCallback, Task, Trainer, show_progress
@@ -45,8 +46,6 @@ from ..train import Callback, CurvePlot, LambdaCallback, Task, Trainer, show_pro
 log = logging.getLogger("artgen")
 
 HEAD = "fast_style"
-CONTENT_LAYERS = ("relu3_1",)
-STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 BUILTIN_DATA = "builtin"
 BUILTIN_COUNT = 64  # built-in content pictures (procedural paintings, artgen.data.art_images)
 
@@ -70,8 +69,8 @@ class FastStyleOptions(Settings):
     content_weight: float = 1.0
     style_weight: float = 5.0
     tv_weight: float = 1e-4
-    content_layers: list[str] = field(default_factory=lambda: list(CONTENT_LAYERS))
-    style_layers: list[str] = field(default_factory=lambda: list(STYLE_LAYERS))
+    content_layers: list[str] = field(default_factory=lambda: list(FAST_STYLE_CONTENT_LAYERS))
+    style_layers: list[str] = field(default_factory=lambda: list(FAST_STYLE_STYLE_LAYERS))
     backbone: str = "auto"  # auto | vgg19-original | vgg19 | random
     weights: str | None = None  # local torchvision VGG19 state dict
     init_from: str | None = None  # another fast-style run to fine-tune
@@ -83,9 +82,16 @@ class FastStyleOptions(Settings):
     stability_weight: float = 0.0  # temporal stability under small motions and noise (video); 0 = off
     stability_noise: float = 0.02  # std of the pixel noise added to the moved photo (image units)
 
-    def validate(self) -> None:
-        if not self.styles:
-            raise UsageError("give at least one style image ({arg:styles})")
+    def __post_init__(self) -> None:
+        """Check every value, so that no invalid options object exists.
+
+        ``styles`` may be empty here (the defaults, or a run folder's stored
+        settings read field by field); :func:`train_fast_style` requires at least one.
+
+        Raises:
+            ArgumentError: a value out of range or unknown, naming the field.
+            UsageError: ``style_blend`` does not give one weight per style image.
+        """
         if self.arch not in ARCHS:
             raise ArgumentError("arch", f"{self.arch!r}: expected one of {', '.join(ARCHS)}")
         for name in ("size", "steps", "batch_size"):
@@ -145,11 +151,7 @@ class FastStyleTask(Task):
             feats = self.encoder(out, self.layers)
             with torch.no_grad():
                 targets = self.encoder(photos, self.content_layers)
-        content = photos.new_zeros((), dtype=torch.float32)
-        for l in self.content_layers:
-            t = targets[l].float()
-            content = content + losses.content_loss(feats[l], t) / t.pow(2).mean().clamp_min(1e-12)
-        content = content / len(self.content_layers)
+        content = losses.normalised_content_loss([feats[l] for l in self.content_layers], [targets[l] for l in self.content_layers])
         style = losses.style_loss([feats[l] for l in self.style_layers], [self.target_grams[l] for l in self.style_layers], self.layer_weights)
         tv = losses.tv_loss(out)
         loss = opts.content_weight * content + opts.style_weight * style + opts.tv_weight * tv
@@ -326,8 +328,9 @@ def train_fast_style(
         _resume_data(opts, data)
     else:
         styles = style if isinstance(style, (list, tuple)) else ([style] if style is not None else [])
+        if not styles:
+            raise UsageError("give at least one style image ({arg:styles})")
         opts = FastStyleOptions(styles=[s if isinstance(s, torch.Tensor) else str(s) for s in styles], data=str(Path(data).expanduser().resolve()) if data is not None and str(data) != "builtin" else data, **options)
-        opts.validate()
         style_tensors = [_style_tensor(s, opts.style_size or opts.size) for s in opts.styles]
         opts.styles = [("<tensor>" if isinstance(s, torch.Tensor) else s) for s in opts.styles]
         if opts.init_from:

@@ -36,7 +36,7 @@ from .. import losses
 from ..device import Precision, cpu_has_fast_bf16, resolve_device, seed_everything
 from ..errors import ArgumentError, ImageError, UsageError
 from ..images import load_tensor, resize_tensor, rgb_to_yiq, to_pil, with_chroma
-from ..models.encoders import CONTENT_LAYERS, STYLE_LAYERS, FeatureEncoder, build_encoder, min_input_side, style_grams
+from ..models.encoders import GATYS_CONTENT_LAYERS, GATYS_STYLE_LAYERS, FeatureEncoder, build_encoder, min_input_side, style_grams
 from ..settings import Settings
 from ..train import LambdaCallback, Repeat, Task, Trainer
 
@@ -64,8 +64,8 @@ class StyleOptions(Settings):
     weights: str | None = None           # local torchvision VGG19 state dict
     init: str = "content"                # content | noise
     levels: int | None = None            # pyramid levels (None: as many as keep the coarsest >= 128 px, up to 3)
-    content_layers: tuple[str, ...] = CONTENT_LAYERS
-    style_layers: tuple[str, ...] = STYLE_LAYERS
+    content_layers: tuple[str, ...] = GATYS_CONTENT_LAYERS
+    style_layers: tuple[str, ...] = GATYS_STYLE_LAYERS
     style_layer_weights: tuple[float, ...] | None = None   # None: 1 / (L * mean(G^2)) per layer
     normalize: bool = True               # normalise content / style terms by their targets
     seed: int = 0
@@ -76,7 +76,12 @@ class StyleOptions(Settings):
     seamless: bool = False               # circular padding + wrap-around TV: the result tiles the plane
     tile: int | None = None              # levels with a longer side are optimised in tiles of this side (None: 1024, 0: never)
 
-    def validate(self) -> None:
+    def __post_init__(self) -> None:
+        """Check every value, so that no invalid options object exists.
+
+        Raises:
+            ArgumentError: a value out of range or unknown, naming the field.
+        """
         if self.tile is not None and self.tile != 0 and self.tile < MIN_SIDE:
             raise ArgumentError("tile", f"must be 0 (never tile) or at least {MIN_SIDE}, got {self.tile}")
         if self.size < MIN_SIDE:
@@ -398,7 +403,6 @@ def stylize_tensor(
     ``callbacks`` are called as ``fn(image_rgb, step)`` every ``options.save_every`` steps.
     """
     options = options or StyleOptions()
-    options.validate()
     if not isinstance(styles, (list, tuple)):
         styles = [styles]
     if not styles:

@@ -28,7 +28,7 @@ import torch
 from ..device import Precision, resolve_device, seed_everything
 from ..errors import ArgumentError, UsageError
 from ..images import to_pil
-from ..models.encoders import STYLE_LAYERS, build_encoder
+from ..models.encoders import GATYS_STYLE_LAYERS, build_encoder
 from ..settings import Settings
 from ..train import Repeat, Trainer
 from .stylize import (
@@ -65,7 +65,7 @@ class TextureOptions(Settings):
     backbone: str = "auto"
     weights: str | None = None
     levels: int | None = None
-    style_layers: tuple[str, ...] = STYLE_LAYERS
+    style_layers: tuple[str, ...] = GATYS_STYLE_LAYERS
     style_layer_weights: tuple[float, ...] | None = None
     normalize: bool = True
     seed: int = 0
@@ -74,7 +74,12 @@ class TextureOptions(Settings):
     tile: int | None = None              # levels longer than this run tile by tile (None: 1024, 0: never)
     progress: bool | None = None
 
-    def validate(self) -> None:
+    def __post_init__(self) -> None:
+        """Check every value, so that no invalid options object exists.
+
+        Raises:
+            ArgumentError: a value out of range or unknown, naming the field.
+        """
         for name in ("height", "width"):
             if getattr(self, name) < MIN_SIDE:
                 raise ArgumentError("size", f"{self.width}x{self.height}: the {name} must be at least {MIN_SIDE}")
@@ -118,7 +123,6 @@ def texture_tensor(examples, options: TextureOptions | None = None, *, encoder=N
     from ..tiling import resize_periodic
 
     options = options or TextureOptions()
-    options.validate()
     if not isinstance(examples, (list, tuple)):
         examples = [examples]
     if not examples:

@@ -52,8 +52,10 @@ from ..errors import ArtgenError, CheckpointError, UsageError
 
 __all__ = [
     "BACKBONES",
-    "CONTENT_LAYERS",
-    "STYLE_LAYERS",
+    "FAST_STYLE_CONTENT_LAYERS",
+    "FAST_STYLE_STYLE_LAYERS",
+    "GATYS_CONTENT_LAYERS",
+    "GATYS_STYLE_LAYERS",
     "FeatureEncoder",
     "build_encoder",
     "build_random_encoder",
@@ -69,9 +71,15 @@ __all__ = [
 log = logging.getLogger("artgen")
 
 BACKBONES = ("auto", "vgg19-original", "vgg19", "random")
-#: Gatys et al.'s layers: content at relu4_2, style at the first ReLU of each block.
-CONTENT_LAYERS = ("relu4_2",)
-STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+#: Optimisation-based style transfer and texture synthesis (Gatys, Ecker & Bethge 2016):
+#: content at relu4_2, style at the first ReLU of each of the five blocks.
+GATYS_CONTENT_LAYERS = ("relu4_2",)
+GATYS_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+#: Feed-forward style networks (after Johnson, Alahi & Fei-Fei 2016, who use relu3_3 and
+#: relu1_2..relu4_3): content at relu3_1, style at the first ReLU of blocks 1-4. Shallower
+#: than Gatys's layers, so a small network trained on crops can match them.
+FAST_STYLE_CONTENT_LAYERS = ("relu3_1",)
+FAST_STYLE_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -329,7 +337,7 @@ def _features_state(state: Mapping[str, torch.Tensor], stack: nn.Sequential, sou
 
 
 def build_vgg19_encoder(
-    layers: Sequence[str] = STYLE_LAYERS + CONTENT_LAYERS,
+    layers: Sequence[str] = GATYS_STYLE_LAYERS + GATYS_CONTENT_LAYERS,
     *,
     weights: str | os.PathLike | Mapping[str, torch.Tensor] | None = None,
     download: bool = True,
@@ -424,7 +432,7 @@ _ORIGINAL_CACHE: dict[str, dict[str, torch.Tensor]] = {}
 
 
 def build_original_vgg19_encoder(
-    layers: Sequence[str] = STYLE_LAYERS + CONTENT_LAYERS,
+    layers: Sequence[str] = GATYS_STYLE_LAYERS + GATYS_CONTENT_LAYERS,
     *,
     path: str | os.PathLike | None = None,
     pool: str = "max",
@@ -484,7 +492,7 @@ def _reference_images(size: int = 64) -> torch.Tensor:
 
 @torch.no_grad()
 def build_random_encoder(
-    layers: Sequence[str] = STYLE_LAYERS + CONTENT_LAYERS,
+    layers: Sequence[str] = GATYS_STYLE_LAYERS + GATYS_CONTENT_LAYERS,
     *,
     seed: int = RANDOM_SEED,
     blocks: Sequence[tuple[int, int]] = RANDOM_BLOCKS,
@@ -603,7 +611,7 @@ def _announce_fallback(reason: str) -> None:
 
 def build_encoder(
     backbone: str = "auto",
-    layers: Sequence[str] = STYLE_LAYERS + CONTENT_LAYERS,
+    layers: Sequence[str] = GATYS_STYLE_LAYERS + GATYS_CONTENT_LAYERS,
     *,
     weights: str | os.PathLike | Mapping[str, torch.Tensor] | None = None,
     device: torch.device | str = "cpu",
