@@ -55,6 +55,12 @@ log = logging.getLogger("artgen.data")
 
 PathLike = Union[str, "os.PathLike[str]"]
 
+#: Side of the squares stored for random crops, relative to the crop size: 12.5% more
+#: (72 px for 64 px crops). 9/8 gives a whole number of pixels for every power-of-two
+#: size from 8 up, and is close to pix2pix/CycleGAN's random jitter (resize to 286,
+#: crop 256: 1.117): the crop shifts by up to 1/9 of the stored image.
+RANDOM_CROP_MARGIN = 1.125
+
 #: Names of the dataset choices understood by :func:`load_dataset`.
 DATASETS: tuple[str, ...] = ("shapes", "mnist", "fashion-mnist", "folder")
 
@@ -208,7 +214,7 @@ class ImageFolder(Dataset):
         self.hflip = hflip
         self.preload = preload
         # Side of the stored squares: room for random crops when preloading.
-        self._stored = round(size * 1.125) if (preload and crop == "random") else size
+        self._stored = round(size * RANDOM_CROP_MARGIN) if (preload and crop == "random") else size
 
         self.skipped: list[tuple[Path, str]] = []
         candidates = self._candidates()
