@@ -313,11 +313,12 @@ _YIQ_TO_RGB = torch.linalg.inv(_RGB_TO_YIQ)
 
 
 def rgb_to_yiq(x: torch.Tensor) -> torch.Tensor:
-    """(B, 3, H, W) RGB -> YIQ (Y is luminance in [0, 1], I and Q the chroma)."""
+    """(B, 3, H, W) RGB in [0, 1] -> YIQ (FCC/NTSC matrix; Y is BT.601 luminance in [0, 1], I and Q the chroma, about ±0.6 and ±0.52)."""
     return torch.einsum("ij,bjhw->bihw", _RGB_TO_YIQ.to(x), x)
 
 
 def yiq_to_rgb(x: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) YIQ -> RGB, the exact inverse of :func:`rgb_to_yiq` (not clamped: out-of-gamut YIQ leaves [0, 1])."""
     return torch.einsum("ij,bjhw->bihw", _YIQ_TO_RGB.to(x), x)
 
 
