@@ -271,7 +271,7 @@ def open_video(path: str | os.PathLike, size: tuple[int, int] | None = None):
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
-    """:class:`VideoInfo` of a video, rotation included (decodes the first frame)."""
+    """:class:`VideoInfo` of a video, rotation included (decodes the first frame); errors as :func:`open_video`."""
     reader = open_video(path)
     for _ in reader:
         break
@@ -551,7 +551,15 @@ def _fit(width: int, height: int, max_size: int | None, even: bool) -> tuple[int
 
 
 def check_video_output(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-    """Check, before any work, that a video can be written to ``path`` (suffix, existing file, folder)."""
+    """Check, before any work, that a video can be written to ``path`` (suffix, existing file, folder).
+
+    Creates the parent folder; returns the expanded path.
+
+    Raises:
+        UsageError: a suffix not in :data:`WRITE_VIDEO_EXTENSIONS`, a folder, or an existing
+            file without ``overwrite``.
+        ArtgenError: the parent folder cannot be created.
+    """
     path = Path(path).expanduser()
     suffix = path.suffix.lower()
     if suffix not in WRITE_VIDEO_EXTENSIONS:
@@ -609,7 +617,10 @@ def stylize_video(
     "audio", "seconds", "frames_per_second", "error", "undecodable_packets"}``.
 
     Raises:
-        UsageError: bad path/suffix/flag, PyAV missing, or ``dst`` exists without ``overwrite``.
+        UsageError: bad path/suffix/flag, PyAV missing, ``dst`` is ``src``, or ``dst`` exists
+            without ``overwrite``.
+        ArgumentError: ``strength`` outside [0, 1], ``max_size`` below 16, or
+            ``temporal_filter`` outside [0, 1).
         VideoError: ``src`` is not a video, has no video stream, or no frame decodes.
     """
     from tqdm.auto import tqdm
