@@ -230,14 +230,14 @@ def _check_shardable(batch_size: int, world_size: int) -> None:
         raise ArgumentError("batch_size", f"{batch_size} is the global batch and must divide evenly over {world_size} processes")
 
 
-#: Stride between the generator seeds of two run seeds: the shuffle of (seed, epoch) is
-#: seeded with ``seed * EPOCH_SEED_STRIDE + epoch``. A prime above any epoch count, so
-#: distinct (seed, epoch) pairs with ``epoch < EPOCH_SEED_STRIDE`` never share a shuffle.
+#: The order of epoch ``e`` of a run seeded ``s`` comes from a generator seeded with
+#: ``s * EPOCH_SEED_STRIDE + e``: a prime above any epoch count, so two (seed, epoch)
+#: pairs with ``e < EPOCH_SEED_STRIDE`` never share an order.
 EPOCH_SEED_STRIDE = 1_000_003
 
 #: Offset added to an epoch (or a seed) to derive a second random stream from the same
-#: run seed, e.g. the GAN's noise and label draws apart from its data order. The 1000th
-#: prime: far from the small epochs and seeds it is added to, so the streams do not meet.
+#: run seed, e.g. the GAN's sampled batches apart from :class:`TensorBatches`' order for
+#: the same (seed, epoch). The 1000th prime: the two streams coincide only 7919 epochs apart.
 SEED_STREAM_OFFSET = 7919
 
 
@@ -307,8 +307,9 @@ class TensorBatches(_ShuffledBatches):
         ArgumentError: ``batch_size < 1``.
     """
 
-    #: Shuffled rows are gathered this many bytes at a time (4 MiB): large enough that one
-    #: gather streams through memory, small enough to stay in cache next to the step.
+    #: Shuffled rows are gathered this many bytes at a time (4 MiB: about 1,300 MNIST rows,
+    #: 20 batches of 64): one large gather streams through memory far better than one small
+    #: gather per batch, and the gathered copy stays small next to the data.
     GATHER_BYTES = 4 << 20
 
     def __init__(
