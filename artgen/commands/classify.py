@@ -225,8 +225,6 @@ def run_predict(args) -> int:
         UsageError: none of the images exists.
         CheckpointError: the run folder cannot be loaded.
     """
-    import torch
-
     from ..data import square_image
     from ..errors import ArtgenError, UsageError
 
