@@ -28,10 +28,20 @@ import torch
 import torch.nn.functional as F
 
 POLICIES = ("color", "translation", "cutout")
+#: :func:`warp`'s mask counts a pixel as inside when its bilinear weight from the
+#: source is above this: 1 up to float rounding, so any tap from outside excludes it.
+INSIDE_THRESHOLD = 0.999
 
 
 def parse_policy(spec: str | Sequence[str] | None) -> tuple[str, ...]:
-    """``"color,translation,cutout"`` / ``"none"`` / a list -> a tuple of known policy names."""
+    """``"color,translation,cutout"`` / ``"none"`` / a list -> a tuple of known policy names.
+
+    Names are lower-cased, duplicates dropped (first kept); ``"none"``, ``"off"``, ``""``
+    and ``None`` give ``()``.
+
+    Raises:
+        ValueError: an unknown policy name (the message lists the known ones).
+    """
     if spec is None:
         return ()
     items = [s.strip().lower() for s in spec.split(",")] if isinstance(spec, str) else [str(s).strip().lower() for s in spec]
@@ -49,21 +59,28 @@ def _rand(x: torch.Tensor, *shape: int) -> torch.Tensor:
 
 
 def rand_brightness(x: torch.Tensor) -> torch.Tensor:
+    """Add one offset per image, uniform in [-0.5, 0.5) (DiffAugment): ``(B, C, H, W)`` in [-1, 1] -> same shape, not clamped."""
     return x + (_rand(x, x.size(0), 1, 1, 1) - 0.5)
 
 
 def rand_saturation(x: torch.Tensor) -> torch.Tensor:
+    """Scale each pixel's distance from its channel mean by a factor uniform in [0, 2) per image (DiffAugment); shape kept."""
     mean = x.mean(dim=1, keepdim=True)
     return (x - mean) * (_rand(x, x.size(0), 1, 1, 1) * 2) + mean
 
 
 def rand_contrast(x: torch.Tensor) -> torch.Tensor:
+    """Scale each image's distance from its mean by a factor uniform in [0.5, 1.5) (DiffAugment); shape kept."""
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
     return (x - mean) * (_rand(x, x.size(0), 1, 1, 1) + 0.5) + mean
 
 
 def rand_translation(x: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:
-    """Shift each image by up to ``ratio`` of its side in x and y, filling with zeros."""
+    """Shift each image by up to ``ratio`` of its side in x and y, filling with zeros.
+
+    ``(B, C, H, W) -> (B, C, H, W)``; whole-pixel shifts drawn uniformly from
+    ``-round(H * ratio)..round(H * ratio)`` (likewise for W). ``ratio=0.125`` is DiffAugment's.
+    """
     b, c, h, w = x.shape
     sh, sw = int(h * ratio + 0.5), int(w * ratio + 0.5)
     ty = torch.randint(-sh, sh + 1, (b, 1, 1), device=x.device)
@@ -76,7 +93,11 @@ def rand_translation(x: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:
 
 
 def rand_cutout(x: torch.Tensor, ratio: float = 0.5) -> torch.Tensor:
-    """Zero one square of ``ratio`` times the side at a random place in each image."""
+    """Zero one square of ``ratio`` times the side at a random place in each image.
+
+    ``(B, C, H, W) -> (B, C, H, W)``; the square's centre is uniform over the image, so
+    it may be cut by the border. ``ratio=0.5`` is DiffAugment's.
+    """
     b, _, h, w = x.shape
     ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
     oy = torch.randint(0, h + (1 - ch % 2), (b, 1, 1), device=x.device)
@@ -99,7 +120,11 @@ def diff_augment(x: torch.Tensor, policy: Sequence[str] | str = POLICIES, p: flo
 
     ``x`` is ``(B, C, H, W)`` in [-1, 1]; with 4 channels (RGBA) the colour
     transforms leave the alpha channel alone.  ``p=1`` is DiffAugment as
-    published; ``p=0`` returns ``x`` unchanged.
+    published; ``p=0`` returns ``x`` unchanged.  The result has ``x``'s shape and dtype
+    and is not clamped (brightness can leave [-1, 1]).
+
+    Raises:
+        ValueError: ``policy`` is a string naming an unknown policy.
     """
     names = parse_policy(policy) if isinstance(policy, str) else tuple(policy)
     if p <= 0 or not names:
@@ -151,7 +176,7 @@ def warp(x: torch.Tensor, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
     moved = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
     ones = torch.ones_like(x[:, :1])
     mask = F.grid_sample(ones, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    return moved, (mask > 0.999).to(x.dtype)
+    return moved, (mask > INSIDE_THRESHOLD).to(x.dtype)
 
 
 class AdaptiveStrength:
@@ -193,9 +218,11 @@ class AdaptiveStrength:
             self._sum, self._count, self._steps = 0.0, 0, 0
 
     def state_dict(self) -> dict:
+        """``p``, ``r_t`` and the partial interval's sums as plain numbers (for ``training_state.pt``)."""
         return {"p": self.p, "r_t": self.r_t, "sum": float(self._sum), "count": self._count, "steps": self._steps}
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict`'s output; missing keys keep the current ``p``/``r_t`` and an empty interval."""
         self.p = float(state.get("p", self.p))
         self.r_t = float(state.get("r_t", self.r_t))
         self._sum, self._count, self._steps = float(state.get("sum", 0.0)), int(state.get("count", 0)), int(state.get("steps", 0))

@@ -53,7 +53,16 @@ def unwrap(module: nn.Module) -> nn.Module:
 
 
 def save_weights(path: str | os.PathLike, modules: Mapping[str, nn.Module], metadata: Mapping[str, str] | None = None) -> Path:
-    """Save the modules' weights in one safetensors file, keys ``<name>.<param>``."""
+    """Save the modules' weights in one safetensors file, keys ``<name>.<param>``, written atomically.
+
+    Each module is unwrapped (:func:`unwrap`) and its tensors copied to the CPU, any
+    dtype kept. ``metadata`` values are stored as strings in the safetensors header.
+    Returns ``path``.
+
+    Raises:
+        ArtgenError: the disk is full (the previous file is intact).
+        UsageError: a part of ``path`` is a file, or it cannot be written (permissions).
+    """
     from safetensors.torch import save_file
 
     tensors: dict[str, torch.Tensor] = {}
@@ -69,8 +78,12 @@ def load_weights_file(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """Read a weights file without ever executing code from it.
 
     ``.safetensors`` through safetensors; ``.pt``/``.pth``/``.bin`` through
-    ``torch.load(weights_only=True)``. A file holding pickled Python objects is
-    refused with :class:`CheckpointError`.
+    ``torch.load(weights_only=True)``; a ``{"state_dict": {...}}`` wrapper is opened.
+    Returns ``{key: tensor}`` on the CPU, dtypes as stored.
+
+    Raises:
+        CheckpointError: the file is missing, unreadable, holds pickled Python objects,
+            is not a mapping of tensors, or fails :func:`check_tensors`.
     """
     path = Path(path)
     if not path.is_file():
@@ -111,7 +124,12 @@ def check_tensors(tensors: dict[str, torch.Tensor], source: str | os.PathLike) -
 
 
 def safe_torch_load(path: str | os.PathLike):
-    """``torch.load(weights_only=True)`` with one-line errors; never unpickles code."""
+    """``torch.load(weights_only=True, map_location="cpu")`` with one-line errors; never unpickles code.
+
+    Raises:
+        CheckpointError: the file holds Python objects beyond tensors and plain
+            containers, or cannot be read (missing, truncated, not a torch file).
+    """
     path = Path(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
@@ -131,7 +149,15 @@ def split_prefix(tensors: Mapping[str, torch.Tensor], prefix: str) -> dict[str, 
 
 
 def load_state_into(module: nn.Module, state: Mapping[str, torch.Tensor], *, what: str = "model") -> None:
-    """Copy ``state`` into ``module``; any missing or unexpected key or shape mismatch is an error listing them."""
+    """Copy ``state`` into ``module`` (unwrapped first) with ``strict=True``.
+
+    ``what`` names the weights in messages (e.g. ``"generator"``).
+
+    Raises:
+        CheckpointError: missing or unexpected keys or shape mismatches (listing up to 8
+            of each); a complex, boolean or integer tensor where the model holds floats;
+            NaN or infinite values.
+    """
     module = unwrap(module)
     own = module.state_dict()
     missing = sorted(set(own) - set(state))
@@ -168,7 +194,12 @@ def _short_list(items: list[str], limit: int = 8) -> str:
 
 
 class RunDir:
-    """A training run's folder: config, weights, resumable state, and outputs."""
+    """A training run's folder: config, weights, resumable state, and outputs.
+
+    ``RunDir(path) / "samples"`` is ``path / "samples"``. Nothing is created until
+    :meth:`prepare` or a save. The layout (``config.json`` + safetensors weights) follows
+    diffusers' model folders; the resumable state is artgen's own.
+    """
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -182,18 +213,30 @@ class RunDir:
     # config
     @property
     def config_path(self) -> Path:
+        """``<path>/config.json``."""
         return self.path / CONFIG_NAME
 
     def has_config(self) -> bool:
+        """Whether ``config.json`` exists as a file."""
         return self.config_path.is_file()
 
     def save_config(self, config: Mapping) -> Path:
+        """Write ``config`` (JSON-serialisable; paths and tensors are converted) atomically, adding ``artgen_version``.
+
+        Raises:
+            TypeError: a value JSON cannot hold.
+            ArtgenError, UsageError: the file cannot be written (see :func:`~artgen.fileio.atomic_path`).
+        """
         data = dict(config)
         data.setdefault("artgen_version", __version__)
         return write_json_atomic(self.config_path, data)
 
     def load_head_config(self, head: str, noun: str, *, what: str = "") -> dict:
-        """``load_config`` for a run that must belong to ``head``; otherwise one line naming both."""
+        """:meth:`load_config` for a run that must belong to ``head`` (``noun`` names it in the message).
+
+        Raises:
+            CheckpointError: as :meth:`load_config`, or the run is another head's (naming both).
+        """
         cfg = self.load_config()
         if cfg.get("head") != head:
             prefix = f"{what} " if what else ""
@@ -244,12 +287,19 @@ class RunDir:
     # weights
     @property
     def weights_path(self) -> Path:
+        """``<path>/model.safetensors``."""
         return self.path / WEIGHTS_NAME
 
     def save_weights(self, modules: Mapping[str, nn.Module], metadata: Mapping[str, str] | None = None) -> Path:
+        """:func:`save_weights` to :attr:`weights_path` (same keys, errors)."""
         return save_weights(self.weights_path, modules, metadata)
 
     def load_weights(self) -> dict[str, torch.Tensor]:
+        """``{"<module>.<param>": tensor}`` from :attr:`weights_path`, on the CPU.
+
+        Raises:
+            CheckpointError: no weights file, or :func:`load_weights_file` refuses it.
+        """
         if not self.weights_path.is_file():
             raise CheckpointError(f"run folder '{self.path}' has no {WEIGHTS_NAME}")
         return load_weights_file(self.weights_path)
@@ -257,17 +307,29 @@ class RunDir:
     # resumable training state
     @property
     def state_path(self) -> Path:
+        """``<path>/training_state.pt``."""
         return self.path / STATE_NAME
 
     def has_state(self) -> bool:
+        """Whether ``training_state.pt`` exists as a file."""
         return self.state_path.is_file()
 
     def save_state(self, state: Mapping) -> Path:
+        """``torch.save`` the resumable state (:meth:`artgen.train.Trainer.state_dict`) atomically.
+
+        Raises:
+            ArtgenError, UsageError: the file cannot be written (disk full, permissions); the previous one is intact.
+        """
         with atomic_path(self.state_path) as tmp:
             torch.save(dict(state), tmp)
         return self.state_path
 
     def load_state(self) -> dict:
+        """The saved training state, loaded with ``torch.load(weights_only=True)`` onto the CPU.
+
+        Raises:
+            CheckpointError: no state file, an unsafe or unreadable one, or not a dict with a ``step``.
+        """
         if not self.has_state():
             raise CheckpointError(f"nothing to resume in '{self.path}' (no {STATE_NAME})")
         data = safe_torch_load(self.state_path)
@@ -368,7 +430,7 @@ class RunDir:
         return removed
 
     def remove_temp_files(self) -> int:
-        """Remove temporary files that killed writes left in the folder (``.curves.tmp-*.png``)."""
+        """Remove temporary files that killed writes left in the folder (``.curves.tmp-*.png``); returns how many."""
         from .fileio import is_temp_file
 
         removed = 0
@@ -383,6 +445,7 @@ class RunDir:
     # one training process per folder
     @property
     def lock_path(self) -> Path:
+        """``<path>/.artgen.lock``."""
         return self.path / LOCK_NAME
 
     def lock(self) -> None:

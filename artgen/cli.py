@@ -45,6 +45,7 @@ def add_common(parser: argparse.ArgumentParser, *, precision: bool = True) -> No
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``artgen`` parser with one sub-command per module in :data:`COMMANDS` that this build has."""
     parser = _Parser(prog="artgen", description="Make art with neural networks: classify, GANs and style transfer.")
     parser.add_argument("--version", action="version", version=f"artgen {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -60,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``artgen`` with ``argv`` (default ``sys.argv[1:]``) and return the exit code.
+
+    0 success; 2 usage error (:class:`~artgen.errors.UsageError`, or no sub-command);
+    1 any other error, printed as one line on stderr (the traceback only with ``--debug``,
+    which re-raises); 130 interrupted (Ctrl-C or SIGTERM). Argparse errors, ``--help`` and
+    ``--version`` leave through ``SystemExit`` (2, 0, 0). Leaves the torchrun process group on the way out.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -55,6 +55,12 @@ log = logging.getLogger("artgen.data")
 
 PathLike = Union[str, "os.PathLike[str]"]
 
+#: Side of the squares stored for random crops, relative to the crop size: 12.5% more
+#: (72 px for 64 px crops). 9/8 gives a whole number of pixels for every power-of-two
+#: size from 8 up, and is close to pix2pix/CycleGAN's random jitter (resize to 286,
+#: crop 256: 1.117): the crop shifts by up to 1/9 of the stored image.
+RANDOM_CROP_MARGIN = 1.125
+
 #: Names of the dataset choices understood by :func:`load_dataset`.
 DATASETS: tuple[str, ...] = ("shapes", "mnist", "fashion-mnist", "folder")
 
@@ -208,7 +214,7 @@ class ImageFolder(Dataset):
         self.hflip = hflip
         self.preload = preload
         # Side of the stored squares: room for random crops when preloading.
-        self._stored = round(size * 1.125) if (preload and crop == "random") else size
+        self._stored = round(size * RANDOM_CROP_MARGIN) if (preload and crop == "random") else size
 
         self.skipped: list[tuple[Path, str]] = []
         candidates = self._candidates()
@@ -406,6 +412,9 @@ def make_shapes(
 
     Returns:
         x: float32 (n, channels, size, size) in [0, 1]; y: int64 (n,).
+
+    Raises:
+        UsageError: ``n < 0``, ``size < 8`` or ``channels`` not 1 or 3.
     """
     if n < 0:
         raise UsageError(f"number of images must be >= 0, got {n}")
@@ -472,7 +481,11 @@ def load_shapes(
     n_test: int = 10000,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The fixed "shapes" split: train is ``make_shapes(n_train, seed=0)``, test
-    ``make_shapes(n_test, seed=1)`` (sizes mirror MNIST).  Nothing is cached."""
+    ``make_shapes(n_test, seed=1)`` (sizes mirror MNIST).  Nothing is cached.
+
+    Returns float32 ``(N, channels, size, size)`` in [0, 1] and int64 labels ``(N,)``;
+    errors as :func:`make_shapes`.
+    """
     if train:
         return make_shapes(n_train, size=size, seed=0, channels=channels)
     return make_shapes(n_test, size=size, seed=1, channels=channels)
@@ -585,7 +598,11 @@ def write_idx_mnist(
     Files go to ``ROOT/MNIST/raw`` (``ROOT/FashionMNIST/raw`` with ``fashion``),
     named ``train-*`` or ``t10k-*``; images use magic 2051, labels 2049, sizes
     big-endian.  Useful for putting your own 28x28 digits through the MNIST
-    path, and for offline tests.  Returns the raw folder.
+    path, and for offline tests.  Returns the raw folder.  ``x_uint8``/``y_uint8`` are
+    arrays or tensors with values in 0..255.
+
+    Raises:
+        UsageError: images not (N, H, W), labels not (N,), or values outside 0..255.
     """
     x = np.asarray(x_uint8.cpu() if isinstance(x_uint8, torch.Tensor) else x_uint8)
     y = np.asarray(y_uint8.cpu() if isinstance(y_uint8, torch.Tensor) else y_uint8)
@@ -626,7 +643,12 @@ def square_image(source, *, size: int, channels: int) -> torch.Tensor:
 
 
 def fit_images(x: torch.Tensor, size: int, channels: int) -> torch.Tensor:
-    """Resize square (N,C,H,W) images in [0, 1] to ``size`` (antialiased) and set the channel count (grey: luminance)."""
+    """Resize square (N,C,H,W) images in [0, 1] to ``size`` (bilinear, antialiased, clamped) and set the channel count.
+
+    Grey to RGB repeats the channel; RGB to grey takes the BT.601 luminance
+    (:func:`artgen.images.luminance`). Returns ``(N, channels, size, size)``; any other
+    pair of channel counts (e.g. RGBA in) keeps the input's channels.
+    """
     if x.shape[-1] != size:
         x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
         x = x.clamp_(0.0, 1.0)
@@ -661,6 +683,12 @@ def load_dataset(
       With ``classes`` (the class names of a model's training split) the labels
       follow those names: a class missing from the folder is simply absent, a
       class folder not in ``classes`` is an error naming it.
+
+    Raises:
+        UsageError: an unknown ``name``; ``channels`` not 1 or 3 or ``size`` not a positive
+            integer; "folder" without ``data``, or ``data`` missing or not a folder.
+        ArtgenError: MNIST files missing (without ``download``), damaged, or not
+            downloadable; a folder with no usable image or class.
     """
     _check_shape_args(size, channels)
     key = name.lower().replace("_", "-")
@@ -697,7 +725,8 @@ def load_dataset_splits(
     """``((x, y) train, (x, y) test, classes)`` of :func:`load_dataset`, each image decoded once.
 
     A folder without ``train/`` and ``test/`` subfolders is read once and split with
-    :func:`holdout_split` (its warnings about skipped files appear once).
+    :func:`holdout_split` (its warnings about skipped files appear once).  Shapes, ranges
+    and errors as :func:`load_dataset`.
     """
     if name.lower().replace("_", "-") == "folder" and _folder_splits(data)[1] is None:
         _check_shape_args(size, channels)
@@ -734,6 +763,7 @@ def holdout_split(labels: torch.Tensor, *, train: bool, fraction: float = 0.1, s
 
     Each class with ``n >= 2`` images gives ``max(1, round(fraction * n))`` of them to
     the test split, chosen by ``seed``; a class with one image stays in train.
+    ``labels`` is int64 ``(N,)``; returns sorted int64 indices into it.
     """
     g = torch.Generator().manual_seed(seed)
     chosen = []
@@ -755,6 +785,9 @@ def art_images(n: int, *, size: int = 64, seed: int = 0) -> torch.Tensor:
     ellipses from a harmonious palette and one or two wavy brush strokes, plus a
     little grain: clear structure a small GAN learns to imitate within minutes.
     Deterministic for a given (n, size, seed).
+
+    Raises:
+        UsageError: ``n < 0`` or ``size < 8``.
     """
     if n < 0:
         raise UsageError(f"number of images must be >= 0, got {n}")

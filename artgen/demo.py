@@ -21,6 +21,9 @@ from .errors import UsageError
 log = logging.getLogger("artgen.demo")
 
 SHEET = "contact_sheet.png"
+#: GAN sample row ``r`` of the sheet draws from seeds ``seed + r * ROW_SEED_STRIDE + k`` (one
+#: per class ``k``): the rows never share a seed while there are fewer than 100 classes.
+ROW_SEED_STRIDE = 100
 
 
 @dataclass
@@ -37,6 +40,7 @@ class DemoSettings:
 
     @classmethod
     def quick(cls) -> "DemoSettings":
+        """Tiny sizes and budgets (64 px style, 20 GAN steps, 1,000 classifier images): seconds, for tests and install checks."""
         return cls(style_size=64, style_steps=12, gan_size=32, gan_steps=20, gan_batch=8, classifier_images=1000, classifier_epochs=1)
 
 
@@ -49,7 +53,14 @@ def builtin_photo():
 
 
 def run_demo(out: str | Path = "artgen-demo", *, device: str = "auto", seed: int = 0, quick: bool = False, overwrite: bool = False, progress: bool | None = None) -> dict[str, Path]:
-    """Run the whole demo into ``out``; returns the paths written (``"sheet"`` is the contact sheet)."""
+    """Run the whole demo into ``out``; returns the paths written (``"sheet"`` is the contact sheet).
+
+    Writes PNGs (photo, style, stylised result, GAN samples, classifier predictions, the
+    contact sheet) and two run folders (``gan-run``, ``classifier-run``), replacing earlier ones.
+
+    Raises:
+        UsageError: ``out`` already holds a demo and ``overwrite`` is false; an unavailable ``device``.
+    """
     from . import plots
     from .data import load_dataset
     from .heads.classify import Classifier
@@ -86,7 +97,7 @@ def run_demo(out: str | Path = "artgen-demo", *, device: str = "auto", seed: int
     )
     classes = gan.config.classes or [str(k) for k in range(gan.config.num_classes)]
     # six rows, one column per class
-    samples = torch.cat([gan.generate(len(classes), seed=seed + 100 * row, class_=None) for row in range(6)])
+    samples = torch.cat([gan.generate(len(classes), seed=seed + ROW_SEED_STRIDE * row, class_=None) for row in range(6)])
     grid = make_grid(samples, nrow=len(classes))
     meta = {"command": "gan sample", "checkpoint": str(out / "gan-run"), "n": len(samples), "seed": seed, "columns": classes}
     written["gan_grid"] = save_image(grid, out / "gan_samples.png", metadata=meta, overwrite=True)

@@ -23,19 +23,27 @@ import torch.distributed as dist
 
 from .errors import UsageError
 
+#: Seconds the gloo ranks wait for each other in :func:`shutdown`: far longer than a
+#: final checkpoint takes on one rank, short enough that a failed rank does not hang the rest.
+SHUTDOWN_TIMEOUT_S = 30
+
 
 @dataclass(frozen=True)
 class DistInfo:
+    """This process's place in the run: global ``rank``, ``world_size`` and ``local_rank`` (its GPU on the node)."""
+
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
 
     @property
     def enabled(self) -> bool:
+        """Whether more than one process trains."""
         return self.world_size > 1
 
     @property
     def is_main(self) -> bool:
+        """Whether this is rank 0, the process that writes files."""
         return self.rank == 0
 
 
@@ -45,11 +53,19 @@ def requested() -> bool:
 
 
 def local_rank() -> int:
+    """``LOCAL_RANK`` from the environment (0 when unset)."""
     return int(os.environ.get("LOCAL_RANK", "0"))
 
 
 def init(device: torch.device) -> DistInfo:
-    """Join the process group described by the environment (idempotent); single-process otherwise."""
+    """Join the process group described by the environment (idempotent); single-process otherwise.
+
+    NCCL for a CUDA ``device`` (made the current device), gloo otherwise.
+
+    Raises:
+        UsageError: torchrun asked for several processes but this PyTorch has no ``torch.distributed``.
+        ValueError: ``WORLD_SIZE`` is not an integer.
+    """
     if not requested():
         return DistInfo()
     if not dist.is_available():
@@ -63,6 +79,7 @@ def init(device: torch.device) -> DistInfo:
 
 
 def info() -> DistInfo:
+    """The current :class:`DistInfo`: from the initialised process group, else single-process."""
     if dist.is_available() and dist.is_initialized():
         return DistInfo(dist.get_rank(), dist.get_world_size(), local_rank())
     return DistInfo()
@@ -74,12 +91,13 @@ def is_main() -> bool:
 
 
 def barrier() -> None:
+    """Wait until every process reaches this point (a no-op in a single process)."""
     if info().enabled:
         dist.barrier()
 
 
 def all_reduce_mean(tensor: torch.Tensor) -> torch.Tensor:
-    """Average ``tensor`` over processes, in place; a no-op in a single process."""
+    """Average ``tensor`` (any shape, float dtype) over processes, in place; returns it. A no-op in a single process."""
     if info().enabled:
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
         tensor /= dist.get_world_size()
@@ -98,7 +116,7 @@ def any_process(flag: bool, device: torch.device) -> bool:
 def shutdown() -> None:
     """Leave the process group, all ranks together.
 
-    On gloo (CPU) the ranks first meet at a barrier with a 30 s timeout: a rank that tears
+    On gloo (CPU) the ranks first meet at a barrier with a :data:`SHUTDOWN_TIMEOUT_S` timeout: a rank that tears
     its group down while another still talks to it can abort in gloo's C++ threads. A rank
     that never arrives (it failed) only costs the others that timeout.
     """
@@ -107,7 +125,7 @@ def shutdown() -> None:
             from datetime import timedelta
 
             try:
-                dist.monitored_barrier(timeout=timedelta(seconds=30))
+                dist.monitored_barrier(timeout=timedelta(seconds=SHUTDOWN_TIMEOUT_S))
             except RuntimeError:
                 pass  # another rank failed or left; tear down regardless
         dist.destroy_process_group()

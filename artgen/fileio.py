@@ -35,6 +35,15 @@ def atomic_path(path: str | os.PathLike):
 
     >>> with atomic_path("run/model.safetensors") as tmp:
     ...     save_file(tensors, tmp)
+
+    Creates the parent folders. On success the file is fsynced, given the umask's
+    permissions and moved with ``os.replace``; on any failure the temporary file is
+    removed and ``path`` keeps its previous content.
+
+    Raises:
+        ArtgenError: the disk is full, or the folder cannot be written for another reason.
+        UsageError: a part of the folder path is a file, or permission is denied.
+        Any other exception of the ``with`` body, unchanged.
     """
     path = Path(path)
     try:
@@ -73,6 +82,11 @@ def is_temp_file(name: str) -> bool:
 _OLD_TEMP = re.compile(r"^\.[^.][^/]*\.[a-z0-9_]{8}\.(png|json|pt|safetensors|gif|jpg|onnx|tmp)$")
 
 
+#: Free space below which a short write by ``torch.save`` is blamed on a full disk (64 MiB):
+#: a checkpoint that fails to write with more free than this failed for another reason.
+DISK_FULL_FREE_BYTES = 64 * 1024 * 1024
+
+
 def _disk_full(exc: BaseException, path: Path) -> bool:
     import errno
     import shutil
@@ -85,7 +99,7 @@ def _disk_full(exc: BaseException, path: Path) -> bool:
     if "file write failed" in text or "inline_container" in text or "unexpected pos" in text:
         # torch.save reports a short write this way; check whether the disk is the cause
         with contextlib.suppress(OSError):
-            return shutil.disk_usage(path.parent).free < 64 * 1024 * 1024
+            return shutil.disk_usage(path.parent).free < DISK_FULL_FREE_BYTES
     return False
 
 
@@ -120,12 +134,21 @@ def fsync_dir(folder: Path) -> None:
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` as UTF-8 to ``path`` through :func:`atomic_path`; returns ``path`` (errors as there)."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(path)
 
 
 def write_json_atomic(path: str | os.PathLike, data) -> Path:
+    """Write ``data`` as indented, key-sorted JSON through :func:`write_text_atomic`; returns ``path``.
+
+    Paths become strings, tensors lists, sets and tuples lists.
+
+    Raises:
+        TypeError: a value JSON cannot hold (before anything is written).
+        ArtgenError, UsageError: as :func:`atomic_path`.
+    """
     return write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=_json_default) + "\n")
 
 

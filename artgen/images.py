@@ -314,11 +314,12 @@ _YIQ_TO_RGB = torch.linalg.inv(_RGB_TO_YIQ)
 
 
 def rgb_to_yiq(x: torch.Tensor) -> torch.Tensor:
-    """(B, 3, H, W) RGB -> YIQ (Y is luminance in [0, 1], I and Q the chroma)."""
+    """(B, 3, H, W) RGB in [0, 1] -> YIQ (FCC/NTSC matrix; Y is BT.601 luminance in [0, 1], I and Q the chroma, about ±0.6 and ±0.52)."""
     return torch.einsum("ij,bjhw->bihw", _RGB_TO_YIQ.to(x), x)
 
 
 def yiq_to_rgb(x: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) YIQ -> RGB, the exact inverse of :func:`rgb_to_yiq` (not clamped: out-of-gamut YIQ leaves [0, 1])."""
     return torch.einsum("ij,bjhw->bihw", _YIQ_TO_RGB.to(x), x)
 
 
@@ -328,7 +329,10 @@ def with_chroma(luma: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
 
 
 def to_tensor(img: Image.Image) -> torch.Tensor:
-    """PIL image -> float32 tensor (C, H, W) in [0, 1]; C is 1 for grey, 4 for "RGBA", else 3."""
+    """PIL image -> float32 tensor (C, H, W) in [0, 1]; C is 1 for grey, 4 for "RGBA", else 3.
+
+    Other modes (palette, CMYK, 16-bit, ...) are converted as :func:`open_image` does.
+    """
     if img.mode not in ("RGB", "L", "RGBA"):
         img = open_image(img, mode="L" if img.mode in _GREY_MODES else "RGB")
     return to_uint8_tensor(img).to(torch.float32).div_(255.0)
@@ -359,7 +363,11 @@ def _as_chw(t: torch.Tensor, what: str = "image tensor") -> torch.Tensor:
 
 
 def to_pil(t: torch.Tensor) -> Image.Image:
-    """Tensor (C,H,W) or (1,C,H,W) in [0, 1] (clamped), C=1, 3 or 4 -> PIL "L"/"RGB"/"RGBA"."""
+    """Tensor (C,H,W) or (1,C,H,W) in [0, 1] (clamped, NaN as 0, rounded to 8 bits), C=1, 3 or 4 -> PIL "L"/"RGB"/"RGBA".
+
+    Raises:
+        UsageError: not a tensor, or another shape.
+    """
     t = _as_chw(t)
     arr = t.nan_to_num(0.0).clamp(0.0, 1.0).mul(255.0).round().to(torch.uint8)
     arr = arr.permute(1, 2, 0).contiguous().numpy()  # (H, W, C)
@@ -416,6 +424,12 @@ def load_tensor(
             an (H, W) tuple resizes to exactly that.  Lanczos (antialiased).
         max_side: afterwards, shrink so the long side is at most ``max_side``
             (never enlarges).
+
+    Returns float32 on the CPU (a tensor source is resized bicubically instead).
+
+    Raises:
+        UsageError: ``mode`` is not "RGB" or "L"; a tensor source of another shape.
+        ImageError: the file cannot be read (see :func:`open_image`).
     """
     if mode not in ("RGB", "L"):
         raise UsageError(f"image mode must be 'RGB' or 'L', not {mode!r}")
@@ -445,7 +459,10 @@ def resize_crop(
     """Resize the shorter side to ``size`` (Lanczos), then crop a size x size square.
 
     ``crop`` is "center" or "random" (offsets drawn with ``generator``, or torch's
-    global generator when it is None).
+    global generator when it is None). Returns a ``size`` x ``size`` image in ``img``'s mode.
+
+    Raises:
+        UsageError: an unknown ``crop`` or ``size < 1``.
     """
     if crop not in ("center", "random"):
         raise UsageError(f"crop must be 'center' or 'random', not {crop!r}")
@@ -635,7 +652,11 @@ def save_image(
 
 
 def read_metadata(path: PathLike) -> dict[str, Any]:
-    """The settings stored by :func:`save_image` (PNG) or :func:`save_gif`, or {}."""
+    """The settings stored by :func:`save_image` (PNG) or :func:`save_gif`, or {} when there are none.
+
+    Raises:
+        ImageError: the file is missing or not an image (the message names it).
+    """
     path = Path(path).expanduser()
     try:
         with Image.open(path) as img:
@@ -680,7 +701,12 @@ def make_grid(
     """Tile images (N,C,H,W) in [0, 1] into one (C, H', W') image.
 
     ``nrow`` is the number of images per row (default ceil(sqrt(N))), as in
-    torchvision; the channel count is kept (grey stays grey).
+    torchvision; the channel count is kept (grey stays grey). ``padding`` pixels of
+    ``pad_value`` surround every image: ``H' = rows * (H + padding) + padding``, likewise W'.
+    Returns float32 on the CPU; a list of (C,H,W) or (1,C,H,W) tensors is stacked first.
+
+    Raises:
+        UsageError: no images, or not (N,C,H,W) / (C,H,W).
     """
     if not isinstance(images, torch.Tensor):
         images = torch.stack([_as_chw(t) for t in images])
@@ -702,6 +728,11 @@ def make_grid(
     return grid
 
 
+#: Shortest GIF frame delay written (ms): browsers replace shorter delays (10 ms, 0) by
+#: a slow default of about 100 ms, so 20 ms (50 frames/s) is the fastest that plays as asked.
+GIF_MIN_DELAY_MS = 20
+
+
 def save_gif(
     frames: Sequence[Image.Image] | torch.Tensor,
     path: PathLike,
@@ -719,7 +750,13 @@ def save_gif(
     rounded to that and kept at >= 20 ms, the shortest browsers honour).
     ``durations`` (ms, one per frame, multiples of 10) replaces ``fps`` with per-frame delays.
     ``loop=0`` loops forever, ``loop=None`` plays once.  ``metadata`` is stored as a JSON GIF comment (see :func:`read_metadata`).
-    Atomic and overwrite-safe like :func:`save_image`.
+    Atomic and overwrite-safe like :func:`save_image`. Returns ``path``.
+
+    Raises:
+        UsageError: not a ``.gif`` path; ``fps <= 0``; no frames, frames of different
+            sizes, a tensor that is not (N,C,H,W), or ``durations`` of another length;
+            ``path`` exists and ``overwrite`` is false.
+        ArtgenError: the file cannot be written (disk full, permissions).
     """
     from PIL import GifImagePlugin
 
@@ -740,7 +777,7 @@ def save_gif(
     for i, f in enumerate(pil_frames):
         if f.size != size:
             raise UsageError(f"GIF frame {i} is {f.size[0]}x{f.size[1]}, frame 0 is {size[0]}x{size[1]}")
-    duration = max(20, int(round(1000.0 / fps / 10.0)) * 10)  # GIF stores 1/100 s
+    duration = max(GIF_MIN_DELAY_MS, int(round(1000.0 / fps / 10.0)) * 10)  # GIF stores 1/100 s
     if durations is not None and len(durations) != len(pil_frames):
         raise UsageError(f"{len(durations)} GIF frame durations for {len(pil_frames)} frames")
     delays = [int(d) for d in durations] if durations is not None else [duration] * len(pil_frames)

@@ -9,7 +9,10 @@ def plot_history(history, path=None, *, title: str | None = None):
     """Plot a :class:`~artgen.train.History`: per-epoch values, or per-step logs when epochs are few.
 
     Losses and metrics in [0, 1] (accuracy) get separate panels. Returns the figure;
-    with ``path`` the PNG is written atomically and the figure closed.
+    with ``path`` the PNG is written atomically (100 dpi) and the figure closed.
+
+    Raises:
+        ArtgenError, UsageError: the PNG cannot be written (see :func:`artgen.fileio.atomic_path`).
     """
     import matplotlib
 
@@ -64,7 +67,9 @@ def _save_figure(fig, path) -> Path:
 def plot_predictions(images, predicted, probabilities, truth, classes, path=None, *, columns: int = 8):
     """A grid of images titled with the predicted class and its probability (red when wrong).
 
-    ``images`` is ``(N, C, H, W)`` in [0, 1]; ``predicted``/``truth`` are class indices.
+    ``images`` is ``(N, C, H, W)`` in [0, 1] (C = 1 or 3; clamped); ``predicted``/``truth``
+    are class indices ``(N,)``, ``probabilities`` ``(N,)`` in [0, 1], ``classes`` the names.
+    Returns the figure, or with ``path`` the written PNG's path (errors as :func:`plot_history`).
     """
     import matplotlib
 
@@ -93,7 +98,11 @@ def plot_predictions(images, predicted, probabilities, truth, classes, path=None
 
 
 def contact_sheet(panels, path, *, title: str | None = None, columns: int = 3):
-    """One PNG showing several pictures at a glance: ``panels`` is a list of ``(caption, PIL image)``."""
+    """One PNG showing several pictures at a glance: ``panels`` is a list of ``(caption, PIL image)``.
+
+    ``columns`` panels per row, each image shown as RGB; returns ``path`` (written
+    atomically; errors as :func:`plot_history`).
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)

@@ -66,13 +66,27 @@ def _strokes(size: int, rng: np.random.Generator, palette, background, *, n: int
     return img
 
 
+#: Style ``k`` of :data:`STYLES` draws from ``seed + k * STYLE_SEED_STRIDE``: each style its own
+#: random stream for the same user seed; two (style, seed) pairs share a stream only if their
+#: seeds differ by a multiple of 7919 (the 1000th prime), far above the seeds people pick.
+STYLE_SEED_STRIDE = 7919
+#: Smallest side :func:`style_image` draws (pixels): strokes are ``16 * size / 256`` px long, 2 px at 32.
+MIN_SIZE = 32
+
+
 def style_image(name: str = "swirls", size: int = 256, seed: int = 0) -> Image.Image:
-    """A painting-like RGB image ``size`` x ``size``; deterministic for (name, size, seed)."""
+    """A painting-like RGB image ``size`` x ``size`` pixels (PIL, uint8); deterministic for (name, size, seed).
+
+    Procedural strokes (``swirls``, ``embers``) or a Voronoi mosaic (``mosaic``) drawn with NumPy and PIL.
+
+    Raises:
+        UsageError: an unknown ``name``, or ``size`` below :data:`MIN_SIZE`.
+    """
     if name not in STYLES:
         raise UsageError(f"unknown built-in style {name!r}; choose one of {', '.join(STYLES)}")
-    if size < 32:
-        raise UsageError(f"style image size must be at least 32, got {size}")
-    rng = np.random.default_rng(seed + 7919 * STYLES.index(name))
+    if size < MIN_SIZE:
+        raise UsageError(f"style image size must be at least {MIN_SIZE}, got {size}")
+    rng = np.random.default_rng(seed + STYLE_SEED_STRIDE * STYLES.index(name))
     s = size / 256.0
     if name == "swirls":
         img = _strokes(size, rng, PALETTES["swirls"], (25, 45, 95), n=int(2600 * s * s), length=16 * s, width=4.0 * s, turbulence=2.0, dark_sky=True)

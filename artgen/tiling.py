@@ -45,11 +45,24 @@ AUTO_TILE_PIXELS = 2048 * 2048
 STATS_SIZE = 1024
 #: L-BFGS history on tiled levels is capped so its vectors take at most this many bytes.
 LBFGS_BUDGET = 1 << 30
+#: Feed-forward tiles are cross-faded over this many pixels beyond their cores (when
+#: ``feather`` is not given); the margin grows by the same amount, so the fade mixes
+#: equal values, and each extra pixel costs a wider margin on every tile.
+FEATHER = 16
+#: :func:`stats_picture`'s "crops" mosaic is this many full-resolution crops on a side (4 x 4 = 16).
+STATS_CROPS_PER_SIDE = 4
 
 
 @contextlib.contextmanager
 def out_of_memory_hint(flag: str, value, default: int = AUTO_TILE):
-    """Turn an out-of-memory error inside the block into one ``ArtgenError`` line naming ``flag`` to lower."""
+    """Turn an out-of-memory error inside the block into one ``ArtgenError`` line naming ``flag`` to lower.
+
+    ``value`` is the flag's current setting (``default`` when it is falsy); the message
+    suggests half of it, at least 64. Other ``RuntimeError`` s pass through unchanged.
+
+    Raises:
+        ArtgenError: a ``MemoryError``, or a ``RuntimeError`` saying "out of memory", in the block.
+    """
     from .errors import ArtgenError
 
     try:
@@ -122,6 +135,9 @@ def encoder_geometry(encoder, layers: Sequence[str]) -> tuple[dict[str, int], in
 
     The radius is the usual recursion ``r += (k // 2) * jump`` for convolutions and
     ``r += (k - 1) * jump`` for pooling (``jump`` = the product of the strides so far).
+
+    Raises:
+        ValueError: a layer in ``layers`` is not in the encoder.
     """
     wanted = set(layers)
     strides: dict[str, int] = {}
@@ -147,7 +163,9 @@ def encoder_geometry(encoder, layers: Sequence[str]) -> tuple[dict[str, int], in
 
 
 def lbfgs_history(numel: int, budget: int = LBFGS_BUDGET, most: int = 50) -> int:
-    """L-BFGS history size whose ``2 * history`` float32 vectors of ``numel`` entries fit in ``budget`` bytes (5..``most``)."""
+    """L-BFGS history size whose ``2 * history`` float32 vectors of ``numel`` entries fit in ``budget`` bytes (5..``most``).
+    (``torch.optim.LBFGS``'s own default is 100.)
+    """
     return int(min(most, max(5, budget // (8 * max(1, numel)))))
 
 
@@ -173,6 +191,10 @@ class TiledStyleObjective:
 
     :meth:`backward` fills ``image.grad`` (through autograd from the image tensor
     given) and returns ``{"loss", "content", "style", "tv"}`` as 0-d float32 tensors.
+
+    Raises:
+        ValueError: a layer not in the encoder; ``blend`` or ``style_layer_weights`` of
+            another length than ``styles`` or ``style_layers``.
     """
 
     tiled = True
@@ -293,7 +315,11 @@ class TiledStyleObjective:
 
     # -- the objective ---------------------------------------------------------------------------
     def backward(self, image: torch.Tensor, autocast=None) -> dict[str, torch.Tensor]:
-        """Loss values for ``image`` (1, 3, H, W) and its gradient, accumulated into the graph's leaves."""
+        """Loss values for ``image`` (1, 3, H, W) in [0, 1] and its gradient, accumulated into the graph's leaves.
+
+        Returns 0-d float32 tensors ``loss``, ``content``, ``style``, ``tv`` (already
+        detached); ``autocast``, when given, replaces the stored autocast context.
+        """
         if autocast is not None:
             self.autocast = autocast
         x = image.detach()
@@ -381,7 +407,11 @@ def frozen_instance_norm(net: nn.Module, stats: Sequence[tuple[torch.Tensor, tor
     """Within the block, each ``InstanceNorm2d`` of ``net`` normalises with the given fixed statistics.
 
     Uses instance norm's running-statistics path (``use_input_stats=False``), so a tile
-    is normalised exactly as the whole picture the statistics came from.
+    is normalised exactly as the whole picture the statistics came from. ``stats`` is
+    :func:`instance_norm_stats`'s output; the layers' own state is restored on exit.
+
+    Raises:
+        ValueError: ``stats`` has another length than ``net``'s instance-norm layers.
     """
     norms = _instance_norms(net)
     if len(norms) != len(stats):
@@ -405,6 +435,9 @@ def net_tile(height: int, width: int, tile: int | None) -> int | None:
 
     ``tile=None``: :data:`AUTO_TILE` when the picture has more than :data:`AUTO_TILE_PIXELS`
     pixels; ``0``: never; otherwise ``tile`` when the picture is longer than it.
+
+    Raises:
+        ValueError: ``tile < 0``.
     """
     if tile is None:
         return AUTO_TILE if height * width > AUTO_TILE_PIXELS else None
@@ -420,7 +453,10 @@ def stats_picture(image: torch.Tensor, size: int = STATS_SIZE, align: int = 4, h
     ``size``-sided mosaic of full-resolution crops taken on an even grid over the image
     (the network sees its features at their real scale, a sample of the content);
     ``"downscale"``: the whole image resized to ``size`` on its long side (all of the
-    content, at a smaller scale).
+    content, at a smaller scale). Crops start on multiples of ``align`` (the network's stride).
+
+    Raises:
+        ValueError: ``how`` is neither "crops" nor "downscale".
     """
     from .images import resize_tensor
 
@@ -432,7 +468,7 @@ def stats_picture(image: torch.Tensor, size: int = STATS_SIZE, align: int = 4, h
         return resize_tensor(image, (max(16, round(h * scale)), max(16, round(w * scale))))
     if how != "crops":
         raise ValueError(f"statistics from {how!r}: expected 'crops' or 'downscale'")
-    n = 4  # crops per side of the mosaic
+    n = STATS_CROPS_PER_SIDE
     c = max(align, size // n // align * align)
     ch, cw = min(c, h), min(c, w)
     ys = [round(i * (h - ch) / (n - 1)) // align * align for i in range(n)]
@@ -476,7 +512,7 @@ def tiled_style_net(
     of the receptive-field radius and statistics from the picture itself the result
     equals the untiled one up to float rounding. Each tile's output is cross-faded with its neighbours over ``feather``
     pixels (default 16) beyond its core; the margin is the receptive-field radius plus
-    that, so the cross-fade only mixes equal values and hides nothing. ``tile=None``
+    that, so the cross-fade only mixes equal values and hides nothing (default :data:`FEATHER`). ``tile=None``
     runs one tile (used for ``wrap`` on pictures that fit). ``wrap`` reads the margins
     modulo the picture's size: the output tiles the plane without a seam. A strided
     network is only shift-equivariant by multiples of its stride, so with ``wrap`` a
@@ -491,7 +527,7 @@ def tiled_style_net(
         out = tiled_style_net(forward, net, resize_periodic(image, (hp, wp)), tile=tile, device=device, wrap=True, stats_size=stats_size,
                               feather=feather, stats_from=stats_from)
         return resize_periodic(out, (h, w))
-    feather = 16 if feather is None else max(0, int(feather))
+    feather = FEATHER if feather is None else max(0, int(feather))
     margin = math.ceil((style_net_radius(cfg) + feather + 1) / align) * align
     stats = instance_norm_stats(net, stats_picture(image, stats_size, align, stats_from).to(device))
     core = max(h, w) if tile is None else int(tile)

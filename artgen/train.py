@@ -87,16 +87,36 @@ class Task:
     export: Sequence[str] | None = None
 
     def train_step(self, batch: Any, ctx: "StepContext") -> Mapping[str, torch.Tensor | float]:
+        """One training step: forward, losses, and the optimizer update(s), made through ``ctx``.
+
+        Args:
+            batch: what the :class:`BatchSource` yields, already on the device (for
+                :class:`TensorBatches` a tuple of ``(B_local, ...)`` tensors; ``None``
+                for :class:`Repeat`).
+            ctx: the loop's :class:`StepContext` (precision, grad scaler, position).
+        Returns:
+            A mapping with at least ``"loss"``; each value a float, a 0-d tensor, or a 1-D
+            tensor of per-sample values (the loop averages it). Values may stay on the device.
+        Raises:
+            NotImplementedError: in this base class.
+        """
         raise NotImplementedError
 
     def train(self) -> None:
+        """Put every module in ``modules`` in training mode (the loop calls it once before the first step)."""
         for module in self.modules.values():
             module.train()
 
     def extra_state(self) -> dict:
+        """State the head needs to resume exactly beyond modules and optimizers (default ``{}``).
+
+        Saved in ``training_state.pt``, so it must hold only what ``torch.load(weights_only=True)``
+        reads back: tensors, numbers, strings, lists and dicts.
+        """
         return {}
 
     def load_extra_state(self, state: dict) -> None:
+        """Restore what :meth:`extra_state` returned (``{}`` for a state saved without it)."""
         return None
 
     def distribute(self, wrap: Callable[[nn.Module], nn.Module]) -> None:
@@ -117,6 +137,11 @@ class Task:
                     setattr(self, attr, wrapped)
 
     def export_modules(self) -> dict[str, nn.Module]:
+        """The modules written to ``model.safetensors``: those named in ``export``, or all of ``modules``.
+
+        Raises:
+            KeyError: ``export`` names a module that is not in ``modules``.
+        """
         names = self.export if self.export is not None else list(self.modules)
         return {name: self.modules[name] for name in names}
 
@@ -137,29 +162,36 @@ class StepContext:
         self.world_size = world_size
 
     def local_slice(self, tensor: torch.Tensor) -> torch.Tensor:
-        """This process's share of a tensor drawn for the whole global batch."""
+        """This process's share of a tensor drawn for the whole global batch.
+
+        ``(B_global, ...)`` -> rows ``rank * per : (rank + 1) * per`` with
+        ``per = B_global // world_size``; the tensor itself when ``world_size == 1``.
+        """
         if self.world_size == 1:
             return tensor
         per = tensor.shape[0] // self.world_size
         return tensor[self.rank * per : (self.rank + 1) * per]
 
     def autocast(self):
+        """A context manager running the forward pass in the run's precision (a no-op for fp32)."""
         return self.precision.autocast()
 
     def backward(self, loss: torch.Tensor) -> None:
+        """``loss.backward()`` for a 0-d ``loss``, scaled by the grad scaler under fp16."""
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
         else:
             loss.backward()
 
     def step_optimizer(self, optimizer: torch.optim.Optimizer) -> None:
+        """``optimizer.step()``; under fp16 through the grad scaler, which skips a step whose gradients overflowed."""
         if self.scaler is not None:
             self.scaler.step(optimizer)
         else:
             optimizer.step()
 
     def optimize(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
-        """zero_grad, backward (scaled for fp16), optimizer step."""
+        """zero_grad (set to ``None``), backward (scaled for fp16), optimizer step, for a 0-d ``loss``."""
         optimizer.zero_grad(set_to_none=True)
         self.backward(loss)
         self.step_optimizer(optimizer)
@@ -180,10 +212,16 @@ class BatchSource:
 
     @property
     def batch_size(self) -> int | None:
+        """The global batch size (summed over processes), or ``None`` where batches have no size."""
         return None
 
     def shard(self, rank: int, world_size: int) -> None:
-        """Serve only this process's slice of each global batch (multi-process training)."""
+        """Serve only this process's slice of each global batch (multi-process training).
+
+        Raises:
+            UsageError: in this base class (a source that cannot be split).
+            ArgumentError: (subclasses) ``batch_size`` does not divide by ``world_size``.
+        """
         raise UsageError(f"{type(self).__name__} cannot be split across processes")
 
 
@@ -192,9 +230,21 @@ def _check_shardable(batch_size: int, world_size: int) -> None:
         raise ArgumentError("batch_size", f"{batch_size} is the global batch and must divide evenly over {world_size} processes")
 
 
+#: The order of epoch ``e`` of a run seeded ``s`` comes from a generator seeded with
+#: ``s * EPOCH_SEED_STRIDE + e``: a prime above any epoch count, so two (seed, epoch)
+#: pairs with ``e < EPOCH_SEED_STRIDE`` never share an order.
+EPOCH_SEED_STRIDE = 1_000_003
+
+#: Offset added to an epoch (or a seed) to derive a second random stream from the same
+#: run seed, e.g. the GAN's sampled batches apart from :class:`TensorBatches`' order for
+#: the same (seed, epoch). The 1000th prime: the two streams coincide only 7919 epochs apart.
+SEED_STREAM_OFFSET = 7919
+
+
 def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """A CPU generator seeded from ``(seed, epoch)``: the per-epoch order of every batch source."""
     gen = torch.Generator()
-    gen.manual_seed(int(seed) * 1_000_003 + int(epoch))
+    gen.manual_seed(int(seed) * EPOCH_SEED_STRIDE + int(epoch))
     return gen
 
 
@@ -215,9 +265,17 @@ class _ShuffledBatches(BatchSource):
 
     @property
     def batch_size(self) -> int:
+        """The global batch size."""
         return self._batch_size
 
     def shard(self, rank: int, world_size: int) -> None:
+        """Serve rows ``rank * per : (rank + 1) * per`` of each global batch (``per = batch_size // world_size``).
+
+        With ``world_size > 1`` a short last batch is dropped (when there is a full one).
+
+        Raises:
+            ArgumentError: ``batch_size`` does not divide evenly by ``world_size``.
+        """
         _check_shardable(self._batch_size, world_size)
         self.rank, self.world_size = rank, world_size
         self.drop_last = world_size > 1 and self.n >= self._batch_size or self.drop_last
@@ -233,9 +291,26 @@ class TensorBatches(_ShuffledBatches):
 
     This avoids collating samples one by one (what ``DataLoader`` over a
     ``TensorDataset`` does) and is the fast path for MNIST-sized data.
+
+    Args:
+        tensors: one or more tensors ``(N, ...)`` of any dtype with the same ``N``
+            (e.g. images ``(N, C, H, W)`` and int64 labels ``(N,)``).
+        batch_size: the global batch size (over all processes).
+        shuffle: a new order each epoch, fixed by ``(seed, epoch)``; else in order.
+        device: where the tensors are kept and served (default: where they are).
+        drop_last: drop a last batch shorter than ``batch_size``.
+        gather_bytes: shuffled rows are gathered about this many bytes at a time
+            (default :attr:`GATHER_BYTES`); any value serves the same batches.
+    Raises:
+        ValueError: no tensors, or their first dimensions differ.
+        UsageError: ``N == 0``.
+        ArgumentError: ``batch_size < 1``.
     """
 
-    GATHER_BYTES = 4 << 20  # shuffled rows are gathered this many bytes at a time
+    #: Shuffled rows are gathered this many bytes at a time (4 MiB: about 1,300 MNIST rows,
+    #: 20 batches of 64): one large gather streams through memory far better than one small
+    #: gather per batch, and the gathered copy stays small next to the data.
+    GATHER_BYTES = 4 << 20
 
     def __init__(
         self,
@@ -245,6 +320,7 @@ class TensorBatches(_ShuffledBatches):
         seed: int = 0,
         device: torch.device | str | None = None,
         drop_last: bool = False,
+        gather_bytes: int | None = None,
     ):
         if not tensors:
             raise ValueError("TensorBatches needs at least one tensor")
@@ -254,8 +330,14 @@ class TensorBatches(_ShuffledBatches):
         super().__init__(n, batch_size, shuffle, seed, drop_last)
         device = torch.device(device) if device is not None else tensors[0].device
         self.tensors = tuple(t.to(device) for t in tensors)
+        self.gather_bytes = int(gather_bytes) if gather_bytes is not None else self.GATHER_BYTES
 
     def epoch(self, epoch: int, start: int = 0) -> Iterator[tuple[torch.Tensor, ...]]:
+        """Yield one tuple per batch: each tensor's ``(batch_size // world_size, ...)`` rows on its device.
+
+        The last batch may be shorter unless ``drop_last`` (or sharded). Batches before
+        ``start`` are skipped without being gathered.
+        """
         device = self.tensors[0].device
         if self.shuffle:
             order = torch.randperm(self.n, generator=_epoch_generator(self.seed, epoch)).to(device)
@@ -265,7 +347,7 @@ class TensorBatches(_ShuffledBatches):
         per = bs // self.world_size
         lo, hi = self.rank * per, (self.rank + 1) * per
         row_bytes = sum(t[:1].numel() * t.element_size() for t in self.tensors)
-        chunk = max(1, self.GATHER_BYTES // max(1, per * row_bytes))  # batches per gather
+        chunk = max(1, self.gather_bytes // max(1, per * row_bytes))  # batches per gather
         block_start = block_end = start
         block: tuple[torch.Tensor, ...] = ()
         for i in range(start, len(self)):
@@ -289,7 +371,12 @@ class DatasetBatches(_ShuffledBatches):
     """A map-style ``Dataset`` through a ``DataLoader`` whose order is fixed per epoch.
 
     On resume the already-seen indices are dropped from the sampler, so no sample is
-    loaded twice. Batches are moved to ``device``.
+    loaded twice. Batches are moved to ``device`` (kept where the loader puts them
+    when ``None``).
+
+    Raises:
+        UsageError: the dataset is empty.
+        ArgumentError: ``batch_size < 1``.
     """
 
     def __init__(self, dataset, *, batch_size: int, shuffle: bool = True, seed: int = 0, device=None, num_workers: int = 0, drop_last: bool = False):
@@ -299,6 +386,7 @@ class DatasetBatches(_ShuffledBatches):
         self.num_workers = num_workers
 
     def epoch(self, epoch: int, start: int = 0):
+        """Yield the ``DataLoader``'s batches (default collation: samples stacked to ``(batch_size // world_size, ...)``)."""
         n = self.n
         if self.shuffle:
             order = torch.randperm(n, generator=_epoch_generator(self.seed, epoch)).tolist()
@@ -330,11 +418,13 @@ class Repeat(BatchSource):
         return self.count
 
     def epoch(self, epoch: int, start: int = 0):
+        """Yield ``None`` ``count - start`` times."""
         for _ in range(start, self.count):
             yield None
 
     def shard(self, rank: int, world_size: int) -> None:
-        return None  # no data to split
+        """A no-op: there is no data to split; every process runs ``count`` steps."""
+        return None
 
 
 def _to_device(batch, device):
@@ -371,18 +461,22 @@ class History:
         return key in self.history
 
     def keys(self):
+        """The names of the recorded values, in the order they were first logged."""
         return self.history.keys()
 
     def add_epoch(self, epoch: int, logs: Mapping[str, float]) -> None:
+        """Record the 1-based ``epoch`` and append each value of ``logs`` (as float) to its list."""
         self.epoch.append(epoch)
         for key, value in logs.items():
             self.history.setdefault(key, []).append(float(value))
 
     def to_dict(self) -> dict:
+        """A JSON-serialisable dict (``history``, ``epoch``, ``steps``) that :meth:`from_dict` reads back."""
         return {"history": self.history, "epoch": self.epoch, "steps": [[s, v] for s, v in self.steps]}
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "History":
+        """Rebuild a History from :meth:`to_dict`'s output; a missing key gives an empty list."""
         return cls(
             history={k: list(v) for k, v in data.get("history", {}).items()},
             epoch=list(data.get("epoch", [])),
@@ -403,12 +497,23 @@ class Callback:
     values every ``log_every`` steps; ``on_checkpoint`` runs after each save.
     """
 
-    def on_train_begin(self, trainer: "Trainer") -> None: ...
-    def on_step_end(self, trainer: "Trainer", step: int) -> None: ...
-    def on_log(self, trainer: "Trainer", step: int, logs: dict[str, float]) -> None: ...
-    def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: dict[str, float]) -> None: ...
-    def on_checkpoint(self, trainer: "Trainer", step: int) -> None: ...
-    def on_train_end(self, trainer: "Trainer") -> None: ...
+    def on_train_begin(self, trainer: "Trainer") -> None:
+        """Called once before the first step (after a resumed state is loaded)."""
+
+    def on_step_end(self, trainer: "Trainer", step: int) -> None:
+        """Called after every step; ``step`` counts the steps completed (1-based)."""
+
+    def on_log(self, trainer: "Trainer", step: int, logs: dict[str, float]) -> None:
+        """Called every ``log_every`` steps with each value averaged over those steps and processes."""
+
+    def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: dict[str, float]) -> None:
+        """Called after each full epoch (1-based ``epoch``) with its means and ``validate``'s values."""
+
+    def on_checkpoint(self, trainer: "Trainer", step: int) -> None:
+        """Called on the main process after each checkpoint is written."""
+
+    def on_train_end(self, trainer: "Trainer") -> None:
+        """Called once after the last step and the final checkpoint (not when training fails)."""
 
 
 class LambdaCallback(Callback):
@@ -421,11 +526,13 @@ class LambdaCallback(Callback):
         self._last = -1
 
     def on_step_end(self, trainer, step):
+        """Call ``fn(trainer, step)`` when ``step`` is a multiple of ``every``."""
         if self.every and step % self.every == 0:
             self._last = step
             self.fn(trainer, step)
 
     def on_train_end(self, trainer):
+        """With ``at_end``, call ``fn`` at the final step unless it already ran there."""
         if self.at_end and self._last != trainer.step:
             self._last = trainer.step
             self.fn(trainer, trainer.step)
@@ -442,6 +549,7 @@ class ProgressBar(Callback):
         self._step0 = 0
 
     def on_train_begin(self, trainer):
+        """Open the bar at the trainer's current step of ``total_steps``."""
         from tqdm.auto import tqdm
 
         enabled = show_progress(self.enabled)
@@ -450,10 +558,12 @@ class ProgressBar(Callback):
         self._step0 = trainer.step
 
     def on_step_end(self, trainer, step):
+        """Advance the bar by one step."""
         if self.bar is not None:
             self.bar.update(1)
 
     def on_log(self, trainer, step, logs):
+        """Show the logged values and the global images per second since the bar opened."""
         if self.bar is None or self.bar.disable:
             return
         elapsed = max(time.perf_counter() - self._t0, 1e-9)
@@ -464,6 +574,7 @@ class ProgressBar(Callback):
         self.bar.set_postfix(post, refresh=False)
 
     def on_train_end(self, trainer):
+        """Close the bar (also called when training fails)."""
         if self.bar is not None:
             self.bar.close()
             self.bar = None
@@ -488,9 +599,11 @@ class CurvePlot(Callback):
             trainer.history.plot(self.path, title=self.title)
 
     def on_checkpoint(self, trainer, step):
+        """Redraw the PNG at ``path``."""
         self._draw(trainer)
 
     def on_train_end(self, trainer):
+        """Redraw the PNG at ``path``."""
         self._draw(trainer)
 
 
@@ -503,7 +616,30 @@ class Trainer:
     With ``run_dir`` set, the loop saves a checkpoint every ``checkpoint_every``
     steps, at the end, and when stopped by Ctrl-C or SIGTERM; ``resume=True``
     continues from the folder's ``training_state.pt`` to exactly the weights an
-    uninterrupted run reaches (same seed, same settings).
+    uninterrupted run reaches (same seed, same settings). The recipe follows minGPT's
+    ``Trainer`` and Keras' ``fit``/``History``/callbacks; under torchrun it shards the
+    data and wraps the modules in DistributedDataParallel.
+
+    Args:
+        task: the head's :class:`Task`.
+        data: a :class:`BatchSource`; ``len(data)`` steps make an epoch.
+        epochs, max_steps: train for ``epochs * len(data)`` steps, at most ``max_steps``.
+        device: ``"auto"``, ``"cpu"``, ``"cuda[:N]"``, ``"mps"`` or a ``torch.device``.
+        precision: ``"fp32"``, ``"bf16"``, ``"fp16"`` or a :class:`~artgen.device.Precision`.
+        run_dir: folder for checkpoints (a path or :class:`~artgen.checkpoint.RunDir`); none saved when ``None``.
+        checkpoint_every: save every this many steps (as well as at the end and on a stop).
+        callbacks: :class:`Callback` s, after the progress bar; run on the main process only.
+        log_every: average and report the step values every this many steps.
+        validate: ``validate(trainer) -> {name: float}`` run under ``no_grad`` after each epoch.
+        progress: show a progress bar (``None``: on a terminal or in a notebook only).
+        desc: the progress bar's label.
+        config: the run's config, written to ``config.json`` at each checkpoint.
+    Raises:
+        ValueError: neither ``epochs`` nor ``max_steps`` is given.
+        UsageError: ``data`` has no batches, or fewer rows than one global batch under
+            torchrun; an unknown or unavailable ``device``.
+        ArgumentError: ``precision`` unknown or unsupported on the device; the batch
+            size does not divide over the processes.
     """
 
     def __init__(
@@ -568,6 +704,12 @@ class Trainer:
 
     # -- state ------------------------------------------------------------------
     def state_dict(self) -> dict:
+        """Everything a resume needs, readable by ``torch.load(weights_only=True)``.
+
+        Step, epoch and batch counters; each module's state (unwrapped from DDP and
+        ``torch.compile``, cloned), each optimizer's, the grad scaler's; every RNG state;
+        the history and the running epoch sums; the task's :meth:`Task.extra_state`; the config.
+        """
         return {
             "step": self.step,
             "epoch": self.epoch,
@@ -584,6 +726,12 @@ class Trainer:
         }
 
     def load_state_dict(self, state: Mapping) -> None:
+        """Restore what :meth:`state_dict` returned, including the RNG states.
+
+        Raises:
+            UsageError: the state has no entry for one of the task's modules.
+            CheckpointError: a module's saved tensors do not match it (keys, shapes, dtypes, NaN).
+        """
         from .checkpoint import load_state_into
 
         for name, module in self.task.modules.items():
@@ -604,7 +752,14 @@ class Trainer:
         set_rng_state(state["rng"])
 
     def save_checkpoint(self) -> None:
-        """Write weights, config and the resumable state (rank 0 only)."""
+        """Write weights, config and the resumable state (rank 0 only; a no-op without ``run_dir``).
+
+        Call it on every process: it first averages the pending logged values across them.
+
+        Raises:
+            NonFiniteLossError: a pending logged value is NaN or infinite.
+            ArtgenError: a file could not be written (disk full; the previous file is intact).
+        """
         if self.run_dir is None:
             return
         self._flush()  # on every process: it averages the logged values across them
@@ -696,6 +851,18 @@ class Trainer:
         """Train to the end (or to a stop request); returns the :class:`History`.
 
         Releases the run folder's lock (:meth:`RunDir.lock`) when it returns or fails.
+
+        Args:
+            resume: first load ``run_dir``'s ``training_state.pt`` and continue from its step.
+        Returns:
+            The :class:`History`: per-epoch means in ``history[name]``, logged steps in ``history.steps``.
+        Raises:
+            UsageError: ``resume`` without a ``run_dir``, or the saved state lacks a module.
+            CheckpointError: nothing to resume, or the saved state is unreadable or does not match.
+            NonFiniteLossError: a logged value became NaN or infinite (names the step and the last checkpoint).
+            TrainingInterrupted: stopped by SIGINT/SIGTERM or :meth:`request_stop` before the
+                last step, after saving a checkpoint.
+            TypeError: ``train_step`` returned no ``"loss"``.
         """
         try:
             return self._fit(resume)

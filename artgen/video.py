@@ -271,7 +271,7 @@ def open_video(path: str | os.PathLike, size: tuple[int, int] | None = None):
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
-    """:class:`VideoInfo` of a video, rotation included (decodes the first frame)."""
+    """:class:`VideoInfo` of a video, rotation included (decodes the first frame); errors as :func:`open_video`."""
     reader = open_video(path)
     for _ in reader:
         break
@@ -497,6 +497,13 @@ class TemporalFilter:
     in [0, 1] on any device. Recursive filtering of this kind is the "blind" temporal
     smoothing of Lai et al. 2018 without their learned network; the blend mask is the
     usual photometric occlusion test.
+
+    After each call, ``last_shift`` holds the (dy, dx) in pixels found between the
+    previous and the current input frame (``None`` for a first frame, after a size
+    change, or with ``strength`` 0).
+
+    Raises:
+        ArgumentError: ``strength`` outside [0, 1) (named ``temporal_filter``).
     """
 
     def __init__(self, strength: float = 0.5, sigma: float = 0.08):
@@ -506,15 +513,20 @@ class TemporalFilter:
         self.sigma = float(sigma)
         self.prev_in: torch.Tensor | None = None
         self.prev_out: torch.Tensor | None = None
+        self.last_shift: tuple[float, float] | None = None
 
     def __call__(self, content: torch.Tensor, styled: torch.Tensor) -> torch.Tensor:
+        """Filter one frame: ``content`` (the input frame) and ``styled`` (its stylisation), both
+        (3, H, W) in [0, 1]; returns the float32 (3, H, W) output in [0, 1]."""
         if self.strength <= 0:
             return styled
         content, styled = content.float(), styled.float()
         if self.prev_in is None or self.prev_in.shape != content.shape:
             out = styled
+            self.last_shift = None
         else:
             dy, dx = _global_shift(self.prev_in, content)
+            self.last_shift = (dy, dx)
             moved_in, mask = _shift(self.prev_in, dy, dx)
             moved_out, _ = _shift(self.prev_out, dy, dx)
             blur = lambda t: F.avg_pool2d(t[None], 3, 1, 1, count_include_pad=False)[0]  # noqa: E731
@@ -539,7 +551,15 @@ def _fit(width: int, height: int, max_size: int | None, even: bool) -> tuple[int
 
 
 def check_video_output(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-    """Check, before any work, that a video can be written to ``path`` (suffix, existing file, folder)."""
+    """Check, before any work, that a video can be written to ``path`` (suffix, existing file, folder).
+
+    Creates the parent folder; returns the expanded path.
+
+    Raises:
+        UsageError: a suffix not in :data:`WRITE_VIDEO_EXTENSIONS`, a folder, or an existing
+            file without ``overwrite``.
+        ArtgenError: the parent folder cannot be created.
+    """
     path = Path(path).expanduser()
     suffix = path.suffix.lower()
     if suffix not in WRITE_VIDEO_EXTENSIONS:
@@ -597,7 +617,10 @@ def stylize_video(
     "audio", "seconds", "frames_per_second", "error", "undecodable_packets"}``.
 
     Raises:
-        UsageError: bad path/suffix/flag, PyAV missing, or ``dst`` exists without ``overwrite``.
+        UsageError: bad path/suffix/flag, PyAV missing, ``dst`` is ``src``, or ``dst`` exists
+            without ``overwrite``.
+        ArgumentError: ``strength`` outside [0, 1], ``max_size`` below 16, or
+            ``temporal_filter`` outside [0, 1).
         VideoError: ``src`` is not a video, has no video stream, or no frame decodes.
     """
     from tqdm.auto import tqdm

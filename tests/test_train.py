@@ -256,17 +256,16 @@ def test_lean_adam_still_runs_step_hooks():
 
 
 @pytest.mark.parametrize("world_size", [1, 2, 4])
-def test_tensor_batches_gathered_in_blocks_follow_the_epoch_order(monkeypatch, world_size):
+def test_tensor_batches_gathered_in_blocks_follow_the_epoch_order(world_size):
     """Shuffled rows are gathered several batches at a time; every process still gets its slice of each batch."""
-    from artgen.train import _epoch_generator
-
-    monkeypatch.setattr(TensorBatches, "GATHER_BYTES", 3 * 8 * 8)  # 3 rows of one float64 and one int64: tiny blocks
     n, bs = 203, 8
     x, y = torch.arange(n, dtype=torch.float64).unsqueeze(1), torch.arange(n)
-    order = torch.randperm(n, generator=_epoch_generator(7, 1))
+    (whole,) = TensorBatches(y, batch_size=n, seed=7).epoch(1)  # the epoch's order, in one batch
+    order = whole[0]
+    assert sorted(order.tolist()) == list(range(n)) and order.tolist() != list(range(n))
     per_rank = []
     for rank in range(world_size):
-        src = TensorBatches(x, y, batch_size=bs, seed=7)
+        src = TensorBatches(x, y, batch_size=bs, seed=7, gather_bytes=3 * 8 * 8)  # 3 rows of one float64 and one int64: tiny blocks
         if world_size > 1:
             src.shard(rank, world_size)
         per_rank.append(list(src.epoch(1, start=3)))

@@ -9,8 +9,12 @@ from pathlib import Path
 
 from ..data import DATASETS
 
+#: Adam's epsilon for a resumed run whose config stores none: PyTorch's default.
+TORCH_ADAM_EPSILON = 1e-8
+
 
 def add_parser(sub, name: str) -> None:
+    """Register ``artgen classify train|eval|predict`` and their flags on the sub-parsers ``sub`` under ``name``."""
     from ..cli import add_common
 
     parser = sub.add_parser(name, help="train, evaluate and use the dense classifier (Flatten -> Dense(128) -> Dense(10))", description="The founding document's dense classifier.")
@@ -106,6 +110,13 @@ def _check_values(args) -> None:
 
 
 def run_train(args) -> int:
+    """``artgen classify train``: train (or resume, or fine-tune) into ``--out``; writes ``metrics.json``; returns 0.
+
+    Raises:
+        UsageError: a bad flag value, a missing ``--data`` folder, ``--resume`` with
+            ``--init-from``, a run folder in use or holding a run (exit 2).
+        CheckpointError, ArtgenError: an unreadable run or dataset (exit 1).
+    """
     import logging
 
     from .. import distributed
@@ -150,7 +161,7 @@ def run_train(args) -> int:
         init_from(clf, args.init_from)
     optimizer = saved.get("optimizer", args.optimizer) if args.resume else args.optimizer
     lr = saved.get("lr", args.lr) if args.resume else args.lr
-    epsilon = saved.get("epsilon", 1e-8) if args.resume else args.adam_epsilon
+    epsilon = saved.get("epsilon", TORCH_ADAM_EPSILON) if args.resume else args.adam_epsilon
     epochs = saved.get("epochs", args.epochs) if args.resume else args.epochs
     batch_size = saved.get("batch_size", args.batch_size) if args.resume else args.batch_size
     clf.compile(optimizer, loss="cross_entropy", metrics=["accuracy"], lr=lr, epsilon=epsilon)
@@ -180,6 +191,12 @@ def _load_classifier(args):
 
 
 def run_eval(args) -> int:
+    """``artgen classify eval``: accuracy and loss of ``--checkpoint`` on the test split; prints them (JSON with ``--json``); returns 0.
+
+    Raises:
+        UsageError: no test images, or images of another shape than the model's input.
+        CheckpointError: the run folder cannot be loaded.
+    """
     from ..checkpoint import RunDir
     from ..data import load_dataset
     from ..errors import UsageError
@@ -202,9 +219,12 @@ def run_eval(args) -> int:
 
 
 def run_predict(args) -> int:
-    """Each file gets its line: the class and probability, or (on stderr) why it could not be read; exit 1 if any failed."""
-    import torch
+    """Each file gets its line: the class and probability, or (on stderr) why it could not be read; exit 1 if any failed.
 
+    Raises:
+        UsageError: none of the images exists.
+        CheckpointError: the run folder cannot be loaded.
+    """
     from ..data import square_image
     from ..errors import ArtgenError, UsageError
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 def add_parser(sub, name: str) -> None:
+    """Register ``artgen demo`` and its flags on the sub-parsers ``sub`` under ``name``."""
     from ..cli import add_common
 
     parser = sub.add_parser(name, help="run every head on built-in data (offline, a few minutes on a CPU) and write a contact sheet", description="Stylise a built-in photo, train a small GAN and the dense classifier on built-in data, and draw a contact sheet.")
@@ -15,6 +16,11 @@ def add_parser(sub, name: str) -> None:
 
 
 def run(args) -> int:
+    """``artgen demo``: :func:`artgen.demo.run_demo` into ``--out``; prints the time taken (seconds) and the contact sheet's path; returns 0.
+
+    Raises:
+        UsageError: ``--out`` holds an earlier demo and ``--overwrite`` is not given.
+    """
     import time
 
     from ..demo import run_demo

@@ -22,6 +22,7 @@ def _fraction(text: str) -> float:
 
 
 def add_parser(sub, name: str) -> None:
+    """Register ``artgen fast-style train|apply|export`` and their flags on the sub-parsers ``sub`` under ``name``."""
     from ..cli import add_common
 
     parser = sub.add_parser(
@@ -88,6 +89,12 @@ def add_parser(sub, name: str) -> None:
 
 
 def run_train(args) -> int:
+    """``artgen fast-style train``: train a feed-forward style network into ``--out``; returns 0.
+
+    Raises:
+        UsageError: ``--resume`` with ``--init-from``; ``--style-size`` below 16; no ``--style``; a
+            missing style image, ``--data`` folder or ``--weights`` file; usage errors of the library (exit 2).
+    """
     from ..errors import UsageError
     from ..heads.fast_style import train_fast_style
 
@@ -149,6 +156,14 @@ def run_train(args) -> int:
 
 
 def run_apply(args) -> int:
+    """``artgen fast-style apply``: stylise images (or one video) with a trained network; returns 0.
+
+    Raises:
+        UsageError: a negative ``--max-size``; ``--tile-size`` in 1..15; a missing input; a mix of
+            videos and pictures or an output that does not fit them; an existing output without ``--overwrite``.
+        CheckpointError: the model folder cannot be loaded.
+        VideoError: the video cannot be read.
+    """
     from ..errors import UsageError
     from ..heads.fast_style import FastStyle
 
@@ -232,6 +247,12 @@ def _apply_video(model, args) -> int:
 
 
 def run_export(args) -> int:
+    """``artgen fast-style export``: write an ONNX file (dynamic batch, height, width), checked with onnxruntime when installed; returns 0.
+
+    Raises:
+        UsageError: the output exists without ``--overwrite``.
+        CheckpointError: the model folder cannot be loaded.
+    """
     from ..heads.fast_style import FastStyle
 
     model = FastStyle.load(args.model, device="cpu")

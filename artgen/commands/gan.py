@@ -7,9 +7,13 @@ import sys
 from pathlib import Path
 
 DATASET_CHOICES = ("art", "shapes", "mnist", "fashion-mnist")
+#: ``gan eval --max-real`` default: real images compared against. Bounds the feature
+#: extraction time on a CPU; FID/KID from fewer images are biased upwards (the counts are printed with them).
+DEFAULT_MAX_REAL = 5000
 
 
 def add_parser(sub, name: str) -> None:
+    """Register ``artgen gan train|sample|interpolate|eval`` and their flags on the sub-parsers ``sub`` under ``name``."""
     from ..cli import add_common
 
     parser = sub.add_parser(name, help="train a small GAN on a folder of images, sample, interpolate, evaluate",
@@ -72,7 +76,7 @@ def add_parser(sub, name: str) -> None:
     ev.add_argument("--checkpoint", required=True, metavar="RUN", help="a GAN run folder")
     _data_flags(ev)
     ev.add_argument("--num-samples", type=int, default=1000, help="generated images to compare (default: 1000)")
-    ev.add_argument("--max-real", type=int, default=5000, help="at most this many real images (default: 5000)")
+    ev.add_argument("--max-real", type=int, default=DEFAULT_MAX_REAL, help=f"at most this many real images (default: {DEFAULT_MAX_REAL})")
     ev.add_argument("--features", choices=["auto", "inception", "random"], default="auto", help="feature network: inception (the TF-Inception of published FID/KID), random (offline fallback: values are not FID/KID) or auto (default: inception when it can be had)")
     ev.add_argument("--inception-weights", metavar="FILE", help="TF-Inception weights: NVIDIA's inception-2015-12-05.pt or pytorch-fid's pt_inception-2015-12-05-6726825d.pth (default: the torch hub cache, else a download)")
     ev.add_argument("--nearest-sheet", metavar="PNG", default=None, help="where to write the 16 samples closest to a training image, each beside it (default: RUN/nearest.png)")
@@ -90,6 +94,12 @@ def _data_flags(parser) -> None:
 
 
 def run_train(args) -> int:
+    """``artgen gan train``: :func:`artgen.heads.gan.train_gan` from the flags; prints where the run is saved; returns 0.
+
+    Raises:
+        UsageError: ``--data`` with ``--dataset``, ``--freeze-d`` without ``--init-from``/``--resume``,
+            a non-numeric ``--ada-target``, and every usage error of ``train_gan`` (exit 2).
+    """
     from ..errors import UsageError
     from ..heads.gan import train_gan
 
@@ -129,6 +139,12 @@ def _class_arg(value):
 
 
 def run_sample(args) -> int:
+    """``artgen gan sample``: a grid PNG of ``-n`` images (seeds ``--seed``..), and with ``--separate`` one PNG per image; returns 0.
+
+    Raises:
+        UsageError: an output exists without ``--overwrite`` (checked before any is written); a bad ``--class``.
+        CheckpointError: the run folder cannot be loaded.
+    """
     from ..heads.gan import load_gan
     from ..images import check_writable, make_grid, on_checkerboard, save_image
 
@@ -158,6 +174,12 @@ def run_sample(args) -> int:
 
 
 def run_interpolate(args) -> int:
+    """``artgen gan interpolate``: a looping GIF of a latent walk (:meth:`GAN.interpolate`); returns 0.
+
+    Raises:
+        UsageError: the output exists without ``--overwrite``; ``--fps`` not positive; ``--frames``/``--keyframes`` below 2.
+        CheckpointError: the run folder cannot be loaded.
+    """
     from ..heads.gan import load_gan
     from ..images import check_writable, on_checkerboard, save_gif
 
@@ -175,6 +197,14 @@ def run_interpolate(args) -> int:
 
 
 def run_eval(args) -> int:
+    """``artgen gan eval``: FID/KID (or the fallback distances), precision/recall, memorisation; prints them (or JSON); returns 0.
+
+    The real images default to the run's own data (as stored in its config), at most ``--max-real``.
+
+    Raises:
+        UsageError: Inception weights not available offline; a classifier that does not fit.
+        CheckpointError: the run or classifier folder cannot be loaded.
+    """
     from ..checkpoint import RunDir
     from ..heads.gan import evaluate_gan, load_gan, load_gan_data
 

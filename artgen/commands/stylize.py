@@ -18,6 +18,7 @@ def _floats(text: str) -> list[float]:
 
 
 def add_parser(sub, name: str) -> None:
+    """Register ``artgen stylize`` and its flags on the sub-parsers ``sub`` under ``name``."""
     from ..cli import add_common
 
     p = sub.add_parser(name, help="neural style transfer by optimisation (Gatys et al.)",
@@ -54,6 +55,12 @@ def add_parser(sub, name: str) -> None:
 
 
 def run(args) -> int:
+    """``artgen stylize``: Gatys-style optimisation of one image (:func:`artgen.heads.stylize.stylize_tensor`), saved as a PNG; returns 0.
+
+    Raises:
+        UsageError: the output exists without ``--overwrite``; a missing ``--weights`` file; bad options (exit 2).
+        ImageError: a content or style image cannot be read (exit 1).
+    """
     from pathlib import Path
 
     from ..errors import UsageError

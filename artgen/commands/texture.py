@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 def add_parser(sub, name: str) -> None:
+    """Register ``artgen texture`` and its flags on the sub-parsers ``sub`` under ``name``."""
     from ..cli import add_common
     from ..models.encoders import BACKBONES
     from .stylize import _floats
@@ -37,6 +38,13 @@ def add_parser(sub, name: str) -> None:
 
 
 def run(args) -> int:
+    """``artgen texture``: synthesise a texture from example images (:func:`artgen.heads.texture.texture_tensor`), saved as a PNG; returns 0.
+
+    Raises:
+        UsageError: a bad ``--size``; the output exists without ``--overwrite``; a missing ``--weights``
+            file; bad options (exit 2).
+        ImageError: an example image cannot be read (exit 1).
+    """
     from pathlib import Path
 
     from ..errors import UsageError

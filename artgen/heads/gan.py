@@ -29,19 +29,44 @@ from torch import nn
 from .. import distributed, losses
 from ..augment import AdaptiveStrength, diff_augment, parse_policy
 from ..checkpoint import RunDir, load_state_into, split_prefix
-from ..data import fit_images
+from ..data import RANDOM_CROP_MARGIN, fit_images
 from ..device import Precision, auto_precision, resolve_device, seed_everything
 from ..errors import ArgumentError, UsageError
 from ..models.gan import SIZES, Discriminator, GANConfig, Generator
 from ..settings import Settings
-from ..train import BatchSource, CurvePlot, LambdaCallback, Task, Trainer, _check_shardable, _epoch_generator
+from ..train import SEED_STREAM_OFFSET, BatchSource, CurvePlot, LambdaCallback, Task, Trainer, _check_shardable, _epoch_generator
 
 HEAD = "gan"
 BUILTIN_DATASETS = ("art", "shapes", "mnist", "fashion-mnist")
-AUGMENT_AUTO_LIMIT = 5000  # "auto" turns DiffAugment on below this many training images
+#: ``augment="auto"`` turns DiffAugment on below this many training images. 5,000 is
+#: the smallest CIFAR-10 split (10%) of Zhao et al. 2020 (DiffAugment), where
+#: augmenting helped most; with more images artgen trains without it by default.
+AUGMENT_AUTO_LIMIT = 5000
 ADA_TARGET = 0.6  # StyleGAN2-ADA's target for r_t = E[sign(D(real))], used whenever augmentation is on
 ART_IMAGES = 2048  # size of the built-in "art" set
 SHAPES_IMAGES = 20000  # images drawn from the built-in "shapes" set for GAN training
+#: An epoch of :class:`SampledBatches` lasts at least this many steps, so that small
+#: sets do not end an epoch (and log a History row) every step or two.
+MIN_STEPS_PER_EPOCH = 100
+#: EMA warm-up: the decay at step ``s`` is ``min(ema_decay, (1 + s) / (EMA_WARMUP + s))``,
+#: the ``num_updates`` rule of TensorFlow's ``ExponentialMovingAverage``: 0.1 at step 0,
+#: 0.9 at step 80, 0.999 (the default) only after about 9,000 steps, so early samples
+#: follow the generator instead of staying near its random initial weights.
+EMA_WARMUP = 10
+#: Keeps the mode-seeking term finite when two samples coincide (MSGAN's ``eps``, Mao et al. 2019).
+MODE_SEEKING_EPS = 1e-5
+#: ``latents(truncation=t)`` redraws values outside [-t, t] at most this many rounds; a
+#: value still outside after them is kept (for t >= 0.5 the chance is below 1e-200).
+TRUNCATION_MAX_REDRAWS = 1000
+#: :func:`evaluate_gan` draws its samples from seeds ``seed + EVAL_SEED_OFFSET + i``, far
+#: from the small seeds of the sample grids and ``generate`` calls users look at.
+EVAL_SEED_OFFSET = 10_000_000
+#: :func:`class_agreement` draws class ``k`` from seeds ``seed + k * CLASS_SEED_STRIDE + i``:
+#: each class its own seeds, as long as ``per_class`` stays below the stride.
+CLASS_SEED_STRIDE = 100_000
+#: KID's subset size (Binkowski et al. 2018; torch-fidelity's default), cut to the
+#: number of images when there are fewer.
+KID_SUBSET_SIZE = 1000
 
 log = logging.getLogger("artgen.gan")
 
@@ -51,7 +76,19 @@ log = logging.getLogger("artgen.gan")
 
 @dataclass
 class GANTrainConfig(Settings):
-    """Training settings (stored under ``train`` in ``config.json``; ``--resume`` reads them back)."""
+    """Training settings (stored under ``train`` in ``config.json``; ``--resume`` reads them back).
+
+    Learning rates and Adam betas (0.5, 0.999) follow DCGAN (Radford et al. 2016);
+    ``r1_gamma``/``r1_every`` are StyleGAN2's lazy R1 (Karras et al. 2020);
+    ``augment``/``augment_p``/``ada_target``/``ada_images`` are DiffAugment (Zhao et al.
+    2020) with StyleGAN2-ADA's adaptive strength (Karras et al. 2020); ``freeze_d``
+    freezes that many of D's first blocks (FreezeD, Mo et al. 2020).
+
+    Raises:
+        ArgumentError: ``loss``, ``steps``, ``batch_size``, ``diversity``, ``freeze_d``,
+            ``augment``, ``augment_p``, ``ada_target`` or ``ada_images`` out of range.
+        UsageError: ``r1_every < 1`` or ``crop`` not ``"center"``/``"random"``.
+    """
 
     steps: int = 10000
     batch_size: int = 64
@@ -125,6 +162,11 @@ class SampledBatches(BatchSource):
     ``x`` in [-1, 1] on ``device`` and ``labels`` int64 (``-1`` when unlabelled).
     Any number of images works, fewer than the batch size included.  An "epoch"
     is ``max(ceil(N / batch_size), 100)`` steps: bookkeeping only.
+
+    Raises:
+        UsageError: ``images`` is empty.
+        ArgumentError: ``batch_size < 1``.
+        ValueError: ``size`` is larger than the stored images.
     """
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor | None = None, *, batch_size: int, size: int | None = None, hflip: bool = False, seed: int = 0, device=None, channels_last: bool = False):
@@ -147,18 +189,28 @@ class SampledBatches(BatchSource):
 
     @property
     def batch_size(self) -> int:
+        """The global batch size."""
         return self._batch_size
 
     def shard(self, rank: int, world_size: int) -> None:
-        """Under torchrun: every process draws the global batch and keeps its own slice."""
+        """Under torchrun: every process draws the global batch and keeps its own slice.
+
+        Raises:
+            ArgumentError: ``batch_size`` does not divide evenly by ``world_size``.
+        """
         _check_shardable(self._batch_size, world_size)
         self.rank, self.world_size = rank, world_size
 
     def __len__(self) -> int:
-        return max(math.ceil(self.n / self._batch_size), 100)
+        return max(math.ceil(self.n / self._batch_size), MIN_STEPS_PER_EPOCH)
 
     def epoch(self, epoch: int, start: int = 0):
-        g = _epoch_generator(self.seed, int(epoch) + 7919)  # draws of their own, apart from TensorBatches'(seed, epoch)
+        """Yield ``(x, labels)``: ``x`` float32 ``(batch_size // world_size, C, size, size)`` in [-1, 1], labels int64.
+
+        Indices, crop offsets and flips for the whole epoch are drawn up front from
+        ``(seed, epoch)``, so starting at ``start`` yields what an uninterrupted epoch would.
+        """
+        g = _epoch_generator(self.seed, int(epoch) + SEED_STREAM_OFFSET)  # draws of their own, apart from TensorBatches'(seed, epoch)
         steps, bs = len(self), self._batch_size
         index = torch.randint(0, self.n, (steps, bs), generator=g)
         flips = torch.rand(steps, bs, generator=g) < 0.5
@@ -185,6 +237,8 @@ class SampledBatches(BatchSource):
 
 @dataclass
 class GANData:
+    """What :func:`load_gan_data` returns: uint8 images, optional int64 labels ``(N,)``, class names, and the source's name."""
+
     images: torch.Tensor  # (N, C, S, S) uint8, S >= size
     labels: torch.Tensor | None
     classes: list[str]
@@ -209,7 +263,14 @@ def load_gan_data(
     4th channel with ``channels=4``; broken files skipped
     with a warning naming each); with ``labelled`` its subfolders are the
     classes.  ``dataset`` is ``art`` (built-in abstract paintings), ``shapes``
-    (built-in, 10 classes), ``mnist`` or ``fashion-mnist``.
+    (built-in, 10 classes), ``mnist`` or ``fashion-mnist``.  ``limit`` keeps the first
+    ``limit`` images.
+
+    Raises:
+        UsageError: both ``data`` and ``dataset``; ``labelled`` with the unlabelled ``art`` set.
+        ArgumentError: ``limit`` not a whole number >= 1; ``data`` missing or not a folder;
+            an unknown ``dataset``.
+        ArtgenError: the folder holds no readable image; MNIST files missing or damaged.
     """
     from ..data import ImageFolder, art_images, load_dataset, make_shapes
 
@@ -217,7 +278,7 @@ def load_gan_data(
         raise UsageError("give either {arg:data} or {arg:dataset}, not both")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ArgumentError("limit", f"must be a whole number of at least 1, got {limit!r}")
-    stored = round(size * 1.125) if crop == "random" else size
+    stored = round(size * RANDOM_CROP_MARGIN) if crop == "random" else size
     if data is not None:
         folder = Path(data).expanduser()
         if not folder.exists():
@@ -276,6 +337,15 @@ class GANTask(Task):
     approximately while it is on.  The generated batch is
     produced once and reused by both updates (as in DCGAN), and the
     discriminator's weights take no gradient during the generator update.
+
+    Sources: the alternating D/G updates of pytorch/examples' DCGAN; lazy R1
+    (Mescheder et al. 2018, applied every ``r1_every`` steps with the weight scaled by
+    ``r1_every`` as in StyleGAN2, Karras et al. 2020); EMA generator (Karras et al.
+    2018); DiffAugment (Zhao et al. 2020) on both updates, with StyleGAN2-ADA's
+    adaptive strength (Karras et al. 2020) when ``ada_target > 0``.
+
+    Raises:
+        ArgumentError: ``freeze_d`` exceeds the discriminator's number of blocks.
     """
 
     def __init__(self, config: GANConfig, train: GANTrainConfig, device: torch.device, generator: Generator | None = None, discriminator: Discriminator | None = None):
@@ -305,11 +375,13 @@ class GANTask(Task):
         self.D_plain = self.D
 
     def distribute(self, wrap) -> None:
+        """Wrap G and D for DDP (:meth:`Task.distribute`), keeping the plain D for the generator update."""
         plain = self.D
         super().distribute(wrap)
         self.D_plain = plain
 
     def train(self) -> None:
+        """G and D in training mode; the EMA generator stays in eval mode."""
         self.G.train()
         self.D.train()
         self.G_ema.eval()
@@ -323,13 +395,22 @@ class GANTask(Task):
         return diff_augment(x, self.augment, self.augment_p) if self.augment else x
 
     def extra_state(self) -> dict:
+        """The adaptive augmentation's state (``{"ada": ...}``) when it is on, else ``{}``."""
         return {"ada": self.ada.state_dict()} if self.ada is not None else {}
 
     def load_extra_state(self, state: dict) -> None:
+        """Restore the adaptive augmentation's state, if saved."""
         if self.ada is not None and "ada" in state:
             self.ada.load_state_dict(state["ada"])
 
     def train_step(self, batch, ctx):
+        """One D update then one G update and the EMA update, for ``batch = (x, labels)``.
+
+        ``x`` is ``(B, C, H, W)`` in [-1, 1], ``labels`` int64 ``(B,)`` (ignored unless
+        conditional). Returns 0-d tensors ``loss`` (= ``d_loss + g_loss``), ``d_loss``,
+        ``g_loss``, ``d_real``/``d_fake`` (mean raw logits), and ``ms_ratio``, ``aug_p``,
+        ``r_t`` when the diversity term, augmentation, adaptive strength are on.
+        """
         cfg, tc = self.config, self.train_cfg
         real, labels = batch
         labels = labels if cfg.conditional else None
@@ -370,7 +451,7 @@ class GANTask(Task):
             total_g = g_loss
             if half:
                 ratio = (fake[:half] - fake[half : 2 * half]).float().abs().mean() / (z[:half] - z[half : 2 * half]).abs().mean()
-                total_g = g_loss + tc.diversity / (ratio + 1e-5)
+                total_g = g_loss + tc.diversity / (ratio + MODE_SEEKING_EPS)
                 out["ms_ratio"] = ratio.detach()
             ctx.optimize(total_g, self.opt_g)
         finally:
@@ -392,10 +473,14 @@ class GANTask(Task):
 
     @torch.no_grad()
     def update_ema(self, step: int) -> None:
-        """EMA of the generator's weights, with a warm-up so early samples are not stuck at the initial weights."""
+        """EMA of the generator's weights, with a warm-up so early samples are not stuck at the initial weights.
+
+        ``G_ema <- decay * G_ema + (1 - decay) * G`` with ``decay = min(ema_decay, (1 + step) / (EMA_WARMUP + step))``
+        (see :data:`EMA_WARMUP`); buffers are not averaged.
+        """
         if self._ema_params is None:
             self._ema_params = (list(self.G_ema.parameters()), list(self.G.parameters()))
-        decay = min(self.train_cfg.ema_decay, (1 + step) / (10 + step))
+        decay = min(self.train_cfg.ema_decay, (1 + step) / (EMA_WARMUP + step))
         ema, live = self._ema_params
         torch._foreach_lerp_(ema, live, 1.0 - decay)
 
@@ -406,8 +491,11 @@ class GANTask(Task):
 def latents(seeds: Sequence[int], z_dim: int, *, truncation: float | None = None) -> torch.Tensor:
     """One latent per seed (so image i is reproducible from its seed alone), ``(N, z_dim)`` on the CPU.
 
-    With ``truncation`` t, values outside [-t, t] are redrawn (BigGAN's truncation trick):
-    less variety, cleaner images.
+    With ``truncation`` t, values outside [-t, t] are redrawn (BigGAN's truncation trick,
+    Brock et al. 2019): less variety, cleaner images. Values are float32 standard normal.
+
+    Raises:
+        ArgumentError: ``truncation <= 0``.
     """
     out = []
     for seed in seeds:
@@ -416,7 +504,7 @@ def latents(seeds: Sequence[int], z_dim: int, *, truncation: float | None = None
         if truncation is not None:
             if truncation <= 0:
                 raise ArgumentError("truncation", f"must be positive, got {truncation}")
-            for _ in range(1000):
+            for _ in range(TRUNCATION_MAX_REDRAWS):
                 bad = z.abs() > truncation
                 if not bool(bad.any()):
                     break
@@ -426,7 +514,10 @@ def latents(seeds: Sequence[int], z_dim: int, *, truncation: float | None = None
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
-    """Spherical interpolation between latent vectors (stays on the Gaussian shell)."""
+    """Spherical interpolation between latent vectors (stays on the Gaussian shell; Shoemake 1985, as in White 2016).
+
+    ``a``, ``b``: ``(..., z_dim)``; ``t`` in [0, 1] (0 gives ``a``, 1 gives ``b``). Returns ``(..., z_dim)``.
+    """
     an, bn = a / a.norm(dim=-1, keepdim=True), b / b.norm(dim=-1, keepdim=True)
     omega = torch.acos((an * bn).sum(-1, keepdim=True).clamp(-1 + 1e-7, 1 - 1e-7))
     so = torch.sin(omega)
@@ -436,7 +527,11 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
 class GAN:
     """A trained (or training) GAN: its config, the generator, discriminator and EMA generator.
 
-    Sampling always uses the EMA generator.
+    Sampling always uses the EMA generator. Images come out as float32 ``(N, C, H, W)``
+    in [0, 1] on the CPU.
+
+    Raises:
+        UsageError: an unknown or unavailable ``device``.
     """
 
     def __init__(self, config: GANConfig | None = None, *, device: str | torch.device = "auto", train_config: GANTrainConfig | None = None):
@@ -453,13 +548,19 @@ class GAN:
 
     @property
     def classes(self) -> list[str]:
+        """The class names (``"0"``, ``"1"``, ... when the config stores none); ``[]`` for an unconditional GAN."""
         c = self.config
         return list(c.classes) if c.classes else [str(i) for i in range(c.num_classes)]
 
     # -- loading -----------------------------------------------------------------------
     @classmethod
     def load(cls, path: str | os.PathLike, *, device: str | torch.device = "auto") -> "GAN":
-        """Rebuild a GAN from a run folder (``config.json`` + ``model.safetensors``)."""
+        """Rebuild a GAN from a run folder (``config.json`` + ``model.safetensors``).
+
+        Raises:
+            CheckpointError: no run folder, not a GAN run, a bad config section, or weights
+                that do not match the config.
+        """
         run = RunDir(path)
         cfg = run.load_head_config(HEAD, "GAN")
         gan = cls(run.load_settings(GANConfig, "model", cfg), device=device, train_config=run.load_settings(GANTrainConfig, "train", dict(cfg, train=cfg.get("train", {}))))
@@ -469,6 +570,7 @@ class GAN:
         return gan
 
     def modules(self) -> dict[str, nn.Module]:
+        """``{"generator", "discriminator", "generator_ema"}``: the names used as weight-file prefixes."""
         return {"generator": self.generator, "discriminator": self.discriminator, "generator_ema": self.generator_ema}
 
     # -- sampling --------------------------------------------------------------------------
@@ -491,7 +593,10 @@ class GAN:
 
     @torch.no_grad()
     def generate_from(self, z: torch.Tensor, labels: torch.Tensor | None = None, *, batch_size: int = 256) -> torch.Tensor:
-        """Images for given latents ``(N, z_dim)`` (and labels), as floats in [0, 1] on the CPU."""
+        """Images for given latents ``(N, z_dim)`` (and int64 labels ``(N,)``), as float32 ``(N, C, H, W)`` in [0, 1] on the CPU.
+
+        Runs the EMA generator in ``batch_size`` chunks on the GAN's device.
+        """
         g = self.generator_ema.eval()
         outs = []
         for i in range(0, len(z), batch_size):
@@ -506,6 +611,10 @@ class GAN:
 
         For a conditional GAN ``class_`` picks the class (by number or name);
         without it the images cycle through the classes.
+
+        Raises:
+            ArgumentError: ``n < 1``, ``truncation <= 0``, or an unknown ``class_``.
+            UsageError: ``class_`` for an unconditional GAN.
         """
         if n < 1:
             raise ArgumentError("n", f"must be at least 1, got {n}")
@@ -519,7 +628,14 @@ class GAN:
 
     @torch.no_grad()
     def interpolate(self, frames: int = 60, *, seed: int = 0, keyframes: int = 4, class_: int | str | None = None, truncation: float | None = None) -> torch.Tensor:
-        """A looping latent walk through ``keyframes`` random points (slerp with eased timing): ``(frames, C, H, W)`` in [0, 1]."""
+        """A looping latent walk through ``keyframes`` random points (slerp with eased timing): ``(frames, C, H, W)`` in [0, 1].
+
+        Keyframe ``i`` is the latent of seed ``seed + i``; a conditional GAN uses ``class_`` (default class 0).
+
+        Raises:
+            ArgumentError: ``frames < 2``, ``keyframes < 2``, ``truncation <= 0`` or an unknown ``class_``.
+            UsageError: ``class_`` for an unconditional GAN.
+        """
         if frames < 2:
             raise ArgumentError("frames", f"must be at least 2, got {frames}")
         if keyframes < 2:
@@ -538,6 +654,13 @@ class GAN:
 
     # -- saving ----------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
+        """Write ``config.json`` and ``model.safetensors`` into the folder ``path`` (created); returns it.
+
+        Existing files there are replaced (atomically); no training state is written.
+
+        Raises:
+            ArtgenError, UsageError: a file cannot be written (disk full, permissions).
+        """
         run = RunDir(path)
         run.path.mkdir(parents=True, exist_ok=True)
         run.save_config(self.run_config())
@@ -556,7 +679,12 @@ class GAN:
 
 
 def init_from_run(gan: GAN, path: str | os.PathLike) -> None:
-    """Copy an earlier run's generator, discriminator and EMA generator into ``gan`` (fine-tuning)."""
+    """Copy an earlier run's generator, discriminator and EMA generator into ``gan`` (fine-tuning).
+
+    Raises:
+        CheckpointError: ``path`` is not a GAN run folder, or its weights do not load.
+        UsageError: its size, channels, classes or architecture differ from ``gan``'s (all listed).
+    """
     run = RunDir(path)
     cfg = run.load_head_config(HEAD, "GAN", what="{arg:init_from}")
     src = run.load_settings(GANConfig, "model", cfg)
@@ -650,7 +778,16 @@ def train_gan(
     ``sample_every`` steps and ``curves.png``.  ``resume=True`` reads every
     setting back from the folder (``steps`` may be raised to train longer).
     ``precision="auto"`` is bf16 on GPUs that support it (fp16 on older ones) and
-    fp32 on the CPU.
+    fp32 on the CPU.  ``augment="auto"`` turns on DiffAugment's ``color,translation,cutout``
+    below :data:`AUGMENT_AUTO_LIMIT` images, and ``ada_target="auto"`` sets
+    :data:`ADA_TARGET` whenever augmentation is on.  Recipe and sources: :class:`GANTask`.
+
+    Raises:
+        UsageError, ArgumentError: a bad argument (named), checked before the run folder is touched;
+            ``out`` holds a run without ``resume``/``overwrite``, or is locked by another training.
+        CheckpointError: on ``resume``, the folder's config or state cannot be read.
+        NonFiniteLossError: a loss became NaN or infinite (names the step).
+        TrainingInterrupted: stopped by Ctrl-C or SIGTERM, after saving a checkpoint.
     """
     dev = resolve_device(device) if not isinstance(device, torch.device) else device
     distributed.init(dev)  # under torchrun: join the process group (rank 0 writes the run folder)
@@ -782,7 +919,7 @@ def _check_train_args(*, steps, batch_size, limit, loss, augment, freeze_d, crop
 
 
 def load_gan(path: str | os.PathLike, *, device: str | torch.device = "auto") -> GAN:
-    """Load a GAN run folder for sampling (see :meth:`GAN.generate`)."""
+    """Load a GAN run folder for sampling (see :meth:`GAN.generate`); errors as :meth:`GAN.load`."""
     return GAN.load(path, device=device)
 
 
@@ -808,16 +945,24 @@ def evaluate_gan(gan, real, *, num_samples=1000, features="auto", inception_weig
       With ``nearest_sheet`` a PNG of the 16 closest samples, each beside its
       nearest training image, is written there.
     * With a ``classifier``: ``class_accuracy`` (conditional GANs).
+
+    Samples come from seeds ``seed + EVAL_SEED_OFFSET + i``; KID uses subsets of
+    :data:`KID_SUBSET_SIZE` (fewer when there are fewer images).
+
+    Raises:
+        ArgumentError: ``num_samples < 2``.
+        UsageError: an unknown ``features`` choice, or Inception weights that are not available
+            offline; ``classifier`` for an unconditional GAN or with another number of classes.
     """
     from .. import metrics
 
     if num_samples < 2:
         raise ArgumentError("num_samples", f"must be at least 2, got {num_samples}")
     feat, name = metrics.feature_network(features, weights=inception_weights, device=device)
-    fake = gan.generate(num_samples, seed=seed + 10_000_000)  # (M, C, H, W) in [0, 1], classes cycling
+    fake = gan.generate(num_samples, seed=seed + EVAL_SEED_OFFSET)  # (M, C, H, W) in [0, 1], classes cycling
     real_f = metrics.extract(feat, real)
     fake_f = metrics.extract(feat, fake)
-    subset_size = min(1000, len(real_f), len(fake_f))
+    subset_size = min(KID_SUBSET_SIZE, len(real_f), len(fake_f))
     mean, std = metrics.kid(real_f, fake_f, subset_size=subset_size, seed=seed)
     out = {"features": name, "real_images": len(real), "generated_images": num_samples, "subset_size": subset_size}
     if metrics.is_standard(name):
@@ -852,7 +997,13 @@ def evaluate_gan(gan, real, *, num_samples=1000, features="auto", inception_weig
 
 
 def class_agreement(gan, classifier, *, per_class: int = 100, seed: int = 0) -> float:
-    """Fraction of class-conditional samples that ``classifier`` assigns to the requested class."""
+    """Fraction in [0, 1] of class-conditional samples that ``classifier`` assigns to the requested class.
+
+    ``per_class`` samples per class, resized to the classifier's input (:func:`artgen.data.fit_images`).
+
+    Raises:
+        UsageError: the GAN is unconditional, or the class counts differ.
+    """
     if not gan.config.conditional:
         raise UsageError("{arg:classifier} needs a class-conditional GAN (trained with {arg:conditional=True})")
     cc = classifier.config
@@ -860,7 +1011,7 @@ def class_agreement(gan, classifier, *, per_class: int = 100, seed: int = 0) -> 
         raise UsageError(f"the classifier knows {cc.num_classes} classes, the GAN {gan.config.num_classes}")
     correct = total = 0
     for k in range(gan.config.num_classes):
-        x = fit_images(gan.generate(per_class, seed=seed + k * 100_000, class_=k), cc.image_size, cc.in_channels)
+        x = fit_images(gan.generate(per_class, seed=seed + k * CLASS_SEED_STRIDE, class_=k), cc.image_size, cc.in_channels)
         pred = classifier.predict(x).argmax(-1)
         correct += int((pred == k).sum())
         total += len(x)

@@ -48,6 +48,15 @@ from .stylize import (
 )
 
 
+#: Long side of the examples at the finest level when ``example_size`` is not given: their
+#: own size, at most this (1024 px), so large photos do not multiply the encoder's cost.
+EXAMPLE_MAX_SIDE = 1024
+#: The first level starts from grey noise: per pixel ``clamp(INIT_MEAN + INIT_STD * N(0, 1), 0, 1)``,
+#: mid-grey noise of which about 5% of values clip at 0 or 1 (two standard deviations out).
+INIT_MEAN = 0.5
+INIT_STD = 0.25
+
+
 @dataclass
 class TextureOptions(Settings):
     """Every setting of a texture synthesis; stored in the output PNG's metadata."""
@@ -78,7 +87,9 @@ class TextureOptions(Settings):
         """Check every value, so that no invalid options object exists.
 
         Raises:
-            ArgumentError: a value out of range or unknown, naming the field.
+            ArgumentError: ``height``/``width``/``example_size`` below ``MIN_SIDE``; ``steps`` or
+                ``levels`` below 1; an unknown ``optimizer``; a negative or non-finite weight;
+                ``tile`` in 1..MIN_SIDE-1.
         """
         for name in ("height", "width"):
             if getattr(self, name) < MIN_SIDE:
@@ -100,7 +111,7 @@ class TextureOptions(Settings):
 
 
 def parse_size(text: str) -> tuple[int, int]:
-    """``"1024x768"`` (width x height) or ``"1024"`` (square) -> ``(height, width)``; UsageError otherwise."""
+    """``"1024x768"`` (width x height, pixels) or ``"1024"`` (square) -> ``(height, width)``; ArgumentError (``size``) otherwise."""
     parts = str(text).lower().replace("×", "x").split("x")
     try:
         values = [int(p) for p in parts]
@@ -117,8 +128,13 @@ def texture_tensor(examples, options: TextureOptions | None = None, *, encoder=N
     """Synthesise a texture; returns ``(1, 3, height, width)`` float32 in [0, 1] on the CPU and the settings used.
 
     ``examples``: one image or a list (paths, PIL images or (3, H, W) tensors in [0, 1]),
-    each at least 32 px on a side. Raises UsageError for bad settings, ImageError for
-    unreadable examples.
+    each at least 32 px on a side. Method: Gatys, Ecker & Bethge 2015 (Gram matrices of VGG
+    features, L-BFGS); artgen adds the coarse-to-fine pyramid, tiling and circular padding.
+
+    Raises:
+        UsageError: bad settings (:meth:`TextureOptions.validate`), no examples, a
+            ``style_blend`` of another length, an unavailable device or precision.
+        ImageError: an example cannot be read.
     """
     from ..tiling import resize_periodic
 
@@ -150,7 +166,7 @@ def texture_tensor(examples, options: TextureOptions | None = None, *, encoder=N
         stride = 2 ** sum(1 for n in encoder.names[: max(encoder.names.index(l) for l in options.style_layers) + 1] if n.startswith("pool"))
         work_h, work_w = -(-out_h // stride) * stride, -(-out_w // stride) * stride
     long_side = max(work_h, work_w)
-    example_long = options.example_size or min(1024, max(max(e.shape[-2:]) for e in full))
+    example_long = options.example_size or min(EXAMPLE_MAX_SIDE, max(max(e.shape[-2:]) for e in full))
     sizes = pyramid_sizes(long_side, options.levels)
     steps = split_steps(options.steps, len(sizes))
     sizes_hw = [(work_h, work_w) if side == long_side else _fit(work_h, work_w, side) for side in sizes]
@@ -163,7 +179,7 @@ def texture_tensor(examples, options: TextureOptions | None = None, *, encoder=N
         examples_l = [_resize(e, _fit(*e.shape[-2:], side)).to(device) for e in full]
         if image is None:
             g = torch.Generator().manual_seed(options.seed)
-            init = (0.5 + 0.25 * torch.randn(1, 3, *hw, generator=g)).clamp(0, 1)
+            init = (INIT_MEAN + INIT_STD * torch.randn(1, 3, *hw, generator=g)).clamp(0, 1)
         else:
             init = resize_periodic(image, hw).clamp(0, 1) if options.seamless else _resize(image, hw)
         param = ImageParameter(init.to(device))
@@ -194,6 +210,11 @@ def texture(examples, **options) -> "PIL.Image.Image":  # noqa: F821
     ``options`` are the fields of :class:`TextureOptions`; ``size=(height, width)`` or
     ``size=n`` may stand for ``height``/``width`` (``height=512, width=512, steps=None,
     seamless=False, example_size=None, style_blend=None, backbone="auto", seed=0, ...``).
+    The image is RGB, ``width`` x ``height`` pixels.
+
+    Raises:
+        UsageError: an unknown option, or as :func:`texture_tensor`.
+        ImageError: an example cannot be read.
     """
     if "size" in options:
         size = options.pop("size")

@@ -34,11 +34,25 @@ from torch.nn.utils.parametrizations import spectral_norm
 from ..settings import Settings
 
 SIZES = (32, 64, 128, 256)
+#: Added under the square roots of pixel norm and the minibatch standard deviation, as in ProGAN.
+NORM_EPS = 1e-8
+#: Negative slope of every LeakyReLU (DCGAN, ProGAN).
+LEAKY_SLOPE = 0.2
+#: Largest ``num_classes`` a config accepts: a guard against a damaged config.json, far above any labelled art set.
+MAX_CLASSES = 100_000
+#: Largest ``z_dim``/``g_width``/``d_width``/``max_width``: wider is terabytes of weights, not a GAN this toolkit trains.
+MAX_WIDTH = 4096
 
 
 @dataclass
 class GANConfig(Settings):
-    """Everything needed to rebuild the generator and discriminator (stored in ``config.json``)."""
+    """Everything needed to rebuild the generator and discriminator (stored in ``config.json``).
+
+    Raises:
+        ValueError: ``size`` not in :data:`SIZES`; ``channels`` not 1, 3 or 4; ``num_classes``
+            outside 0..:data:`MAX_CLASSES`; a width outside 1..:data:`MAX_WIDTH`;
+            ``mbstd_group < 0``; ``classes`` not ``num_classes`` long.
+    """
 
     size: int = 64
     channels: int = 3
@@ -57,12 +71,12 @@ class GANConfig(Settings):
             raise ValueError(f"size {self.size}: expected one of {', '.join(map(str, SIZES))}")
         if self.channels not in (1, 3, 4):
             raise ValueError(f"channels must be 1, 3 or 4 (RGBA), got {self.channels}")
-        if self.num_classes < 0 or self.num_classes > 100000:
-            raise ValueError(f"num_classes must be from 0 to 100000, got {self.num_classes}")
+        if self.num_classes < 0 or self.num_classes > MAX_CLASSES:
+            raise ValueError(f"num_classes must be from 0 to {MAX_CLASSES}, got {self.num_classes}")
         for name in ("z_dim", "g_width", "d_width", "max_width"):
             value = getattr(self, name)
-            if not 1 <= value <= 4096:  # wider is terabytes of weights, not a GAN this toolkit trains
-                raise ValueError(f"{name} must be from 1 to 4096, got {value}")
+            if not 1 <= value <= MAX_WIDTH:
+                raise ValueError(f"{name} must be from 1 to {MAX_WIDTH}, got {value}")
         if self.mbstd_group < 0:
             raise ValueError("mbstd_group must be >= 0")
         if self.classes is not None and len(self.classes) != self.num_classes:
@@ -70,6 +84,7 @@ class GANConfig(Settings):
 
     @property
     def conditional(self) -> bool:
+        """Whether the GAN is class-conditional (``num_classes > 0``)."""
         return self.num_classes > 0
 
     @property
@@ -87,22 +102,25 @@ class GANConfig(Settings):
 
 
 def _unit_rms(v: torch.Tensor) -> torch.Tensor:
-    return v * torch.rsqrt(v.pow(2).mean(dim=1, keepdim=True) + 1e-8)
+    return v * torch.rsqrt(v.pow(2).mean(dim=1, keepdim=True) + NORM_EPS)
 
 
 class PixelNorm(nn.Module):
-    """Normalise each pixel's feature vector to unit RMS (ProGAN)."""
+    """Normalise each pixel's feature vector to unit RMS (ProGAN, Karras et al. 2018)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + 1e-8)
+        """``(B, C, H, W) -> (B, C, H, W)``, each ``x[b, :, i, j]`` scaled to unit RMS over C."""
+        return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + NORM_EPS)
 
 
 class GBlock(nn.Sequential):
+    """One generator doubling: ``(B, c_in, R, R) -> (B, c_out, 2R, 2R)`` by nearest upsample, 3x3 conv, LeakyReLU(0.2), pixel norm."""
+
     def __init__(self, c_in: int, c_out: int):
         super().__init__(
             nn.Upsample(scale_factor=2, mode="nearest"),
             nn.Conv2d(c_in, c_out, 3, padding=1),
-            nn.LeakyReLU(0.2, inplace=True),
+            nn.LeakyReLU(LEAKY_SLOPE, inplace=True),
             PixelNorm(),
         )
 
@@ -119,7 +137,7 @@ class Generator(nn.Module):
             self.embed = nn.Embedding(c.num_classes, c.z_dim)
             in_dim += c.z_dim
         self.stem = nn.Linear(in_dim, c0 * 16)
-        self.stem_act = nn.Sequential(nn.LeakyReLU(0.2, inplace=True), PixelNorm())
+        self.stem_act = nn.Sequential(nn.LeakyReLU(LEAKY_SLOPE, inplace=True), PixelNorm())
         blocks = []
         res = 4
         for _ in range(c.num_blocks - 1):
@@ -131,6 +149,7 @@ class Generator(nn.Module):
         self.to_image = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c.g_channels(res), c.channels, 3, padding=1))
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """``z`` ``(B, z_dim)`` [+ int64 ``labels`` ``(B,)``] -> ``(B, channels, size, size)`` in [-1, 1]; ValueError if a conditional G gets no labels."""
         c = self.config
         if c.conditional:
             if labels is None:
@@ -157,24 +176,26 @@ class Discriminator(nn.Module):
         c_in, res = c.channels, c.size
         for _ in range(c.num_blocks):
             c_out = c.d_channels(res // 2)
-            blocks.append(nn.Sequential(sn(nn.Conv2d(c_in, c_out, 4, stride=2, padding=1)), nn.LeakyReLU(0.2, inplace=True)))
+            blocks.append(nn.Sequential(sn(nn.Conv2d(c_in, c_out, 4, stride=2, padding=1)), nn.LeakyReLU(LEAKY_SLOPE, inplace=True)))
             c_in, res = c_out, res // 2
         self.blocks = nn.Sequential(*blocks)  # ends at 4x4
         if c.mbstd_group:
             self.mbstd = MinibatchStd(c.mbstd_group)
-            self.final = nn.Sequential(sn(nn.Conv2d(c_in + 1, c_in, 3, padding=1)), nn.LeakyReLU(0.2, inplace=True))
+            self.final = nn.Sequential(sn(nn.Conv2d(c_in + 1, c_in, 3, padding=1)), nn.LeakyReLU(LEAKY_SLOPE, inplace=True))
         self.features_dim = c_in * 16
         self.head = sn(nn.Linear(self.features_dim, 1))
         if c.conditional:
             self.embed = sn(nn.Embedding(c.num_classes, self.features_dim))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Images ``(B, channels, size, size)`` in [-1, 1] -> the flattened 4x4 features ``(B, features_dim)``."""
         h = self.blocks(x)  # (B, C, 4, 4)
         if self.config.mbstd_group:
             h = self.final(self.mbstd(h))
         return h.flatten(1)  # (B, C*16)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Images ``(B, channels, size, size)`` in [-1, 1] [+ int64 ``labels`` ``(B,)``] -> raw logits ``(B,)``; ValueError if a conditional D gets no labels."""
         h = self.features(x)
         out = self.head(h).squeeze(1)  # (B,)
         if self.config.conditional:
@@ -200,15 +221,17 @@ class MinibatchStd(nn.Module):
         self.group = group
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, C, H, W) -> (B, C + 1, H, W)``, the statistic computed in float32 and cast back to ``x``'s dtype."""
         b, c, h, w = x.shape
         g = min(self.group, b)
         while b % g:
             g -= 1
         y = x.float().view(b // g, g, c, h, w)  # image i is in group i // g
-        std = (y.var(dim=1, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (B // g,)
+        std = (y.var(dim=1, unbiased=False) + NORM_EPS).sqrt().mean(dim=(1, 2, 3))  # (B // g,)
         feat = std.view(b // g, 1, 1, 1, 1).expand(-1, g, 1, h, w).reshape(b, 1, h, w).to(x.dtype)
         return torch.cat([x, feat], dim=1)
 
 
 def count_parameters(module: nn.Module) -> int:
+    """Number of parameter values in ``module`` (trainable or not; buffers excluded)."""
     return sum(p.numel() for p in module.parameters())

@@ -55,7 +55,7 @@ from torch import nn
 from ..settings import Settings
 
 ARCHS = ("standard", "small")
-MIN_SIDE = 16  # smaller inputs are padded up to this
+MIN_SIDE = 16  # smaller inputs are padded up to this: the 9x9 stem's reflection pad of 4 needs more than 4 pixels, and 16 / stride 4 leaves the residual blocks 4x4
 
 
 @dataclass
@@ -65,6 +65,11 @@ class StyleNetConfig(Settings):
     ``channels[0]`` is the stem's width; each further entry adds one stride-2
     conv (and one matching upsample-conv on the way back). The residual blocks
     use ``channels[-1]``.
+
+    Raises:
+        ValueError: unknown ``arch``; ``channels`` not 1 to 6 widths in 1..2048;
+            ``stem_kernel``/``out_kernel`` outside 1..15, ``stem_stride`` outside 1..2,
+            ``num_res`` outside 0..64.
     """
 
     arch: str = "standard"
@@ -90,6 +95,7 @@ class StyleNetConfig(Settings):
 
     @classmethod
     def for_arch(cls, arch: str) -> "StyleNetConfig":
+        """The config of a named architecture (``"standard"`` or ``"small"``, see the module notes); ValueError otherwise."""
         if arch == "standard":
             return cls()
         if arch == "small":
@@ -103,6 +109,7 @@ class StyleNetConfig(Settings):
 
     @classmethod
     def from_dict(cls, data: dict) -> "StyleNetConfig":
+        """Rebuild from :meth:`to_dict`'s output (a run's ``config.json``); ValueError for unknown keys or bad values."""
         unknown = sorted(set(data) - cls.field_names())
         if unknown:
             raise ValueError(f"unknown style network settings: {', '.join(unknown)}")
@@ -144,6 +151,7 @@ class ResidualBlock(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, C, H, W) -> (B, C, H, W)``."""
         return x + self.body(x)
 
 
@@ -161,6 +169,7 @@ class UpsampleConv(nn.Module):
         self.pad_mode = "replicate"  # "circular" in a seamless network (StyleNet.set_padding_mode)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, in_ch, H, W) -> (B, out_ch, 2H, 2W)``, non-negative (after ReLU)."""
         conv_seq = self.conv[0]  # (pad, conv) or (pad, depthwise, pointwise)
         first = conv_seq[1]
         if first.kernel_size != (3, 3):
@@ -174,7 +183,15 @@ class UpsampleConv(nn.Module):
 
 
 class StyleNet(nn.Module):
-    """Image transformation network: ``(B, 3, H, W)`` in [0, 1] -> ``(B, 3, H, W)`` in [0, 1]."""
+    """Image transformation network: ``(B, 3, H, W)`` in [0, 1] -> ``(B, 3, H, W)`` in [0, 1].
+
+    Johnson et al. 2016 with instance norm (Ulyanov et al. 2016) and upsample-then-conv
+    (Odena et al. 2016), as pytorch/examples' ``TransformerNet``; artgen adds the ``small``
+    CPU architecture, padding to any size and circular (seamless) padding.
+
+    Raises:
+        ValueError: ``channels`` empty or not positive; ``stem_stride`` not 1 or 2.
+    """
 
     def __init__(self, config: StyleNetConfig | None = None):
         super().__init__()
@@ -214,6 +231,7 @@ class StyleNet(nn.Module):
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """RGB ``(B, 3, H, W)`` in [0, 1], any H and W -> stylised ``(B, 3, H, W)`` in [0, 1] (sigmoid output)."""
         h, w = x.shape[-2:]
         circular = self.padding_mode == "circular"
         x = pad_to_multiple(x, self.config.stride, circular=circular)
@@ -237,6 +255,7 @@ class StyleNet(nn.Module):
         return y[..., :h, :w]
 
     def num_parameters(self) -> int:
+        """Number of parameter values (1.68 M for ``standard``, 85 k for ``small``)."""
         return sum(p.numel() for p in self.parameters())
 
 
@@ -260,6 +279,9 @@ def upsample2_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor 
     The result equals the direct computation (up to float rounding); the
     upsampled tensor is never built. ``mode="circular"`` gives the same for circular
     padding instead of reflection (wrapping one pixel commutes with the upsampling too).
+
+    Shapes: ``x`` ``(B, I, H, W)``, ``weight`` ``(O, I / groups, 3, 3)``, ``bias`` ``(O,)``
+    -> ``(B, O, 2H, 2W)``.
     """
     out_ch, in_per_group = weight.shape[:2]
     taps = _PHASE_TAPS.to(device=weight.device, dtype=weight.dtype)  # (2, 3, 3)
@@ -276,7 +298,8 @@ def pad_to_multiple(x: torch.Tensor, multiple: int, min_side: int = MIN_SIDE, *,
 
     Reflection padding where the image is large enough for it, edge replication
     otherwise. The amounts follow the traced input shape, so an ONNX export
-    keeps a dynamic height and width.
+    keeps a dynamic height and width. ``x`` is ``(..., H, W)``; returns ``(..., H', W')``
+    with ``H' >= H``, ``W' >= W``; ``circular`` wraps around instead.
     """
     h, w = x.shape[-2], x.shape[-1]
     th = _padded(h, multiple, min_side)
