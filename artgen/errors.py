@@ -101,4 +101,5 @@ class ArgumentError(UsageError):
         return f"{flag} {render_arguments(self.detail, flags)}"
 
     def for_cli(self, flags: dict[str, str]) -> str:
+        """The message as the command line shows it: the flag in place of the argument, and of every ``{arg:NAME}``."""
         return self.with_flag(flags.get(self.argument, self.argument), flags)

@@ -25,14 +25,22 @@ class Settings:
     """
 
     def to_dict(self) -> dict:
+        """Every field as plain JSON-ready values (``dataclasses.asdict``)."""
         return dataclasses.asdict(self)
 
     @classmethod
     def field_names(cls) -> set[str]:
+        """The names of the fields (what a config section may hold)."""
         return {f.name for f in dataclasses.fields(cls)}
 
     @classmethod
     def from_dict(cls, data: Mapping):
+        """Build from a mapping, ignoring keys that are not fields (use ``RunDir.load_settings`` to have them named).
+
+        Raises:
+            ArgumentError: a value out of range (from the class's ``__post_init__``).
+            TypeError: a value of a type the field cannot take.
+        """
         names = cls.field_names()
         return cls(**{k: v for k, v in data.items() if k in names})
 

@@ -41,7 +41,7 @@ from ..images import check_writable, load_tensor, rgb_to_yiq, save_image, to_pil
 from ..models.encoders import FAST_STYLE_CONTENT_LAYERS, FAST_STYLE_STYLE_LAYERS
 from ..models.style_net import ARCHS, StyleNet, StyleNetConfig
 from ..settings import Settings
-from ..train import Callback, CurvePlot, LambdaCallback, Task, Trainer, show_progress
+from ..train import SEED_STREAM_OFFSET, Callback, CurvePlot, LambdaCallback, Task, Trainer, show_progress
 
 log = logging.getLogger("artgen")
 
@@ -137,6 +137,11 @@ class FastStyleTask(Task):
             self.set_targets(target_grams)
 
     def set_targets(self, grams: Mapping[str, torch.Tensor]) -> None:
+        """Use ``grams`` (``{layer: (1, C, C)}`` Gram matrices, normalised by C*H*W) as the style targets.
+
+        Raises:
+            CheckpointError: a style layer of this task has no target (a damaged training state).
+        """
         missing = [l for l in self.style_layers if l not in grams]
         if missing:
             raise CheckpointError(f"the saved style targets lack layer(s) {', '.join(missing)}")
@@ -145,6 +150,14 @@ class FastStyleTask(Task):
         self.layer_weights = losses.energy_weights([self.target_grams[l] for l in self.style_layers])
 
     def objective(self, photos: torch.Tensor, ctx) -> dict[str, torch.Tensor]:
+        """The perceptual loss of Johnson et al. 2016 for a batch of photos (B, 3, H, W) in [0, 1].
+
+        ``content_weight * content + style_weight * style + tv_weight * tv`` (+ ``stability_weight *
+        stability`` for video networks), each term from :mod:`artgen.losses`: the energy-normalised
+        content loss at the content layers, the Gram style loss against the targets, total
+        variation of the output. Returns ``{"loss", "content", "style", "tv"[, "stability"]}``, 0-dim
+        tensors; only ``loss`` carries gradients.
+        """
         opts = self.options
         with ctx.autocast():
             out = self.net(photos)  # (B, 3, H, W)
@@ -175,6 +188,7 @@ class FastStyleTask(Task):
         return losses.transform_consistency_loss(out_moved, target, mask)
 
     def train_step(self, batch, ctx):
+        """One Adam step on a batch of photos ((B, 3, H, W) in [0, 1], or a tuple holding it); returns the loss terms."""
         photos = batch[0] if isinstance(batch, (tuple, list)) else batch  # (B, 3, H, W)
         values = self.objective(photos, ctx)
         ctx.optimize(values["loss"], self.optimizer)
@@ -182,9 +196,11 @@ class FastStyleTask(Task):
         return values
 
     def extra_state(self) -> dict:
+        """The style targets (``{"target_grams": {layer: (1, C, C) CPU tensor}}``), so a resume needs no style image."""
         return {"target_grams": {k: v.detach().cpu() for k, v in self.target_grams.items()}}
 
     def load_extra_state(self, state: dict) -> None:
+        """Restore the style targets saved by :meth:`extra_state` (see :meth:`set_targets` for the errors)."""
         if state.get("target_grams"):
             self.set_targets(state["target_grams"])
 
@@ -215,7 +231,7 @@ def _content_source(options: FastStyleOptions, device: torch.device):
 
         pictures = art_images(BUILTIN_COUNT, size=options.size, seed=options.seed)
         data = TensorBatches(pictures, batch_size=options.batch_size, shuffle=True, seed=options.seed, device=device, drop_last=True)
-        preview = art_images(1, size=options.size, seed=options.seed + 7919)
+        preview = art_images(1, size=options.size, seed=options.seed + SEED_STREAM_OFFSET)
         return data, preview, f"{BUILTIN_COUNT} built-in pictures"
     from ..data import ImageFolder, list_images
 
@@ -407,6 +423,11 @@ def finish(styled: torch.Tensor, content: torch.Tensor, *, strength: float = 1.0
 
 
 def check_strength(strength: float) -> float:
+    """``strength`` as a float in [0, 1] (0 = the photo, 1 = fully stylised).
+
+    Raises:
+        ArgumentError: outside [0, 1] or NaN.
+    """
     strength = float(strength)
     if not (0.0 <= strength <= 1.0) or math.isnan(strength):
         raise ArgumentError("strength", f"must be between 0.0 and 1.0, got {strength}")

@@ -152,6 +152,7 @@ class ImageParameter(nn.Module):
         self.pixels = nn.Parameter(init.detach().clone().contiguous())
 
     def rgb(self) -> torch.Tensor:
+        """The image being optimised as (1, 3, H, W) (a grey image's one channel repeated), same range as the pixels."""
         x = self.pixels
         return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x  # (1, 3, H, W)
 
@@ -245,6 +246,11 @@ class StylizeTask(Task):
         self._last: dict[str, torch.Tensor] = {}
 
     def train_step(self, batch, ctx):
+        """One optimiser step on the image (one L-BFGS call of ``eval_per_step`` evaluations, or one Adam step).
+
+        ``batch`` is unused (the image is the only parameter). Returns the loss terms of the last
+        evaluation as 0-dim tensors.
+        """
         if self.kind == "lbfgs":
 
             # No clamping inside the closure: changing x behind L-BFGS's back breaks its

@@ -193,6 +193,7 @@ class FeatureEncoder(nn.Module):
         return convs[0].padding_mode if convs else "zeros"
 
     def train(self, mode: bool = True) -> "FeatureEncoder":
+        """Stays in eval mode whatever ``mode`` says: the encoder is a fixed measuring network."""
         return super().train(False)  # always in eval mode
 
     @property
@@ -207,6 +208,14 @@ class FeatureEncoder(nn.Module):
         return out
 
     def forward(self, x: torch.Tensor, layers: Iterable[str] | None = None) -> dict[str, torch.Tensor]:
+        """Features of ``x`` (B, 3, H, W) RGB in [0, 1] at ``layers`` (default: those it was built for).
+
+        The backbone's own input normalisation is applied inside. Returns ``{name: (B, C_l, H_l,
+        W_l)}``; the network runs only as deep as the deepest layer asked for.
+
+        Raises:
+            UsageError: a layer name this encoder does not have.
+        """
         wanted = set(self.layers if layers is None else layers)
         unknown = wanted - set(self._index)
         if unknown:
@@ -224,6 +233,7 @@ class FeatureEncoder(nn.Module):
         return out
 
     def extra_repr(self) -> str:
+        """Name, whether the weights are pretrained, and the layers (for ``print(encoder)``)."""
         return f"name={self.name!r}, pretrained={self.pretrained}, layers={self.layers}"
 
 
