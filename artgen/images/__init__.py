@@ -1,0 +1,22 @@
+"""Images in and out: the one loader and saver every artgen head uses.
+
+The package keeps one job per module and re-exports their public names, so
+``artgen.images.save_image`` and friends stay where users find them:
+
+* :mod:`~artgen.images.reading`: opening any image file people have (EXIF rotation, palettes,
+  transparency, CMYK, 16-bit, float TIFF, animations) as 8-bit RGB/grey or float tensors, with
+  one-line :class:`~artgen.errors.ImageError` messages naming the file;
+* :mod:`~artgen.images.writing`: atomic, overwrite-safe PNG/JPEG/WebP/GIF writing with the
+  settings in the PNG's text chunks (:func:`read_metadata`);
+* :mod:`~artgen.images.grids`: contact-sheet grids and the transparency checkerboard;
+* :mod:`~artgen.images.colour`: luminance and the YIQ colour space.
+"""
+
+from __future__ import annotations
+
+from .reading import IMAGE_EXTENSIONS, read_extensions, PathLike, ImageSource, open_image, to_tensor, to_uint8_tensor, to_pil, resize_tensor, load_tensor, resize_crop, as_chw
+from .colour import LUMA, luminance, rgb_to_yiq, yiq_to_rgb, with_chroma
+from .writing import WRITE_EXTENSIONS, check_writable, save_image, read_metadata, GIF_MIN_DELAY_MS, save_gif
+from .grids import on_checkerboard, make_grid
+
+__all__ = ['IMAGE_EXTENSIONS', 'read_extensions', 'PathLike', 'ImageSource', 'open_image', 'to_tensor', 'to_uint8_tensor', 'to_pil', 'resize_tensor', 'load_tensor', 'resize_crop', 'as_chw', 'LUMA', 'luminance', 'rgb_to_yiq', 'yiq_to_rgb', 'with_chroma', 'WRITE_EXTENSIONS', 'check_writable', 'save_image', 'read_metadata', 'GIF_MIN_DELAY_MS', 'save_gif', 'on_checkerboard', 'make_grid']
