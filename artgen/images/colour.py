@@ -33,3 +33,11 @@ def yiq_to_rgb(x: torch.Tensor) -> torch.Tensor:
 def with_chroma(luma: torch.Tensor, content: torch.Tensor) -> torch.Tensor:
     """RGB in [0, 1] from a luminance ``(B, 1, H, W)`` and the chroma (YIQ's I and Q) of ``content`` ``(B, 3, H, W)``."""
     return yiq_to_rgb(torch.cat([luma, rgb_to_yiq(content)[:, 1:]], dim=1)).clamp(0, 1)
+
+
+def hsv_to_rgb(h: torch.Tensor, s: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """(m,) hue/saturation/value in [0, 1] -> (m, 3) RGB."""
+    n = torch.tensor([5.0, 3.0, 1.0])
+    k = torch.remainder(n[None, :] + h[:, None] * 6.0, 6.0)
+    f = torch.minimum(torch.minimum(k, 4.0 - k), torch.ones(())).clamp(min=0.0)
+    return v[:, None] - v[:, None] * s[:, None] * f
