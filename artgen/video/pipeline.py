@@ -1,0 +1,254 @@
+"""Stylising a clip: decoding, the network and encoding overlap in three threads; the output appears only when complete."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from artgen.errors import ArgumentError, ArtgenError, UsageError, VideoError
+from artgen.fileio import atomic_path
+from artgen.video.reading import Frame, one_line, open_video, require_av
+from artgen.video.temporal import TemporalFilter
+from artgen.video.writing import AVWriter, GifWriter, check_video_output
+
+log = logging.getLogger("artgen")
+
+
+_QUEUE = 6  # frames waiting between decoder, network and encoder
+
+
+def _fit(width: int, height: int, max_size: int | None, even: bool) -> tuple[int, int]:
+    w, h = width, height
+    if max_size and max(w, h) > max_size:
+        s = max_size / max(w, h)
+        w, h = max(1, round(w * s)), max(1, round(h * s))
+    if even:
+        w, h = max(2, w - w % 2), max(2, h - h % 2)
+    return w, h
+
+
+_DONE = object()
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """In the main thread, turn SIGTERM into KeyboardInterrupt so the temporary file is removed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def stylize_video(
+    model,
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    *,
+    max_size: int | None = None,
+    strength: float = 1.0,
+    preserve_colors: bool = False,
+    temporal_filter: float = 0.0,
+    overwrite: bool = False,
+    progress: bool | None = None,
+    metadata: dict | None = None,
+) -> dict[str, Any]:
+    """Stylise every frame of ``src`` with ``model`` (a :class:`~artgen.heads.fast_style.FastStyle`)
+    into ``dst``; see the module doc for what is kept. ``max_size`` caps the long side (pixels),
+    ``strength`` in [0, 1] blends towards the input, ``temporal_filter`` in [0, 1) turns on
+    :class:`TemporalFilter`.
+
+    Returns ``{"output", "frames", "expected_frames", "fps", "duration", "size", "rotation",
+    "audio", "seconds", "frames_per_second", "error", "undecodable_packets"}``.
+
+    Raises:
+        UsageError: bad path/suffix/flag, PyAV missing, ``dst`` is ``src``, or ``dst`` exists
+            without ``overwrite``.
+        ArgumentError: ``strength`` outside [0, 1], ``max_size`` below 16, or
+            ``temporal_filter`` outside [0, 1).
+        VideoError: ``src`` is not a video, has no video stream, or no frame decodes.
+    """
+    from tqdm.auto import tqdm
+
+    from artgen.heads.fast_style import check_strength
+    from artgen.train import show_progress
+
+    strength = check_strength(strength)
+    if max_size is not None and max_size < 16:
+        raise ArgumentError("max_size", f"must be at least 16 for video, got {max_size}")
+    filt = TemporalFilter(temporal_filter) if temporal_filter else None
+    src, dst = Path(src).expanduser(), Path(dst).expanduser()
+    suffix = dst.suffix.lower()
+    if not src.exists():
+        raise UsageError(f"input '{src}' does not exist")
+    dst = check_video_output(dst, overwrite=overwrite)
+    if src.resolve() == dst.resolve():
+        raise UsageError(f"output '{dst}' is the input; write to another file")
+    if suffix != ".gif":
+        require_av()
+    reader = open_video(src)
+    info = reader.info
+    size = _fit(info.width, info.height, max_size, even=suffix != ".gif")
+    if suffix != ".gif" and (info.width % 2 or info.height % 2) and not (max_size and max(info.width, info.height) > max_size):
+        log.info("'%s' is %dx%d; the video is written at %dx%d (H.264/VP9 need even sides)", src, info.width, info.height, *size)
+    reader.size = size if size != (info.width, info.height) else None
+
+    stop = threading.Event()
+    decoded: queue.Queue = queue.Queue(maxsize=_QUEUE)
+    styled: queue.Queue = queue.Queue(maxsize=_QUEUE)
+    failures: list[BaseException] = []
+
+    def put(q: queue.Queue, item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def decode() -> None:
+        try:
+            for frame in reader:
+                if not put(decoded, frame):
+                    return
+        except ArtgenError as exc:
+            failures.append(exc)
+        except Exception as exc:  # reported by the main thread, as one line
+            failures.append(VideoError(f"decoding '{src}' failed: {one_line(exc)}"))
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            put(decoded, _DONE)
+
+    writer_box: dict[str, Any] = {}
+
+    def encode(tmp: Path) -> None:
+        writer = None
+        ok = False
+        try:
+            while True:
+                try:
+                    item = styled.get(timeout=0.1)
+                except queue.Empty:
+                    if stop.is_set():
+                        return
+                    continue
+                if item is _DONE:
+                    ok = True
+                    if isinstance(writer, AVWriter) and writer_box.get("audio_until") is not None:
+                        writer.audio_until = writer_box["audio_until"]
+                    return
+                image, frame = item
+                if writer is None:
+                    rotation = info.rotation
+                    if suffix == ".gif":
+                        writer = GifWriter(tmp, info, rotation, metadata)
+                    else:
+                        writer = AVWriter(tmp, suffix, info, image.shape[1], image.shape[0], rotation)
+                    writer_box["writer"] = writer
+                writer.write(image, frame.pts, frame.duration)
+        except ArtgenError as exc:
+            failures.append(exc)
+            stop.set()
+        except Exception as exc:
+            failures.append(ArtgenError(f"writing '{dst}' failed: {one_line(exc)}"))
+            stop.set()
+        except BaseException as exc:
+            failures.append(exc)
+            stop.set()
+        finally:
+            if writer is not None:
+                try:
+                    writer.close(ok and not failures)
+                except BaseException as exc:
+                    failures.append(exc)
+
+    count = 0
+    last: Frame | None = None
+    t0 = time.perf_counter()
+    enabled = show_progress(progress)
+    with _sigterm_as_interrupt(), atomic_path(dst) as tmp:
+        reader_thread = threading.Thread(target=decode, name="artgen-video-decode", daemon=True)
+        writer_thread = threading.Thread(target=encode, args=(tmp,), name="artgen-video-encode", daemon=True)
+        reader_thread.start()
+        writer_thread.start()
+        try:
+            with tqdm(total=info.frames, desc=f"fast-style {src.name}", unit="frame", disable=not enabled, dynamic_ncols=True) as bar:
+                while True:
+                    try:
+                        frame = decoded.get(timeout=0.1)
+                    except queue.Empty:
+                        if failures:
+                            break
+                        continue
+                    if frame is _DONE:
+                        break
+                    x = torch.from_numpy(frame.image).permute(2, 0, 1).unsqueeze(0).float().div_(255)  # (1, 3, H, W)
+                    y = model.stylize_tensor(x, strength=strength, preserve_colors=preserve_colors)[0]
+                    if filt is not None:
+                        y = filt(x[0].to(y.device), y)
+                    image = y.clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()  # (H, W, 3)
+                    if not put(styled, (np.ascontiguousarray(image), frame)):
+                        break
+                    count += 1
+                    last = frame
+                    bar.update(1)
+            if failures:
+                raise failures[0]
+            if count == 0:
+                raise VideoError(f"no frame of '{src}' could be decoded" + (f" ({reader.error})" if reader.error else ""))
+            if reader.error is None and info.frames and count < info.frames - max(1, info.frames // 50):
+                reader.error = f"the video ends after {count} of the {info.frames} frames its header announces (truncated?)"
+            if reader.error is not None and last is not None:  # cut the sound where the picture stops
+                step = last.duration or (round(1 / (info.fps * info.time_base)) if info.fps else 0)
+                writer_box["audio_until"] = float((last.pts + step) * info.time_base)
+            put(styled, _DONE)
+            writer_thread.join()
+            if failures:
+                raise failures[0]
+        except BaseException:
+            stop.set()
+            writer_thread.join(timeout=10)
+            raise
+        finally:
+            stop.set()
+            reader_thread.join(timeout=10)
+    seconds = time.perf_counter() - t0
+    writer = writer_box.get("writer")
+    error = reader.error
+    if reader.undecodable:
+        error = (error + "; " if error else "") + f"{reader.undecodable} damaged packet(s) skipped"
+    if error:
+        log.warning("'%s': %s; stylised the %d frames that decoded", src, error, count)
+    return {
+        "output": dst,
+        "frames": count,
+        "expected_frames": info.frames,
+        "fps": info.fps,
+        "duration": info.duration,
+        "size": size,
+        "rotation": info.rotation,
+        "audio": writer.audio_note if writer is not None else None,
+        "seconds": seconds,
+        "frames_per_second": count / seconds if seconds > 0 else float("nan"),
+        "error": error,
+        "undecodable_packets": reader.undecodable,
+    }
