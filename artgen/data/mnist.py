@@ -24,6 +24,7 @@ def default_data_root() -> Path:
 
 
 def mnist_class(fashion: bool) -> tuple[Any, str]:
+    """torchvision's dataset class and display name for MNIST (``fashion=False``) or Fashion-MNIST."""
     from torchvision import datasets
 
     if fashion:

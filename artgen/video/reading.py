@@ -35,6 +35,7 @@ def is_video_path(path: str | os.PathLike) -> bool:
 
 
 def one_line(exc: BaseException) -> str:
+    """An exception as one line of at most 300 characters (its text with whitespace collapsed, or its type name)."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text[:300]
 

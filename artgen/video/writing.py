@@ -113,6 +113,7 @@ class AVWriter:
         self.audio_in.close()
 
     def write(self, image: np.ndarray, pts: int, duration: int | None) -> None:
+        """Add one frame: ``image`` (H, W, 3) uint8 RGB, ``pts`` its presentation time in the input's time base, ``duration`` in the same units (or None)."""
         frame = self.av.VideoFrame.from_ndarray(image, format="rgb24")
         frame.pts = pts
         frame.time_base = self.time_base
@@ -125,6 +126,7 @@ class AVWriter:
         self.container.mux(packet)
 
     def close(self, ok: bool = True) -> None:
+        """Finish the file (``ok``: flush the encoder and the remaining audio; else just release it)."""
         try:
             if ok:
                 for packet in self.stream.encode(None):
@@ -150,6 +152,7 @@ class GifWriter:
         self.audio_note = "none (the input has no sound)" if info.audio is None else f"dropped ({info.audio}; a GIF has no sound)"
 
     def write(self, image: np.ndarray, pts: int, duration: int | None) -> None:
+        """Add one frame: ``image`` (H, W, 3) uint8 RGB, ``pts`` its presentation time in the input's time base, ``duration`` in the same units (or None)."""
         from PIL import Image
 
         if self.rotation:
@@ -161,6 +164,7 @@ class GifWriter:
             self.end = t + float(duration * self.info.time_base)
 
     def close(self, ok: bool = True) -> None:
+        """Finish the file (``ok``: flush the encoder and the remaining audio; else just release it)."""
         from artgen.images import save_gif
 
         if not ok or not self.frames:
