@@ -156,7 +156,8 @@ def load_inception(path: str | os.PathLike, device: torch.device | str = "cpu") 
             return net(x / 127.5 - 1.0).float()
 
         return torchscript_features
-    from .checkpoint import CheckpointError, load_weights_file
+    from .checkpoint import CheckpointError
+    from .weights import load_weights_file
 
     try:
         load_weights_file(path)  # proves the file holds plain tensors before torch-fidelity unpickles it

@@ -732,7 +732,7 @@ class Trainer:
             UsageError: the state has no entry for one of the task's modules.
             CheckpointError: a module's saved tensors do not match it (keys, shapes, dtypes, NaN).
         """
-        from .checkpoint import load_state_into
+        from .weights import load_state_into
 
         for name, module in self.task.modules.items():
             if name not in state["modules"]:
@@ -967,6 +967,6 @@ def _flush_denormals(device: torch.device):
 
 
 def _unwrapped_state(module: nn.Module) -> dict:
-    from .checkpoint import unwrap
+    from .weights import unwrap
 
     return {k: v.detach().clone() for k, v in unwrap(module).state_dict().items()}

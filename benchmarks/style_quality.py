@@ -154,7 +154,7 @@ def run_tutorial(content: torch.Tensor, style: torch.Tensor, steps: int = 300) -
 
 
 def _packaged_state():
-    from artgen.checkpoint import load_weights_file
+    from artgen.weights import load_weights_file
 
     return load_weights_file(E.packaged_vgg19_path())
 

@@ -171,7 +171,7 @@ def run_baseline(cnn, content_img, style_img, num_steps, style_weight=1e6, conte
 
 def vgg19_state(weights: str | None) -> tuple[dict, str]:
     if weights:
-        from artgen.checkpoint import load_weights_file
+        from artgen.weights import load_weights_file
 
         return load_weights_file(weights), f"file {weights}"
     state = E._torchvision_state(download=False)

@@ -13,7 +13,8 @@ from torch import nn
 
 import artgen
 from artgen import checkpoint
-from artgen.checkpoint import RunDir, atomic_path, load_state_into, load_weights_file
+from artgen.checkpoint import RunDir, atomic_path
+from artgen.weights import load_state_into, load_weights_file
 from artgen.errors import CheckpointError
 
 
@@ -62,7 +63,7 @@ def test_checkpoint_and_images_stamp_the_version_without_importing_the_heads(tmp
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout.strip().splitlines()[-1])
     assert not [m for m in got["modules"] if m.startswith(("artgen.heads", "artgen.train", "artgen.models"))], got["modules"]
-    assert set(got["modules"]) <= {"artgen", "artgen.checkpoint", "artgen.errors", "artgen.fileio", "artgen.version", "artgen.images",
+    assert set(got["modules"]) <= {"artgen", "artgen.checkpoint", "artgen.weights", "artgen.errors", "artgen.fileio", "artgen.version", "artgen.images",
                                    "artgen.images.reading", "artgen.images.writing", "artgen.images.grids", "artgen.images.colour"}
     assert got["config_version"] == got["png_version"] == artgen.__version__
 

