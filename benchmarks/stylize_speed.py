@@ -174,14 +174,14 @@ def vgg19_state(weights: str | None) -> tuple[dict, str]:
         from artgen.weights import load_weights_file
 
         return load_weights_file(weights), f"file {weights}"
-    state = E._torchvision_state(download=False)
+    state = E.torchvision_vgg19_state(download=False)
     if state is not None:
         return state, "ImageNet VGG19 (torchvision cache)"
     return E.random_vgg19_state_dict(seed=0), "random-valued VGG19 state dict (ImageNet weights not on this machine; timing is the same)"
 
 
 def tutorial_cnn(state, device):
-    stack = E._vgg_stack(E.VGG19_BLOCKS, len(E.layer_names()) - 1)
+    stack = E.vgg_stack(E.VGG19_BLOCKS, len(E.layer_names()) - 1)
     stack.load_state_dict({k[len("features."):]: v for k, v in state.items() if k.startswith("features.")})
     return stack.to(device).eval()
 
