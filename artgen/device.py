@@ -201,6 +201,11 @@ def set_flush_denormal(enabled: bool) -> bool:
     return torch.set_flush_denormal(enabled)
 
 
+def flush_denormal_enabled() -> bool:
+    """Whether the calling thread currently flushes denormals (read by computing with one)."""
+    return bool((torch.tensor(1e-39, dtype=torch.float32) * 1.0).item() == 0.0)
+
+
 BF16_CPU_FLAGS = ("amx_tile", "avx512_bf16")  # x86 units that multiply bfloat16 natively
 
 

@@ -347,6 +347,21 @@ def test_flush_denormal_flushes_on_the_calling_thread():
     assert (tiny * 1.0).min().item() > 0
 
 
+@pytest.mark.parametrize("mode", [True, False])
+def test_training_leaves_the_flush_denormal_mode_as_it_found_it(mode):
+    from artgen.device import flush_denormal_enabled
+
+    if not torch.set_flush_denormal(mode) and mode:
+        pytest.skip("this CPU cannot flush denormals")
+    try:
+        assert flush_denormal_enabled() is mode
+        x, y = toy_data(64)
+        make_clf().fit(x, y, epochs=1, batch_size=32, progress=False)  # flushes while it trains
+        assert flush_denormal_enabled() is mode
+    finally:
+        torch.set_flush_denormal(False)
+
+
 def test_constant_cache_is_bounded():
     from artgen.device import CONSTANT_CACHE_SIZE, constant
 
