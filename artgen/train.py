@@ -67,7 +67,7 @@ from torch import nn
 
 from . import distributed
 from .checkpoint import RunDir
-from .device import Precision, get_rng_state, resolve_device, set_flush_denormal, set_rng_state
+from .device import Precision, flush_denormal_enabled, get_rng_state, resolve_device, set_flush_denormal, set_rng_state
 from .errors import ArgumentError, NonFiniteLossError, TrainingInterrupted, UsageError
 
 # --- what a head provides ----------------------------------------------------------
@@ -951,19 +951,24 @@ class Trainer:
 
 @contextlib.contextmanager
 def _flush_denormals(device: torch.device):
-    """Treat denormal floats as zero while training on the CPU.
+    """Treat denormal floats as zero on the calling thread while training on the CPU; the previous mode is restored.
 
     Adam's moment estimates decay towards zero for weights that rarely get a
     gradient (MNIST's border pixels); once denormal, every update of them runs in
     slow microcode. Flushing them changes results by less than 1e-38 per value.
+    (Worker threads are out of reach; ``artgen.optim`` keeps Adam's moments normal there.)
     """
-    if device.type != "cpu" or not set_flush_denormal(True):
+    if device.type != "cpu":
+        yield
+        return
+    previous = flush_denormal_enabled()
+    if not set_flush_denormal(True):
         yield
         return
     try:
         yield
     finally:
-        set_flush_denormal(False)
+        set_flush_denormal(previous)
 
 
 def _unwrapped_state(module: nn.Module) -> dict:

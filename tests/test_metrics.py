@@ -1,5 +1,7 @@
 """artgen.metrics: FID/KID/precision-recall against torch-fidelity's reference code, the Inception loaders, the fallback's labelling."""
 
+import logging
+
 import pytest
 import torch
 from torch import nn
@@ -73,11 +75,12 @@ def test_torchscript_inception_files_get_their_own_input_format(tmp_path):
     assert name == metrics.STANDARD and out[:, 0].tolist() == pytest.approx([1.0, -1.0], abs=1e-5) and out[0, 2] == 299
 
 
-def test_without_inception_auto_falls_back_and_says_so(monkeypatch, capsys, tmp_path):
+def test_without_inception_auto_falls_back_and_says_so(monkeypatch, caplog, tmp_path):
     monkeypatch.setenv("ARTGEN_OFFLINE", "1")
     monkeypatch.setattr(metrics, "find_inception_weights", lambda: None)
-    _, name = metrics.feature_network("auto")
-    assert name == metrics.FALLBACK and "NOT FID/KID" in capsys.readouterr().out
+    with caplog.at_level(logging.WARNING, logger="artgen.metrics"):
+        _, name = metrics.feature_network("auto")
+    assert name == metrics.FALLBACK and "NOT FID/KID" in caplog.text
     with pytest.raises(UsageError, match="pass inception_weights"):
         metrics.feature_network("inception")
     junk = tmp_path / "junk.pth"

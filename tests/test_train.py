@@ -11,7 +11,7 @@ import artgen
 from artgen import losses
 from artgen.checkpoint import RunDir
 from artgen.errors import NonFiniteLossError, TrainingInterrupted, UsageError
-from artgen.optim import LeanAdam, make_optimizer
+from artgen.optim import make_optimizer
 from artgen.train import Callback, Repeat, Task, TensorBatches, Trainer
 
 
@@ -141,12 +141,13 @@ def test_plain_sgd_is_the_documents_update_rule():
         assert torch.allclose(p, w0 - 0.1 * g)
 
 
-def test_lean_adam_matches_torch_adam_and_round_trips_state():
+def test_adam_matches_torch_adam_and_round_trips_state():
     torch.manual_seed(0)
     a, b = nn.Linear(6, 4), nn.Linear(6, 4)
     b.load_state_dict(a.state_dict())
     opt_a = torch.optim.Adam(a.parameters(), lr=1e-2, foreach=False)
-    opt_b = LeanAdam(b.parameters(), lr=1e-2)
+    opt_b = make_optimizer("adam", b.parameters(), lr=1e-2)
+    assert isinstance(opt_b, torch.optim.Adam)
     for step in range(5):
         x = torch.randn(8, 6)
         for model, opt in ((a, opt_a), (b, opt_b)):
@@ -155,7 +156,7 @@ def test_lean_adam_matches_torch_adam_and_round_trips_state():
             opt.step()
     for pa, pb in zip(a.parameters(), b.parameters()):
         assert torch.allclose(pa, pb, atol=1e-6)
-    fresh = LeanAdam(b.parameters(), lr=1e-2)
+    fresh = make_optimizer("adam", b.parameters(), lr=1e-2)
     fresh.load_state_dict(opt_b.state_dict())
     assert fresh.state_dict()["state"][0]["step"] == 5
 
@@ -242,9 +243,9 @@ def test_bf16_autocast_trains_on_cpu():
     assert history["loss"][-1] < history["loss"][0]
 
 
-def test_lean_adam_still_runs_step_hooks():
+def test_adam_runs_step_hooks():
     model = nn.Linear(3, 2)
-    opt = LeanAdam(model.parameters(), lr=1e-2)
+    opt = make_optimizer("adam", model.parameters(), lr=1e-2)
     calls = []
     opt.register_step_pre_hook(lambda o, args, kwargs: calls.append("pre"))
     opt.register_step_post_hook(lambda o, args, kwargs: calls.append("post"))
@@ -253,6 +254,39 @@ def test_lean_adam_still_runs_step_hooks():
     opt.step()
     assert calls == ["pre", "post"]
     assert not torch.equal(before, model.weight)
+
+
+def test_adam_moments_never_turn_denormal():
+    """Weights whose gradient stops (a rarely inked pixel): their first moment decays by 0.9 a step.
+
+    Without denormal flushing (none here: outside the loop, on any thread) it would pass
+    below float32's smallest normal number (1.18e-38) after ~740 steps; the optimizer zeroes it first.
+    """
+    from artgen.optim import MOMENT_FLOOR_EVERY
+
+    w = nn.Parameter(torch.zeros(1000))
+    opt = make_optimizer("adam", [w], lr=1e-3)
+    w.grad = torch.full_like(w, 1e-3)
+    opt.step()
+    w.grad = torch.zeros_like(w)
+    tiny = torch.finfo(torch.float32).tiny
+    seen_small = False
+    for step in range(2, 1000):
+        opt.step()
+        m = opt.state[w]["exp_avg"]
+        assert not bool(((m != 0) & (m.abs() < tiny)).any()), f"denormal first moment at step {step}"
+        seen_small = seen_small or bool((m.abs() < 1e-30).any())
+    assert seen_small and bool((opt.state[w]["exp_avg"] == 0).all())  # it did get small, and was zeroed
+    reference = torch.optim.Adam([nn.Parameter(torch.zeros(3))], lr=1e-3)  # the plain optimizer does go denormal
+    p = reference.param_groups[0]["params"][0]
+    p.grad = torch.full_like(p, 1e-3)
+    reference.step()
+    p.grad = torch.zeros_like(p)
+    torch.set_flush_denormal(False)
+    for _ in range(MOMENT_FLOOR_EVERY * 8):
+        reference.step()
+    m = reference.state[p]["exp_avg"]
+    assert bool(((m != 0) & (m.abs() < tiny)).any())
 
 
 @pytest.mark.parametrize("world_size", [1, 2, 4])
@@ -297,20 +331,63 @@ def test_per_sample_values_are_averaged_per_step():
     assert history.steps[0][1]["hit"] == pytest.approx(3 / 8)
 
 
-@pytest.mark.skipif(torch.get_num_threads() < 2, reason="needs two CPU threads")
-def test_flush_denormal_reaches_worker_threads():
+def test_flush_denormal_flushes_on_the_calling_thread():
     from artgen.device import set_flush_denormal
 
-    tiny = torch.full((1 << 20,), 1e-39)  # denormal in float32; large enough to be split over threads
+    tiny = torch.full((64,), 1e-39)  # denormal in float32; small enough to be computed on this thread
     assert (tiny * 1.0).min().item() > 0
     if not set_flush_denormal(True):
         pytest.skip("this CPU cannot flush denormals")
     try:
-        product = tiny * 1.0  # computed with denormals flushed on every thread
+        product = tiny * 1.0
     finally:
         set_flush_denormal(False)
     assert torch.count_nonzero(product).item() == 0  # inspected with denormals back on
     assert (tiny * 1.0).min().item() > 0
+
+
+@pytest.mark.parametrize("mode", [True, False])
+def test_training_leaves_the_flush_denormal_mode_as_it_found_it(mode):
+    from artgen.device import flush_denormal_enabled
+
+    if not torch.set_flush_denormal(mode) and mode:
+        pytest.skip("this CPU cannot flush denormals")
+    try:
+        assert flush_denormal_enabled() is mode
+        x, y = toy_data(64)
+        make_clf().fit(x, y, epochs=1, batch_size=32, progress=False)  # flushes while it trains
+        assert flush_denormal_enabled() is mode
+    finally:
+        torch.set_flush_denormal(False)
+
+
+def test_constant_cache_is_bounded():
+    from artgen.device import CONSTANT_CACHE_SIZE, constant
+
+    like = torch.zeros(())
+    first = constant(0.5, like)
+    assert constant(0.5, like) is first and first.item() == 0.5  # reused while recent
+    for i in range(CONSTANT_CACHE_SIZE):
+        constant(1000.0 + i, like)
+    assert constant(0.5, like) is not first  # dropped once CONSTANT_CACHE_SIZE newer values came
+
+
+def test_cudnn_benchmark_is_scoped():
+    from artgen.device import cudnn_benchmark
+
+    before = torch.backends.cudnn.benchmark
+    try:
+        torch.backends.cudnn.benchmark = False
+        with cudnn_benchmark(torch.device("cuda")):  # only the flag is touched: no GPU needed
+            assert torch.backends.cudnn.benchmark is True
+        assert torch.backends.cudnn.benchmark is False
+        with pytest.raises(KeyError), cudnn_benchmark(torch.device("cuda")):
+            raise KeyError("fails inside")
+        assert torch.backends.cudnn.benchmark is False
+        with cudnn_benchmark(torch.device("cpu")):
+            assert torch.backends.cudnn.benchmark is False
+    finally:
+        torch.backends.cudnn.benchmark = before
 
 
 @pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])

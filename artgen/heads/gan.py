@@ -483,7 +483,8 @@ class GANTask(Task):
             self._ema_params = (list(self.G_ema.parameters()), list(self.G.parameters()))
         decay = min(self.train_cfg.ema_decay, (1 + step) / (EMA_WARMUP + step))
         ema, live = self._ema_params
-        torch._foreach_lerp_(ema, live, 1.0 - decay)
+        for e, p in zip(ema, live):
+            e.lerp_(p, 1.0 - decay)
 
 
 # --- sampling helpers (inference) ---------------------------------------------------

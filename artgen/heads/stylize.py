@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from .. import losses
-from ..device import Precision, cpu_has_fast_bf16, resolve_device, seed_everything
+from ..device import Precision, cpu_has_fast_bf16, cudnn_benchmark, resolve_device, seed_everything
 from ..errors import ArgumentError, ImageError, UsageError
 from ..images import load_tensor, resize_tensor, rgb_to_yiq, to_pil, with_chroma
 from ..models.encoders import GATYS_CONTENT_LAYERS, GATYS_STYLE_LAYERS, FeatureEncoder, build_encoder, min_input_side, style_grams
@@ -429,8 +429,6 @@ def stylize_tensor(
     encoder.set_padding_mode("circular" if options.seamless else "zeros")
     options = resolve_options(options, encoder)
     seed_everything(options.seed)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True
 
     h0, w0 = content_full.shape[-2:]
     out_hw = _fit(h0, w0, options.size)
@@ -481,7 +479,8 @@ def stylize_tensor(
         desc = f"stylize {hw[1]}x{hw[0]}" + (f" ({level + 1}/{len(sizes)})" if len(sizes) > 1 else "")
         trainer = Trainer(task, Repeat(n_steps), max_steps=n_steps, device=device, precision=options.precision,
                           callbacks=cbs, log_every=max(1, min(10, n_steps)), progress=options.progress, desc=desc)
-        trainer.fit()
+        with cudnn_benchmark(device):  # the same shapes every step; restored afterwards
+            trainer.fit()
         image = param.pixels.detach().clamp(0, 1)
         done += n_steps
         last_content = content_l

