@@ -20,6 +20,7 @@ import torch
 from .. import losses
 from ..checkpoint import RunDir, load_state_into, split_prefix
 from ..device import resolve_device, seed_everything
+from ..runs import RunSetup
 from ..errors import ArgumentError, UsageError
 from ..models.classifier import ClassifierConfig, DenseClassifier
 from ..optim import make_optimizer
@@ -190,6 +191,7 @@ class Classifier:
         progress: bool | None = None,
         seed: int | None = None,
         extra_config: Mapping | None = None,
+        setup: RunSetup | None = None,
     ) -> History:
         """Train for ``epochs`` at ``batch_size``; returns a :class:`History` (``history["loss"]`` per epoch).
 
@@ -216,7 +218,7 @@ class Classifier:
                 return {f"val_{k}": v for k, v in result.items()}
 
         task = ClassifyTask(self.model, self.optimizer, self.loss_fn, self.metrics)
-        run = RunDir(run_dir) if run_dir is not None else None
+        run = RunDir(run_dir) if run_dir is not None else (setup.run_dir if setup is not None else None)
         cbs = list(callbacks)
         if run is not None:
             cbs.append(CurvePlot(run / "curves.png", title="classifier"))
@@ -235,6 +237,7 @@ class Classifier:
             desc="classifier",
             config=config,
             log_every=100,
+            setup=setup,
         )
         self.history = trainer.fit(resume=resume)
         return self.history
