@@ -11,7 +11,7 @@ from ..data import DATASETS
 
 
 def add_parser(sub, name: str) -> None:
-    from ..cli import add_common, remember_defaults
+    from ..cli import add_common
 
     parser = sub.add_parser(name, help="train, evaluate and use the dense classifier (Flatten -> Dense(128) -> Dense(10))", description="The founding document's dense classifier.")
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
@@ -33,6 +33,8 @@ def add_parser(sub, name: str) -> None:
     train.add_argument("--checkpoint-every", type=int, default=1000, metavar="N", help="save a resumable checkpoint every N steps (default: 1000)")
     add_common(train)
     train.set_defaults(func=run_train)
+    from ..cli import remember_defaults  # --resume compares only the flags typed with the saved settings
+
     remember_defaults(train)
 
     ev = actions.add_parser("eval", help="accuracy and loss of a trained run on a dataset's test split")

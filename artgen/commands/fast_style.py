@@ -22,7 +22,7 @@ def _fraction(text: str) -> float:
 
 
 def add_parser(sub, name: str) -> None:
-    from ..cli import add_common, remember_defaults
+    from ..cli import add_common
 
     parser = sub.add_parser(
         name,
@@ -56,6 +56,8 @@ def add_parser(sub, name: str) -> None:
     train.add_argument("--checkpoint-every", type=int, default=500, metavar="N", help="save a resumable checkpoint every N steps (default: 500)")
     add_common(train)
     train.set_defaults(func=run_train, argument_flags={"styles": "style"})
+    from ..cli import remember_defaults  # --resume compares only the flags typed with the saved settings
+
     remember_defaults(train)
 
     apply = actions.add_parser("apply", help="stylise images or folders with a trained network", description="Stylise images: a file in, a file out; several files or a folder in, a folder out.")

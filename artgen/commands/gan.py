@@ -10,7 +10,7 @@ DATASET_CHOICES = ("art", "shapes", "mnist", "fashion-mnist")
 
 
 def add_parser(sub, name: str) -> None:
-    from ..cli import add_common, remember_defaults
+    from ..cli import add_common
 
     parser = sub.add_parser(name, help="train a small GAN on a folder of images, sample, interpolate, evaluate",
                             description="A small GAN for personal art collections (32-256 px).")
@@ -44,6 +44,8 @@ def add_parser(sub, name: str) -> None:
     add_common(train, precision=False)
     train.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help="auto: bf16 (or fp16) on CUDA, fp32 on CPU (default: auto)")
     train.set_defaults(func=run_train, argument_flags={"lr_g": "lr", "lr_d": "lr", "r1_gamma": "r1"})
+    from ..cli import remember_defaults  # --resume compares only the flags typed with the saved settings
+
     remember_defaults(train)
 
     sample = actions.add_parser("sample", help="a grid (and optionally single images) from a trained GAN")
