@@ -26,12 +26,13 @@ import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from . import distributed
-from .checkpoint import RunDir
+from .checkpoint import RunDir, load_state_into, split_prefix
 from .device import Precision, auto_precision, resolve_device, seed_everything
 from .distributed import DistInfo
 from .errors import UsageError
@@ -208,3 +209,74 @@ def given_arguments(fn: Callable, values: Mapping[str, Any], *, exclude: tuple[s
         if not _same(value, param.default):
             given[name] = value
     return given
+
+
+# --- one save/load pair for trained runs -------------------------------------------------------
+
+
+def save_pretrained(path: str | os.PathLike, config: Mapping, modules: Mapping[str, torch.nn.Module]) -> Path:
+    """Write a trained model into the folder ``path``: ``config.json`` (``config`` plus artgen's
+    version) and ``model.safetensors`` (each module's tensors keyed ``<module>.<param>``).
+
+    Both files are written atomically (:mod:`artgen.fileio`); the folder is created. The
+    counterpart of :func:`from_pretrained`; every head's ``save`` goes through it.
+    Returns the folder's path.
+
+    Raises:
+        OSError: the folder cannot be created or written.
+    """
+    run = RunDir(path)
+    run.path.mkdir(parents=True, exist_ok=True)
+    run.save_config(config)
+    run.save_weights(modules)
+    return run.path
+
+
+@dataclass(frozen=True)
+class SavedRun:
+    """A run folder opened by :func:`from_pretrained`: its checked config, and its weights on demand."""
+
+    run: RunDir
+    config: dict
+
+    def settings(self, cls, section: str):
+        """The settings dataclass ``cls`` from ``section`` of the config (see :meth:`RunDir.load_settings`).
+
+        Raises:
+            CheckpointError: the section is missing or a field is wrong (naming the file and field).
+        """
+        return self.run.load_settings(cls, section, self.config)
+
+    def load_into(self, modules: Mapping[str, torch.nn.Module], describe: Callable[[str], str]) -> None:
+        """Copy the saved weights into ``modules`` (by name: ``<name>.<param>`` keys), strictly.
+
+        ``describe(name)`` names the module in errors (for example ``"generator in 'runs/x'"``).
+
+        Raises:
+            CheckpointError: no weights file, a damaged one, or keys, shapes or dtypes that do not match.
+        """
+        tensors = self.run.load_weights()
+        for name, module in modules.items():
+            load_state_into(module, split_prefix(tensors, name), what=describe(name))
+
+
+def from_pretrained(path: str | os.PathLike, head: str | None = None, noun: str = "", *, what: str = "",
+                    read_config: Callable[[RunDir], dict] | None = None) -> SavedRun:
+    """Open a run folder written by :func:`save_pretrained` or by training, for loading or fine-tuning.
+
+    ``head`` (with ``noun`` for the message, e.g. ``"gan"``/``"GAN"``) refuses a folder holding
+    another head's run; ``what`` prefixes that message (``"{arg:init_from}"``); ``read_config``
+    replaces the config reading altogether (a head with its own messages). Weights are read by
+    :meth:`SavedRun.load_into`, so a config-only look costs no tensor reads.
+
+    Raises:
+        CheckpointError: no folder, no or an unreadable ``config.json``, or another head's run.
+    """
+    run = RunDir(path)
+    if read_config is not None:
+        config = read_config(run)
+    elif head is not None:
+        config = run.load_head_config(head, noun or head, what=what)
+    else:
+        config = run.load_config()
+    return SavedRun(run, config)

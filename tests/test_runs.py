@@ -156,3 +156,21 @@ def test_fast_style_cli_resume_reports_typed_options(tmp_path, caplog):
     messages = _resume_warnings(caplog)
     assert len(messages) == 1 and "batch_size=2" in messages[0] and "3" in messages[0], messages
     assert json.loads((run / "config.json").read_text())["train"]["batch_size"] == 2
+
+
+def test_save_pretrained_and_from_pretrained_round_trip(tmp_path):
+    from artgen.errors import CheckpointError
+    from artgen.runs import from_pretrained, save_pretrained
+
+    torch.manual_seed(1)
+    a, b = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    path = save_pretrained(tmp_path / "m", {"head": "toy", "model": {"width": 2}}, {"net": a})
+    assert (path / "config.json").is_file() and (path / "model.safetensors").is_file()
+    saved = from_pretrained(path, "toy", "toy model")
+    assert saved.config["model"] == {"width": 2} and "artgen_version" in saved.config
+    saved.load_into({"net": b}, lambda name: f"{name} in '{path}'")
+    torch.testing.assert_close(a.weight, b.weight)
+    with pytest.raises(CheckpointError, match="holds a 'toy' run, not a GAN"):
+        from_pretrained(path, "gan", "GAN")
+    with pytest.raises(CheckpointError, match="other in"):
+        saved.load_into({"other": torch.nn.Linear(3, 2)}, lambda name: f"{name} in '{path}'")

@@ -34,13 +34,13 @@ from typing import Any
 import torch
 
 from .. import losses
-from ..checkpoint import RunDir, load_state_into, split_prefix
+from ..checkpoint import RunDir
 from ..device import Precision, resolve_device
 from ..errors import ArgumentError, ArtgenError, CheckpointError, ImageError, UsageError
 from ..images import check_writable, load_tensor, rgb_to_yiq, save_image, to_pil, to_tensor, with_chroma
 from ..models.encoders import FAST_STYLE_CONTENT_LAYERS, FAST_STYLE_STYLE_LAYERS
 from ..models.style_net import ARCHS, StyleNet, StyleNetConfig
-from ..runs import report_resume_changes, start_run
+from ..runs import SavedRun, from_pretrained, report_resume_changes, save_pretrained, start_run
 from ..settings import Settings
 from ..train import Callback, CurvePlot, LambdaCallback, Task, Trainer, show_progress
 
@@ -273,8 +273,13 @@ def _read_run(path: str | os.PathLike, what: str) -> tuple[RunDir, dict]:
     return run, cfg
 
 
-def _load_net_weights(net: StyleNet, run: RunDir, what: str) -> None:
-    load_state_into(net, split_prefix(run.load_weights(), "net"), what=f"{what} '{run.path}'")
+def _open_run(path: str | os.PathLike, what: str) -> SavedRun:
+    """:func:`artgen.runs.from_pretrained` with :func:`_read_run`'s messages."""
+    return from_pretrained(path, read_config=lambda run: _read_run(run.path, what)[1])
+
+
+def _load_net_weights(net: StyleNet, saved: SavedRun, what: str) -> None:
+    saved.load_into({"net": net}, lambda _name: f"{what} '{saved.run.path}'")
 
 
 # --- training ------------------------------------------------------------------------------
@@ -324,11 +329,11 @@ def train_fast_style(
         built["style_tensors"] = [_style_tensor(s, opts.style_size or opts.size) for s in opts.styles]
         opts.styles = [("<tensor>" if isinstance(s, torch.Tensor) else s) for s in opts.styles]
         if opts.init_from:
-            init_run, init_cfg = _read_run(opts.init_from, "{arg:init_from}")
-            built["model_cfg"] = init_run.load_settings(StyleNetConfig, "model", init_cfg)
+            init_run = _open_run(opts.init_from, "{arg:init_from}")
+            built["model_cfg"] = init_run.settings(StyleNetConfig, "model")
             built["init_run"] = init_run
             if "arch" in options and options["arch"] != built["model_cfg"].arch:
-                raise ArgumentError("init_from", f"'{init_run.path}' is a {built['model_cfg'].arch!r} network; drop {{arg:arch}} or pass {{arg:arch={built['model_cfg'].arch}}}")
+                raise ArgumentError("init_from", f"'{init_run.run.path}' is a {built['model_cfg'].arch!r} network; drop {{arg:arch}} or pass {{arg:arch={built['model_cfg'].arch}}}")
             opts.arch = built["model_cfg"].arch
         built["opts"] = opts
 
@@ -443,20 +448,15 @@ class FastStyle:
     @classmethod
     def load(cls, path: str | os.PathLike, *, device: str | torch.device = "auto", precision: str = "fp32", channels_last: bool | None = None, compile: bool = False) -> "FastStyle":
         """A style network from a run folder written by :func:`train_fast_style` (or ``artgen fast-style train``)."""
-        run, cfg = _read_run(path, "model")
-        net_cfg = run.load_settings(StyleNetConfig, "model", cfg)
-        net = StyleNet(net_cfg)
-        _load_net_weights(net, run, "model")
-        train = cfg.get("train", {})
-        return cls(net, device=device, precision=precision, channels_last=channels_last, compile=compile, info={"path": str(run.path), "styles": train.get("styles", [])})
+        saved = _open_run(path, "model")
+        net = StyleNet(saved.settings(StyleNetConfig, "model"))
+        _load_net_weights(net, saved, "model")
+        train = saved.config.get("train", {})
+        return cls(net, device=device, precision=precision, channels_last=channels_last, compile=compile, info={"path": str(saved.run.path), "styles": train.get("styles", [])})
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write config.json and model.safetensors (weights only) into the folder ``path``."""
-        run = RunDir(path)
-        run.path.mkdir(parents=True, exist_ok=True)
-        run.save_config({"head": HEAD, "model": self.config.to_dict(), "train": {"styles": self.info.get("styles", [])}})
-        run.save_weights({"net": self.net})
-        return run.path
+        return save_pretrained(path, {"head": HEAD, "model": self.config.to_dict(), "train": {"styles": self.info.get("styles", [])}}, {"net": self.net})
 
     # -- stylising -----------------------------------------------------------------------------
     @torch.no_grad()

@@ -29,12 +29,11 @@ from torch import nn
 
 from .. import distributed, losses
 from ..augment import AdaptiveStrength, diff_augment, parse_policy
-from ..checkpoint import RunDir, load_state_into, split_prefix
 from ..data import fit_images
 from ..device import resolve_device
 from ..errors import ArgumentError, UsageError
 from ..models.gan import SIZES, Discriminator, GANConfig, Generator
-from ..runs import given_arguments, report_resume_changes, start_run
+from ..runs import from_pretrained, given_arguments, report_resume_changes, save_pretrained, start_run
 from ..settings import Settings
 from ..train import BatchSource, CurvePlot, LambdaCallback, Task, Trainer, _check_shardable, _epoch_generator
 
@@ -462,12 +461,10 @@ class GAN:
     @classmethod
     def load(cls, path: str | os.PathLike, *, device: str | torch.device = "auto") -> "GAN":
         """Rebuild a GAN from a run folder (``config.json`` + ``model.safetensors``)."""
-        run = RunDir(path)
-        cfg = run.load_head_config(HEAD, "GAN")
-        gan = cls(run.load_settings(GANConfig, "model", cfg), device=device, train_config=run.load_settings(GANTrainConfig, "train", dict(cfg, train=cfg.get("train", {}))))
-        tensors = run.load_weights()
-        for name, module in gan.modules().items():
-            load_state_into(module, split_prefix(tensors, name), what=f"{name} in '{run.path}'")
+        saved = from_pretrained(path, HEAD, "GAN")
+        cfg = saved.config
+        gan = cls(saved.settings(GANConfig, "model"), device=device, train_config=saved.run.load_settings(GANTrainConfig, "train", dict(cfg, train=cfg.get("train", {}))))
+        saved.load_into(gan.modules(), lambda name: f"{name} in '{saved.run.path}'")
         return gan
 
     def modules(self) -> dict[str, nn.Module]:
@@ -540,11 +537,7 @@ class GAN:
 
     # -- saving ----------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
-        run = RunDir(path)
-        run.path.mkdir(parents=True, exist_ok=True)
-        run.save_config(self.run_config())
-        run.save_weights(self.modules())
-        return run.path
+        return save_pretrained(path, self.run_config(), self.modules())
 
     def run_config(self, precision: str | None = None) -> dict:
         """What ``config.json`` holds for this GAN: the head, the model and training settings (and the precision)."""
@@ -559,9 +552,9 @@ class GAN:
 
 def init_from_run(gan: GAN, path: str | os.PathLike) -> None:
     """Copy an earlier run's generator, discriminator and EMA generator into ``gan`` (fine-tuning)."""
-    run = RunDir(path)
-    cfg = run.load_head_config(HEAD, "GAN", what="{arg:init_from}")
-    src = run.load_settings(GANConfig, "model", cfg)
+    saved = from_pretrained(path, HEAD, "GAN", what="{arg:init_from}")
+    run = saved.run
+    src = saved.settings(GANConfig, "model")
     dst = gan.config
     problems = []
     if src.size != dst.size:
@@ -575,9 +568,7 @@ def init_from_run(gan: GAN, path: str | os.PathLike) -> None:
             problems.append(f"its {key} is {getattr(src, key)} and this run's {getattr(dst, key)}")
     if problems:
         raise UsageError(f"{{arg:init_from}} '{run.path}' does not fit: " + "; ".join(problems))
-    tensors = run.load_weights()
-    for name, module in gan.modules().items():
-        load_state_into(module, split_prefix(tensors, name), what=f"{{arg:init_from}} '{run.path}' {name}")
+    saved.load_into(gan.modules(), lambda name: f"{{arg:init_from}} '{run.path}' {name}")
 
 
 class _SampleGrid:
