@@ -44,6 +44,20 @@ def add_common(parser: argparse.ArgumentParser, *, precision: bool = True) -> No
     group.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
 
 
+def remember_defaults(parser: argparse.ArgumentParser) -> None:
+    """Keep the defaults of ``parser``'s flags on the parsed arguments, for :func:`typed_flags`."""
+    parser.set_defaults(flag_defaults={a.dest: a.default for a in parser._actions if a.option_strings and a.dest != "help"})
+
+
+def typed_flags(args: argparse.Namespace) -> set[str]:
+    """The dests of the flags given a value other than their default (needs :func:`remember_defaults`).
+
+    A ``--resume`` compares only these with the run's saved settings: an untouched default is not a request.
+    """
+    defaults = getattr(args, "flag_defaults", None) or {}
+    return {dest for dest, default in defaults.items() if getattr(args, dest, default) != default}
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``artgen`` parser with one sub-command per module in :data:`COMMANDS` that this build has."""
     parser = _Parser(prog="artgen", description="Make art with neural networks: classify, GANs and style transfer.")

@@ -226,13 +226,25 @@ def cpu_has_fast_bf16() -> bool:
     return False
 
 
-def auto_precision(device: torch.device) -> str:
-    """What ``--precision auto`` means for training: bf16 on GPUs that support it, else fp16; fp32 on CPU and MPS.
+def auto_precision(device: torch.device, *, loss_scaling: bool = True, cpu_bf16: bool = False, bf16_supported: bool | None = None) -> str:
+    """What ``precision="auto"`` means on ``device``: the one rule every head uses.
 
-    (Style transfer has its own rule, ``heads.stylize.stylize_precision``: bf16 on CPUs with bfloat16 units too.)
+    - CUDA: bf16 where the GPU supports it; otherwise fp16 where the caller has loss
+      scaling (training, through :meth:`Precision.make_scaler`), else fp32 (style
+      transfer's L-BFGS has none, and fp16 gradients could underflow).
+    - CPU: bf16 only when ``cpu_bf16`` asks for it and the CPU multiplies bfloat16
+      natively (AMX or AVX-512 BF16, :func:`cpu_has_fast_bf16`); else fp32.
+    - MPS and others: fp32.
+
+    ``bf16_supported`` overrides the hardware probe (None: ask the device).
+    Returns ``"fp32"``, ``"bf16"`` or ``"fp16"``.
     """
     if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        if bf16_supported if bf16_supported is not None else torch.cuda.is_bf16_supported():
+            return "bf16"
+        return "fp16" if loss_scaling else "fp32"
+    if device.type == "cpu" and cpu_bf16:
+        return "bf16" if (bf16_supported if bf16_supported is not None else cpu_has_fast_bf16()) else "fp32"
     return "fp32"
 
 

@@ -60,7 +60,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -69,6 +69,9 @@ from . import distributed
 from .checkpoint import RunDir
 from .device import Precision, flush_denormal_enabled, get_rng_state, resolve_device, set_flush_denormal, set_rng_state
 from .errors import ArgumentError, NonFiniteLossError, TrainingInterrupted, UsageError
+
+if TYPE_CHECKING:
+    from .runs import RunSetup
 
 # --- what a head provides ----------------------------------------------------------
 
@@ -659,6 +662,7 @@ class Trainer:
         progress: bool | None = None,
         desc: str = "training",
         config: Mapping | None = None,
+        setup: "RunSetup | None" = None,
     ):
         if epochs is None and max_steps is None:
             raise ValueError("give epochs or max_steps")
@@ -666,8 +670,13 @@ class Trainer:
             raise UsageError("no batches to train on")
         self.task = task
         self.data = data
-        self.device = resolve_device(device) if not isinstance(device, torch.device) else device
-        self.dist = distributed.init(self.device)
+        if setup is not None:  # artgen.runs.start_run already joined the process group and checked the precision
+            self.device, self.dist = setup.device, setup.dist
+            precision = setup.precision
+            run_dir = setup.run_dir if run_dir is None else run_dir
+        else:
+            self.device = resolve_device(device) if not isinstance(device, torch.device) else device
+            self.dist = distributed.init(self.device)
         if self.dist.enabled:
             data.shard(self.dist.rank, self.dist.world_size)
             if len(data) == 0:

@@ -37,6 +37,9 @@ def add_parser(sub, name: str) -> None:
     train.add_argument("--checkpoint-every", type=int, default=1000, metavar="N", help="save a resumable checkpoint every N steps (default: 1000)")
     add_common(train)
     train.set_defaults(func=run_train)
+    from ..cli import remember_defaults  # --resume compares only the flags typed with the saved settings
+
+    remember_defaults(train)
 
     ev = actions.add_parser("eval", help="accuracy and loss of a trained run on a dataset's test split")
     ev.add_argument("--checkpoint", required=True, metavar="RUN", help="a classifier run folder")
@@ -119,30 +122,31 @@ def run_train(args) -> int:
     """
     import logging
 
+    from ..cli import typed_flags
+
     from .. import distributed
     from ..checkpoint import RunDir
     from ..fileio import write_json_atomic
     from ..data import load_dataset_splits
-    from ..device import Precision, resolve_device
     from ..errors import UsageError
     from ..heads.classify import Classifier, init_from
     from ..models.classifier import ClassifierConfig
+    from ..runs import report_resume_changes, start_run
 
     _check_values(args)
     if args.resume and args.init_from:
         raise UsageError("--resume and --init-from cannot be combined")
-    device = resolve_device(args.device)
-    Precision.create(args.precision, device)  # a precision the device lacks is refused before the run folder is touched
-    if args.init_from:
-        RunDir(args.init_from).load_head_config("classifier", "classifier", what="--init-from")
-    distributed.init(device)  # under torchrun: join the process group
-    run = RunDir(args.out)
+
+    def check(device) -> None:  # before the run folder is touched
+        if args.init_from:
+            RunDir(args.init_from).load_head_config("classifier", "classifier", what="--init-from")
+
+    setup = start_run(args.out, resume=args.resume, overwrite=args.overwrite, device=args.device, precision=args.precision, check=check,
+                      read_config=lambda run: run.load_head_config("classifier", "classifier", what="--resume"))
+    device, run = setup.device, setup.run_dir
     saved = {}
-    if distributed.is_main():
-        run.prepare(resume=args.resume, overwrite=args.overwrite)
-    distributed.barrier()
     if args.resume:
-        cfg = run.load_head_config("classifier", "classifier", what="--resume")
+        cfg = setup.saved
         saved = cfg.get("train", {})
         config = run.load_settings(ClassifierConfig, "model", cfg)
     settings = _data_settings(args, saved)
@@ -156,7 +160,8 @@ def run_train(args) -> int:
         config = ClassifierConfig(
             in_channels=x.shape[1], image_size=x.shape[-1], hidden=args.hidden, num_classes=len(classes), activation=args.activation, classes=list(classes), init=args.init
         )
-    clf = Classifier(config, device=device, seed=args.seed)
+    seed = saved.get("seed", args.seed) if args.resume else args.seed
+    clf = Classifier(config, device=device, seed=seed)
     if args.init_from:
         init_from(clf, args.init_from)
     optimizer = saved.get("optimizer", args.optimizer) if args.resume else args.optimizer
@@ -164,11 +169,16 @@ def run_train(args) -> int:
     epsilon = saved.get("epsilon", TORCH_ADAM_EPSILON) if args.resume else args.adam_epsilon
     epochs = saved.get("epochs", args.epochs) if args.resume else args.epochs
     batch_size = saved.get("batch_size", args.batch_size) if args.resume else args.batch_size
+    if args.resume:  # the flags typed that differ from the saved settings are reported; the saved ones are used
+        typed = typed_flags(args)
+        used = dict(optimizer=optimizer, lr=lr, adam_epsilon=epsilon, epochs=epochs, batch_size=batch_size, seed=seed, limit=limit, precision=setup.precision.name,
+                    hidden=config.hidden, activation=config.activation, init=config.init)
+        report_resume_changes({dest: getattr(args, dest) for dest in used if dest in typed}, used)
     clf.compile(optimizer, loss="cross_entropy", metrics=["accuracy"], lr=lr, epsilon=epsilon)
-    extra = dict(settings, limit=limit, init_from=str(Path(args.init_from).resolve()) if args.init_from else saved.get("init_from"))
+    extra = dict(settings, limit=limit, init_from=str(Path(args.init_from).resolve()) if args.init_from else saved.get("init_from"), precision=setup.precision.name)
     history = clf.fit(
-        x, y, epochs=epochs, batch_size=batch_size, validation_data=(x_test, y_test) if len(x_test) else None, run_dir=run.path, checkpoint_every=args.checkpoint_every,
-        resume=args.resume, precision=args.precision, progress=False if args.quiet else None, seed=args.seed, extra_config=extra,
+        x, y, epochs=epochs, batch_size=batch_size, validation_data=(x_test, y_test) if len(x_test) else None, checkpoint_every=args.checkpoint_every,
+        resume=args.resume, progress=False if args.quiet else None, seed=seed, extra_config=extra, setup=setup,
     )
     if not distributed.is_main():
         return 0

@@ -57,6 +57,9 @@ def add_parser(sub, name: str) -> None:
     train.add_argument("--checkpoint-every", type=int, default=500, metavar="N", help="save a resumable checkpoint every N steps (default: 500)")
     add_common(train)
     train.set_defaults(func=run_train, argument_flags={"styles": "style"})
+    from ..cli import remember_defaults  # --resume compares only the flags typed with the saved settings
+
+    remember_defaults(train)
 
     apply = actions.add_parser("apply", help="stylise images or folders with a trained network", description="Stylise images: a file in, a file out; several files or a folder in, a folder out.")
     apply.add_argument("--model", required=True, metavar="MODEL", help="a style network run folder")
@@ -144,7 +147,7 @@ def run_train(args) -> int:
         overwrite=args.overwrite,
         device=args.device,
         progress=False if args.quiet else None,
-        **({} if args.resume else options),
+        **(_typed_options(args, options) if args.resume else options),
     )
     last = model.history.steps[-1][1] if model.history and model.history.steps else {}
     summary = ", ".join(f"{k} {v:.4g}" for k, v in last.items())
@@ -153,6 +156,16 @@ def run_train(args) -> int:
     if is_main():
         print(f"style network ({model.config.arch}) saved in '{args.out}'" + (f"; last {summary}" if summary else ""))
     return 0
+
+
+def _typed_options(args, options: dict) -> dict:
+    """On ``--resume``: the options whose flags were typed (compared with the saved settings and reported where they differ)."""
+    from ..cli import typed_flags
+
+    typed = typed_flags(args)
+    if "video" in typed:
+        typed.add("stability_weight")
+    return {k: v for k, v in options.items() if k in typed}
 
 
 def run_apply(args) -> int:

@@ -48,6 +48,9 @@ def add_parser(sub, name: str) -> None:
     add_common(train, precision=False)
     train.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help="auto: bf16 (or fp16) on CUDA, fp32 on CPU (default: auto)")
     train.set_defaults(func=run_train, argument_flags={"lr_g": "lr", "lr_d": "lr", "r1_gamma": "r1"})
+    from ..cli import remember_defaults  # --resume compares only the flags typed with the saved settings
+
+    remember_defaults(train)
 
     sample = actions.add_parser("sample", help="a grid (and optionally single images) from a trained GAN")
     sample.add_argument("--checkpoint", required=True, metavar="RUN", help="a GAN run folder")
@@ -107,14 +110,21 @@ def run_train(args) -> int:
         raise UsageError("give either --data DIR or --dataset NAME, not both")
     if args.freeze_d and not args.init_from and not args.resume:
         raise UsageError("--freeze-d is for fine-tuning: use it with --init-from RUN")
+    settings = dict(
+        size=args.size, channels=args.channels, conditional=args.conditional, batch_size=args.batch_size, augment=args.augment, augment_p=args.augment_p,
+        ada_target=args.ada_target if args.ada_target == "auto" else _float_arg(args.ada_target, "--ada-target"),
+        freeze_d=args.freeze_d, hflip=args.hflip, crop=args.crop, lr_g=args.lr, lr_d=args.lr, loss=args.loss, r1_gamma=args.r1, diversity=args.diversity,
+        spectral_norm=args.spectral_norm, sample_every=args.sample_every, checkpoint_every=args.checkpoint_every, precision=args.precision, seed=args.seed,
+    )
+    if args.resume:  # only the flags typed are compared with the saved settings (and reported where they differ)
+        from ..cli import typed_flags
+
+        typed = typed_flags(args)
+        flag_of = {"lr_g": "lr", "lr_d": "lr", "r1_gamma": "r1"}
+        settings = {k: v for k, v in settings.items() if flag_of.get(k, k) in typed}
     gan = train_gan(
-        out=args.out, data=args.data, dataset=args.dataset, data_root=args.data_root, size=args.size, channels=args.channels,
-        conditional=args.conditional, steps=args.steps, batch_size=args.batch_size, augment=args.augment, augment_p=args.augment_p,
-        ada_target=args.ada_target if args.ada_target == "auto" else _float_arg(args.ada_target, "--ada-target"), resume=args.resume,
-        overwrite=args.overwrite, init_from=args.init_from, freeze_d=args.freeze_d, hflip=args.hflip, crop=args.crop, limit=args.limit,
-        lr_g=args.lr, lr_d=args.lr, loss=args.loss, r1_gamma=args.r1, diversity=args.diversity, spectral_norm=args.spectral_norm, sample_every=args.sample_every,
-        checkpoint_every=args.checkpoint_every, device=args.device, precision=args.precision, seed=args.seed,
-        progress=False if args.quiet else None,
+        out=args.out, data=args.data, dataset=args.dataset, data_root=args.data_root, steps=args.steps, resume=args.resume,
+        overwrite=args.overwrite, init_from=args.init_from, limit=args.limit, device=args.device, progress=False if args.quiet else None, **settings,
     )
     from ..distributed import is_main
 

@@ -21,6 +21,7 @@ from .. import losses
 from ..checkpoint import RunDir
 from ..weights import load_state_into, split_prefix
 from ..device import resolve_device, seed_everything
+from ..runs import RunSetup, from_pretrained, save_pretrained
 from ..errors import ArgumentError, UsageError
 from ..models.classifier import ClassifierConfig, DenseClassifier
 from ..optim import make_optimizer
@@ -197,6 +198,7 @@ class Classifier:
         progress: bool | None = None,
         seed: int | None = None,
         extra_config: Mapping | None = None,
+        setup: RunSetup | None = None,
     ) -> History:
         """Train for ``epochs`` at ``batch_size``; returns a :class:`History` (``history["loss"]`` per epoch).
 
@@ -223,7 +225,7 @@ class Classifier:
                 return {f"val_{k}": v for k, v in result.items()}
 
         task = ClassifyTask(self.model, self.optimizer, self.loss_fn, self.metrics)
-        run = RunDir(run_dir) if run_dir is not None else None
+        run = RunDir(run_dir) if run_dir is not None else (setup.run_dir if setup is not None else None)
         cbs = list(callbacks)
         if run is not None:
             cbs.append(CurvePlot(run / "curves.png", title="classifier"))
@@ -242,6 +244,7 @@ class Classifier:
             desc="classifier",
             config=config,
             log_every=100,
+            setup=setup,
         )
         self.history = trainer.fit(resume=resume)
         return self.history
@@ -304,20 +307,15 @@ class Classifier:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write ``config.json`` and ``model.safetensors`` into the folder ``path``."""
-        run = RunDir(path)
-        run.path.mkdir(parents=True, exist_ok=True)
-        run.save_config(self.run_config())
-        run.save_weights({"model": self.model})
-        return run.path
+        return save_pretrained(path, self.run_config(), {"model": self.model})
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, device: str | torch.device = "auto") -> "Classifier":
         """Rebuild a classifier from a run folder (config + safetensors weights)."""
-        run = RunDir(path)
-        cfg = run.load_head_config(HEAD, "classifier")
-        obj = cls(run.load_settings(ClassifierConfig, "model", cfg), device=device, seed=None)
-        load_state_into(obj.model, split_prefix(run.load_weights(), "model"), what=f"classifier in '{run.path}'")
-        train_cfg = cfg.get("train", {})
+        saved = from_pretrained(path, HEAD, "classifier")
+        obj = cls(saved.settings(ClassifierConfig, "model"), device=device, seed=None)
+        saved.load_into({"model": obj.model}, lambda _name: f"classifier in '{saved.run.path}'")
+        train_cfg = saved.config.get("train", {})
         obj.compile(train_cfg.get("optimizer") if train_cfg.get("optimizer") in ("adam", "sgd") else "adam", loss=train_cfg.get("loss", "cross_entropy"), metrics=train_cfg.get("metrics", ["accuracy"]), lr=train_cfg.get("lr"), epsilon=train_cfg.get("epsilon", 1e-8))
         return obj
 
@@ -359,9 +357,9 @@ def init_from(classifier: Classifier, path: str | os.PathLike) -> bool:
         UsageError: the input shape or hidden width differs (naming --channels, --size, --hidden).
         CheckpointError: ``path`` is not a classifier run or its weights are damaged.
     """
-    run = RunDir(path)
-    cfg = run.load_head_config(HEAD, "classifier", what="{arg:init_from}")
-    src = run.load_settings(ClassifierConfig, "model", cfg)
+    saved = from_pretrained(path, HEAD, "classifier", what="{arg:init_from}")
+    run = saved.run
+    src = saved.settings(ClassifierConfig, "model")
     dst = classifier.config
     problems = []
     if src.in_channels != dst.in_channels:
@@ -372,11 +370,11 @@ def init_from(classifier: Classifier, path: str | os.PathLike) -> bool:
         problems.append(f"its hidden layer has {src.hidden} units and this run {dst.hidden} (pass {{arg:hidden={src.hidden}}})")
     if problems:
         raise UsageError(f"{{arg:init_from}} '{run.path}' does not fit: " + "; ".join(problems))
-    state = split_prefix(run.load_weights(), "model")
     same_classes = src.num_classes == dst.num_classes and (src.classes is None or dst.classes is None or list(src.classes) == list(dst.classes))
     if same_classes:
-        load_state_into(classifier.model, state, what=f"{{arg:init_from}} '{run.path}'")
+        saved.load_into({"model": classifier.model}, lambda _name: f"{{arg:init_from}} '{run.path}'")
         return False
+    state = split_prefix(run.load_weights(), "model")  # the hidden layer only: the output layer starts afresh
     model = classifier.model
     kept = {k: v for k, v in state.items() if not k.startswith("output.")}
     load_state_into(model, dict(kept, **{k: v for k, v in model.state_dict().items() if k.startswith("output.")}), what=f"{{arg:init_from}} '{run.path}'")

@@ -33,14 +33,14 @@ from typing import Any
 
 import torch
 
-from .. import distributed, losses
+from .. import losses
 from ..checkpoint import RunDir
-from ..weights import load_state_into, split_prefix
-from ..device import Precision, resolve_device, seed_everything
+from ..device import Precision, resolve_device
 from ..errors import ArgumentError, ArtgenError, CheckpointError, ImageError, UsageError
 from ..images import check_writable, load_tensor, rgb_to_yiq, save_image, to_pil, to_tensor, with_chroma
 from ..models.encoders import FAST_STYLE_CONTENT_LAYERS, FAST_STYLE_STYLE_LAYERS
 from ..models.style_net import ARCHS, StyleNet, StyleNetConfig
+from ..runs import SavedRun, from_pretrained, report_resume_changes, save_pretrained, start_run
 from ..settings import Settings
 from ..train import SEED_STREAM_OFFSET, Callback, CurvePlot, LambdaCallback, Task, Trainer, show_progress
 
@@ -289,8 +289,13 @@ def _read_run(path: str | os.PathLike, what: str) -> tuple[RunDir, dict]:
     return run, cfg
 
 
-def _load_net_weights(net: StyleNet, run: RunDir, what: str) -> None:
-    load_state_into(net, split_prefix(run.load_weights(), "net"), what=f"{what} '{run.path}'")
+def _open_run(path: str | os.PathLike, what: str) -> SavedRun:
+    """:func:`artgen.runs.from_pretrained` with :func:`_read_run`'s messages."""
+    return from_pretrained(path, read_config=lambda run: _read_run(run.path, what)[1])
+
+
+def _load_net_weights(net: StyleNet, saved: SavedRun, what: str) -> None:
+    saved.load_into({"net": net}, lambda _name: f"{what} '{saved.run.path}'")
 
 
 # --- training ------------------------------------------------------------------------------
@@ -328,47 +333,49 @@ def train_fast_style(
     unknown = set(options) - FastStyleOptions.field_names()
     if unknown:
         raise UsageError(f"unknown fast-style option(s): {', '.join(sorted(unknown))}; see artgen.heads.fast_style.FastStyleOptions")
-    dev = resolve_device(device)
-    distributed.init(dev)  # under torchrun: join the process group (rank 0 writes the run folder)
-    run = RunDir(out) if out is not None else None
-    model_cfg: StyleNetConfig | None = None
-    style_tensors = None
-    if resume:
-        if run is None:
-            raise UsageError("resume needs the run folder (out=...)")
-        if distributed.is_main():
-            run.prepare(resume=True)
-        distributed.barrier()
-        _, saved = _read_run(run.path, "{arg:resume=True}")
-        opts = run.load_settings(FastStyleOptions, "train", saved)
-        model_cfg = run.load_settings(StyleNetConfig, "model", saved)
-        _resume_data(opts, data)
-    else:
+    built: dict = {}
+
+    def check(dev: torch.device) -> None:  # every input, before the run folder is touched
+        if resume:
+            return
         styles = style if isinstance(style, (list, tuple)) else ([style] if style is not None else [])
         if not styles:
             raise UsageError("give at least one style image ({arg:styles})")
         opts = FastStyleOptions(styles=[s if isinstance(s, torch.Tensor) else str(s) for s in styles], data=str(Path(data).expanduser().resolve()) if data is not None and str(data) != "builtin" else data, **options)
-        style_tensors = [_style_tensor(s, opts.style_size or opts.size) for s in opts.styles]
+        built["style_tensors"] = [_style_tensor(s, opts.style_size or opts.size) for s in opts.styles]
         opts.styles = [("<tensor>" if isinstance(s, torch.Tensor) else s) for s in opts.styles]
         if opts.init_from:
-            init_run, init_cfg = _read_run(opts.init_from, "{arg:init_from}")
-            model_cfg = init_run.load_settings(StyleNetConfig, "model", init_cfg)
-            if "arch" in options and options["arch"] != model_cfg.arch:
-                raise ArgumentError("init_from", f"'{init_run.path}' is a {model_cfg.arch!r} network; drop {{arg:arch}} or pass {{arg:arch={model_cfg.arch}}}")
-            opts.arch = model_cfg.arch
-        Precision.create(opts.precision, dev)  # a precision the device lacks is refused before the run folder is touched
-        if run is not None and distributed.is_main():
-            run.prepare(overwrite=overwrite)
-        distributed.barrier()
-    Precision.create(opts.precision, dev)  # usage errors before any work
-    seed_everything(opts.seed)
+            init_run = _open_run(opts.init_from, "{arg:init_from}")
+            built["model_cfg"] = init_run.settings(StyleNetConfig, "model")
+            built["init_run"] = init_run
+            if "arch" in options and options["arch"] != built["model_cfg"].arch:
+                raise ArgumentError("init_from", f"'{init_run.run.path}' is a {built['model_cfg'].arch!r} network; drop {{arg:arch}} or pass {{arg:arch={built['model_cfg'].arch}}}")
+            opts.arch = built["model_cfg"].arch
+        built["opts"] = opts
+
+    if resume and out is None:
+        raise UsageError("resume needs the run folder (out=...)")
+    setup = start_run(out, resume=resume, overwrite=overwrite, device=device, precision=options.get("precision", "fp32"), seed=options.get("seed", 0), check=check,
+                      read_config=lambda run: _read_run(run.path, "{arg:resume=True}")[1])
+    dev, run = setup.device, setup.run_dir
+    model_cfg: StyleNetConfig | None = built.get("model_cfg")
+    style_tensors = built.get("style_tensors")
+    init_run = built.get("init_run")
+    if resume:
+        opts = run.load_settings(FastStyleOptions, "train", setup.saved)
+        model_cfg = run.load_settings(StyleNetConfig, "model", setup.saved)
+        report_resume_changes(options, dict(opts.to_dict(), precision=setup.precision.name))
+        _resume_data(opts, data)
+    else:
+        opts = built["opts"]
+        opts.precision = setup.precision.name  # "auto" stored as what it chose
     if encoder is None:
         layers = list(dict.fromkeys(list(opts.style_layers) + list(opts.content_layers)))
         encoder = build_encoder(opts.backbone, layers, weights=opts.weights, device=dev)
     encoder = encoder.to(dev)
     net = _build_net(model_cfg or opts.arch, dev)
     if opts.init_from and not resume:
-        _load_net_weights(net, init_run, "{arg:init_from}")  # init_run: read and checked above
+        _load_net_weights(net, init_run, "{arg:init_from}")  # init_run: read and checked by check()
     targets = style_grams(encoder, style_tensors, opts.style_layers, blend=opts.style_blend) if style_tensors is not None else None
     optimizer = torch.optim.Adam(net.parameters(), lr=opts.lr)
     task = FastStyleTask(net, optimizer, encoder, opts, targets)
@@ -393,9 +400,7 @@ def train_fast_style(
         task,
         data_source,
         max_steps=opts.steps,
-        device=dev,
-        precision=opts.precision,
-        run_dir=run,
+        setup=setup,
         checkpoint_every=opts.checkpoint_every,
         callbacks=cbs,
         log_every=opts.log_every,
@@ -464,20 +469,15 @@ class FastStyle:
     @classmethod
     def load(cls, path: str | os.PathLike, *, device: str | torch.device = "auto", precision: str = "fp32", channels_last: bool | None = None, compile: bool = False) -> "FastStyle":
         """A style network from a run folder written by :func:`train_fast_style` (or ``artgen fast-style train``)."""
-        run, cfg = _read_run(path, "model")
-        net_cfg = run.load_settings(StyleNetConfig, "model", cfg)
-        net = StyleNet(net_cfg)
-        _load_net_weights(net, run, "model")
-        train = cfg.get("train", {})
-        return cls(net, device=device, precision=precision, channels_last=channels_last, compile=compile, info={"path": str(run.path), "styles": train.get("styles", [])})
+        saved = _open_run(path, "model")
+        net = StyleNet(saved.settings(StyleNetConfig, "model"))
+        _load_net_weights(net, saved, "model")
+        train = saved.config.get("train", {})
+        return cls(net, device=device, precision=precision, channels_last=channels_last, compile=compile, info={"path": str(saved.run.path), "styles": train.get("styles", [])})
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write config.json and model.safetensors (weights only) into the folder ``path``."""
-        run = RunDir(path)
-        run.path.mkdir(parents=True, exist_ok=True)
-        run.save_config({"head": HEAD, "model": self.config.to_dict(), "train": {"styles": self.info.get("styles", [])}})
-        run.save_weights({"net": self.net})
-        return run.path
+        return save_pretrained(path, {"head": HEAD, "model": self.config.to_dict(), "train": {"styles": self.info.get("styles", [])}}, {"net": self.net})
 
     # -- stylising -----------------------------------------------------------------------------
     @torch.no_grad()

@@ -15,6 +15,7 @@ exactly the batches an uninterrupted one would.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
@@ -28,12 +29,11 @@ from torch import nn
 
 from .. import distributed, losses
 from ..augment import AdaptiveStrength, diff_augment, parse_policy
-from ..checkpoint import RunDir
-from ..weights import load_state_into, split_prefix
 from ..data import RANDOM_CROP_MARGIN, fit_images
-from ..device import Precision, auto_precision, resolve_device, seed_everything
+from ..device import resolve_device
 from ..errors import ArgumentError, UsageError
 from ..models.gan import SIZES, Discriminator, GANConfig, Generator
+from ..runs import from_pretrained, given_arguments, report_resume_changes, save_pretrained, start_run
 from ..settings import Settings
 from ..train import SEED_STREAM_OFFSET, BatchSource, CurvePlot, LambdaCallback, Task, Trainer, _check_shardable, _epoch_generator
 
@@ -563,12 +563,10 @@ class GAN:
             CheckpointError: no run folder, not a GAN run, a bad config section, or weights
                 that do not match the config.
         """
-        run = RunDir(path)
-        cfg = run.load_head_config(HEAD, "GAN")
-        gan = cls(run.load_settings(GANConfig, "model", cfg), device=device, train_config=run.load_settings(GANTrainConfig, "train", dict(cfg, train=cfg.get("train", {}))))
-        tensors = run.load_weights()
-        for name, module in gan.modules().items():
-            load_state_into(module, split_prefix(tensors, name), what=f"{name} in '{run.path}'")
+        saved = from_pretrained(path, HEAD, "GAN")
+        cfg = saved.config
+        gan = cls(saved.settings(GANConfig, "model"), device=device, train_config=saved.run.load_settings(GANTrainConfig, "train", dict(cfg, train=cfg.get("train", {}))))
+        saved.load_into(gan.modules(), lambda name: f"{name} in '{saved.run.path}'")
         return gan
 
     def modules(self) -> dict[str, nn.Module]:
@@ -663,11 +661,7 @@ class GAN:
         Raises:
             ArtgenError, UsageError: a file cannot be written (disk full, permissions).
         """
-        run = RunDir(path)
-        run.path.mkdir(parents=True, exist_ok=True)
-        run.save_config(self.run_config())
-        run.save_weights(self.modules())
-        return run.path
+        return save_pretrained(path, self.run_config(), self.modules())
 
     def run_config(self, precision: str | None = None) -> dict:
         """What ``config.json`` holds for this GAN: the head, the model and training settings (and the precision)."""
@@ -687,9 +681,9 @@ def init_from_run(gan: GAN, path: str | os.PathLike) -> None:
         CheckpointError: ``path`` is not a GAN run folder, or its weights do not load.
         UsageError: its size, channels, classes or architecture differ from ``gan``'s (all listed).
     """
-    run = RunDir(path)
-    cfg = run.load_head_config(HEAD, "GAN", what="{arg:init_from}")
-    src = run.load_settings(GANConfig, "model", cfg)
+    saved = from_pretrained(path, HEAD, "GAN", what="{arg:init_from}")
+    run = saved.run
+    src = saved.settings(GANConfig, "model")
     dst = gan.config
     problems = []
     if src.size != dst.size:
@@ -703,9 +697,7 @@ def init_from_run(gan: GAN, path: str | os.PathLike) -> None:
             problems.append(f"its {key} is {getattr(src, key)} and this run's {getattr(dst, key)}")
     if problems:
         raise UsageError(f"{{arg:init_from}} '{run.path}' does not fit: " + "; ".join(problems))
-    tensors = run.load_weights()
-    for name, module in gan.modules().items():
-        load_state_into(module, split_prefix(tensors, name), what=f"{{arg:init_from}} '{run.path}' {name}")
+    saved.load_into(gan.modules(), lambda name: f"{{arg:init_from}} '{run.path}' {name}")
 
 
 class _SampleGrid:
@@ -791,26 +783,13 @@ def train_gan(
         NonFiniteLossError: a loss became NaN or infinite (names the step).
         TrainingInterrupted: stopped by Ctrl-C or SIGTERM, after saving a checkpoint.
     """
-    dev = resolve_device(device) if not isinstance(device, torch.device) else device
-    distributed.init(dev)  # under torchrun: join the process group (rank 0 writes the run folder)
-    run = RunDir(out) if out is not None else None
-    if resume:
-        if run is None:
-            raise UsageError("{arg:resume=True} needs {arg:out}")
-        if init_from:
-            raise UsageError("{arg:resume=True} and {arg:init_from} cannot be combined")
-        if distributed.is_main():
-            run.prepare(resume=True)
-        distributed.barrier()
-        saved = run.load_head_config(HEAD, "GAN")
-        config = run.load_settings(GANConfig, "model", saved)
-        tc = run.load_settings(GANTrainConfig, "train", saved)
-        if steps is not None and steps > tc.steps:
-            tc.steps = steps  # train longer than first planned
-        _resume_data(tc, data, dataset, data_root)
-        gd = load_gan_data(data=tc.data, dataset=tc.dataset, data_root=tc.data_root, size=config.size, channels=config.channels, labelled=config.conditional, crop=tc.crop, limit=limit)
-        precision = saved.get("precision", precision)
-    else:
+    given = given_arguments(train_gan, locals(), exclude=("out", "data", "dataset", "data_root", "limit", "resume", "overwrite", "init_from", "device", "progress", "callbacks", "log_every", "steps"))
+    if resume and init_from:
+        raise UsageError("{arg:resume=True} and {arg:init_from} cannot be combined")
+
+    def check(dev: torch.device) -> None:  # every input, before the run folder is touched
+        if resume:
+            return
         if size not in SIZES:
             raise ArgumentError("size", f"{size}: expected one of {', '.join(map(str, SIZES))}")
         if channels not in (None, 1, 3, 4):
@@ -821,10 +800,25 @@ def train_gan(
                           sample_every=sample_every, checkpoint_every=checkpoint_every, lr_g=lr_g, lr_d=lr_d, r1_gamma=r1_gamma)
         if data is not None and not Path(data).expanduser().is_dir():
             raise ArgumentError("data", f"'{data}' {'is not a folder' if Path(data).expanduser().exists() else 'does not exist'}")
-        Precision.create(auto_precision(dev) if precision == "auto" else precision, dev)  # usage errors before the run folder is touched
-        if run is not None and distributed.is_main():
-            run.prepare(overwrite=overwrite)
-        distributed.barrier()
+
+    setup = start_run(out, resume=resume, overwrite=overwrite, device=device, precision=precision, seed=seed, check=check,
+                      read_config=lambda run: run.load_head_config(HEAD, "GAN"))
+    dev, run = setup.device, setup.run_dir
+    if resume:
+        saved = setup.saved
+        config = run.load_settings(GANConfig, "model", saved)
+        tc = run.load_settings(GANTrainConfig, "train", saved)
+        if steps is not None and steps > tc.steps:
+            tc.steps = steps  # train longer than first planned
+        elif steps is not None and steps < tc.steps:
+            given["steps"] = steps  # fewer steps than planned: the saved count stands (reported below)
+        if "augment" in given and not (isinstance(augment, str) and augment.strip().lower() == "auto"):
+            with contextlib.suppress(UsageError):  # compared as the policy list the run stores
+                given["augment"] = list(_parse_augment(augment))
+        report_resume_changes(given, _saved_arguments(config, tc, setup.precision.name))
+        _resume_data(tc, data, dataset, data_root)
+        gd = load_gan_data(data=tc.data, dataset=tc.dataset, data_root=tc.data_root, size=config.size, channels=config.channels, labelled=config.conditional, crop=tc.crop, limit=limit)
+    else:
         gd = load_gan_data(data=data, dataset=dataset if data is None else None, data_root=data_root, size=size, channels=channels, labelled=conditional, crop=crop, limit=limit)
         if conditional and not gd.classes:
             raise UsageError("{arg:conditional=True} needs labelled data: one subfolder per class, or {arg:dataset=shapes|mnist|fashion-mnist}")
@@ -850,13 +844,11 @@ def train_gan(
             dataset=gd.name if data is None else None, data=_absolute(data),
             data_root=_absolute(data_root), init_from=str(init_from) if init_from else None, images=n,
         )
-    if precision == "auto":
-        precision = auto_precision(dev)
+    precision = setup.precision.name
     strength = (f" (adaptive strength, target r_t {tc.ada_target})" if tc.ada_target > 0 else f" (strength {tc.augment_p})") if tc.augment else ""
     log.info("GAN %dpx, %d channel(s), %s, %d training images, augmentation: %s%s", config.size, config.channels,
              f"{config.num_classes} classes" if config.conditional else "unconditional", len(gd.images), ",".join(tc.augment) or "none", strength)
 
-    seed_everything(tc.seed)
     gan = GAN(config, device=dev, train_config=tc)
     task = GANTask(config, tc, dev, generator=gan.generator, discriminator=gan.discriminator)
     gan.generator_ema = task.G_ema
@@ -869,11 +861,20 @@ def train_gan(
         cbs.append(CurvePlot(run / "curves.png", title=f"GAN {config.size}px"))
     run_config = gan.run_config(precision)
     trainer = Trainer(
-        task, source, max_steps=tc.steps, device=dev, precision=precision, run_dir=run, checkpoint_every=tc.checkpoint_every,
+        task, source, max_steps=tc.steps, setup=setup, checkpoint_every=tc.checkpoint_every,
         callbacks=cbs, log_every=log_every, progress=progress, desc=f"gan {config.size}px", config=run_config,
     )
     gan.history = trainer.fit(resume=resume)
     return gan
+
+
+def _saved_arguments(config: GANConfig, tc: GANTrainConfig, precision: str) -> dict:
+    """A saved run's settings under :func:`train_gan`'s argument names (what a resume compares the given ones with)."""
+    saved = {name: getattr(tc, name) for name in ("steps", "batch_size", "lr_g", "lr_d", "loss", "r1_gamma", "r1_every", "ema_decay", "diversity", "augment_p",
+                                                  "freeze_d", "hflip", "crop", "seed", "sample_every", "checkpoint_every", "channels_last")}
+    saved.update({name: getattr(config, name) for name in ("size", "channels", "z_dim", "g_width", "d_width", "spectral_norm", "mbstd_group", "latent_norm")})
+    saved.update(conditional=config.conditional, augment=list(tc.augment), ada_target=tc.ada_target, precision=precision)
+    return saved
 
 
 def _absolute(path) -> str | None:

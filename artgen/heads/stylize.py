@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from .. import losses
-from ..device import Precision, cpu_has_fast_bf16, cudnn_benchmark, resolve_device, seed_everything
+from ..device import Precision, auto_precision, cpu_has_fast_bf16, cudnn_benchmark, resolve_device, seed_everything
 from ..errors import ArgumentError, ImageError, UsageError
 from ..images import load_tensor, resize_tensor, rgb_to_yiq, to_pil, with_chroma
 from ..models.encoders import GATYS_CONTENT_LAYERS, GATYS_STYLE_LAYERS, FeatureEncoder, build_encoder, min_input_side, style_grams
@@ -130,9 +130,8 @@ def stylize_precision(name: str, device: torch.device) -> str:
     """
     if name != "auto":
         return name
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if device.type == "cpu" and cpu_has_fast_bf16() else "fp32"
+    native = cpu_has_fast_bf16() if device.type == "cpu" else None
+    return auto_precision(device, loss_scaling=False, cpu_bf16=True, bf16_supported=native)
 
 
 def set_encoder_layout(encoder: FeatureEncoder, precision: str, device: torch.device) -> FeatureEncoder:
@@ -417,7 +416,7 @@ def stylize_tensor(
         raise ArgumentError("style_blend", f"has {len(options.style_blend)} values for {len(styles)} style images")
     device = resolve_device(options.device)
     options = dataclasses.replace(options, precision=stylize_precision(options.precision, device))
-    Precision.create(options.precision, device)  # usage errors before any work
+    precision = Precision.create(options.precision, device)  # usage errors before any work
     content_full = _load(content, "content")
     style_full = [_load(s, "style") for s in styles]
     min_side = min_input_side(tuple(options.style_layers) + tuple(options.content_layers))
@@ -464,7 +463,7 @@ def stylize_tensor(
             content_layers=options.content_layers, style_layers=options.style_layers,
             content_weight=options.content_weight, style_weight=options.style_weight, tv_weight=options.tv_weight,
             blend=options.style_blend, style_layer_weights=options.style_layer_weights, normalize=options.normalize,
-            autocast=Precision.create(options.precision, device).autocast,
+            autocast=precision.autocast,
         )
         task = StylizeTask(param, objective, options.optimizer, options.lr, history_size=history)
         cbs = []
@@ -477,7 +476,7 @@ def stylize_tensor(
 
             cbs.append(LambdaCallback(snapshot, options.save_every, at_end=False))
         desc = f"stylize {hw[1]}x{hw[0]}" + (f" ({level + 1}/{len(sizes)})" if len(sizes) > 1 else "")
-        trainer = Trainer(task, Repeat(n_steps), max_steps=n_steps, device=device, precision=options.precision,
+        trainer = Trainer(task, Repeat(n_steps), max_steps=n_steps, device=device, precision=precision,
                           callbacks=cbs, log_every=max(1, min(10, n_steps)), progress=options.progress, desc=desc)
         with cudnn_benchmark(device):  # the same shapes every step; restored afterwards
             trainer.fit()

@@ -192,7 +192,7 @@ def texture_tensor(examples, options: TextureOptions | None = None, *, encoder=N
         )
         task = StylizeTask(param, objective, options.optimizer, options.lr, history_size=history)
         desc = f"texture {hw[1]}x{hw[0]}" + (f" ({level + 1}/{len(sizes_hw)})" if len(sizes_hw) > 1 else "")
-        Trainer(task, Repeat(n_steps), max_steps=n_steps, device=device, precision=options.precision,
+        Trainer(task, Repeat(n_steps), max_steps=n_steps, device=device, precision=precision,
                 log_every=max(1, min(10, n_steps)), progress=options.progress, desc=desc).fit()
         image = param.pixels.detach().clamp(0, 1).cpu()
     if image.shape[-2:] != (out_h, out_w):
