@@ -72,6 +72,11 @@ class Precision:
 
     @classmethod
     def create(cls, name: str, device: torch.device) -> "Precision":
+        """The precision ``name`` (fp32, bf16, fp16; None means fp32) on ``device``.
+
+        Raises:
+            ArgumentError: an unknown name, or a precision the device cannot run (fp16 on a CPU, bf16 on a GPU without it).
+        """
         name = (name or "fp32").lower()
         if name not in PRECISIONS:
             raise ArgumentError("precision", f"{name!r}: expected one of {', '.join(PRECISIONS)}")
@@ -83,6 +88,7 @@ class Precision:
 
     @property
     def dtype(self) -> torch.dtype:
+        """The torch dtype autocast computes in (float32, bfloat16 or float16)."""
         return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[self.name]
 
     def autocast(self):

@@ -85,6 +85,7 @@ class RandomFeatures(nn.Module):
         self.dim = 2 * (widths[-1] + widths[-2])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, 3, 64, 64) in [0, 1] -> (B, 768)
+        """Fallback features (B, 768) for images (B, 3, 64, 64) in [0, 1]; not Inception features, never called FID/KID."""
         x = (x - 0.5) / 0.25
         pooled = []
         for i, conv in enumerate(self.convs):

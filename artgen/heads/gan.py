@@ -35,7 +35,7 @@ from ..errors import ArgumentError, UsageError
 from ..models.gan import SIZES, Discriminator, GANConfig, Generator
 from ..runs import from_pretrained, given_arguments, report_resume_changes, save_pretrained, start_run
 from ..settings import Settings
-from ..train import SEED_STREAM_OFFSET, BatchSource, CurvePlot, LambdaCallback, Task, Trainer, _check_shardable, _epoch_generator
+from ..train import SEED_STREAM_OFFSET, BatchSource, CurvePlot, LambdaCallback, Task, Trainer, check_shardable, epoch_generator
 
 HEAD = "gan"
 BUILTIN_DATASETS = ("art", "shapes", "mnist", "fashion-mnist")
@@ -199,7 +199,7 @@ class SampledBatches(BatchSource):
         Raises:
             ArgumentError: ``batch_size`` does not divide evenly by ``world_size``.
         """
-        _check_shardable(self._batch_size, world_size)
+        check_shardable(self._batch_size, world_size)
         self.rank, self.world_size = rank, world_size
 
     def __len__(self) -> int:
@@ -211,7 +211,7 @@ class SampledBatches(BatchSource):
         Indices, crop offsets and flips for the whole epoch are drawn up front from
         ``(seed, epoch)``, so starting at ``start`` yields what an uninterrupted epoch would.
         """
-        g = _epoch_generator(self.seed, int(epoch) + SEED_STREAM_OFFSET)  # draws of their own, apart from TensorBatches'(seed, epoch)
+        g = epoch_generator(self.seed, int(epoch) + SEED_STREAM_OFFSET)  # draws of their own, apart from TensorBatches'(seed, epoch)
         steps, bs = len(self), self._batch_size
         index = torch.randint(0, self.n, (steps, bs), generator=g)
         flips = torch.rand(steps, bs, generator=g) < 0.5

@@ -74,10 +74,12 @@ class DenseClassifier(nn.Module):
             nn.init.zeros_(layer.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, K)
+        """Logits (B, K) for images (B, C, H, W) in [0, 1]: Flatten, Dense(hidden, ReLU), Dense(K)."""
         return self.output(self.activation(self.hidden(self.flatten(x))))
 
     @torch.no_grad()
     def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
+        """Class probabilities (B, K), softmax of the logits in float32 (rows sum to 1)."""
         return torch.softmax(self(x).float(), dim=-1)
 
     @torch.no_grad()
