@@ -1,0 +1,30 @@
+"""The GAN head: its two-optimizer training step, data sampling, and a notebook API.
+
+>>> import artgen
+>>> gan = artgen.train_gan(data="my_art", size=64, steps=5000, out="runs/art")   # or dataset="art" (built in)
+>>> images = gan.generate(16, seed=1)          # (16, C, 64, 64) floats in [0, 1]
+>>> pictures = gan.generate(4, seed=1, pil=True)
+>>> gan = artgen.load_gan("runs/art")           # later, or on another machine
+
+One job per module, every public name re-exported here: :mod:`~artgen.heads.gan.config`
+(settings and constants), :mod:`~artgen.heads.gan.data`, :mod:`~artgen.heads.gan.task` (the step),
+:mod:`~artgen.heads.gan.model` (the :class:`GAN` API), :mod:`~artgen.heads.gan.training`,
+:mod:`~artgen.heads.gan.evaluation`.
+
+Training runs on the shared loop (:class:`artgen.train.Trainer`): this package only
+supplies the :class:`GANTask` step (discriminator update, lazily-applied R1,
+generator update, EMA) and :class:`SampledBatches`, a data source that samples
+with replacement in an order fixed by (seed, epoch), so that a resumed run draws
+exactly the batches an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+from .config import HEAD, BUILTIN_DATASETS, AUGMENT_AUTO_LIMIT, ADA_TARGET, ART_IMAGES, SHAPES_IMAGES, MIN_STEPS_PER_EPOCH, EMA_WARMUP, MODE_SEEKING_EPS, TRUNCATION_MAX_REDRAWS, EVAL_SEED_OFFSET, CLASS_SEED_STRIDE, KID_SUBSET_SIZE, GANTrainConfig, parse_augment, check_train_args
+from .data import SampledBatches, GANData, load_gan_data
+from .task import GANTask
+from .model import latents, slerp, GAN, init_from_run, load_gan
+from .training import train_gan
+from .evaluation import evaluate_gan, class_agreement
+
+__all__ = ['HEAD', 'BUILTIN_DATASETS', 'AUGMENT_AUTO_LIMIT', 'ADA_TARGET', 'ART_IMAGES', 'SHAPES_IMAGES', 'MIN_STEPS_PER_EPOCH', 'EMA_WARMUP', 'MODE_SEEKING_EPS', 'TRUNCATION_MAX_REDRAWS', 'EVAL_SEED_OFFSET', 'CLASS_SEED_STRIDE', 'KID_SUBSET_SIZE', 'GANTrainConfig', 'parse_augment', 'check_train_args', 'SampledBatches', 'GANData', 'load_gan_data', 'GANTask', 'latents', 'slerp', 'GAN', 'init_from_run', 'load_gan', 'train_gan', 'evaluate_gan', 'class_agreement']

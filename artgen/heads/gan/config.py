@@ -1,0 +1,168 @@
+"""Settings of GAN training (:class:`GANTrainConfig`), the head's named constants, and the checks run before any work."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ... import losses
+from ...augment import parse_policy
+from ...errors import ArgumentError, UsageError
+from ...settings import Settings
+
+HEAD = "gan"
+
+
+BUILTIN_DATASETS = ("art", "shapes", "mnist", "fashion-mnist")
+
+
+#: ``augment="auto"`` turns DiffAugment on below this many training images. 5,000 is
+#: the smallest CIFAR-10 split (10%) of Zhao et al. 2020 (DiffAugment), where
+#: augmenting helped most; with more images artgen trains without it by default.
+AUGMENT_AUTO_LIMIT = 5000
+
+
+ADA_TARGET = 0.6  # StyleGAN2-ADA's target for r_t = E[sign(D(real))], used whenever augmentation is on
+
+
+ART_IMAGES = 2048  # size of the built-in "art" set
+
+
+SHAPES_IMAGES = 20000  # images drawn from the built-in "shapes" set for GAN training
+
+
+#: An epoch of :class:`SampledBatches` lasts at least this many steps, so that small
+#: sets do not end an epoch (and log a History row) every step or two.
+MIN_STEPS_PER_EPOCH = 100
+
+
+#: EMA warm-up: the decay at step ``s`` is ``min(ema_decay, (1 + s) / (EMA_WARMUP + s))``,
+#: the ``num_updates`` rule of TensorFlow's ``ExponentialMovingAverage``: 0.1 at step 0,
+#: 0.9 at step 80, 0.999 (the default) only after about 9,000 steps, so early samples
+#: follow the generator instead of staying near its random initial weights.
+EMA_WARMUP = 10
+
+
+#: Keeps the mode-seeking term finite when two samples coincide (MSGAN's ``eps``, Mao et al. 2019).
+MODE_SEEKING_EPS = 1e-5
+
+
+#: ``latents(truncation=t)`` redraws values outside [-t, t] at most this many rounds; a
+#: value still outside after them is kept (for t >= 0.5 the chance is below 1e-200).
+TRUNCATION_MAX_REDRAWS = 1000
+
+
+#: :func:`evaluate_gan` draws its samples from seeds ``seed + EVAL_SEED_OFFSET + i``, far
+#: from the small seeds of the sample grids and ``generate`` calls users look at.
+EVAL_SEED_OFFSET = 10_000_000
+
+
+#: :func:`class_agreement` draws class ``k`` from seeds ``seed + k * CLASS_SEED_STRIDE + i``:
+#: each class its own seeds, as long as ``per_class`` stays below the stride.
+CLASS_SEED_STRIDE = 100_000
+
+
+#: KID's subset size (Binkowski et al. 2018; torch-fidelity's default), cut to the
+#: number of images when there are fewer.
+KID_SUBSET_SIZE = 1000
+
+
+@dataclass
+class GANTrainConfig(Settings):
+    """Training settings (stored under ``train`` in ``config.json``; ``--resume`` reads them back).
+
+    Learning rates and Adam betas (0.5, 0.999) follow DCGAN (Radford et al. 2016);
+    ``r1_gamma``/``r1_every`` are StyleGAN2's lazy R1 (Karras et al. 2020);
+    ``augment``/``augment_p``/``ada_target``/``ada_images`` are DiffAugment (Zhao et al.
+    2020) with StyleGAN2-ADA's adaptive strength (Karras et al. 2020); ``freeze_d``
+    freezes that many of D's first blocks (FreezeD, Mo et al. 2020).
+
+    Raises:
+        ArgumentError: ``loss``, ``steps``, ``batch_size``, ``diversity``, ``freeze_d``,
+            ``augment``, ``augment_p``, ``ada_target`` or ``ada_images`` out of range.
+        UsageError: ``r1_every < 1`` or ``crop`` not ``"center"``/``"random"``.
+    """
+
+    steps: int = 10000
+    batch_size: int = 64
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    loss: str = "nonsaturating"
+    r1_gamma: float = 0.1
+    r1_every: int = 16
+    ema_decay: float = 0.999
+    diversity: float = 0.0  # weight of the mode-seeking term (MSGAN); 0: off, as in runs saved before it existed
+    augment: list[str] = field(default_factory=list)
+    augment_p: float = 1.0  # fixed augmentation strength when ada_target is 0
+    ada_target: float = 0.0  # > 0: adaptive strength (StyleGAN2-ADA) aiming r_t = E[sign(D(real))] at this value
+    ada_images: int = 20000  # real images over which the adaptive strength can move from 0 to 1
+    freeze_d: int = 0
+    hflip: bool = False
+    crop: str = "center"
+    seed: int = 0
+    sample_every: int = 500
+    checkpoint_every: int = 1000
+    channels_last: bool = True
+    # where the images came from (for --resume and `gan eval`)
+    dataset: str | None = None
+    data: str | None = None
+    data_root: str | None = None
+    init_from: str | None = None
+    images: int | None = None
+
+    def __post_init__(self):
+        if self.loss not in losses.GAN_LOSSES:
+            raise ArgumentError("loss", f"{self.loss!r}: expected one of {', '.join(losses.GAN_LOSSES)}")
+        if self.steps < 1:
+            raise ArgumentError("steps", f"must be at least 1, got {self.steps}")
+        if self.batch_size < 1:
+            raise ArgumentError("batch_size", f"must be at least 1, got {self.batch_size}")
+        if self.r1_every < 1:
+            raise UsageError("r1_every must be at least 1")
+        if self.crop not in ("center", "random"):
+            raise UsageError(f"crop must be 'center' or 'random', not {self.crop!r}")
+        if self.diversity < 0:
+            raise ArgumentError("diversity", f"must be >= 0, got {self.diversity}")
+        if self.freeze_d < 0:
+            raise ArgumentError("freeze_d", f"must be >= 0, got {self.freeze_d}")
+        self.augment = list(parse_augment(self.augment))
+        if not 0 <= self.augment_p <= 1:
+            raise ArgumentError("augment_p", f"must be in [0, 1], got {self.augment_p}")
+        if not 0 <= self.ada_target < 1:
+            raise ArgumentError("ada_target", f"must be in [0, 1) (0 turns adaptive augmentation off), got {self.ada_target}")
+        if self.ada_images < 1:
+            raise ArgumentError("ada_images", f"must be at least 1, got {self.ada_images}")
+
+
+def parse_augment(spec) -> tuple[str, ...]:
+    """The DiffAugment policy ``spec`` (a comma-separated string or a sequence) as a tuple of transform names.
+
+    Raises:
+        ArgumentError: an unknown transform, named after ``augment``.
+    """
+    try:
+        return parse_policy(spec)
+    except ValueError as exc:
+        raise ArgumentError("augment", f"{exc}") from None
+
+
+def check_train_args(*, steps, batch_size, limit, loss, augment, freeze_d, crop, sample_every, checkpoint_every, lr_g, lr_d, r1_gamma) -> None:
+    """Every training setting checked before any data is read or the run folder touched."""
+    for name, value in (("steps", steps), ("batch_size", batch_size), ("limit", limit), ("sample_every", sample_every), ("checkpoint_every", checkpoint_every)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ArgumentError(name, f"must be a whole number of at least 1, got {value!r}")
+    for name, value in (("lr_g", lr_g), ("lr_d", lr_d)):
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise ArgumentError(name, f"must be a positive number, got {value!r}")
+    if not (isinstance(r1_gamma, (int, float)) and math.isfinite(r1_gamma) and r1_gamma >= 0):
+        raise ArgumentError("r1_gamma", f"must be 0 or a positive number, got {r1_gamma!r}")
+    if loss not in losses.GAN_LOSSES:
+        raise ArgumentError("loss", f"{loss!r}: expected one of {', '.join(losses.GAN_LOSSES)}")
+    if not (isinstance(augment, str) and augment.strip().lower() == "auto"):
+        parse_augment(augment)
+    if freeze_d < 0:
+        raise ArgumentError("freeze_d", f"must be >= 0, got {freeze_d}")
+    if crop not in ("center", "random"):
+        raise ArgumentError("crop", f"must be 'center' or 'random', not {crop!r}")

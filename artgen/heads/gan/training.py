@@ -1,0 +1,228 @@
+"""Training a GAN from the command line or a notebook (:func:`train_gan`), with sample grids and resume."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from ...errors import ArgumentError, UsageError
+from ...models.gan import GANConfig, SIZES
+from ...runs import given_arguments, report_resume_changes, start_run
+from ...train import CurvePlot, LambdaCallback, Trainer
+from .config import ADA_TARGET, AUGMENT_AUTO_LIMIT, GANTrainConfig, HEAD, check_train_args, parse_augment
+from .data import SampledBatches, load_gan_data
+from .model import GAN, init_from_run, latents
+from .task import GANTask
+
+log = logging.getLogger("artgen.gan")
+
+
+# --- training -----------------------------------------------------------------------------
+
+
+class _SampleGrid:
+    """Writes ``samples/step_NNNNNN.png`` from the EMA generator with fixed latents."""
+
+    def __init__(self, gan: GAN, folder: Path, seed: int, n: int = 64):
+        self.gan = gan
+        self.folder = folder
+        self.seed = seed
+        self.z = latents(range(seed, seed + n), gan.config.z_dim)
+        self.labels = gan._labels(n, None)
+
+    @torch.no_grad()
+    def __call__(self, trainer, step):
+        from ...images import make_grid, on_checkerboard, save_image
+
+        c = self.gan.config
+        x = on_checkerboard(self.gan.generate_from(self.z, self.labels))
+        nrow = c.num_classes if c.conditional and c.num_classes <= 16 else None
+        meta = {"head": HEAD, "step": step, "seed": self.seed, "seeds": f"{self.seed}..{self.seed + len(self.z) - 1}", "size": c.size}
+        save_image(make_grid(x, nrow=nrow), self.folder / f"step_{step:06d}.png", metadata=meta, overwrite=True)
+
+
+def train_gan(
+    *,
+    out: str | os.PathLike | None = None,
+    data: str | os.PathLike | None = None,
+    dataset: str | None = None,
+    data_root: str | os.PathLike | None = None,
+    size: int = 64,
+    channels: int | None = None,
+    conditional: bool = False,
+    steps: int | None = None,
+    batch_size: int = 64,
+    augment: str | Sequence[str] = "auto",
+    augment_p: float = 1.0,
+    ada_target: float | str = "auto",
+    resume: bool = False,
+    overwrite: bool = False,
+    init_from: str | os.PathLike | None = None,
+    freeze_d: int = 0,
+    hflip: bool = False,
+    crop: str = "center",
+    limit: int | None = None,
+    lr_g: float = 2e-4,
+    lr_d: float = 2e-4,
+    loss: str = "nonsaturating",
+    r1_gamma: float = 0.1,
+    r1_every: int = 16,
+    ema_decay: float = 0.999,
+    g_width: int | None = None,
+    d_width: int | None = None,
+    z_dim: int = 128,
+    spectral_norm: bool = False,
+    mbstd_group: int = 4,
+    latent_norm: bool = True,
+    diversity: float = 0.2,
+    sample_every: int = 500,
+    checkpoint_every: int = 1000,
+    log_every: int = 50,
+    device: str | torch.device = "auto",
+    precision: str = "auto",
+    seed: int = 0,
+    progress: bool | None = None,
+    callbacks: Sequence = (),
+    channels_last: bool | None = None,
+) -> GAN:
+    """Train a GAN (the library form of ``artgen gan train``); returns the :class:`GAN`.
+
+    With ``out`` the run folder gets ``config.json``, ``model.safetensors``,
+    ``training_state.pt`` (for ``resume=True``), ``samples/step_*.png`` every
+    ``sample_every`` steps and ``curves.png``.  ``resume=True`` reads every
+    setting back from the folder (``steps`` may be raised to train longer).
+    ``precision="auto"`` is bf16 on GPUs that support it (fp16 on older ones) and
+    fp32 on the CPU.  ``augment="auto"`` turns on DiffAugment's ``color,translation,cutout``
+    below :data:`AUGMENT_AUTO_LIMIT` images, and ``ada_target="auto"`` sets
+    :data:`ADA_TARGET` whenever augmentation is on.  Recipe and sources: :class:`GANTask`.
+
+    Raises:
+        UsageError, ArgumentError: a bad argument (named), checked before the run folder is touched;
+            ``out`` holds a run without ``resume``/``overwrite``, or is locked by another training.
+        CheckpointError: on ``resume``, the folder's config or state cannot be read.
+        NonFiniteLossError: a loss became NaN or infinite (names the step).
+        TrainingInterrupted: stopped by Ctrl-C or SIGTERM, after saving a checkpoint.
+    """
+    given = given_arguments(train_gan, locals(), exclude=("out", "data", "dataset", "data_root", "limit", "resume", "overwrite", "init_from", "device", "progress", "callbacks", "log_every", "steps"))
+    if resume and init_from:
+        raise UsageError("{arg:resume=True} and {arg:init_from} cannot be combined")
+
+    def check(dev: torch.device) -> None:  # every input, before the run folder is touched
+        if resume:
+            return
+        if size not in SIZES:
+            raise ArgumentError("size", f"{size}: expected one of {', '.join(map(str, SIZES))}")
+        if channels not in (None, 1, 3, 4):
+            raise ArgumentError("channels", f"must be 1, 3 or 4 (RGBA), got {channels}")
+        if channels == 4 and data is None:
+            raise ArgumentError("channels", "4 (RGBA) needs a data folder of transparent images; the built-in sets have no alpha")
+        check_train_args(steps=steps, batch_size=batch_size, limit=limit, loss=loss, augment=augment, freeze_d=freeze_d, crop=crop,
+                          sample_every=sample_every, checkpoint_every=checkpoint_every, lr_g=lr_g, lr_d=lr_d, r1_gamma=r1_gamma)
+        if data is not None and not Path(data).expanduser().is_dir():
+            raise ArgumentError("data", f"'{data}' {'is not a folder' if Path(data).expanduser().exists() else 'does not exist'}")
+
+    setup = start_run(out, resume=resume, overwrite=overwrite, device=device, precision=precision, seed=seed, check=check,
+                      read_config=lambda run: run.load_head_config(HEAD, "GAN"))
+    dev, run = setup.device, setup.run_dir
+    if resume:
+        saved = setup.saved
+        config = run.load_settings(GANConfig, "model", saved)
+        tc = run.load_settings(GANTrainConfig, "train", saved)
+        if steps is not None and steps > tc.steps:
+            tc.steps = steps  # train longer than first planned
+        elif steps is not None and steps < tc.steps:
+            given["steps"] = steps  # fewer steps than planned: the saved count stands (reported below)
+        if "augment" in given and not (isinstance(augment, str) and augment.strip().lower() == "auto"):
+            with contextlib.suppress(UsageError):  # compared as the policy list the run stores
+                given["augment"] = list(parse_augment(augment))
+        report_resume_changes(given, _saved_arguments(config, tc, setup.precision.name))
+        _resume_data(tc, data, dataset, data_root)
+        gd = load_gan_data(data=tc.data, dataset=tc.dataset, data_root=tc.data_root, size=config.size, channels=config.channels, labelled=config.conditional, crop=tc.crop, limit=limit)
+    else:
+        gd = load_gan_data(data=data, dataset=dataset if data is None else None, data_root=data_root, size=size, channels=channels, labelled=conditional, crop=crop, limit=limit)
+        if conditional and not gd.classes:
+            raise UsageError("{arg:conditional=True} needs labelled data: one subfolder per class, or {arg:dataset=shapes|mnist|fashion-mnist}")
+        n = len(gd.images)
+        if isinstance(augment, str) and augment.strip().lower() == "auto":
+            policy = ["color", "translation", "cutout"] if n < AUGMENT_AUTO_LIMIT else []
+        else:
+            policy = augment  # GANTrainConfig parses and checks it
+        if isinstance(ada_target, str):
+            if ada_target.strip().lower() != "auto":
+                raise ArgumentError("ada_target", f"{ada_target!r}: expected a number in [0, 1) or auto")
+            ada_target = ADA_TARGET if parse_augment(policy) else 0.0
+        defaults = GANConfig()
+        config = GANConfig(
+            size=size, channels=gd.images.shape[1], z_dim=z_dim, num_classes=len(gd.classes) if conditional else 0,
+            g_width=g_width or defaults.g_width, d_width=d_width or defaults.d_width, spectral_norm=spectral_norm, mbstd_group=mbstd_group, latent_norm=latent_norm,
+            classes=list(gd.classes) if conditional else None,
+        )
+        tc = GANTrainConfig(
+            steps=10000 if steps is None else steps, batch_size=batch_size, lr_g=lr_g, lr_d=lr_d, loss=loss, r1_gamma=r1_gamma, r1_every=r1_every, ema_decay=ema_decay, diversity=diversity,
+            augment=policy, augment_p=augment_p, ada_target=float(ada_target), freeze_d=freeze_d, hflip=hflip, crop=crop, seed=seed, sample_every=sample_every, checkpoint_every=checkpoint_every,
+            channels_last=(dev.type != "mps") if channels_last is None else channels_last,
+            dataset=gd.name if data is None else None, data=_absolute(data),
+            data_root=_absolute(data_root), init_from=str(init_from) if init_from else None, images=n,
+        )
+    precision = setup.precision.name
+    strength = (f" (adaptive strength, target r_t {tc.ada_target})" if tc.ada_target > 0 else f" (strength {tc.augment_p})") if tc.augment else ""
+    log.info("GAN %dpx, %d channel(s), %s, %d training images, augmentation: %s%s", config.size, config.channels,
+             f"{config.num_classes} classes" if config.conditional else "unconditional", len(gd.images), ",".join(tc.augment) or "none", strength)
+
+    gan = GAN(config, device=dev, train_config=tc)
+    task = GANTask(config, tc, dev, generator=gan.generator, discriminator=gan.discriminator)
+    gan.generator_ema = task.G_ema
+    if init_from and not resume:
+        init_from_run(gan, init_from)  # in place: the task's modules and optimizers see the loaded weights
+    source = SampledBatches(gd.images, gd.labels, batch_size=tc.batch_size, size=config.size, hflip=tc.hflip, seed=tc.seed, device=dev, channels_last=tc.channels_last)
+    cbs = list(callbacks)
+    if run is not None:
+        cbs.append(LambdaCallback(_SampleGrid(gan, run / "samples", tc.seed), tc.sample_every))
+        cbs.append(CurvePlot(run / "curves.png", title=f"GAN {config.size}px"))
+    run_config = gan.run_config(precision)
+    trainer = Trainer(
+        task, source, max_steps=tc.steps, setup=setup, checkpoint_every=tc.checkpoint_every,
+        callbacks=cbs, log_every=log_every, progress=progress, desc=f"gan {config.size}px", config=run_config,
+    )
+    gan.history = trainer.fit(resume=resume)
+    return gan
+
+
+def _saved_arguments(config: GANConfig, tc: GANTrainConfig, precision: str) -> dict:
+    """A saved run's settings under :func:`train_gan`'s argument names (what a resume compares the given ones with)."""
+    saved = {name: getattr(tc, name) for name in ("steps", "batch_size", "lr_g", "lr_d", "loss", "r1_gamma", "r1_every", "ema_decay", "diversity", "augment_p",
+                                                  "freeze_d", "hflip", "crop", "seed", "sample_every", "checkpoint_every", "channels_last")}
+    saved.update({name: getattr(config, name) for name in ("size", "channels", "z_dim", "g_width", "d_width", "spectral_norm", "mbstd_group", "latent_norm")})
+    saved.update(conditional=config.conditional, augment=list(tc.augment), ada_target=tc.ada_target, precision=precision)
+    return saved
+
+
+def _absolute(path) -> str | None:
+    """A stored data path: absolute, so that a run can be resumed from any folder."""
+    return str(Path(path).expanduser().resolve()) if path is not None else None
+
+
+def _resume_data(tc: GANTrainConfig, data, dataset, data_root) -> None:
+    """On resume: a given ``data``/``data_root`` (a moved dataset) replaces the stored one; a stored folder that is gone is named."""
+    if data is not None:
+        folder = Path(data).expanduser()
+        if not folder.is_dir():
+            raise ArgumentError("data", f"'{data}' {'is not a folder' if folder.exists() else 'does not exist'}")
+        if tc.data is None:
+            raise UsageError(f"this run was trained on the built-in '{tc.dataset}' set, not a folder; resume it without {{arg:data}}")
+        if _absolute(folder) != tc.data:
+            log.info("resuming with the images in '%s' (the run was started on '%s')", folder, tc.data)
+        tc.data = _absolute(folder)
+    elif tc.data is not None and not Path(tc.data).is_dir():
+        raise UsageError(f"this run's images were in '{tc.data}', which is not there any more; pass {{arg:data}} with their new place")
+    if data_root is not None:
+        tc.data_root = _absolute(data_root)
+    if dataset is not None and dataset != (tc.dataset or "folder"):
+        raise UsageError(f"this run was trained on {tc.dataset or tc.data!r}; {{arg:dataset={dataset}}} cannot change that on {{arg:resume=True}}")
+
+
