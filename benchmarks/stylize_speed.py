@@ -36,6 +36,7 @@ from torch import nn
 
 from artgen.device import Precision, resolve_device, synchronize
 from artgen.heads import stylize as S
+from artgen.images import resize_tensor
 from artgen.models import encoders as E
 from artgen.styles import style_image
 from artgen.train import Callback, Repeat, Trainer
@@ -233,11 +234,11 @@ def main(argv=None) -> int:
     state, source = vgg19_state(args.weights)
     print(f"device {device} ({torch.get_num_threads()} threads), weights: {source}")
     size = args.size
-    style_img = S._load(style_image("swirls", size), "style", size)[0].to(device)
+    style_img = S.load_input(style_image("swirls", size), "style", size)[0].to(device)
     if args.content:
-        content_img = S._resize(S._load(args.content, "content"), (size, size))[0].to(device)
+        content_img = resize_tensor(S.load_input(args.content, "content"), (size, size))[0].to(device)
     else:
-        content_img = S._load(style_image("mosaic", size, seed=1), "content", size)[0].to(device)
+        content_img = S.load_input(style_image("mosaic", size, seed=1), "content", size)[0].to(device)
 
     # 1. per step, same objective, same size; the contenders alternate for --rounds rounds and
     #    each keeps its best round, so that a slow spell of a shared machine hits both alike
@@ -289,7 +290,7 @@ def main(argv=None) -> int:
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats(device)
             try:
-                c = S._resize(content_img[None].cpu(), (side, side))[0]
+                c = resize_tensor(content_img[None].cpu(), (side, side))[0]
                 S.stylize_tensor(c, style_img.cpu(), S.StyleOptions(size=side, steps=6, levels=1, device=str(device), progress=False), encoder=enc)
                 peak = torch.cuda.max_memory_allocated(device) / 2**30
                 print(f"peak GPU memory at {side}x{side} (VGG19, default layers, L-BFGS): {peak:.2f} GiB")

@@ -140,7 +140,7 @@ def test_library_stylize_pil_tensor_strength_and_colors(tiny_model):
     x = torch.rand(2, 3, 19, 37)
     torch.testing.assert_close(model.stylize(x, strength=0.0), x)
     kept = model.stylize(x, preserve_colors=True)
-    from artgen.heads.stylize import rgb_to_yiq
+    from artgen.images import rgb_to_yiq
 
     # the photo's chroma is kept (up to clipping back into the RGB cube)
     assert (rgb_to_yiq(kept)[:, 1:] - rgb_to_yiq(x)[:, 1:]).abs().mean() < 0.02

@@ -10,7 +10,7 @@ import artgen
 from artgen import cli
 from artgen.errors import UsageError
 from artgen.heads import stylize as S
-from artgen.images import read_metadata
+from artgen.images import read_metadata, rgb_to_yiq
 from artgen.models.encoders import build_random_encoder
 
 # fp32: the same numbers on every CPU (the default, auto, is bf16 on CPUs with native bfloat16)
@@ -70,10 +70,10 @@ def test_pyramid_runs_most_steps_small():
 def test_preserve_colors_keeps_the_content_chroma():
     content, style = _content(), _style()
     out, _ = S.stylize_tensor(content, style, S.StyleOptions(size=64, steps=10, preserve_colors=True, **FAST))
-    yiq_out, yiq_c = S.rgb_to_yiq(out), S.rgb_to_yiq(content[None])
+    yiq_out, yiq_c = rgb_to_yiq(out), rgb_to_yiq(content[None])
     torch.testing.assert_close(yiq_out[:, 1:], yiq_c[:, 1:], atol=0.03, rtol=0)  # chroma (I, Q) is the content's
     plain, _ = S.stylize_tensor(content, style, S.StyleOptions(size=64, steps=10, **FAST))
-    assert (S.rgb_to_yiq(plain)[:, 1:] - yiq_c[:, 1:]).abs().mean() > (yiq_out[:, 1:] - yiq_c[:, 1:]).abs().mean()
+    assert (rgb_to_yiq(plain)[:, 1:] - yiq_c[:, 1:]).abs().mean() > (yiq_out[:, 1:] - yiq_c[:, 1:]).abs().mean()
 
 
 def test_blend_weights_move_the_result_towards_the_heavier_style():
@@ -166,16 +166,14 @@ def test_odd_modes_and_huge_inputs_are_accepted(tmp_path):
     assert artgen.stylize(big, style, size=48, steps=1, **FAST).size == (48, 36)
 
 
-def test_auto_precision_is_bf16_only_where_the_cpu_has_bfloat16_units(monkeypatch):
+def test_auto_precision_is_bf16_only_where_the_cpu_has_bfloat16_units():
     cpu = torch.device("cpu")
-    monkeypatch.setattr(S, "cpu_has_fast_bf16", lambda: True)
-    assert S.stylize_precision("auto", cpu) == "bf16"
-    monkeypatch.setattr(S, "cpu_has_fast_bf16", lambda: False)
-    assert S.stylize_precision("auto", cpu) == "fp32"
+    assert S.stylize_precision("auto", cpu, bf16_supported=True) == "bf16"
+    assert S.stylize_precision("auto", cpu, bf16_supported=False) == "fp32"
     assert S.stylize_precision("fp32", cpu) == "fp32" and S.stylize_precision("bf16", cpu) == "bf16"
     content, style = _content(48), _style(48)
     _, settings = S.stylize_tensor(content, style, S.StyleOptions(size=48, steps=2, **{**FAST, "precision": "auto"}))
-    assert settings["precision"] == "fp32"  # the resolved precision is what the metadata records
+    assert settings["precision"] == S.stylize_precision("auto", cpu)  # the resolved precision is what the metadata records
 
 
 def test_bf16_encoder_in_channels_last_still_stylises():
@@ -201,7 +199,7 @@ def test_extreme_aspect_ratios_give_a_result(content_hw, style_hw):
     """10:1 and 1:10 content and style: the 128 px pyramid level would hand the encoder 13 px."""
     content, style = torch.rand(3, *content_hw), torch.rand(3, *style_hw)
     out, _ = S.stylize_tensor(content, style, S.StyleOptions(size=256, steps=3, **DEEP))
-    expected = S._fit(*content_hw, 256)
+    expected = S.fit_long_side(*content_hw, 256)
     assert tuple(out.shape[-2:]) == expected and torch.isfinite(out).all()
 
 

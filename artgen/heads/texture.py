@@ -27,7 +27,7 @@ import torch
 
 from ..device import Precision, resolve_device, seed_everything
 from ..errors import ArgumentError, UsageError
-from ..images import to_pil
+from ..images import resize_tensor, to_pil
 from ..models.encoders import GATYS_STYLE_LAYERS, build_encoder
 from ..settings import Settings
 from ..train import Repeat, Trainer
@@ -36,9 +36,8 @@ from .stylize import (
     OPTIMIZERS,
     ImageParameter,
     StylizeTask,
-    _fit,
-    _load,
-    _resize,
+    fit_long_side,
+    load_input,
     level_objective,
     pyramid_sizes,
     resolve_options,
@@ -148,7 +147,7 @@ def texture_tensor(examples, options: TextureOptions | None = None, *, encoder=N
     device = resolve_device(options.device)
     options = dataclasses.replace(options, precision=stylize_precision(options.precision, device))
     precision = Precision.create(options.precision, device)
-    full = [_load(e, "example") for e in examples]
+    full = [load_input(e, "example") for e in examples]
     if encoder is None:
         encoder = build_encoder(options.backbone, tuple(options.style_layers), weights=options.weights, device=device)
     encoder = set_encoder_layout(encoder.to(device), options.precision, device)
@@ -169,19 +168,19 @@ def texture_tensor(examples, options: TextureOptions | None = None, *, encoder=N
     example_long = options.example_size or min(EXAMPLE_MAX_SIDE, max(max(e.shape[-2:]) for e in full))
     sizes = pyramid_sizes(long_side, options.levels)
     steps = split_steps(options.steps, len(sizes))
-    sizes_hw = [(work_h, work_w) if side == long_side else _fit(work_h, work_w, side) for side in sizes]
+    sizes_hw = [(work_h, work_w) if side == long_side else fit_long_side(work_h, work_w, side) for side in sizes]
     if options.seamless:
         sizes_hw = [(-(-h // stride) * stride, -(-w // stride) * stride) for h, w in sizes_hw]
     image = None
     for level, (hw, n_steps) in enumerate(zip(sizes_hw, steps)):
         scale = max(hw) / long_side
         side = max(MIN_SIDE, round(example_long * scale))
-        examples_l = [_resize(e, _fit(*e.shape[-2:], side)).to(device) for e in full]
+        examples_l = [resize_tensor(e, fit_long_side(*e.shape[-2:], side)).to(device) for e in full]
         if image is None:
             g = torch.Generator().manual_seed(options.seed)
             init = (INIT_MEAN + INIT_STD * torch.randn(1, 3, *hw, generator=g)).clamp(0, 1)
         else:
-            init = resize_periodic(image, hw).clamp(0, 1) if options.seamless else _resize(image, hw)
+            init = resize_periodic(image, hw).clamp(0, 1) if options.seamless else resize_tensor(image, hw)
         param = ImageParameter(init.to(device))
         objective, history = level_objective(
             encoder, None, examples_l, options, hw,

@@ -1,0 +1,175 @@
+"""Style transfer by optimisation, the public functions: :func:`stylize_tensor` runs the pyramid, :func:`stylize` wraps it for PIL images."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ...device import Precision, cudnn_benchmark, resolve_device, seed_everything
+from ...errors import ArgumentError, ImageError, UsageError
+from ...images import load_tensor, resize_tensor, rgb_to_yiq, to_pil, with_chroma
+from ...models.encoders import FeatureEncoder, build_encoder, min_input_side
+from ...train import LambdaCallback, Repeat, Trainer
+from .objective import ImageParameter, StylizeTask, level_objective, match_luminance
+from .options import MIN_SIDE, StyleOptions, resolve_options, set_encoder_layout, stylize_precision
+from .pyramid import fit_long_side, fit_min_side, fit_pyramid, is_grey, split_steps
+
+
+def load_input(source, what: str, size: int | None = None) -> torch.Tensor:
+    """An image (path, PIL or tensor) as (1, 3, H, W) in [0, 1], refused under 32 px on a side."""
+    if isinstance(source, torch.Tensor):
+        t = source.detach().float()
+        if t.dim() == 3:
+            t = t.unsqueeze(0)
+        if t.dim() != 4 or t.shape[0] != 1 or t.shape[1] not in (1, 3):
+            raise UsageError(f"{what} tensor must be (3, H, W) or (1, 3, H, W), got {tuple(source.shape)}")
+        if t.min() < -1e-3 or t.max() > 1 + 1e-3:
+            raise UsageError(f"{what} tensor values must be in [0, 1] (got {t.min().item():.3g}..{t.max().item():.3g})")
+        t = t.clamp(0, 1)
+    else:
+        t = load_tensor(source, mode="RGB").unsqueeze(0)
+    h, w = t.shape[-2:]
+    if min(h, w) < MIN_SIDE:
+        label = f"'{source}'" if isinstance(source, (str, Path)) else what
+        raise ImageError(f"{what} image {label} is {w}x{h}; images must be at least {MIN_SIDE} px on each side")
+    if t.shape[1] == 1:
+        t = t.expand(-1, 3, -1, -1)
+    if size is not None and max(h, w) != size:
+        t = resize_tensor(t, fit_long_side(h, w, size))
+    return t.contiguous()
+
+
+def stylize_tensor(
+    content,
+    styles,
+    options: StyleOptions | None = None,
+    *,
+    encoder: FeatureEncoder | None = None,
+    callbacks: Sequence[Callable[[torch.Tensor, int], None]] = (),
+) -> tuple[torch.Tensor, dict[str, Any]]:
+    """Run the optimisation; returns the image (1, 3, H, W) on the CPU and the settings used.
+
+    ``callbacks`` are called as ``fn(image_rgb, step)`` every ``options.save_every`` steps.
+    """
+    options = options or StyleOptions()
+    if not isinstance(styles, (list, tuple)):
+        styles = [styles]
+    if not styles:
+        raise UsageError("give at least one style image")
+    if options.style_blend is not None and len(options.style_blend) != len(styles):
+        raise ArgumentError("style_blend", f"has {len(options.style_blend)} values for {len(styles)} style images")
+    device = resolve_device(options.device)
+    options = dataclasses.replace(options, precision=stylize_precision(options.precision, device))
+    precision = Precision.create(options.precision, device)  # usage errors before any work
+    content_full = load_input(content, "content")
+    style_full = [load_input(s, "style") for s in styles]
+    min_side = min_input_side(tuple(options.style_layers) + tuple(options.content_layers))
+    sizes = fit_pyramid(options.size, tuple(content_full.shape[-2:]), min_side, options.levels)  # usage errors before any work
+    if encoder is None:
+        layers = tuple(dict.fromkeys(tuple(options.style_layers) + tuple(options.content_layers)))
+        encoder = build_encoder(options.backbone, layers, weights=options.weights, device=device)
+    encoder = set_encoder_layout(encoder.to(device), options.precision, device)
+    encoder.set_padding_mode("circular" if options.seamless else "zeros")
+    options = resolve_options(options, encoder)
+    seed_everything(options.seed)
+
+    h0, w0 = content_full.shape[-2:]
+    out_hw = fit_long_side(h0, w0, options.size)
+    steps = split_steps(options.steps, len(sizes))
+    # every input grey: optimise luminance only and return a grey picture (no colour speckle)
+    grey = not options.preserve_colors and is_grey(content_full) and all(is_grey(s) for s in style_full)
+    image: torch.Tensor | None = None
+    done = 0
+    for level, (side, n_steps) in enumerate(zip(sizes, steps)):
+        hw = out_hw if side == options.size else fit_long_side(h0, w0, side)
+        content_l = resize_tensor(content_full, hw).to(device)
+        style_side = max(MIN_SIDE, round(side * options.style_scale))
+        styles_l = [resize_tensor(s, fit_min_side(*s.shape[-2:], style_side, min_side)).to(device) for s in style_full]
+        if options.preserve_colors:
+            content_y = rgb_to_yiq(content_l)[:, :1]
+            styles_l = [match_luminance(rgb_to_yiq(s)[:, :1], content_y).expand(-1, 3, -1, -1) for s in styles_l]
+            content_in = content_y.expand(-1, 3, -1, -1)
+        else:
+            content_in = content_l
+        one_channel = options.preserve_colors or grey
+        if image is None:
+            if options.init == "content":
+                init = content_in[:, :1] if one_channel else content_in
+            else:
+                g = torch.Generator().manual_seed(options.seed)
+                channels = 1 if one_channel else 3
+                init = (0.5 + 0.25 * torch.randn(1, channels, *hw, generator=g)).clamp(0, 1).to(device)
+        else:
+            init = resize_tensor(image, hw)
+        param = ImageParameter(init.to(device))
+        objective, history = level_objective(
+            encoder, content_in, styles_l, options, hw,
+            content_layers=options.content_layers, style_layers=options.style_layers,
+            content_weight=options.content_weight, style_weight=options.style_weight, tv_weight=options.tv_weight,
+            blend=options.style_blend, style_layer_weights=options.style_layer_weights, normalize=options.normalize,
+            autocast=precision.autocast,
+        )
+        task = StylizeTask(param, objective, options.optimizer, options.lr, history_size=history)
+        cbs = []
+        if options.save_every and callbacks:
+            offset = done
+
+            def snapshot(trainer, step, _param=param, _offset=offset, _content=content_l):
+                for fn in callbacks:
+                    fn(_finish(_param.pixels.detach(), _content, options.preserve_colors), _offset + step)
+
+            cbs.append(LambdaCallback(snapshot, options.save_every, at_end=False))
+        desc = f"stylize {hw[1]}x{hw[0]}" + (f" ({level + 1}/{len(sizes)})" if len(sizes) > 1 else "")
+        trainer = Trainer(task, Repeat(n_steps), max_steps=n_steps, device=device, precision=precision,
+                          callbacks=cbs, log_every=max(1, min(10, n_steps)), progress=options.progress, desc=desc)
+        with cudnn_benchmark(device):  # the same shapes every step; restored afterwards
+            trainer.fit()
+        image = param.pixels.detach().clamp(0, 1)
+        done += n_steps
+        last_content = content_l
+    result = _finish(image, last_content, options.preserve_colors).cpu()
+    if result.shape[1] == 1:  # grey inputs, grey result
+        result = result.expand(-1, 3, -1, -1).contiguous()
+    settings = _settings(options, encoder, styles)
+    return result, settings
+
+
+def _finish(pixels: torch.Tensor, content: torch.Tensor, preserve_colors: bool) -> torch.Tensor:
+    """The displayable RGB image: with preserve_colors, the optimised luminance plus the content's chroma."""
+    pixels = pixels.clamp(0, 1)
+    return with_chroma(pixels[:, :1], content) if preserve_colors else pixels
+
+
+def _settings(options: StyleOptions, encoder: FeatureEncoder, styles) -> dict[str, Any]:
+    data = options.to_dict()
+    data.pop("progress", None)
+    data["content_layers"] = list(options.content_layers)
+    data["style_layers"] = list(options.style_layers)
+    data["backbone_used"] = encoder.name
+    data["pretrained"] = encoder.pretrained
+    data["weights_source"] = encoder.source
+    return data
+
+
+def stylize(content, style, **options) -> "PIL.Image.Image":  # noqa: F821
+    """Style transfer by optimisation; returns a PIL image.
+
+    ``content``: a path, PIL image or tensor (3, H, W) in [0, 1]. ``style``: one of
+    those or a list of them. ``options`` are the fields of :class:`StyleOptions`
+    (``size=512, steps=None, optimizer="lbfgs", content_weight=1, style_weight=None,
+    tv_weight=None, style_blend=None, style_scale=1, preserve_colors=False,
+    backbone="auto", weights=None, init="content", seed=0, device="auto", ...``).
+    The result's ``.info["artgen"]`` holds the settings used.
+    """
+    unknown = set(options) - StyleOptions.field_names()
+    if unknown:
+        raise UsageError(f"unknown stylize option(s): {', '.join(sorted(unknown))}; see artgen.heads.stylize.StyleOptions")
+    opts = StyleOptions(**options)
+    image, settings = stylize_tensor(content, style, opts)
+    pil = to_pil(image[0])
+    pil.info["artgen"] = settings
+    return pil

@@ -1,0 +1,72 @@
+"""Sizes: fitting a long side, the coarse-to-fine pyramid (levels too thin for the encoder dropped), and steps per level."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ...errors import UsageError
+from .options import MIN_SIDE
+
+def fit_long_side(h: int, w: int, long_side: int) -> tuple[int, int]:
+    scale = long_side / max(h, w)
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def is_grey(x: torch.Tensor, tolerance: float = 2.0 / 255) -> bool:
+    """Whether an image ``(B, 3, H, W)`` in [0, 1] has no colour: every pixel's channels within ``tolerance``."""
+    if x.shape[1] == 1:
+        return True
+    return bool((x.amax(dim=1) - x.amin(dim=1)).max() <= tolerance)
+
+
+def fit_min_side(h: int, w: int, long_side: int, min_side: int) -> tuple[int, int]:
+    """``fit_long_side`` to ``long_side``, enlarged when needed so that the short side is at least ``min_side``."""
+    hw = fit_long_side(h, w, long_side)
+    if min(hw) >= min_side:
+        return hw
+    scale = min_side / min(h, w)
+    return max(min_side, round(h * scale)), max(min_side, round(w * scale))
+
+
+def fit_pyramid(size: int, content_hw: tuple[int, int], min_side: int, levels: int | None = None) -> list[int]:
+    """Pyramid long sides for a content of ``content_hw`` whose every level keeps ``min_side`` px on the short side.
+
+    ``min_side`` is what the encoder's deepest layer needs (:meth:`FeatureEncoder.min_side`).
+    Coarse levels too small for it are dropped. Raises UsageError, naming ``--size``, when
+    even the output itself would be too thin (an extreme aspect ratio at a small size).
+    """
+    h, w = content_hw
+    out = fit_long_side(h, w, size)
+    if min(out) < min_side:
+        need = math.ceil(min_side * max(h, w) / min(h, w))
+        raise UsageError(
+            f"the content image is {w}x{h} (aspect {max(h, w) / min(h, w):.0f}:1); at {{arg:size={size}}} its short side would be "
+            f"{min(out)} px, under the {min_side} px the encoder's deepest layer needs: use {{arg:size={need}}} or more, or crop the image"
+        )
+    sizes = pyramid_sizes(size, levels)
+    kept = [side for side in sizes if min(fit_long_side(h, w, side)) >= min_side]
+    return kept
+
+
+def pyramid_sizes(size: int, levels: int | None = None, coarsest: int = 128) -> list[int]:
+    """Long sides of the pyramid levels, coarse to fine: halving from ``size`` down to about ``coarsest``."""
+    if levels is None:
+        levels = 1
+        while levels < 3 and size / 2**levels >= coarsest * 0.99:
+            levels += 1
+    return [max(MIN_SIDE, round(size / 2**k)) for k in range(levels - 1, -1, -1)]
+
+
+def split_steps(total: int, levels: int) -> list[int]:
+    """Steps per level, coarse to fine: each finer level gets a quarter of the one before.
+
+    Most steps run at low resolution, where they are 4x (or 16x) cheaper, and the
+    fine levels only add detail to an already converged layout.
+    """
+    shares = [4.0 ** (levels - 1 - i) for i in range(levels)]
+    raw = [total * s / sum(shares) for s in shares]
+    steps = [max(1, int(round(r))) for r in raw]
+    steps[0] = max(1, total - sum(steps[1:])) if levels > 1 else total
+    return steps
