@@ -408,7 +408,7 @@ def test_classifier_fast_path_trains_like_autograd(activation):
         task = ClassifyTask(model, make_optimizer("adam", model.parameters(), lr=0.01), losses.cross_entropy)
         task.analytic_backward = analytic
         history = Trainer(task, TensorBatches(x, y, batch_size=16, seed=1), epochs=3, device="cpu", progress=False).fit()
-        assert len(calls) == (18 if analytic else 0)
+        assert bool(calls) == analytic  # the closed-form backward runs only when asked for
         runs.append((model, history))
     (fast_model, fast_history), (slow_model, slow_history) = runs
     for a, b in zip(fast_model.parameters(), slow_model.parameters()):
