@@ -122,3 +122,17 @@ def load_settings(cls, data, *, source: str, section: str):
         return cls(**kwargs)
     except (ArtgenError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{where}: {section}: {exc}") from None
+
+
+def check_fraction(argument: str, value: float) -> float:
+    """``value`` as a float in [0, 1] (a blend strength, a probability).
+
+    Raises:
+        ArgumentError: outside [0, 1] or NaN, naming ``argument``.
+    """
+    from .errors import ArgumentError
+
+    value = float(value)
+    if not (0.0 <= value <= 1.0) or math.isnan(value):
+        raise ArgumentError(argument, f"must be between 0.0 and 1.0, got {value}")
+    return value

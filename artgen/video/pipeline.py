@@ -87,10 +87,10 @@ def stylize_video(
     """
     from tqdm.auto import tqdm
 
-    from artgen.heads.fast_style import check_strength
+    from artgen.settings import check_fraction
     from artgen.train import show_progress
 
-    strength = check_strength(strength)
+    strength = check_fraction("strength", strength)
     if max_size is not None and max_size < 16:
         raise ArgumentError("max_size", f"must be at least 16 for video, got {max_size}")
     filt = TemporalFilter(temporal_filter) if temporal_filter else None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import concurrent.futures as futures
-import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -18,6 +17,7 @@ from ...errors import ArgumentError, ArtgenError, CheckpointError, ImageError, U
 from ...images import check_writable, load_tensor, rgb_to_yiq, save_image, to_pil, with_chroma
 from ...models.style_net import StyleNet, StyleNetConfig
 from ...runs import SavedRun, from_pretrained, save_pretrained
+from ...settings import check_fraction
 from ...train import show_progress
 from .config import HEAD
 
@@ -41,10 +41,7 @@ def check_strength(strength: float) -> float:
     Raises:
         ArgumentError: outside [0, 1] or NaN.
     """
-    strength = float(strength)
-    if not (0.0 <= strength <= 1.0) or math.isnan(strength):
-        raise ArgumentError("strength", f"must be between 0.0 and 1.0, got {strength}")
-    return strength
+    return check_fraction("strength", strength)
 
 
 class FastStyle:
