@@ -263,13 +263,13 @@ def _edit(raw: bytes, key: str, value) -> bytes:
 
 def test_unknown_keys_are_handled_alike_by_every_head(caplog):
     from artgen.heads.fast_style import FastStyleOptions
-    from artgen.heads.gan import GANTrainConfig
+    from artgen.heads.gan import GANTrainOptions
     from artgen.models.classifier import ClassifierConfig
     from artgen.models.gan import GANConfig
     from artgen.models.style_net import StyleNetConfig
     from artgen.settings import load_settings
 
-    for cls in (ClassifierConfig, GANConfig, GANTrainConfig, StyleNetConfig, FastStyleOptions):
+    for cls in (ClassifierConfig, GANConfig, GANTrainOptions, StyleNetConfig, FastStyleOptions):
         caplog.clear()
         with caplog.at_level(logging.WARNING):
             obj = load_settings(cls, {"future_knob": 1}, source="run/config.json", section="model")
