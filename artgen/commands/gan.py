@@ -165,7 +165,7 @@ def run_sample(args) -> int:
     gan = load_gan(args.checkpoint, device=args.device)
     class_ = _class_arg(args.class_)
     images = gan.generate(args.n, seed=args.seed, class_=class_, truncation=args.truncation)
-    labels = gan._labels(args.n, class_)
+    labels = gan.labels(args.n, class_)
     settings = {"head": "gan", "checkpoint": str(args.checkpoint), "truncation": args.truncation}
     if args.separate:
         folder = Path(args.separate)

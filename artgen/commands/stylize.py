@@ -5,7 +5,8 @@ from __future__ import annotations
 from ..models.encoders import BACKBONES
 
 
-def _floats(text: str) -> list[float]:
+def parse_floats(text: str) -> list[float]:
+    """``--style-weights``' comma-separated numbers (``"0.7,0.3"`` -> [0.7, 0.3]); UsageError when one is not a number or none is given."""
     from ..errors import UsageError
 
     try:
@@ -34,7 +35,7 @@ def add_parser(sub, name: str) -> None:
     p.add_argument("--content-weight", type=float, default=1.0, help="default: 1")
     p.add_argument("--style-weight", type=float, default=None, help="default: 5 with a VGG19, 300 with the random encoder (losses are normalised by their targets)")
     p.add_argument("--tv-weight", type=float, default=None, help="total-variation smoothing (default: 3)")
-    p.add_argument("--style-weights", type=_floats, default=None, metavar="W1,W2", help="blend weights of several style images, e.g. 0.7,0.3")
+    p.add_argument("--style-weights", type=parse_floats, default=None, metavar="W1,W2", help="blend weights of several style images, e.g. 0.7,0.3")
     p.add_argument("--style-scale", type=float, default=1.0, help="style image size relative to the output (default: 1)")
     p.add_argument("--preserve-colors", action="store_true", help="transfer luminance only; keep the content's colours")
     p.add_argument("--backbone", choices=list(BACKBONES), default="auto",

@@ -7,7 +7,7 @@ def add_parser(sub, name: str) -> None:
     """Register ``artgen texture`` and its flags on the sub-parsers ``sub`` under ``name``."""
     from ..cli import add_common
     from ..models.encoders import BACKBONES
-    from .stylize import _floats
+    from .stylize import parse_floats
 
     p = sub.add_parser(name, help="texture synthesis from one or more example images (Gatys et al.)",
                        description="Synthesise a new texture, of any size and aspect ratio, with the statistics of the example image(s).")
@@ -21,7 +21,7 @@ def add_parser(sub, name: str) -> None:
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: 0.02)")
     p.add_argument("--style-weight", type=float, default=None, help="default: 5 with a VGG19, 300 with the random encoder (normalised by the targets)")
     p.add_argument("--tv-weight", type=float, default=None, help="total-variation smoothing (default: 3)")
-    p.add_argument("--style-weights", type=_floats, default=None, metavar="W1,W2", help="blend weights of several examples, e.g. 0.7,0.3")
+    p.add_argument("--style-weights", type=parse_floats, default=None, metavar="W1,W2", help="blend weights of several examples, e.g. 0.7,0.3")
     p.add_argument("--example-size", type=int, default=None, metavar="N",
                    help="long side of the examples in pixels, i.e. the scale of the texture's features (default: their own, at most 1024)")
     p.add_argument("--backbone", choices=list(BACKBONES), default="auto",

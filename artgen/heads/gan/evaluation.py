@@ -58,7 +58,7 @@ def evaluate_gan(gan, real, *, num_samples=1000, features="auto", inception_weig
         out["diversity_note"] = f"precision/recall need more than {k} real and {k} generated images"
     c = gan.config
     if c.conditional and real_labels is not None:
-        gen_labels = gan._labels(num_samples, None)
+        gen_labels = gan.labels(num_samples, None)
         out["class_spread"] = metrics.pixel_spread(fake, gen_labels)
         out["real_class_spread"] = metrics.pixel_spread(real.float() / 255.0, real_labels)
     dist, index, real_nn = metrics.nearest_neighbours(fake_f, real_f)

@@ -101,7 +101,13 @@ class GAN:
         return {"generator": self.generator, "discriminator": self.discriminator, "generator_ema": self.generator_ema}
 
     # -- sampling --------------------------------------------------------------------------
-    def _labels(self, n: int, class_: int | str | None) -> torch.Tensor | None:
+    def labels(self, n: int, class_: int | str | None) -> torch.Tensor | None:
+        """Class labels (n,) int64 for ``n`` samples: ``class_`` (a number or a class name) for all, or cycling
+        through the classes when None; None for an unconditional GAN.
+
+        Raises:
+            UsageError: a class for an unconditional GAN. ArgumentError: an unknown class.
+        """
         c = self.config
         if not c.conditional:
             if class_ is not None:
@@ -146,7 +152,7 @@ class GAN:
         if n < 1:
             raise ArgumentError("n", f"must be at least 1, got {n}")
         z = latents(range(seed, seed + n), self.config.z_dim, truncation=truncation)
-        x = self.generate_from(z, self._labels(n, class_))
+        x = self.generate_from(z, self.labels(n, class_))
         if pil:
             from ...images import to_pil
 
@@ -176,7 +182,7 @@ class GAN:
             t = t * t * (3 - 2 * t)  # smoothstep: ease in and out of each key
             zs.append(slerp(keys[i % keyframes], keys[(i + 1) % keyframes], t))
         z = torch.stack(zs)
-        labels = self._labels(frames, class_ if class_ is not None else (0 if self.config.conditional else None))
+        labels = self.labels(frames, class_ if class_ is not None else (0 if self.config.conditional else None))
         return self.generate_from(z, labels)
 
     # -- saving ----------------------------------------------------------------------------

@@ -33,7 +33,7 @@ class _SampleGrid:
         self.folder = folder
         self.seed = seed
         self.z = latents(range(seed, seed + n), gan.config.z_dim)
-        self.labels = gan._labels(n, None)
+        self.labels = gan.labels(n, None)
 
     @torch.no_grad()
     def __call__(self, trainer, step):
