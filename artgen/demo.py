@@ -27,7 +27,7 @@ ROW_SEED_STRIDE = 100
 
 
 @dataclass
-class DemoOptions:
+class DemoConfig:
     """Sizes and budgets; ``quick`` shrinks them for tests."""
 
     style_size: int = 256
@@ -39,7 +39,7 @@ class DemoOptions:
     classifier_epochs: int = 3
 
     @classmethod
-    def quick(cls) -> "DemoOptions":
+    def quick(cls) -> "DemoConfig":
         """Tiny sizes and budgets (64 px style, 20 GAN steps, 1,000 classifier images): seconds, for tests and install checks."""
         return cls(style_size=64, style_steps=12, gan_size=32, gan_steps=20, gan_batch=8, classifier_images=1000, classifier_epochs=1)
 
@@ -70,7 +70,7 @@ def run_demo(out: str | Path = "artgen-demo", *, device: str = "auto", seed: int
     from .styles import style_image
 
     out = Path(out)
-    settings = DemoOptions.quick() if quick else DemoOptions()
+    settings = DemoConfig.quick() if quick else DemoConfig()
     if (out / SHEET).exists() and not overwrite:
         raise UsageError(f"'{out}' already holds a demo; pass {{arg:overwrite=True}} to replace it or choose another {{arg:out}}")
     out.mkdir(parents=True, exist_ok=True)

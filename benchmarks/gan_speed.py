@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from artgen.device import Precision, auto_precision, synchronize
-from artgen.heads.gan import GANTask, GANTrainOptions, SampledBatches
+from artgen.heads.gan import GANTask, GANTrainConfig, SampledBatches
 from artgen.models.gan import GANConfig, count_parameters
 from artgen.train import Callback, Trainer
 
@@ -99,7 +99,7 @@ def bench_dcgan(data: torch.Tensor, batch: int, steps: int, warmup: int, device:
 
 def bench_artgen(data: torch.Tensor, batch: int, steps: int, warmup: int, device: torch.device, augment: bool) -> tuple[float, int, int]:
     cfg = GANConfig(size=64, channels=3)
-    tc = GANTrainOptions(steps=warmup + steps, batch_size=batch, augment=["color", "translation", "cutout"] if augment else [])
+    tc = GANTrainConfig(steps=warmup + steps, batch_size=batch, augment=["color", "translation", "cutout"] if augment else [])
     task = GANTask(cfg, tc, device)
     source = SampledBatches(data, batch_size=batch, device=device, channels_last=tc.channels_last)
     precision = auto_precision(device)  # what `artgen gan train` uses

@@ -137,7 +137,7 @@ def content_detail(out: torch.Tensor, content: torch.Tensor) -> float:
 
 
 def run_artgen(content_path: Path, style_path: Path, size: int, **overrides) -> torch.Tensor:
-    options = S.StyleOptions(size=size, backbone="vgg19-original", progress=False, **overrides)
+    options = S.StyleConfig(size=size, backbone="vgg19-original", progress=False, **overrides)
     image, _ = S.stylize_tensor(str(content_path), [str(style_path)], options)
     return image
 
@@ -207,7 +207,7 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--sheet", default=None, help="PNG contact sheet (one per size: _SIZE is added)")
     ap.add_argument("--json", default=None, help="write every measurement here")
-    ap.add_argument("--artgen", default="{}", help="JSON of StyleOptions overrides for artgen (for tuning)")
+    ap.add_argument("--artgen", default="{}", help="JSON of StyleConfig overrides for artgen (for tuning)")
     ap.add_argument("--outputs", default=None,
                     help="folder keeping every result PNG and its row (rows.jsonl); results already there are "
                          "reused, so a long run can be split over several calls and the sheet holds them all")

@@ -266,7 +266,7 @@ def main(argv=None) -> int:
         if args.backbone == "vgg19" and args.weights:
             weights_file = args.weights
         t0 = time.perf_counter()
-        opts = S.StyleOptions(size=512, device=str(device), backbone=args.backbone, weights=weights_file, progress=False)
+        opts = S.StyleConfig(size=512, device=str(device), backbone=args.backbone, weights=weights_file, progress=False)
         if args.backbone == "vgg19" and not weights_file:
             enc = E.build_vgg19_encoder(E.GATYS_STYLE_LAYERS + E.GATYS_CONTENT_LAYERS, weights=state, device=device)
         else:
@@ -291,7 +291,7 @@ def main(argv=None) -> int:
             torch.cuda.reset_peak_memory_stats(device)
             try:
                 c = resize_tensor(content_img[None].cpu(), (side, side))[0]
-                S.stylize_tensor(c, style_img.cpu(), S.StyleOptions(size=side, steps=6, levels=1, device=str(device), progress=False), encoder=enc)
+                S.stylize_tensor(c, style_img.cpu(), S.StyleConfig(size=side, steps=6, levels=1, device=str(device), progress=False), encoder=enc)
                 peak = torch.cuda.max_memory_allocated(device) / 2**30
                 print(f"peak GPU memory at {side}x{side} (VGG19, default layers, L-BFGS): {peak:.2f} GiB")
             except torch.OutOfMemoryError:

@@ -191,13 +191,13 @@ def test_style_grams_blend_is_weighted_mean():
 
 
 def test_each_style_method_takes_its_layers_from_one_named_set():
-    from artgen.heads.fast_style import FastStyleOptions
-    from artgen.heads.stylize import StyleOptions
-    from artgen.heads.texture import TextureOptions
+    from artgen.heads.fast_style import FastStyleConfig
+    from artgen.heads.stylize import StyleConfig
+    from artgen.heads.texture import TextureConfig
 
-    assert StyleOptions().content_layers == E.GATYS_CONTENT_LAYERS == ("relu4_2",)
-    assert StyleOptions().style_layers == TextureOptions().style_layers == E.GATYS_STYLE_LAYERS
-    fast = FastStyleOptions(styles=["swirls"])
+    assert StyleConfig().content_layers == E.GATYS_CONTENT_LAYERS == ("relu4_2",)
+    assert StyleConfig().style_layers == TextureConfig().style_layers == E.GATYS_STYLE_LAYERS
+    fast = FastStyleConfig(styles=["swirls"])
     assert tuple(fast.content_layers) == E.FAST_STYLE_CONTENT_LAYERS == ("relu3_1",)
     assert tuple(fast.style_layers) == E.FAST_STYLE_STYLE_LAYERS == E.GATYS_STYLE_LAYERS[:4]
     assert set(E.layer_names()) >= set(E.GATYS_STYLE_LAYERS + E.GATYS_CONTENT_LAYERS + E.FAST_STYLE_CONTENT_LAYERS)

@@ -7,7 +7,7 @@ import artgen
 from artgen.augment import diff_augment, parse_policy
 from artgen.checkpoint import RunDir
 from artgen.errors import TrainingInterrupted, UsageError
-from artgen.heads.gan import GAN, GANTask, GANTrainOptions, SampledBatches, latents, train_gan
+from artgen.heads.gan import GAN, GANTask, GANTrainConfig, SampledBatches, latents, train_gan
 from artgen.models.gan import Discriminator, GANConfig, Generator
 from artgen.train import Callback, Trainer
 
@@ -65,7 +65,7 @@ def _sources(n=6, size=32, channels=1, labels=None, bs=4, seed=0):
 
 def _task(num_classes=0, **train):
     cfg = GANConfig(size=32, channels=1, num_classes=num_classes, mbstd_group=2, **TINY)
-    tc = GANTrainOptions(steps=4, batch_size=4, augment=["color", "translation", "cutout"], r1_every=2, **train)
+    tc = GANTrainConfig(steps=4, batch_size=4, augment=["color", "translation", "cutout"], r1_every=2, **train)
     return GANTask(cfg, tc, torch.device("cpu"))
 
 

@@ -262,14 +262,14 @@ def _edit(raw: bytes, key: str, value) -> bytes:
 
 
 def test_unknown_keys_are_handled_alike_by_every_head(caplog):
-    from artgen.heads.fast_style import FastStyleOptions
-    from artgen.heads.gan import GANTrainOptions
+    from artgen.heads.fast_style import FastStyleConfig
+    from artgen.heads.gan import GANTrainConfig
     from artgen.models.classifier import ClassifierConfig
     from artgen.models.gan import GANConfig
     from artgen.models.style_net import StyleNetConfig
     from artgen.settings import load_settings
 
-    for cls in (ClassifierConfig, GANConfig, GANTrainOptions, StyleNetConfig, FastStyleOptions):
+    for cls in (ClassifierConfig, GANConfig, GANTrainConfig, StyleNetConfig, FastStyleConfig):
         caplog.clear()
         with caplog.at_level(logging.WARNING):
             obj = load_settings(cls, {"future_knob": 1}, source="run/config.json", section="model")
@@ -335,21 +335,21 @@ def test_library_errors_speak_argument_names():
 
 
 def _style_options(**kw):
-    from artgen.heads.stylize import StyleOptions
+    from artgen.heads.stylize import StyleConfig
 
-    return StyleOptions(**kw)
+    return StyleConfig(**kw)
 
 
 def _texture_options(**kw):
-    from artgen.heads.texture import TextureOptions
+    from artgen.heads.texture import TextureConfig
 
-    return TextureOptions(**kw)
+    return TextureConfig(**kw)
 
 
 def _fast_options(**kw):
-    from artgen.heads.fast_style import FastStyleOptions
+    from artgen.heads.fast_style import FastStyleConfig
 
-    return FastStyleOptions(**kw)
+    return FastStyleConfig(**kw)
 
 
 def _strength(value):
@@ -374,10 +374,10 @@ def test_style_heads_speak_argument_names_in_the_library(call, words):
 
 
 @pytest.mark.parametrize("module, cls, train, words", [
-    ("fast_style", "FastStyleOptions", {"styles": ["swirls"], "batch_size": 0}, "train: batch_size must be a positive integer, got 0"),
-    ("fast_style", "FastStyleOptions", {"styles": ["swirls"], "style_blend": [1.0, 2.0]}, "train: 2 style_blend weights for 1 style images"),
-    ("stylize", "StyleOptions", {"style_scale": 20.0}, "train: style_scale must be between 0.05 and 8, got 20.0"),
-    ("texture", "TextureOptions", {"height": 8}, "train: size 512x8: the height must be at least 32"),
+    ("fast_style", "FastStyleConfig", {"styles": ["swirls"], "batch_size": 0}, "train: batch_size must be a positive integer, got 0"),
+    ("fast_style", "FastStyleConfig", {"styles": ["swirls"], "style_blend": [1.0, 2.0]}, "train: 2 style_blend weights for 1 style images"),
+    ("stylize", "StyleConfig", {"style_scale": 20.0}, "train: style_scale must be between 0.05 and 8, got 20.0"),
+    ("texture", "TextureConfig", {"height": 8}, "train: size 512x8: the height must be at least 32"),
 ])
 def test_stored_style_settings_out_of_range_name_the_file_and_field(tmp_path, module, cls, train, words):
     """Settings check themselves when built, so a run folder's values are checked on load too."""

@@ -33,7 +33,7 @@ def _style(size=64, seed=0):
 def test_style_loss_falls_and_content_structure_is_kept():
     content, style = _content(), _style()
     enc = build_random_encoder(FAST["style_layers"])
-    opts = S.StyleOptions(size=64, steps=25, seed=0, **FAST)
+    opts = S.StyleConfig(size=64, steps=25, seed=0, **FAST)
     opts = S.resolve_options(opts, enc)
     before = S.StyleObjective(enc, content[None], [style[None]], content_layers=opts.content_layers, style_layers=opts.style_layers,
                               content_weight=1, style_weight=opts.style_weight, tv_weight=opts.tv_weight)
@@ -69,10 +69,10 @@ def test_pyramid_runs_most_steps_small():
 
 def test_preserve_colors_keeps_the_content_chroma():
     content, style = _content(), _style()
-    out, _ = S.stylize_tensor(content, style, S.StyleOptions(size=64, steps=10, preserve_colors=True, **FAST))
+    out, _ = S.stylize_tensor(content, style, S.StyleConfig(size=64, steps=10, preserve_colors=True, **FAST))
     yiq_out, yiq_c = rgb_to_yiq(out), rgb_to_yiq(content[None])
     torch.testing.assert_close(yiq_out[:, 1:], yiq_c[:, 1:], atol=0.03, rtol=0)  # chroma (I, Q) is the content's
-    plain, _ = S.stylize_tensor(content, style, S.StyleOptions(size=64, steps=10, **FAST))
+    plain, _ = S.stylize_tensor(content, style, S.StyleConfig(size=64, steps=10, **FAST))
     assert (rgb_to_yiq(plain)[:, 1:] - yiq_c[:, 1:]).abs().mean() > (yiq_out[:, 1:] - yiq_c[:, 1:]).abs().mean()
 
 
@@ -81,12 +81,12 @@ def test_blend_weights_move_the_result_towards_the_heavier_style():
     content = _content(48)
     blue, red = _style(48), _style(48).flip(0)  # blue stripes vs red stripes
     opts = dict(size=48, steps=15, **FAST)
-    mostly_blue, _ = S.stylize_tensor(content, [blue, red], S.StyleOptions(style_blend=[0.9, 0.1], **opts), encoder=enc)
-    mostly_red, _ = S.stylize_tensor(content, [blue, red], S.StyleOptions(style_blend=[0.1, 0.9], **opts), encoder=enc)
+    mostly_blue, _ = S.stylize_tensor(content, [blue, red], S.StyleConfig(style_blend=[0.9, 0.1], **opts), encoder=enc)
+    mostly_red, _ = S.stylize_tensor(content, [blue, red], S.StyleConfig(style_blend=[0.1, 0.9], **opts), encoder=enc)
     b_minus_r = lambda t: (t[:, 2] - t[:, 0]).mean().item()
     assert b_minus_r(mostly_blue) > b_minus_r(mostly_red)
     with pytest.raises(artgen.UsageError, match="style_blend has 1 values for 2 style images"):
-        S.stylize_tensor(content, [blue, red], S.StyleOptions(style_blend=[1.0], **opts), encoder=enc)
+        S.stylize_tensor(content, [blue, red], S.StyleConfig(style_blend=[1.0], **opts), encoder=enc)
 
 
 def _write(path, tensor):
@@ -172,14 +172,14 @@ def test_auto_precision_is_bf16_only_where_the_cpu_has_bfloat16_units():
     assert S.stylize_precision("auto", cpu, bf16_supported=False) == "fp32"
     assert S.stylize_precision("fp32", cpu) == "fp32" and S.stylize_precision("bf16", cpu) == "bf16"
     content, style = _content(48), _style(48)
-    _, settings = S.stylize_tensor(content, style, S.StyleOptions(size=48, steps=2, **{**FAST, "precision": "auto"}))
+    _, settings = S.stylize_tensor(content, style, S.StyleConfig(size=48, steps=2, **{**FAST, "precision": "auto"}))
     assert settings["precision"] == S.stylize_precision("auto", cpu)  # the resolved precision is what the metadata records
 
 
 def test_bf16_encoder_in_channels_last_still_stylises():
     content, style = _content(), _style()
     enc = build_random_encoder(FAST["style_layers"])
-    opts = S.resolve_options(S.StyleOptions(size=64, steps=25, seed=0, **{**FAST, "precision": "bf16"}), enc)
+    opts = S.resolve_options(S.StyleConfig(size=64, steps=25, seed=0, **{**FAST, "precision": "bf16"}), enc)
     before = S.StyleObjective(enc, content[None], [style[None]], content_layers=opts.content_layers, style_layers=opts.style_layers,
                               content_weight=1, style_weight=opts.style_weight, tv_weight=opts.tv_weight)
     start = before(content[None])["style"].item()
@@ -198,7 +198,7 @@ DEEP = dict(FAST, style_layers=("relu1_1", "relu3_1", "relu5_1"), content_layers
 def test_extreme_aspect_ratios_give_a_result(content_hw, style_hw):
     """10:1 and 1:10 content and style: the 128 px pyramid level would hand the encoder 13 px."""
     content, style = torch.rand(3, *content_hw), torch.rand(3, *style_hw)
-    out, _ = S.stylize_tensor(content, style, S.StyleOptions(size=256, steps=3, **DEEP))
+    out, _ = S.stylize_tensor(content, style, S.StyleConfig(size=256, steps=3, **DEEP))
     expected = S.fit_long_side(*content_hw, 256)
     assert tuple(out.shape[-2:]) == expected and torch.isfinite(out).all()
 
@@ -207,7 +207,7 @@ def test_too_thin_content_is_a_usage_error_naming_size(tmp_path, capsys):
     thin = _write(tmp_path / "thin.png", torch.rand(3, 40, 1200))
     style = _write(tmp_path / "s.png", _style(64))
     with pytest.raises(UsageError, match="at size=160 .* use size=480 or more") as info:
-        S.stylize_tensor(str(thin), str(style), S.StyleOptions(size=160, steps=1, **DEEP))
+        S.stylize_tensor(str(thin), str(style), S.StyleConfig(size=160, steps=1, **DEEP))
     assert "--" not in str(info.value)  # a notebook reads the argument's name
     assert cli.main(["stylize", thin, style, "-o", str(tmp_path / "o.png"), "--size", "160", "--backbone", "random", "--quiet"]) == 2
     err = capsys.readouterr().err
@@ -218,8 +218,8 @@ def test_grey_inputs_give_a_grey_result():
     g = torch.Generator().manual_seed(0)
     content = torch.rand(1, 48, 48, generator=g).expand(3, -1, -1)
     style = (torch.rand(1, 48, 48, generator=g) * 0.5).expand(3, -1, -1)
-    out, _ = S.stylize_tensor(content, style, S.StyleOptions(size=48, steps=6, **FAST))
+    out, _ = S.stylize_tensor(content, style, S.StyleConfig(size=48, steps=6, **FAST))
     spread = out.amax(dim=1) - out.amin(dim=1)
     assert spread.max().item() == 0.0
-    coloured, _ = S.stylize_tensor(content, _style(48), S.StyleOptions(size=48, steps=6, **FAST))
+    coloured, _ = S.stylize_tensor(content, _style(48), S.StyleConfig(size=48, steps=6, **FAST))
     assert (coloured.amax(dim=1) - coloured.amin(dim=1)).max().item() > 0.05  # a coloured style still brings colour

@@ -7,7 +7,7 @@ from PIL import Image
 import artgen
 from artgen import cli
 from artgen.heads import stylize as S
-from artgen.heads.texture import TextureOptions, parse_size, texture_tensor
+from artgen.heads.texture import TextureConfig, parse_size, texture_tensor
 from artgen.images import read_metadata, to_tensor
 from artgen.models.encoders import build_random_encoder
 
@@ -31,7 +31,7 @@ def test_parse_size():
 def test_texture_lowers_the_style_loss_and_matches_the_example_better_than_noise():
     example = _example()
     enc = build_random_encoder(LAYERS)
-    img, settings = texture_tensor(example, TextureOptions(height=32, width=56, steps=20, example_size=48, **FAST), encoder=enc)
+    img, settings = texture_tensor(example, TextureConfig(height=32, width=56, steps=20, example_size=48, **FAST), encoder=enc)
     assert img.shape == (1, 3, 32, 56) and 0 <= img.min() and img.max() <= 1
     obj = S.StyleObjective(enc, None, [example[None]], content_layers=(), style_layers=LAYERS, content_weight=0, style_weight=1, tv_weight=0)
     noise = (0.5 + 0.25 * torch.randn(1, 3, 32, 56, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
@@ -61,12 +61,12 @@ def test_cli_seamless_texture_png_with_metadata(tmp_path, capsys):
 
 def test_stylize_seamless_runs_the_tiled_level_through_the_loop():
     content, style = _example(64, seed=1), _example(48, seed=2)
-    opts = S.StyleOptions(size=64, steps=3, seamless=True, tile=32, content_layers=("relu3_1",), **FAST)
+    opts = S.StyleConfig(size=64, steps=3, seamless=True, tile=32, content_layers=("relu3_1",), **FAST)
     out, settings = S.stylize_tensor(content, style, opts)
     assert out.shape == (1, 3, 64, 64) and torch.isfinite(out).all()
     assert settings["seamless"] is True and settings["tile"] == 32
     with pytest.raises(artgen.UsageError):
-        S.StyleOptions(tile=8)
+        S.StyleConfig(tile=8)
 
 
 def test_cli_fast_style_apply_seamless_and_tiled(tmp_path):

@@ -65,7 +65,7 @@ def run(args) -> int:
     from pathlib import Path
 
     from ..errors import UsageError
-    from ..heads.stylize import StyleOptions, stylize_tensor
+    from ..heads.stylize import StyleConfig, stylize_tensor
     from ..images import check_writable, open_image, save_image
 
     out = check_writable(args.out, overwrite=args.overwrite)  # before any work
@@ -73,13 +73,13 @@ def run(args) -> int:
         open_image(path)  # missing / corrupt: one line naming the file, exit 1
     if args.weights is not None and not Path(args.weights).is_file():
         raise UsageError(f"--weights '{args.weights}' does not exist")
-    options = StyleOptions(
+    options = StyleConfig(
         size=args.size, steps=args.steps, optimizer=args.optimizer, lr=args.lr, content_weight=args.content_weight,
         style_weight=args.style_weight, tv_weight=args.tv_weight, style_blend=args.style_weights, style_scale=args.style_scale,
         preserve_colors=args.preserve_colors, backbone=args.backbone, weights=args.weights, init=args.init, levels=args.levels,
         seed=args.seed, device=args.device, precision=args.precision, save_every=args.save_every,
         progress=False if args.quiet else None, seamless=args.seamless, tile=args.tile_size,
-    )  # StyleOptions checks its values when built, before any work
+    )  # StyleConfig checks its values when built, before any work
     meta_base = {"command": "stylize", "content": str(args.content), "styles": [str(s) for s in args.styles]}
 
     def snapshot(image, step):

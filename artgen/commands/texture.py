@@ -48,7 +48,7 @@ def run(args) -> int:
     from pathlib import Path
 
     from ..errors import UsageError
-    from ..heads.texture import TextureOptions, parse_size, texture_tensor
+    from ..heads.texture import TextureConfig, parse_size, texture_tensor
     from ..images import check_writable, open_image, save_image
     from ..tiling import out_of_memory_hint
 
@@ -58,12 +58,12 @@ def run(args) -> int:
         open_image(path)  # missing / corrupt: one line naming the file, exit 1
     if args.weights is not None and not Path(args.weights).is_file():
         raise UsageError(f"--weights '{args.weights}' does not exist")
-    options = TextureOptions(
+    options = TextureConfig(
         height=height, width=width, steps=args.steps, optimizer=args.optimizer, lr=args.lr, style_weight=args.style_weight,
         tv_weight=args.tv_weight, style_blend=args.style_weights, example_size=args.example_size, seamless=args.seamless,
         backbone=args.backbone, weights=args.weights, levels=args.levels, seed=args.seed, device=args.device,
         precision=args.precision, tile=args.tile_size, progress=False if args.quiet else None,
-    )  # TextureOptions checks its values when built, before any work
+    )  # TextureConfig checks its values when built, before any work
     with out_of_memory_hint("--tile-size", options.tile):
         image, settings = texture_tensor(list(args.examples), options)
     meta = None if args.no_metadata else dict({"command": "texture", "examples": [str(e) for e in args.examples]}, **settings)

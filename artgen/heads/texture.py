@@ -57,7 +57,7 @@ INIT_STD = 0.25
 
 
 @dataclass
-class TextureOptions(Settings):
+class TextureConfig(Settings):
     """Every setting of a texture synthesis; stored in the output PNG's metadata."""
 
     height: int = 512
@@ -123,7 +123,7 @@ def parse_size(text: str) -> tuple[int, int]:
     return values[1], values[0]
 
 
-def texture_tensor(examples, options: TextureOptions | None = None, *, encoder=None) -> tuple[torch.Tensor, dict[str, Any]]:
+def texture_tensor(examples, options: TextureConfig | None = None, *, encoder=None) -> tuple[torch.Tensor, dict[str, Any]]:
     """Synthesise a texture; returns ``(1, 3, height, width)`` float32 in [0, 1] on the CPU and the settings used.
 
     ``examples``: one image or a list (paths, PIL images or (3, H, W) tensors in [0, 1]),
@@ -131,13 +131,13 @@ def texture_tensor(examples, options: TextureOptions | None = None, *, encoder=N
     features, L-BFGS); artgen adds the coarse-to-fine pyramid, tiling and circular padding.
 
     Raises:
-        UsageError: bad settings (:meth:`TextureOptions.validate`), no examples, a
+        UsageError: bad settings (:meth:`TextureConfig.validate`), no examples, a
             ``style_blend`` of another length, an unavailable device or precision.
         ImageError: an example cannot be read.
     """
     from ..tiling import resize_periodic
 
-    options = options or TextureOptions()
+    options = options or TextureConfig()
     if not isinstance(examples, (list, tuple)):
         examples = [examples]
     if not examples:
@@ -153,9 +153,9 @@ def texture_tensor(examples, options: TextureOptions | None = None, *, encoder=N
     encoder = set_encoder_layout(encoder.to(device), options.precision, device)
     encoder.set_padding_mode("circular" if options.seamless else "zeros")
     # the stylize defaults for steps and weights, through the same per-backbone table
-    from .stylize import StyleOptions
+    from .stylize import StyleConfig
 
-    filled = resolve_options(StyleOptions(steps=options.steps, style_weight=options.style_weight, tv_weight=options.tv_weight), encoder)
+    filled = resolve_options(StyleConfig(steps=options.steps, style_weight=options.style_weight, tv_weight=options.tv_weight), encoder)
     options = dataclasses.replace(options, steps=filled.steps, style_weight=filled.style_weight, tv_weight=filled.tv_weight)
     seed_everything(options.seed)
 
@@ -206,7 +206,7 @@ def texture_tensor(examples, options: TextureOptions | None = None, *, encoder=N
 def texture(examples, **options) -> "PIL.Image.Image":  # noqa: F821
     """Texture synthesis from one or more examples; returns a PIL image (``.info["artgen"]`` holds the settings).
 
-    ``options`` are the fields of :class:`TextureOptions`; ``size=(height, width)`` or
+    ``options`` are the fields of :class:`TextureConfig`; ``size=(height, width)`` or
     ``size=n`` may stand for ``height``/``width`` (``height=512, width=512, steps=None,
     seamless=False, example_size=None, style_blend=None, backbone="auto", seed=0, ...``).
     The image is RGB, ``width`` x ``height`` pixels.
@@ -219,10 +219,14 @@ def texture(examples, **options) -> "PIL.Image.Image":  # noqa: F821
         size = options.pop("size")
         h, w = (size, size) if isinstance(size, int) else tuple(size)
         options.update(height=int(h), width=int(w))
-    unknown = set(options) - TextureOptions.field_names()
+    unknown = set(options) - TextureConfig.field_names()
     if unknown:
-        raise UsageError(f"unknown texture option(s): {', '.join(sorted(unknown))}; see artgen.heads.texture.TextureOptions")
-    image, settings = texture_tensor(examples, TextureOptions(**options))
+        raise UsageError(f"unknown texture option(s): {', '.join(sorted(unknown))}; see artgen.heads.texture.TextureConfig")
+    image, settings = texture_tensor(examples, TextureConfig(**options))
     pil = to_pil(image[0])
     pil.info["artgen"] = settings
     return pil
+
+
+#: The earlier name of :class:`TextureConfig`, kept so existing notebooks keep working.
+TextureOptions = TextureConfig

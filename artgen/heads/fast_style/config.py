@@ -1,4 +1,4 @@
-"""Settings of style-network training (:class:`FastStyleOptions`) and the head's constants."""
+"""Settings of style-network training (:class:`FastStyleConfig`) and the head's constants."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ BUILTIN_COUNT = 64  # built-in content pictures (procedural paintings, artgen.da
 
 
 @dataclass
-class FastStyleOptions(Settings):
+class FastStyleConfig(Settings):
     """Every training setting; stored under ``"train"`` in the run's config.json."""
 
     styles: list[str] = field(default_factory=list)  # style image paths, or built-in names (artgen.styles)
@@ -78,3 +78,7 @@ class FastStyleOptions(Settings):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ArgumentError(name, f"must be at least 1, got {value}")
+
+
+#: The earlier name of :class:`FastStyleConfig`, kept so existing notebooks keep working.
+FastStyleOptions = FastStyleConfig

@@ -10,12 +10,12 @@ from ... import losses
 from ...errors import CheckpointError
 from ...models.style_net import StyleNet
 from ...train import Task
-from .config import FastStyleOptions
+from .config import FastStyleConfig
 
 class FastStyleTask(Task):
     """One step: stylise a batch of photos, compare through the frozen encoder, one Adam update."""
 
-    def __init__(self, net: StyleNet, optimizer: torch.optim.Optimizer, encoder, options: FastStyleOptions, target_grams: Mapping[str, torch.Tensor] | None):
+    def __init__(self, net: StyleNet, optimizer: torch.optim.Optimizer, encoder, options: FastStyleConfig, target_grams: Mapping[str, torch.Tensor] | None):
         self.net = net
         self.optimizer = optimizer
         self.encoder = encoder

@@ -14,7 +14,7 @@ from ...images import load_tensor, save_image, to_tensor
 from ...models.style_net import StyleNetConfig
 from ...runs import report_resume_changes, start_run
 from ...train import Callback, CurvePlot, LambdaCallback, SEED_STREAM_OFFSET, Trainer
-from .config import BUILTIN_COUNT, BUILTIN_DATA, FastStyleOptions, HEAD
+from .config import BUILTIN_COUNT, BUILTIN_DATA, FastStyleConfig, HEAD
 from .model import FastStyle, build_net, load_net_weights, open_run, read_run
 from .task import FastStyleTask
 
@@ -35,7 +35,7 @@ def style_tensor(spec: str | os.PathLike | torch.Tensor, size: int) -> torch.Ten
     return load_tensor(path, size=size)
 
 
-def _content_source(options: FastStyleOptions, device: torch.device):
+def _content_source(options: FastStyleConfig, device: torch.device):
     """(batch source, fixed preview picture (1, 3, H, W), description) for the content photos."""
     from ...train import DatasetBatches, TensorBatches
 
@@ -59,7 +59,7 @@ def _content_source(options: FastStyleOptions, device: torch.device):
     return data, preview, f"{len(dataset)} pictures in '{root}'"
 
 
-def _resume_data(opts: FastStyleOptions, data) -> None:
+def _resume_data(opts: FastStyleConfig, data) -> None:
     """On resume: a given ``data`` folder (the photos moved) replaces the stored one; a stored folder that is gone is named.
 
     Raises:
@@ -100,7 +100,7 @@ def train_fast_style(
     ("swirls", "embers", "mosaic"), or a list of them. ``data``: a folder of content
     photos (None: the built-in pictures, offline). ``out``: the run folder
     (config.json, model.safetensors, training_state.pt, previews/, curves.png);
-    None trains in memory. ``options`` are the fields of :class:`FastStyleOptions`
+    None trains in memory. ``options`` are the fields of :class:`FastStyleConfig`
     (``size=256, steps=4000, batch_size=4, arch="standard", content_weight=1,
     style_weight=5, tv_weight=1e-4, backbone="auto", weights=None, init_from=None,
     preview_every=200, checkpoint_every=500, seed=0, precision="fp32"``).
@@ -110,9 +110,9 @@ def train_fast_style(
     """
     from ...models.encoders import build_encoder, style_grams
 
-    unknown = set(options) - FastStyleOptions.field_names()
+    unknown = set(options) - FastStyleConfig.field_names()
     if unknown:
-        raise UsageError(f"unknown fast-style option(s): {', '.join(sorted(unknown))}; see artgen.heads.fast_style.FastStyleOptions")
+        raise UsageError(f"unknown fast-style option(s): {', '.join(sorted(unknown))}; see artgen.heads.fast_style.FastStyleConfig")
     built: dict = {}
 
     def check(dev: torch.device) -> None:  # every input, before the run folder is touched
@@ -121,7 +121,7 @@ def train_fast_style(
         styles = style if isinstance(style, (list, tuple)) else ([style] if style is not None else [])
         if not styles:
             raise UsageError("give at least one style image ({arg:styles})")
-        opts = FastStyleOptions(styles=[s if isinstance(s, torch.Tensor) else str(s) for s in styles], data=str(Path(data).expanduser().resolve()) if data is not None and str(data) != "builtin" else data, **options)
+        opts = FastStyleConfig(styles=[s if isinstance(s, torch.Tensor) else str(s) for s in styles], data=str(Path(data).expanduser().resolve()) if data is not None and str(data) != "builtin" else data, **options)
         built["style_tensors"] = [style_tensor(s, opts.style_size or opts.size) for s in opts.styles]
         opts.styles = [("<tensor>" if isinstance(s, torch.Tensor) else s) for s in opts.styles]
         if opts.init_from:
@@ -142,7 +142,7 @@ def train_fast_style(
     style_tensors = built.get("style_tensors")
     init_run = built.get("init_run")
     if resume:
-        opts = run.load_settings(FastStyleOptions, "train", setup.saved)
+        opts = run.load_settings(FastStyleConfig, "train", setup.saved)
         model_cfg = run.load_settings(StyleNetConfig, "model", setup.saved)
         report_resume_changes(options, dict(opts.to_dict(), precision=setup.precision.name))
         _resume_data(opts, data)

@@ -1,4 +1,4 @@
-"""Settings of GAN training (:class:`GANTrainOptions`), the head's named constants, and the checks run before any work."""
+"""Settings of GAN training (:class:`GANTrainConfig`), the head's named constants, and the checks run before any work."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ KID_SUBSET_SIZE = 1000
 
 
 @dataclass
-class GANTrainOptions(Settings):
+class GANTrainConfig(Settings):
     """Training settings (stored under ``train`` in ``config.json``; ``--resume`` reads them back).
 
     Learning rates and Adam betas (0.5, 0.999) follow DCGAN (Radford et al. 2016);
@@ -166,8 +166,3 @@ def check_train_args(*, steps, batch_size, limit, loss, augment, freeze_d, crop,
         raise ArgumentError("freeze_d", f"must be >= 0, got {freeze_d}")
     if crop not in ("center", "random"):
         raise ArgumentError("crop", f"must be 'center' or 'random', not {crop!r}")
-
-
-#: The earlier name of :class:`GANTrainOptions` (settings classes: ``*Config`` for a model's
-#: architecture, ``*Options`` for how it is trained or run).
-GANTrainConfig = GANTrainOptions

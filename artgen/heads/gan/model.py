@@ -15,7 +15,7 @@ from ...device import resolve_device
 from ...errors import ArgumentError, UsageError
 from ...models.gan import Discriminator, GANConfig, Generator
 from ...runs import from_pretrained, save_pretrained
-from .config import GANTrainOptions, HEAD, TRUNCATION_MAX_REDRAWS
+from .config import GANTrainConfig, HEAD, TRUNCATION_MAX_REDRAWS
 
 def latents(seeds: Sequence[int], z_dim: int, *, truncation: float | None = None) -> torch.Tensor:
     """One latent per seed (so image i is reproducible from its seed alone), ``(N, z_dim)`` on the CPU.
@@ -63,9 +63,9 @@ class GAN:
         UsageError: an unknown or unavailable ``device``.
     """
 
-    def __init__(self, config: GANConfig | None = None, *, device: str | torch.device = "auto", train_config: GANTrainOptions | None = None):
+    def __init__(self, config: GANConfig | None = None, *, device: str | torch.device = "auto", train_config: GANTrainConfig | None = None):
         self.config = config or GANConfig()
-        self.train_config = train_config or GANTrainOptions()
+        self.train_config = train_config or GANTrainConfig()
         self.device = resolve_device(device) if not isinstance(device, torch.device) else device
         self.generator = Generator(self.config).to(self.device)
         self.discriminator = Discriminator(self.config).to(self.device)
@@ -92,7 +92,7 @@ class GAN:
         """
         saved = from_pretrained(path, HEAD, "GAN")
         cfg = saved.config
-        gan = cls(saved.settings(GANConfig, "model"), device=device, train_config=saved.run.load_settings(GANTrainOptions, "train", dict(cfg, train=cfg.get("train", {}))))
+        gan = cls(saved.settings(GANConfig, "model"), device=device, train_config=saved.run.load_settings(GANTrainConfig, "train", dict(cfg, train=cfg.get("train", {}))))
         saved.load_into(gan.modules(), lambda name: f"{name} in '{saved.run.path}'")
         return gan
 

@@ -12,7 +12,7 @@ from ...augment import AdaptiveStrength, diff_augment
 from ...errors import ArgumentError
 from ...models.gan import Discriminator, GANConfig, Generator
 from ...train import Task
-from .config import EMA_WARMUP, GANTrainOptions, MODE_SEEKING_EPS
+from .config import EMA_WARMUP, GANTrainConfig, MODE_SEEKING_EPS
 
 class GANTask(Task):
     """One GAN step: D update (with R1 every ``r1_every`` steps), G update, EMA.
@@ -38,7 +38,7 @@ class GANTask(Task):
         ArgumentError: ``freeze_d`` exceeds the discriminator's number of blocks.
     """
 
-    def __init__(self, config: GANConfig, train: GANTrainOptions, device: torch.device, generator: Generator | None = None, discriminator: Discriminator | None = None):
+    def __init__(self, config: GANConfig, train: GANTrainConfig, device: torch.device, generator: Generator | None = None, discriminator: Discriminator | None = None):
         self.config = config
         self.train_cfg = train
         self.G = (generator or Generator(config)).to(device)

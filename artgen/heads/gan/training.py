@@ -14,7 +14,7 @@ from ...errors import ArgumentError, UsageError
 from ...models.gan import GANConfig, SIZES
 from ...runs import given_arguments, report_resume_changes, start_run
 from ...train import CurvePlot, LambdaCallback, Trainer
-from .config import ADA_TARGET, AUGMENT_AUTO_LIMIT, GANTrainOptions, HEAD, check_train_args, parse_augment
+from .config import ADA_TARGET, AUGMENT_AUTO_LIMIT, GANTrainConfig, HEAD, check_train_args, parse_augment
 from .data import SampledBatches, load_gan_data
 from .model import GAN, init_from_run, latents
 from .task import GANTask
@@ -132,7 +132,7 @@ def train_gan(
     if resume:
         saved = setup.saved
         config = run.load_settings(GANConfig, "model", saved)
-        tc = run.load_settings(GANTrainOptions, "train", saved)
+        tc = run.load_settings(GANTrainConfig, "train", saved)
         if steps is not None and steps > tc.steps:
             tc.steps = steps  # train longer than first planned
         elif steps is not None and steps < tc.steps:
@@ -151,7 +151,7 @@ def train_gan(
         if isinstance(augment, str) and augment.strip().lower() == "auto":
             policy = ["color", "translation", "cutout"] if n < AUGMENT_AUTO_LIMIT else []
         else:
-            policy = augment  # GANTrainOptions parses and checks it
+            policy = augment  # GANTrainConfig parses and checks it
         if isinstance(ada_target, str):
             if ada_target.strip().lower() != "auto":
                 raise ArgumentError("ada_target", f"{ada_target!r}: expected a number in [0, 1) or auto")
@@ -162,7 +162,7 @@ def train_gan(
             g_width=g_width or defaults.g_width, d_width=d_width or defaults.d_width, spectral_norm=spectral_norm, mbstd_group=mbstd_group, latent_norm=latent_norm,
             classes=list(gd.classes) if conditional else None,
         )
-        tc = GANTrainOptions(
+        tc = GANTrainConfig(
             steps=10000 if steps is None else steps, batch_size=batch_size, lr_g=lr_g, lr_d=lr_d, loss=loss, r1_gamma=r1_gamma, r1_every=r1_every, ema_decay=ema_decay, diversity=diversity,
             augment=policy, augment_p=augment_p, ada_target=float(ada_target), freeze_d=freeze_d, hflip=hflip, crop=crop, seed=seed, sample_every=sample_every, checkpoint_every=checkpoint_every,
             channels_last=(dev.type != "mps") if channels_last is None else channels_last,
@@ -193,7 +193,7 @@ def train_gan(
     return gan
 
 
-def _saved_arguments(config: GANConfig, tc: GANTrainOptions, precision: str) -> dict:
+def _saved_arguments(config: GANConfig, tc: GANTrainConfig, precision: str) -> dict:
     """A saved run's settings under :func:`train_gan`'s argument names (what a resume compares the given ones with)."""
     saved = {name: getattr(tc, name) for name in ("steps", "batch_size", "lr_g", "lr_d", "loss", "r1_gamma", "r1_every", "ema_decay", "diversity", "augment_p",
                                                   "freeze_d", "hflip", "crop", "seed", "sample_every", "checkpoint_every", "channels_last")}
@@ -207,7 +207,7 @@ def _absolute(path) -> str | None:
     return str(Path(path).expanduser().resolve()) if path is not None else None
 
 
-def _resume_data(tc: GANTrainOptions, data, dataset, data_root) -> None:
+def _resume_data(tc: GANTrainConfig, data, dataset, data_root) -> None:
     """On resume: a given ``data``/``data_root`` (a moved dataset) replaces the stored one; a stored folder that is gone is named."""
     if data is not None:
         folder = Path(data).expanduser()

@@ -15,7 +15,7 @@ from ...images import load_tensor, resize_tensor, rgb_to_yiq, to_pil, with_chrom
 from ...models.encoders import FeatureEncoder, build_encoder, min_input_side
 from ...train import LambdaCallback, Repeat, Trainer
 from .objective import ImageParameter, StylizeTask, level_objective, match_luminance
-from .options import MIN_SIDE, StyleOptions, resolve_options, set_encoder_layout, stylize_precision
+from .options import MIN_SIDE, StyleConfig, resolve_options, set_encoder_layout, stylize_precision
 from .pyramid import fit_long_side, fit_min_side, fit_pyramid, is_grey, split_steps
 
 
@@ -46,7 +46,7 @@ def load_input(source, what: str, size: int | None = None) -> torch.Tensor:
 def stylize_tensor(
     content,
     styles,
-    options: StyleOptions | None = None,
+    options: StyleConfig | None = None,
     *,
     encoder: FeatureEncoder | None = None,
     callbacks: Sequence[Callable[[torch.Tensor, int], None]] = (),
@@ -55,7 +55,7 @@ def stylize_tensor(
 
     ``callbacks`` are called as ``fn(image_rgb, step)`` every ``options.save_every`` steps.
     """
-    options = options or StyleOptions()
+    options = options or StyleConfig()
     if not isinstance(styles, (list, tuple)):
         styles = [styles]
     if not styles:
@@ -144,7 +144,7 @@ def _finish(pixels: torch.Tensor, content: torch.Tensor, preserve_colors: bool) 
     return with_chroma(pixels[:, :1], content) if preserve_colors else pixels
 
 
-def _settings(options: StyleOptions, encoder: FeatureEncoder, styles) -> dict[str, Any]:
+def _settings(options: StyleConfig, encoder: FeatureEncoder, styles) -> dict[str, Any]:
     data = options.to_dict()
     data.pop("progress", None)
     data["content_layers"] = list(options.content_layers)
@@ -159,16 +159,16 @@ def stylize(content, style, **options) -> "PIL.Image.Image":  # noqa: F821
     """Style transfer by optimisation; returns a PIL image.
 
     ``content``: a path, PIL image or tensor (3, H, W) in [0, 1]. ``style``: one of
-    those or a list of them. ``options`` are the fields of :class:`StyleOptions`
+    those or a list of them. ``options`` are the fields of :class:`StyleConfig`
     (``size=512, steps=None, optimizer="lbfgs", content_weight=1, style_weight=None,
     tv_weight=None, style_blend=None, style_scale=1, preserve_colors=False,
     backbone="auto", weights=None, init="content", seed=0, device="auto", ...``).
     The result's ``.info["artgen"]`` holds the settings used.
     """
-    unknown = set(options) - StyleOptions.field_names()
+    unknown = set(options) - StyleConfig.field_names()
     if unknown:
-        raise UsageError(f"unknown stylize option(s): {', '.join(sorted(unknown))}; see artgen.heads.stylize.StyleOptions")
-    opts = StyleOptions(**options)
+        raise UsageError(f"unknown stylize option(s): {', '.join(sorted(unknown))}; see artgen.heads.stylize.StyleConfig")
+    opts = StyleConfig(**options)
     image, settings = stylize_tensor(content, style, opts)
     pil = to_pil(image[0])
     pil.info["artgen"] = settings

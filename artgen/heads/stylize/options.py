@@ -1,4 +1,4 @@
-"""Settings of style transfer (:class:`StyleOptions`), the defaults measured per backbone, and the precision rule."""
+"""Settings of style transfer (:class:`StyleConfig`), the defaults measured per backbone, and the precision rule."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ INITS = ("content", "noise")
 
 
 @dataclass
-class StyleOptions(Settings):
+class StyleConfig(Settings):
     """Every setting of a stylisation; stored in the output PNG's metadata to reproduce it."""
 
     size: int = 512                      # long side of the output, pixels
@@ -122,7 +122,7 @@ def set_encoder_layout(encoder: FeatureEncoder, precision: str, device: torch.de
     return encoder.set_memory_format(torch.channels_last if fast else torch.contiguous_format)
 
 
-def resolve_options(options: StyleOptions, encoder: FeatureEncoder) -> StyleOptions:
+def resolve_options(options: StyleConfig, encoder: FeatureEncoder) -> StyleConfig:
     """Fill the per-backbone defaults (steps, style and TV weight)."""
     name = encoder.name if encoder.name in BACKBONE_DEFAULTS else ("vgg19" if encoder.pretrained else "random")
     defaults = BACKBONE_DEFAULTS[name]
@@ -132,3 +132,7 @@ def resolve_options(options: StyleOptions, encoder: FeatureEncoder) -> StyleOpti
         style_weight=options.style_weight if options.style_weight is not None else defaults["style_weight"],
         tv_weight=options.tv_weight if options.tv_weight is not None else defaults["tv_weight"],
     )
+
+
+#: The earlier name of :class:`StyleConfig`, kept so existing notebooks keep working.
+StyleOptions = StyleConfig
