@@ -1,0 +1,94 @@
+"""The codebase's shape: one job per module, no upward imports, public PyTorch APIs only, every public definition documented."""
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "artgen"
+MODULES = sorted(PACKAGE.rglob("*.py"))
+
+#: Lower layers never import higher ones (same layer is fine).
+LAYERS = [
+    ["version", "errors", "env", "fileio"],
+    ["settings", "device", "distributed", "images", "plots", "weights", "styles"],
+    ["checkpoint", "augment", "data", "losses", "optim"],
+    ["models", "metrics"],
+    ["train", "runs", "tiling", "video"],
+    ["heads"],
+    ["commands", "cli", "demo", "__main__", "__init__"],
+]
+RANK = {name: i for i, names in enumerate(LAYERS) for name in names}
+MAX_LINES = 450
+
+
+def _imported_artgen_modules(path: Path):
+    rel = path.relative_to(PACKAGE).with_suffix("")
+    package = ["artgen", *rel.parts[:-1]]
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - (node.level - 1)]
+                targets = [".".join(base + [node.module])] if node.module else [".".join(base + [a.name]) for a in node.names]
+            else:
+                targets = [node.module] if node.module and node.module.startswith("artgen") else []
+            for target in targets:
+                yield node.lineno, target
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.startswith("artgen"):
+                    yield node.lineno, a.name
+
+
+def test_every_top_level_module_has_a_layer():
+    tops = {p.relative_to(PACKAGE).parts[0].removesuffix(".py") for p in MODULES}
+    assert tops <= set(RANK), tops - set(RANK)
+
+
+def test_no_module_imports_from_a_layer_above_it():
+    upward = []
+    for path in MODULES:
+        me = path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+        for line, target in _imported_artgen_modules(path):
+            parts = target.split(".")
+            if len(parts) > 1 and parts[1] in RANK and RANK[parts[1]] > RANK[me]:
+                upward.append(f"{path.relative_to(PACKAGE)}:{line} imports {target}")
+    assert not upward, upward
+
+
+def test_no_module_imports_another_modules_private_names():
+    found = []
+    for path in MODULES:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("artgen")):
+                found += [f"{path.relative_to(PACKAGE)}:{node.lineno} {a.name}" for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+    assert not found, found
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_modules_stay_small(path):
+    assert len(path.read_text().splitlines()) <= MAX_LINES
+
+
+def test_only_public_pytorch_apis_and_no_ctypes():
+    pattern = re.compile(r"\btorch\._[a-z]|torch\.ops\.aten|\._C\.|\bctypes\b|_global_optimizer|_init_group")
+    hits = [f"{p.relative_to(PACKAGE)}:{i}" for p in MODULES for i, line in enumerate(p.read_text().splitlines(), 1)
+            if pattern.search(line.split("#", 1)[0])]
+    assert not hits, hits
+
+
+def test_every_public_definition_has_a_docstring():
+    missing = []
+
+    def visit(node, prefix, where):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and not child.name.startswith("_"):
+                if ast.get_docstring(child) is None:
+                    missing.append(f"{where}: {prefix}{child.name}")
+                if isinstance(child, ast.ClassDef):
+                    visit(child, prefix + child.name + ".", where)
+
+    for path in MODULES:
+        visit(ast.parse(path.read_text()), "", path.relative_to(PACKAGE))
+    assert not missing, missing
