@@ -184,6 +184,22 @@ def normalised_content_loss(features: Sequence[torch.Tensor], targets: Sequence[
     return total / len(features)
 
 
+def term_weights(targets: Sequence[torch.Tensor], given: Sequence[float] | None = None, *, normalize: bool = True) -> list[float]:
+    """One weight per loss term: ``given`` if passed, else :func:`energy_weights` of the targets
+    (``normalize``), else 1 each. Used for the style layers and the content layers alike.
+
+    Raises:
+        ArgumentError: ``given`` does not have one value per target (named ``style_layer_weights``).
+    """
+    if given is not None:
+        if len(given) != len(targets):
+            from .errors import ArgumentError
+
+            raise ArgumentError("style_layer_weights", f"has {len(given)} values for {len(targets)} style layers")
+        return [float(w) for w in given]
+    return energy_weights(targets) if normalize else [1.0] * len(targets)
+
+
 def energy_weights(targets: Sequence[torch.Tensor]) -> list[float]:
     """``1 / (L * mean(t^2))`` for each of ``L`` targets: weights that make each term's error
     relative to its target's size and share the total among the terms (floored at 1e-12)."""

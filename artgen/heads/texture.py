@@ -32,6 +32,7 @@ from ..models.encoders import GATYS_STYLE_LAYERS, build_encoder
 from ..settings import Settings
 from ..train import Repeat, Trainer
 from .stylize import (
+    check_style_images,
     MIN_SIDE,
     OPTIMIZERS,
     ImageParameter,
@@ -138,12 +139,7 @@ def texture_tensor(examples, options: TextureConfig | None = None, *, encoder=No
     from ..tiling import resize_periodic
 
     options = options or TextureConfig()
-    if not isinstance(examples, (list, tuple)):
-        examples = [examples]
-    if not examples:
-        raise UsageError("give at least one example image")
-    if options.style_blend is not None and len(options.style_blend) != len(examples):
-        raise ArgumentError("style_blend", f"has {len(options.style_blend)} values for {len(examples)} example images")
+    examples = check_style_images(examples, options.style_blend, noun="example image")
     device = resolve_device(options.device)
     options = dataclasses.replace(options, precision=stylize_precision(options.precision, device))
     precision = Precision.create(options.precision, device)

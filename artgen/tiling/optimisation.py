@@ -87,19 +87,8 @@ class TiledStyleObjective:
                 grams = [g * (w / total) for g in grams]
                 targets = grams if targets is None else [a + b for a, b in zip(targets, grams)]
             self.style_targets = targets
-        n_style = len(self.style_layers)
-        if style_layer_weights is not None:
-            if len(style_layer_weights) != n_style:
-                raise ValueError(f"{len(style_layer_weights)} style layer weights for {n_style} style layers")
-            self.style_layer_weights = [float(w) for w in style_layer_weights]
-        elif normalize:
-            self.style_layer_weights = losses.energy_weights(self.style_targets)
-        else:
-            self.style_layer_weights = [1.0] * n_style
-        if normalize:
-            self.content_scales = losses.energy_weights(self.content_targets)
-        else:
-            self.content_scales = [1.0] * len(self.content_targets)
+        self.style_layer_weights = losses.term_weights(self.style_targets, style_layer_weights, normalize=normalize)
+        self.content_scales = losses.term_weights(self.content_targets, normalize=normalize)
 
     # -- tiles ---------------------------------------------------------------------------------
     def _tiles(self, x: torch.Tensor) -> Iterator[tuple[tuple, tuple, torch.Tensor]]:

@@ -21,9 +21,9 @@ un-normalised objective.
 
 from __future__ import annotations
 
-from .options import HEAD, MIN_SIDE, OPTIMIZERS, INITS, StyleConfig, StyleOptions, BACKBONE_DEFAULTS, stylize_precision, set_encoder_layout, resolve_options
+from .options import HEAD, MIN_SIDE, OPTIMIZERS, INITS, StyleConfig, StyleOptions, check_style_images, BACKBONE_DEFAULTS, stylize_precision, set_encoder_layout, resolve_options
 from .pyramid import fit_long_side, is_grey, fit_min_side, fit_pyramid, pyramid_sizes, split_steps
 from .objective import ImageParameter, StyleObjective, StylizeTask, match_luminance, level_objective
 from .api import load_input, stylize_tensor, stylize
 
-__all__ = ['HEAD', 'MIN_SIDE', 'OPTIMIZERS', 'INITS', 'StyleConfig', 'StyleOptions', 'BACKBONE_DEFAULTS', 'stylize_precision', 'set_encoder_layout', 'resolve_options', 'fit_long_side', 'is_grey', 'fit_min_side', 'fit_pyramid', 'pyramid_sizes', 'split_steps', 'ImageParameter', 'StyleObjective', 'StylizeTask', 'match_luminance', 'level_objective', 'load_input', 'stylize_tensor', 'stylize']
+__all__ = ['HEAD', 'MIN_SIDE', 'OPTIMIZERS', 'INITS', 'StyleConfig', 'StyleOptions', 'check_style_images', 'BACKBONE_DEFAULTS', 'stylize_precision', 'set_encoder_layout', 'resolve_options', 'fit_long_side', 'is_grey', 'fit_min_side', 'fit_pyramid', 'pyramid_sizes', 'split_steps', 'ImageParameter', 'StyleObjective', 'StylizeTask', 'match_luminance', 'level_objective', 'load_input', 'stylize_tensor', 'stylize']

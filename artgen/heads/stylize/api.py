@@ -10,12 +10,12 @@ from typing import Any
 import torch
 
 from ...device import Precision, cudnn_benchmark, resolve_device, seed_everything
-from ...errors import ArgumentError, ImageError, UsageError
+from ...errors import ImageError, UsageError
 from ...images import load_tensor, resize_tensor, rgb_to_yiq, to_pil, with_chroma
 from ...models.encoders import FeatureEncoder, build_encoder, min_input_side
 from ...train import LambdaCallback, Repeat, Trainer
 from .objective import ImageParameter, StylizeTask, level_objective, match_luminance
-from .options import MIN_SIDE, StyleConfig, resolve_options, set_encoder_layout, stylize_precision
+from .options import MIN_SIDE, StyleConfig, check_style_images, resolve_options, set_encoder_layout, stylize_precision
 from .pyramid import fit_long_side, fit_min_side, fit_pyramid, is_grey, split_steps
 
 
@@ -56,12 +56,7 @@ def stylize_tensor(
     ``callbacks`` are called as ``fn(image_rgb, step)`` every ``options.save_every`` steps.
     """
     options = options or StyleConfig()
-    if not isinstance(styles, (list, tuple)):
-        styles = [styles]
-    if not styles:
-        raise UsageError("give at least one style image")
-    if options.style_blend is not None and len(options.style_blend) != len(styles):
-        raise ArgumentError("style_blend", f"has {len(options.style_blend)} values for {len(styles)} style images")
+    styles = check_style_images(styles, options.style_blend)
     device = resolve_device(options.device)
     options = dataclasses.replace(options, precision=stylize_precision(options.precision, device))
     precision = Precision.create(options.precision, device)  # usage errors before any work

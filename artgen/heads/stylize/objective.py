@@ -9,7 +9,6 @@ import torch
 from torch import nn
 
 from ... import losses
-from ...errors import UsageError
 from ...models.encoders import FeatureEncoder, style_grams
 from ...train import Task
 
@@ -60,20 +59,8 @@ class StyleObjective:
             self.content_targets = [feats[n].detach().float() for n in self.content_layers]
             grams = style_grams(encoder, styles, self.style_layers, blend=blend)
             self.style_targets = [grams[n] for n in self.style_layers]
-        n_style = len(self.style_layers)
-        if style_layer_weights is not None:
-            if len(style_layer_weights) != n_style:
-                raise UsageError(f"{len(style_layer_weights)} style layer weights for {n_style} style layers")
-            weights = [float(w) for w in style_layer_weights]
-        elif normalize:
-            weights = losses.energy_weights(self.style_targets)
-        else:
-            weights = [1.0] * n_style
-        self.style_layer_weights = weights
-        if normalize:
-            self.content_scales = losses.energy_weights(self.content_targets)
-        else:
-            self.content_scales = [1.0] * len(self.content_targets)
+        self.style_layer_weights = losses.term_weights(self.style_targets, style_layer_weights, normalize=normalize)
+        self.content_scales = losses.term_weights(self.content_targets, normalize=normalize)
 
     def __call__(self, image: torch.Tensor, autocast=None) -> dict[str, torch.Tensor]:
         """Losses for ``image`` (1, 3, H, W): {"loss", "content", "style", "tv"}."""

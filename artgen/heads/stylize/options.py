@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
 from ...device import auto_precision, cpu_has_fast_bf16
-from ...errors import ArgumentError
+from ...errors import ArgumentError, UsageError
 from ...models.encoders import FeatureEncoder, GATYS_CONTENT_LAYERS, GATYS_STYLE_LAYERS
 from ...settings import Settings
 
@@ -132,6 +133,21 @@ def resolve_options(options: StyleConfig, encoder: FeatureEncoder) -> StyleConfi
         style_weight=options.style_weight if options.style_weight is not None else defaults["style_weight"],
         tv_weight=options.tv_weight if options.tv_weight is not None else defaults["tv_weight"],
     )
+
+
+def check_style_images(images, blend: Sequence[float] | None, noun: str = "style image") -> list:
+    """``images`` (one or a list) as a non-empty list whose length matches ``blend`` (if given).
+
+    Raises:
+        UsageError: no image. ArgumentError: ``style_blend`` of another length.
+    """
+    if not isinstance(images, (list, tuple)):
+        images = [images]
+    if not images:
+        raise UsageError(f"give at least one {noun}")
+    if blend is not None and len(blend) != len(images):
+        raise ArgumentError("style_blend", f"has {len(blend)} values for {len(images)} {noun}s")
+    return list(images)
 
 
 #: The earlier name of :class:`StyleConfig`, kept so existing notebooks keep working.
