@@ -28,7 +28,7 @@ def add_parser(sub, name: str) -> None:
     p.add_argument("styles", nargs="+", metavar="STYLE", help="one or more style images")
     p.add_argument("-o", "--out", required=True, metavar="OUT", help="output image (.png keeps the settings as metadata)")
     p.add_argument("--size", type=int, default=512, help="long side of the output in pixels (default: 512)")
-    p.add_argument("--steps", type=int, default=None, help="optimisation steps over all pyramid levels, most at low resolution (default: 300)")
+    p.add_argument("--steps", type=int, default=None, help="optimisation steps over all pyramid levels, most at low resolution (default: 260 with a VGG19, 300 with the offline encoder)")
     p.add_argument("--levels", type=int, default=None, help="pyramid levels, coarse to fine, halving the size (default: down to ~128 px, at most 3)")
     p.add_argument("--optimizer", choices=["lbfgs", "adam"], default="lbfgs", help="default: lbfgs")
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: 0.02)")
