@@ -188,7 +188,9 @@ def test_cli_train_apply_export_end_to_end(tmp_path, capsys):
     assert code == 0
     assert (run / "previews" / "step_000002.png").is_file()
     assert main(["fast-style", "apply", "--model", str(run), str(photos / "photo0.png"), "-o", str(tmp_path / "one.png"), "--quiet"]) == 0
-    assert read_metadata(tmp_path / "one.png")["model"] == str(run)
+    meta = read_metadata(tmp_path / "one.png")
+    assert meta["model"] == str(run)
+    assert meta["encoder"]["name"] == "random"  # the encoder the network was trained with
     pytest.importorskip("onnxruntime")
     if True:
         assert main(["fast-style", "export", "--model", str(run), "--onnx", str(tmp_path / "m.onnx")]) == 0

@@ -77,11 +77,11 @@ class FastStyle:
         net = StyleNet(saved.settings(StyleNetConfig, "model"))
         load_net_weights(net, saved, "model")
         train = saved.config.get("train", {})
-        return cls(net, device=device, precision=precision, channels_last=channels_last, compile=compile, info={"path": str(saved.run.path), "styles": train.get("styles", [])})
+        return cls(net, device=device, precision=precision, channels_last=channels_last, compile=compile, info={"path": str(saved.run.path), "styles": train.get("styles", []), "encoder": saved.config.get("encoder")})
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write config.json and model.safetensors (weights only) into the folder ``path``."""
-        return save_pretrained(path, {"head": HEAD, "model": self.config.to_dict(), "train": {"styles": self.info.get("styles", [])}}, {"net": self.net})
+        return save_pretrained(path, {"head": HEAD, "model": self.config.to_dict(), "train": {"styles": self.info.get("styles", [])}, **({"encoder": self.info["encoder"]} if self.info.get("encoder") else {})}, {"net": self.net})
 
     # -- stylising -----------------------------------------------------------------------------
     @torch.no_grad()
@@ -187,6 +187,7 @@ class FastStyle:
             "head": HEAD,
             "model": self.info.get("path"),
             "styles": self.info.get("styles", []),
+            "encoder": self.info.get("encoder"),
             "arch": self.config.arch,
             "strength": strength,
             "preserve_colors": preserve_colors,
@@ -263,7 +264,7 @@ class FastStyle:
         ``temporal_filter`` in [0, 1) smooths flicker (:class:`artgen.video.TemporalFilter`)."""
         from ...video import stylize_video
 
-        meta = {"head": HEAD, "model": self.info.get("path"), "styles": self.info.get("styles", []), "arch": self.config.arch, "strength": strength}
+        meta = {"head": HEAD, "model": self.info.get("path"), "styles": self.info.get("styles", []), "encoder": self.info.get("encoder"), "arch": self.config.arch, "strength": strength}
         return stylize_video(
             self, src, dst, max_size=max_size, strength=strength, preserve_colors=preserve_colors, temporal_filter=temporal_filter, overwrite=overwrite, progress=progress, metadata=meta
         )

@@ -189,7 +189,7 @@ def train_fast_style(
         config=config,
     )
     history = trainer.fit(resume=resume)
-    model = FastStyle(net, device=dev, info={"styles": opts.styles, "path": str(run.path) if run else None})
+    model = FastStyle(net, device=dev, info={"styles": opts.styles, "path": str(run.path) if run else None, "encoder": config["encoder"]})
     model.history = history
     return model
 
