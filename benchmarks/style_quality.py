@@ -211,7 +211,11 @@ def main(argv=None) -> int:
     ap.add_argument("--outputs", default=None,
                     help="folder keeping every result PNG and its row (rows.jsonl); results already there are "
                          "reused, so a long run can be split over several calls and the sheet holds them all")
+    ap.add_argument("--cached-only", action="store_true",
+                    help="with --outputs: run nothing, show what is there (a missing result is a blank tile)")
     args = ap.parse_args(argv)
+    if args.cached_only and not args.outputs:
+        ap.error("--cached-only needs --outputs")
     torch.set_num_threads(args.threads)
     recipes = [r.strip() for r in args.recipes.split(",") if r.strip()]
     overrides = json.loads(args.artgen)
@@ -240,6 +244,9 @@ def main(argv=None) -> int:
                     rows.append(cached[key])
                     row_imgs.append(resize_tensor(load_tensor(png, mode="RGB").unsqueeze(0), tuple(content.shape[-2:])))
                     print(json.dumps(cached[key]) + "  (kept from " + str(cache_dir) + ")", flush=True)
+                    continue
+                if args.cached_only:
+                    row_imgs.append(torch.ones_like(content))
                     continue
                 t0, c0 = time.perf_counter(), _cpu_seconds()
                 if recipe == "artgen":
