@@ -61,7 +61,10 @@ def test_same_seed_same_result_and_adam_and_noise_init():
 
 def test_pyramid_runs_most_steps_small():
     assert S.pyramid_sizes(512) == [128, 256, 512]
-    assert S.pyramid_sizes(300) == [150, 300] and S.pyramid_sizes(200) == [200]
+    assert S.pyramid_sizes(300) == [150, 300] and S.pyramid_sizes(1024) == [256, 512, 1024]
+    # halving would start 384 px at 192 px (most steps there): one more level, evenly spaced from 128
+    assert S.pyramid_sizes(384) == [128, 222, 384] and S.pyramid_sizes(200) == [128, 200]
+    assert S.pyramid_sizes(384, levels=2) == [192, 384]
     assert S.pyramid_sizes(96) == [96]
     steps = S.split_steps(130, 3)
     assert sum(steps) == 130 and steps[0] > steps[1] > steps[2] >= 1

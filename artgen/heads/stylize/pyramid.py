@@ -52,11 +52,21 @@ def fit_pyramid(size: int, content_hw: tuple[int, int], min_side: int, levels: i
 
 
 def pyramid_sizes(size: int, levels: int | None = None, coarsest: int = 128) -> list[int]:
-    """Long sides of the pyramid levels, coarse to fine: halving from ``size`` down to about ``coarsest``."""
-    if levels is None:
-        levels = 1
-        while levels < 3 and size / 2**levels >= coarsest * 0.99:
-            levels += 1
+    """Long sides of the pyramid levels, coarse to fine: halving from ``size`` down to about ``coarsest``.
+
+    At most 3 levels. When halving would leave the coarsest level well above ``coarsest`` (384 px:
+    192 and 384), one more level is added and the levels are spaced evenly from ``coarsest`` (128,
+    222 and 384): the coarsest level holds most steps, so a large one made 384 px slower than
+    512 px. An explicit ``levels`` keeps plain halving.
+    """
+    if levels is not None:
+        return [max(MIN_SIDE, round(size / 2**k)) for k in range(levels - 1, -1, -1)]
+    levels = 1
+    while levels < 3 and size / 2**levels >= coarsest * 0.99:
+        levels += 1
+    if levels < 3 and size / 2 ** (levels - 1) > coarsest * 1.25:
+        ratio = (size / coarsest) ** (1 / levels)
+        return [max(MIN_SIDE, round(size / ratio**k)) for k in range(levels, -1, -1)]
     return [max(MIN_SIDE, round(size / 2**k)) for k in range(levels - 1, -1, -1)]
 
 
