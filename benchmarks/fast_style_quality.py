@@ -88,19 +88,6 @@ def gatys(photo: Path, style: Path, size: int, cache: Path) -> torch.Tensor:
     return load_tensor(png, mode="RGB").unsqueeze(0)
 
 
-@torch.no_grad()
-def per_layer(ref: Reference, out: torch.Tensor, style: torch.Tensor) -> list[float]:
-    """The reference style loss's five terms (relu1_1..relu5_1), each a relative Gram error."""
-    from artgen import losses
-
-    fo, fs = ref.encoder(out.float()), ref.encoder(style.float())
-    terms = []
-    for name in fo:
-        go, gs = losses.gram_matrix(fo[name]), losses.gram_matrix(fs[name])
-        terms.append(round(float((go - gs).pow(2).sum() / gs.pow(2).sum().clamp_min(1e-30)), 4))
-    return terms
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--arch", default="small")
@@ -141,7 +128,8 @@ def main(argv=None) -> int:
                    "fast_style_loss": round(ref.style_loss(fast, style), 4), "gatys_style_loss": round(ref.style_loss(opt, style), 4),
                    "fast_detail": round(content_detail(fast, photo), 3), "gatys_detail": round(content_detail(opt, photo), 3)}
             row["ratio"] = round(row["fast_style_loss"] / row["gatys_style_loss"], 2)
-            row["fast_per_layer"], row["gatys_per_layer"] = per_layer(ref, fast, style), per_layer(ref, opt, style)
+            row["fast_per_layer"] = [round(t, 4) for t in ref.per_layer(fast, style)]
+            row["gatys_per_layer"] = [round(t, 4) for t in ref.per_layer(opt, style)]
             rows.append(row)
             print(json.dumps(row), flush=True)
             sheet.append([photo, resize_tensor(style, tuple(photo.shape[-2:])), opt, fast])

@@ -38,7 +38,6 @@ A contact sheet (content, style, then one column per contender) is written to ``
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import os
@@ -56,7 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from artgen import losses  # noqa: E402
 from artgen.heads import stylize as S  # noqa: E402
-from artgen.images import load_tensor, luminance, make_grid, resize_tensor, save_image, to_pil  # noqa: E402
+from artgen.images import load_tensor, luminance, make_grid, resize_tensor, save_image  # noqa: E402
 from artgen.models import encoders as E  # noqa: E402
 
 REFERENCE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -100,12 +99,17 @@ class Reference:
         self.encoder = E.build_encoder("vgg19-original", REFERENCE_LAYERS)
 
     @torch.no_grad()
-    def style_loss(self, out: torch.Tensor, style: torch.Tensor) -> float:
+    def per_layer(self, out: torch.Tensor, style: torch.Tensor) -> list[float]:
+        """The relative Gram error at each of ``REFERENCE_LAYERS`` (relu1_1..relu5_1), in that order."""
         fo, fs = self.encoder(out.float()), self.encoder(style.float())
         terms = []
         for name in REFERENCE_LAYERS:
             go, gs = losses.gram_matrix(fo[name]), losses.gram_matrix(fs[name])
             terms.append(float((go - gs).pow(2).sum() / gs.pow(2).sum().clamp_min(1e-30)))
+        return terms
+
+    def style_loss(self, out: torch.Tensor, style: torch.Tensor) -> float:
+        terms = self.per_layer(out, style)
         return sum(terms) / len(terms)
 
 
