@@ -111,7 +111,7 @@ def run_demo(out: str | Path = "artgen-demo", *, device: str = "auto", seed: int
     x, y = x[: settings.classifier_images], y[: settings.classifier_images]
     clf = Classifier(device=device, seed=seed, classes=list(classes))
     clf.compile("adam", "cross_entropy", ["accuracy"])
-    clf.fit(x, y, epochs=settings.classifier_epochs, batch_size=32, validation_data=(xt, yt), run_dir=out / "classifier-run", progress=progress)
+    clf.fit(x, y, epochs=settings.classifier_epochs, batch_size=32, validation_data=(xt, yt), run_dir=out / "classifier-run", overwrite=True, progress=progress)
     result_eval = clf.evaluate(xt, yt)
     probs = clf.predict(xt[:24])
     conf, pred = probs.max(dim=1)

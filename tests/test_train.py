@@ -71,6 +71,35 @@ class StopAt(Callback):
                 trainer.request_stop("test")
 
 
+def test_library_fit_prepares_and_locks_its_run_folder_as_the_command_line_does(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    x, y = toy_data(64)
+    run = tmp_path / "run"
+    make_clf(seed=1).fit(x, y, epochs=1, batch_size=32, run_dir=run, progress=False)
+    before = (run / "model.safetensors").read_bytes()
+    with pytest.raises(UsageError, match="already holds a run"):
+        make_clf(seed=2).fit(x, y, epochs=1, batch_size=32, run_dir=run, progress=False)
+    assert (run / "model.safetensors").read_bytes() == before  # the refused call changed nothing
+    make_clf(seed=2).fit(x, y, epochs=1, batch_size=32, run_dir=run, overwrite=True, progress=False)
+    assert (run / "model.safetensors").read_bytes() != before
+
+    busy = tmp_path / "busy"
+    code = f"from artgen.checkpoint import RunDir; RunDir({str(busy)!r}).prepare(); print('locked', flush=True); import time; time.sleep(60)"
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                              env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1])))
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(UsageError, match="in use by another training"):
+            make_clf().fit(x, y, epochs=1, batch_size=32, run_dir=busy, progress=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not (busy / "model.safetensors").exists()
+
+
 @pytest.mark.parametrize("how", ["request", "sigterm"])
 def test_interrupt_then_resume_reaches_the_uninterrupted_weights(tmp_path, how):
     x, y = toy_data(200)

@@ -193,6 +193,7 @@ class Classifier:
         run_dir: str | os.PathLike | None = None,
         checkpoint_every: int | None = None,
         resume: bool = False,
+        overwrite: bool = False,
         precision: str = "fp32",
         callbacks: Sequence[Callback] = (),
         progress: bool | None = None,
@@ -203,7 +204,15 @@ class Classifier:
         """Train for ``epochs`` at ``batch_size``; returns a :class:`History` (``history["loss"]`` per epoch).
 
         ``x`` is an image array/tensor with labels ``y``, or a ``(x, y)`` tuple.
-        With ``run_dir`` the run is checkpointed there and can be resumed.
+        With ``run_dir`` the run is checkpointed there and can be resumed (``resume=True``); the
+        folder is prepared and locked as the command line does (:meth:`RunDir.prepare`): a folder
+        that already holds a run is refused unless ``resume`` or ``overwrite`` is given, and with
+        ``overwrite`` the old run's files go only once the new run's first checkpoint exists.
+
+        Raises:
+            ArgumentError: ``epochs`` or ``batch_size`` is not a whole number of at least 1.
+            UsageError: ``run_dir`` is in use by another training, holds a run without
+                ``resume``/``overwrite``, or has nothing to resume.
         """
         for name, value in (("epochs", epochs), ("batch_size", batch_size)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -225,27 +234,35 @@ class Classifier:
                 return {f"val_{k}": v for k, v in result.items()}
 
         task = ClassifyTask(self.model, self.optimizer, self.loss_fn, self.metrics)
-        run = RunDir(run_dir) if run_dir is not None else (setup.run_dir if setup is not None else None)
+        if run_dir is not None and setup is None:
+            run = RunDir(run_dir).prepare(resume=resume, overwrite=overwrite)
+        else:
+            run = RunDir(run_dir) if run_dir is not None else (setup.run_dir if setup is not None else None)
         cbs = list(callbacks)
         if run is not None:
             cbs.append(CurvePlot(run / "curves.png", title="classifier"))
         config = self.run_config(epochs=epochs, batch_size=batch_size, extra=extra_config)
-        trainer = Trainer(
-            task,
-            data,
-            epochs=epochs,
-            device=self.device,
-            precision=precision,
-            run_dir=run,
-            checkpoint_every=checkpoint_every,
-            callbacks=cbs,
-            validate=validate,
-            progress=progress,
-            desc="classifier",
-            config=config,
-            log_every=100,
-            setup=setup,
-        )
+        try:
+            trainer = Trainer(
+                task,
+                data,
+                epochs=epochs,
+                device=self.device,
+                precision=precision,
+                run_dir=run,
+                checkpoint_every=checkpoint_every,
+                callbacks=cbs,
+                validate=validate,
+                progress=progress,
+                desc="classifier",
+                config=config,
+                log_every=100,
+                setup=setup,
+            )
+        except BaseException:
+            if run is not None and setup is None:
+                run.unlock()  # a bad precision or device leaves the folder free
+            raise
         self.history = trainer.fit(resume=resume)
         return self.history
 
