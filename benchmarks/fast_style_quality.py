@@ -101,6 +101,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--out", required=True, help="folder for the runs, the sheet and results.json")
     ap.add_argument("--cache", default=None, help="folder keeping the Gatys results (default: OUT/../gatys)")
+    ap.add_argument("--reuse", action="store_true",
+                    help="do not train: evaluate the networks already in OUT/run_STYLE (their training time is read from OUT/results.json)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     out = Path(args.out)
@@ -113,10 +115,15 @@ def main(argv=None) -> int:
     for name in [s.strip() for s in args.styles.split(",") if s.strip()]:
         spath = package_file(*STYLES[name])
         t0 = time.perf_counter()
-        net = artgen.train_fast_style(str(spath), data=str(crops), out=out / f"run_{name}", overwrite=True, arch=args.arch, size=args.size,
-                                      steps=args.steps, batch_size=args.batch_size, style_size=args.eval_size, backbone="vgg19-original",
-                                      preview_every=None, checkpoint_every=10_000, progress=False, device="cpu", **overrides)
-        train_s = time.perf_counter() - t0
+        if args.reuse:
+            net = artgen.FastStyle.load(out / f"run_{name}", device="cpu")
+            previous = json.loads((out / "results.json").read_text())["rows"] if (out / "results.json").is_file() else []
+            train_s = next((r["train_seconds"] for r in previous if r["style"] == name), float("nan"))
+        else:
+            net = artgen.train_fast_style(str(spath), data=str(crops), out=out / f"run_{name}", overwrite=True, arch=args.arch, size=args.size,
+                                          steps=args.steps, batch_size=args.batch_size, style_size=args.eval_size, backbone="vgg19-original",
+                                          preview_every=None, checkpoint_every=10_000, progress=False, device="cpu", **overrides)
+            train_s = time.perf_counter() - t0
         for spec in HELD_OUT:
             ppath = package_file(*spec)
             photo = load(ppath, args.eval_size)  # (1, 3, H, W)
