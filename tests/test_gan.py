@@ -165,6 +165,23 @@ def test_train_from_a_folder_then_init_from_with_freeze_d(tmp_path):
         train_gan(out=tmp_path / "bad3", data=folder, freeze_d=9, **common)
 
 
+def test_batch_size_auto_is_small_on_the_cpu_and_large_on_a_gpu(tmp_path):
+    from artgen.errors import ArgumentError
+    from artgen.heads.gan import CPU_BATCH_SIZE, GPU_BATCH_SIZE, resolve_batch_size
+
+    assert resolve_batch_size("auto", torch.device("cpu")) == CPU_BATCH_SIZE == 16
+    assert resolve_batch_size("auto", torch.device("cuda")) == resolve_batch_size("auto", torch.device("mps")) == GPU_BATCH_SIZE == 64
+    assert resolve_batch_size(8, torch.device("cuda")) == 8
+    folder = _folder(tmp_path)
+    common = dict(size=32, steps=1, sample_every=1, device="cpu", progress=False, **{k: v for k, v in TINY.items() if k != "max_width"})
+    gan = train_gan(out=tmp_path / "run", data=folder, **common)
+    assert gan.train_config.batch_size == CPU_BATCH_SIZE
+    assert RunDir(tmp_path / "run").load_config()["train"]["batch_size"] == CPU_BATCH_SIZE  # resume reads it back
+    with pytest.raises(ArgumentError, match="batch_size"):
+        train_gan(out=tmp_path / "bad", data=folder, batch_size="big", **common)
+    assert not (tmp_path / "bad").exists()
+
+
 def test_conditional_sampling_respects_the_class_and_sampling_is_reproducible():
     cfg = GANConfig(size=32, channels=1, num_classes=3, **TINY)
     gan = GAN(cfg, device="cpu")

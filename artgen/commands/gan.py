@@ -25,7 +25,7 @@ def add_parser(sub, name: str) -> None:
     train.add_argument("--size", type=int, default=64, choices=[32, 64, 128, 256], help="output side in pixels (default: 64)")
     train.add_argument("--channels", type=int, choices=[1, 3, 4], default=None, help="1 (grey), 3 (RGB) or 4 (RGBA: keeps the folder's transparency; samples are RGBA PNGs) (default: 1 for shapes/MNIST, else 3)")
     train.add_argument("--steps", type=int, default=None, help="training steps (default: 10000; with --resume, raise it to train longer)")
-    train.add_argument("--batch-size", type=int, default=64, help="images per step; fewer images than this is fine (default: 64)")
+    train.add_argument("--batch-size", type=int, default=None, help="images per step; fewer images than this is fine (default: 16 on the CPU, 64 on a GPU)")
     train.add_argument("--out", required=True, metavar="RUN", help="run folder (config.json, model.safetensors, samples/, curves.png)")
     train.add_argument("--resume", action="store_true", help="continue the stopped run in --out exactly where it stopped")
     train.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
@@ -111,7 +111,7 @@ def run_train(args) -> int:
     if args.freeze_d and not args.init_from and not args.resume:
         raise UsageError("--freeze-d is for fine-tuning: use it with --init-from RUN")
     settings = dict(
-        size=args.size, channels=args.channels, conditional=args.conditional, batch_size=args.batch_size, augment=args.augment, augment_p=args.augment_p,
+        size=args.size, channels=args.channels, conditional=args.conditional, batch_size="auto" if args.batch_size is None else args.batch_size, augment=args.augment, augment_p=args.augment_p,
         ada_target=args.ada_target if args.ada_target == "auto" else _float_arg(args.ada_target, "--ada-target"),
         freeze_d=args.freeze_d, hflip=args.hflip, crop=args.crop, lr_g=args.lr, lr_d=args.lr, loss=args.loss, r1_gamma=args.r1, diversity=args.diversity,
         spectral_norm=args.spectral_norm, sample_every=args.sample_every, checkpoint_every=args.checkpoint_every, precision=args.precision, seed=args.seed,

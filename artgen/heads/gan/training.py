@@ -14,7 +14,7 @@ from ...errors import ArgumentError, UsageError
 from ...models.gan import GANConfig, SIZES
 from ...runs import given_arguments, report_resume_changes, start_run
 from ...train import CurvePlot, LambdaCallback, Trainer
-from .config import ADA_TARGET, AUGMENT_AUTO_LIMIT, GANTrainConfig, HEAD, check_train_args, parse_augment
+from .config import ADA_TARGET, AUGMENT_AUTO_LIMIT, GANTrainConfig, HEAD, check_train_args, parse_augment, resolve_batch_size
 from .data import SampledBatches, load_gan_data
 from .model import GAN, init_from_run, latents
 from .task import GANTask
@@ -56,7 +56,7 @@ def train_gan(
     channels: int | None = None,
     conditional: bool = False,
     steps: int | None = None,
-    batch_size: int = 64,
+    batch_size: int | str = "auto",
     augment: str | Sequence[str] = "auto",
     augment_p: float = 1.0,
     ada_target: float | str = "auto",
@@ -99,7 +99,8 @@ def train_gan(
     ``precision="auto"`` is bf16 on GPUs that support it (fp16 on older ones) and
     fp32 on the CPU.  ``augment="auto"`` turns on DiffAugment's ``color,translation,cutout``
     below :data:`AUGMENT_AUTO_LIMIT` images, and ``ada_target="auto"`` sets
-    :data:`ADA_TARGET` whenever augmentation is on.  Recipe and sources: :class:`GANTask`.
+    :data:`ADA_TARGET` whenever augmentation is on. ``batch_size="auto"`` is
+    :data:`CPU_BATCH_SIZE` (16) on the CPU and :data:`GPU_BATCH_SIZE` (64) on a GPU.  Recipe and sources: :class:`GANTask`.
 
     Raises:
         UsageError, ArgumentError: a bad argument (named), checked before the run folder is touched;
@@ -163,7 +164,7 @@ def train_gan(
             classes=list(gd.classes) if conditional else None,
         )
         tc = GANTrainConfig(
-            steps=10000 if steps is None else steps, batch_size=batch_size, lr_g=lr_g, lr_d=lr_d, loss=loss, r1_gamma=r1_gamma, r1_every=r1_every, ema_decay=ema_decay, diversity=diversity,
+            steps=10000 if steps is None else steps, batch_size=resolve_batch_size(batch_size, dev), lr_g=lr_g, lr_d=lr_d, loss=loss, r1_gamma=r1_gamma, r1_every=r1_every, ema_decay=ema_decay, diversity=diversity,
             augment=policy, augment_p=augment_p, ada_target=float(ada_target), freeze_d=freeze_d, hflip=hflip, crop=crop, seed=seed, sample_every=sample_every, checkpoint_every=checkpoint_every,
             channels_last=(dev.type != "mps") if channels_last is None else channels_last,
             dataset=gd.name if data is None else None, data=_absolute(data),
