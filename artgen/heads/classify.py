@@ -234,7 +234,8 @@ class Classifier:
                 return {f"val_{k}": v for k, v in result.items()}
 
         task = ClassifyTask(self.model, self.optimizer, self.loss_fn, self.metrics)
-        if run_dir is not None and setup is None:
+        owns_folder = run_dir is not None and setup is None  # start_run prepared it otherwise
+        if owns_folder:
             run = RunDir(run_dir).prepare(resume=resume, overwrite=overwrite)
         else:
             run = RunDir(run_dir) if run_dir is not None else (setup.run_dir if setup is not None else None)
@@ -260,7 +261,7 @@ class Classifier:
                 setup=setup,
             )
         except BaseException:
-            if run is not None and setup is None:
+            if owns_folder:
                 run.unlock()  # a bad precision or device leaves the folder free
             raise
         self.history = trainer.fit(resume=resume)

@@ -59,14 +59,13 @@ def pyramid_sizes(size: int, levels: int | None = None, coarsest: int = 128) -> 
     222 and 384): the coarsest level holds most steps, so a large one made 384 px slower than
     512 px. An explicit ``levels`` keeps plain halving.
     """
-    if levels is not None:
-        return [max(MIN_SIDE, round(size / 2**k)) for k in range(levels - 1, -1, -1)]
-    levels = 1
-    while levels < 3 and size / 2**levels >= coarsest * 0.99:
-        levels += 1
-    if levels < 3 and size / 2 ** (levels - 1) > coarsest * 1.25:
-        ratio = (size / coarsest) ** (1 / levels)
-        return [max(MIN_SIDE, round(size / ratio**k)) for k in range(levels, -1, -1)]
+    if levels is None:
+        levels = 1
+        while levels < 3 and size / 2**levels >= coarsest * 0.99:
+            levels += 1
+        if levels < 3 and size / 2 ** (levels - 1) > coarsest * 1.25:
+            ratio = (size / coarsest) ** (1 / levels)
+            return [max(MIN_SIDE, round(size / ratio**k)) for k in range(levels, -1, -1)]
     return [max(MIN_SIDE, round(size / 2**k)) for k in range(levels - 1, -1, -1)]
 
 
