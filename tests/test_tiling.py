@@ -70,6 +70,24 @@ def test_tiled_objective_equals_the_untiled_loss_and_gradient(wrap):
     torch.testing.assert_close(xb.grad, xa.grad, rtol=1e-4, atol=1e-6 * xa.grad.abs().max().item())
 
 
+def test_seamless_style_targets_are_the_examples_own_grams():
+    """A style example has edges: circular padding would add a seam (straight lines) to its Gram targets."""
+    enc = build_random_encoder(LAYERS)
+    g = torch.Generator().manual_seed(2)
+    style = torch.rand(1, 3, 40, 40, generator=g)
+    style[..., 20:] = 0.1 * style[..., 20:]  # opposite edges differ: wrapped, the example would show a seam
+    zeros = S.StyleObjective(enc, None, [style], content_layers=(), style_layers=LAYERS, content_weight=0.0, style_weight=1.0, tv_weight=0.0)
+    enc.set_padding_mode("circular")
+    whole = S.StyleObjective(enc, None, [style], content_layers=(), style_layers=LAYERS, content_weight=0.0, style_weight=1.0, tv_weight=0.0)
+    tiled = TiledStyleObjective(enc, None, [style], tile=16, wrap=True, content_layers=(), style_layers=LAYERS, content_weight=0.0, style_weight=1.0, tv_weight=0.0)
+    assert enc.padding_mode == "circular"  # restored after the targets
+    wrapped = losses.gram_matrix(enc(style, LAYERS)[LAYERS[-1]])
+    assert not torch.allclose(wrapped, zeros.style_targets[-1], rtol=1e-3)  # the seam changes the targets
+    for a, b, c in zip(zeros.style_targets, whole.style_targets, tiled.style_targets):
+        torch.testing.assert_close(b, a)
+        torch.testing.assert_close(c, a, rtol=1e-5, atol=1e-7)
+
+
 def test_seamless_objective_does_not_see_where_the_picture_starts():
     enc = build_random_encoder(LAYERS).set_padding_mode("circular")
     g = torch.Generator().manual_seed(1)

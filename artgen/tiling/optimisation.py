@@ -83,7 +83,8 @@ class TiledStyleObjective:
             total = sum(weights)
             targets = None
             for img, w in zip(styles, weights):
-                grams = self._grams(img)
+                with encoder.padding("zeros"):  # examples have edges (see StyleObjective)
+                    grams = self._grams(img, wrap=False)
                 grams = [g * (w / total) for g in grams]
                 targets = grams if targets is None else [a + b for a, b in zip(targets, grams)]
             self.style_targets = targets
@@ -91,12 +92,13 @@ class TiledStyleObjective:
         self.content_scales = losses.term_weights(self.content_targets, normalize=normalize)
 
     # -- tiles ---------------------------------------------------------------------------------
-    def _tiles(self, x: torch.Tensor) -> Iterator[tuple[tuple, tuple, torch.Tensor]]:
-        """(core box, context box, context pixels) for each tile of ``x`` (1, C, H, W)."""
+    def _tiles(self, x: torch.Tensor, wrap: bool | None = None) -> Iterator[tuple[tuple, tuple, torch.Tensor]]:
+        """(core box, context box, context pixels) for each tile of ``x`` (1, C, H, W); ``wrap`` defaults to the objective's."""
+        wrap = self.wrap if wrap is None else wrap
         h, w = x.shape[-2:]
         for box in tile_boxes(h, w, self.tile, self.align):
-            ctx = context_box(box, h, w, self.margin, self.wrap)
-            yield box, ctx, gather(x, *ctx, self.wrap)
+            ctx = context_box(box, h, w, self.margin, wrap)
+            yield box, ctx, gather(x, *ctx, wrap)
 
     def _core(self, feature: torch.Tensor, layer: str, box, ctx) -> torch.Tensor:
         """The part of a tile's feature map ``(1, C, h, w)`` that lies over its core box."""
@@ -126,11 +128,11 @@ class TiledStyleObjective:
         return out
 
     @torch.no_grad()
-    def _grams(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def _grams(self, x: torch.Tensor, wrap: bool | None = None) -> list[torch.Tensor]:
         """Gram matrices ``(1, C, C)`` of the whole picture per style layer, summed over tile cores."""
         sums: list[torch.Tensor | None] = [None] * len(self.style_layers)
         counts = [0] * len(self.style_layers)
-        for box, ctx, tile in self._tiles(x):
+        for box, ctx, tile in self._tiles(x, wrap):
             feats = self._forward(tile, self.style_layers)
             for i, name in enumerate(self.style_layers):
                 core = self._core(feats[name], name, box, ctx)

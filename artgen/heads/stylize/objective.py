@@ -57,7 +57,10 @@ class StyleObjective:
             # targets in the precision the image will be seen in, so that they match exactly
             feats = encoder(content, self.content_layers) if self.content_layers else {}
             self.content_targets = [feats[n].detach().float() for n in self.content_layers]
-            grams = style_grams(encoder, styles, self.style_layers, blend=blend)
+            # a style example is a picture with edges, not one period of a tiling: padded circularly
+            # its opposite edges would meet in straight seams that the Gram targets then ask for
+            with encoder.padding("zeros"):
+                grams = style_grams(encoder, styles, self.style_layers, blend=blend)
             self.style_targets = [grams[n] for n in self.style_layers]
         self.style_layer_weights = losses.term_weights(self.style_targets, style_layer_weights, normalize=normalize)
         self.content_scales = losses.term_weights(self.content_targets, normalize=normalize)

@@ -3,7 +3,9 @@ the layer sets of each method, and the smallest input each depth needs."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import contextlib
+
+from collections.abc import Iterable, Iterator, Sequence
 
 import torch
 from torch import nn
@@ -122,6 +124,19 @@ class FeatureEncoder(nn.Module):
             if isinstance(module, nn.Conv2d):
                 module.padding_mode = mode
         return self
+
+    @contextlib.contextmanager
+    def padding(self, mode: str) -> Iterator["FeatureEncoder"]:
+        """``with encoder.padding("zeros"):`` pads with ``mode`` inside the block, then restores the previous mode.
+
+        Raises ValueError for another mode (see :meth:`set_padding_mode`).
+        """
+        previous = self.padding_mode
+        self.set_padding_mode(mode)
+        try:
+            yield self
+        finally:
+            self.set_padding_mode(previous)
 
     @property
     def padding_mode(self) -> str:
