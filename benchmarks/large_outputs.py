@@ -1,7 +1,7 @@
 """Peak memory and time against output size for ``fast-style apply`` and ``stylize`` (one run each).
 
     python benchmarks/large_outputs.py apply --model runs/starry --sizes 512 1024 2048 4096 7680
-    python benchmarks/large_outputs.py stylize --sizes 512 1024 2048 4096 --steps 3 --backbone random
+    python benchmarks/large_outputs.py stylize --sizes 512 1024 2048 4096 --steps 30
     python benchmarks/large_outputs.py apply --model runs/starry --sizes 2048 --tile-size 0    # untiled, to compare
 
 Each size runs the real command line (``python -m artgen ...``) in a child process on a
@@ -58,7 +58,7 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 2048, 4096, 7680])
     ap.add_argument("--model", help="fast-style run folder (apply)")
     ap.add_argument("--steps", type=int, default=3, help="stylize: optimisation steps over all levels (default: 3)")
-    ap.add_argument("--backbone", default="random", help="stylize: encoder (default: random, offline)")
+    ap.add_argument("--backbone", default="auto", help="stylize: encoder (default: auto, the packaged original VGG19 when installed)")
     ap.add_argument("--tile-size", type=int, default=None, help="passed on (default: the command's automatic choice)")
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args()

@@ -290,9 +290,12 @@ def test_training_with_the_stability_loss_and_the_cli_flag(tmp_path):
             "--backbone", "random", "--preview-every", "0", "--checkpoint-every", "0", "--video", "--quiet"]
     assert main(args) == 0
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
-    from artgen.commands.fast_style import VIDEO_STABILITY_WEIGHT
+    from artgen.commands.fast_style import VIDEO_STABILITY_WEIGHT, VIDEO_STYLE_WEIGHT
 
     assert saved["train"]["stability_weight"] == VIDEO_STABILITY_WEIGHT > 0
+    assert saved["train"]["style_weight"] == VIDEO_STYLE_WEIGHT != 5.0  # the stable network needs more style pressure
+    assert main(args[:-1] + ["--style-weight", "7", "--overwrite", "--quiet"]) == 0  # a typed weight wins
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["train"]["style_weight"] == 7.0
     assert main(args[:-2] + ["--stability-weight", "-1", "--overwrite", "--quiet"]) == 2
 
 
