@@ -4,7 +4,6 @@ the layer sets of each method, and the smallest input each depth needs."""
 from __future__ import annotations
 
 import contextlib
-
 from collections.abc import Iterable, Iterator, Sequence
 
 import torch
