@@ -347,3 +347,34 @@ def test_rgba_is_kept_on_request_and_shown_on_a_checkerboard():
     assert shown.shape == (3, 2, 4) and torch.allclose(shown[:, 0, 0], torch.tensor([0.0, 0.0, 1.0]))
     assert shown[0, 0, 2] == shown[1, 0, 2] != shown[0, 0, 3]  # grey squares alternate where it is transparent
     assert images.open_image(Image.new("RGB", (2, 2)), mode="RGBA").getextrema()[3] == (255, 255)  # no alpha: opaque
+
+
+def _odd_even_ratio(x: torch.Tensor) -> tuple[float, float]:
+    """Mean |difference| across odd over even column (then row) boundaries: 1 without a 2-pixel ripple."""
+    cols = (x[..., 1:] - x[..., :-1]).abs().mean(dim=tuple(range(x.dim() - 1)))
+    rows = (x[..., 1:, :] - x[..., :-1, :]).abs().transpose(-1, -2).mean(dim=tuple(range(x.dim() - 1)))
+    return (cols[1::2].mean() / cols[0::2].mean()).item(), (rows[1::2].mean() / rows[0::2].mean()).item()
+
+
+def test_resize_spectral_is_exact_for_band_limited_pictures_and_leaves_no_ripple():
+    from artgen.images import resize_spectral
+
+    h, w = 40, 30
+    def wave(y, x):  # periodic over (h, w) and band-limited
+        return 0.5 + 0.2 * torch.sin(2 * torch.pi * 3 * y / h + 0.3) + 0.1 * torch.cos(2 * torch.pi * 4 * x / w)
+    def grid(n_h, n_w):  # pixel centres of an (n_h, n_w) picture, in input pixels
+        return torch.meshgrid((torch.arange(n_h) + 0.5) * h / n_h, (torch.arange(n_w) + 0.5) * w / n_w, indexing="ij")
+    x = wave(*grid(h, w))[None, None]
+    for hw in [(80, 60), (67, 45), (24, 18)]:
+        assert torch.allclose(resize_spectral(x, hw, periodic=True)[0, 0], wave(*grid(*hw)), atol=1e-5)
+    # mirrored (not periodic): a smooth picture lands on the same pixel-centre grid as F.interpolate
+    y = resize_spectral(x, (80, 60))
+    assert y.shape == (1, 1, 80, 60) and (y[0, 0, 6:-6, 6:-6] - wave(*grid(80, 60))[6:-6, 6:-6]).abs().max() < 0.01
+    assert torch.equal(resize_spectral(x, (h, w)), x)
+    assert (resize_spectral(torch.full((2, 3, 9, 7), 0.3), (18, 15)) - 0.3).abs().max() < 1e-6
+    # rough pictures: bicubic enlargement leaves a 2-pixel ripple (about 1.7); Fourier resampling none
+    noise = torch.rand(1, 3, 96, 96, generator=torch.Generator().manual_seed(0))
+    bicubic = torch.nn.functional.interpolate(noise, size=(192, 192), mode="bicubic", align_corners=False)
+    assert min(_odd_even_ratio(bicubic)) > 1.5
+    for periodic in (False, True):
+        assert all(abs(r - 1) < 0.05 for r in _odd_even_ratio(resize_spectral(noise, (192, 192), periodic=periodic)))

@@ -14,9 +14,9 @@ The package keeps one job per module and re-exports their public names, so
 
 from __future__ import annotations
 
-from .reading import IMAGE_EXTENSIONS, read_extensions, PathLike, ImageSource, open_image, to_tensor, to_uint8_tensor, to_pil, resize_tensor, load_tensor, resize_crop, as_chw
+from .reading import IMAGE_EXTENSIONS, read_extensions, PathLike, ImageSource, open_image, to_tensor, to_uint8_tensor, to_pil, resize_tensor, resize_spectral, load_tensor, resize_crop, as_chw
 from .colour import LUMA, luminance, rgb_to_yiq, yiq_to_rgb, with_chroma
 from .writing import WRITE_EXTENSIONS, check_writable, save_image, read_metadata, GIF_MIN_DELAY_MS, save_gif
 from .grids import on_checkerboard, make_grid
 
-__all__ = ['IMAGE_EXTENSIONS', 'read_extensions', 'PathLike', 'ImageSource', 'open_image', 'to_tensor', 'to_uint8_tensor', 'to_pil', 'resize_tensor', 'load_tensor', 'resize_crop', 'as_chw', 'LUMA', 'luminance', 'rgb_to_yiq', 'yiq_to_rgb', 'with_chroma', 'WRITE_EXTENSIONS', 'check_writable', 'save_image', 'read_metadata', 'GIF_MIN_DELAY_MS', 'save_gif', 'on_checkerboard', 'make_grid']
+__all__ = ['IMAGE_EXTENSIONS', 'read_extensions', 'PathLike', 'ImageSource', 'open_image', 'to_tensor', 'to_uint8_tensor', 'to_pil', 'resize_tensor', 'resize_spectral', 'load_tensor', 'resize_crop', 'as_chw', 'LUMA', 'luminance', 'rgb_to_yiq', 'yiq_to_rgb', 'with_chroma', 'WRITE_EXTENSIONS', 'check_writable', 'save_image', 'read_metadata', 'GIF_MIN_DELAY_MS', 'save_gif', 'on_checkerboard', 'make_grid']
