@@ -11,9 +11,9 @@ names the file.
 
 from __future__ import annotations
 
-import math
 import io
 import logging
+import math
 import os
 import re
 import warnings
