@@ -7,6 +7,19 @@ os.environ.setdefault("ARTGEN_OFFLINE", "1")
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 
+def _odd_even_ratio(x: torch.Tensor) -> tuple[float, float]:
+    """Mean |difference| across odd over even column (then row) boundaries: 1 without a 2-pixel ripple."""
+    cols = (x[..., 1:] - x[..., :-1]).abs().mean(dim=tuple(range(x.dim() - 1)))
+    rows = (x[..., 1:, :] - x[..., :-1, :]).abs().transpose(-1, -2).mean(dim=tuple(range(x.dim() - 1)))
+    return (cols[1::2].mean() / cols[0::2].mean()).item(), (rows[1::2].mean() / rows[0::2].mean()).item()
+
+
+@pytest.fixture
+def odd_even_ratio():
+    """The function measuring a picture's 2-pixel ripple (columns, rows); see ``_odd_even_ratio``."""
+    return _odd_even_ratio
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
