@@ -25,6 +25,10 @@ k = 3), against the training images.  Results go to a JSON file; sample grids to
 
     python benchmarks/gan_anchors.py --emoji-dir /tmp/emoji/img/twitter/64 --sets emoji --sizes 32 64 \
         --counts 100 2000 --seeds 0 1 --budget 1200 --threads 2            # the full protocol: 20 min per run
+
+Seeds can run side by side, one thread each (``--seeds 0 --threads 1 --results s0.json`` and
+``--seeds 1 ... --results s1.json``, each with its own ``--work``; ``--features-cache`` shares the
+reference's features), then ``--summarise s0.json s1.json`` prints the table over both.
 """
 
 from __future__ import annotations
@@ -278,10 +282,15 @@ def main():
     p.add_argument("--digits-json")
     p.add_argument("--inception-weights", default=None)
     p.add_argument("--work", default="/tmp/artgen_anchors")
+    p.add_argument("--features-cache", default=None, help="folder for the reference images' Inception features (default: --work)")
     p.add_argument("--grids", default=str(ROOT / "samples" / "gan" / "anchors"))
     p.add_argument("--results", default="gan_anchors.json")
     p.add_argument("--artgen-set", nargs="*", default=[], metavar="KEY=VALUE", help="artgen settings other than the defaults, e.g. batch_size=16")
+    p.add_argument("--summarise", nargs="+", metavar="JSON", help="print the table of these results files (runs made in parallel) and exit")
     args = p.parse_args()
+    if args.summarise:
+        summarise([row for f in args.summarise for row in json.loads(Path(f).read_text())])
+        return
     for item in args.artgen_set:
         key, value = item.split("=", 1)
         ARTGEN_SETTINGS[key] = json.loads(value) if value[:1] in "0123456789-[{tf" else value
@@ -297,7 +306,13 @@ def main():
                 images = load_collection(set_name, size, count, args)
                 ref = images[: args.max_real]
                 t = time.perf_counter()
-                real_f = metrics.extract(feat, ref, batch_size=50)
+                cache = Path(args.features_cache or args.work) / f"features_{set_name}_{size}px_{count}_{len(ref)}.pt"  # the reference's Inception features, reused by later runs
+                if cache.is_file():
+                    real_f = torch.load(cache, weights_only=True)
+                else:
+                    real_f = metrics.extract(feat, ref, batch_size=50)
+                    cache.parent.mkdir(parents=True, exist_ok=True)
+                    torch.save(real_f, cache)
                 print(f"{set_name} {size}px {len(images)} images: reference features of {len(ref)} in {time.perf_counter() - t:.0f} s", flush=True)
                 grid_row = {}
                 for seed in args.seeds:

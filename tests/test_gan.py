@@ -24,6 +24,20 @@ def test_shapes_for_every_resolution_and_channel_count(size, channels):
     assert float(x.detach().abs().max()) <= 1.0 and torch.isfinite(x).all()
     assert d(x).shape == (2,)
     assert len(d.blocks) == cfg.num_blocks
+    deep = Generator(GANConfig(size=size, channels=channels, g_convs=2, **TINY))
+    assert deep(torch.randn(2, cfg.z_dim)).shape == (2, channels, size, size)
+    convs = lambda m: sum(isinstance(k, torch.nn.Conv2d) for k in m.modules())  # noqa: E731
+    assert convs(deep) == 2 * convs(g)  # two per doubling, the last one's second being the conv to pixels
+
+
+def test_a_saved_config_without_g_convs_rebuilds_the_one_conv_layout():
+    old = GANConfig(size=32, **TINY).to_dict()
+    del old["g_convs"]
+    g = Generator(GANConfig.from_dict(old))
+    assert set(g.state_dict()) == set(Generator(GANConfig(size=32, **TINY)).state_dict())
+    assert "to_image.1.weight" in g.state_dict() and len(g.to_image) == 2
+    with pytest.raises(ValueError, match="g_convs"):
+        GANConfig(size=32, g_convs=0)
 
 
 def test_width_follows_resolution_and_bad_sizes_are_refused():

@@ -5,8 +5,10 @@ two), one block per doubling, widths halving as the resolution grows (capped at
 ``max_width``).  The model file knows nothing about training.
 
 * :class:`Generator`: ``z (B, z_dim)`` (+ class embedding) -> Linear -> 4x4 ->
-  [nearest upsample x2 -> 3x3 conv -> LeakyReLU -> pixel norm] per doubling, the
-  last doubling going straight to ``channels`` (upsample + 3x3 conv) -> tanh.  Nearest upsampling plus a 3x3 convolution
+  [nearest upsample x2 -> ``g_convs`` x (3x3 conv -> LeakyReLU -> pixel norm)] per
+  doubling, the last doubling ending in a 3x3 conv to ``channels`` -> tanh (with
+  ``g_convs=1`` the last doubling is upsample + that conv alone).  Two convolutions
+  per resolution are ProGAN's and StyleGAN's layout.  Nearest upsampling plus a 3x3 convolution
   avoids the checkerboard artefacts of transposed convolutions; pixel norm
   keeps activations bounded without BatchNorm (whose batch statistics make the
   EMA copy and single-image sampling behave differently from training).
@@ -51,7 +53,7 @@ class GANConfig(Settings):
     Raises:
         ValueError: ``size`` not in :data:`SIZES`; ``channels`` not 1, 3 or 4; ``num_classes``
             outside 0..:data:`MAX_CLASSES`; a width outside 1..:data:`MAX_WIDTH`;
-            ``mbstd_group < 0``; ``classes`` not ``num_classes`` long.
+            ``mbstd_group < 0``; ``g_convs`` outside 1..4; ``classes`` not ``num_classes`` long.
     """
 
     size: int = 64
@@ -65,6 +67,7 @@ class GANConfig(Settings):
     classes: list[str] | None = None
     mbstd_group: int = 0  # minibatch standard deviation over groups of this many images (0: off, as in runs saved before it existed)
     latent_norm: bool = False  # scale z and the class embedding each to unit RMS before the stem (False in runs saved before it existed)
+    g_convs: int = 1  # 3x3 convolutions per generator doubling (1 in runs saved before it existed; ProGAN/StyleGAN use 2)
 
     def __post_init__(self):
         if self.size not in SIZES:
@@ -79,6 +82,8 @@ class GANConfig(Settings):
                 raise ValueError(f"{name} must be from 1 to {MAX_WIDTH}, got {value}")
         if self.mbstd_group < 0:
             raise ValueError("mbstd_group must be >= 0")
+        if not 1 <= self.g_convs <= 4:
+            raise ValueError(f"g_convs must be from 1 to 4, got {self.g_convs}")
         if self.classes is not None and len(self.classes) != self.num_classes:
             raise ValueError(f"{len(self.classes)} class names for {self.num_classes} classes")
 
@@ -114,15 +119,13 @@ class PixelNorm(nn.Module):
 
 
 class GBlock(nn.Sequential):
-    """One generator doubling: ``(B, c_in, R, R) -> (B, c_out, 2R, 2R)`` by nearest upsample, 3x3 conv, LeakyReLU(0.2), pixel norm."""
+    """One generator doubling: ``(B, c_in, R, R) -> (B, c_out, 2R, 2R)`` by nearest upsample, then ``convs`` x (3x3 conv, LeakyReLU(0.2), pixel norm)."""
 
-    def __init__(self, c_in: int, c_out: int):
-        super().__init__(
-            nn.Upsample(scale_factor=2, mode="nearest"),
-            nn.Conv2d(c_in, c_out, 3, padding=1),
-            nn.LeakyReLU(LEAKY_SLOPE, inplace=True),
-            PixelNorm(),
-        )
+    def __init__(self, c_in: int, c_out: int, convs: int = 1):
+        layers: list[nn.Module] = [nn.Upsample(scale_factor=2, mode="nearest")]
+        for i in range(convs):
+            layers += [nn.Conv2d(c_in if i == 0 else c_out, c_out, 3, padding=1), nn.LeakyReLU(LEAKY_SLOPE, inplace=True), PixelNorm()]
+        super().__init__(*layers)
 
 
 class Generator(nn.Module):
@@ -141,12 +144,17 @@ class Generator(nn.Module):
         blocks = []
         res = 4
         for _ in range(c.num_blocks - 1):
-            blocks.append(GBlock(c.g_channels(res), c.g_channels(res * 2)))
+            blocks.append(GBlock(c.g_channels(res), c.g_channels(res * 2), c.g_convs))
             res *= 2
         self.blocks = nn.Sequential(*blocks)  # ends at size / 2
-        # The last doubling goes straight to pixels: nearest upsample + 3x3 conv to
-        # `channels`, with no wide feature map computed at full resolution.
-        self.to_image = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c.g_channels(res), c.channels, 3, padding=1))
+        # The last doubling ends in pixels: nearest upsample, g_convs - 1 convolutions at full
+        # resolution on half the previous width, then a 3x3 conv to `channels`.
+        if c.g_convs == 1:  # the layout of runs saved before g_convs existed
+            self.to_image = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c.g_channels(res), c.channels, 3, padding=1))
+        else:
+            c_full = max(1, c.g_channels(res) // 2)
+            last = GBlock(c.g_channels(res), c_full, c.g_convs - 1)
+            self.to_image = nn.Sequential(*last, nn.Conv2d(c_full, c.channels, 3, padding=1))
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """``z`` ``(B, z_dim)`` [+ int64 ``labels`` ``(B,)``] -> ``(B, channels, size, size)`` in [-1, 1]; ValueError if a conditional G gets no labels."""

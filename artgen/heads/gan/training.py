@@ -79,6 +79,7 @@ def train_gan(
     spectral_norm: bool = False,
     mbstd_group: int = 4,
     latent_norm: bool = True,
+    g_convs: int = 1,
     diversity: float = 0.2,
     sample_every: int = 500,
     checkpoint_every: int = 1000,
@@ -161,7 +162,7 @@ def train_gan(
         config = GANConfig(
             size=size, channels=gd.images.shape[1], z_dim=z_dim, num_classes=len(gd.classes) if conditional else 0,
             g_width=g_width or defaults.g_width, d_width=d_width or defaults.d_width, spectral_norm=spectral_norm, mbstd_group=mbstd_group, latent_norm=latent_norm,
-            classes=list(gd.classes) if conditional else None,
+            g_convs=g_convs, classes=list(gd.classes) if conditional else None,
         )
         tc = GANTrainConfig(
             steps=10000 if steps is None else steps, batch_size=resolve_batch_size(batch_size, dev), lr_g=lr_g, lr_d=lr_d, loss=loss, r1_gamma=r1_gamma, r1_every=r1_every, ema_decay=ema_decay, diversity=diversity,
@@ -198,7 +199,7 @@ def _saved_arguments(config: GANConfig, tc: GANTrainConfig, precision: str) -> d
     """A saved run's settings under :func:`train_gan`'s argument names (what a resume compares the given ones with)."""
     saved = {name: getattr(tc, name) for name in ("steps", "batch_size", "lr_g", "lr_d", "loss", "r1_gamma", "r1_every", "ema_decay", "diversity", "augment_p",
                                                   "freeze_d", "hflip", "crop", "seed", "sample_every", "checkpoint_every", "channels_last")}
-    saved.update({name: getattr(config, name) for name in ("size", "channels", "z_dim", "g_width", "d_width", "spectral_norm", "mbstd_group", "latent_norm")})
+    saved.update({name: getattr(config, name) for name in ("size", "channels", "z_dim", "g_width", "d_width", "spectral_norm", "mbstd_group", "latent_norm", "g_convs")})
     saved.update(conditional=config.conditional, augment=list(tc.augment), ada_target=tc.ada_target, precision=precision)
     return saved
 
