@@ -43,6 +43,15 @@ def test_train_writes_run_files_and_skips_bad_images(trained, capsys):
     for name in ("model.safetensors", "training_state.pt", "curves.png", "samples/step_000002.png", "samples/step_000003.png"):
         assert (run / name).is_file(), name
     assert read_metadata(run / "samples/step_000002.png")["seed"] == 0
+    assert (cfg["train"]["lr_g"], cfg["train"]["lr_d"]) == (5e-4, 1e-3)  # the two time-scale defaults
+
+
+@pytest.mark.parametrize("flags, rates", [(["--lr", "3e-4"], (3e-4, 3e-4)), (["--lr-d", "2e-3"], (5e-4, 2e-3)), (["--lr-g", "1e-4", "--lr-d", "4e-4"], (1e-4, 4e-4))])
+def test_learning_rate_flags_reach_the_run(trained, tmp_path, flags, rates):
+    root, folder, run = trained
+    assert main(["gan", "train", "--data", str(folder), "--out", str(tmp_path / "r"), "--steps", "1", *flags, *TINY]) == 0
+    cfg = json.loads((tmp_path / "r" / "config.json").read_text())["train"]
+    assert (cfg["lr_g"], cfg["lr_d"]) == rates
 
 
 def test_resume_extends_and_fine_tune(trained, tmp_path):

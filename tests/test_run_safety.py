@@ -302,6 +302,8 @@ def test_style_config_naming_an_unknown_architecture_is_refused(tmp_path):
         (["gan", "train", "--out", "{tmp}/r", "--limit", "-5"], "--limit"),
         (["gan", "train", "--out", "{tmp}/r", "--batch-size", "0"], "--batch-size"),
         (["gan", "train", "--out", "{tmp}/r", "--lr", "-1"], "--lr"),
+        (["gan", "train", "--out", "{tmp}/r", "--lr-d", "-1"], "--lr-d"),
+        (["gan", "train", "--out", "{tmp}/r", "--lr-g", "0"], "--lr-g"),
     ],
 )
 def test_bad_values_are_refused_before_any_work_naming_the_flag(tmp_path, capsys, argv, flag):
@@ -598,5 +600,5 @@ def test_fast_path_equals_autograd_with_keras_defaults():
         finally:
             ClassifyTask.analytic_ok = original
         weights.append({k: v.clone() for k, v in clf.model.state_dict().items()})
-    for k in weights[0]:
-        torch.testing.assert_close(weights[0][k], weights[1][k], rtol=1e-5, atol=1e-6)
+    for k in weights[0]:  # atol: summation order differs with the thread count (one weight of 100,352 moved 7e-6 on one thread)
+        torch.testing.assert_close(weights[0][k], weights[1][k], rtol=1e-5, atol=2e-5)

@@ -38,7 +38,9 @@ def add_parser(sub, name: str) -> None:
     train.add_argument("--crop", choices=["center", "random"], default="center", help="how non-square images are cropped (default: center)")
     train.add_argument("--hflip", action="store_true", help="mirror half of the training images")
     train.add_argument("--loss", choices=["nonsaturating", "hinge"], default="nonsaturating", help="GAN loss (default: nonsaturating)")
-    train.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate of both networks (default: 2e-4)")
+    train.add_argument("--lr-g", type=float, default=5e-4, metavar="LR", help="Adam learning rate of the generator (default: 5e-4)")
+    train.add_argument("--lr-d", type=float, default=1e-3, metavar="LR", help="Adam learning rate of the discriminator (default: 1e-3)")
+    train.add_argument("--lr", type=float, default=None, metavar="LR", help="one Adam learning rate for both networks, in place of --lr-g and --lr-d")
     train.add_argument("--r1", type=float, default=0.1, metavar="GAMMA", help="R1 penalty weight on the discriminator, applied every 16 steps (default: 0.1; 0 turns it off)")
     train.add_argument("--diversity", type=float, default=0.2, metavar="W", help="weight of the mode-seeking term (MSGAN) that keeps samples as varied as their latent codes; 0 turns it off (default: 0.2)")
     train.add_argument("--spectral-norm", action="store_true", help="spectral normalisation in the discriminator")
@@ -47,7 +49,7 @@ def add_parser(sub, name: str) -> None:
     train.add_argument("--limit", type=int, default=None, metavar="N", help="use only the first N images")
     add_common(train, precision=False)
     train.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help="auto: bf16 (or fp16) on CUDA, fp32 on CPU (default: auto)")
-    train.set_defaults(func=run_train, argument_flags={"lr_g": "lr", "lr_d": "lr", "r1_gamma": "r1"})
+    train.set_defaults(func=run_train, argument_flags={"r1_gamma": "r1"})
     from ..cli import remember_defaults  # --resume compares only the flags typed with the saved settings
 
     remember_defaults(train)
@@ -113,14 +115,18 @@ def run_train(args) -> int:
     settings = dict(
         size=args.size, channels=args.channels, conditional=args.conditional, batch_size="auto" if args.batch_size is None else args.batch_size, augment=args.augment, augment_p=args.augment_p,
         ada_target=args.ada_target if args.ada_target == "auto" else _float_arg(args.ada_target, "--ada-target"),
-        freeze_d=args.freeze_d, hflip=args.hflip, crop=args.crop, lr_g=args.lr, lr_d=args.lr, loss=args.loss, r1_gamma=args.r1, diversity=args.diversity,
+        freeze_d=args.freeze_d, hflip=args.hflip, crop=args.crop, lr_g=args.lr_g if args.lr is None else args.lr, lr_d=args.lr_d if args.lr is None else args.lr, loss=args.loss, r1_gamma=args.r1, diversity=args.diversity,
         spectral_norm=args.spectral_norm, sample_every=args.sample_every, checkpoint_every=args.checkpoint_every, precision=args.precision, seed=args.seed,
     )
+    if args.lr is not None:  # errors about either rate name the flag typed
+        args.argument_flags = {**args.argument_flags, "lr_g": "lr", "lr_d": "lr"}
     if args.resume:  # only the flags typed are compared with the saved settings (and reported where they differ)
         from ..cli import typed_flags
 
         typed = typed_flags(args)
-        flag_of = {"lr_g": "lr", "lr_d": "lr", "r1_gamma": "r1"}
+        flag_of = {"r1_gamma": "r1"}
+        if "lr" in typed:
+            typed |= {"lr_g", "lr_d"}
         settings = {k: v for k, v in settings.items() if flag_of.get(k, k) in typed}
     gan = train_gan(
         out=args.out, data=args.data, dataset=args.dataset, data_root=args.data_root, steps=args.steps, resume=args.resume,

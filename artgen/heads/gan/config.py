@@ -81,7 +81,9 @@ KID_SUBSET_SIZE = 1000
 class GANTrainConfig(Settings):
     """Training settings (stored under ``train`` in ``config.json``; ``--resume`` reads them back).
 
-    Learning rates and Adam betas (0.5, 0.999) follow DCGAN (Radford et al. 2016);
+    Adam betas (0.5, 0.999) follow DCGAN (Radford et al. 2016); the discriminator learns
+    at twice the generator's rate (two time-scale update rule, Heusel et al. 2017), both
+    above DCGAN's 2e-4: measured at a fixed CPU wall-clock (see the README's benchmarks);
     ``r1_gamma``/``r1_every`` are StyleGAN2's lazy R1 (Karras et al. 2020);
     ``augment``/``augment_p``/``ada_target``/``ada_images`` are DiffAugment (Zhao et al.
     2020) with StyleGAN2-ADA's adaptive strength (Karras et al. 2020); ``freeze_d``
@@ -95,8 +97,8 @@ class GANTrainConfig(Settings):
 
     steps: int = 10000
     batch_size: int = 64
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
+    lr_g: float = 5e-4
+    lr_d: float = 1e-3
     beta1: float = 0.5
     beta2: float = 0.999
     loss: str = "nonsaturating"
