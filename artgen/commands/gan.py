@@ -112,14 +112,15 @@ def run_train(args) -> int:
         raise UsageError("give either --data DIR or --dataset NAME, not both")
     if args.freeze_d and not args.init_from and not args.resume:
         raise UsageError("--freeze-d is for fine-tuning: use it with --init-from RUN")
+    if args.lr is not None:  # one rate for both networks; errors about either name --lr
+        args.lr_g = args.lr_d = args.lr
+        args.argument_flags = {**args.argument_flags, "lr_g": "lr", "lr_d": "lr"}
     settings = dict(
         size=args.size, channels=args.channels, conditional=args.conditional, batch_size="auto" if args.batch_size is None else args.batch_size, augment=args.augment, augment_p=args.augment_p,
         ada_target=args.ada_target if args.ada_target == "auto" else _float_arg(args.ada_target, "--ada-target"),
-        freeze_d=args.freeze_d, hflip=args.hflip, crop=args.crop, lr_g=args.lr_g if args.lr is None else args.lr, lr_d=args.lr_d if args.lr is None else args.lr, loss=args.loss, r1_gamma=args.r1, diversity=args.diversity,
+        freeze_d=args.freeze_d, hflip=args.hflip, crop=args.crop, lr_g=args.lr_g, lr_d=args.lr_d, loss=args.loss, r1_gamma=args.r1, diversity=args.diversity,
         spectral_norm=args.spectral_norm, sample_every=args.sample_every, checkpoint_every=args.checkpoint_every, precision=args.precision, seed=args.seed,
     )
-    if args.lr is not None:  # errors about either rate name the flag typed
-        args.argument_flags = {**args.argument_flags, "lr_g": "lr", "lr_d": "lr"}
     if args.resume:  # only the flags typed are compared with the saved settings (and reported where they differ)
         from ..cli import typed_flags
 

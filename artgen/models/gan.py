@@ -148,13 +148,11 @@ class Generator(nn.Module):
             res *= 2
         self.blocks = nn.Sequential(*blocks)  # ends at size / 2
         # The last doubling ends in pixels: nearest upsample, g_convs - 1 convolutions at full
-        # resolution on half the previous width, then a 3x3 conv to `channels`.
-        if c.g_convs == 1:  # the layout of runs saved before g_convs existed
-            self.to_image = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c.g_channels(res), c.channels, 3, padding=1))
-        else:
-            c_full = max(1, c.g_channels(res) // 2)
-            last = GBlock(c.g_channels(res), c_full, c.g_convs - 1)
-            self.to_image = nn.Sequential(*last, nn.Conv2d(c_full, c.channels, 3, padding=1))
+        # resolution on half the previous width, then a 3x3 conv to `channels` (with g_convs=1,
+        # upsample + that conv: the layout of runs saved before g_convs existed).
+        c_in = c.g_channels(res)
+        c_full = max(1, c_in // 2) if c.g_convs > 1 else c_in
+        self.to_image = nn.Sequential(*GBlock(c_in, c_full, c.g_convs - 1), nn.Conv2d(c_full, c.channels, 3, padding=1))
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """``z`` ``(B, z_dim)`` [+ int64 ``labels`` ``(B,)``] -> ``(B, channels, size, size)`` in [-1, 1]; ValueError if a conditional G gets no labels."""
