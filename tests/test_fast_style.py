@@ -92,6 +92,31 @@ def test_resume_continues_exactly_and_init_from_fine_tunes(tmp_path):
     torch.testing.assert_close(loaded.stylize(x), full.stylize(x))
 
 
+@pytest.mark.parametrize("fast_bf16", [True, False])
+def test_auto_precision_trains_in_bf16_channels_last_only_where_the_cpu_multiplies_bf16(tmp_path, monkeypatch, fast_bf16):
+    import artgen.device as D
+    from artgen.checkpoint import RunDir
+    from artgen.heads.fast_style import train_fast_style
+    from artgen.train import Callback
+
+    monkeypatch.setattr(D, "cpu_has_fast_bf16", lambda: fast_bf16)
+    seen = {}
+
+    class Look(Callback):
+        def on_step_end(self, trainer, step):
+            seen["encoder"] = trainer.task.encoder.memory_format
+            seen["net"] = next(p for p in trainer.task.net.parameters() if p.dim() == 4).is_contiguous(memory_format=torch.channels_last)
+
+    model = train_fast_style("swirls", None, tmp_path / "run", steps=2, progress=False, device="cpu", callbacks=[Look()], **TINY)
+    saved = RunDir(tmp_path / "run").load_config()["train"]["precision"]
+    assert saved == ("bf16" if fast_bf16 else "fp32")
+    assert seen["encoder"] == (torch.channels_last if fast_bf16 else torch.contiguous_format)
+    assert seen["net"] is fast_bf16
+    x = torch.rand(3, 20, 28)
+    y = model.stylize(x)  # the saved network applies in fp32 whatever it trained in
+    assert y.shape == x.shape and y.dtype == torch.float32 and torch.isfinite(y).all()
+
+
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     from artgen.heads.fast_style import FastStyle

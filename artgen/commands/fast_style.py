@@ -60,7 +60,9 @@ def add_parser(sub, name: str) -> None:
     train.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
     train.add_argument("--preview-every", type=int, default=200, metavar="N", help="write previews/step_N.png of a fixed content picture every N steps (default: 200)")
     train.add_argument("--checkpoint-every", type=int, default=500, metavar="N", help="save a resumable checkpoint every N steps (default: 500)")
-    add_common(train)
+    train.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+                       help="auto: bf16 (encoder and network channels-last) on GPUs with bfloat16 and on CPUs with native bfloat16 (AMX, AVX-512 BF16), fp16 on older GPUs, else fp32 (default: auto)")
+    add_common(train, precision=False)
     train.set_defaults(func=run_train, argument_flags={"styles": "style"})
     from ..cli import remember_defaults  # --resume compares only the flags typed with the saved settings
 

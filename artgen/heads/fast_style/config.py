@@ -44,7 +44,7 @@ class FastStyleConfig(Settings):
     checkpoint_every: int | None = 500
     log_every: int = 20
     seed: int = 0
-    precision: str = "fp32"
+    precision: str = "auto"  # auto: bf16 on GPUs with it and on AMX / AVX-512 BF16 CPUs, else fp32 (stored as what it chose)
     stability_weight: float = 0.0  # temporal stability under small motions and noise (video); 0 = off
     stability_noise: float = 0.02  # std of the pixel noise added to the moved photo (image units)
 

