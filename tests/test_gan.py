@@ -196,6 +196,19 @@ def test_batch_size_auto_is_small_on_the_cpu_and_large_on_a_gpu(tmp_path):
     assert not (tmp_path / "bad").exists()
 
 
+@pytest.mark.parametrize("fast_bf16", [True, False])
+def test_precision_auto_is_bf16_only_on_cpus_that_multiply_bfloat16(tmp_path, monkeypatch, fast_bf16):
+    import artgen.device as D
+
+    monkeypatch.setattr(D, "cpu_has_fast_bf16", lambda: fast_bf16)
+    folder = _folder(tmp_path)
+    common = dict(size=32, steps=2, sample_every=None, checkpoint_every=None, device="cpu", progress=False, **{k: v for k, v in TINY.items() if k != "max_width"})
+    gan = train_gan(out=tmp_path / "run", data=folder, **common)
+    assert RunDir(tmp_path / "run").load_config()["precision"] == ("bf16" if fast_bf16 else "fp32")
+    images = gan.generate(4, seed=0)  # sampling is fp32 whatever the training precision
+    assert images.dtype == torch.float32 and torch.isfinite(images).all()
+
+
 def test_conditional_sampling_respects_the_class_and_sampling_is_reproducible():
     cfg = GANConfig(size=32, channels=1, num_classes=3, **TINY)
     gan = GAN(cfg, device="cpu")

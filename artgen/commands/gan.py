@@ -48,7 +48,7 @@ def add_parser(sub, name: str) -> None:
     train.add_argument("--checkpoint-every", type=int, default=1000, metavar="N", help="save a resumable checkpoint every N steps (default: 1000)")
     train.add_argument("--limit", type=int, default=None, metavar="N", help="use only the first N images")
     add_common(train, precision=False)
-    train.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help="auto: bf16 (or fp16) on CUDA, fp32 on CPU (default: auto)")
+    train.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help="auto: bf16 (or fp16) on CUDA, bf16 on CPUs with native bfloat16 (AMX, AVX-512 BF16), else fp32 (default: auto)")
     train.set_defaults(func=run_train, argument_flags={"r1_gamma": "r1"})
     from ..cli import remember_defaults  # --resume compares only the flags typed with the saved settings
 
