@@ -26,29 +26,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import artgen  # noqa: E402
 from artgen.checkpoint import RunDir  # noqa: E402
 from artgen.device import auto_precision, resolve_device  # noqa: E402
-from artgen.train import Callback  # noqa: E402
+from artgen.train import LambdaCallback  # noqa: E402
 
 LAYERS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
 
 
-class Clock(Callback):
-    """Wall-clock time at the end of every step."""
-
-    def __init__(self):
-        self.times: list[float] = []
-
-    def on_step_end(self, trainer, step):
-        self.times.append(time.perf_counter())
-
-
 def seconds_per_step(arch: str, size: int, steps: int, precision: str, device: str) -> tuple[float, str]:
-    clock = Clock()
+    times: list[float] = []
+    clock = LambdaCallback(lambda trainer, step: times.append(time.perf_counter()), 1, at_end=False)  # wall-clock at every step's end
     with tempfile.TemporaryDirectory() as tmp:
         artgen.train_fast_style("swirls", out=Path(tmp) / "run", arch=arch, size=size, steps=steps + 1, batch_size=4, style_layers=LAYERS,
                                 backbone="vgg19-original", preview_every=None, checkpoint_every=None, progress=False, device=device,
                                 precision=precision, callbacks=[clock])
         chosen = RunDir(Path(tmp) / "run").load_config()["train"]["precision"]
-    return (clock.times[-1] - clock.times[0]) / steps, chosen
+    return (times[-1] - times[0]) / steps, chosen
 
 
 def main(argv=None) -> int:

@@ -158,13 +158,12 @@ def train_fast_style(
         encoder = build_encoder(opts.backbone, layers, weights=opts.weights, device=dev)
     encoder = encoder.to(dev)
     net = build_net(model_cfg or opts.arch, dev)
-    if setup.precision.name != "fp32" or dev.type == "cuda":
-        # channels-last (NHWC) is what oneDNN's bf16 (AMX) and cuDNN convolutions run fastest on
-        from ..stylize.options import set_encoder_layout
+    from ..stylize.options import memory_format_for
 
-        if hasattr(encoder, "set_memory_format"):
-            set_encoder_layout(encoder, setup.precision.name, dev)
-        net.to(memory_format=torch.channels_last)
+    layout = memory_format_for(setup.precision.name, dev)  # channels-last with bf16/fp16 and on CUDA
+    if hasattr(encoder, "set_memory_format"):
+        encoder.set_memory_format(layout)
+    net.to(memory_format=layout)
     if opts.init_from and not resume:
         load_net_weights(net, init_run, "{arg:init_from}")  # init_run: read and checked by check()
     targets = style_grams(encoder, style_tensors, opts.style_layers, blend=opts.style_blend) if style_tensors is not None else None

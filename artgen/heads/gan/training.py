@@ -98,8 +98,7 @@ def train_gan(
     ``sample_every`` steps and ``curves.png``.  ``resume=True`` reads every
     setting back from the folder (``steps`` may be raised to train longer).
     ``precision="auto"`` is bf16 on GPUs that support it (fp16 on older ones) and on
-    CPUs that multiply bfloat16 natively (AMX, AVX-512 BF16: 1.3x the steps per second
-    at 32 px, 2x at 64 px), else fp32.  ``augment="auto"`` turns on DiffAugment's ``color,translation,cutout``
+    CPUs that multiply bfloat16 natively (AMX, AVX-512 BF16), else fp32.  ``augment="auto"`` turns on DiffAugment's ``color,translation,cutout``
     below :data:`AUGMENT_AUTO_LIMIT` images, and ``ada_target="auto"`` sets
     :data:`ADA_TARGET` whenever augmentation is on. ``batch_size="auto"`` is
     :data:`CPU_BATCH_SIZE` (16) on the CPU and :data:`GPU_BATCH_SIZE` (64) on a GPU.  Recipe and sources: :class:`GANTask`.

@@ -129,10 +129,14 @@ def stylize_precision(name: str, device: torch.device, *, bf16_supported: bool |
     return auto_precision(device, loss_scaling=False, cpu_bf16=True, bf16_supported=bf16_supported)
 
 
+def memory_format_for(precision: str, device: torch.device) -> torch.memory_format:
+    """Channels-last for bf16/fp16 and on CUDA (what oneDNN's bf16 and cuDNN's convolutions run fastest on), else contiguous."""
+    return torch.channels_last if precision != "fp32" or device.type == "cuda" else torch.contiguous_format
+
+
 def set_encoder_layout(encoder: FeatureEncoder, precision: str, device: torch.device) -> FeatureEncoder:
-    """Channels-last for bf16/fp16 and on CUDA (what oneDNN's bf16 and cuDNN's convolutions run fastest on)."""
-    fast = precision != "fp32" or device.type == "cuda"
-    return encoder.set_memory_format(torch.channels_last if fast else torch.contiguous_format)
+    """Run ``encoder`` in :func:`memory_format_for` ``(precision, device)``."""
+    return encoder.set_memory_format(memory_format_for(precision, device))
 
 
 def resolve_options(options: StyleConfig, encoder: FeatureEncoder) -> StyleConfig:
