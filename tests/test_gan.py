@@ -40,6 +40,25 @@ def test_a_saved_config_without_g_convs_rebuilds_the_one_conv_layout():
         GANConfig(size=32, g_convs=0)
 
 
+@pytest.mark.parametrize("num_classes", [0, 3])
+def test_skip_z_starts_as_the_plain_generator_and_lets_the_code_set_every_block(num_classes):
+    torch.manual_seed(0)
+    cfg = GANConfig(size=64, num_classes=num_classes, latent_norm=True, **TINY)
+    plain = Generator(cfg)
+    skip = Generator(GANConfig.from_dict(dict(cfg.to_dict(), skip_z=True)))
+    missing = skip.load_state_dict(plain.state_dict(), strict=False).missing_keys
+    assert missing and all(k.startswith("skip.") for k in missing)
+    assert len(skip.skip) == cfg.num_blocks  # after the stem and after every doubling but the last
+    z, y = torch.randn(4, cfg.z_dim), (torch.arange(4) % 3 if num_classes else None)
+    assert torch.equal(skip(z, y), plain(z, y))  # zero-initialised gains and biases: the identity
+    skip(z, y).square().mean().backward()
+    for i, mod in enumerate(skip.skip):  # the code reaches every resolution
+        assert float(mod.affine.weight.grad.abs().sum()) > 0, f"skip {i} got no gradient from z"
+    old = cfg.to_dict()
+    del old["skip_z"]  # a run saved before skip_z existed rebuilds without it
+    assert set(Generator(GANConfig.from_dict(old)).state_dict()) == set(plain.state_dict())
+
+
 def test_width_follows_resolution_and_bad_sizes_are_refused():
     cfg = GANConfig(size=256)
     assert cfg.g_channels(4) == cfg.max_width and cfg.g_channels(128) == cfg.g_width
@@ -91,6 +110,27 @@ def test_one_training_step_moves_both_networks_and_the_ema():
     for name, module in task.modules.items():
         after = module.state_dict()
         assert any(not torch.equal(after[k], before[name][k]) for k in after), f"{name} did not change"
+
+
+@pytest.mark.parametrize("rampup", [0.0, 0.05])
+def test_the_ema_half_life_follows_its_rampup_rule(rampup):
+    task = _task(ema_rampup=rampup, ema_decay=0.999)
+
+    def decay_at(step):  # read the decay back from one update of a zero EMA towards all-ones weights
+        for e, p in zip(task.G_ema.parameters(), task.G.parameters()):
+            e.data.zero_()
+            p.data.fill_(1.0)
+        task.update_ema(step)
+        return 1.0 - float(next(task.G_ema.parameters()).flatten()[0])
+
+    for step, half_life in ((0, 0.05), (99, 5.0), (1999, 100.0), (10**6, None)):
+        if rampup:
+            expected = 0.999 if half_life is None else min(0.999, 0.5 ** (1 / half_life))
+        else:
+            expected = min(0.999, (1 + step) / (10 + step))
+        assert decay_at(step) == pytest.approx(expected, abs=1e-6)
+    with pytest.raises(artgen.errors.ArgumentError, match="ema_rampup"):
+        GANTrainConfig(ema_rampup=2.0)
 
 
 def test_sampled_batches_work_with_fewer_images_than_the_batch_and_are_reproducible():
@@ -312,7 +352,9 @@ def test_conditional_samples_vary_within_a_class_and_a_collapsed_generator_fails
     # before the diversity fixes gave 0.32 / 0.20 and a collapsed one under 0.05
     assert min(spread_h, spread_v) > 0.35 * real_spread, (spread_h, spread_v, real_spread)
     # the same check on a generator that ignores its latent code
-    with torch.no_grad():
+    with torch.no_grad():  # z enters at the stem and at every skip-z modulation
         gan.generator_ema.stem.weight[:, : gan.config.z_dim] = 0
+        for mod in gan.generator_ema.skip:
+            mod.affine.weight[:, : gan.config.z_dim] = 0
     collapsed, _ = _spread_and_orientation(gan, "h")
     assert collapsed < 0.05 * real_spread

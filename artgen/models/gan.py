@@ -12,6 +12,14 @@ two), one block per doubling, widths halving as the resolution grows (capped at
   avoids the checkerboard artefacts of transposed convolutions; pixel norm
   keeps activations bounded without BatchNorm (whose batch statistics make the
   EMA copy and single-image sampling behave differently from training).
+  With ``skip_z`` every doubling's output is also modulated by the latent code
+  (BigGAN's skip-z, Brock et al. 2019, with the conditional gains and biases
+  applied after pixel norm instead of BatchNorm; the per-layer styles of
+  StyleGAN work the same way): ``x * (1 + gain(z)) + bias(z)`` per channel, from
+  a linear layer that starts at zero, so a new generator starts as without it.
+  Without it the code reaches only the 4x4 stem, and at 64 px every sample of a
+  run was measured to share one palette; with it each sample can set its own
+  colours at every resolution.
 * :class:`Discriminator`: [4x4 stride-2 conv -> LeakyReLU] per halving down to
   4x4 -> [minibatch standard deviation -> 3x3 conv -> LeakyReLU] -> Linear to
   one score.  The minibatch standard deviation layer (ProGAN, Karras et al.
@@ -68,6 +76,7 @@ class GANConfig(Settings):
     mbstd_group: int = 0  # minibatch standard deviation over groups of this many images (0: off, as in runs saved before it existed)
     latent_norm: bool = False  # scale z and the class embedding each to unit RMS before the stem (False in runs saved before it existed)
     g_convs: int = 1  # 3x3 convolutions per generator doubling (1 in runs saved before it existed; ProGAN/StyleGAN use 2)
+    skip_z: bool = False  # latent code modulates every doubling (BigGAN's skip-z; False in runs saved before it existed)
 
     def __post_init__(self):
         if self.size not in SIZES:
@@ -128,6 +137,25 @@ class GBlock(nn.Sequential):
         super().__init__(*layers)
 
 
+class SkipZ(nn.Module):
+    """Per-channel gain and bias from the latent code: ``(B, C, H, W), (B, in_dim) -> (B, C, H, W)``.
+
+    ``x * (1 + gain) + bias`` with ``(gain, bias) = Linear(v)``; the linear layer starts at
+    zero, so the module starts as the identity (BigGAN's skip-z conditional gains and biases).
+    """
+
+    def __init__(self, in_dim: int, channels: int):
+        super().__init__()
+        self.affine = nn.Linear(in_dim, 2 * channels)
+        nn.init.zeros_(self.affine.weight)
+        nn.init.zeros_(self.affine.bias)
+
+    def forward(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Modulate ``x`` ``(B, C, H, W)`` by the code ``v`` ``(B, in_dim)``."""
+        gain, bias = self.affine(v).to(x.dtype).unsqueeze(-1).unsqueeze(-1).chunk(2, dim=1)  # (B, C, 1, 1) each
+        return x * (1 + gain) + bias
+
+
 class Generator(nn.Module):
     """``z (B, z_dim)`` [+ labels (B,)] -> images ``(B, channels, size, size)`` in [-1, 1]."""
 
@@ -147,6 +175,8 @@ class Generator(nn.Module):
             blocks.append(GBlock(c.g_channels(res), c.g_channels(res * 2), c.g_convs))
             res *= 2
         self.blocks = nn.Sequential(*blocks)  # ends at size / 2
+        if c.skip_z:  # one modulation after the stem and after each doubling but the last
+            self.skip = nn.ModuleList([SkipZ(in_dim, c.g_channels(4 * 2**i)) for i in range(c.num_blocks)])
         # The last doubling ends in pixels: nearest upsample, g_convs - 1 convolutions at full
         # resolution on half the previous width, then a 3x3 conv to `channels` (with g_convs=1,
         # upsample + that conv: the layout of runs saved before g_convs existed).
@@ -167,7 +197,12 @@ class Generator(nn.Module):
         elif c.latent_norm:
             z = _unit_rms(z)
         x = self.stem_act(self.stem(z).view(z.shape[0], -1, 4, 4))  # (B, C0, 4, 4)
-        x = self.blocks(x)  # (B, C, size/2, size/2)
+        if c.skip_z:
+            x = self.skip[0](x, z)
+            for block, mod in zip(self.blocks, self.skip[1:]):
+                x = mod(block(x), z)
+        else:
+            x = self.blocks(x)  # (B, C, size/2, size/2)
         return torch.tanh(self.to_image(x))
 
 

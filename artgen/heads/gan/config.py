@@ -105,6 +105,7 @@ class GANTrainConfig(Settings):
     r1_gamma: float = 0.1
     r1_every: int = 16
     ema_decay: float = 0.999
+    ema_rampup: float = 0.0  # > 0: the EMA's half-life is at most this fraction of the steps taken (StyleGAN2-ADA); 0: the EMA_WARMUP rule of runs saved before it existed
     diversity: float = 0.0  # weight of the mode-seeking term (MSGAN); 0: off, as in runs saved before it existed
     augment: list[str] = field(default_factory=list)
     augment_p: float = 1.0  # fixed augmentation strength when ada_target is 0
@@ -135,6 +136,8 @@ class GANTrainConfig(Settings):
             raise UsageError("r1_every must be at least 1")
         if self.crop not in ("center", "random"):
             raise UsageError(f"crop must be 'center' or 'random', not {self.crop!r}")
+        if not 0 <= self.ema_rampup <= 1:
+            raise ArgumentError("ema_rampup", f"must be in [0, 1] (0: the older warm-up rule), got {self.ema_rampup}")
         if self.diversity < 0:
             raise ArgumentError("diversity", f"must be >= 0, got {self.diversity}")
         if self.freeze_d < 0:

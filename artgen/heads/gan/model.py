@@ -222,7 +222,7 @@ def init_from_run(gan: GAN, path: str | os.PathLike) -> None:
         problems.append(f"it has {src.channels} channel(s) and this run {dst.channels} (pass {{arg:channels={src.channels}}})")
     if src.num_classes != dst.num_classes:
         problems.append(f"it has {src.num_classes or 'no'} classes and this run {dst.num_classes or 'none'}")
-    for key in ("z_dim", "g_width", "d_width", "max_width", "spectral_norm", "mbstd_group", "latent_norm", "g_convs"):
+    for key in ("z_dim", "g_width", "d_width", "max_width", "spectral_norm", "mbstd_group", "latent_norm", "g_convs", "skip_z"):
         if getattr(src, key) != getattr(dst, key):
             problems.append(f"its {key} is {getattr(src, key)} and this run's {getattr(dst, key)}")
     if problems:

@@ -165,12 +165,17 @@ class GANTask(Task):
     def update_ema(self, step: int) -> None:
         """EMA of the generator's weights, with a warm-up so early samples are not stuck at the initial weights.
 
-        ``G_ema <- decay * G_ema + (1 - decay) * G`` with ``decay = min(ema_decay, (1 + step) / (EMA_WARMUP + step))``
-        (see :data:`EMA_WARMUP`); buffers are not averaged.
+        ``G_ema <- decay * G_ema + (1 - decay) * G``. With ``ema_rampup`` r > 0 the average's
+        half-life is at most r times the steps taken, ``decay = min(ema_decay, 0.5 ** (1 / (r * (step + 1))))``
+        (StyleGAN2-ADA's ``ema_rampup``, Karras et al. 2020); with r = 0 (runs saved before it existed)
+        ``decay = min(ema_decay, (1 + step) / (EMA_WARMUP + step))`` (see :data:`EMA_WARMUP`).
+        Buffers are not averaged.
         """
         if self._ema_params is None:
             self._ema_params = (list(self.G_ema.parameters()), list(self.G.parameters()))
-        decay = min(self.train_cfg.ema_decay, (1 + step) / (EMA_WARMUP + step))
+        rampup = self.train_cfg.ema_rampup
+        warm = 0.5 ** (1.0 / (rampup * (step + 1))) if rampup > 0 else (1 + step) / (EMA_WARMUP + step)
+        decay = min(self.train_cfg.ema_decay, warm)
         ema, live = self._ema_params
         for e, p in zip(ema, live):
             e.lerp_(p, 1.0 - decay)

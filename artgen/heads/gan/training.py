@@ -73,6 +73,7 @@ def train_gan(
     r1_gamma: float = 0.1,
     r1_every: int = 16,
     ema_decay: float = 0.999,
+    ema_rampup: float = 0.0,
     g_width: int | None = None,
     d_width: int | None = None,
     z_dim: int = 128,
@@ -80,6 +81,7 @@ def train_gan(
     mbstd_group: int = 4,
     latent_norm: bool = True,
     g_convs: int = 1,
+    skip_z: bool = True,
     diversity: float = 0.2,
     sample_every: int = 500,
     checkpoint_every: int = 1000,
@@ -162,10 +164,10 @@ def train_gan(
         config = GANConfig(
             size=size, channels=gd.images.shape[1], z_dim=z_dim, num_classes=len(gd.classes) if conditional else 0,
             g_width=g_width or defaults.g_width, d_width=d_width or defaults.d_width, spectral_norm=spectral_norm, mbstd_group=mbstd_group, latent_norm=latent_norm,
-            g_convs=g_convs, classes=list(gd.classes) if conditional else None,
+            g_convs=g_convs, skip_z=skip_z, classes=list(gd.classes) if conditional else None,
         )
         tc = GANTrainConfig(
-            steps=10000 if steps is None else steps, batch_size=resolve_batch_size(batch_size, dev), lr_g=lr_g, lr_d=lr_d, loss=loss, r1_gamma=r1_gamma, r1_every=r1_every, ema_decay=ema_decay, diversity=diversity,
+            steps=10000 if steps is None else steps, batch_size=resolve_batch_size(batch_size, dev), lr_g=lr_g, lr_d=lr_d, loss=loss, r1_gamma=r1_gamma, r1_every=r1_every, ema_decay=ema_decay, ema_rampup=ema_rampup, diversity=diversity,
             augment=policy, augment_p=augment_p, ada_target=float(ada_target), freeze_d=freeze_d, hflip=hflip, crop=crop, seed=seed, sample_every=sample_every, checkpoint_every=checkpoint_every,
             channels_last=(dev.type != "mps") if channels_last is None else channels_last,
             dataset=gd.name if data is None else None, data=_absolute(data),
@@ -197,9 +199,9 @@ def train_gan(
 
 def _saved_arguments(config: GANConfig, tc: GANTrainConfig, precision: str) -> dict:
     """A saved run's settings under :func:`train_gan`'s argument names (what a resume compares the given ones with)."""
-    saved = {name: getattr(tc, name) for name in ("steps", "batch_size", "lr_g", "lr_d", "loss", "r1_gamma", "r1_every", "ema_decay", "diversity", "augment_p",
+    saved = {name: getattr(tc, name) for name in ("steps", "batch_size", "lr_g", "lr_d", "loss", "r1_gamma", "r1_every", "ema_decay", "ema_rampup", "diversity", "augment_p",
                                                   "freeze_d", "hflip", "crop", "seed", "sample_every", "checkpoint_every", "channels_last")}
-    saved.update({name: getattr(config, name) for name in ("size", "channels", "z_dim", "g_width", "d_width", "spectral_norm", "mbstd_group", "latent_norm", "g_convs")})
+    saved.update({name: getattr(config, name) for name in ("size", "channels", "z_dim", "g_width", "d_width", "spectral_norm", "mbstd_group", "latent_norm", "g_convs", "skip_z")})
     saved.update(conditional=config.conditional, augment=list(tc.augment), ada_target=tc.ada_target, precision=precision)
     return saved
 
