@@ -297,6 +297,25 @@ def nearest_neighbours(fake: torch.Tensor, real: torch.Tensor) -> tuple[torch.Te
     return distance, index, rr.min(dim=1).values
 
 
+def colour_spread(images: torch.Tensor) -> float:
+    """Palette diversity: the spread of the images' mean colours, ``sqrt(trace(cov))`` of the per-image mean RGB.
+
+    ``images`` ``(N, C, H, W)`` floats in [0, 1] with C = 3 or 4 (alpha is ignored: colour
+    only); returns a value in [0, sqrt(3)/2] (RGB units, 1 = full scale), 0 when every image
+    has the same mean colour: the number that drops when every sample of a GAN shares
+    one palette, whatever their shapes. Compare it with the real images' value.
+
+    Raises:
+        UsageError: fewer than 2 images, or not RGB(A).
+    """
+    if images.dim() != 4 or images.shape[1] not in (3, 4):
+        raise UsageError(f"the colour spread needs RGB or RGBA images (N, 3 or 4, H, W), got shape {tuple(images.shape)}")
+    if len(images) < 2:
+        raise UsageError("the colour spread needs at least 2 images")
+    means = images[:, :3].float().mean(dim=(2, 3))  # (N, 3)
+    return float(means.var(dim=0).sum().sqrt())
+
+
 def pixel_spread(images: torch.Tensor, labels: torch.Tensor) -> float:
     """Within-class diversity in pixel space: the per-pixel standard deviation across each class's images, averaged over pixels and classes.
 

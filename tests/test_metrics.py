@@ -50,6 +50,23 @@ def test_recall_and_pixel_spread_expose_a_collapsed_generator():
     assert idx.tolist() == [0, 1, 2, 3, 4] and float(d.max()) < 1e-6 and float(real_nn.min()) > 0
 
 
+def test_colour_spread_falls_when_every_sample_shares_one_palette_whatever_the_shapes():
+    g = torch.Generator().manual_seed(0)
+    shapes = (torch.rand(32, 1, 16, 16, generator=g) > 0.5).float()  # varied shapes
+    palettes = torch.rand(32, 3, 1, 1, generator=g)  # each image its own colour
+    varied = shapes * palettes + (1 - shapes)  # coloured shapes on white
+    one_palette = shapes * palettes[:1] + (1 - shapes)
+    assert metrics.colour_spread(varied) > 5 * metrics.colour_spread(one_palette)
+    # the value: sqrt of the summed per-channel variance of the mean colours
+    assert metrics.colour_spread(palettes.expand(-1, -1, 4, 4)) == pytest.approx(float(palettes.flatten(1).var(0).sum().sqrt()), rel=1e-5)
+    alpha = torch.cat([palettes.expand(-1, -1, 4, 4), torch.rand(32, 1, 4, 4, generator=g)], 1)
+    assert metrics.colour_spread(alpha) == pytest.approx(metrics.colour_spread(palettes.expand(-1, -1, 4, 4)))  # alpha ignored
+    with pytest.raises(UsageError, match="RGB"):
+        metrics.colour_spread(torch.rand(4, 1, 8, 8))
+    with pytest.raises(UsageError, match="at least 2"):
+        metrics.colour_spread(torch.rand(1, 3, 8, 8))
+
+
 class _NvidiaStyle(nn.Module):  # NVIDIA's interface: uint8 (B, 3, H, W) of any size, return_features=True
     def forward(self, x: torch.Tensor, return_features: bool = False) -> torch.Tensor:
         assert x.dtype == torch.uint8

@@ -253,6 +253,8 @@ def run_eval(args) -> int:
         print(f"precision {out['precision']:.3f} (fidelity)  recall {out['recall']:.3f} (diversity; near 0 = collapse)  ({out['features']} features, k=3)")
     else:
         print(f"diversity: not measured: {out['diversity_note']}")
+    if "colour_spread" in out:
+        print(f"colour spread {out['colour_spread']:.3f} (real images: {out['real_colour_spread']:.3f}; well below = one palette for every sample)")
     if "class_spread" in out:
         print(f"within-class pixel spread {out['class_spread']:.3f} (real images: {out['real_class_spread']:.3f}; near 0 = every sample of a class the same)")
     if "memorisation_ratio" in out:

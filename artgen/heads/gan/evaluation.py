@@ -20,7 +20,9 @@ def evaluate_gan(gan, real, *, num_samples=1000, features="auto", inception_weig
       saying why they could not be computed.  For a conditional GAN with
       ``real_labels``: ``class_spread`` (mean over classes of the per-pixel
       standard deviation across that class's samples, in [0, 0.5]) and
-      ``real_class_spread``, the same for the real images.
+      ``real_class_spread``, the same for the real images.  For colour images:
+      ``colour_spread`` and ``real_colour_spread`` (:func:`artgen.metrics.colour_spread`,
+      the spread of per-image mean colours: low when every sample shares one palette).
     * Memorisation: ``nn_distance_median`` (feature distance from each sample
       to its nearest training image) against ``real_nn_distance_median``
       (training images to their nearest other training image), and their ratio
@@ -57,6 +59,9 @@ def evaluate_gan(gan, real, *, num_samples=1000, features="auto", inception_weig
     else:
         out["diversity_note"] = f"precision/recall need more than {k} real and {k} generated images"
     c = gan.config
+    if c.channels in (3, 4) and num_samples >= 2 and len(real) >= 2:
+        out["colour_spread"] = metrics.colour_spread(fake)
+        out["real_colour_spread"] = metrics.colour_spread(real.float() / 255.0)
     if c.conditional and real_labels is not None:
         gen_labels = gan.labels(num_samples, None)
         out["class_spread"] = metrics.pixel_spread(fake, gen_labels)
