@@ -245,6 +245,17 @@ def train_fastgan(images, size, budget, seed):
 # --- artgen ---------------------------------------------------------------------------------------------
 
 
+def _setting(value: str):
+    """``--artgen-set`` value: JSON (``5e-4``, ``true``, ``[1, 2]``), Python's ``True``/``False``/``None``, else the string."""
+    python = {"True": True, "False": False, "None": None}
+    if value in python:
+        return python[value]
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
 def train_artgen(images, size, budget, seed, folder: Path):
     import artgen
     from artgen.heads.gan import train_gan
@@ -297,7 +308,7 @@ def main():
         return
     for item in args.artgen_set:
         key, value = item.split("=", 1)
-        ARTGEN_SETTINGS[key] = json.loads(value) if value[:1] in "0123456789-[{tf" else value
+        ARTGEN_SETTINGS[key] = _setting(value)
     torch.set_num_threads(args.threads)
     weights = args.inception_weights or metrics.find_inception_weights()
     feat, name = metrics.feature_network("inception", weights=weights)
