@@ -133,6 +133,13 @@ def test_the_ema_half_life_follows_its_rampup_rule(rampup):
         GANTrainConfig(ema_rampup=2.0)
 
 
+def test_out_of_range_ema_and_diversity_settings_are_refused_before_the_run_folder_exists(tmp_path):
+    for bad in (dict(ema_rampup=2.0), dict(diversity=-1.0)):
+        with pytest.raises(artgen.errors.ArgumentError, match=next(iter(bad))):
+            train_gan(dataset="art", size=32, steps=1, out=tmp_path / "run", device="cpu", progress=False, **bad)
+        assert not (tmp_path / "run").exists()
+
+
 def test_sampled_batches_work_with_fewer_images_than_the_batch_and_are_reproducible():
     src = _sources(n=3, bs=8)
     a = [x for x, _ in src.epoch(0)]

@@ -103,7 +103,10 @@ def train_gan(
     CPUs that multiply bfloat16 natively (AMX, AVX-512 BF16), else fp32.  ``augment="auto"`` turns on DiffAugment's ``color,translation,cutout``
     below :data:`AUGMENT_AUTO_LIMIT` images, and ``ada_target="auto"`` sets
     :data:`ADA_TARGET` whenever augmentation is on. ``batch_size="auto"`` is
-    :data:`CPU_BATCH_SIZE` (16) on the CPU and :data:`GPU_BATCH_SIZE` (64) on a GPU.  Recipe and sources: :class:`GANTask`.
+    :data:`CPU_BATCH_SIZE` (16) on the CPU and :data:`GPU_BATCH_SIZE` (64) on a GPU.  ``skip_z=True``
+    lets the latent code modulate every generator doubling (BigGAN's skip-z; see
+    :mod:`artgen.models.gan`); ``ema_rampup`` > 0 caps the EMA's half-life at that fraction of the
+    steps so far (StyleGAN2-ADA; 0 keeps the :data:`EMA_WARMUP` rule).  Recipe and sources: :class:`GANTask`.
 
     Raises:
         UsageError, ArgumentError: a bad argument (named), checked before the run folder is touched;
@@ -129,6 +132,7 @@ def train_gan(
                           sample_every=sample_every, checkpoint_every=checkpoint_every, lr_g=lr_g, lr_d=lr_d, r1_gamma=r1_gamma)
         if data is not None and not Path(data).expanduser().is_dir():
             raise ArgumentError("data", f"'{data}' {'is not a folder' if Path(data).expanduser().exists() else 'does not exist'}")
+        GANTrainConfig(ema_decay=ema_decay, ema_rampup=ema_rampup, diversity=diversity)  # their range checks, before any file is written
 
     setup = start_run(out, resume=resume, overwrite=overwrite, device=device, precision=precision, seed=seed, check=check, cpu_bf16=True,
                       read_config=lambda run: run.load_head_config(HEAD, "GAN"))
