@@ -12,7 +12,7 @@ two), one block per doubling, widths halving as the resolution grows (capped at
   avoids the checkerboard artefacts of transposed convolutions; pixel norm
   keeps activations bounded without BatchNorm (whose batch statistics make the
   EMA copy and single-image sampling behave differently from training).
-  With ``skip_z`` every doubling's output is also modulated by the latent code
+  With ``skip_z`` the stem's output and every doubling's but the last are also modulated by the latent code
   (BigGAN's skip-z, Brock et al. 2019, with the conditional gains and biases
   applied after pixel norm instead of BatchNorm; the per-layer styles of
   StyleGAN work the same way): ``x * (1 + gain(z)) + bias(z)`` per channel, from
