@@ -74,16 +74,18 @@ def load_collection(name: str, size: int, count: int, args) -> torch.Tensor:
             raise SystemExit(f"--emoji-dir '{args.emoji_dir}' holds no PNG or SVG files")
         g = torch.Generator().manual_seed(0)
         files = [files[i] for i in torch.randperm(len(files), generator=g)[:count].tolist()]
+        if files[0].suffix == ".svg":  # vector Twemoji, drawn at the training size (cairosvg, in the bench extra)
+            import io
+
+            import cairosvg
+
+            def read(f):
+                return Image.open(io.BytesIO(cairosvg.svg2png(url=str(f), output_width=size, output_height=size)))
+        else:
+            read = Image.open
         out = []
         for f in files:
-            if f.suffix == ".svg":  # vector Twemoji, drawn at the training size (cairosvg, in the bench extra)
-                import io
-
-                import cairosvg
-
-                img = Image.open(io.BytesIO(cairosvg.svg2png(url=str(f), output_width=size, output_height=size))).convert("RGBA")
-            else:
-                img = Image.open(f).convert("RGBA")
+            img = read(f).convert("RGBA")
             bg = Image.new("RGBA", img.size, (255, 255, 255, 255))
             img = Image.alpha_composite(bg, img).convert("RGB").resize((size, size), Image.Resampling.LANCZOS)
             out.append(torch.from_numpy(__import__("numpy").asarray(img).copy()).permute(2, 0, 1))
