@@ -8,7 +8,10 @@ objective of ``benchmarks/style_quality.py``:
 * reference style loss: ``(1/5) sum_l ||G_l(out) - G_l(style)||^2 / ||G_l(style)||^2`` over
   relu1_1..relu5_1 of the original VGG19 (lower is better; the style image at the output's long side);
 * content detail: the correlation of band-pass luminance (structure ~1/50 of the image side)
-  between output and photo (higher is better).
+  between output and photo (higher is better);
+* content layout: the same at a coarse scale (structure ~1/8 of the side: the subject's large
+  shapes), which falls when a network paints the style's large motifs over the subject while
+  keeping its edges (higher is better).
 
 The goal (issue text): a trained network comes within 1.5x of the Gatys result's reference style
 loss, and keeps content detail.
@@ -41,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import artgen  # noqa: E402
 from artgen.images import load_tensor, make_grid, resize_tensor, save_image  # noqa: E402
-from style_quality import Reference, content_detail, load, package_file  # noqa: E402
+from style_quality import Reference, content_detail, content_layout, load, package_file  # noqa: E402
 
 TRAIN_PHOTOS = [
     ("scikit-image", f"skimage/data/{name}")
@@ -133,7 +136,8 @@ def main(argv=None) -> int:
             opt = resize_tensor(gatys(ppath, spath, args.eval_size, cache), tuple(photo.shape[-2:]))
             row = {"style": name, "photo": ppath.stem, "arch": args.arch, "steps": args.steps, "train_seconds": round(train_s, 1),
                    "fast_style_loss": round(ref.style_loss(fast, style), 4), "gatys_style_loss": round(ref.style_loss(opt, style), 4),
-                   "fast_detail": round(content_detail(fast, photo), 3), "gatys_detail": round(content_detail(opt, photo), 3)}
+                   "fast_detail": round(content_detail(fast, photo), 3), "gatys_detail": round(content_detail(opt, photo), 3),
+                   "fast_layout": round(content_layout(fast, photo), 3), "gatys_layout": round(content_layout(opt, photo), 3)}
             row["ratio"] = round(row["fast_style_loss"] / row["gatys_style_loss"], 2)
             row["fast_per_layer"] = [round(t, 4) for t in ref.per_layer(fast, style)]
             row["gatys_per_layer"] = [round(t, 4) for t in ref.per_layer(opt, style)]
@@ -146,7 +150,9 @@ def main(argv=None) -> int:
     ratios = sorted(r["ratio"] for r in rows)
     summary = {"median_ratio": ratios[len(ratios) // 2], "worst_ratio": ratios[-1],
                "median_fast_detail": sorted(r["fast_detail"] for r in rows)[len(rows) // 2],
-               "median_gatys_detail": sorted(r["gatys_detail"] for r in rows)[len(rows) // 2], "settings": vars(args)}
+               "median_gatys_detail": sorted(r["gatys_detail"] for r in rows)[len(rows) // 2],
+               "median_fast_layout": sorted(r["fast_layout"] for r in rows)[len(rows) // 2],
+               "median_gatys_layout": sorted(r["gatys_layout"] for r in rows)[len(rows) // 2], "settings": vars(args)}
     print(json.dumps(summary))
     (out / "results.json").write_text(json.dumps({"rows": rows, "summary": summary}, indent=1))
     return 0

@@ -118,7 +118,8 @@ def _gauss(x: torch.Tensor, sigma: float) -> torch.Tensor:
     t = torch.arange(-radius, radius + 1, dtype=torch.float32)
     k = torch.exp(-(t**2) / (2 * sigma**2))
     k = k / k.sum()
-    x = F.pad(x, (radius, radius, radius, radius), mode="reflect")
+    mode = "reflect" if radius < min(x.shape[-2:]) else "replicate"  # reflect needs the image wider than the kernel's radius
+    x = F.pad(x, (radius, radius, radius, radius), mode=mode)
     x = F.conv2d(x, k.view(1, 1, 1, -1))
     return F.conv2d(x, k.view(1, 1, -1, 1))
 
@@ -130,6 +131,29 @@ def content_detail(out: torch.Tensor, content: torch.Tensor) -> float:
 
     def band(x):
         y = luminance(x.float().cpu())  # (1, 1, H, W)
+        return (_gauss(y, s1) - _gauss(y, s2)).flatten()
+
+    a, b = band(out), band(content)
+    a, b = a - a.mean(), b - b.mean()
+    return float((a * b).sum() / (a.norm() * b.norm()).clamp_min(1e-12))
+
+
+def content_layout(out: torch.Tensor, content: torch.Tensor) -> float:
+    """Correlation of coarse band-pass luminance (DoG, sigma side/12 and side/6) between output and content.
+
+    ``out`` and ``content``: (1, 3, H, W) in [0, 1], same size; returns a value in [-1, 1]. Where
+    ``content_detail`` looks at structure about 1/50 of the side (edges, fur), this looks at the
+    subject's large shapes (a face, a cup, a head against the background). A style network that
+    paints the texture's large motifs over the photo keeps fine edges, so its detail stays high,
+    but loses the subject, and this falls: on 384 px outputs Gatys's results score 0.84-0.94, a
+    network that keeps the cat, the coffee and Grace Hopper 0.85-0.86, one that hides them
+    0.37-0.59.
+    """
+    side = max(out.shape[-2:])
+    s1, s2 = side / 12.0, side / 6.0
+
+    def band(x):
+        y = luminance(x.float().cpu())
         return (_gauss(y, s1) - _gauss(y, s2)).flatten()
 
     a, b = band(out), band(content)

@@ -226,3 +226,31 @@ def test_grey_inputs_give_a_grey_result():
     assert spread.max().item() == 0.0
     coloured, _ = S.stylize_tensor(content, _style(48), S.StyleConfig(size=48, steps=6, **FAST))
     assert (coloured.amax(dim=1) - coloured.amin(dim=1)).max().item() > 0.05  # a coloured style still brings colour
+
+
+def test_benchmark_layout_measure_sees_a_lost_subject_that_the_detail_measure_misses():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from style_quality import content_detail, content_layout
+
+    g = torch.Generator().manual_seed(0)
+    n = 192
+    yy, xx = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
+
+    def picture(cx, texture):  # a bright disc (the subject) on grey under 4-pixel texture
+        disc = (((xx - cx) ** 2 + (yy - 96) ** 2) < 40 * 40).float()
+        return (0.3 + 0.4 * disc + texture).clamp(0, 1).expand(1, 3, n, n)
+
+    def texture():
+        return (torch.rand(1, 1, n // 4, n // 4, generator=g) - 0.5).repeat_interleave(4, -1).repeat_interleave(4, -2) * 0.3
+
+    fine = texture()
+    content = picture(60, fine)
+    restyled = picture(60, texture())  # subject kept, fine texture replaced
+    subject_moved = picture(132, fine)  # fine texture kept, subject gone from its place
+    assert content_layout(content, content) > 0.999
+    assert content_layout(restyled, content) > 0.9
+    assert content_layout(subject_moved, content) < 0.2
+    assert content_detail(subject_moved, content) > 0.6  # the fine-scale measure alone would pass it
