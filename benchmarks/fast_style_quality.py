@@ -147,12 +147,16 @@ def main(argv=None) -> int:
     h = w = 256
     tiles = [resize_tensor(t, (h, w))[0] for r in sheet for t in r]
     save_image(make_grid(torch.stack(tiles), nrow=4), out / "sheet.png", overwrite=True, metadata={"columns": "photo, style, gatys, fast network"})
+    settings = vars(args)
+    if args.reuse and (out / "results.json").is_file():  # the networks were trained with the earlier run's settings: keep them on record
+        earlier = json.loads((out / "results.json").read_text()).get("summary", {}).get("settings", {})
+        settings = {**earlier, "reuse": True, "cache": args.cache, "out": args.out}
     ratios = sorted(r["ratio"] for r in rows)
     summary = {"median_ratio": ratios[len(ratios) // 2], "worst_ratio": ratios[-1],
                "median_fast_detail": sorted(r["fast_detail"] for r in rows)[len(rows) // 2],
                "median_gatys_detail": sorted(r["gatys_detail"] for r in rows)[len(rows) // 2],
                "median_fast_layout": sorted(r["fast_layout"] for r in rows)[len(rows) // 2],
-               "median_gatys_layout": sorted(r["gatys_layout"] for r in rows)[len(rows) // 2], "settings": vars(args)}
+               "median_gatys_layout": sorted(r["gatys_layout"] for r in rows)[len(rows) // 2], "settings": settings}
     print(json.dumps(summary))
     (out / "results.json").write_text(json.dumps({"rows": rows, "summary": summary}, indent=1))
     return 0
