@@ -126,16 +126,7 @@ def _gauss(x: torch.Tensor, sigma: float) -> torch.Tensor:
 
 def content_detail(out: torch.Tensor, content: torch.Tensor) -> float:
     """Correlation of band-pass luminance (DoG, sigma side/100 and side/50) between output and content."""
-    side = max(out.shape[-2:])
-    s1, s2 = side / 100.0, side / 50.0
-
-    def band(x):
-        y = luminance(x.float().cpu())  # (1, 1, H, W)
-        return (_gauss(y, s1) - _gauss(y, s2)).flatten()
-
-    a, b = band(out), band(content)
-    a, b = a - a.mean(), b - b.mean()
-    return float((a * b).sum() / (a.norm() * b.norm()).clamp_min(1e-12))
+    return _band_correlation(out, content, 100.0, 50.0)
 
 
 def content_layout(out: torch.Tensor, content: torch.Tensor) -> float:
@@ -149,12 +140,16 @@ def content_layout(out: torch.Tensor, content: torch.Tensor) -> float:
     network that keeps the cat, the coffee and Grace Hopper 0.85-0.86, one that hides them
     0.37-0.59.
     """
+    return _band_correlation(out, content, 12.0, 6.0)
+
+
+def _band_correlation(out: torch.Tensor, content: torch.Tensor, fine: float, coarse: float) -> float:
+    """Pearson correlation of the luminance band between Gaussian sigmas side/``fine`` and side/``coarse``."""
     side = max(out.shape[-2:])
-    s1, s2 = side / 12.0, side / 6.0
 
     def band(x):
-        y = luminance(x.float().cpu())
-        return (_gauss(y, s1) - _gauss(y, s2)).flatten()
+        y = luminance(x.float().cpu())  # (1, 1, H, W)
+        return (_gauss(y, side / fine) - _gauss(y, side / coarse)).flatten()
 
     a, b = band(out), band(content)
     a, b = a - a.mean(), b - b.mean()
