@@ -114,14 +114,15 @@ def main(argv=None) -> int:
     crops = make_crops(out.parent / f"crops_{args.crops}_{round(args.size * 1.25)}", args.crops, round(args.size * 1.25))
     overrides = json.loads(args.train)
     ref = Reference()
+    # --reuse: the earlier run's results hold the networks' training times and settings
+    earlier = json.loads((out / "results.json").read_text()) if args.reuse and (out / "results.json").is_file() else {}
     rows, sheet = [], []
     for name in [s.strip() for s in args.styles.split(",") if s.strip()]:
         spath = package_file(*STYLES[name])
         t0 = time.perf_counter()
         if args.reuse:
             net = artgen.FastStyle.load(out / f"run_{name}", device="cpu")
-            previous = json.loads((out / "results.json").read_text())["rows"] if (out / "results.json").is_file() else []
-            train_s = next((r["train_seconds"] for r in previous if r["style"] == name), float("nan"))
+            train_s = next((r["train_seconds"] for r in earlier.get("rows", []) if r["style"] == name), float("nan"))
         else:
             net = artgen.train_fast_style(str(spath), data=str(crops), out=out / f"run_{name}", overwrite=True, arch=args.arch, size=args.size,
                                           steps=args.steps, batch_size=args.batch_size, style_size=args.eval_size, backbone="vgg19-original",
@@ -148,15 +149,14 @@ def main(argv=None) -> int:
     tiles = [resize_tensor(t, (h, w))[0] for r in sheet for t in r]
     save_image(make_grid(torch.stack(tiles), nrow=4), out / "sheet.png", overwrite=True, metadata={"columns": "photo, style, gatys, fast network"})
     settings = vars(args)
-    if args.reuse and (out / "results.json").is_file():  # the networks were trained with the earlier run's settings: keep them on record
-        earlier = json.loads((out / "results.json").read_text()).get("summary", {}).get("settings", {})
-        settings = {**earlier, "reuse": True, "cache": args.cache, "out": args.out}
-    ratios = sorted(r["ratio"] for r in rows)
-    summary = {"median_ratio": ratios[len(ratios) // 2], "worst_ratio": ratios[-1],
-               "median_fast_detail": sorted(r["fast_detail"] for r in rows)[len(rows) // 2],
-               "median_gatys_detail": sorted(r["gatys_detail"] for r in rows)[len(rows) // 2],
-               "median_fast_layout": sorted(r["fast_layout"] for r in rows)[len(rows) // 2],
-               "median_gatys_layout": sorted(r["gatys_layout"] for r in rows)[len(rows) // 2], "settings": settings}
+    if earlier:  # the networks were trained with the earlier run's settings: keep them on record
+        settings = {**earlier.get("summary", {}).get("settings", {}), "reuse": True, "cache": args.cache, "out": args.out}
+
+    def median(key):
+        return sorted(r[key] for r in rows)[len(rows) // 2]
+
+    summary = {"median_ratio": median("ratio"), "worst_ratio": max(r["ratio"] for r in rows),
+               **{f"median_{k}": median(k) for k in ("fast_detail", "gatys_detail", "fast_layout", "gatys_layout")}, "settings": settings}
     print(json.dumps(summary))
     (out / "results.json").write_text(json.dumps({"rows": rows, "summary": summary}, indent=1))
     return 0
