@@ -28,13 +28,8 @@ AUGMENT_AUTO_LIMIT = 5000
 #: with the batch, so at a fixed wall-clock a smaller batch takes more steps and gets further: on
 #: 2,000 Twemoji at 32 px, 600 s on one thread, batch 16 made 6,693 steps and reached KID 0.104
 #: (FID 189), batch 64 made 2,109 steps and reached KID 0.123 (FID 199) (benchmarks/gan_anchors.py).
-#: From :data:`CPU_LARGE_SIZE` pixels up the CPU takes :data:`CPU_BATCH_SIZE_LARGE`: a 128 px step
-#: costs about eight 32 px steps, and at batch 16 a 600 s run stops after 560-870 steps, before the
-#: generator has left its blob stage; batch 8 roughly doubles the steps (README, GAN benchmarks).
 #: GPUs keep DCGAN's 64 (their step time grows far less with the batch; not measured here).
 CPU_BATCH_SIZE = 16
-CPU_BATCH_SIZE_LARGE = 8
-CPU_LARGE_SIZE = 128
 GPU_BATCH_SIZE = 64
 
 ADA_TARGET = 0.6  # StyleGAN2-ADA's target for r_t = E[sign(D(real))], used whenever augmentation is on
@@ -168,11 +163,8 @@ def parse_augment(spec) -> tuple[str, ...]:
         raise ArgumentError("augment", f"{exc}") from None
 
 
-def resolve_batch_size(batch_size: int | str, device: torch.device, size: int = 0) -> int:
-    """``"auto"``: images per step for ``size``-pixel images on ``device``; a number is kept.
-
-    On the CPU :data:`CPU_BATCH_SIZE` below :data:`CPU_LARGE_SIZE` pixels and
-    :data:`CPU_BATCH_SIZE_LARGE` from there up; :data:`GPU_BATCH_SIZE` on CUDA or MPS.
+def resolve_batch_size(batch_size: int | str, device: torch.device) -> int:
+    """``"auto"``: :data:`CPU_BATCH_SIZE` on the CPU, :data:`GPU_BATCH_SIZE` on CUDA or MPS; a number is kept.
 
     Raises:
         ArgumentError: a string other than ``"auto"`` (names ``batch_size``).
@@ -180,9 +172,7 @@ def resolve_batch_size(batch_size: int | str, device: torch.device, size: int = 
     if isinstance(batch_size, str):
         if batch_size.strip().lower() != "auto":
             raise ArgumentError("batch_size", f"{batch_size!r}: expected a whole number of at least 1 or auto")
-        if device.type != "cpu":
-            return GPU_BATCH_SIZE
-        return CPU_BATCH_SIZE_LARGE if size >= CPU_LARGE_SIZE else CPU_BATCH_SIZE
+        return CPU_BATCH_SIZE if device.type == "cpu" else GPU_BATCH_SIZE
     return batch_size
 
 

@@ -103,8 +103,7 @@ def train_gan(
     CPUs that multiply bfloat16 natively (AMX, AVX-512 BF16), else fp32.  ``augment="auto"`` turns on DiffAugment's ``color,translation,cutout``
     below :data:`AUGMENT_AUTO_LIMIT` images, and ``ada_target="auto"`` sets
     :data:`ADA_TARGET` whenever augmentation is on. ``batch_size="auto"`` is
-    :data:`CPU_BATCH_SIZE` (16) on the CPU, :data:`CPU_BATCH_SIZE_LARGE` (8) there from
-    :data:`CPU_LARGE_SIZE` (128) px up, and :data:`GPU_BATCH_SIZE` (64) on a GPU.  ``skip_z=True``
+    :data:`CPU_BATCH_SIZE` (16) on the CPU and :data:`GPU_BATCH_SIZE` (64) on a GPU.  ``skip_z=True``
     lets the latent code modulate every generator doubling (BigGAN's skip-z; see
     :mod:`artgen.models.gan`); ``ema_rampup`` > 0 caps the EMA's half-life at that fraction of the
     steps so far (StyleGAN2-ADA; 0 keeps the :data:`EMA_WARMUP` rule).  Recipe and sources: :class:`GANTask`.
@@ -172,7 +171,7 @@ def train_gan(
             g_convs=g_convs, skip_z=skip_z, classes=list(gd.classes) if conditional else None,
         )
         tc = GANTrainConfig(
-            steps=10000 if steps is None else steps, batch_size=resolve_batch_size(batch_size, dev, size), lr_g=lr_g, lr_d=lr_d, loss=loss, r1_gamma=r1_gamma, r1_every=r1_every, ema_decay=ema_decay, ema_rampup=ema_rampup, diversity=diversity,
+            steps=10000 if steps is None else steps, batch_size=resolve_batch_size(batch_size, dev), lr_g=lr_g, lr_d=lr_d, loss=loss, r1_gamma=r1_gamma, r1_every=r1_every, ema_decay=ema_decay, ema_rampup=ema_rampup, diversity=diversity,
             augment=policy, augment_p=augment_p, ada_target=float(ada_target), freeze_d=freeze_d, hflip=hflip, crop=crop, seed=seed, sample_every=sample_every, checkpoint_every=checkpoint_every,
             channels_last=(dev.type != "mps") if channels_last is None else channels_last,
             dataset=gd.name if data is None else None, data=_absolute(data),
