@@ -316,6 +316,22 @@ def colour_spread(images: torch.Tensor) -> float:
     return float(means.var(dim=0).sum().sqrt())
 
 
+def spatial_spread(images: torch.Tensor) -> float:
+    """Structure within each image: the standard deviation over each image's pixels, per channel, averaged.
+
+    ``images`` ``(N, C, H, W)`` floats in [0, 1]; returns a value in [0, 0.5] (1 = full scale),
+    0 for images that are each one flat colour, however those colours differ (a GAN
+    generator that has collapsed to plain colour fields; the colour spread cannot see it).
+    Compare it with the real images' value.
+
+    Raises:
+        UsageError: not a batch of images ``(N, C, H, W)`` with N >= 1.
+    """
+    if images.dim() != 4 or len(images) == 0:
+        raise UsageError(f"the spatial spread needs a batch of images (N, C, H, W), got shape {tuple(images.shape)}")
+    return float(images.float().std(dim=(2, 3)).mean())
+
+
 def pixel_spread(images: torch.Tensor, labels: torch.Tensor) -> float:
     """Within-class diversity in pixel space: the per-pixel standard deviation across each class's images, averaged over pixels and classes.
 

@@ -226,6 +226,31 @@ def test_train_from_a_folder_then_init_from_with_freeze_d(tmp_path):
         train_gan(out=tmp_path / "bad3", data=folder, freeze_d=9, **common)
 
 
+def test_a_generator_collapsed_to_flat_colours_is_reported_once(caplog):
+    from artgen.heads.gan.training import FLAT_CHECK_EVERY, _FlatSamplesWatch
+
+    torch.manual_seed(0)
+    gan = GAN(GANConfig(size=32, **TINY), device="cpu")
+    g = torch.Generator().manual_seed(1)
+    images = ((torch.rand(20, 3, 1, 1, generator=g) * (torch.rand(20, 1, 32, 32, generator=g) > 0.5)) * 255).to(torch.uint8)  # shapes
+    watch = _FlatSamplesWatch(gan, images, seed=0)
+    with caplog.at_level("WARNING", logger="artgen.gan"):
+        watch(None, FLAT_CHECK_EVERY)  # a fresh generator draws structure
+        assert not caplog.records
+        with torch.no_grad():
+            conv = gan.generator_ema.to_image[-1]
+            conv.weight.zero_()  # pixels = tanh(bias): one flat colour per image
+            conv.bias.copy_(torch.tensor([0.5, -0.2, 0.1]))
+        watch(None, 2 * FLAT_CHECK_EVERY)
+        watch(None, 3 * FLAT_CHECK_EVERY)  # still flat: no second warning
+    assert len(caplog.records) == 1 and "step 400: the samples are flat colour fields" in caplog.text and "--lr-g" in caplog.text
+    flat_images = torch.full((4, 3, 32, 32), 200, dtype=torch.uint8)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="artgen.gan"):
+        _FlatSamplesWatch(gan, flat_images, seed=0)(None, FLAT_CHECK_EVERY)  # flat images: flat samples are right
+    assert not caplog.records
+
+
 def test_batch_size_auto_is_small_on_the_cpu_and_large_on_a_gpu(tmp_path):
     from artgen.errors import ArgumentError
     from artgen.heads.gan import CPU_BATCH_SIZE, GPU_BATCH_SIZE, resolve_batch_size

@@ -50,6 +50,16 @@ def test_recall_and_pixel_spread_expose_a_collapsed_generator():
     assert idx.tolist() == [0, 1, 2, 3, 4] and float(d.max()) < 1e-6 and float(real_nn.min()) > 0
 
 
+def test_spatial_spread_is_zero_for_flat_colour_fields_whatever_their_colours():
+    g = torch.Generator().manual_seed(0)
+    flat = torch.rand(8, 3, 1, 1, generator=g).expand(-1, -1, 16, 16)  # each image one colour, all different
+    assert metrics.spatial_spread(flat) == pytest.approx(0.0, abs=1e-7) and metrics.colour_spread(flat) > 0.1
+    checker = (torch.arange(16).view(1, 1, 16, 1) + torch.arange(16).view(1, 1, 1, 16)) % 2
+    assert metrics.spatial_spread(checker.float().expand(2, 3, -1, -1)) == pytest.approx(0.5, rel=0.05)  # black and white halves
+    with pytest.raises(UsageError, match="spatial spread"):
+        metrics.spatial_spread(torch.rand(3, 16, 16))
+
+
 def test_colour_spread_falls_when_every_sample_shares_one_palette_whatever_the_shapes():
     g = torch.Generator().manual_seed(0)
     shapes = (torch.rand(32, 1, 16, 16, generator=g) > 0.5).float()  # varied shapes
