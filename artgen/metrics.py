@@ -325,9 +325,9 @@ def spatial_spread(images: torch.Tensor) -> float:
     Compare it with the real images' value.
 
     Raises:
-        UsageError: not a batch of images ``(N, C, H, W)`` with N >= 1.
+        UsageError: not a batch of images ``(N, C, H, W)`` with N >= 1 and at least 2 pixels.
     """
-    if images.dim() != 4 or len(images) == 0:
+    if images.dim() != 4 or len(images) == 0 or images.shape[2] * images.shape[3] < 2:
         raise UsageError(f"the spatial spread needs a batch of images (N, C, H, W), got shape {tuple(images.shape)}")
     return float(images.float().std(dim=(2, 3)).mean())
 

@@ -58,6 +58,8 @@ def test_spatial_spread_is_zero_for_flat_colour_fields_whatever_their_colours():
     assert metrics.spatial_spread(checker.float().expand(2, 3, -1, -1)) == pytest.approx(0.5, rel=0.05)  # black and white halves
     with pytest.raises(UsageError, match="spatial spread"):
         metrics.spatial_spread(torch.rand(3, 16, 16))
+    with pytest.raises(UsageError, match="spatial spread"):
+        metrics.spatial_spread(torch.rand(3, 3, 1, 1))  # one pixel: no spread to measure
 
 
 def test_colour_spread_falls_when_every_sample_shares_one_palette_whatever_the_shapes():
