@@ -241,6 +241,8 @@ def test_a_generator_collapsed_to_flat_colours_is_reported_once(caplog):
             conv = gan.generator_ema.to_image[-1]
             conv.weight.zero_()  # pixels = tanh(bias): one flat colour per image
             conv.bias.copy_(torch.tensor([0.5, -0.2, 0.1]))
+        watch(None, FLAT_CHECK_EVERY - 1)  # the end of a short run: too early to judge
+        assert not caplog.records
         watch(None, 2 * FLAT_CHECK_EVERY)
         watch(None, 3 * FLAT_CHECK_EVERY)  # still flat: no second warning
     assert len(caplog.records) == 1 and "step 400: the samples are flat colour fields" in caplog.text and "--lr-g" in caplog.text
