@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from ...errors import ArgumentError, UsageError
+from ...metrics import spatial_spread
 from ...models.gan import GANConfig, SIZES
 from ...runs import given_arguments, report_resume_changes, start_run
 from ...train import CurvePlot, LambdaCallback, Trainer
@@ -62,8 +63,6 @@ class _FlatSamplesWatch:
     """Logs a warning when the EMA generator's samples turn into flat colour fields (see :data:`FLAT_SAMPLES_RATIO`)."""
 
     def __init__(self, gan: GAN, images: torch.Tensor, seed: int, n: int = 16):
-        from ...metrics import spatial_spread
-
         self.gan = gan
         self.real = spatial_spread(images[:256].float() / 255)  # uint8 (N, C, S, S)
         self.z = latents(range(seed, seed + n), gan.config.z_dim)
@@ -72,8 +71,6 @@ class _FlatSamplesWatch:
 
     @torch.no_grad()
     def __call__(self, trainer, step):
-        from ...metrics import spatial_spread
-
         if step < FLAT_CHECK_EVERY:  # too early to tell a collapse from a generator still learning
             return
         spread = spatial_spread(self.gan.generate_from(self.z, self.labels))
