@@ -117,6 +117,7 @@ def main(argv=None) -> int:
     # --reuse: the earlier run's results hold the networks' training times and settings
     earlier = json.loads((out / "results.json").read_text()) if args.reuse and (out / "results.json").is_file() else {}
     rows, sheet = [], []
+    trained = earlier.get("summary", {}).get("settings", {})  # with --reuse: the networks' own arch and steps
     for name in [s.strip() for s in args.styles.split(",") if s.strip()]:
         spath = package_file(*STYLES[name])
         t0 = time.perf_counter()
@@ -135,7 +136,7 @@ def main(argv=None) -> int:
             with torch.no_grad():
                 fast = net.stylize_tensor(photo).float().clamp(0, 1)
             opt = resize_tensor(gatys(ppath, spath, args.eval_size, cache), tuple(photo.shape[-2:]))
-            row = {"style": name, "photo": ppath.stem, "arch": args.arch, "steps": args.steps, "train_seconds": round(train_s, 1),
+            row = {"style": name, "photo": ppath.stem, "arch": trained.get("arch", args.arch), "steps": trained.get("steps", args.steps), "train_seconds": round(train_s, 1),
                    "fast_style_loss": round(ref.style_loss(fast, style), 4), "gatys_style_loss": round(ref.style_loss(opt, style), 4),
                    "fast_detail": round(content_detail(fast, photo), 3), "gatys_detail": round(content_detail(opt, photo), 3),
                    "fast_layout": round(content_layout(fast, photo), 3), "gatys_layout": round(content_layout(opt, photo), 3)}

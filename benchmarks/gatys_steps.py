@@ -1,0 +1,63 @@
+"""How artgen's default ``stylize`` (Gatys et al. 2016) converges with its step count, on the held-out photos of
+``fast_style_quality.py``: the reference style loss, content detail and content layout after N steps.
+
+It places a trained style network on the optimiser's path: Johnson et al. (2016, Fig. 5) report
+that their networks reach the loss of about 50 to 100 L-BFGS iterations. Original VGG19, one
+texture, photos and style at ``--size`` px long side; nothing is downloaded.
+
+    OMP_NUM_THREADS=1 python benchmarks/gatys_steps.py --style ihc --steps 40,80,120,160,200,260 --out /tmp/gatys_steps
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch
+
+import artgen
+from artgen.images import load_tensor, resize_tensor, save_image
+from fast_style_quality import HELD_OUT, STYLES
+from style_quality import Reference, content_detail, content_layout, load, package_file
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--style", default="ihc", choices=sorted(STYLES))
+    ap.add_argument("--steps", default="40,80,120,160,200,260", help="comma-separated step counts")
+    ap.add_argument("--size", type=int, default=384)
+    ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    ap.add_argument("--out", required=True, help="folder for the results (PNG per run, results.jsonl)")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ref = Reference()
+    spath = package_file(*STYLES[args.style])
+    style = load(spath, args.size)
+    with open(out / "results.jsonl", "w") as log:
+        for steps in [int(s) for s in args.steps.split(",") if s.strip()]:
+            for spec in HELD_OUT:
+                ppath = package_file(*spec)
+                photo = load(ppath, args.size)  # (1, 3, H, W)
+                t0 = time.perf_counter()
+                img = artgen.stylize(str(ppath), str(spath), size=args.size, backbone="vgg19-original", seed=0, progress=False, steps=steps)
+                seconds = time.perf_counter() - t0
+                png = out / f"{ppath.stem}_{args.style}_{steps}.png"
+                save_image(img, png, overwrite=True)
+                x = resize_tensor(load_tensor(png, mode="RGB").unsqueeze(0), tuple(photo.shape[-2:]))
+                row = {"style": args.style, "steps": steps, "photo": ppath.stem, "seconds": round(seconds, 1),
+                       "style_loss": round(ref.style_loss(x, style), 4), "per_layer": [round(t, 4) for t in ref.per_layer(x, style)],
+                       "detail": round(content_detail(x, photo), 3), "layout": round(content_layout(x, photo), 3)}
+                print(json.dumps(row), flush=True)
+                log.write(json.dumps(row) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
