@@ -136,13 +136,15 @@ def main(argv=None) -> int:
             with torch.no_grad():
                 fast = net.stylize_tensor(photo).float().clamp(0, 1)
             opt = resize_tensor(gatys(ppath, spath, args.eval_size, cache), tuple(photo.shape[-2:]))
+            fast_loss, fast_terms = ref.scores(fast, style)
+            opt_loss, opt_terms = ref.scores(opt, style)
             row = {"style": name, "photo": ppath.stem, "arch": trained.get("arch", args.arch), "steps": trained.get("steps", args.steps), "train_seconds": round(train_s, 1),
-                   "fast_style_loss": round(ref.style_loss(fast, style), 4), "gatys_style_loss": round(ref.style_loss(opt, style), 4),
+                   "fast_style_loss": round(fast_loss, 4), "gatys_style_loss": round(opt_loss, 4),
                    "fast_detail": round(content_detail(fast, photo), 3), "gatys_detail": round(content_detail(opt, photo), 3),
                    "fast_layout": round(content_layout(fast, photo), 3), "gatys_layout": round(content_layout(opt, photo), 3)}
             row["ratio"] = round(row["fast_style_loss"] / row["gatys_style_loss"], 2)
-            row["fast_per_layer"] = [round(t, 4) for t in ref.per_layer(fast, style)]
-            row["gatys_per_layer"] = [round(t, 4) for t in ref.per_layer(opt, style)]
+            row["fast_per_layer"] = [round(t, 4) for t in fast_terms]
+            row["gatys_per_layer"] = [round(t, 4) for t in opt_terms]
             rows.append(row)
             print(json.dumps(row), flush=True)
             sheet.append([photo, resize_tensor(style, tuple(photo.shape[-2:])), opt, fast])

@@ -51,8 +51,9 @@ def main(argv=None) -> int:
                 png = out / f"{ppath.stem}_{args.style}_{steps}.png"
                 save_image(img, png, overwrite=True)
                 x = resize_tensor(load_tensor(png, mode="RGB").unsqueeze(0), tuple(photo.shape[-2:]))
+                loss, terms = ref.scores(x, style)
                 row = {"style": args.style, "steps": steps, "photo": ppath.stem, "seconds": round(seconds, 1),
-                       "style_loss": round(ref.style_loss(x, style), 4), "per_layer": [round(t, 4) for t in ref.per_layer(x, style)],
+                       "style_loss": round(loss, 4), "per_layer": [round(t, 4) for t in terms],
                        "detail": round(content_detail(x, photo), 3), "layout": round(content_layout(x, photo), 3)}
                 print(json.dumps(row), flush=True)
                 log.write(json.dumps(row) + "\n")

@@ -109,8 +109,12 @@ class Reference:
         return terms
 
     def style_loss(self, out: torch.Tensor, style: torch.Tensor) -> float:
+        return self.scores(out, style)[0]
+
+    def scores(self, out: torch.Tensor, style: torch.Tensor) -> tuple[float, list[float]]:
+        """``(style_loss, per_layer)`` from one pass of the encoder over each image."""
         terms = self.per_layer(out, style)
-        return sum(terms) / len(terms)
+        return sum(terms) / len(terms), terms
 
 
 def _gauss(x: torch.Tensor, sigma: float) -> torch.Tensor:
