@@ -12,6 +12,8 @@ objective of ``benchmarks/style_quality.py``:
 * content layout: the same at a coarse scale (structure ~1/8 of the side: the subject's large
   shapes), which falls when a network paints the style's large motifs over the subject while
   keeping its edges (higher is better).
+* subject: the correlation of relu4_2 feature maps between output and photo (``Reference.subject``),
+  which falls when the light and dark areas stay but the things in them go (higher is better).
 
 The goal (issue text): a trained network comes within 1.5x of the Gatys result's reference style
 loss, and keeps content detail.
@@ -141,7 +143,8 @@ def main(argv=None) -> int:
             row = {"style": name, "photo": ppath.stem, "arch": trained.get("arch", args.arch), "steps": trained.get("steps", args.steps), "train_seconds": round(train_s, 1),
                    "fast_style_loss": round(fast_loss, 4), "gatys_style_loss": round(opt_loss, 4),
                    "fast_detail": round(content_detail(fast, photo), 3), "gatys_detail": round(content_detail(opt, photo), 3),
-                   "fast_layout": round(content_layout(fast, photo), 3), "gatys_layout": round(content_layout(opt, photo), 3)}
+                   "fast_layout": round(content_layout(fast, photo), 3), "gatys_layout": round(content_layout(opt, photo), 3),
+                   "fast_subject": round(ref.subject(fast, photo), 3), "gatys_subject": round(ref.subject(opt, photo), 3)}
             row["ratio"] = round(row["fast_style_loss"] / row["gatys_style_loss"], 2)
             row["fast_per_layer"] = [round(t, 4) for t in fast_terms]
             row["gatys_per_layer"] = [round(t, 4) for t in opt_terms]
@@ -159,7 +162,7 @@ def main(argv=None) -> int:
         return sorted(r[key] for r in rows)[len(rows) // 2]
 
     summary = {"median_ratio": median("ratio"), "worst_ratio": max(r["ratio"] for r in rows),
-               **{f"median_{k}": median(k) for k in ("fast_detail", "gatys_detail", "fast_layout", "gatys_layout")}, "settings": settings}
+               **{f"median_{k}": median(k) for k in ("fast_detail", "gatys_detail", "fast_layout", "gatys_layout", "fast_subject", "gatys_subject")}, "settings": settings}
     print(json.dumps(summary))
     (out / "results.json").write_text(json.dumps({"rows": rows, "summary": summary}, indent=1))
     return 0

@@ -254,3 +254,23 @@ def test_benchmark_layout_measure_sees_a_lost_subject_that_the_detail_measure_mi
     assert content_layout(restyled, content) > 0.9
     assert content_layout(subject_moved, content) < 0.2
     assert content_detail(subject_moved, content) > 0.6  # the fine-scale measure alone would pass it
+
+
+def test_benchmark_subject_measure_sees_things_gone_that_the_layout_measure_keeps():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from style_quality import Reference, _gauss, content_layout
+
+    from artgen.images import load_tensor, resize_tensor
+
+    photo = resize_tensor(load_tensor(Path(artgen.__file__).parent / "assets" / "astronaut.jpg", mode="RGB")[None], (128, 128))
+    g = torch.Generator().manual_seed(0)
+    noise = (torch.rand(1, 1, 32, 32, generator=g) - 0.5).repeat_interleave(4, -1).repeat_interleave(4, -2) * 0.4
+    tinted = (photo * torch.tensor([1.0, 0.8, 0.6]).view(1, 3, 1, 1) + 0.1).clamp(0, 1)  # every thing kept, colours changed
+    blobs = (_gauss(photo.mean(1, keepdim=True), 128 / 24) + noise).clamp(0, 1).expand(1, 3, 128, 128)  # light and dark areas only
+    ref = Reference()
+    assert ref.subject(photo, photo) > 0.999
+    assert content_layout(blobs, photo) > 0.8  # the coarse luminance measure passes the blobs
+    assert ref.subject(tinted, photo) > ref.subject(blobs, photo) + 0.2
