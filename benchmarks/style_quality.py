@@ -127,8 +127,8 @@ class Reference:
         when a picture keeps the photo's light and dark areas but not the things in them, which
         ``content_layout`` does not see. On the cat, coffee and Grace Hopper with the stained
         tissue at 384 px: artgen's default ``stylize`` 0.60, 0.47, 0.50; a fast network whose
-        outputs keep all three subjects 0.39, 0.38, 0.38; networks that keep only outlines
-        0.29-0.37; networks that hide them 0.19-0.25 (their layout scores 0.83-0.89).
+        outputs keep all three subjects 0.39, 0.38, 0.38; two that keep only outlines
+        0.29-0.37; two that hide them 0.19-0.25 (their layout scores 0.83-0.89).
         """
         a, b = self.encoder(out.float())[SUBJECT_LAYER], self.encoder(content.float())[SUBJECT_LAYER]
         a, b = (a - a.mean()).flatten(), (b - b.mean()).flatten()
