@@ -93,6 +93,20 @@ def gatys(photo: Path, style: Path, size: int, cache: Path) -> torch.Tensor:
     return load_tensor(png, mode="RGB").unsqueeze(0)
 
 
+def held_out(style: Path, size: int, cache: Path):
+    """For each held-out photo: ``(path, photo, gatys_result)``, both (1, 3, H, W) in [0, 1] at long side ``size``."""
+    for spec in HELD_OUT:
+        ppath = package_file(*spec)
+        photo = load(ppath, size)
+        yield ppath, photo, resize_tensor(gatys(ppath, style, size, cache), tuple(photo.shape[-2:]))
+
+
+@torch.no_grad()
+def apply_net(net, photo: torch.Tensor) -> torch.Tensor:
+    """A trained network's output for ``photo`` (1, 3, H, W), as fp32 in [0, 1]."""
+    return net.stylize_tensor(photo).float().clamp(0, 1)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--arch", default="small")
@@ -131,20 +145,16 @@ def main(argv=None) -> int:
                                           steps=args.steps, batch_size=args.batch_size, style_size=args.eval_size, backbone="vgg19-original",
                                           preview_every=None, checkpoint_every=10_000, progress=False, device="cpu", **overrides)
             train_s = time.perf_counter() - t0
-        for spec in HELD_OUT:
-            ppath = package_file(*spec)
-            photo = load(ppath, args.eval_size)  # (1, 3, H, W)
-            style = load(spath, args.eval_size)
-            with torch.no_grad():
-                fast = net.stylize_tensor(photo).float().clamp(0, 1)
-            opt = resize_tensor(gatys(ppath, spath, args.eval_size, cache), tuple(photo.shape[-2:]))
-            fast_loss, fast_terms = ref.scores(fast, style)
-            opt_loss, opt_terms = ref.scores(opt, style)
+        style = load(spath, args.eval_size)
+        for ppath, photo, opt in held_out(spath, args.eval_size, cache):
+            fast = apply_net(net, photo)
+            fast_loss, fast_terms, fast_subject = ref.measure(fast, style, photo)
+            opt_loss, opt_terms, opt_subject = ref.measure(opt, style, photo)
             row = {"style": name, "photo": ppath.stem, "arch": trained.get("arch", args.arch), "steps": trained.get("steps", args.steps), "train_seconds": round(train_s, 1),
                    "fast_style_loss": round(fast_loss, 4), "gatys_style_loss": round(opt_loss, 4),
                    "fast_detail": round(content_detail(fast, photo), 3), "gatys_detail": round(content_detail(opt, photo), 3),
                    "fast_layout": round(content_layout(fast, photo), 3), "gatys_layout": round(content_layout(opt, photo), 3),
-                   "fast_subject": round(ref.subject(fast, photo), 3), "gatys_subject": round(ref.subject(opt, photo), 3)}
+                   "fast_subject": round(fast_subject, 3), "gatys_subject": round(opt_subject, 3)}
             row["ratio"] = round(row["fast_style_loss"] / row["gatys_style_loss"], 2)
             row["fast_per_layer"] = [round(t, 4) for t in fast_terms]
             row["gatys_per_layer"] = [round(t, 4) for t in opt_terms]

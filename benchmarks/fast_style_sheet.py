@@ -23,9 +23,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import artgen  # noqa: E402
-from artgen.images import resize_tensor, to_pil  # noqa: E402
+from artgen.images import to_pil  # noqa: E402
 from artgen.plots import contact_sheet  # noqa: E402
-from fast_style_quality import HELD_OUT, STYLES, gatys  # noqa: E402
+from fast_style_quality import STYLES, apply_net, held_out  # noqa: E402
 from style_quality import Reference, load, package_file  # noqa: E402
 
 
@@ -51,15 +51,11 @@ def main(argv=None) -> int:
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
     panels = []
-    for spec in HELD_OUT:
-        ppath = package_file(*spec)
-        photo = load(ppath, args.size)  # (1, 3, H, W) in [0, 1]
-        opt = resize_tensor(gatys(ppath, spath, args.size, cache), tuple(photo.shape[-2:]))
+    for ppath, photo, opt in held_out(spath, args.size, cache):
         opt_loss, _ = ref.scores(opt, style)
         panels += [(ppath.stem, to_pil(photo[0])), (f"Gatys (style loss {opt_loss:.3f})", to_pil(opt[0]))]
         for label, net in runs:
-            with torch.no_grad():
-                out = net.stylize_tensor(photo).float().clamp(0, 1)
+            out = apply_net(net, photo)
             loss, _ = ref.scores(out, style)
             panels.append((f"{label}: {loss / opt_loss:.2f}x", to_pil(out[0])))
             print(f"{ppath.stem} {label}: {loss:.4f} ({loss / opt_loss:.2f}x Gatys's {opt_loss:.4f})", flush=True)

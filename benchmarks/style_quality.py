@@ -102,12 +102,7 @@ class Reference:
     @torch.no_grad()
     def per_layer(self, out: torch.Tensor, style: torch.Tensor) -> list[float]:
         """The relative Gram error at each of ``REFERENCE_LAYERS`` (relu1_1..relu5_1), in that order."""
-        fo, fs = self.encoder(out.float()), self.encoder(style.float())
-        terms = []
-        for name in REFERENCE_LAYERS:
-            go, gs = losses.gram_matrix(fo[name]), losses.gram_matrix(fs[name])
-            terms.append(float((go - gs).pow(2).sum() / gs.pow(2).sum().clamp_min(1e-30)))
-        return terms
+        return _gram_terms(self.encoder(out.float()), self.encoder(style.float()))
 
     def style_loss(self, out: torch.Tensor, style: torch.Tensor) -> float:
         return self.scores(out, style)[0]
@@ -130,9 +125,30 @@ class Reference:
         outputs keep all three subjects 0.39, 0.38, 0.38; two that keep only outlines
         0.29-0.37; two that hide them 0.19-0.25 (their layout scores 0.83-0.89).
         """
-        a, b = self.encoder(out.float())[SUBJECT_LAYER], self.encoder(content.float())[SUBJECT_LAYER]
-        a, b = (a - a.mean()).flatten(), (b - b.mean()).flatten()
-        return float((a * b).sum() / (a.norm() * b.norm()).clamp_min(1e-12))
+        return _feature_correlation(self.encoder(out.float()), self.encoder(content.float()))
+
+    @torch.no_grad()
+    def measure(self, out: torch.Tensor, style: torch.Tensor, content: torch.Tensor) -> tuple[float, list[float], float]:
+        """``(style_loss, per_layer, subject)`` with one encoder pass over each of the three pictures."""
+        fo = self.encoder(out.float())
+        terms = _gram_terms(fo, self.encoder(style.float()))
+        return sum(terms) / len(terms), terms, _feature_correlation(fo, self.encoder(content.float()))
+
+
+def _gram_terms(fo: dict, fs: dict) -> list[float]:
+    """Relative Gram error ``||G(o) - G(s)||^2 / ||G(s)||^2`` per reference layer, from encoder outputs."""
+    terms = []
+    for name in REFERENCE_LAYERS:
+        go, gs = losses.gram_matrix(fo[name]), losses.gram_matrix(fs[name])
+        terms.append(float((go - gs).pow(2).sum() / gs.pow(2).sum().clamp_min(1e-30)))
+    return terms
+
+
+def _feature_correlation(fo: dict, fc: dict) -> float:
+    """Cosine of the mean-centred ``SUBJECT_LAYER`` maps of two encoder outputs (see ``Reference.subject``)."""
+    a, b = fo[SUBJECT_LAYER], fc[SUBJECT_LAYER]
+    a, b = (a - a.mean()).flatten(), (b - b.mean()).flatten()
+    return float((a * b).sum() / (a.norm() * b.norm()).clamp_min(1e-12))
 
 
 def _gauss(x: torch.Tensor, sigma: float) -> torch.Tensor:
