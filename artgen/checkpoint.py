@@ -23,6 +23,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -40,6 +41,22 @@ STATE_NAME = "training_state.pt"
 
 log = logging.getLogger("artgen")
 
+
+#: Every file artgen writes into a run folder, as a pattern over its path relative to the
+#: folder (POSIX separators). These, and nothing else, are what ``overwrite`` replaces: a
+#: ``notes.txt``, a ``best/favourite.png`` or a ``data/`` folder a user keeps in a run
+#: folder is theirs and stays. Heads that write a new kind of file add its name here.
+RUN_FILES = re.compile(
+    r"(config\.json|model\.safetensors|training_state\.pt|curves\.png|metrics\.json|nearest\.png"
+    r"|best/(model\.safetensors|config\.json)|samples/step_\d{6,}\.png|previews/step_\d{6,}\.png)"
+)
+#: The folders of :data:`RUN_FILES`; removed when replacing a run leaves them empty.
+RUN_FOLDERS = ("samples", "previews", "best")
+
+
+def is_run_file(relative: str | os.PathLike) -> bool:
+    """Whether ``relative`` (a path inside a run folder, relative to it) is a file artgen writes there (:data:`RUN_FILES`)."""
+    return RUN_FILES.fullmatch(Path(relative).as_posix()) is not None
 
 
 # --- run folders --------------------------------------------------------------------
@@ -193,7 +210,7 @@ class RunDir:
         """Whether the folder holds something trained: weights or a resumable state."""
         return self.has_state() or self.weights_path.is_file()
 
-    def prepare(self, *, resume: bool = False, overwrite: bool = False) -> "RunDir":
+    def prepare(self, *, resume: bool = False, overwrite: bool = False, inputs: Mapping[str, str | os.PathLike | None] | None = None) -> "RunDir":
         """Open the folder for a training run: new, resumed, or replacing an old run.
 
         Call it after every argument, the data, the device and the precision are
@@ -206,13 +223,19 @@ class RunDir:
         run stopped before its first checkpoint (config but no weights or state) can
         be started again without ``overwrite``.
 
+        Only artgen's own files (:data:`RUN_FILES`) are ever replaced; anything else a
+        user keeps in the folder stays. ``inputs`` (``{argument name: path}``, e.g. the
+        training images) must not lie inside a folder that ``overwrite`` replaces.
+
         Raises:
             UsageError: the path is a file or under one, cannot be written, is in use by
-                another process, holds a run and neither flag was given, or has nothing
-                to resume.
+                another process, holds a run and neither flag was given, has nothing
+                to resume, or holds one of ``inputs`` while ``overwrite`` is given.
         """
         if self.path.exists() and not self.path.is_dir():
             raise UsageError(f"{{arg:out}} '{self.path}' exists and is not a folder")
+        if overwrite and not resume:
+            self._check_inputs_outside(inputs or {})
         if resume and not self.path.is_dir():
             raise UsageError(f"{{arg:resume=True}}: nothing to resume: run folder '{self.path}' does not exist")
         try:
@@ -243,14 +266,24 @@ class RunDir:
             log.info("'%s' holds a run that stopped before its first checkpoint; starting it again", self.path)
             _PENDING_REPLACE[_key(self.path)] = self._snapshot()
 
+    def _check_inputs_outside(self, inputs: Mapping[str, str | os.PathLike | None]) -> None:
+        here = Path(os.path.realpath(self.path))
+        for name, value in inputs.items():
+            if value is None:
+                continue
+            where = Path(os.path.realpath(Path(value).expanduser()))
+            if where == here or here in where.parents:
+                raise UsageError(f"{{arg:{name}}} '{value}' lies inside the run folder '{self.path}' that {{arg:overwrite=True}} would replace; "
+                                 f"move it out of that folder or choose another {{arg:out}}")
+
     # replacing an old run only once the new one has a checkpoint
     def _snapshot(self) -> dict[str, tuple[int, int]]:
         files = {}
         for folder, _dirs, names in os.walk(self.path):
             for name in names:
-                if name == LOCK_NAME:
-                    continue
                 p = Path(folder) / name
+                if not is_run_file(p.relative_to(self.path)):
+                    continue  # the user's: never replaced
                 with contextlib.suppress(OSError):
                     st = p.stat()
                     files[str(p)] = (st.st_ino, st.st_mtime_ns)
@@ -259,10 +292,11 @@ class RunDir:
     def finish_replacing(self) -> int:
         """Delete what is left of the run that ``prepare(overwrite=True)`` is replacing.
 
-        Removes the old files not rewritten since (old sample grids, previews,
-        metrics, curves) and the folders that leaves empty. Called by the training
-        loop after the new run's first checkpoint; a no-op otherwise. Returns the
-        number of files removed.
+        Removes artgen's old files (:data:`RUN_FILES`) not rewritten since (old sample
+        grids, previews, metrics, curves) and artgen's folders (:data:`RUN_FOLDERS`) that
+        this leaves empty; nothing else in the folder is touched. Called by the training
+        loop after the new run's first checkpoint; a no-op otherwise. Returns the number
+        of files removed.
         """
         old = _PENDING_REPLACE.pop(_key(self.path), None)
         if not old:
@@ -275,20 +309,20 @@ class RunDir:
                 if (st.st_ino, st.st_mtime_ns) == ident:
                     p.unlink()
                     removed += 1
-        for folder, _dirs, _names in sorted(os.walk(self.path), key=lambda item: -len(item[0])):
-            if Path(folder) != self.path:
-                with contextlib.suppress(OSError):
-                    Path(folder).rmdir()  # only when empty
+        for name in RUN_FOLDERS:
+            with contextlib.suppress(OSError):
+                (self.path / name).rmdir()  # only when empty
         return removed
 
     def remove_temp_files(self) -> int:
-        """Remove temporary files that killed writes left in the folder (``.curves.tmp-*.png``); returns how many."""
-        from .fileio import is_temp_file
+        """Remove temporary files that killed writes of artgen's own files left in the folder (``.curves.tmp-*.png``); returns how many."""
+        from .fileio import temp_file_target
 
         removed = 0
         for folder, _dirs, names in os.walk(self.path):
             for name in names:
-                if is_temp_file(name):
+                target = temp_file_target(name)
+                if target is not None and is_run_file((Path(folder) / target).relative_to(self.path)):
                     with contextlib.suppress(OSError):
                         (Path(folder) / name).unlink()
                         removed += 1

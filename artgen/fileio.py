@@ -78,6 +78,18 @@ def is_temp_file(name: str) -> bool:
     return name.startswith(".") and (TEMP_MARK in name or bool(_OLD_TEMP.match(name)))
 
 
+def temp_file_target(name: str) -> str | None:
+    """The file name a temporary file of :func:`atomic_path` was to become (``.curves.tmp-k3j2.png`` -> ``curves.png``); None if ``name`` is not one."""
+    if not is_temp_file(name):
+        return None
+    if TEMP_MARK in name:
+        stem, _, rest = name[1:].partition(TEMP_MARK)
+        suffix = Path(rest).suffix
+        return stem + ("" if suffix == ".tmp" else suffix)
+    m = _OLD_TEMP.match(name)
+    return name[1:].rsplit(".", 2)[0] + "." + m.group(1)
+
+
 # older artgen named temporaries ".<stem>.<8 random characters><suffix>"
 _OLD_TEMP = re.compile(r"^\.[^.][^/]*\.[a-z0-9_]{8}\.(png|json|pt|safetensors|gif|jpg|onnx|tmp)$")
 

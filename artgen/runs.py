@@ -102,6 +102,7 @@ def start_run(
     read_config: Callable[[RunDir], dict] | None = None,
     loss_scaling: bool = True,
     cpu_bf16: bool = False,
+    inputs: Mapping[str, str | os.PathLike | None] | None = None,
 ) -> RunSetup:
     """Start a training run: device, process group, checks, run folder, saved config, seed, precision.
 
@@ -119,6 +120,8 @@ def start_run(
         read_config: reads the folder's config on resume (a head checks it is its own run);
             default :meth:`RunDir.load_config`.
         loss_scaling, cpu_bf16: passed to :func:`artgen.device.auto_precision` for ``"auto"``.
+        inputs: ``{argument name: path}`` of the files the run reads (its images); with
+            ``overwrite`` none may lie inside ``out`` (see :meth:`RunDir.prepare`).
 
     Returns:
         A :class:`RunSetup`.
@@ -138,7 +141,7 @@ def start_run(
         check(dev)
     if run is not None:
         if dist.is_main:
-            run.prepare(resume=resume, overwrite=overwrite)
+            run.prepare(resume=resume, overwrite=overwrite, inputs=inputs)
         distributed.barrier()
     saved = None
     if resume:

@@ -93,6 +93,58 @@ def test_overwritten_run_keeps_no_old_sample_grids(tmp_path):
     assert torch.load(run / "training_state.pt", weights_only=True)["step"] == 2
 
 
+def _keepsakes(run: Path) -> dict[str, bytes]:
+    """Files a user keeps in a run folder: a note, a favourite picture, a data folder, an empty folder, a hidden file."""
+    files = {"notes.txt": b"lr 5e-4 looked best", "best/favourite.png": b"\x89PNG kept", "data/cat/0.png": b"mine",
+             "samples/my_pick.png": b"picked", "samples/step_000002 copy.png": b"a copy", ".notes.abcdefgh.json": b"{}"}
+    for name, data in files.items():
+        (run / name).parent.mkdir(parents=True, exist_ok=True)
+        (run / name).write_bytes(data)
+    (run / "empty").mkdir()
+    return files
+
+
+def test_overwrite_replaces_only_artgens_files_in_every_head(tmp_path):
+    """--overwrite replaces what artgen wrote and nothing a user put in the folder (GAN, classifier, fast style)."""
+    data = _art_folder(tmp_path / "art")
+    runs = {
+        "gan": ["gan", "train", "--data", str(data), *GAN_TINY],
+        "classify": ["classify", "train", *QUICK_CLS],
+        "fast-style": ["fast-style", "train", "--style", "swirls", "--steps", "1", "--size", "32", "--preview-every", "1", *CPU],
+    }
+    for head, args in runs.items():
+        run = tmp_path / f"run-{head}"
+        assert main([*args, "--out", str(run)]) == 0, head
+        kept = _keepsakes(run)
+        assert main([*args, "--out", str(run), "--overwrite"]) == 0, head
+        for name, data_bytes in kept.items():
+            assert (run / name).read_bytes() == data_bytes, (head, name)
+        assert (run / "empty").is_dir(), head
+        assert (run / "config.json").is_file() and (run / "model.safetensors").is_file(), head
+
+
+def test_overwrite_refuses_data_inside_the_run_folder(tmp_path, capsys):
+    data = _art_folder(tmp_path / "run" / "data")
+    run = tmp_path / "run"
+    assert main(["gan", "train", "--data", str(data), "--out", str(run), *GAN_TINY]) == 0
+    before = _same_files(run)
+    capsys.readouterr()
+    assert main(["gan", "train", "--data", str(data), "--out", str(run), "--overwrite", *GAN_TINY]) == 2
+    err = capsys.readouterr().err
+    assert "--data" in err and "inside the run folder" in err and len(err.strip().splitlines()) == 1
+    assert _same_files(run) == before
+
+
+def test_temp_files_of_the_user_are_not_cleaned_up(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / ".curves.tmp-abcd1234.png").write_bytes(b"left by a killed write")
+    (run / ".holiday.tmp-abcd1234.png").write_bytes(b"the user's")
+    (run / ".notes.abcdefgh.json").write_bytes(b"{}")
+    assert RunDir(run).remove_temp_files() == 1
+    assert sorted(p.name for p in run.iterdir()) == [".holiday.tmp-abcd1234.png", ".notes.abcdefgh.json"]
+
+
 def test_a_second_training_into_the_same_folder_is_refused_naming_the_process(tmp_path):
     run = tmp_path / "run"
     holder = subprocess.Popen(

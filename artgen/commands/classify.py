@@ -142,7 +142,8 @@ def run_train(args) -> int:
             RunDir(args.init_from).load_head_config("classifier", "classifier", what="--init-from")
 
     setup = start_run(args.out, resume=args.resume, overwrite=args.overwrite, device=args.device, precision=args.precision, check=check,
-                      read_config=lambda run: run.load_head_config("classifier", "classifier", what="--resume"))
+                      read_config=lambda run: run.load_head_config("classifier", "classifier", what="--resume"),
+                      inputs={"data": getattr(args, "data", None), "data_root": getattr(args, "data_root", None)})
     device, run = setup.device, setup.run_dir
     saved = {}
     if args.resume:

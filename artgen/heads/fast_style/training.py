@@ -139,8 +139,9 @@ def train_fast_style(
 
     if resume and out is None:
         raise UsageError("resume needs the run folder (out=...)")
+    inputs = {"data": data if data is not None and str(data) != "builtin" else None}
     setup = start_run(out, resume=resume, overwrite=overwrite, device=device, precision=options.get("precision", "auto"), seed=options.get("seed", 0), check=check, cpu_bf16=True,
-                      read_config=lambda run: read_run(run.path, "{arg:resume=True}")[1])
+                      read_config=lambda run: read_run(run.path, "{arg:resume=True}")[1], inputs=inputs)
     dev, run = setup.device, setup.run_dir
     model_cfg: StyleNetConfig | None = built.get("model_cfg")
     style_tensors = built.get("style_tensors")

@@ -170,7 +170,7 @@ def train_gan(
         GANTrainConfig(ema_decay=ema_decay, ema_rampup=ema_rampup, diversity=diversity)  # their range checks, before any file is written
 
     setup = start_run(out, resume=resume, overwrite=overwrite, device=device, precision=precision, seed=seed, check=check, cpu_bf16=True,
-                      read_config=lambda run: run.load_head_config(HEAD, "GAN"))
+                      read_config=lambda run: run.load_head_config(HEAD, "GAN"), inputs={"data": data, "data_root": data_root})
     dev, run = setup.device, setup.run_dir
     if resume:
         saved = setup.saved
