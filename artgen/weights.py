@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import pickle
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
@@ -166,3 +166,99 @@ def load_state_into(module: nn.Module, state: Mapping[str, torch.Tensor], *, wha
 def _short_list(items: list[str], limit: int = 8) -> str:
     shown = ", ".join(items[:limit])
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def header_shapes(path: str | os.PathLike) -> dict[str, tuple[tuple[int, ...], str]]:
+    """``{key: (shape, dtype)}`` of a safetensors file, read from its header alone (no tensor is loaded).
+
+    safetensors checks on opening that the header's offsets cover the file exactly, so the
+    shapes are those of tensors the file really holds.
+
+    Raises:
+        CheckpointError: the file is missing, not safetensors, or damaged.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"weights file '{path}' does not exist")
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            out = {}
+            for key in f.keys():
+                part = f.get_slice(key)
+                out[key] = (tuple(int(n) for n in part.get_shape()), str(part.get_dtype()))
+            return out
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"cannot read '{path}': {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+
+
+def meta_shapes(build: Callable[[], nn.Module]) -> dict[str, tuple[tuple[int, ...], int]]:
+    """``{key: (shape, bytes)}`` of the state dict of the module ``build()`` makes, built on the meta
+    device: no memory is allocated for its tensors, whatever sizes its config asks for."""
+    with torch.device("meta"):
+        module = build()
+    return {k: (tuple(v.shape), v.numel() * v.element_size()) for k, v in unwrap(module).state_dict().items()}
+
+
+def check_config_fits_weights(
+    weights_path: str | os.PathLike,
+    builders: Mapping[str, Callable[[], nn.Module]],
+    *,
+    config_path: str | os.PathLike,
+) -> None:
+    """Before building a model from an untrusted run folder, check that its config asks for the tensors
+    its weights file holds.
+
+    Each ``builders[name]()`` makes (on the meta device, allocating nothing) the module whose
+    weights are stored under ``<name>.`` in ``weights_path`` (the keys of
+    :meth:`artgen.runs.SavedRun.load_into`). Every tensor's shape must equal the shape in the
+    safetensors header, and every key must be present: a config edited to ask for larger layers
+    is refused before any memory is allocated, since the weights file bounds what a config may
+    build (its header is checked against the file's size by safetensors). Only the header is read.
+
+    Raises:
+        CheckpointError: one line naming ``config_path``, the weights file, and the first tensor
+            (or key) whose shape the config and the file disagree on, with the memory the config
+            asks for.
+    """
+    held = header_shapes(weights_path)
+    wanted: dict[str, tuple[tuple[int, ...], int]] = {}
+    for name, build in builders.items():
+        try:
+            shapes = meta_shapes(build)
+        except (ValueError, TypeError, RuntimeError) as exc:
+            raise CheckpointError(f"'{config_path}' describes no model artgen can build: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        wanted.update({f"{name}.{k}": v for k, v in shapes.items()})
+    asked = sum(b for _, b in wanted.values())
+    stored = sum(_numel(s) * _dtype_size(d) for s, d in held.values())
+    for key, (shape, _) in wanted.items():
+        if key not in held:
+            raise CheckpointError(f"'{config_path}' does not match '{weights_path}': the config's model has a tensor '{key}' {shape} that the weights file lacks (edited config?)")
+        if held[key][0] != shape:
+            raise CheckpointError(
+                f"'{config_path}' does not match '{weights_path}': tensor '{key}' is {shape} by the config, "
+                f"{held[key][0]} in the weights file (the config asks for {_bytes(asked)} of weights, the file holds {_bytes(stored)}; edited config?)"
+            )
+    extra = sorted(k for k in held if k.split(".", 1)[0] in builders and k not in wanted)
+    if extra:
+        raise CheckpointError(f"'{config_path}' does not match '{weights_path}': the weights file holds tensors the config's model lacks: {_short_list(extra)}")
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def _dtype_size(name: str) -> int:
+    digits = "".join(ch for ch in name.split("_")[0] if ch.isdigit())  # "F32" -> 4, "BF16" -> 2, "F8_E4M3" -> 1
+    return max(1, int(digits) // 8) if digits else 1
+
+
+def _bytes(n: int) -> str:
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} bytes"

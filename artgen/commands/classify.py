@@ -129,7 +129,7 @@ def run_train(args) -> int:
     from ..fileio import write_json_atomic
     from ..data import load_dataset_splits
     from ..errors import UsageError
-    from ..heads.classify import Classifier, init_from
+    from ..heads.classify import Classifier, check_weights_fit, init_from
     from ..models.classifier import ClassifierConfig
     from ..runs import report_resume_changes, start_run
 
@@ -150,6 +150,7 @@ def run_train(args) -> int:
         cfg = setup.saved
         saved = cfg.get("train", {})
         config = run.load_settings(ClassifierConfig, "model", cfg)
+        check_weights_fit(run, config)  # before anything is built from the folder's config
     settings = _data_settings(args, saved)
     (x, y), (x_test, y_test), classes = load_dataset_splits(settings["dataset"], **_load_kwargs(settings, args))
     limit = saved.get("limit") if args.resume else args.limit

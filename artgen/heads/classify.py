@@ -19,7 +19,7 @@ import torch
 
 from .. import losses
 from ..checkpoint import RunDir
-from ..weights import load_state_into, split_prefix
+from ..weights import check_config_fits_weights, load_state_into, split_prefix
 from ..device import resolve_device, seed_everything
 from ..runs import RunSetup, from_pretrained, save_pretrained
 from ..errors import ArgumentError, UsageError
@@ -329,9 +329,18 @@ class Classifier:
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, device: str | torch.device = "auto") -> "Classifier":
-        """Rebuild a classifier from a run folder (config + safetensors weights)."""
+        """Rebuild a classifier from a run folder (config + safetensors weights).
+
+        The folder is untrusted: its config is checked against the weights file's tensor shapes
+        before the model is built (:func:`check_weights_fit`).
+
+        Raises:
+            CheckpointError: not a classifier run, a bad config, or a config that does not match its weights.
+        """
         saved = from_pretrained(path, HEAD, "classifier")
-        obj = cls(saved.settings(ClassifierConfig, "model"), device=device, seed=None)
+        config = saved.settings(ClassifierConfig, "model")
+        check_weights_fit(saved.run, config)
+        obj = cls(config, device=device, seed=None)
         saved.load_into({"model": obj.model}, lambda _name: f"classifier in '{saved.run.path}'")
         train_cfg = saved.config.get("train", {})
         obj.compile(train_cfg.get("optimizer") if train_cfg.get("optimizer") in ("adam", "sgd") else "adam", loss=train_cfg.get("loss", "cross_entropy"), metrics=train_cfg.get("metrics", ["accuracy"]), lr=train_cfg.get("lr"), epsilon=train_cfg.get("epsilon", 1e-8))
@@ -360,6 +369,16 @@ class Classifier:
         c = self.config
         if tuple(x_t.shape[1:]) != (c.in_channels, c.image_size, c.image_size):
             raise UsageError(f"the model expects images of shape ({c.in_channels}, {c.image_size}, {c.image_size}), got {tuple(x_t.shape[1:])}")
+
+
+def check_weights_fit(run: RunDir, config: ClassifierConfig) -> None:
+    """Refuse a run folder whose ``config.json`` asks for other layers than its ``model.safetensors`` holds,
+    before anything is allocated (see :func:`artgen.weights.check_config_fits_weights`).
+
+    Raises:
+        CheckpointError: one line naming the config file, the weights file and the first tensor that differs.
+    """
+    check_config_fits_weights(run.weights_path, {"model": lambda: DenseClassifier(config)}, config_path=run.config_path)
 
 
 def init_from(classifier: Classifier, path: str | os.PathLike) -> bool:

@@ -16,6 +16,7 @@ from ...device import Precision, resolve_device
 from ...errors import ArgumentError, ArtgenError, CheckpointError, ImageError, UsageError
 from ...images import check_writable, load_tensor, rgb_to_yiq, save_image, to_pil, with_chroma
 from ...models.style_net import StyleNet, StyleNetConfig
+from ...weights import check_config_fits_weights
 from ...runs import SavedRun, from_pretrained, save_pretrained
 from ...settings import check_fraction
 from ...train import show_progress
@@ -74,7 +75,9 @@ class FastStyle:
     def load(cls, path: str | os.PathLike, *, device: str | torch.device = "auto", precision: str = "fp32", channels_last: bool | None = None, compile: bool = False) -> "FastStyle":
         """A style network from a run folder written by :func:`train_fast_style` (or ``artgen fast-style train``)."""
         saved = open_run(path, "model")
-        net = StyleNet(saved.settings(StyleNetConfig, "model"))
+        config = saved.settings(StyleNetConfig, "model")
+        check_weights_fit(saved.run, config)
+        net = StyleNet(config)
         load_net_weights(net, saved, "model")
         train = saved.config.get("train", {})
         return cls(net, device=device, precision=precision, channels_last=channels_last, compile=compile, info={"path": str(saved.run.path), "styles": train.get("styles", []), "encoder": saved.config.get("encoder")})
@@ -386,6 +389,16 @@ def read_run(path: str | os.PathLike, what: str) -> tuple[RunDir, dict]:
 def open_run(path: str | os.PathLike, what: str) -> SavedRun:
     """:func:`artgen.runs.from_pretrained` with :func:`read_run`'s messages."""
     return from_pretrained(path, read_config=lambda run: read_run(run.path, what)[1])
+
+
+def check_weights_fit(run: RunDir, config: StyleNetConfig) -> None:
+    """Refuse a run folder whose ``config.json`` asks for another network than its ``model.safetensors`` holds,
+    before anything is allocated (see :func:`artgen.weights.check_config_fits_weights`).
+
+    Raises:
+        CheckpointError: one line naming the config file, the weights file and the first tensor that differs.
+    """
+    check_config_fits_weights(run.weights_path, {"net": lambda: StyleNet(config)}, config_path=run.config_path)
 
 
 def load_net_weights(net: StyleNet, saved: SavedRun, what: str) -> None:

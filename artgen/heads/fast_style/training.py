@@ -15,7 +15,7 @@ from ...models.style_net import StyleNetConfig
 from ...runs import report_resume_changes, start_run
 from ...train import Callback, CurvePlot, LambdaCallback, SEED_STREAM_OFFSET, Trainer
 from .config import BUILTIN_COUNT, BUILTIN_DATA, FastStyleConfig, HEAD
-from .model import FastStyle, build_net, load_net_weights, open_run, read_run
+from .model import FastStyle, build_net, check_weights_fit, load_net_weights, open_run, read_run
 from .task import FastStyleTask
 
 log = logging.getLogger("artgen")
@@ -131,6 +131,7 @@ def train_fast_style(
         if opts.init_from:
             init_run = open_run(opts.init_from, "{arg:init_from}")
             built["model_cfg"] = init_run.settings(StyleNetConfig, "model")
+            check_weights_fit(init_run.run, built["model_cfg"])
             built["init_run"] = init_run
             if "arch" in options and options["arch"] != built["model_cfg"].arch:
                 raise ArgumentError("init_from", f"'{init_run.run.path}' is a {built['model_cfg'].arch!r} network; drop {{arg:arch}} or pass {{arg:arch={built['model_cfg'].arch}}}")
@@ -149,6 +150,7 @@ def train_fast_style(
     if resume:
         opts = run.load_settings(FastStyleConfig, "train", setup.saved)
         model_cfg = run.load_settings(StyleNetConfig, "model", setup.saved)
+        check_weights_fit(run, model_cfg)
         report_resume_changes(options, dict(opts.to_dict(), precision=setup.precision.name))
         _resume_data(opts, data)
     else:
