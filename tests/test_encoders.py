@@ -210,3 +210,15 @@ def test_each_style_method_takes_its_layers_from_one_named_set():
     assert tuple(fast.content_layers) == E.FAST_STYLE_CONTENT_LAYERS == ("relu3_1",)
     assert tuple(fast.style_layers) == E.FAST_STYLE_STYLE_LAYERS == E.GATYS_STYLE_LAYERS[:4]
     assert set(E.layer_names()) >= set(E.GATYS_STYLE_LAYERS + E.GATYS_CONTENT_LAYERS + E.FAST_STYLE_CONTENT_LAYERS)
+
+
+def test_building_the_random_encoder_leaves_the_global_random_stream_alone():
+    """A seeded run draws the same numbers whether or not an earlier call already built (and cached) the encoder."""
+    from artgen.models.encoders import fallback
+
+    fallback._RANDOM_CACHE.clear()
+    for _ in range(2):  # first build (calibrates and caches) and a cached one
+        torch.manual_seed(0)
+        before = torch.get_rng_state()
+        fallback.build_random_encoder(["relu1_1", "relu2_1"])
+        assert torch.equal(torch.get_rng_state(), before)

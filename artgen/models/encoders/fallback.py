@@ -59,14 +59,18 @@ def build_random_encoder(
     * pools with averages instead of maxima (smoother gradients, less speckle);
     * is narrower than VGG19 and has fewer convolutions per block (faster; the
       extra depth of random layers adds no useful statistics).
+
+    Building it leaves the global random stream where it was, so a seeded run draws the same
+    numbers whether or not an earlier call already built (and cached) this encoder.
     """
     names = layer_names(blocks)
     layers = check_layers(layers, names, "random")
     upto = max(names.index(n) for n in layers)
     key = (int(seed), tuple(map(tuple, blocks)))
-    if key not in _RANDOM_CACHE:
-        _RANDOM_CACHE[key] = _calibrated_random_state(int(seed), blocks)
-    stack = vgg_stack(blocks, upto, pool="avg", first_kernel=RANDOM_FIRST_KERNEL)
+    with torch.random.fork_rng(devices=[]):  # the layers' default initialisation (overwritten) must not move the caller's random stream
+        if key not in _RANDOM_CACHE:
+            _RANDOM_CACHE[key] = _calibrated_random_state(int(seed), blocks)
+        stack = vgg_stack(blocks, upto, pool="avg", first_kernel=RANDOM_FIRST_KERNEL)
     stack.load_state_dict({k: v for k, v in _RANDOM_CACHE[key].items() if int(k.split(".")[0]) <= upto})
     enc = FeatureEncoder(stack, names, layers, mean=IMAGENET_MEAN, std=IMAGENET_STD, name="random", pretrained=False, source=f"random(seed={seed})")
     return enc.to(device)
