@@ -20,9 +20,11 @@ from artgen.video import TemporalFilter, require_av, stylize_video
 av = pytest.importorskip("av")
 
 
-def make_clip(path, *, n=6, w=32, h=24, ms=100, rotation=0, audio="aac", pix_fmt="yuv420p", codec="libx264", durations=None):
-    """A short test clip: a moving colour ramp, ``ms`` per frame (or ``durations``), mono sine sound."""
-    out = av.open(str(path), "w")
+def make_clip(path, *, n=6, w=32, h=24, ms=100, rotation=0, audio="aac", pix_fmt="yuv420p", codec="libx264", durations=None,
+              audio_ms=None, fmt=None, options=None):
+    """A short test clip: a moving colour ramp, ``ms`` per frame (or ``durations``), mono sine sound
+    as long as the picture (or ``audio_ms``); ``fmt``/``options``: the container, when not the suffix's."""
+    out = av.open(str(path), "w", format=fmt, options=options or {})
     v = out.add_stream(codec, rate=Fraction(1000, ms))
     v.width, v.height, v.pix_fmt = w, h, pix_fmt
     v.time_base = v.codec_context.time_base = Fraction(1, 1000)
@@ -47,7 +49,7 @@ def make_clip(path, *, n=6, w=32, h=24, ms=100, rotation=0, audio="aac", pix_fmt
         out.mux(p)
     if a is not None:
         size = a.codec_context.frame_size or 960
-        for k in range(int(48 * t / size)):
+        for k in range(int(48 * (audio_ms or t) / size)):
             s = (0.2 * np.sin(2 * np.pi * 440 * (np.arange(size) + k * size) / 48000)).astype(np.float32)[None]
             af = av.AudioFrame.from_ndarray(s, format="flt" if "opus" in audio else "fltp", layout="mono")
             af.sample_rate, af.pts = 48000, k * size
@@ -341,3 +343,81 @@ def test_temporal_filter_halves_flicker(shift):
     assert (out[0] == styled[0]).all()  # the first frame is the network's
     with pytest.raises(UsageError):
         TemporalFilter(1.0)
+
+
+def audio_seconds(path):
+    """Seconds of sound in a file (decoded samples / rate); 0 without sound."""
+    with av.open(str(path)) as c:
+        if not c.streams.audio:
+            return 0.0
+        frames = list(c.decode(audio=0))
+    return sum(f.samples for f in frames) / frames[0].sample_rate
+
+
+VFR_MS = [40, 120, 40, 200, 40, 300, 100, 200, 270]
+
+
+@pytest.mark.parametrize("suffix,codec,audio", [(".webm", "libvpx-vp9", "libopus"), (".mkv", "libx264", "aac")])
+@pytest.mark.parametrize("out_suffix", [".mp4", ".webm"])
+def test_complete_variable_rate_matroska_is_not_called_truncated_and_keeps_its_sound(tmp_path, model, suffix, codec, audio, out_suffix):
+    """Matroska/WebM store no frame count; the container's length includes the sound, which runs on after the picture."""
+    src = make_clip(tmp_path / f"vfr{suffix}", n=len(VFR_MS), codec=codec, audio=audio, durations=VFR_MS, audio_ms=1500)
+    _, times_in, _, _, _ = read_clip(src)
+    result = stylize_video(model, src, tmp_path / f"out{out_suffix}", progress=False)
+    assert result["error"] is None and result["frames"] == len(VFR_MS)
+    _, times, _, _, _ = read_clip(tmp_path / f"out{out_suffix}")
+    assert [t - times[0] for t in times] == pytest.approx([t - times_in[0] for t in times_in], abs=2e-3)  # variable timing kept
+    assert audio_seconds(tmp_path / f"out{out_suffix}") == pytest.approx(audio_seconds(src), abs=0.03)  # not cut at the last frame
+    assert audio_seconds(src) > 1.45
+
+
+def test_one_frame_clip_keeps_all_of_its_sound(tmp_path, model):
+    src = make_clip(tmp_path / "still.webm", n=1, codec="libvpx-vp9", audio="libopus", audio_ms=2000)
+    result = stylize_video(model, src, tmp_path / "out.mp4", progress=False)
+    assert result["error"] is None and result["frames"] == 1
+    assert audio_seconds(tmp_path / "out.mp4") == pytest.approx(audio_seconds(src), abs=0.03) and audio_seconds(src) > 1.9
+
+
+def test_truncated_webm_is_still_reported(tmp_path, model):
+    src = make_clip(tmp_path / "long.webm", n=30, codec="libvpx-vp9", audio="libopus")
+    data = src.read_bytes()
+    (tmp_path / "cut.webm").write_bytes(data[: len(data) // 2])
+    result = stylize_video(model, tmp_path / "cut.webm", tmp_path / "out.mp4", progress=False)
+    assert 0 < result["frames"] < 30 and "truncated" in result["error"]
+
+
+CLIPS = {  # name: (container, muxer options)
+    "phone.3gp": ("3gp", {}),
+    "broadcast.ts": ("mpegts", {}),
+    "camcorder.mts": ("mpegts", {"mpegts_m2ts_mode": "1"}),  # AVCHD: 192-byte packets
+    "no_suffix": ("mp4", {}),
+    "clip.dat": ("matroska", {}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CLIPS))
+def test_clips_are_told_from_pictures_by_what_they_hold(tmp_path, model_dir, capsys, name):
+    from artgen.video import is_video_path
+
+    fmt, options = CLIPS[name]
+    src = make_clip(tmp_path / name, n=4, audio=None, fmt=fmt, options=options)
+    assert is_video_path(src)
+    capsys.readouterr()
+    assert main(["fast-style", "apply", "--model", str(model_dir), str(src), "-o", str(tmp_path / "out.mp4"), "--quiet"]) == 0
+    frames, _, _, _, _ = read_clip(tmp_path / "out.mp4")
+    assert len(frames) == 4
+    # a picture output names the clip a video, and does not call it damaged
+    assert main(["fast-style", "apply", "--model", str(model_dir), str(src), "-o", str(tmp_path / "out.png"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "is a video" in err and "damaged" not in err
+
+
+def test_pictures_under_video_names_are_pictures(tmp_path):
+    from PIL import Image
+
+    from artgen.video import is_video_path
+
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(tmp_path / "picture.ts", format="PNG")
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(tmp_path / "picture.bin", format="JPEG")
+    assert not is_video_path(tmp_path / "picture.ts") and not is_video_path(tmp_path / "picture.bin")
+    assert is_video_path(tmp_path / "not_yet_written.3gp")

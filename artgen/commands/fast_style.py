@@ -224,10 +224,10 @@ def run_apply(args) -> int:
 def _video_job(args) -> bool:
     """Whether this apply is a video one (one video in, a video file out); usage errors for mixes."""
     from ..errors import UsageError
-    from ..video import VIDEO_EXTENSIONS, WRITE_VIDEO_EXTENSIONS, check_video_output, require_av
+    from ..video import WRITE_VIDEO_EXTENSIONS, check_video_output, is_video_path, require_av
 
     out_suffix = Path(args.output).suffix.lower()
-    videos = [i for i in args.inputs if Path(i).is_file() and Path(i).suffix.lower() in VIDEO_EXTENSIONS]
+    videos = [i for i in args.inputs if Path(i).is_file() and is_video_path(i)]  # by what the file holds (.3gp, .ts, .mts ...)
     wants_video = out_suffix in WRITE_VIDEO_EXTENSIONS and not Path(args.output).is_dir()
     only_gifs = all(Path(v).suffix.lower() == ".gif" for v in videos)
     if not videos or (only_gifs and not wants_video):  # pictures; a .gif to a picture: its first frame

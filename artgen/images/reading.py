@@ -103,6 +103,10 @@ def error_reason(exc: BaseException, path: Path | None) -> str:
                     return "empty file (0 bytes)"
             except OSError:
                 pass
+            from ..video.reading import holds_video
+
+            if holds_video(path):
+                return "it is a video, not a picture (write it to a video file such as out.mp4)"
         return "not a recognised image format (file is damaged or not an image)"
     text = one_line(exc) or type(exc).__name__
     if "truncated" in text.lower():

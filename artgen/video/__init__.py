@@ -1,6 +1,7 @@
 """Video in and out for fast style transfer: decode, stylise frame by frame, encode, keep the sound.
 
-Containers (by suffix): ``.mp4 .m4v .mov .mkv .webm`` (and ``.avi`` in) through PyAV,
+Containers: ``.mp4 .m4v .mov .mkv .webm`` (and ``.avi``, ``.3gp``, ``.ts``, ``.mts`` and any other
+file PyAV reads, told from pictures by what the file holds, not its name) through PyAV,
 which ships its own FFmpeg in its wheel (``pip install 'artgen[video]'``), and animated
 ``.gif`` through Pillow (no extra needed for GIF to GIF). In a notebook::
 
@@ -8,7 +9,7 @@ which ships its own FFmpeg in its wheel (``pip install 'artgen[video]'``), and a
     model.stylize_video("clip.mp4", "clip_starry.mp4", max_size=720, temporal_filter=0.5)
 
 What is kept: every frame's presentation time (so the frame rate, variable frame rates
-and the duration), the frame count, the rotation (display matrix) of phone clips, the
+and the duration), the frame count, all of the sound (even where it runs on after the last frame), the rotation (display matrix) of phone clips, the
 audio track (packets copied unchanged when the output container can hold its codec,
 otherwise re-encoded to the container's default: AAC for .mp4/.mov/.mkv, Opus for
 .webm; a .gif has no sound and says so) and a GIF's per-frame delays and loop count.
@@ -30,9 +31,9 @@ is stylised up to the break and the result says how many frames were lost and wh
 from __future__ import annotations
 
 from .pipeline import stylize_video
-from .reading import VIDEO_EXTENSIONS, WRITE_VIDEO_EXTENSIONS, Frame, VideoInfo, is_video_path, open_video, probe, require_av
+from .reading import VIDEO_EXTENSIONS, WRITE_VIDEO_EXTENSIONS, Frame, VideoInfo, holds_video, is_video_path, open_video, probe, require_av
 from .temporal import TemporalFilter
 from .writing import AVWriter, GifWriter, check_video_output
 
-__all__ = ["VIDEO_EXTENSIONS", "WRITE_VIDEO_EXTENSIONS", "Frame", "VideoInfo", "is_video_path", "open_video", "probe", "require_av",
+__all__ = ["VIDEO_EXTENSIONS", "WRITE_VIDEO_EXTENSIONS", "Frame", "VideoInfo", "holds_video", "is_video_path", "open_video", "probe", "require_av",
            "TemporalFilter", "AVWriter", "GifWriter", "check_video_output", "stylize_video"]

@@ -57,6 +57,32 @@ def _sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
+def _shortfall(info, count: int, last: Frame | None, step: int, longest_gap: int) -> str | None:
+    """Why the decoded video looks shorter than its own header says (truncated?), or None.
+
+    With a stored frame count (MP4, MOV, AVI, GIF): fewer frames than it. Otherwise, with the
+    video stream's own end time (Matroska's per-track tag, an MPEG-TS stream's duration): the
+    last frame ending earlier than that by more than two of the longest frame intervals seen,
+    so variable frame rates and the sound after the last frame raise no false alarm.
+    """
+    if last is None:
+        return None
+    if info.frames:
+        if count < info.frames - max(1, info.frames // 50):
+            return f"the video ends after {count} of the {info.frames} frames its header announces (truncated?)"
+        return None
+    end = info.extra.get("end")
+    if not end:
+        return None
+    tb = info.time_base
+    got = float((last.pts + step) * tb)
+    slack = 2 * float(max(step, longest_gap) * tb) + 0.02 * end
+    if got < end - slack:
+        about = f" (about {round(info.duration * info.fps)} frames)" if info.duration and info.fps else ""
+        return f"the video ends after {count} frames at {got:.2f} s of the {end:.2f} s{about} its header announces (truncated?)"
+    return None
+
+
 def stylize_video(
     model,
     src: str | os.PathLike,
@@ -183,6 +209,7 @@ def stylize_video(
 
     count = 0
     last: Frame | None = None
+    longest_gap = 0  # between consecutive frames, time_base units (variable frame rates)
     t0 = time.perf_counter()
     enabled = show_progress(progress)
     with _sigterm_as_interrupt(), atomic_path(dst) as tmp:
@@ -191,7 +218,8 @@ def stylize_video(
         reader_thread.start()
         writer_thread.start()
         try:
-            with tqdm(total=info.frames, desc=f"fast-style {src.name}", unit="frame", disable=not enabled, dynamic_ncols=True) as bar:
+            estimate = info.frames or (round(info.duration * info.fps) if info.duration and info.fps else None)  # the bar's total only
+            with tqdm(total=estimate, desc=f"fast-style {src.name}", unit="frame", disable=not enabled, dynamic_ncols=True) as bar:
                 while True:
                     try:
                         frame = decoded.get(timeout=0.1)
@@ -209,17 +237,20 @@ def stylize_video(
                     if not put(styled, (np.ascontiguousarray(image), frame)):
                         break
                     count += 1
+                    if last is not None:
+                        longest_gap = max(longest_gap, frame.pts - last.pts)
                     last = frame
                     bar.update(1)
             if failures:
                 raise failures[0]
             if count == 0:
                 raise VideoError(f"no frame of '{src}' could be decoded" + (f" ({reader.error})" if reader.error else ""))
-            if reader.error is None and info.frames and count < info.frames - max(1, info.frames // 50):
-                reader.error = f"the video ends after {count} of the {info.frames} frames its header announces (truncated?)"
-            if reader.error is not None and last is not None:  # cut the sound where the picture stops
-                step = last.duration or (round(1 / (info.fps * info.time_base)) if info.fps else 0)
+            step = (last.duration or (round(1 / (info.fps * info.time_base)) if info.fps else 0)) if last is not None else 0
+            if reader.error is not None and last is not None:  # decoding broke: cut the sound where the picture stops
                 writer_box["audio_until"] = float((last.pts + step) * info.time_base)
+            short = None if reader.error is not None else _shortfall(info, count, last, step, longest_gap)
+            if short is not None:  # the sound is kept whole: the header's length is no reason to cut it
+                reader.error = short
             put(styled, _DONE)
             writer_thread.join()
             if failures:

@@ -29,9 +29,92 @@ def require_av():
     return av
 
 
+#: Suffixes of further containers PyAV reads (phone, camcorder and broadcast clips); a file is
+#: still judged by its content (:func:`holds_video`), these only name files that do not exist yet.
+OTHER_VIDEO_EXTENSIONS: frozenset[str] = frozenset({".3gp", ".3g2", ".ts", ".mts", ".m2ts", ".mpg", ".mpeg", ".vob", ".flv", ".ogv", ".wmv", ".asf", ".mxf"})
+
+# ISO base media brands of still pictures (AVIF, HEIF/HEIC), not video
+_IMAGE_BRANDS = frozenset({b"avif", b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"jp2 ", b"jpx "})
+
+
 def is_video_path(path: str | os.PathLike) -> bool:
-    """Whether the suffix names a video container artgen reads (``.gif`` included)."""
-    return Path(path).suffix.lower() in VIDEO_EXTENSIONS
+    """Whether ``path`` is a video (``.gif`` included): a suffix of :data:`VIDEO_EXTENSIONS`, else, for an
+    existing file, what it holds (:func:`holds_video`: ``.3gp``, ``.ts``, ``.mts`` or any other name),
+    else a suffix of :data:`OTHER_VIDEO_EXTENSIONS`."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in VIDEO_EXTENSIONS:
+        return True
+    try:
+        if path.is_file():
+            return holds_video(path)
+    except OSError:
+        pass
+    return suffix in OTHER_VIDEO_EXTENSIONS
+
+
+def holds_video(path: str | os.PathLike) -> bool:
+    """Whether the file holds a video, judged by its content and never by its name.
+
+    The first bytes name the common containers (ISO media: MP4/MOV/3GP; Matroska/WebM; MPEG
+    transport streams, also the 192-byte packets of AVCHD ``.mts``/``.m2ts``; MPEG program streams;
+    AVI; FLV; ASF; animated GIF); pictures that Pillow opens are not videos; anything else is asked
+    of PyAV (when installed): a video stream in a container that is not a single-picture format.
+    False for a file that cannot be read.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1024)
+    except OSError:
+        return False
+    kind = _sniff(head)
+    if kind is not None:
+        return kind
+    try:
+        from PIL import Image
+
+        with Image.open(path):
+            return False
+    except Exception:  # not a picture Pillow knows
+        pass
+    try:
+        import av
+    except ImportError:
+        return False
+    try:
+        with av.open(str(path)) as container:
+            name = container.format.name or ""
+            if name in ("image2", "image2pipe") or name.endswith("_pipe"):
+                return False
+            return bool(container.streams.video)
+    except Exception:  # PyAV refuses it: not a video
+        return False
+
+
+def _sniff(head: bytes) -> bool | None:
+    """True for a video container's signature, False for a still picture's, None when unknown."""
+    if len(head) >= 12 and head[4:8] == b"ftyp":
+        return head[8:12] not in _IMAGE_BRANDS
+    if head[:4] == b"\x1a\x45\xdf\xa3":  # EBML: Matroska, WebM
+        return True
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return True  # artgen reads GIFs as animations
+    if len(head) >= 377 and head[0] == 0x47 and head[188] == 0x47 and head[376] == 0x47:  # MPEG-TS
+        return True
+    if len(head) >= 389 and head[4] == 0x47 and head[196] == 0x47 and head[388] == 0x47:  # M2TS / AVCHD .mts
+        return True
+    if head[:4] in (b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3"):  # MPEG program / elementary stream
+        return True
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return True
+    if head[:3] == b"FLV" or head[:4] == b"\x30\x26\xb2\x75":  # Flash video, ASF/WMV
+        return True
+    if head[:8] == b"\x89PNG\r\n\x1a\n" or head[:3] == b"\xff\xd8\xff" or head[:2] == b"BM" or head[:4] in (b"II*\x00", b"MM\x00*"):
+        return False
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return False
+    return None
 
 
 def one_line(exc: BaseException) -> str:
@@ -46,9 +129,12 @@ def one_line(exc: BaseException) -> str:
 @dataclass
 class VideoInfo:
     """What the reader knows before decoding: sizes in pixels as stored (before rotation),
-    ``fps`` (average, frames/s), ``frames`` and ``duration`` (s) from the container (None when
-    it does not say), ``rotation`` (degrees counter-clockwise to display upright; known after
-    the first frame), ``audio`` (codec name or None), ``loop`` (GIF loop count; None = once)."""
+    ``fps`` (average, frames/s), ``frames`` (the count the file stores; None where it stores none,
+    as in Matroska, WebM and MPEG-TS: never an estimate), ``duration`` (s: the video stream's own
+    length, from its header or Matroska's per-track ``DURATION`` tag, never the container's, which
+    includes the sound; None when unknown), ``rotation`` (degrees counter-clockwise to display
+    upright; known after the first frame), ``audio`` (codec name or None), ``loop`` (GIF loop count;
+    None = once). ``extra["end"]``: the video stream's end time in s, when its header says."""
 
     path: Path
     width: int
@@ -96,20 +182,21 @@ class _AVReader:
         cc = vs.codec_context
         rate = vs.average_rate or vs.guessed_rate or vs.base_rate
         tb = vs.time_base or Fraction(1, 1000)
-        duration = float(vs.duration * tb) if vs.duration else (self.container.duration / 1e6 if self.container.duration else None)
+        duration, end = _video_timing(vs, tb)  # the video stream's own, never the container's (which includes the sound)
         audio = self.container.streams.audio[0] if self.container.streams.audio else None
         self.info = VideoInfo(
             path=path,
             width=cc.width,
             height=cc.height,
             fps=float(rate) if rate else None,
-            frames=vs.frames or (round(duration * float(rate)) if duration and rate else None),
+            frames=vs.frames or None,
             duration=duration,
             time_base=Fraction(tb),
             audio=audio.codec_context.name if audio is not None else None,
             audio_index=audio.index if audio is not None else None,
             codec=cc.name,
             pix_fmt=cc.pix_fmt or "",
+            extra={"end": end},
         )
         if not cc.width or not cc.height:
             self.container.close()
@@ -156,6 +243,26 @@ class _AVReader:
                     index += 1
         finally:
             self.container.close()
+
+
+def _video_timing(vs, tb: Fraction) -> tuple[float | None, float | None]:
+    """(length in s, end time in s) of the video stream ``vs`` from its own header: the stream's
+    duration, or the per-track ``DURATION`` tag Matroska and WebM files carry; (None, None) when
+    the stream states neither (the container's duration is not used: it covers the sound too)."""
+    if vs.duration:
+        start = float(vs.start_time * tb) if vs.start_time is not None else 0.0
+        length = float(vs.duration * tb)
+        return length, start + length
+    tag = next((v for k, v in (vs.metadata or {}).items() if k.upper() == "DURATION"), None)
+    if tag:
+        try:
+            h, m, sec = str(tag).strip().split(":")
+            end = int(h) * 3600 + int(m) * 60 + float(sec)
+        except ValueError:
+            return None, None
+        start = float(vs.start_time * tb) if vs.start_time is not None else 0.0
+        return max(0.0, end - start), end
+    return None, None
 
 
 class _GifReader:
@@ -227,9 +334,17 @@ def open_video(path: str | os.PathLike, size: tuple[int, int] | None = None):
         raise UsageError(f"input '{path}' does not exist")
     if path.is_dir():
         raise UsageError(f"input '{path}' is a folder, not a video")
-    if path.suffix.lower() == ".gif":
+    if path.suffix.lower() == ".gif" or _is_gif(path):
         return _GifReader(path, size)
     return _AVReader(path, size)
+
+
+def _is_gif(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(6) in (b"GIF87a", b"GIF89a")
+    except OSError:
+        return False
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
