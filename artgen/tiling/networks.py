@@ -171,9 +171,13 @@ def tiled_style_net(
     network is only shift-equivariant by multiples of its stride, so with ``wrap`` a
     picture whose sides are not multiples of it is resampled periodically
     (:func:`resize_periodic`) to the next multiples and back.
+
+    ``net``'s geometry: its ``stride`` and ``radius`` attributes (total downsampling and
+    receptive-field radius in pixels) where it has them, else its ``config`` (a ``StyleNet``).
     """
-    cfg = net.config
-    align = cfg.stride
+    cfg = getattr(net, "config", None)
+    align = getattr(net, "stride", None) or cfg.stride
+    radius = getattr(net, "radius", None) or style_net_radius(cfg)
     h, w = image.shape[-2:]
     if wrap and (h % align or w % align):
         hp, wp = -(-h // align) * align, -(-w // align) * align
@@ -181,7 +185,7 @@ def tiled_style_net(
                               feather=feather, stats_from=stats_from)
         return resize_periodic(out, (h, w))
     feather = FEATHER if feather is None else max(0, int(feather))
-    margin = math.ceil((style_net_radius(cfg) + feather + 1) / align) * align
+    margin = math.ceil((radius + feather + 1) / align) * align
     stats = instance_norm_stats(net, stats_picture(image, stats_size, align, stats_from).to(device))
     core = max(h, w) if tile is None else int(tile)
     split_y, split_x = core < h, core < w  # cross-fade only where neighbouring tiles meet
