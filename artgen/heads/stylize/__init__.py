@@ -25,5 +25,6 @@ from .options import HEAD, MIN_SIDE, OPTIMIZERS, INITS, StyleConfig, StyleOption
 from .pyramid import fit_long_side, is_grey, fit_min_side, fit_pyramid, pyramid_sizes, split_steps
 from .objective import ImageParameter, StyleObjective, StylizeTask, match_luminance, level_objective
 from .api import load_input, stylize_tensor, stylize
+from .fast import ArbitraryStyle, ArbitraryStyleConfig, stylize_fast
 
-__all__ = ['HEAD', 'MIN_SIDE', 'OPTIMIZERS', 'INITS', 'StyleConfig', 'StyleOptions', 'check_style_images', 'BACKBONE_DEFAULTS', 'stylize_precision', 'set_encoder_layout', 'resolve_options', 'fit_long_side', 'is_grey', 'fit_min_side', 'fit_pyramid', 'pyramid_sizes', 'split_steps', 'ImageParameter', 'StyleObjective', 'StylizeTask', 'match_luminance', 'level_objective', 'load_input', 'stylize_tensor', 'stylize']
+__all__ = ['HEAD', 'MIN_SIDE', 'OPTIMIZERS', 'INITS', 'StyleConfig', 'StyleOptions', 'check_style_images', 'BACKBONE_DEFAULTS', 'stylize_precision', 'set_encoder_layout', 'resolve_options', 'fit_long_side', 'is_grey', 'fit_min_side', 'fit_pyramid', 'pyramid_sizes', 'split_steps', 'ImageParameter', 'StyleObjective', 'StylizeTask', 'match_luminance', 'level_objective', 'load_input', 'stylize_tensor', 'stylize', 'ArbitraryStyle', 'ArbitraryStyleConfig', 'stylize_fast']

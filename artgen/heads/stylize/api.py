@@ -151,16 +151,27 @@ def _settings(options: StyleConfig, encoder: FeatureEncoder, styles) -> dict[str
     return data
 
 
-def stylize(content, style, **options) -> "PIL.Image.Image":  # noqa: F821
-    """Style transfer by optimisation; returns a PIL image.
+def stylize(content, style, *, method: str = "optimise", **options) -> "PIL.Image.Image":  # noqa: F821
+    """Style transfer; returns a PIL image.
 
     ``content``: a path, PIL image or tensor (3, H, W) in [0, 1]. ``style``: one of
-    those or a list of them. ``options`` are the fields of :class:`StyleConfig`
-    (``size=512, steps=None, optimizer="lbfgs", content_weight=1, style_weight=None,
-    tv_weight=None, style_blend=None, style_scale=1, preserve_colors=False,
-    backbone="auto", weights=None, init="content", seed=0, device="auto", ...``).
+    those or a list of them. ``method="optimise"`` (the default): Gatys et al.'s optimisation;
+    ``options`` are the fields of :class:`StyleConfig` (``size=512, steps=None,
+    optimizer="lbfgs", content_weight=1, style_weight=None, tv_weight=None,
+    style_blend=None, style_scale=1, preserve_colors=False, backbone="auto", weights=None,
+    init="content", seed=0, device="auto", ...``). ``method="fast"``: Ghiasi et al.'s
+    arbitrary-style networks in one pass (:mod:`artgen.heads.stylize.fast`); ``options`` are
+    the fields of :class:`ArbitraryStyleConfig` (``size=512, fast_size, strength=1,
+    style_blend=None, preserve_colors=False, seamless=False, tile=None, device="auto"``).
     The result's ``.info["artgen"]`` holds the settings used.
+
+    Raises:
+        UsageError: an unknown method or option, or an option of the other method.
     """
+    from .fast import check_method, stylize_fast
+
+    if check_method(method) == "fast":
+        return stylize_fast(content, style, **options)
     unknown = set(options) - StyleConfig.field_names()
     if unknown:
         raise UsageError(f"unknown stylize option(s): {', '.join(sorted(unknown))}; see artgen.heads.stylize.StyleConfig")
