@@ -421,3 +421,52 @@ def test_pictures_under_video_names_are_pictures(tmp_path):
     Image.new("RGB", (8, 8), (1, 2, 3)).save(tmp_path / "picture.bin", format="JPEG")
     assert not is_video_path(tmp_path / "picture.ts") and not is_video_path(tmp_path / "picture.bin")
     assert is_video_path(tmp_path / "not_yet_written.3gp")
+
+
+def _transparent_gif(path, n=3):
+    """Frames with a transparent border whose hidden palette colour is magenta, and an opaque moving square."""
+    from PIL import Image
+
+    frames = []
+    for i in range(n):
+        idx = np.zeros((20, 24), np.uint8)  # index 0: magenta, transparent
+        idx[5:15, 4 + 2 * i:14 + 2 * i] = 1 + i
+        im = Image.fromarray(idx).convert("P")
+        im.putpalette([255, 0, 255, 200, 40, 40, 40, 200, 40, 40, 40, 200] + [0] * (252 * 3))
+        im.info["transparency"] = 0
+        frames.append(im)
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0, transparency=0, disposal=2)
+    return path
+
+
+def test_transparent_gif_is_composited_like_a_still_and_keeps_its_transparency(tmp_path, model):
+    from PIL import Image
+
+    src = _transparent_gif(tmp_path / "sprite.gif")
+    first = Image.open(src).convert("RGBA")
+    alpha_in = np.asarray(first)[..., 3]
+    on_white = Image.alpha_composite(Image.new("RGBA", first.size, (255, 255, 255, 255)), first).convert("RGB")
+    want = model.stylize_tensor(torch.from_numpy(np.array(on_white)).permute(2, 0, 1)[None].float() / 255)[0]
+    magenta = model.stylize_tensor(torch.from_numpy(np.array(first.convert("RGB"))).permute(2, 0, 1)[None].float() / 255)[0]
+    hidden = torch.from_numpy(alpha_in == 0)
+    assert (want - magenta).abs().mean(0)[hidden].mean() > 0.05  # the test can tell the two backgrounds apart
+
+    stylize_video(model, src, tmp_path / "out.gif", progress=False)
+    out = Image.open(tmp_path / "out.gif")
+    assert out.n_frames == 3
+    for i in range(3):
+        out.seek(i)
+        alpha = np.asarray(out.convert("RGBA"))[..., 3]
+        ref = Image.open(src)
+        ref.seek(i)
+        assert np.array_equal(alpha > 0, np.asarray(ref.convert("RGBA"))[..., 3] > 0), i  # transparency kept, frame by frame
+    out.seek(0)
+    got = torch.from_numpy(np.array(out.convert("RGB"))).permute(2, 0, 1).float() / 255
+    shown = ~hidden
+    assert (got - want).abs().mean(0)[shown].mean() < 0.05  # the opaque part: the network's output on white, as for a still
+
+    stylize_video(model, src, tmp_path / "out.mp4", progress=False)
+    frames, _, _, _, _ = read_clip(tmp_path / "out.mp4")
+    got = torch.from_numpy(frames[0]).permute(2, 0, 1).float() / 255
+    assert (got - want).abs().mean(0)[hidden].mean() < (got - magenta).abs().mean(0)[hidden].mean() / 3
+    assert (got - want).abs().mean() < 0.05

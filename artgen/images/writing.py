@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+import numpy as np
 import torch
 from PIL import Image
 
@@ -237,6 +238,30 @@ def read_metadata(path: PathLike) -> dict[str, Any]:
 GIF_MIN_DELAY_MS = 20
 
 
+def _transparent(img: Image.Image) -> bool:
+    """Whether a picture has pixels that are not fully opaque."""
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        return img.getchannel("A").getextrema()[0] < 255
+    return "transparency" in img.info
+
+
+def _gif_palette(frame: Image.Image) -> tuple[Image.Image, int | None]:
+    """A frame as a 256-colour palette picture, and the index of its transparent colour (None when opaque).
+
+    GIF transparency is on or off: pixels less than half opaque become the transparent index 255;
+    the other 255 colours are chosen from the picture.
+    """
+    if frame.mode == "RGBA":
+        hidden = np.asarray(frame.getchannel("A")) < 128
+        if hidden.any():
+            p = frame.convert("RGB").convert("P", palette=Image.Palette.ADAPTIVE, colors=255)
+            palette = (p.getpalette() or [])[: 255 * 3]
+            p.putpalette(palette + [0] * (255 * 3 - len(palette)) + [0, 0, 0])
+            p.paste(255, mask=Image.fromarray(hidden.astype(np.uint8) * 255))
+            return p, 255
+    return frame.convert("RGB").convert("P", palette=Image.Palette.ADAPTIVE, colors=256), None
+
+
 def save_gif(
     frames: Sequence[Image.Image] | torch.Tensor,
     path: PathLike,
@@ -254,6 +279,8 @@ def save_gif(
     rounded to that and kept at >= 20 ms, the shortest browsers honour).
     ``durations`` (ms, one per frame, multiples of 10) replaces ``fps`` with per-frame delays.
     ``loop=0`` loops forever, ``loop=None`` plays once.  ``metadata`` is stored as a JSON GIF comment (see :func:`read_metadata`).
+    Frames with transparency (RGBA pictures or 4-channel tensors) keep it: pixels less than half
+    opaque are written transparent (GIF has no partial transparency).
     Atomic and overwrite-safe like :func:`save_image`. Returns ``path``.
 
     Raises:
@@ -274,7 +301,7 @@ def save_gif(
             raise UsageError(f"GIF frames must be a (N,C,H,W) tensor, got {tuple(frames.shape)}")
         pil_frames = [to_pil(f) for f in frames]
     else:
-        pil_frames = [open_image(f, mode="RGB") if isinstance(f, Image.Image) else to_pil(f) for f in frames]
+        pil_frames = [open_image(f, mode="RGBA" if _transparent(f) else "RGB") if isinstance(f, Image.Image) else to_pil(f) for f in frames]
     if not pil_frames:
         raise UsageError(f"cannot write '{path}': no frames given")
     size = pil_frames[0].size
@@ -285,7 +312,7 @@ def save_gif(
     if durations is not None and len(durations) != len(pil_frames):
         raise UsageError(f"{len(durations)} GIF frame durations for {len(pil_frames)} frames")
     delays = [int(d) for d in durations] if durations is not None else [duration] * len(pil_frames)
-    paletted = [f.convert("RGB").convert("P", palette=Image.Palette.ADAPTIVE, colors=256) for f in pil_frames]
+    paletted = [_gif_palette(f) for f in pil_frames]  # (P image, transparent index or None)
     info: dict[str, Any] = {"duration": duration}  # also marks the file as GIF89a
     if loop is not None:
         info["loop"] = int(loop)
@@ -295,12 +322,15 @@ def save_gif(
     def write(fh: Any) -> None:
         # Frame by frame with Pillow's GIF helpers: Pillow's save_all merges
         # identical consecutive frames, which would change the frame count.
-        header, _ = GifImagePlugin.getheader(paletted[0].copy(), None, info)
+        header, _ = GifImagePlugin.getheader(paletted[0][0].copy(), None, info)
         for chunk in header:
             fh.write(chunk)
-        for frame, delay in zip(paletted, delays):
+        for (frame, clear), delay in zip(paletted, delays):
+            # a frame with transparent pixels clears the picture first (disposal 2), so the frame
+            # before it does not show through
+            extra = {} if clear is None else {"transparency": clear}
             for chunk in GifImagePlugin.getdata(
-                frame, (0, 0), duration=delay, disposal=1, include_color_table=True
+                frame, (0, 0), duration=delay, disposal=1 if clear is None else 2, include_color_table=True, **extra
             ):
                 fh.write(chunk)
         fh.write(b";")

@@ -190,7 +190,7 @@ def stylize_video(
                     else:
                         writer = AVWriter(tmp, suffix, info, image.shape[1], image.shape[0], rotation)
                     writer_box["writer"] = writer
-                writer.write(image, frame.pts, frame.duration)
+                writer.write(image, frame.pts, frame.duration, alpha=frame.alpha)
         except ArtgenError as exc:
             failures.append(exc)
             stop.set()

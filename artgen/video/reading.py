@@ -155,11 +155,14 @@ class VideoInfo:
 @dataclass
 class Frame:
     """One decoded frame: ``image`` (H, W, 3) uint8 RGB as stored (not rotated), ``pts`` in
-    ``time_base`` units, ``duration`` in the same units (None when unknown)."""
+    ``time_base`` units, ``duration`` in the same units (None when unknown). ``alpha``: (H, W)
+    uint8 opacity of a frame with transparent pixels (a transparent GIF), whose ``image`` is then
+    composited onto white as still pictures are; None for an opaque frame."""
 
     image: np.ndarray
     pts: int
     duration: int | None = None
+    alpha: np.ndarray | None = None
 
 
 class _AVReader:
@@ -311,13 +314,19 @@ class _GifReader:
         for i, dur in enumerate(self.durations):
             try:
                 self.image.seek(i)
-                rgb = self.image.convert("RGB")
+                rgba = self.image.convert("RGBA")  # the transparent palette index becomes alpha 0, not its hidden colour
             except (OSError, EOFError, ValueError) as exc:
                 self.error = f"reading stopped after {i} frames: {one_line(exc)}"
                 return
+            alpha = rgba.getchannel("A")
+            if alpha.getextrema()[0] < 255:  # composite onto white, as still pictures with transparency are
+                rgb = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
+            else:
+                rgb, alpha = rgba.convert("RGB"), None
             if self.size is not None and rgb.size != self.size:
                 rgb = rgb.resize(self.size, Image.Resampling.LANCZOS)
-            yield Frame(np.asarray(rgb, dtype=np.uint8).copy(), pts, dur)
+                alpha = alpha.resize(self.size, Image.Resampling.LANCZOS) if alpha is not None else None
+            yield Frame(np.asarray(rgb, dtype=np.uint8).copy(), pts, dur, None if alpha is None else np.asarray(alpha, dtype=np.uint8).copy())
             pts += dur
 
 

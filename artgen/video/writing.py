@@ -112,8 +112,9 @@ class AVWriter:
                 self.container.mux(out)
         self.audio_in.close()
 
-    def write(self, image: np.ndarray, pts: int, duration: int | None) -> None:
-        """Add one frame: ``image`` (H, W, 3) uint8 RGB, ``pts`` its presentation time in the input's time base, ``duration`` in the same units (or None)."""
+    def write(self, image: np.ndarray, pts: int, duration: int | None, alpha: np.ndarray | None = None) -> None:
+        """Add one frame: ``image`` (H, W, 3) uint8 RGB, ``pts`` its presentation time in the input's time base, ``duration`` in the same units (or None).
+        ``alpha`` is ignored: H.264 and VP9 as written here are opaque, and ``image`` is already composited onto white."""
         frame = self.av.VideoFrame.from_ndarray(image, format="rgb24")
         frame.pts = pts
         frame.time_base = self.time_base
@@ -151,13 +152,16 @@ class GifWriter:
         self.end: float | None = None
         self.audio_note = "none (the input has no sound)" if info.audio is None else f"dropped ({info.audio}; a GIF has no sound)"
 
-    def write(self, image: np.ndarray, pts: int, duration: int | None) -> None:
-        """Add one frame: ``image`` (H, W, 3) uint8 RGB, ``pts`` its presentation time in the input's time base, ``duration`` in the same units (or None)."""
+    def write(self, image: np.ndarray, pts: int, duration: int | None, alpha: np.ndarray | None = None) -> None:
+        """Add one frame: ``image`` (H, W, 3) uint8 RGB, ``pts`` its presentation time in the input's time base, ``duration`` in the same units (or None),
+        ``alpha`` (H, W) uint8 opacity of a transparent source frame (kept: GIF has on/off transparency) or None."""
         from PIL import Image
 
+        if alpha is not None:
+            image = np.dstack([image, alpha])  # (H, W, 4)
         if self.rotation:
             image = np.ascontiguousarray(np.rot90(image, k=self.rotation // 90))
-        self.frames.append(Image.fromarray(image))
+        self.frames.append(Image.fromarray(np.ascontiguousarray(image)))
         t = float(pts * self.info.time_base)
         self.times.append(t)
         if duration:
