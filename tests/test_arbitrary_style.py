@@ -211,9 +211,9 @@ def test_seamless_output_tiles_the_plane(model):
 
 
 def test_tiles_match_one_pass(model):
-    photo, vec = _photo(160, 224), model.style_vector(_stripes())
+    photo, vec = _photo(256, 96), model.style_vector(_stripes())  # three tiles down; the first and last never see each other
     whole = model.stylize_tensor(photo, vec, tile=0)
-    tiled = model.stylize_tensor(photo, vec, tile=64)
+    tiled = model.stylize_tensor(photo, vec, tile=96)
     assert (whole - tiled).abs().max() < 1e-3
 
 
