@@ -95,3 +95,46 @@ def test_pyramid_levels_leave_no_two_pixel_ripple(odd_even_ratio):
     img, _ = texture_tensor(example, TextureConfig(height=192, width=192, steps=30, example_size=64, **{**FAST, "levels": 2}))
     for ratio in odd_even_ratio(img):
         assert 0.85 < ratio < 1.15
+
+
+def _grey_example(size=48, seed=0):
+    """A grey texture (blobs of several sizes), as (1, H, W) in [0, 1]."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(1, 1, size // 4, size // 4, generator=g)
+    x = torch.nn.functional.interpolate(x, size=(size, size), mode="bicubic", align_corners=False)
+    return (0.5 * x + 0.5 * torch.rand(1, 1, size, size, generator=g)).clamp(0, 1)[0]
+
+
+def _colour_spread(img):
+    """Largest channel difference of each pixel, in 8-bit levels, (H, W)."""
+    levels = (img[0] * 255).round()
+    return levels.amax(0) - levels.amin(0)
+
+
+@pytest.mark.parametrize("stored", ["RGB", "L"])
+def test_grey_example_gives_a_grey_texture_whatever_the_file_mode(tmp_path, stored):
+    grey = _grey_example()
+    path = tmp_path / f"grey_{stored}.png"
+    pil = Image.fromarray((grey[0].numpy() * 255).round().astype("uint8"))
+    (pil.convert("RGB") if stored == "RGB" else pil).save(path)
+    assert Image.open(path).mode == stored
+    img, _ = texture_tensor(str(path), TextureConfig(height=40, width=40, steps=8, example_size=48, **FAST))
+    assert img.shape == (1, 3, 40, 40)
+    assert _colour_spread(img).max().item() == 0  # R = G = B everywhere
+
+
+def test_colour_example_still_gives_colour():
+    img, _ = texture_tensor(_example(), TextureConfig(height=32, width=32, steps=4, example_size=48, **FAST))
+    assert _colour_spread(img).mean().item() > 5
+
+
+@pytest.mark.parametrize("stored", ["RGB", "L"])
+def test_stylize_grey_content_and_style_give_grey_whatever_the_file_mode(tmp_path, stored):
+    paths = []
+    for name, seed in (("content", 1), ("style", 2)):
+        pil = Image.fromarray((_grey_example(48, seed)[0].numpy() * 255).round().astype("uint8"))
+        paths.append(tmp_path / f"{name}.png")
+        (pil.convert("RGB") if stored == "RGB" else pil).save(paths[-1])
+    opts = S.StyleConfig(size=48, steps=4, content_layers=("relu3_1",), **FAST)
+    out, _ = S.stylize_tensor(str(paths[0]), str(paths[1]), opts)
+    assert out.shape == (1, 3, 48, 48) and _colour_spread(out).max().item() == 0

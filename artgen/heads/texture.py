@@ -42,6 +42,7 @@ from .stylize import (
     ImageParameter,
     StylizeTask,
     fit_long_side,
+    is_grey,
     load_input,
     level_objective,
     pyramid_sizes,
@@ -132,7 +133,8 @@ def texture_tensor(examples, options: TextureConfig | None = None, *, encoder=No
     """Synthesise a texture; returns ``(1, 3, height, width)`` float32 in [0, 1] on the CPU and the settings used.
 
     ``examples``: one image or a list (paths, PIL images or (3, H, W) tensors in [0, 1]),
-    each at least 32 px on a side. Method: Gatys, Ecker & Bethge 2015 (Gram matrices of VGG
+    each at least 32 px on a side. When every example is grey (stored as grey or as RGB with
+    R = G = B, within 2/255), one channel is optimised and the result is grey (R = G = B). Method: Gatys, Ecker & Bethge 2015 (Gram matrices of VGG
     features, L-BFGS); artgen adds the coarse-to-fine pyramid, tiling and circular padding.
 
     Raises:
@@ -146,6 +148,9 @@ def texture_tensor(examples, options: TextureConfig | None = None, *, encoder=No
     options = dataclasses.replace(options, precision=stylize_precision(options.precision, device))
     precision = Precision.create(options.precision, device)
     full = [load_input(e, "example") for e in examples]
+    # every example grey (whatever the file's mode: R = G = B counts): optimise one channel and return
+    # grey, as stylize does; three free channels drift apart into colour blotches the grey Gram targets do not see
+    grey = all(is_grey(e) for e in full)
     if encoder is None:
         encoder = build_encoder(options.backbone, tuple(options.style_layers), weights=options.weights, device=device)
     encoder = set_encoder_layout(encoder.to(device), options.precision, device)
@@ -177,6 +182,8 @@ def texture_tensor(examples, options: TextureConfig | None = None, *, encoder=No
         if image is None:
             g = torch.Generator().manual_seed(options.seed)
             init = (INIT_MEAN + INIT_STD * torch.randn(1, 3, *hw, generator=g)).clamp(0, 1)
+            if grey:
+                init = init[:, :1]  # (1, 1, H, W): the same noise as the colour case's first channel
         else:
             init = resize_spectral(image, hw, periodic=options.seamless).clamp(0, 1)
         param = ImageParameter(init.to(device))
@@ -194,6 +201,8 @@ def texture_tensor(examples, options: TextureConfig | None = None, *, encoder=No
         image = param.pixels.detach().clamp(0, 1).cpu()
     if image.shape[-2:] != (out_h, out_w):
         image = resize_spectral(image, (out_h, out_w), periodic=True).clamp(0, 1)
+    if image.shape[1] == 1:  # grey examples, grey result
+        image = image.expand(-1, 3, -1, -1).contiguous()
     settings = options.to_dict()
     settings.pop("progress", None)
     settings.update(style_layers=list(options.style_layers), example_size=example_long, backbone_used=encoder.name,
