@@ -224,3 +224,18 @@ def test_cli_train_apply_export_end_to_end(tmp_path, capsys):
         from artgen.heads.fast_style import FastStyle
 
         FastStyle.load(photos)
+
+
+def test_resume_with_more_steps_continues_exactly(tmp_path):
+    """Training in two sittings: a 2-step run resumed to 4 steps equals a straight 4-step run, bit for bit."""
+    from artgen.checkpoint import RunDir
+    from artgen.heads.fast_style import train_fast_style
+
+    style = art_images(1, size=32, seed=5)[0]
+    straight = train_fast_style(style, None, tmp_path / "straight", steps=4, progress=False, **TINY)
+    train_fast_style(style, None, tmp_path / "sittings", steps=2, progress=False, **TINY)
+    longer = train_fast_style(out=tmp_path / "sittings", resume=True, steps=4, progress=False)
+    for (key, a), b in zip(straight.net.state_dict().items(), longer.net.state_dict().values()):
+        assert torch.equal(a, b), key
+    assert [s for s, _ in longer.history.steps][-1] == 4
+    assert RunDir(tmp_path / "sittings").load_config()["train"]["steps"] == 4

@@ -109,7 +109,9 @@ def train_fast_style(
     loss scaling on older GPUs, fp32 elsewhere; the network's weights, Adam and the Gram
     matrices stay in fp32.
     ``resume=True`` continues the run in ``out`` with its saved settings; ``data`` may then
-    give the photos' new place if their folder moved (other settings are the saved ones).
+    give the photos' new place if their folder moved, and ``steps`` a larger total than the run
+    planned (training longer in several sittings: the result equals one run of that many steps);
+    other settings are the saved ones.
     Returns the trained :class:`FastStyle`.
     """
     from ...models.encoders import build_encoder, style_grams
@@ -151,7 +153,10 @@ def train_fast_style(
         opts = run.load_settings(FastStyleConfig, "train", setup.saved)
         model_cfg = run.load_settings(StyleNetConfig, "model", setup.saved)
         check_weights_fit(run, model_cfg)
-        report_resume_changes(options, dict(opts.to_dict(), precision=setup.precision.name))
+        given = dict(options)
+        if isinstance(given.get("steps"), int) and given["steps"] > opts.steps:
+            opts.steps = given.pop("steps")  # train longer than first planned: the same run, continued
+        report_resume_changes(given, dict(opts.to_dict(), precision=setup.precision.name))
         _resume_data(opts, data)
     else:
         opts = built["opts"]
