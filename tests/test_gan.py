@@ -43,7 +43,7 @@ def test_a_saved_config_without_g_convs_rebuilds_the_one_conv_layout():
 @pytest.mark.parametrize("num_classes", [0, 3])
 def test_skip_z_starts_as_the_plain_generator_and_lets_the_code_set_every_block(num_classes):
     torch.manual_seed(0)
-    cfg = GANConfig(size=64, num_classes=num_classes, latent_norm=True, **TINY)
+    cfg = GANConfig(size=64, num_classes=num_classes, latent_norm=True, skip_z=False, **TINY)
     plain = Generator(cfg)
     skip = Generator(GANConfig.from_dict(dict(cfg.to_dict(), skip_z=True)))
     missing = skip.load_state_dict(plain.state_dict(), strict=False).missing_keys
@@ -55,8 +55,11 @@ def test_skip_z_starts_as_the_plain_generator_and_lets_the_code_set_every_block(
     for i, mod in enumerate(skip.skip):  # the code reaches every resolution
         assert float(mod.affine.weight.grad.abs().sum()) > 0, f"skip {i} got no gradient from z"
     old = cfg.to_dict()
-    del old["skip_z"]  # a run saved before skip_z existed rebuilds without it
-    assert set(Generator(GANConfig.from_dict(old)).state_dict()) == set(plain.state_dict())
+    del old["skip_z"]  # a run saved before skip_z existed (config version 1) rebuilds without it
+    from artgen.heads.gan.config import migrate_config
+
+    migrated = migrate_config({"head": "gan", "model": old})["model"]
+    assert set(Generator(GANConfig.from_dict(migrated)).state_dict()) == set(plain.state_dict())
 
 
 def test_width_follows_resolution_and_bad_sizes_are_refused():
@@ -223,7 +226,10 @@ def test_train_from_a_folder_then_init_from_with_freeze_d(tmp_path):
     with pytest.raises(UsageError, match="channel"):
         train_gan(out=tmp_path / "bad2", data=folder, init_from=tmp_path / "first", channels=1, **common)
     with pytest.raises(UsageError, match="freeze_d 9: the discriminator has only"):
-        train_gan(out=tmp_path / "bad3", data=folder, freeze_d=9, **common)
+        train_gan(out=tmp_path / "bad3", data=folder, init_from=tmp_path / "first", freeze_d=9, **common)
+    with pytest.raises(UsageError, match="freeze_d is for fine-tuning.*needs init_from"):  # two random blocks frozen would help no one
+        train_gan(out=tmp_path / "bad4", data=folder, freeze_d=2, **common)
+    assert not (tmp_path / "bad4").exists()
 
 
 def test_a_generator_collapsed_to_flat_colours_is_reported_once(caplog):

@@ -15,14 +15,17 @@ DEFAULT_MAX_REAL = 5000
 def add_parser(sub, name: str) -> None:
     """Register ``artgen gan train|sample|interpolate|eval`` and their flags on the sub-parsers ``sub`` under ``name``."""
     from ..cli import add_common
+    from ..heads.gan.config import GANTrainConfig, RECIPES
+    from ..models.gan import GANConfig
 
+    M, T = GANConfig(), GANTrainConfig()  # every default below is the dataclasses'
     parser = sub.add_parser(name, help="train a small GAN on a folder of images, sample, interpolate, evaluate",
                             description="A small GAN for personal art collections (32-256 px).")
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
 
     train = actions.add_parser("train", help="train (or resume, or fine-tune) a GAN into a run folder")
     _data_flags(train)
-    train.add_argument("--size", type=int, default=64, choices=[32, 64, 128, 256], help="output side in pixels (default: 64)")
+    train.add_argument("--size", type=int, default=M.size, choices=[32, 64, 128, 256], help=f"output side in pixels (default: {M.size})")
     train.add_argument("--channels", type=int, choices=[1, 3, 4], default=None, help="1 (grey), 3 (RGB) or 4 (RGBA: keeps the folder's transparency; samples are RGBA PNGs) (default: 1 for shapes/MNIST, else 3)")
     train.add_argument("--steps", type=int, default=None, help="training steps (default: 10000; with --resume, raise it to train longer)")
     train.add_argument("--batch-size", type=int, default=None, help="images per step; fewer images than this is fine (default: 16 on the CPU, 64 on a GPU)")
@@ -37,15 +40,20 @@ def add_parser(sub, name: str) -> None:
     train.add_argument("--conditional", action="store_true", help="class-conditional GAN (labelled folders, shapes, MNIST family)")
     train.add_argument("--crop", choices=["center", "random"], default="center", help="how non-square images are cropped (default: center)")
     train.add_argument("--hflip", action="store_true", help="mirror half of the training images")
-    train.add_argument("--loss", choices=["nonsaturating", "hinge"], default="nonsaturating", help="GAN loss (default: nonsaturating)")
-    train.add_argument("--lr-g", type=float, default=5e-4, metavar="LR", help="Adam learning rate of the generator (default: 5e-4)")
-    train.add_argument("--lr-d", type=float, default=1e-3, metavar="LR", help="Adam learning rate of the discriminator (default: 1e-3)")
+    train.add_argument("--discriminator", choices=list(RECIPES), default=M.discriminator,
+                       help=f"plain: a convolutional D trained from scratch; projected: Projected GAN's D on frozen pretrained EfficientNet-Lite0 features (default: {M.discriminator})")
+    train.add_argument("--pg-size", type=int, default=M.pg_size, metavar="PX", help=f"projected D: side the images are resized to for the feature network; 0 keeps their own (default: {M.pg_size})")
+    train.add_argument("--pg-levels", type=int, default=M.pg_levels, choices=[1, 2, 3, 4], help=f"projected D: feature levels judged, shallowest first (default: {M.pg_levels})")
+    recipe = ", ".join(f"{name} {r['loss']}" for name, r in RECIPES.items())
+    train.add_argument("--loss", choices=["nonsaturating", "hinge"], default=None, help=f"GAN loss (default: the discriminator's: {recipe})")
+    train.add_argument("--lr-g", type=float, default=None, metavar="LR", help=f"Adam learning rate of the generator (default: {_per_recipe('lr_g')})")
+    train.add_argument("--lr-d", type=float, default=None, metavar="LR", help=f"Adam learning rate of the discriminator (default: {_per_recipe('lr_d')})")
     train.add_argument("--lr", type=float, default=None, metavar="LR", help="one Adam learning rate for both networks, in place of --lr-g and --lr-d")
-    train.add_argument("--r1", type=float, default=0.1, metavar="GAMMA", help="R1 penalty weight on the discriminator, applied every 16 steps (default: 0.1; 0 turns it off)")
-    train.add_argument("--diversity", type=float, default=0.2, metavar="W", help="weight of the mode-seeking term (MSGAN) that keeps samples as varied as their latent codes; 0 turns it off (default: 0.2)")
-    train.add_argument("--spectral-norm", action="store_true", help="spectral normalisation in the discriminator")
-    train.add_argument("--sample-every", type=int, default=500, metavar="N", help="write samples/step_N.png every N steps (default: 500)")
-    train.add_argument("--checkpoint-every", type=int, default=1000, metavar="N", help="save a resumable checkpoint every N steps (default: 1000)")
+    train.add_argument("--r1", type=float, default=None, metavar="GAMMA", help=f"R1 penalty weight on the discriminator, applied every {T.r1_every} steps; 0 turns it off (default: {_per_recipe('r1_gamma')})")
+    train.add_argument("--diversity", type=float, default=T.diversity, metavar="W", help=f"weight of the mode-seeking term (MSGAN) that keeps samples as varied as their latent codes; 0 turns it off (default: {T.diversity})")
+    train.add_argument("--spectral-norm", action="store_true", help="spectral normalisation in the plain discriminator (the projected one always has it)")
+    train.add_argument("--sample-every", type=int, default=T.sample_every, metavar="N", help=f"write samples/step_N.png every N steps (default: {T.sample_every})")
+    train.add_argument("--checkpoint-every", type=int, default=T.checkpoint_every, metavar="N", help=f"save a resumable checkpoint every N steps (default: {T.checkpoint_every})")
     train.add_argument("--limit", type=int, default=None, metavar="N", help="use only the first N images")
     add_common(train, precision=False)
     train.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help="auto: bf16 (or fp16) on CUDA, bf16 on CPUs with native bfloat16 (AMX, AVX-512 BF16), else fp32 (default: auto)")
@@ -92,6 +100,12 @@ def add_parser(sub, name: str) -> None:
     parser.set_defaults(func=lambda args: (parser.print_help(sys.stderr), 2)[1])
 
 
+def _per_recipe(name: str) -> str:
+    from ..heads.gan.config import RECIPES
+
+    return ", ".join(f"{recipe} {values[name]:g}" for recipe, values in RECIPES.items())
+
+
 def _data_flags(parser) -> None:
     parser.add_argument("--data", metavar="DIR", help="a folder of images (any size or aspect ratio; subfolders are classes with --conditional)")
     parser.add_argument("--dataset", choices=DATASET_CHOICES, default=None, help="built-in art (default) or shapes, or MNIST / Fashion-MNIST files under --data-root")
@@ -119,6 +133,7 @@ def run_train(args) -> int:
         size=args.size, channels=args.channels, conditional=args.conditional, batch_size="auto" if args.batch_size is None else args.batch_size, augment=args.augment, augment_p=args.augment_p,
         ada_target=args.ada_target if args.ada_target == "auto" else _float_arg(args.ada_target, "--ada-target"),
         freeze_d=args.freeze_d, hflip=args.hflip, crop=args.crop, lr_g=args.lr_g, lr_d=args.lr_d, loss=args.loss, r1_gamma=args.r1, diversity=args.diversity,
+        discriminator=args.discriminator, pg_size=args.pg_size, pg_levels=args.pg_levels,
         spectral_norm=args.spectral_norm, sample_every=args.sample_every, checkpoint_every=args.checkpoint_every, precision=args.precision, seed=args.seed,
     )
     if args.resume:  # only the flags typed are compared with the saved settings (and reported where they differ)

@@ -44,6 +44,8 @@ from torch.nn.utils.parametrizations import spectral_norm
 from ..settings import Settings
 
 SIZES = (32, 64, 128, 256)
+#: The discriminators a GAN can train with: today's convolutional one, or Projected GAN's on frozen pretrained features.
+DISCRIMINATORS = ("plain", "projected")
 #: Added under the square roots of pixel norm and the minibatch standard deviation, as in ProGAN.
 NORM_EPS = 1e-8
 #: Negative slope of every LeakyReLU (DCGAN, ProGAN).
@@ -73,10 +75,14 @@ class GANConfig(Settings):
     max_width: int = 256
     spectral_norm: bool = False
     classes: list[str] | None = None
-    mbstd_group: int = 0  # minibatch standard deviation over groups of this many images (0: off, as in runs saved before it existed)
-    latent_norm: bool = False  # scale z and the class embedding each to unit RMS before the stem (False in runs saved before it existed)
-    g_convs: int = 1  # 3x3 convolutions per generator doubling (1 in runs saved before it existed; ProGAN/StyleGAN use 2)
-    skip_z: bool = False  # latent code modulates every doubling (BigGAN's skip-z; False in runs saved before it existed)
+    mbstd_group: int = 4  # minibatch standard deviation over groups of this many images (0: off)
+    latent_norm: bool = True  # scale z and the class embedding each to unit RMS before the stem
+    g_convs: int = 1  # 3x3 convolutions per generator doubling (ProGAN/StyleGAN use 2)
+    skip_z: bool = True  # latent code modulates every doubling (BigGAN's skip-z)
+    discriminator: str = "plain"  # "plain": the convolutional D below; "projected": D on frozen pretrained features (artgen.models.projected_gan)
+    pg_size: int = 0  # projected D: side the images are resized to for the feature network (0: their own side; the paper uses 224)
+    pg_levels: int = 4  # projected D: feature levels discriminated on (1-4, shallowest first; fewer is cheaper)
+    pg_width: int = 64  # projected D: channels of the first cross-channel-mixing level (doubling per level; the paper's 64)
 
     def __post_init__(self):
         if self.size not in SIZES:
@@ -95,6 +101,14 @@ class GANConfig(Settings):
             raise ValueError(f"g_convs must be from 1 to 4, got {self.g_convs}")
         if self.classes is not None and len(self.classes) != self.num_classes:
             raise ValueError(f"{len(self.classes)} class names for {self.num_classes} classes")
+        if self.discriminator not in DISCRIMINATORS:
+            raise ValueError(f"discriminator {self.discriminator!r}: expected one of {', '.join(DISCRIMINATORS)}")
+        if not (self.pg_size == 0 or 16 <= self.pg_size <= 512):
+            raise ValueError(f"pg_size must be 0 (the images' own side) or from 16 to 512, got {self.pg_size}")
+        if not 1 <= self.pg_levels <= 4:
+            raise ValueError(f"pg_levels must be from 1 to 4, got {self.pg_levels}")
+        if not 1 <= self.pg_width <= 1024:
+            raise ValueError(f"pg_width must be from 1 to 1024, got {self.pg_width}")
 
     @property
     def conditional(self) -> bool:
@@ -206,6 +220,20 @@ class Generator(nn.Module):
         return torch.tanh(self.to_image(x))
 
 
+def build_discriminator(config: GANConfig) -> nn.Module:
+    """The discriminator ``config.discriminator`` names: :class:`Discriminator` or a
+    :class:`~artgen.models.projected_gan.ProjectedDiscriminator`.
+
+    Raises:
+        FeatureNetworkMissing: ``"projected"`` and the pretrained feature network's package is missing.
+    """
+    if config.discriminator == "projected":
+        from .projected_gan import ProjectedDiscriminator
+
+        return ProjectedDiscriminator(config)
+    return Discriminator(config)
+
+
 class Discriminator(nn.Module):
     """Images ``(B, channels, size, size)`` [+ labels] -> raw scores ``(B,)``."""
 
@@ -227,6 +255,16 @@ class Discriminator(nn.Module):
         self.head = sn(nn.Linear(self.features_dim, 1))
         if c.conditional:
             self.embed = sn(nn.Embedding(c.num_classes, self.features_dim))
+
+    def blocks_to_freeze(self, n: int) -> list[nn.Module]:
+        """The first ``n`` down-sampling blocks (FreezeD's layers, for fine-tuning).
+
+        Raises:
+            ValueError: the discriminator has fewer than ``n`` blocks.
+        """
+        if n > len(self.blocks):
+            raise ValueError(f"{n}: the discriminator has only {len(self.blocks)} blocks at {self.config.size}px")
+        return list(self.blocks[:n])
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Images ``(B, channels, size, size)`` in [-1, 1] -> the flattened 4x4 features ``(B, features_dim)``."""

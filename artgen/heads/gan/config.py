@@ -14,6 +14,44 @@ from ...settings import Settings
 
 HEAD = "gan"
 
+#: The shape of the GAN's ``config.json``. 1 (no ``config_version`` key): runs saved before the
+#: model and training dataclasses held the command line's defaults; :func:`migrate_config` reads them.
+CONFIG_VERSION = 2
+
+#: What a version-1 run meant by a missing key: the dataclass defaults of that time.
+LEGACY_DEFAULTS = {
+    "model": {"mbstd_group": 0, "latent_norm": False, "skip_z": False, "discriminator": "plain"},
+    "train": {"diversity": 0.0},
+}
+
+
+def migrate_config(cfg: dict) -> dict:
+    """A GAN run's ``config.json`` (as read) in the current shape (:data:`CONFIG_VERSION`).
+
+    Version 1 (no ``config_version``): keys its sections lack take :data:`LEGACY_DEFAULTS`, the
+    defaults they were saved under, so an old run rebuilds the model it trained. Returns a new dict.
+    """
+    cfg = dict(cfg)
+    version = cfg.get("config_version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        version = 1
+    if version < 2:
+        for section, values in LEGACY_DEFAULTS.items():
+            stored = cfg.get(section)
+            if isinstance(stored, dict):
+                cfg[section] = {**values, **stored}
+    cfg["config_version"] = max(version, CONFIG_VERSION)
+    return cfg
+
+
+def read_config(run, *, what: str = "") -> dict:
+    """A GAN run folder's ``config.json``, checked to be a GAN run and migrated (:func:`migrate_config`).
+
+    Raises:
+        CheckpointError: no folder, an unreadable config, or another head's run.
+    """
+    return migrate_config(run.load_head_config(HEAD, "GAN", what=what))
+
 
 BUILTIN_DATASETS = ("art", "shapes", "mnist", "fashion-mnist")
 
@@ -77,6 +115,21 @@ CLASS_SEED_STRIDE = 100_000
 KID_SUBSET_SIZE = 1000
 
 
+#: The settings that follow the discriminator when not given: today's convolutional D trains with the
+#: non-saturating loss, lazy R1 and DCGAN's betas at the rates measured on the CPU; the projected D
+#: (Sauer et al. 2021) with the hinge loss, no R1 (its spectral norm and frozen features keep it
+#: smooth) and Adam betas (0, 0.99), as published.
+RECIPES = {
+    "plain": {"loss": "nonsaturating", "r1_gamma": 0.1, "lr_g": 5e-4, "lr_d": 1e-3, "beta1": 0.5, "beta2": 0.999},
+    "projected": {"loss": "hinge", "r1_gamma": 0.0, "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.0, "beta2": 0.99},
+}
+
+
+#: ``d_width`` of the projected discriminator when not given: the width of its per-level
+#: discriminators' 64-px maps (the paper's table, 64 channels there).
+PROJECTED_D_WIDTH = 64
+
+
 @dataclass
 class GANTrainConfig(Settings):
     """Training settings (stored under ``train`` in ``config.json``; ``--resume`` reads them back).
@@ -97,16 +150,16 @@ class GANTrainConfig(Settings):
 
     steps: int = 10000
     batch_size: int = 64
-    lr_g: float = 5e-4
-    lr_d: float = 1e-3
-    beta1: float = 0.5
-    beta2: float = 0.999
-    loss: str = "nonsaturating"
-    r1_gamma: float = 0.1
+    lr_g: float = RECIPES["plain"]["lr_g"]
+    lr_d: float = RECIPES["plain"]["lr_d"]
+    beta1: float = RECIPES["plain"]["beta1"]
+    beta2: float = RECIPES["plain"]["beta2"]
+    loss: str = RECIPES["plain"]["loss"]
+    r1_gamma: float = RECIPES["plain"]["r1_gamma"]
     r1_every: int = 16
     ema_decay: float = 0.999
     ema_rampup: float = 0.0  # > 0: the EMA's half-life is at most this fraction of the steps taken (StyleGAN2-ADA); 0: the EMA_WARMUP rule of runs saved before it existed
-    diversity: float = 0.0  # weight of the mode-seeking term (MSGAN); 0: off, as in runs saved before it existed
+    diversity: float = 0.2  # weight of the mode-seeking term (MSGAN); 0: off
     augment: list[str] = field(default_factory=list)
     augment_p: float = 1.0  # fixed augmentation strength when ada_target is 0
     ada_target: float = 0.0  # > 0: adaptive strength (StyleGAN2-ADA) aiming r_t = E[sign(D(real))] at this value
@@ -134,6 +187,9 @@ class GANTrainConfig(Settings):
             raise ArgumentError("batch_size", f"must be at least 1, got {self.batch_size}")
         if self.r1_every < 1:
             raise UsageError("r1_every must be at least 1")
+        for name in ("beta1", "beta2"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ArgumentError(name, f"must be in [0, 1), got {getattr(self, name)}")
         if self.crop not in ("center", "random"):
             raise UsageError(f"crop must be 'center' or 'random', not {self.crop!r}")
         if not 0 <= self.ema_rampup <= 1:

@@ -13,9 +13,9 @@ from torch import nn
 
 from ...device import resolve_device
 from ...errors import ArgumentError, UsageError
-from ...models.gan import Discriminator, GANConfig, Generator
+from ...models.gan import GANConfig, Generator, build_discriminator
 from ...runs import from_pretrained, save_pretrained
-from .config import GANTrainConfig, HEAD, TRUNCATION_MAX_REDRAWS
+from .config import CONFIG_VERSION, GANTrainConfig, HEAD, TRUNCATION_MAX_REDRAWS, read_config
 
 def latents(seeds: Sequence[int], z_dim: int, *, truncation: float | None = None) -> torch.Tensor:
     """One latent per seed (so image i is reproducible from its seed alone), ``(N, z_dim)`` on the CPU.
@@ -68,7 +68,7 @@ class GAN:
         self.train_config = train_config or GANTrainConfig()
         self.device = resolve_device(device) if not isinstance(device, torch.device) else device
         self.generator = Generator(self.config).to(self.device)
-        self.discriminator = Discriminator(self.config).to(self.device)
+        self.discriminator = build_discriminator(self.config).to(self.device)
         self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False).eval()
         self.history = None
 
@@ -90,7 +90,7 @@ class GAN:
             CheckpointError: no run folder, not a GAN run, a bad config section, or weights
                 that do not match the config.
         """
-        saved = from_pretrained(path, HEAD, "GAN")
+        saved = from_pretrained(path, read_config=read_config)
         cfg = saved.config
         gan = cls(saved.settings(GANConfig, "model"), device=device, train_config=saved.run.load_settings(GANTrainConfig, "train", dict(cfg, train=cfg.get("train", {}))))
         saved.load_into(gan.modules(), lambda name: f"{name} in '{saved.run.path}'")
@@ -198,7 +198,7 @@ class GAN:
 
     def run_config(self, precision: str | None = None) -> dict:
         """What ``config.json`` holds for this GAN: the head, the model and training settings (and the precision)."""
-        cfg = {"head": HEAD, "model": self.config.to_dict(), "train": self.train_config.to_dict()}
+        cfg = {"head": HEAD, "config_version": CONFIG_VERSION, "model": self.config.to_dict(), "train": self.train_config.to_dict()}
         if precision is not None:
             cfg["precision"] = precision
         return cfg
@@ -211,7 +211,7 @@ def init_from_run(gan: GAN, path: str | os.PathLike) -> None:
         CheckpointError: ``path`` is not a GAN run folder, or its weights do not load.
         UsageError: its size, channels, classes or architecture differ from ``gan``'s (all listed).
     """
-    saved = from_pretrained(path, HEAD, "GAN", what="{arg:init_from}")
+    saved = from_pretrained(path, read_config=lambda run: read_config(run, what="{arg:init_from}"))
     run = saved.run
     src = saved.settings(GANConfig, "model")
     dst = gan.config
@@ -222,7 +222,7 @@ def init_from_run(gan: GAN, path: str | os.PathLike) -> None:
         problems.append(f"it has {src.channels} channel(s) and this run {dst.channels} (pass {{arg:channels={src.channels}}})")
     if src.num_classes != dst.num_classes:
         problems.append(f"it has {src.num_classes or 'no'} classes and this run {dst.num_classes or 'none'}")
-    for key in ("z_dim", "g_width", "d_width", "max_width", "spectral_norm", "mbstd_group", "latent_norm", "g_convs", "skip_z"):
+    for key in ("z_dim", "g_width", "d_width", "max_width", "spectral_norm", "mbstd_group", "latent_norm", "g_convs", "skip_z", "discriminator", "pg_size", "pg_levels", "pg_width"):
         if getattr(src, key) != getattr(dst, key):
             problems.append(f"its {key} is {getattr(src, key)} and this run's {getattr(dst, key)}")
     if problems:

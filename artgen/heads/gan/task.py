@@ -10,7 +10,7 @@ import torch
 from ... import distributed, losses
 from ...augment import AdaptiveStrength, diff_augment
 from ...errors import ArgumentError
-from ...models.gan import Discriminator, GANConfig, Generator
+from ...models.gan import GANConfig, Generator, build_discriminator
 from ...train import Task
 from .config import EMA_WARMUP, GANTrainConfig, MODE_SEEKING_EPS
 
@@ -42,14 +42,16 @@ class GANTask(Task):
         self.config = config
         self.train_cfg = train
         self.G = (generator or Generator(config)).to(device)
-        self.D = (discriminator or Discriminator(config)).to(device)
+        self.D = (discriminator or build_discriminator(config)).to(device)
         if train.channels_last:
             self.G.to(memory_format=torch.channels_last)
             self.D.to(memory_format=torch.channels_last)
         self.G_ema = copy.deepcopy(self.G).requires_grad_(False)
-        if train.freeze_d > len(self.D.blocks):
-            raise ArgumentError("freeze_d", f"{train.freeze_d}: the discriminator has only {len(self.D.blocks)} blocks at {config.size}px")
-        for block in self.D.blocks[: train.freeze_d]:
+        try:
+            frozen = self.D.blocks_to_freeze(train.freeze_d)
+        except ValueError as exc:
+            raise ArgumentError("freeze_d", str(exc)) from None
+        for block in frozen:
             block.requires_grad_(False)
         self.d_params = [p for p in self.D.parameters() if p.requires_grad]
         betas = (train.beta1, train.beta2)
@@ -129,7 +131,8 @@ class GANTask(Task):
             total = d_loss + r1 * (tc.r1_gamma / 2 * tc.r1_every)  # lazy: weighted by how rarely it runs
         ctx.optimize(total, self.opt_d)
         if self.ada is not None:
-            self.ada.observe(d_real, reduce=distributed.all_reduce_mean if ctx.world_size > 1 else None)
+            per_image = d_real if d_real.dim() == 1 else d_real.float().mean(dim=1)  # a projected D scores each image at several places
+            self.ada.observe(per_image, reduce=distributed.all_reduce_mean if ctx.world_size > 1 else None)
 
         # generator (the discriminator's weights take no gradient)
         for p in self.d_params:

@@ -15,12 +15,14 @@ from ...metrics import spatial_spread
 from ...models.gan import GANConfig, SIZES
 from ...runs import given_arguments, report_resume_changes, start_run
 from ...train import CurvePlot, LambdaCallback, Trainer
-from .config import ADA_TARGET, AUGMENT_AUTO_LIMIT, GANTrainConfig, HEAD, check_train_args, parse_augment, resolve_batch_size
+from .config import ADA_TARGET, AUGMENT_AUTO_LIMIT, PROJECTED_D_WIDTH, RECIPES, GANTrainConfig, HEAD, check_train_args, parse_augment, read_config, resolve_batch_size
 from .data import SampledBatches, load_gan_data
 from .model import GAN, init_from_run, latents
 from .task import GANTask
 
 log = logging.getLogger("artgen.gan")
+
+_MODEL, _TRAIN = GANConfig(), GANTrainConfig()  # the one source of every default below
 
 
 # --- training -----------------------------------------------------------------------------
@@ -93,33 +95,39 @@ def train_gan(
     steps: int | None = None,
     batch_size: int | str = "auto",
     augment: str | Sequence[str] = "auto",
-    augment_p: float = 1.0,
+    augment_p: float = _TRAIN.augment_p,
     ada_target: float | str = "auto",
     resume: bool = False,
     overwrite: bool = False,
     init_from: str | os.PathLike | None = None,
-    freeze_d: int = 0,
-    hflip: bool = False,
-    crop: str = "center",
+    freeze_d: int = _TRAIN.freeze_d,
+    hflip: bool = _TRAIN.hflip,
+    crop: str = _TRAIN.crop,
     limit: int | None = None,
-    lr_g: float = 5e-4,
-    lr_d: float = 1e-3,
-    loss: str = "nonsaturating",
-    r1_gamma: float = 0.1,
-    r1_every: int = 16,
-    ema_decay: float = 0.999,
-    ema_rampup: float = 0.0,
-    g_width: int | None = None,
+    discriminator: str = _MODEL.discriminator,
+    lr_g: float | None = None,
+    lr_d: float | None = None,
+    loss: str | None = None,
+    r1_gamma: float | None = None,
+    beta1: float | None = None,
+    beta2: float | None = None,
+    r1_every: int = _TRAIN.r1_every,
+    ema_decay: float = _TRAIN.ema_decay,
+    ema_rampup: float = _TRAIN.ema_rampup,
+    g_width: int = _MODEL.g_width,
     d_width: int | None = None,
-    z_dim: int = 128,
-    spectral_norm: bool = False,
-    mbstd_group: int = 4,
-    latent_norm: bool = True,
-    g_convs: int = 1,
-    skip_z: bool = True,
-    diversity: float = 0.2,
-    sample_every: int = 500,
-    checkpoint_every: int = 1000,
+    z_dim: int = _MODEL.z_dim,
+    spectral_norm: bool = _MODEL.spectral_norm,
+    mbstd_group: int = _MODEL.mbstd_group,
+    latent_norm: bool = _MODEL.latent_norm,
+    g_convs: int = _MODEL.g_convs,
+    skip_z: bool = _MODEL.skip_z,
+    pg_size: int = _MODEL.pg_size,
+    pg_levels: int = _MODEL.pg_levels,
+    pg_width: int = _MODEL.pg_width,
+    diversity: float = _TRAIN.diversity,
+    sample_every: int = _TRAIN.sample_every,
+    checkpoint_every: int = _TRAIN.checkpoint_every,
     log_every: int = 50,
     device: str | torch.device = "auto",
     precision: str = "auto",
@@ -143,6 +151,13 @@ def train_gan(
     :mod:`artgen.models.gan`); ``ema_rampup`` > 0 caps the EMA's half-life at that fraction of the
     steps so far (StyleGAN2-ADA; 0 keeps the :data:`EMA_WARMUP` rule).  Recipe and sources: :class:`GANTask`.
 
+    ``discriminator="projected"`` trains against Projected GAN's discriminator on frozen
+    EfficientNet-Lite0 features (:mod:`artgen.models.projected_gan`); ``pg_size``, ``pg_levels`` and
+    ``pg_width`` shape it. ``loss``, ``r1_gamma``, ``lr_g``, ``lr_d``, ``beta1`` and ``beta2`` left at
+    None take the discriminator's recipe (:data:`~artgen.heads.gan.config.RECIPES`); ``d_width`` left
+    at None is 32 for the plain D and 64 (the paper's) for the projected one. Every other default is
+    the field's default in :class:`GANConfig` / :class:`GANTrainConfig`.
+
     Raises:
         UsageError, ArgumentError: a bad argument (named), checked before the run folder is touched;
             ``out`` holds a run without ``resume``/``overwrite``, or is locked by another training.
@@ -153,6 +168,16 @@ def train_gan(
     given = given_arguments(train_gan, locals(), exclude=("out", "data", "dataset", "data_root", "limit", "resume", "overwrite", "init_from", "device", "progress", "callbacks", "log_every", "steps"))
     if resume and init_from:
         raise UsageError("{arg:resume=True} and {arg:init_from} cannot be combined")
+    if discriminator not in RECIPES:
+        raise ArgumentError("discriminator", f"{discriminator!r}: expected one of {', '.join(RECIPES)}")
+    recipe = RECIPES[discriminator]
+    lr_g = recipe["lr_g"] if lr_g is None else lr_g
+    lr_d = recipe["lr_d"] if lr_d is None else lr_d
+    loss = recipe["loss"] if loss is None else loss
+    r1_gamma = recipe["r1_gamma"] if r1_gamma is None else r1_gamma
+    beta1 = recipe["beta1"] if beta1 is None else beta1
+    beta2 = recipe["beta2"] if beta2 is None else beta2
+    d_width = d_width or (_MODEL.d_width if discriminator == "plain" else PROJECTED_D_WIDTH)
 
     def check(dev: torch.device) -> None:  # every input, before the run folder is touched
         if resume:
@@ -167,10 +192,19 @@ def train_gan(
                           sample_every=sample_every, checkpoint_every=checkpoint_every, lr_g=lr_g, lr_d=lr_d, r1_gamma=r1_gamma)
         if data is not None and not Path(data).expanduser().is_dir():
             raise ArgumentError("data", f"'{data}' {'is not a folder' if Path(data).expanduser().exists() else 'does not exist'}")
-        GANTrainConfig(ema_decay=ema_decay, ema_rampup=ema_rampup, diversity=diversity)  # their range checks, before any file is written
+        if freeze_d and not init_from:
+            raise ArgumentError("freeze_d", "is for fine-tuning: it keeps blocks of a trained discriminator fixed, so it needs {arg:init_from}")
+        GANTrainConfig(ema_decay=ema_decay, ema_rampup=ema_rampup, diversity=diversity, beta1=beta1, beta2=beta2)  # their range checks, before any file is written
+        for name, value, low, high in (("pg_size", pg_size, 0, 512), ("pg_levels", pg_levels, 1, 4), ("pg_width", pg_width, 1, 1024)):
+            if isinstance(value, bool) or not isinstance(value, int) or not (low <= value <= high) or (name == "pg_size" and 0 < value < 16):
+                raise ArgumentError(name, f"must be a whole number from {16 if name == 'pg_size' else low} to {high}{' (or 0: the images own side)' if name == 'pg_size' else ''}, got {value!r}")
+        if discriminator == "projected":
+            from ...models.projected_gan import feature_network
+
+            feature_network()  # a missing package is named now, before the run folder is touched
 
     setup = start_run(out, resume=resume, overwrite=overwrite, device=device, precision=precision, seed=seed, check=check, cpu_bf16=True,
-                      read_config=lambda run: run.load_head_config(HEAD, "GAN"), inputs={"data": data, "data_root": data_root})
+                      read_config=read_config, inputs={"data": data, "data_root": data_root})
     dev, run = setup.device, setup.run_dir
     if resume:
         saved = setup.saved
@@ -199,14 +233,15 @@ def train_gan(
             if ada_target.strip().lower() != "auto":
                 raise ArgumentError("ada_target", f"{ada_target!r}: expected a number in [0, 1) or auto")
             ada_target = ADA_TARGET if parse_augment(policy) else 0.0
-        defaults = GANConfig()
         config = GANConfig(
             size=size, channels=gd.images.shape[1], z_dim=z_dim, num_classes=len(gd.classes) if conditional else 0,
-            g_width=g_width or defaults.g_width, d_width=d_width or defaults.d_width, spectral_norm=spectral_norm, mbstd_group=mbstd_group, latent_norm=latent_norm,
+            g_width=g_width, d_width=d_width, spectral_norm=spectral_norm, mbstd_group=mbstd_group, latent_norm=latent_norm,
             g_convs=g_convs, skip_z=skip_z, classes=list(gd.classes) if conditional else None,
+            discriminator=discriminator, pg_size=pg_size, pg_levels=pg_levels, pg_width=pg_width,
         )
         tc = GANTrainConfig(
-            steps=10000 if steps is None else steps, batch_size=resolve_batch_size(batch_size, dev), lr_g=lr_g, lr_d=lr_d, loss=loss, r1_gamma=r1_gamma, r1_every=r1_every, ema_decay=ema_decay, ema_rampup=ema_rampup, diversity=diversity,
+            steps=_TRAIN.steps if steps is None else steps, batch_size=resolve_batch_size(batch_size, dev), lr_g=lr_g, lr_d=lr_d, beta1=beta1, beta2=beta2,
+            loss=loss, r1_gamma=r1_gamma, r1_every=r1_every, ema_decay=ema_decay, ema_rampup=ema_rampup, diversity=diversity,
             augment=policy, augment_p=augment_p, ada_target=float(ada_target), freeze_d=freeze_d, hflip=hflip, crop=crop, seed=seed, sample_every=sample_every, checkpoint_every=checkpoint_every,
             channels_last=(dev.type != "mps") if channels_last is None else channels_last,
             dataset=gd.name if data is None else None, data=_absolute(data),
@@ -239,9 +274,10 @@ def train_gan(
 
 def _saved_arguments(config: GANConfig, tc: GANTrainConfig, precision: str) -> dict:
     """A saved run's settings under :func:`train_gan`'s argument names (what a resume compares the given ones with)."""
-    saved = {name: getattr(tc, name) for name in ("steps", "batch_size", "lr_g", "lr_d", "loss", "r1_gamma", "r1_every", "ema_decay", "ema_rampup", "diversity", "augment_p",
-                                                  "freeze_d", "hflip", "crop", "seed", "sample_every", "checkpoint_every", "channels_last")}
-    saved.update({name: getattr(config, name) for name in ("size", "channels", "z_dim", "g_width", "d_width", "spectral_norm", "mbstd_group", "latent_norm", "g_convs", "skip_z")})
+    saved = {name: getattr(tc, name) for name in ("steps", "batch_size", "lr_g", "lr_d", "beta1", "beta2", "loss", "r1_gamma", "r1_every", "ema_decay", "ema_rampup", "diversity",
+                                                  "augment_p", "freeze_d", "hflip", "crop", "seed", "sample_every", "checkpoint_every", "channels_last")}
+    saved.update({name: getattr(config, name) for name in ("size", "channels", "z_dim", "g_width", "d_width", "spectral_norm", "mbstd_group", "latent_norm", "g_convs", "skip_z",
+                                                           "discriminator", "pg_size", "pg_levels", "pg_width")})
     saved.update(conditional=config.conditional, augment=list(tc.augment), ada_target=tc.ada_target, precision=precision)
     return saved
 
