@@ -23,7 +23,8 @@ pooling and strided convolutions see the same pixel phases as on the whole pictu
   over their overlap.
 
 One job per module, re-exported here: :mod:`~artgen.tiling.grid`,
-:mod:`~artgen.tiling.optimisation`, :mod:`~artgen.tiling.networks`.
+:mod:`~artgen.tiling.optimisation`, :mod:`~artgen.tiling.networks`, :mod:`~artgen.tiling.periodic`
+(a picture made to wrap around before a seamless result is made from it, and the seam measure).
 
 ``wrap=True`` reads every tile's margin modulo the picture's height and width: the
 picture is treated as one period of a plane it tiles, which makes the result seamless.
@@ -35,7 +36,8 @@ from .grid import AUTO_TILE, LBFGS_BUDGET, encoder_geometry, lbfgs_history, out_
 from .networks import (AUTO_TILE_PIXELS, FEATHER, STATS_CROPS_PER_SIDE, STATS_SIZE, frozen_instance_norm, instance_norm_stats, net_tile,
                        stats_picture, style_net_radius, tiled_style_net)
 from .optimisation import TiledStyleObjective
+from .periodic import TILES_ALREADY, make_periodic, make_tileable, periodic_component, seam_ratio
 
 __all__ = ["AUTO_TILE", "LBFGS_BUDGET", "encoder_geometry", "lbfgs_history", "out_of_memory_hint", "resize_periodic", "tile_boxes",
            "AUTO_TILE_PIXELS", "FEATHER", "STATS_CROPS_PER_SIDE", "STATS_SIZE", "frozen_instance_norm", "instance_norm_stats", "net_tile",
-           "stats_picture", "style_net_radius", "tiled_style_net", "TiledStyleObjective"]
+           "stats_picture", "style_net_radius", "tiled_style_net", "TiledStyleObjective", "TILES_ALREADY", "make_periodic", "make_tileable", "periodic_component", "seam_ratio"]

@@ -61,6 +61,10 @@ def stylize_tensor(
     options = dataclasses.replace(options, precision=stylize_precision(options.precision, device))
     precision = Precision.create(options.precision, device)  # usage errors before any work
     content_full = load_input(content, "content")
+    if options.seamless:  # a photo's opposite edges differ: make it wrap around first, or the result keeps the line where they meet
+        from ...tiling import make_tileable
+
+        content_full = make_tileable(content_full)
     style_full = [load_input(s, "style") for s in styles]
     content_layers = tuple(options.content_layers) if options.content_layers is not None else DEFAULT_CONTENT_LAYERS
     min_side = min_input_side(tuple(options.style_layers) + content_layers)
