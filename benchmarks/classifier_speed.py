@@ -13,7 +13,7 @@ which also computes accuracy each step and keeps a History.
 Both run in this one process on the same device, alternating, on the same data
 (the built-in "shapes" set, MNIST-sized; pass --mnist-root DIR to use MNIST files).
 
-    python benchmarks/classifier_speed.py [--device cpu|cuda] [--epochs 3] [--full-epochs 10]
+    python -m benchmarks.classifier_speed [--device cpu|cuda] [--epochs 3] [--full-epochs 10]
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ matplotlib's sample data); nothing is downloaded. Training photos and held-out p
   cut into ``--crops`` random square crops of 40-100% of the short side;
 * held out: Chelsea the cat, coffee (scikit-image), Grace Hopper (matplotlib).
 
-    OMP_NUM_THREADS=2 python benchmarks/fast_style_quality.py --arch small --steps 2000 \\
+    OMP_NUM_THREADS=2 python -m benchmarks.fast_style_quality --arch small --steps 2000 \\
         --styles ihc,gravel --out /tmp/fsq/small
 
 Every Gatys result is kept in ``--cache`` (one PNG per photo, style and size) so that runs that
@@ -36,17 +36,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 import artgen  # noqa: E402
 from artgen.images import load_tensor, make_grid, resize_tensor, save_image  # noqa: E402
-from style_quality import Reference, content_detail, content_layout, load, package_file  # noqa: E402
+from benchmarks.style_quality import Reference, content_detail, content_layout, load, package_file  # noqa: E402
 
 TRAIN_PHOTOS = [
     ("scikit-image", f"skimage/data/{name}")

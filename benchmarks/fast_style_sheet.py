@@ -7,7 +7,7 @@ column per network, each captioned with its label and its reference style loss d
 Gatys's for that photo. Networks are run folders written by ``train_fast_style`` (any
 architecture: the folder's config.json describes it).
 
-    python benchmarks/fast_style_sheet.py --style ihc --cache /tmp/fsq/gatys \\
+    python -m benchmarks.fast_style_sheet --style ihc --cache /tmp/fsq/gatys \\
         --out samples/fast_style/variants_ihc.png \\
         "2 levels, 1500 steps=/tmp/fsq/small/run_ihc" "3 levels, 300 steps=/tmp/fsq/rf3/run_ihc"
 """
@@ -15,18 +15,15 @@ architecture: the folder's config.json describes it).
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 import artgen  # noqa: E402
 from artgen.images import to_pil  # noqa: E402
 from artgen.plots import contact_sheet  # noqa: E402
-from fast_style_quality import STYLES, apply_net, held_out  # noqa: E402
-from style_quality import Reference, load, package_file  # noqa: E402
+from benchmarks.fast_style_quality import STYLES, apply_net, held_out  # noqa: E402
+from benchmarks.style_quality import Reference, load, package_file  # noqa: E402
 
 
 def main(argv=None) -> int:

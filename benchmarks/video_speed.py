@@ -1,7 +1,7 @@
 """Video stylising speed: artgen ``fast-style apply`` on a clip vs pytorch/examples' frame-by-frame loop.
 
-    python benchmarks/video_speed.py                      # 480p, 720p, 1080p; CPU (2 threads) and CUDA when present
-    python benchmarks/video_speed.py --frames 8 --sizes 480 720
+    python -m benchmarks.video_speed                      # 480p, 720p, 1080p; CPU (2 threads) and CUDA when present
+    python -m benchmarks.video_speed --frames 8 --sizes 480 720
 
 For each size a short H.264 clip (a pan over the bundled photo, with AAC sound) is
 made with PyAV, then stylised end to end (decode, network, encode, sound copied):
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,13 +27,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 from artgen.heads.fast_style import FastStyle  # noqa: E402
 from artgen.images import load_tensor  # noqa: E402
 from artgen.models.style_net import StyleNet, StyleNetConfig  # noqa: E402
-from fast_style_speed import TransformerNet, transformer_net_stylize  # noqa: E402
+from benchmarks.fast_style_speed import TransformerNet, transformer_net_stylize  # noqa: E402
 
 SIZES = {480: (854, 480), 720: (1280, 720), 1080: (1920, 1080)}
 

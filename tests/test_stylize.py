@@ -229,11 +229,7 @@ def test_grey_inputs_give_a_grey_result():
 
 
 def test_benchmark_layout_measure_sees_a_lost_subject_that_the_detail_measure_misses():
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from style_quality import content_detail, content_layout
+    from benchmarks.style_quality import content_detail, content_layout
 
     g = torch.Generator().manual_seed(0)
     n = 192
@@ -257,11 +253,9 @@ def test_benchmark_layout_measure_sees_a_lost_subject_that_the_detail_measure_mi
 
 
 def test_benchmark_subject_measure_sees_things_gone_that_the_layout_measure_keeps():
-    import sys
     from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from style_quality import Reference, _gauss, content_layout
+    from benchmarks.style_quality import Reference, _gauss, content_layout
 
     from artgen.images import load_tensor, resize_tensor
 

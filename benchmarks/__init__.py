@@ -1,0 +1,1 @@
+"""artgen's benchmark suite: runners that write their rows to benchmarks/results/ (see benchmarks/README.md)."""
