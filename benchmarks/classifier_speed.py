@@ -28,6 +28,7 @@ from torch import nn
 import artgen
 from artgen.data import load_dataset
 from artgen.device import resolve_device, synchronize
+from benchmarks._results import machine_info, write_rows
 
 
 def baseline_epoch(x, y, device, state):
@@ -54,6 +55,7 @@ def main() -> None:
     name = "mnist" if args.mnist_root else "shapes"
     x, y, _ = load_dataset(name, train=True, root=args.mnist_root)
     xt, yt, _ = load_dataset(name, train=False, root=args.mnist_root)
+    info = machine_info(device=str(device))
     print(f"device: {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU'}), torch {torch.__version__}, threads {torch.get_num_threads()}")
     print(f"data: {name}, train {tuple(x.shape)}, test {tuple(xt.shape)}")
 
@@ -77,6 +79,8 @@ def main() -> None:
     print(f"{'plain PyTorch':24s}{b:18.3f}  {', '.join(f'{t:.2f}' for t in base_times):>30s}")
     print(f"{'artgen':24s}{o:18.3f}  {', '.join(f'{t:.2f}' for t in ours_times):>30s}")
     print(f"speed-up: {b / o:.2f}x")
+    rows = [{"contender": "plain PyTorch (TensorDataset + DataLoader)", "data": name, "s_per_epoch_median": round(b, 3), "epochs_s": [round(t, 3) for t in base_times]},
+            {"contender": "artgen", "data": name, "s_per_epoch_median": round(o, 3), "epochs_s": [round(t, 3) for t in ours_times], "speed_up": round(b / o, 2)}]
 
     if args.full_epochs:
         clf = artgen.Classifier(device=device, seed=0)
@@ -87,6 +91,8 @@ def main() -> None:
         total = time.perf_counter() - t0
         result = clf.evaluate(xt, yt)
         print(f"artgen {args.full_epochs} epochs: {total:.2f} s, test accuracy {result['accuracy']:.4f}")
+        rows.append({"contender": f"artgen, {args.full_epochs} epochs", "data": name, "total_s": round(total, 2), "test_accuracy": round(result["accuracy"], 4)})
+    write_rows("classifier_speed", rows, machine=info, settings=vars(args))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import artgen  # noqa: E402
 from artgen.checkpoint import RunDir  # noqa: E402
 from artgen.device import auto_precision, resolve_device  # noqa: E402
 from artgen.train import LambdaCallback  # noqa: E402
+from benchmarks._results import machine_info, write_rows  # noqa: E402
 
 LAYERS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
 
@@ -50,12 +51,17 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     dev = resolve_device(args.device)
     print(f"device {dev}, {args.threads} thread(s), {args.size} px crops, batch 4; auto means {auto_precision(dev, cpu_bf16=True)} here")
+    info = machine_info(args.threads, str(dev))
+    rows = []
     print("| network | fp32 s/step | default s/step (precision) | speed-up |")
     print("|---|---|---|---|")
     for arch in args.archs:
         base, _ = seconds_per_step(arch, args.size, args.steps, "fp32", args.device)
         ours, chosen = seconds_per_step(arch, args.size, args.steps, "auto", args.device)
         print(f"| `{arch}` | {base:.2f} | {ours:.2f} ({chosen}) | {base / ours:.2f}x |", flush=True)
+        rows.append({"network": arch, "crop_px": args.size, "fp32_s_per_step": round(base, 3), "default_s_per_step": round(ours, 3),
+                     "default_precision": chosen, "speed_up": round(base / ours, 2)})
+    write_rows("fast_style_train_speed", rows, machine=info, settings=vars(args))
     return 0
 
 

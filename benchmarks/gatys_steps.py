@@ -19,6 +19,7 @@ import torch
 
 import artgen
 from artgen.images import load_tensor, resize_tensor, save_image
+from benchmarks._results import machine_info, write_rows
 from benchmarks.fast_style_quality import HELD_OUT, STYLES
 from benchmarks.style_quality import Reference, content_detail, content_layout, load, package_file
 
@@ -34,6 +35,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    info = machine_info(args.threads)
+    rows = []
     ref = Reference()
     spath = package_file(*STYLES[args.style])
     style = load(spath, args.size)
@@ -54,6 +57,8 @@ def main(argv=None) -> int:
                        "detail": round(content_detail(x, photo), 3), "layout": round(content_layout(x, photo), 3)}
                 print(json.dumps(row), flush=True)
                 log.write(json.dumps(row) + "\n")
+                rows.append(row)
+    write_rows("gatys_steps", rows, machine=info, settings=vars(args))
     return 0
 
 

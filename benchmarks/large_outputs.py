@@ -22,7 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks._results import ROOT, machine_info, write_rows
+
 PHOTO = ROOT / "samples" / "inputs" / "photo_astronaut.png"
 STYLE = ROOT / "samples" / "inputs" / "style_swirls.png"
 
@@ -64,6 +65,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.command == "apply" and not args.model:
         ap.error("apply needs --model")
+    info = machine_info(device=args.device)
+    rows = []
     print(f"| command | size | tile | wall s | peak RSS GiB |\n|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -81,6 +84,9 @@ def main() -> None:
             label = "auto" if args.tile_size is None else str(args.tile_size)
             status = "" if code == 0 else f" (exit {code})"
             print(f"| {args.command} | {size}x{round(size * 9 / 16)} | {label} | {wall:.1f}{status} | {peak:.2f} |", flush=True)
+            rows.append({"command": args.command, "size": f"{size}x{round(size * 9 / 16)}", "tile": label, "wall_s": round(wall, 1),
+                         "peak_rss_gib": round(peak, 2), "exit_code": code})
+    write_rows("large_outputs", rows, machine=info, settings=vars(args))
 
 
 if __name__ == "__main__":
