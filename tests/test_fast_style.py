@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from artgen.cli import main
 from artgen.data import art_images
 from artgen.errors import CheckpointError, UsageError
-from artgen.images import read_metadata, save_image
+from artgen.images import read_metadata, save_image, to_pil
 from artgen.models.style_net import StyleNet, StyleNetConfig, upsample2_conv3x3
 
 TINY = dict(arch="small", size=32, batch_size=2, backbone="random", preview_every=None, checkpoint_every=None, log_every=1)
@@ -239,3 +239,42 @@ def test_resume_with_more_steps_continues_exactly(tmp_path):
         assert torch.equal(a, b), key
     assert [s for s, _ in longer.history.steps][-1] == 4
     assert RunDir(tmp_path / "sittings").load_config()["train"]["steps"] == 4
+
+
+@pytest.mark.parametrize("call", ["stylize", "stylize_tensor", "stylize_files"])
+@pytest.mark.parametrize("kwargs,named", [({"tile": 5}, "tile"), ({"tile": 1}, "tile"), ({"max_size": -5}, "max_size")])
+def test_library_refuses_what_the_command_line_refuses_in_its_own_words(tmp_path, call, kwargs, named):
+    """tile=5 used to be accepted and took minutes; max_size=-5 was reported as max_side."""
+    from artgen.errors import ArgumentError
+    from artgen.heads.fast_style import FastStyle
+    from artgen.models.style_net import StyleNet, StyleNetConfig
+
+    if call == "stylize_tensor" and "max_size" in kwargs:
+        pytest.skip("stylize_tensor takes no max_size")
+    model = FastStyle(StyleNet(StyleNetConfig.for_arch("small")), device="cpu")
+    x = torch.rand(1, 3, 40, 40)
+    photo = tmp_path / "p.png"
+    to_pil(x[0]).save(photo)
+    run = {"stylize": lambda: model.stylize(x[0], **kwargs), "stylize_tensor": lambda: model.stylize_tensor(x, **kwargs),
+           "stylize_files": lambda: model.stylize_files([photo], tmp_path / "out.png", progress=False, **kwargs)}[call]
+    with pytest.raises(ArgumentError) as info:
+        run()
+    message = str(info.value)
+    assert message.startswith(f"{named} ") and "max_side" not in message
+    if named == "tile":
+        assert "at least 16" in message
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_cli_shows_the_same_checks_with_its_flags(tmp_path, capsys):
+    from artgen.cli import main
+    from artgen.heads.fast_style import FastStyle
+    from artgen.models.style_net import StyleNet, StyleNetConfig
+
+    model_dir = FastStyle(StyleNet(StyleNetConfig.for_arch("small")), device="cpu").save(tmp_path / "net")
+    to_pil(torch.rand(3, 20, 20)).save(tmp_path / "p.png")
+    for flag, value in (("--tile-size", "5"), ("--max-size", "-5")):
+        capsys.readouterr()
+        assert main(["fast-style", "apply", "--model", str(model_dir), str(tmp_path / "p.png"), "-o", str(tmp_path / "o.png"), flag, value, "--quiet"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"artgen: error: {flag} must be") and len(err.splitlines()) == 1

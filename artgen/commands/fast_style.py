@@ -187,11 +187,9 @@ def run_apply(args) -> int:
     """
     from ..errors import UsageError
     from ..heads.fast_style import FastStyle
+    from ..heads.fast_style.model import check_apply_options
 
-    if args.max_size is not None and args.max_size < 0:
-        raise UsageError(f"--max-size must be 0 (no limit) or positive, got {args.max_size}")
-    if args.tile_size is not None and args.tile_size != 0 and args.tile_size < 16:
-        raise UsageError(f"--tile-size must be 0 (never tile) or at least 16, got {args.tile_size}")
+    check_apply_options(max_size=args.max_size, tile=args.tile_size)  # the library's checks, shown with the flags
     for item in args.inputs:
         if not Path(item).exists():
             raise UsageError(f"input '{item}' does not exist")

@@ -45,6 +45,28 @@ def check_strength(strength: float) -> float:
     return check_fraction("strength", strength)
 
 
+#: Smallest core tile side in pixels (0 turns tiling off). Each tile also computes a margin of the
+#: network's receptive-field radius plus the cross-fade (58 px for ``small``, 70 px for ``standard``)
+#: on every side, so tiles below about twice that spend most of their time on margins.
+MIN_TILE = 16
+
+
+def check_apply_options(*, max_size: int | None = None, tile: int | None = None) -> None:
+    """The checks :meth:`FastStyle.stylize`, :meth:`~FastStyle.stylize_tensor` and
+    :meth:`~FastStyle.stylize_files` run before any work (the command line runs the same ones).
+
+    Args:
+        max_size: None or 0 (no limit), or the long side in pixels (>= 1).
+        tile: None (automatic), 0 (never tile) or a core tile side of at least :data:`MIN_TILE`.
+    Raises:
+        ArgumentError: naming ``max_size`` or ``tile`` and the value.
+    """
+    if max_size is not None and (isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 0):
+        raise ArgumentError("max_size", f"must be None or 0 (no limit) or a positive number of pixels, got {max_size!r}")
+    if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int) or (tile != 0 and tile < MIN_TILE)):
+        raise ArgumentError("tile", f"must be 0 (never tile) or at least {MIN_TILE} pixels, got {tile!r} (tiles of 128 px or more waste least time on their margins)")
+
+
 class FastStyle:
     """A trained style network ready to stylise PIL images, tensors, files and folders.
 
@@ -95,11 +117,17 @@ class FastStyle:
         ``tile``: core tile side in pixels for pictures in bounded memory (``None``: tiles
         of 1024 px for pictures over 2048 x 2048 pixels, else one pass; ``0``: never tile);
         see :func:`artgen.tiling.tiled_style_net`. ``seamless``: the output tiles the plane
-        (circular padding; margins read around the edges).
+        (circular padding; margins read around the edges), whatever the input: its opposite edges
+        are first made to meet smoothly when they do not already (:func:`artgen.tiling.make_tileable`,
+        which changes the picture only near its edges).
+
+        Raises:
+            ArgumentError: ``strength`` outside [0, 1]; ``tile`` negative or in 1..15.
         """
         from ... import tiling
 
         strength = check_strength(strength)
+        check_apply_options(tile=tile)
         core = tiling.net_tile(*x.shape[-2:], tile)
         if core is not None or seamless:
             return self._stylize_tiled(x, core, seamless, strength=strength, preserve_colors=preserve_colors)
@@ -124,6 +152,8 @@ class FastStyle:
         self.net.set_padding_mode("circular" if seamless else "reflect")
         try:
             for picture in x.split(1):
+                if seamless:  # a photo's opposite edges differ: make it wrap around first, or the network paints the line where they meet
+                    picture = tiling.make_tileable(picture)
                 h, w = picture.shape[-2:]
                 if seamless and core is None and h % stride == 0 and w % stride == 0:
                     y = forward(picture).float().cpu()  # the circular network alone is exactly periodic
@@ -139,9 +169,16 @@ class FastStyle:
         """Stylise one image: a PIL image or a path gives a PIL image; a tensor
         ``(3, H, W)`` or ``(B, 3, H, W)`` in [0, 1] gives a tensor of the same shape (on the CPU).
 
-        ``max_size`` shrinks the input so its long side is at most that many pixels;
-        ``seamless`` and ``tile`` are :meth:`stylize_tensor`'s.
+        ``max_size`` shrinks the input so its long side is at most that many pixels (None or 0:
+        no limit); ``seamless`` and ``tile`` are :meth:`stylize_tensor`'s.
+
+        Raises:
+            ArgumentError: ``strength`` outside [0, 1], a negative ``max_size``, ``tile`` in 1..15
+                (:func:`check_apply_options`).
+            UsageError: a tensor that is not (3, H, W) or (B, 3, H, W).
         """
+        check_apply_options(max_size=max_size, tile=tile)
+        max_size = max_size or None
         post = dict(strength=strength, preserve_colors=preserve_colors, seamless=seamless, tile=tile)
         if isinstance(image, torch.Tensor):
             t = image.detach().float()
@@ -182,6 +219,8 @@ class FastStyle:
         ``{"written": [...], "skipped": [(path, reason), ...], "outputs": [...]}``.
         """
         strength = check_strength(strength)
+        check_apply_options(max_size=max_size, tile=tile)
+        max_size = max_size or None
         jobs = plan_outputs(inputs, out)
         for _, dest in jobs:
             check_writable(dest, overwrite=overwrite)
