@@ -8,7 +8,7 @@ Gatys's for that photo. Networks are run folders written by ``train_fast_style``
 architecture: the folder's config.json describes it).
 
     python -m benchmarks.fast_style_sheet --style ihc --cache /tmp/fsq/gatys \\
-        --out samples/fast_style/variants_ihc.png \\
+        --out docs/images/fast_style/variants_ihc.png \\
         "2 levels, 1500 steps=/tmp/fsq/small/run_ihc" "3 levels, 300 steps=/tmp/fsq/rf3/run_ihc"
 """
 

@@ -32,7 +32,7 @@ Measured for each result:
 A contact sheet (content, style, then one column per contender) is written to ``--sheet``.
 
     OMP_NUM_THREADS=2 python -m benchmarks.style_quality --size 512 --pairs 6 \\
-        --recipes artgen,tutorial,neural-style,pastiche --sheet samples/benchmarks/style_quality_512.png
+        --recipes artgen,tutorial,neural-style,pastiche --sheet docs/images/stylize/anchors_512.png
 """
 
 from __future__ import annotations
