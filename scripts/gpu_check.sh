@@ -23,8 +23,8 @@ step() {  # step NAME SECONDS CMD...
 }
 
 step gpu_tests 240 "$py" -m pytest -q -m gpu tests
-step classifier 120 "$py" benchmarks/classifier_speed.py --device cuda --epochs 3 --full-epochs 10
-[ -f benchmarks/stylize_speed.py ] && step stylize 180 "$py" benchmarks/stylize_speed.py --device cuda
-[ -f benchmarks/fast_style_speed.py ] && step fast_style 150 "$py" benchmarks/fast_style_speed.py --gpu-only
+step classifier 120 "$py" -m benchmarks.classifier_speed --device cuda --epochs 3 --full-epochs 10
+[ -f benchmarks/stylize_speed.py ] && step stylize 180 "$py" -m benchmarks.stylize_speed --device cuda
+[ -f benchmarks/fast_style_speed.py ] && step fast_style 150 "$py" -m benchmarks.fast_style_speed --gpu-only
 [ -f benchmarks/gan_speed.py ] && step gan 120 "$py" benchmarks/gan_speed.py --device cuda
 echo "summary: $out/summary.txt"
