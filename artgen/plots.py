@@ -8,18 +8,13 @@ from pathlib import Path
 def plot_history(history, path=None, *, title: str | None = None):
     """Plot a :class:`~artgen.train.History`: per-epoch values, or per-step logs when epochs are few.
 
-    Losses and metrics in [0, 1] (accuracy) get separate panels. Returns the figure;
-    with ``path`` the PNG is written atomically (100 dpi) and the figure closed.
+    Losses and metrics in [0, 1] (accuracy) get separate panels. Returns the figure (a
+    ``matplotlib.figure.Figure`` outside pyplot: a notebook shows it once, as the cell's value);
+    with ``path`` the PNG is written atomically (100 dpi).
 
     Raises:
         ArtgenError, UsageError: the PNG cannot be written (see :func:`artgen.fileio.atomic_path`).
     """
-    import matplotlib
-
-    if path is not None:
-        matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
     use_steps = len(history.epoch) < 2 and len(history.steps) >= 2
     if use_steps:
         xs = [s for s, _ in history.steps]
@@ -35,7 +30,17 @@ def plot_history(history, path=None, *, title: str | None = None):
     metric_keys = [k for k in series if "acc" in k]
     loss_keys = [k for k in series if k not in metric_keys]
     panels = [keys for keys in (loss_keys, metric_keys) if keys]
-    fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(5.5 * max(len(panels), 1), 3.8), squeeze=False)
+    evals = getattr(history, "evals", [])
+    fig, axes = _figure(1, max(len(panels) + bool(evals), 1), figsize=(5.5 * max(len(panels) + bool(evals), 1), 3.8))
+    if evals:  # measurements taken during training (the GAN's KID against its training images), by step
+        ax = axes[0][len(panels)]
+        for key in dict.fromkeys(k for _, values in evals for k in values):
+            points = [(s, values[key]) for s, values in evals if key in values]
+            ax.plot([s for s, _ in points], [v for _, v in points], label=key, marker="o")
+        ax.set_xlabel("step")
+        ax.set_ylabel("measured during training (lower is better)")
+        ax.grid(alpha=0.3)
+        ax.legend()
     for ax, keys in zip(axes[0], panels):
         for key in keys:
             values = series[key]
@@ -52,15 +57,25 @@ def plot_history(history, path=None, *, title: str | None = None):
     return fig
 
 
-def _save_figure(fig, path) -> Path:
-    import matplotlib.pyplot as plt
+def _figure(rows: int, columns: int, *, figsize: tuple[float, float]):
+    """A matplotlib figure and its ``(rows, columns)`` axes, not registered with pyplot.
 
+    pyplot's figures are shown again by Jupyter's inline backend at the end of the cell, so a
+    returned pyplot figure appeared twice; this one appears once, as the cell's value, and no
+    GUI backend is started (headless machines need no ``Agg`` switch).
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(rows, columns, squeeze=False)
+
+
+def _save_figure(fig, path) -> Path:
     from .fileio import atomic_path
 
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
     return path
 
 
@@ -71,15 +86,9 @@ def plot_predictions(images, predicted, probabilities, truth, classes, path=None
     are class indices ``(N,)``, ``probabilities`` ``(N,)`` in [0, 1], ``classes`` the names.
     Returns the figure, or with ``path`` the written PNG's path (errors as :func:`plot_history`).
     """
-    import matplotlib
-
-    if path is not None:
-        matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
     n = len(images)
     rows = max(1, -(-n // columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.8 * rows), squeeze=False)
+    fig, axes = _figure(rows, columns, figsize=(1.6 * columns, 1.8 * rows))
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= n:
@@ -103,14 +112,10 @@ def contact_sheet(panels, path, *, title: str | None = None, columns: int = 3):
     ``columns`` panels per row, each image shown as RGB; returns ``path`` (written
     atomically; errors as :func:`plot_history`).
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
     import numpy as np
 
     rows = max(1, -(-len(panels) // columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 4.7 * rows), squeeze=False)
+    fig, axes = _figure(rows, columns, figsize=(4.2 * columns, 4.7 * rows))
     for ax in axes.flat:
         ax.axis("off")
     for ax, (caption, image) in zip(axes.flat, panels):

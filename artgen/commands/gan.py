@@ -54,6 +54,7 @@ def add_parser(sub, name: str) -> None:
     train.add_argument("--spectral-norm", action="store_true", help="spectral normalisation in the plain discriminator (the projected one always has it)")
     train.add_argument("--sample-every", type=int, default=T.sample_every, metavar="N", help=f"write samples/step_N.png every N steps (default: {T.sample_every})")
     train.add_argument("--checkpoint-every", type=int, default=T.checkpoint_every, metavar="N", help=f"save a resumable checkpoint every N steps (default: {T.checkpoint_every})")
+    train.add_argument("--kid-every", type=int, default=T.kid_every, metavar="N", help="measure KID of the samples against the training images every N steps, keep the best generator in RUN/best; 0: as often as costs at most 5%% of the time (default: 0)")
     train.add_argument("--limit", type=int, default=None, metavar="N", help="use only the first N images")
     add_common(train, precision=False)
     train.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help="auto: bf16 (or fp16) on CUDA, bf16 on CPUs with native bfloat16 (AMX, AVX-512 BF16), else fp32 (default: auto)")
@@ -64,6 +65,7 @@ def add_parser(sub, name: str) -> None:
 
     sample = actions.add_parser("sample", help="a grid (and optionally single images) from a trained GAN")
     sample.add_argument("--checkpoint", required=True, metavar="RUN", help="a GAN run folder")
+    sample.add_argument("--which", choices=["auto", "best", "last"], default="auto", help="best: the generator with the lowest KID measured during training; last: the latest; auto: best when the run kept one (default: auto)")
     sample.add_argument("-n", type=int, default=64, help="number of images (default: 64)")
     sample.add_argument("-o", "--output", required=True, help="grid image to write (.png)")
     sample.add_argument("--class", dest="class_", default=None, metavar="K", help="class number or name (conditional GANs)")
@@ -75,6 +77,7 @@ def add_parser(sub, name: str) -> None:
 
     walk = actions.add_parser("interpolate", help="a smooth looping latent walk as an animated GIF")
     walk.add_argument("--checkpoint", required=True, metavar="RUN", help="a GAN run folder")
+    walk.add_argument("--which", choices=["auto", "best", "last"], default="auto", help="best: the generator with the lowest KID measured during training; last: the latest; auto: best when the run kept one (default: auto)")
     walk.add_argument("-o", "--output", required=True, help="GIF to write")
     walk.add_argument("--frames", type=int, default=60, help="number of frames (default: 60)")
     walk.add_argument("--fps", type=float, default=20, help="frames per second (default: 20)")
@@ -87,6 +90,7 @@ def add_parser(sub, name: str) -> None:
 
     ev = actions.add_parser("eval", help="FID/KID (TF-Inception features), precision/recall and memorisation of a GAN against real images")
     ev.add_argument("--checkpoint", required=True, metavar="RUN", help="a GAN run folder")
+    ev.add_argument("--which", choices=["auto", "best", "last"], default="auto", help="best: the generator with the lowest KID measured during training; last: the latest; auto: best when the run kept one (default: auto)")
     _data_flags(ev)
     ev.add_argument("--num-samples", type=int, default=1000, help="generated images to compare (default: 1000)")
     ev.add_argument("--max-real", type=int, default=DEFAULT_MAX_REAL, help=f"at most this many real images (default: {DEFAULT_MAX_REAL})")
@@ -134,7 +138,7 @@ def run_train(args) -> int:
         ada_target=args.ada_target if args.ada_target == "auto" else _float_arg(args.ada_target, "--ada-target"),
         freeze_d=args.freeze_d, hflip=args.hflip, crop=args.crop, lr_g=args.lr_g, lr_d=args.lr_d, loss=args.loss, r1_gamma=args.r1, diversity=args.diversity,
         discriminator=args.discriminator, pg_size=args.pg_size, pg_levels=args.pg_levels,
-        spectral_norm=args.spectral_norm, sample_every=args.sample_every, checkpoint_every=args.checkpoint_every, precision=args.precision, seed=args.seed,
+        spectral_norm=args.spectral_norm, sample_every=args.sample_every, checkpoint_every=args.checkpoint_every, kid_every=args.kid_every, precision=args.precision, seed=args.seed,
     )
     if args.resume:  # only the flags typed are compared with the saved settings (and reported where they differ)
         from ..cli import typed_flags
@@ -184,7 +188,7 @@ def run_sample(args) -> int:
     if args.separate:  # every output checked before any is written
         for i in range(max(args.n, 0)):
             check_writable(Path(args.separate) / f"{args.seed + i:06d}.png", overwrite=args.overwrite)
-    gan = load_gan(args.checkpoint, device=args.device)
+    gan = load_gan(args.checkpoint, device=args.device, which=args.which)
     class_ = _class_arg(args.class_)
     images = gan.generate(args.n, seed=args.seed, class_=class_, truncation=args.truncation)
     labels = gan.labels(args.n, class_)
@@ -220,7 +224,7 @@ def run_interpolate(args) -> int:
         from ..errors import UsageError
 
         raise UsageError(f"--fps must be a positive number, got {args.fps}")
-    gan = load_gan(args.checkpoint, device=args.device)
+    gan = load_gan(args.checkpoint, device=args.device, which=args.which)
     frames = gan.interpolate(args.frames, seed=args.seed, keyframes=args.keyframes, class_=_class_arg(args.class_), truncation=args.truncation)
     meta = {"head": "gan", "checkpoint": str(args.checkpoint), "seed": args.seed, "frames": args.frames, "keyframes": args.keyframes}
     save_gif(on_checkerboard(frames), args.output, fps=args.fps, overwrite=args.overwrite, metadata=meta)
@@ -240,7 +244,7 @@ def run_eval(args) -> int:
     from ..checkpoint import RunDir
     from ..heads.gan import evaluate_gan, load_gan, load_gan_data
 
-    gan = load_gan(args.checkpoint, device=args.device)
+    gan = load_gan(args.checkpoint, device=args.device, which=args.which)
     saved = RunDir(args.checkpoint).load_config().get("train", {})
     data, dataset = args.data, args.dataset
     if data is None and dataset is None:

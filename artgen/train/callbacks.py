@@ -17,12 +17,15 @@ class History:
     """Keras-style record: ``history["loss"]`` is a list with one mean per epoch.
 
     ``steps`` holds ``(step, {name: value})`` every ``log_every`` steps, for curves of
-    runs measured in steps (the GAN).
+    runs measured in steps (the GAN). ``evals`` holds ``(step, {name: value})`` of
+    measurements taken now and then during training (the GAN's KID), drawn in a panel of
+    their own.
     """
 
     history: dict[str, list[float]] = field(default_factory=dict)
     epoch: list[int] = field(default_factory=list)
     steps: list[tuple[int, dict[str, float]]] = field(default_factory=list)
+    evals: list[tuple[int, dict[str, float]]] = field(default_factory=list)
 
     def __getitem__(self, key: str) -> list[float]:
         return self.history[key]
@@ -41,8 +44,8 @@ class History:
             self.history.setdefault(key, []).append(float(value))
 
     def to_dict(self) -> dict:
-        """A JSON-serialisable dict (``history``, ``epoch``, ``steps``) that :meth:`from_dict` reads back."""
-        return {"history": self.history, "epoch": self.epoch, "steps": [[s, v] for s, v in self.steps]}
+        """A JSON-serialisable dict (``history``, ``epoch``, ``steps``, ``evals``) that :meth:`from_dict` reads back."""
+        return {"history": self.history, "epoch": self.epoch, "steps": [[s, v] for s, v in self.steps], "evals": [[s, v] for s, v in self.evals]}
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "History":
@@ -51,6 +54,7 @@ class History:
             history={k: list(v) for k, v in data.get("history", {}).items()},
             epoch=list(data.get("epoch", [])),
             steps=[(int(s), dict(v)) for s, v in data.get("steps", [])],
+            evals=[(int(s), dict(v)) for s, v in data.get("evals", [])],
         )
 
     def plot(self, path=None, *, title: str | None = None):

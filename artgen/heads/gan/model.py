@@ -83,13 +83,18 @@ class GAN:
 
     # -- loading -----------------------------------------------------------------------
     @classmethod
-    def load(cls, path: str | os.PathLike, *, device: str | torch.device = "auto") -> "GAN":
+    def load(cls, path: str | os.PathLike, *, device: str | torch.device = "auto", which: str = "auto") -> "GAN":
         """Rebuild a GAN from a run folder (``config.json`` + ``model.safetensors``).
+
+        ``which``: ``"last"`` (the run's latest weights), ``"best"`` (the generator with the lowest KID
+        measured during training, kept in ``RUN/best/``) or ``"auto"`` (best when the run has one).
 
         Raises:
             CheckpointError: no run folder, not a GAN run, a bad config section, or weights
                 that do not match the config.
+            ArgumentError: an unknown ``which``, or ``"best"`` for a run that has none.
         """
+        path = checkpoint_folder(path, which)
         saved = from_pretrained(path, read_config=read_config)
         cfg = saved.config
         gan = cls(saved.settings(GANConfig, "model"), device=device, train_config=saved.run.load_settings(GANTrainConfig, "train", dict(cfg, train=cfg.get("train", {}))))
@@ -186,15 +191,15 @@ class GAN:
         return self.generate_from(z, labels)
 
     # -- saving ----------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write ``config.json`` and ``model.safetensors`` into the folder ``path`` (created); returns it.
+    def save(self, path: str | os.PathLike, *, extra: dict | None = None) -> Path:
+        """Write ``config.json`` (plus the ``extra`` keys) and ``model.safetensors`` into the folder ``path`` (created); returns it.
 
         Existing files there are replaced (atomically); no training state is written.
 
         Raises:
             ArtgenError, UsageError: a file cannot be written (disk full, permissions).
         """
-        return save_pretrained(path, self.run_config(), self.modules())
+        return save_pretrained(path, {**self.run_config(), **(extra or {})}, self.modules())
 
     def run_config(self, precision: str | None = None) -> dict:
         """What ``config.json`` holds for this GAN: the head, the model and training settings (and the precision)."""
@@ -202,6 +207,24 @@ class GAN:
         if precision is not None:
             cfg["precision"] = precision
         return cfg
+
+
+def checkpoint_folder(path: str | os.PathLike, which: str = "auto") -> Path:
+    """The folder holding a run's ``which`` generator: ``path`` for ``"last"``, ``path/best`` for ``"best"``,
+    and for ``"auto"`` the best when the run kept one (training keeps it once KID has been measured).
+
+    Raises:
+        ArgumentError: ``which`` is not best, last or auto, or ``"best"`` for a run without one.
+    """
+    path = Path(path)
+    best = path / "best"
+    if which not in ("auto", "best", "last"):
+        raise ArgumentError("which", f"{which!r}: expected best, last or auto")
+    if which == "best" and not (best / "config.json").is_file():
+        raise ArgumentError("which", f"best: '{path}' keeps no best generator (it is written once KID is first measured, from step 200); use {{arg:which=last}}")
+    if which == "best" or (which == "auto" and (best / "config.json").is_file() and (best / "model.safetensors").is_file()):
+        return best
+    return path
 
 
 def init_from_run(gan: GAN, path: str | os.PathLike) -> None:
@@ -230,6 +253,6 @@ def init_from_run(gan: GAN, path: str | os.PathLike) -> None:
     saved.load_into(gan.modules(), lambda name: f"{{arg:init_from}} '{run.path}' {name}")
 
 
-def load_gan(path: str | os.PathLike, *, device: str | torch.device = "auto") -> GAN:
-    """Load a GAN run folder for sampling (see :meth:`GAN.generate`); errors as :meth:`GAN.load`."""
-    return GAN.load(path, device=device)
+def load_gan(path: str | os.PathLike, *, device: str | torch.device = "auto", which: str = "auto") -> GAN:
+    """Load a GAN run folder for sampling (see :meth:`GAN.generate`); ``which`` and errors as :meth:`GAN.load`."""
+    return GAN.load(path, device=device, which=which)

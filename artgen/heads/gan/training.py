@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,8 +15,8 @@ from ...errors import ArgumentError, UsageError
 from ...metrics import spatial_spread
 from ...models.gan import GANConfig, SIZES
 from ...runs import given_arguments, report_resume_changes, start_run
-from ...train import CurvePlot, LambdaCallback, Trainer
-from .config import ADA_TARGET, AUGMENT_AUTO_LIMIT, PROJECTED_D_WIDTH, RECIPES, GANTrainConfig, HEAD, check_train_args, parse_augment, read_config, resolve_batch_size
+from ...train import Callback, CurvePlot, LambdaCallback, Trainer
+from .config import EVAL_SEED_OFFSET, ADA_TARGET, AUGMENT_AUTO_LIMIT, PROJECTED_D_WIDTH, RECIPES, GANTrainConfig, HEAD, check_train_args, parse_augment, read_config, resolve_batch_size
 from .data import SampledBatches, load_gan_data
 from .model import GAN, init_from_run, latents
 from .task import GANTask
@@ -83,6 +84,85 @@ class _FlatSamplesWatch:
         self.flat = flat
 
 
+#: KID during training (:class:`_KIDWatch`): this many EMA samples against as many training images
+#: (the subset size of the estimate), at most this share of the training time (measured as it goes).
+KID_SAMPLES = 256
+KID_TIME_SHARE = 0.05
+#: The first KID is not taken before this step: a generator this young draws noise.
+KID_FIRST_STEP = 200
+#: Where the generator with the lowest KID so far is kept, as a run folder of its own (``GAN.load`` reads it).
+BEST_FOLDER = "best"
+
+
+class _KIDWatch(Callback):
+    """Measures KID of :data:`KID_SAMPLES` EMA samples against the training images now and then, records it in
+    ``history.evals`` (so ``curves.png`` draws it and a resume keeps it), and keeps the best generator in
+    ``RUN/best/`` beside the last.
+
+    ``every`` > 0 measures every ``every`` steps; 0 chooses the interval from the time a measurement takes,
+    so that measuring costs at most :data:`KID_TIME_SHARE` of the training time. Features: the TF-Inception
+    network when a local copy exists (never downloaded here), else the labelled fallback
+    (:data:`artgen.metrics.FALLBACK`; its values compare only with each other). Measuring draws on
+    random generators of its own, so training is the same with and without it (resume stays exact).
+    """
+
+    def __init__(self, gan: GAN, images: torch.Tensor, run, seed: int, every: int = 0):
+        self.gan, self.run, self.every = gan, run, every
+        n = min(KID_SAMPLES, len(images))
+        pick = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:n]
+        self.real = images[pick]  # uint8 (n, C, S, S)
+        self.z = latents(range(seed + EVAL_SEED_OFFSET, seed + EVAL_SEED_OFFSET + n), gan.config.z_dim)
+        self.labels = gan.labels(n, None)
+        self.features = self.real_features = self.name = None
+        self.spent = self.cost = 0.0
+        self.t0 = self.best = None
+        self.last = -1
+
+    def on_train_begin(self, trainer):
+        self.t0 = time.perf_counter()
+        kids = [values["kid"] for _, values in trainer.history.evals if "kid" in values]
+        self.best = min(kids) if kids else None
+        self.last = trainer.history.evals[-1][0] if trainer.history.evals else -1
+
+    def on_step_end(self, trainer, step):
+        if not trainer.is_main or step < KID_FIRST_STEP or step == self.last:
+            return
+        if self.every:
+            due = step % self.every == 0
+        else:  # the next measurement keeps the time spent measuring within KID_TIME_SHARE of the whole
+            elapsed = time.perf_counter() - self.t0
+            due = self.spent + (self.cost or 0.0) <= KID_TIME_SHARE * elapsed and elapsed > 0
+        if due:
+            self.measure(trainer, step)
+
+    def on_train_end(self, trainer):
+        if trainer.is_main and trainer.step >= KID_FIRST_STEP and trainer.step != self.last:
+            self.measure(trainer, trainer.step)
+
+    @torch.no_grad()
+    def measure(self, trainer, step: int) -> float:
+        from ... import metrics
+
+        t = time.perf_counter()
+        devices = [self.gan.device] if self.gan.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            if self.features is None:
+                weights = metrics.find_inception_weights()
+                self.features, self.name = metrics.feature_network("inception" if weights else "random", weights=weights, device=self.gan.device)
+                self.real_features = metrics.extract(self.features, self.real, batch_size=64)
+            fake = metrics.extract(self.features, self.gan.generate_from(self.z, self.labels), batch_size=64)
+            value, _ = metrics.kid(self.real_features, fake, subsets=20, subset_size=len(fake))
+        key = "kid" if metrics.is_standard(self.name) else "kid (fallback features)"
+        trainer.history.evals.append((step, {"kid": value} if key == "kid" else {key: value, "kid": value}))
+        if self.run is not None and (self.best is None or value < self.best):
+            self.best = value
+            self.gan.save(self.run / BEST_FOLDER, extra={"best": {"step": step, "kid": value, "features": self.name, "samples": len(fake)}})
+        self.last = step
+        self.cost = time.perf_counter() - t
+        self.spent += self.cost
+        return value
+
+
 def train_gan(
     *,
     out: str | os.PathLike | None = None,
@@ -128,6 +208,7 @@ def train_gan(
     diversity: float = _TRAIN.diversity,
     sample_every: int = _TRAIN.sample_every,
     checkpoint_every: int = _TRAIN.checkpoint_every,
+    kid_every: int = _TRAIN.kid_every,
     log_every: int = 50,
     device: str | torch.device = "auto",
     precision: str = "auto",
@@ -140,7 +221,9 @@ def train_gan(
 
     With ``out`` the run folder gets ``config.json``, ``model.safetensors``,
     ``training_state.pt`` (for ``resume=True``), ``samples/step_*.png`` every
-    ``sample_every`` steps and ``curves.png``.  ``resume=True`` reads every
+    ``sample_every`` steps and ``curves.png`` (with the KID measured now and then: every ``kid_every``
+    steps, or with 0 as often as costs at most 5% of the time; the generator with the lowest KID is
+    kept in ``best/``).  ``resume=True`` reads every
     setting back from the folder (``steps`` may be raised to train longer).
     ``precision="auto"`` is bf16 on GPUs that support it (fp16 on older ones) and on
     CPUs that multiply bfloat16 natively (AMX, AVX-512 BF16), else fp32.  ``augment="auto"`` turns on DiffAugment's ``color,translation,cutout``
@@ -242,7 +325,7 @@ def train_gan(
         tc = GANTrainConfig(
             steps=_TRAIN.steps if steps is None else steps, batch_size=resolve_batch_size(batch_size, dev), lr_g=lr_g, lr_d=lr_d, beta1=beta1, beta2=beta2,
             loss=loss, r1_gamma=r1_gamma, r1_every=r1_every, ema_decay=ema_decay, ema_rampup=ema_rampup, diversity=diversity,
-            augment=policy, augment_p=augment_p, ada_target=float(ada_target), freeze_d=freeze_d, hflip=hflip, crop=crop, seed=seed, sample_every=sample_every, checkpoint_every=checkpoint_every,
+            augment=policy, augment_p=augment_p, ada_target=float(ada_target), freeze_d=freeze_d, hflip=hflip, crop=crop, seed=seed, sample_every=sample_every, checkpoint_every=checkpoint_every, kid_every=kid_every,
             channels_last=(dev.type != "mps") if channels_last is None else channels_last,
             dataset=gd.name if data is None else None, data=_absolute(data),
             data_root=_absolute(data_root), init_from=str(init_from) if init_from else None, images=n,
@@ -261,6 +344,7 @@ def train_gan(
     cbs = list(callbacks)
     cbs.append(LambdaCallback(_FlatSamplesWatch(gan, gd.images, tc.seed), FLAT_CHECK_EVERY))
     if run is not None:
+        cbs.append(_KIDWatch(gan, gd.images, run, tc.seed, every=tc.kid_every))
         cbs.append(LambdaCallback(_SampleGrid(gan, run / "samples", tc.seed), tc.sample_every))
         cbs.append(CurvePlot(run / "curves.png", title=f"GAN {config.size}px"))
     run_config = gan.run_config(precision)
@@ -275,7 +359,7 @@ def train_gan(
 def _saved_arguments(config: GANConfig, tc: GANTrainConfig, precision: str) -> dict:
     """A saved run's settings under :func:`train_gan`'s argument names (what a resume compares the given ones with)."""
     saved = {name: getattr(tc, name) for name in ("steps", "batch_size", "lr_g", "lr_d", "beta1", "beta2", "loss", "r1_gamma", "r1_every", "ema_decay", "ema_rampup", "diversity",
-                                                  "augment_p", "freeze_d", "hflip", "crop", "seed", "sample_every", "checkpoint_every", "channels_last")}
+                                                  "augment_p", "freeze_d", "hflip", "crop", "seed", "sample_every", "checkpoint_every", "kid_every", "channels_last")}
     saved.update({name: getattr(config, name) for name in ("size", "channels", "z_dim", "g_width", "d_width", "spectral_norm", "mbstd_group", "latent_norm", "g_convs", "skip_z",
                                                            "discriminator", "pg_size", "pg_levels", "pg_width")})
     saved.update(conditional=config.conditional, augment=list(tc.augment), ada_target=tc.ada_target, precision=precision)
