@@ -111,7 +111,7 @@ def stylize_video(
             ``temporal_filter`` outside [0, 1).
         VideoError: ``src`` is not a video, has no video stream, or no frame decodes.
     """
-    from tqdm.auto import tqdm
+    from artgen.progress import progress_bar as tqdm
 
     from artgen.settings import check_fraction
     from artgen.train import show_progress

@@ -246,7 +246,7 @@ class FastStyle:
             meta = {**base_meta, "input": str(src)} if metadata is not False else None
             return save_image(img, dest, metadata=meta, overwrite=overwrite)
 
-        from tqdm.auto import tqdm
+        from ...progress import progress_bar as tqdm
 
         enabled = show_progress(progress)
         written: list[Path] = []
