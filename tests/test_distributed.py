@@ -101,6 +101,22 @@ def test_gan_two_processes_match_one_process_at_the_same_global_batch(tmp_path):
         assert torch.allclose(a[key], b[key], atol=1e-4), (key, (a[key] - b[key]).abs().max())
 
 
+def test_gan_with_the_projected_discriminator_trains_under_torchrun(tmp_path):
+    """The frozen feature network stays out of DistributedDataParallel's parameters and the checkpoint; both ranks agree.
+
+    The per-level discriminators' BatchNorm takes statistics over each process's half-batch (as the
+    published code does per GPU), so the run is close to, not equal to, one process at the same batch.
+    """
+    common = ["gan", "train", "--dataset", "shapes", "--size", "32", "--steps", "3", "--batch-size", "8", "--limit", "32", "--quiet",
+              "--discriminator", "projected", "--pg-levels", "2", "--precision", "fp32"]
+    ddp = torchrun(*common, "--out", tmp_path / "ddp")
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    assert ddp.stdout.count("trained 3 steps") == 1
+    weights = RunDir(tmp_path / "ddp").load_weights()
+    assert any(k.startswith("discriminator.discs.") for k in weights) and not any("feature_net" in k for k in weights)
+    assert json.loads((tmp_path / "ddp" / "config.json").read_text())["model"]["discriminator"] == "projected"
+
+
 def test_fast_style_two_processes_match_one_process(tmp_path):
     common = ["fast-style", "train", "--style", "swirls", "--arch", "small", "--size", "32", "--steps", "4", "--batch-size", "4",
               "--backbone", "random", "--preview-every", "2", "--checkpoint-every", "3"]
