@@ -76,3 +76,18 @@ def test_resume_keeps_the_kid_record_and_measuring_does_not_change_training(tmp_
     resumed = train_gan(out=tmp_path / "c", resume=True, steps=4)
     assert [s for s, _ in resumed.history.evals] == [2, 3, 4]
     assert [v["kid"] for _, v in resumed.history.evals] == pytest.approx([v["kid"] for _, v in measured.history.evals])
+
+
+@pytest.mark.parametrize("latent_norm, skip_z, num_classes", [(True, True, 0), (True, True, 3), (True, False, 0), (False, False, 0)])
+def test_truncation_narrows_the_samples_of_every_generator(latent_norm, skip_z, num_classes):
+    """The spread of the samples falls with the truncation threshold, latent normalisation or not."""
+    from artgen.models.gan import GANConfig
+
+    torch.manual_seed(0)
+    gan = GAN(GANConfig(size=32, g_width=8, d_width=8, z_dim=16, latent_norm=latent_norm, skip_z=skip_z, num_classes=num_classes), device="cpu")
+    for mod in gan.generator_ema.modules():  # random weights with some spread, as a trained generator has
+        if isinstance(mod, torch.nn.Linear):
+            torch.nn.init.normal_(mod.weight, std=0.3)
+    spreads = [float(gan.generate(64, seed=1, class_=0 if num_classes else None, truncation=t).std(dim=0).mean()) for t in (None, 1.0, 0.5, 0.2, 0.05)]
+    assert all(a > b for a, b in zip(spreads, spreads[1:])), spreads
+    assert spreads[-1] < 0.5 * spreads[0]

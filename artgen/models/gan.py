@@ -198,18 +198,25 @@ class Generator(nn.Module):
         c_full = max(1, c_in // 2) if c.g_convs > 1 else c_in
         self.to_image = nn.Sequential(*GBlock(c_in, c_full, c.g_convs - 1), nn.Conv2d(c_full, c.channels, 3, padding=1))
 
-    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """``z`` ``(B, z_dim)`` [+ int64 ``labels`` ``(B,)``] -> ``(B, channels, size, size)`` in [-1, 1]; ValueError if a conditional G gets no labels."""
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None, *, keep_scale: bool = False) -> torch.Tensor:
+        """``z`` ``(B, z_dim)`` [+ int64 ``labels`` ``(B,)``] -> ``(B, channels, size, size)`` in [-1, 1]; ValueError if a conditional G gets no labels.
+
+        With ``latent_norm``, each code is scaled to unit RMS; ``keep_scale=True`` keeps its own scale
+        instead (a standard normal code's RMS is close to 1, a truncated one's is smaller), so that
+        truncation pulls the samples toward the generator's average picture.
+        """
         c = self.config
+        if c.latent_norm and keep_scale:
+            z = _unit_rms(z) * z.float().pow(2).mean(dim=1, keepdim=True).sqrt().to(z.dtype)
+        elif c.latent_norm:
+            z = _unit_rms(z)
         if c.conditional:
             if labels is None:
                 raise ValueError("this generator is class-conditional: pass labels")
             e = self.embed(labels)
             if c.latent_norm:  # neither part can drown the other as the embedding grows in training
-                z, e = _unit_rms(z), _unit_rms(e)
+                e = _unit_rms(e)
             z = torch.cat([z, e], dim=1)  # (B, 2*z_dim)
-        elif c.latent_norm:
-            z = _unit_rms(z)
         x = self.stem_act(self.stem(z).view(z.shape[0], -1, 4, 4))  # (B, C0, 4, 4)
         if c.skip_z:
             x = self.skip[0](x, z)

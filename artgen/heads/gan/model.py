@@ -130,17 +130,20 @@ class GAN:
         return torch.full((n,), k, dtype=torch.int64)
 
     @torch.no_grad()
-    def generate_from(self, z: torch.Tensor, labels: torch.Tensor | None = None, *, batch_size: int = 256) -> torch.Tensor:
+    def generate_from(self, z: torch.Tensor, labels: torch.Tensor | None = None, *, batch_size: int = 256, truncated: bool = False) -> torch.Tensor:
         """Images for given latents ``(N, z_dim)`` (and int64 labels ``(N,)``), as float32 ``(N, C, H, W)`` in [0, 1] on the CPU.
 
-        Runs the EMA generator in ``batch_size`` chunks on the GAN's device.
+        Runs the EMA generator in ``batch_size`` chunks on the GAN's device. ``truncated``: the latents
+        come from :func:`latents` with a truncation, whose smaller scale the generator keeps (see
+        :meth:`Generator.forward`'s ``keep_scale``), so truncation narrows the samples with latent
+        normalisation too.
         """
         g = self.generator_ema.eval()
         outs = []
         for i in range(0, len(z), batch_size):
             zb = z[i : i + batch_size].to(self.device)
             lb = labels[i : i + batch_size].to(self.device) if labels is not None else None
-            outs.append(g(zb, lb).float().add(1).mul(0.5).clamp(0, 1).cpu())
+            outs.append(g(zb, lb, keep_scale=truncated).float().add(1).mul(0.5).clamp(0, 1).cpu())
         return torch.cat(outs) if outs else torch.empty(0, self.config.channels, self.config.size, self.config.size)
 
     @torch.no_grad()
@@ -157,7 +160,7 @@ class GAN:
         if n < 1:
             raise ArgumentError("n", f"must be at least 1, got {n}")
         z = latents(range(seed, seed + n), self.config.z_dim, truncation=truncation)
-        x = self.generate_from(z, self.labels(n, class_))
+        x = self.generate_from(z, self.labels(n, class_), truncated=truncation is not None)
         if pil:
             from ...images import to_pil
 
@@ -188,7 +191,7 @@ class GAN:
             zs.append(slerp(keys[i % keyframes], keys[(i + 1) % keyframes], t))
         z = torch.stack(zs)
         labels = self.labels(frames, class_ if class_ is not None else (0 if self.config.conditional else None))
-        return self.generate_from(z, labels)
+        return self.generate_from(z, labels, truncated=truncation is not None)
 
     # -- saving ----------------------------------------------------------------------------
     def save(self, path: str | os.PathLike, *, extra: dict | None = None) -> Path:
