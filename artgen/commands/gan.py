@@ -43,7 +43,7 @@ def add_parser(sub, name: str) -> None:
     train.add_argument("--discriminator", choices=list(RECIPES), default=M.discriminator,
                        help=f"plain: a convolutional D trained from scratch; projected: Projected GAN's D on frozen pretrained EfficientNet-Lite0 features (default: {M.discriminator})")
     train.add_argument("--pg-size", type=int, default=M.pg_size, metavar="PX", help=f"projected D: side the images are resized to for the feature network; 0 keeps their own (default: {M.pg_size})")
-    train.add_argument("--pg-levels", type=int, default=M.pg_levels, choices=[1, 2, 3, 4], help=f"projected D: feature levels judged, shallowest first (default: {M.pg_levels})")
+    train.add_argument("--pg-levels", type=int, default=M.pg_levels, choices=[1, 2, 3, 4], help=f"projected D: feature levels judged, shallowest first; the paper uses 4 (default: {M.pg_levels})")
     recipe = ", ".join(f"{name} {r['loss']}" for name, r in RECIPES.items())
     train.add_argument("--loss", choices=["nonsaturating", "hinge"], default=None, help=f"GAN loss (default: the discriminator's: {recipe})")
     train.add_argument("--lr-g", type=float, default=None, metavar="LR", help=f"Adam learning rate of the generator (default: {_per_recipe('lr_g')})")

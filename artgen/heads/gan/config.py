@@ -126,8 +126,10 @@ RECIPES = {
 
 
 #: ``d_width`` of the projected discriminator when not given: the width of its per-level
-#: discriminators' 64-px maps (the paper's table, 64 channels there).
-PROJECTED_D_WIDTH = 64
+#: discriminators' 64-px maps (the paper's table has 64). On 2,000 Twemoji at 64 px, five CPU minutes
+#: per run (one thread, two runs at a time), 16 with two levels reached KID 0.083 in 620 steps, against
+#: 0.099 (188 steps) for 32 with four levels and 0.120-0.137 for one or three levels.
+PROJECTED_D_WIDTH = 16
 
 
 @dataclass
