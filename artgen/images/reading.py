@@ -103,8 +103,7 @@ def error_reason(exc: BaseException, path: Path | None) -> str:
                     return "empty file (0 bytes)"
             except OSError:
                 pass
-            from ..video.reading import holds_video
-
+            from .kinds import holds_video
             if holds_video(path):
                 return "it is a video, not a picture (write it to a video file such as out.mp4)"
         return "not a recognised image format (file is damaged or not an image)"
