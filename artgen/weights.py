@@ -195,7 +195,11 @@ def header_shapes(path: str | os.PathLike) -> dict[str, tuple[tuple[int, ...], s
 
 def meta_shapes(build: Callable[[], nn.Module]) -> dict[str, tuple[tuple[int, ...], int]]:
     """``{key: (shape, bytes)}`` of the state dict of the module ``build()`` makes, built on the meta
-    device: no memory is allocated for its tensors, whatever sizes its config asks for."""
+    device: no memory is allocated for its tensors, whatever sizes its config asks for.
+
+    ``build`` runs inside ``torch.device("meta")``: code it calls that caches a module for later
+    (a pretrained part read once per process) must build that part under an explicit
+    ``torch.device("cpu")``, or the cache would hold tensors without data."""
     with torch.device("meta"):
         module = build()
     return {k: (tuple(v.shape), v.numel() * v.element_size()) for k, v in unwrap(module).state_dict().items()}
