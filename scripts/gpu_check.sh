@@ -27,4 +27,9 @@ step classifier 120 "$py" -m benchmarks.classifier_speed --device cuda --epochs 
 [ -f benchmarks/stylize_speed.py ] && step stylize 180 "$py" -m benchmarks.stylize_speed --device cuda
 [ -f benchmarks/fast_style_speed.py ] && step fast_style 150 "$py" -m benchmarks.fast_style_speed --gpu-only
 [ -f benchmarks/gan_speed.py ] && step gan 120 "$py" benchmarks/gan_speed.py --device cuda
+# the projected discriminator on CUDA at 128 and 256 px (step times and the samples' look; Twemoji rows need --emoji-dir)
+for px in 128 256; do
+    step "gan_projected_${px}px" 150 "$py" -m artgen gan train --dataset art --size "$px" --steps 300 --discriminator projected --device cuda \
+        --out "$out/gan_projected_${px}px" --sample-every 100 --overwrite --quiet
+done
 echo "summary: $out/summary.txt"

@@ -217,3 +217,11 @@ def test_projected_training_end_to_end_with_freeze_d_fine_tuning_and_sampling(tm
             assert torch.equal(v, mine[k]) and not mine[k].requires_grad, k
     assert not torch.equal(tuned.discriminator.discs[0].out.parametrizations.weight.original, loaded.discriminator.discs[0].out.parametrizations.weight.original)
     assert loaded.generate(3).shape == (3, 1, 32, 32)
+
+
+@pytest.mark.gpu
+def test_projected_training_runs_on_cuda_in_bf16(tmp_path):
+    data = _folder(tmp_path)
+    gan = train_gan(out=tmp_path / "run", data=data, size=64, steps=3, batch_size=8, device="cuda", precision="auto", progress=False, discriminator="projected")
+    assert next(gan.discriminator.feature_net.parameters()).is_cuda
+    assert gan.generate(2).shape == (2, 3, 64, 64)

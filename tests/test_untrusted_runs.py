@@ -129,3 +129,19 @@ def test_header_shapes_read_no_tensors_and_meta_shapes_allocate_nothing(tmp_path
     (tmp_path / "bad.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}garbage")
     with pytest.raises(CheckpointError, match="bad.safetensors"):
         header_shapes(tmp_path / "bad.safetensors")
+
+
+@pytest.mark.parametrize("discriminator", ["plain", "projected"])
+def test_gan_sample_refuses_a_config_edited_to_ask_for_gibs(tmp_path, discriminator):
+    from artgen.heads.gan import GAN
+
+    small = GANConfig(size=32, g_width=8, d_width=8, max_width=16, z_dim=8, pg_width=8, discriminator=discriminator)
+    run = GAN(small, device="cpu").save(tmp_path / "run")
+    _edit(run, "model", size=256, g_width=4096, max_width=4096)  # each within range: many GiB of generator weights
+    result = _run_limited("gan", "sample", "--checkpoint", run, "-n", "2", "-o", tmp_path / "grid.png", "--device", "cpu", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "config.json" in lines[0] and "model.safetensors" in lines[0] and "GiB" in lines[0], result.stderr
+    assert not (tmp_path / "grid.png").exists()
+    with pytest.raises(CheckpointError, match="does not match"):
+        GAN.load(run, device="cpu")

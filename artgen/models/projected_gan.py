@@ -47,7 +47,8 @@ CMAP_DIM = 64
 
 @functools.lru_cache(maxsize=1)
 def _shared_feature_network() -> EfficientNetLite0:
-    return efficientnet_lite0()
+    with torch.device("cpu"):  # real tensors, even when first asked for under another default device (meta)
+        return efficientnet_lite0()
 
 
 def feature_network() -> EfficientNetLite0:

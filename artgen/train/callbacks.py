@@ -124,7 +124,7 @@ class ProgressBar(Callback):
 
     def on_train_begin(self, trainer):
         """Open the bar at the trainer's current step of ``total_steps``."""
-        from tqdm.auto import tqdm
+        from ..progress import progress_bar as tqdm
 
         enabled = show_progress(self.enabled)
         self.bar = tqdm(total=trainer.total_steps, initial=trainer.step, desc=self.desc, disable=not enabled, dynamic_ncols=True, leave=True)

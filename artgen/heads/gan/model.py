@@ -97,6 +97,7 @@ class GAN:
         path = checkpoint_folder(path, which)
         saved = from_pretrained(path, read_config=read_config)
         cfg = saved.config
+        check_fits_weights(saved, saved.settings(GANConfig, "model"))
         gan = cls(saved.settings(GANConfig, "model"), device=device, train_config=saved.run.load_settings(GANTrainConfig, "train", dict(cfg, train=cfg.get("train", {}))))
         saved.load_into(gan.modules(), lambda name: f"{name} in '{saved.run.path}'")
         return gan
@@ -212,6 +213,27 @@ class GAN:
         return cfg
 
 
+def check_fits_weights(saved, config: GANConfig) -> None:
+    """Refuse a run folder whose ``config.json`` asks for other networks than its ``model.safetensors`` holds,
+    before anything is built (a config edited to ask for huge layers costs no memory here).
+
+    Raises:
+        CheckpointError: one line naming both files and the first tensor that differs.
+    """
+    from ...models.encoders.efficientnet_lite import EfficientNetLite0
+    from ...weights import check_config_fits_weights
+
+    def discriminator():
+        if config.discriminator == "projected":  # the frozen feature network is not in the weights: a blank one stands in
+            from ...models.projected_gan import ProjectedDiscriminator
+
+            return ProjectedDiscriminator(config, features=EfficientNetLite0())
+        return build_discriminator(config)
+
+    check_config_fits_weights(saved.run.weights_path, {"generator": lambda: Generator(config), "discriminator": discriminator,
+                                                       "generator_ema": lambda: Generator(config)}, config_path=saved.run.config_path)
+
+
 def checkpoint_folder(path: str | os.PathLike, which: str = "auto") -> Path:
     """The folder holding a run's ``which`` generator: ``path`` for ``"last"``, ``path/best`` for ``"best"``,
     and for ``"auto"`` the best when the run kept one (training keeps it once KID has been measured).
@@ -253,6 +275,7 @@ def init_from_run(gan: GAN, path: str | os.PathLike) -> None:
             problems.append(f"its {key} is {getattr(src, key)} and this run's {getattr(dst, key)}")
     if problems:
         raise UsageError(f"{{arg:init_from}} '{run.path}' does not fit: " + "; ".join(problems))
+    check_fits_weights(saved, src)
     saved.load_into(gan.modules(), lambda name: f"{{arg:init_from}} '{run.path}' {name}")
 
 

@@ -14,11 +14,11 @@ import torch
 from ...errors import ArgumentError, UsageError
 from ...metrics import spatial_spread
 from ...models.gan import GANConfig, SIZES
-from ...runs import given_arguments, report_resume_changes, start_run
+from ...runs import SavedRun, given_arguments, report_resume_changes, start_run
 from ...train import Callback, CurvePlot, LambdaCallback, Trainer
 from .config import EVAL_SEED_OFFSET, ADA_TARGET, AUGMENT_AUTO_LIMIT, PROJECTED_D_WIDTH, RECIPES, GANTrainConfig, HEAD, check_train_args, parse_augment, read_config, resolve_batch_size
 from .data import SampledBatches, load_gan_data
-from .model import GAN, init_from_run, latents
+from .model import GAN, check_fits_weights, init_from_run, latents
 from .task import GANTask
 
 log = logging.getLogger("artgen.gan")
@@ -292,6 +292,7 @@ def train_gan(
     if resume:
         saved = setup.saved
         config = run.load_settings(GANConfig, "model", saved)
+        check_fits_weights(SavedRun(run, saved), config)
         tc = run.load_settings(GANTrainConfig, "train", saved)
         if steps is not None and steps > tc.steps:
             tc.steps = steps  # train longer than first planned
