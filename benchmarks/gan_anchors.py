@@ -327,7 +327,7 @@ def main():
     p.add_argument("--inception-weights", default=None)
     p.add_argument("--work", default="/tmp/artgen_anchors")
     p.add_argument("--features-cache", default=None, help="folder for the reference images' Inception features (default: --work)")
-    p.add_argument("--grids", default=str(ROOT / "samples" / "gan" / "anchors"))
+    p.add_argument("--grids", default=str(ROOT / "docs" / "images" / "gan_anchors"))
     p.add_argument("--results", default="gan_anchors.json")
     p.add_argument("--artgen-set", nargs="*", default=[], metavar="KEY=VALUE", help="artgen settings other than the defaults, e.g. batch_size=16")
     p.add_argument("--summarise", nargs="+", metavar="JSON", help="print the table of these results files (runs made in parallel) and exit")
@@ -404,8 +404,22 @@ def main():
                     save_image(make_grid(pics, nrow=len(tiles), padding=6), Path(args.grids) / f"{set_name}_{size}px_{count}.png", overwrite=True,
                                metadata={"columns": "real | " + " | ".join(r for r in args.recipes if r in grid_row), "budget_s": args.budget})
     if args.record and new_rows:
-        write_rows("gan_anchors", new_rows, machine=machine, settings={k: v for k, v in vars(args).items() if k not in ("summarise",)})
+        write_rows("gan_anchors", [table_row(r) for r in new_rows], machine=machine, raw=new_rows,
+                   settings={k: v for k, v in vars(args).items() if k not in ("summarise",)})
     summarise(results)
+
+
+def table_row(r: dict) -> dict:
+    """One result as the row docs/benchmarks.md shows (the full result is kept beside it as ``raw``)."""
+    row = {"set": r["set"], "px": r["size"], "images": r["count"], "recipe": r["recipe"], "seed": r["seed"], "steps": r["steps"], "train s": r["train_s"],
+           "KID": round(r["kid"], 4), "FID": round(r["fid"], 1), "precision": round(r["precision"], 2), "recall": round(r["recall"], 2)}
+    if "swd" in r:
+        row["SWD x1e3 (real halves)"] = f"{r['swd']:.0f} ({r['swd_real_halves']:.0f})"
+    if "colour_spread" in r:
+        row["colour spread (real)"] = f"{r['colour_spread']:.3f} ({r['real_colour_spread']:.3f})"
+    if r.get("settings"):
+        row["settings"] = ", ".join(f"{k}={v}" for k, v in r["settings"].items())
+    return row
 
 
 def summarise(results):

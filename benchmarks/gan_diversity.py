@@ -24,7 +24,7 @@ import torch.nn.functional as F
 import artgen
 from artgen.images import make_grid, save_image
 from artgen.metrics import pixel_spread
-from gan_anchors import mnist_digits  # benchmarks/ is on the path when run as a script
+from benchmarks.gan_anchors import mnist_digits
 
 
 def digits(root: Path, per_class: int) -> tuple[torch.Tensor, torch.Tensor]:
