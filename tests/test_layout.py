@@ -12,7 +12,7 @@ MODULES = sorted(PACKAGE.rglob("*.py"))
 #: Lower layers never import higher ones (same layer is fine).
 LAYERS = [
     ["version", "errors", "env", "fileio"],
-    ["settings", "device", "distributed", "images", "plots", "weights", "styles", "progress"],
+    ["settings", "device", "distributed", "images", "plots", "weights", "styles", "progress", "_onnx"],
     ["checkpoint", "augment", "data", "losses", "optim"],
     ["models", "metrics"],
     ["train", "runs", "tiling", "video"],

@@ -38,7 +38,7 @@ class GANTask(Task):
         ArgumentError: ``freeze_d`` exceeds the discriminator's number of blocks.
     """
 
-    def __init__(self, config: GANConfig, train: GANTrainConfig, device: torch.device, generator: Generator | None = None, discriminator: Discriminator | None = None):
+    def __init__(self, config: GANConfig, train: GANTrainConfig, device: torch.device, generator: Generator | None = None, discriminator: torch.nn.Module | None = None):
         self.config = config
         self.train_cfg = train
         self.G = (generator or Generator(config)).to(device)

@@ -45,7 +45,7 @@ from typing import Any
 import torch
 
 from ...device import resolve_device
-from ...errors import ArgumentError, ArtgenError, UsageError
+from ...errors import ArgumentError, UsageError
 from ...images import luminance, open_image, resize_tensor, to_pil, to_tensor, with_chroma
 from ...models.arbitrary_style import PACKAGED_ONNX, STYLE_DIM, STYLE_SIZE, StyledTransformer, load_arbitrary_networks
 from ...settings import Settings, check_fraction
@@ -328,55 +328,21 @@ class ArbitraryStyle:
             ArtgenError: the check finds a difference over 1e-3.
         """
         import copy
-        import warnings
 
-        from ...fileio import atomic_path
+        from ..._onnx import export_image_network
 
-        path = Path(path)
-        if path.suffix.lower() != ".onnx":
-            raise ArgumentError("onnx", f"'{path}': the file name must end in .onnx")
-        if path.exists() and not overwrite:
-            raise UsageError(f"output '{path}' exists; pass {{arg:overwrite=True}} to replace it")
         net = copy.deepcopy(self.transformer).float().cpu().eval().to(memory_format=torch.contiguous_format)
         g = torch.Generator().manual_seed(0)
         example = torch.rand(1, 3, 64, 96, generator=g)
+        test = torch.rand(1, 3, *test_size, generator=torch.Generator().manual_seed(1))
+        sides = {0: "batch", 2: "height", 3: "width"}
         if style is not None:
             module: torch.nn.Module = StyledTransformer(net, style.float().cpu())
-            args, inputs = (example,), ["image"]
-            axes = {"image": {0: "batch", 2: "height", 3: "width"}}
-        else:
-            module, args, inputs = net, (example, torch.randn(1, STYLE_DIM, generator=g)), ["image", "style_vector"]
-            axes = {"image": {0: "batch", 2: "height", 3: "width"}, "style_vector": {0: "batch"}}
-        axes["stylized"] = {0: "batch", 2: "height", 3: "width"}
-        with atomic_path(path) as tmp, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(module, args, str(tmp), dynamo=False, input_names=inputs, output_names=["stylized"], dynamic_axes=axes, opset_version=opset)
-        result: dict[str, Any] = {"path": path, "checked": False, "max_abs_diff": None}
-        if not check:
-            return result
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            log.info("onnxruntime is not installed; the export was not checked")
-            return result
-        test = torch.rand(1, 3, *test_size, generator=torch.Generator().manual_seed(1))
-        feeds = {"image": test.numpy()}
-        test_args: tuple = (test,)
-        if style is None:
-            vec = torch.randn(1, STYLE_DIM, generator=torch.Generator().manual_seed(2))
-            feeds["style_vector"] = vec.numpy()
-            test_args = (test, vec)
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        got = torch.from_numpy(session.run(None, feeds)[0])
-        with torch.no_grad():
-            want = module(*test_args)
-        if got.shape != want.shape:
-            raise ArtgenError(f"the ONNX export gives shape {tuple(got.shape)} for a {tuple(test.shape)} input, PyTorch {tuple(want.shape)}")
-        diff = float((got - want).abs().max())
-        result.update(checked=True, max_abs_diff=diff)
-        if diff > 1e-3:
-            raise ArtgenError(f"the ONNX export differs from PyTorch by up to {diff:.2e} on a test image")
-        return result
+            return export_image_network(module, path, example=(example,), test=(test,), input_names=["image"], dynamic_axes={"image": sides, "stylized": sides},
+                                        opset=opset, check=check, overwrite=overwrite)
+        vectors = (torch.randn(1, STYLE_DIM, generator=g), torch.randn(1, STYLE_DIM, generator=torch.Generator().manual_seed(2)))
+        return export_image_network(net, path, example=(example, vectors[0]), test=(test, vectors[1]), input_names=["image", "style_vector"],
+                                    dynamic_axes={"image": sides, "style_vector": {0: "batch"}, "stylized": sides}, opset=opset, check=check, overwrite=overwrite)
 
 
 class _VideoModel:
