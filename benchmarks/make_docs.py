@@ -57,6 +57,9 @@ NOTES = {
                     "20 CPU minutes each, one thread, two runs at a time; SWD is x1e3 with, in brackets, the distance between two halves of "
                     "the real images (its floor). The tables carried over from the README were measured with the plain discriminator only."),
     "gan_diversity": "Measured with the plain discriminator.",
+    "gan_projected_screen": ("Five-minute screening runs of the projected discriminator's CPU settings on 2,000 Twemoji at 64 px "
+                             "(`python -m benchmarks.gan_anchors --budget 300 --recipes artgen --artgen-set ...`), two at a time beside "
+                             "other jobs: they chose two levels at width 16; their step counts and KIDs are noisier than the 20-minute runs'."),
 }
 
 
