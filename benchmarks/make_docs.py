@@ -57,9 +57,6 @@ NOTES = {
                     "20 CPU minutes each, one thread, two runs at a time; SWD is x1e3 with, in brackets, the distance between two halves of "
                     "the real images (its floor). The tables carried over from the README were measured with the plain discriminator only."),
     "gan_diversity": "Measured with the plain discriminator.",
-    "gan_projected_screen": ("Five-minute screening runs of the projected discriminator's CPU settings on 2,000 Twemoji at 64 px "
-                             "(`python -m benchmarks.gan_anchors --budget 300 --recipes artgen --artgen-set ...`), two at a time beside "
-                             "other jobs: they chose two levels at width 16; their step counts and KIDs are noisier than the 20-minute runs'."),
 }
 
 
@@ -122,6 +119,8 @@ def render(results: Path = RESULTS) -> str:
         for filename, record in runs:
             lines += [f"### Run of {record.get('machine', {}).get('date', '')[:10]} (`{filename}`)", "",
                       f"Machine: {_machine(record.get('machine', {}))}.", ""]
+            if record.get("note"):
+                lines += [record["note"], ""]
             lines += _table(_columns(record["rows"]), record["rows"]) + [""]
         for filename, record in [(f, r) for f, r in records[name] if "tables" in r]:
             for table in record["tables"]:
