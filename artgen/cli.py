@@ -22,6 +22,7 @@ COMMANDS = {
     "fast-style": "fast_style",
     "demo": "demo",
     "texture": "texture",
+    "studio": "studio",
 }
 
 

@@ -17,7 +17,7 @@ LAYERS = [
     ["models", "metrics"],
     ["train", "runs", "tiling", "video"],
     ["heads"],
-    ["commands", "cli", "demo", "__main__", "__init__"],
+    ["commands", "cli", "demo", "studio", "__main__", "__init__"],
 ]
 RANK = {name: i for i, names in enumerate(LAYERS) for name in names}
 MAX_LINES = 450
