@@ -120,7 +120,7 @@ class _KIDWatch(Callback):
 
     def on_train_begin(self, trainer):
         self.t0 = time.perf_counter()
-        kids = [values["kid"] for _, values in trainer.history.evals if "kid" in values]
+        kids = [v for _, values in trainer.history.evals for k, v in values.items() if k.startswith("kid")]
         self.best = min(kids) if kids else None
         self.last = trainer.history.evals[-1][0] if trainer.history.evals else -1
 
@@ -153,7 +153,7 @@ class _KIDWatch(Callback):
             fake = metrics.extract(self.features, self.gan.generate_from(self.z, self.labels), batch_size=64)
             value, _ = metrics.kid(self.real_features, fake, subsets=20, subset_size=len(fake))
         key = "kid" if metrics.is_standard(self.name) else "kid (fallback features)"
-        trainer.history.evals.append((step, {"kid": value} if key == "kid" else {key: value, "kid": value}))
+        trainer.history.evals.append((step, {key: value}))
         if self.run is not None and (self.best is None or value < self.best):
             self.best = value
             self.gan.save(self.run / BEST_FOLDER, extra={"best": {"step": step, "kid": value, "features": self.name, "samples": len(fake)}})
