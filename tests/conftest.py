@@ -31,3 +31,20 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords and not torch.cuda.is_available():
             item.add_marker(skip_gpu)
+
+
+
+@pytest.fixture
+def stop_at():
+    """``stop_at(step)``: a training callback that asks the loop to stop after ``step`` (saving a checkpoint, as Ctrl-C does)."""
+    from artgen.train import Callback
+
+    class StopAt(Callback):
+        def __init__(self, step: int):
+            self.at = step
+
+        def on_step_end(self, trainer, step):
+            if step == self.at:
+                trainer.request_stop("test")
+
+    return StopAt

@@ -9,7 +9,7 @@ from artgen.checkpoint import RunDir
 from artgen.errors import TrainingInterrupted, UsageError
 from artgen.heads.gan import GAN, GANTask, GANTrainConfig, SampledBatches, latents, train_gan
 from artgen.models.gan import Discriminator, GANConfig, Generator
-from artgen.train import Callback, Trainer
+from artgen.train import Trainer
 
 TINY = dict(g_width=8, d_width=8, max_width=16, z_dim=8)
 
@@ -158,16 +158,7 @@ def _weights(task):
     return {f"{n}.{k}": v.clone() for n, m in task.modules.items() for k, v in m.state_dict().items()}
 
 
-class _StopAt(Callback):
-    def __init__(self, step):
-        self.at = step
-
-    def on_step_end(self, trainer, step):
-        if step == self.at:
-            trainer.request_stop("test")
-
-
-def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, stop_at):
     def run(run_dir, callbacks=(), resume=False):
         artgen.seed_everything(0)
         task = _task(num_classes=2, ada_target=0.3, diversity=1.0)
@@ -179,7 +170,7 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
 
     straight, _ = run(RunDir(tmp_path / "a"))
     with pytest.raises(TrainingInterrupted):
-        run(RunDir(tmp_path / "b"), callbacks=[_StopAt(3)])
+        run(RunDir(tmp_path / "b"), callbacks=[stop_at(3)])
     resumed, trainer = run(RunDir(tmp_path / "b"), resume=True)
     assert trainer.step == 7
     assert straight.ada.state_dict() == resumed.ada.state_dict() and straight.ada.state_dict()["steps"] == 3  # mid-interval sums resume too

@@ -14,10 +14,10 @@ from artgen.errors import TrainingInterrupted
 from artgen.heads.gan import GAN, GANTask, GANTrainConfig, SampledBatches, train_gan
 from artgen.heads.gan.config import RECIPES, migrate_config
 from artgen.models.encoders import efficientnet_lite
-from artgen.models.encoders.efficientnet_lite import LEVEL_CHANNELS, EfficientNetLite0, FeatureNetworkMissing, efficientnet_lite0
+from artgen.models.encoders.efficientnet_lite import LEVEL_CHANNELS, FeatureNetworkMissing, efficientnet_lite0
 from artgen.models.gan import Discriminator, GANConfig, Generator
 from artgen.models.projected_gan import ProjectedDiscriminator
-from artgen.train import Callback, Trainer
+from artgen.train import Trainer
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = dict(g_width=8, d_width=8, max_width=16, z_dim=8, pg_width=8)
@@ -88,15 +88,6 @@ def test_training_never_updates_the_feature_network_and_checkpoints_leave_it_out
     assert not any("_blocks." in k for k in state["modules"]["discriminator"])
 
 
-class _StopAt(Callback):
-    def __init__(self, step):
-        self.at = step
-
-    def on_step_end(self, trainer, step):
-        if step == self.at:
-            trainer.request_stop("test")
-
-
 def _folder(tmp_path):
     from PIL import Image
 
@@ -118,7 +109,7 @@ def _task(features=None, **train):
     return GANTask(cfg, tc, torch.device("cpu"), discriminator=ProjectedDiscriminator(cfg, features=features or efficientnet_lite0()))
 
 
-def test_resume_with_the_projected_d_equals_an_uninterrupted_run(tmp_path, lite0):
+def test_resume_with_the_projected_d_equals_an_uninterrupted_run(tmp_path, lite0, stop_at):
     def run(run_dir, callbacks=(), resume=False):
         artgen.seed_everything(0)
         task = _task(features=lite0)
@@ -128,7 +119,7 @@ def test_resume_with_the_projected_d_equals_an_uninterrupted_run(tmp_path, lite0
 
     straight = run(RunDir(tmp_path / "a"))
     with pytest.raises(TrainingInterrupted):
-        run(RunDir(tmp_path / "b"), callbacks=[_StopAt(2)])
+        run(RunDir(tmp_path / "b"), callbacks=[stop_at(2)])
     resumed = run(RunDir(tmp_path / "b"), resume=True)
     for name, module in straight.modules.items():
         other = resumed.modules[name].state_dict()
