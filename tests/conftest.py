@@ -48,3 +48,23 @@ def stop_at():
                 trainer.request_stop("test")
 
     return StopAt
+
+
+
+@pytest.fixture
+def random_fast_style():
+    """``random_fast_style(arch="small", seed=0)``: a :class:`artgen.FastStyle` on the CPU with seeded random weights and
+    non-trivial instance-norm scales and shifts (tiling and seamless tests need a network whose output depends on them)."""
+    from artgen.heads.fast_style import FastStyle
+    from artgen.models.style_net import StyleNet, StyleNetConfig
+
+    def make(arch: str = "small", seed: int = 0) -> FastStyle:
+        torch.manual_seed(seed)
+        net = StyleNet(StyleNetConfig.for_arch(arch))
+        for m in net.modules():
+            if isinstance(m, torch.nn.InstanceNorm2d):
+                m.weight.data.uniform_(0.5, 1.5)
+                m.bias.data.uniform_(-0.5, 0.5)
+        return FastStyle(net, device="cpu")
+
+    return make

@@ -73,19 +73,19 @@ def test_readme_links_resolve():
 @pytest.mark.parametrize("words", BENCHMARK_RUNS, ids=[" ".join(w)[:60] for w in BENCHMARK_RUNS])
 def test_benchmark_command_names_a_runner_and_its_flags(words):
     """Cheap: the runner's file exists and defines every flag shown (no import, nothing run)."""
-    path = ROOT / "benchmarks" / (words[2].split(".", 1)[1] + ".py")
-    assert path.is_file(), f"no runner for {' '.join(words)}"
-    source = path.read_text(encoding="utf-8")
-    for flag in (w.split("=", 1)[0] for w in words[3:] if w.startswith("--")):
-        assert f'"{flag}"' in source, f"{path.name} has no {flag}: {' '.join(words)}"
+    _defines_flags(ROOT / "benchmarks" / (words[2].split(".", 1)[1] + ".py"), words, words[3:])
 
 
 @pytest.mark.parametrize("words", SCRIPT_RUNS, ids=[" ".join(w)[:60] for w in SCRIPT_RUNS])
 def test_script_command_names_a_script_and_its_flags(words):
-    path = ROOT / words[1]
-    assert path.is_file(), f"no script {words[1]}"
+    _defines_flags(ROOT / words[1], words, words[2:])
+
+
+def _defines_flags(path, words, args):
+    """The file ``path`` exists and its source names every ``--flag`` among ``args`` (as a quoted string)."""
+    assert path.is_file(), f"no {path.relative_to(ROOT)} for {' '.join(words)}"
     source = path.read_text(encoding="utf-8")
-    for flag in (w.split("=", 1)[0] for w in words[2:] if w.startswith("--")):
+    for flag in (w.split("=", 1)[0] for w in args if w.startswith("--")):
         assert f'"{flag}"' in source, f"{path.name} has no {flag}: {' '.join(words)}"
 
 

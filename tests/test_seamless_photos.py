@@ -7,8 +7,6 @@ import pytest
 import torch
 
 from artgen.heads import stylize as S
-from artgen.heads.fast_style import FastStyle
-from artgen.models.style_net import StyleNet, StyleNetConfig
 from artgen.tiling import make_periodic, periodic_component, seam_ratio
 
 LAYERS = ("relu1_1", "relu2_1", "relu3_1")
@@ -28,16 +26,6 @@ def _photo(h=96, w=128, seed=0):
 def _texture(h=96, w=128, seed=0):
     x = torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(seed))
     return torch.nn.functional.avg_pool2d(torch.nn.functional.pad(x, (1, 1, 1, 1), mode="circular"), 3, 1)  # periodic already
-
-
-def _net(seed=0):
-    torch.manual_seed(seed)
-    net = StyleNet(StyleNetConfig.for_arch("small"))
-    for m in net.modules():  # non-trivial instance-norm affine parameters
-        if isinstance(m, torch.nn.InstanceNorm2d):
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.5, 0.5)
-    return FastStyle(net, device="cpu")
 
 
 def _interior(y, step=4):
@@ -60,8 +48,8 @@ def test_periodic_component_wraps_around_and_keeps_the_middle():
 
 
 @pytest.mark.parametrize("make", [_photo, _texture])
-def test_fast_style_seamless_photo_tiles_without_a_seam(make):
-    model = _net()
+def test_fast_style_seamless_photo_tiles_without_a_seam(make, random_fast_style):
+    model = random_fast_style()
     x = make()
     y = model.stylize_tensor(x, seamless=True, tile=0)
     interior = _interior(y)
@@ -74,8 +62,8 @@ def test_fast_style_seamless_photo_tiles_without_a_seam(make):
         assert seam_ratio(plain) > 1.15 * statistics.median(_interior(plain))  # measured 1.21x (a random network passes the edge line on weakly)
 
 
-def test_fast_style_seamless_photo_tiled_and_odd_sizes():
-    model = _net()
+def test_fast_style_seamless_photo_tiled_and_odd_sizes(random_fast_style):
+    model = random_fast_style()
     x = _photo(98, 126)
     y = model.stylize_tensor(x, seamless=True, tile=0)
     assert y.shape == x.shape and seam_ratio(y) <= max(_interior(y, 1))  # computed at multiples of 4, resampled periodically

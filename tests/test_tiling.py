@@ -6,9 +6,7 @@ import torch
 
 from artgen import losses
 from artgen.heads import stylize as S
-from artgen.heads.fast_style import FastStyle
 from artgen.models.encoders import build_random_encoder
-from artgen.models.style_net import StyleNet, StyleNetConfig
 from artgen.tiling import TiledStyleObjective, resize_periodic, tile_boxes
 
 LAYERS = ("relu1_1", "relu2_1", "relu3_1")
@@ -99,23 +97,13 @@ def test_seamless_objective_does_not_see_where_the_picture_starts():
     assert plain(shifted)["loss"].item() != pytest.approx(plain(x)["loss"].item(), rel=1e-4)  # measured: 8e-4 apart
 
 
-def _net(arch="small", seed=0):
-    torch.manual_seed(seed)
-    net = StyleNet(StyleNetConfig.for_arch(arch))
-    for m in net.modules():  # non-trivial instance-norm affine parameters
-        if isinstance(m, torch.nn.InstanceNorm2d):
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.5, 0.5)
-    return FastStyle(net, device="cpu")
-
-
 def _smooth(shape, seed=0):
     x = torch.rand(*shape, generator=torch.Generator().manual_seed(seed))
     return torch.nn.functional.avg_pool2d(torch.nn.functional.pad(x, (2, 2, 2, 2), mode="reflect"), 5, 1)
 
 
-def test_fast_style_tiles_equal_the_untiled_pass():
-    model = _net()
+def test_fast_style_tiles_equal_the_untiled_pass(random_fast_style):
+    model = random_fast_style()
     x = _smooth((1, 3, 70, 90))
     whole = model.stylize_tensor(x, tile=0)
     tiled = model.stylize_tensor(x, tile=24)  # 3 x 4 tiles
@@ -123,10 +111,10 @@ def test_fast_style_tiles_equal_the_untiled_pass():
     assert (tiled - whole).abs().max().item() < 1e-4
 
 
-def test_fast_style_stats_from_a_sample_of_the_picture_stay_close():
+def test_fast_style_stats_from_a_sample_of_the_picture_stay_close(random_fast_style):
     from artgen.tiling import tiled_style_net
 
-    model = _net()
+    model = random_fast_style()
     x = _smooth((1, 3, 96, 128), seed=3)
     whole = model.stylize_tensor(x, tile=0)
     approx = tiled_style_net(model.net, model.net, x, tile=32, device=torch.device("cpu"), stats_size=64)
@@ -134,8 +122,8 @@ def test_fast_style_stats_from_a_sample_of_the_picture_stay_close():
 
 
 @pytest.mark.parametrize("hw", [(64, 96), (66, 94)])
-def test_fast_style_seamless_output_tiles_the_plane(hw):
-    model = _net()
+def test_fast_style_seamless_output_tiles_the_plane(hw, random_fast_style):
+    model = random_fast_style()
     x = _smooth((1, 3, *hw), seed=1)
     y = model.stylize_tensor(x, seamless=True, tile=0)
     assert y.shape == x.shape
