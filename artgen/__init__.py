@@ -8,16 +8,16 @@ Public API (everything a notebook needs)::
 
 from __future__ import annotations
 
-from .version import __version__
 from .device import resolve_device, seed_everything
 from .errors import ArtgenError, CheckpointError, ImageError, UsageError
 from .heads.classify import Classifier
-from .heads.stylize import ArbitraryStyle, stylize
-from .models.encoders import FeatureEncoder, build_encoder, style_grams
-from .heads.gan import GAN, load_gan, train_gan
 from .heads.fast_style import FastStyle, train_fast_style
+from .heads.gan import GAN, load_gan, train_gan
+from .heads.stylize import ArbitraryStyle, stylize
 from .heads.texture import texture
+from .models.encoders import FeatureEncoder, build_encoder, style_grams
 from .train import Callback, History, Trainer
+from .version import __version__
 
 __all__ = [
     "FeatureEncoder",

@@ -19,8 +19,18 @@ log = logging.getLogger("artgen")
 MAX_EXPORT_DIFF = 1e-3
 
 
-def export_image_network(module: torch.nn.Module, path: str | os.PathLike, *, example: tuple[torch.Tensor, ...], test: tuple[torch.Tensor, ...],
-                         input_names: list[str], dynamic_axes: dict, opset: int = 17, check: bool = True, overwrite: bool = False) -> dict[str, Any]:
+def export_image_network(
+    module: torch.nn.Module,
+    path: str | os.PathLike,
+    *,
+    example: tuple[torch.Tensor, ...],
+    test: tuple[torch.Tensor, ...],
+    input_names: list[str],
+    dynamic_axes: dict,
+    opset: int = 17,
+    check: bool = True,
+    overwrite: bool = False,
+) -> dict[str, Any]:
     """Write ``module`` (float32, CPU, eval mode) as ONNX at ``path`` (atomically), traced on ``example``; output ``stylized``.
 
     With ``check`` and onnxruntime installed, the file is run on ``test`` (inputs of other sizes than
@@ -39,8 +49,16 @@ def export_image_network(module: torch.nn.Module, path: str | os.PathLike, *, ex
         raise UsageError(f"output '{path}' exists; pass {{arg:overwrite=True}} to replace it")
     with atomic_path(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(module, example, str(tmp), dynamo=False, input_names=input_names, output_names=["stylized"],
-                          dynamic_axes=dynamic_axes, opset_version=opset)
+        torch.onnx.export(
+            module,
+            example,
+            str(tmp),
+            dynamo=False,
+            input_names=input_names,
+            output_names=["stylized"],
+            dynamic_axes=dynamic_axes,
+            opset_version=opset,
+        )
     result: dict[str, Any] = {"path": path, "checked": False, "max_abs_diff": None}
     if not check:
         return result
@@ -54,7 +72,9 @@ def export_image_network(module: torch.nn.Module, path: str | os.PathLike, *, ex
     with torch.no_grad():
         want = module(*test)
     if got.shape != want.shape:
-        raise ArtgenError(f"the ONNX export gives shape {tuple(got.shape)} for a {tuple(test[0].shape)} input, PyTorch {tuple(want.shape)}")
+        raise ArtgenError(
+            f"the ONNX export gives shape {tuple(got.shape)} for a {tuple(test[0].shape)} input, PyTorch {tuple(want.shape)}"
+        )
     diff = float((got - want).abs().max())
     result.update(checked=True, max_abs_diff=diff)
     if diff > MAX_EXPORT_DIFF:

@@ -44,13 +44,19 @@ def parse_policy(spec: str | Sequence[str] | None) -> tuple[str, ...]:
     """
     if spec is None:
         return ()
-    items = [s.strip().lower() for s in spec.split(",")] if isinstance(spec, str) else [str(s).strip().lower() for s in spec]
+    items = (
+        [s.strip().lower() for s in spec.split(",")]
+        if isinstance(spec, str)
+        else [str(s).strip().lower() for s in spec]
+    )
     items = [s for s in items if s]
     if items in (["none"], ["off"], []):
         return ()
     unknown = [s for s in items if s not in POLICIES]
     if unknown:
-        raise ValueError(f"unknown augmentation {', '.join(unknown)}; expected a comma-separated subset of {','.join(POLICIES)}, or none")
+        raise ValueError(
+            f"unknown augmentation {', '.join(unknown)}; expected a comma-separated subset of {','.join(POLICIES)}, or none"
+        )
     return tuple(dict.fromkeys(items))
 
 
@@ -104,7 +110,9 @@ def rand_cutout(x: torch.Tensor, ratio: float = 0.5) -> torch.Tensor:
     ox = torch.randint(0, w + (1 - cw % 2), (b, 1, 1), device=x.device)
     ys = torch.arange(h, device=x.device).view(1, h, 1)
     xs = torch.arange(w, device=x.device).view(1, 1, w)
-    inside = (ys >= oy - ch // 2) & (ys < oy - ch // 2 + ch) & (xs >= ox - cw // 2) & (xs < ox - cw // 2 + cw)  # (B, H, W)
+    inside = (
+        (ys >= oy - ch // 2) & (ys < oy - ch // 2 + ch) & (xs >= ox - cw // 2) & (xs < ox - cw // 2 + cw)
+    )  # (B, H, W)
     return x * (~inside).unsqueeze(1).to(x.dtype)
 
 
@@ -146,7 +154,16 @@ def diff_augment(x: torch.Tensor, policy: Sequence[str] | str = POLICIES, p: flo
 # --- small camera motions (temporal stability of style networks) ---------------------------
 
 
-def random_motion(batch: int, height: int, width: int, *, max_shift: float = 4.0, max_degrees: float = 2.0, max_zoom: float = 0.03, device=None) -> torch.Tensor:
+def random_motion(
+    batch: int,
+    height: int,
+    width: int,
+    *,
+    max_shift: float = 4.0,
+    max_degrees: float = 2.0,
+    max_zoom: float = 0.03,
+    device=None,
+) -> torch.Tensor:
     """Random small similarity transforms, one per image, as (B, 2, 3) ``affine_grid`` matrices.
 
     Each shifts by up to ``max_shift`` pixels in x and y, rotates by up to ``max_degrees``
@@ -192,8 +209,16 @@ class AdaptiveStrength:
     kept in [0, ``max_p``].
     """
 
-    def __init__(self, target: float = 0.6, *, p: float = 0.0, interval: int = 4, speed_images: int = 20_000, max_p: float = 1.0):
-        self.target, self.p, self.interval, self.speed_images, self.max_p = target, float(p), interval, speed_images, max_p
+    def __init__(
+        self, target: float = 0.6, *, p: float = 0.0, interval: int = 4, speed_images: int = 20_000, max_p: float = 1.0
+    ):
+        self.target, self.p, self.interval, self.speed_images, self.max_p = (
+            target,
+            float(p),
+            interval,
+            speed_images,
+            max_p,
+        )
         self.r_t = 0.0
         self._sum = 0.0
         self._count = 0
@@ -211,7 +236,11 @@ class AdaptiveStrength:
         self._count += d_real.numel()
         self._steps += 1
         if self._steps >= self.interval and self._count:
-            total = reduce(self._sum.reshape(1)) if reduce is not None and isinstance(self._sum, torch.Tensor) else self._sum
+            total = (
+                reduce(self._sum.reshape(1))
+                if reduce is not None and isinstance(self._sum, torch.Tensor)
+                else self._sum
+            )
             self.r_t = float(total.sum() if isinstance(total, torch.Tensor) else total) / self._count
             step = self._count / self.speed_images
             self.p = min(max(self.p + (step if self.r_t > self.target else -step), 0.0), self.max_p)
@@ -225,4 +254,8 @@ class AdaptiveStrength:
         """Restore :meth:`state_dict`'s output; missing keys keep the current ``p``/``r_t`` and an empty interval."""
         self.p = float(state.get("p", self.p))
         self.r_t = float(state.get("r_t", self.r_t))
-        self._sum, self._count, self._steps = float(state.get("sum", 0.0)), int(state.get("count", 0)), int(state.get("steps", 0))
+        self._sum, self._count, self._steps = (
+            float(state.get("sum", 0.0)),
+            int(state.get("count", 0)),
+            int(state.get("steps", 0)),
+        )

@@ -33,7 +33,15 @@ from torch import nn
 from .errors import CheckpointError, UsageError
 from .fileio import atomic_path, write_json_atomic
 from .version import __version__
-from .weights import check_tensors, load_state_into, load_weights_file, safe_torch_load, save_weights, split_prefix, unwrap  # noqa: F401 (re-exported)
+from .weights import (  # noqa: F401 (re-exported)
+    check_tensors,
+    load_state_into,
+    load_weights_file,
+    safe_torch_load,
+    save_weights,
+    split_prefix,
+    unwrap,
+)
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -127,16 +135,22 @@ class RunDir:
         except UnicodeDecodeError as exc:
             raise CheckpointError(f"cannot read '{self.config_path}': not UTF-8 text (byte {exc.start})") from None
         except json.JSONDecodeError as exc:
-            raise CheckpointError(f"cannot read '{self.config_path}': not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+            raise CheckpointError(
+                f"cannot read '{self.config_path}': not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+            ) from None
         except (OSError, RecursionError) as exc:
-            raise CheckpointError(f"cannot read '{self.config_path}': {getattr(exc, 'strerror', None) or exc}") from None
+            raise CheckpointError(
+                f"cannot read '{self.config_path}': {getattr(exc, 'strerror', None) or exc}"
+            ) from None
         if not isinstance(data, dict):
             raise CheckpointError(f"'{self.config_path}' must hold a JSON object, not {type(data).__name__}")
         if not isinstance(data.get("head"), str):
-            raise CheckpointError(f"'{self.config_path}' names no head (expected \"head\": \"classifier\", \"gan\", ...)")
+            raise CheckpointError(f'\'{self.config_path}\' names no head (expected "head": "classifier", "gan", ...)')
         for section in ("model", "train"):
             if section in data and not isinstance(data[section], dict):
-                raise CheckpointError(f"'{self.config_path}': the '{section}' section must be an object, not {type(data[section]).__name__}")
+                raise CheckpointError(
+                    f"'{self.config_path}': the '{section}' section must be an object, not {type(data[section]).__name__}"
+                )
         return data
 
     def load_settings(self, cls, section: str, config: Mapping | None = None):
@@ -210,7 +224,13 @@ class RunDir:
         """Whether the folder holds something trained: weights or a resumable state."""
         return self.has_state() or self.weights_path.is_file()
 
-    def prepare(self, *, resume: bool = False, overwrite: bool = False, inputs: Mapping[str, str | os.PathLike | None] | None = None) -> "RunDir":
+    def prepare(
+        self,
+        *,
+        resume: bool = False,
+        overwrite: bool = False,
+        inputs: Mapping[str, str | os.PathLike | None] | None = None,
+    ) -> RunDir:
         """Open the folder for a training run: new, resumed, or replacing an old run.
 
         Call it after every argument, the data, the device and the precision are
@@ -256,11 +276,17 @@ class RunDir:
         if resume:
             if not self.has_state():
                 if self.has_config() and not self.weights_path.is_file():
-                    raise UsageError(f"{{arg:resume=True}}: the run in '{self.path}' stopped before its first checkpoint, so there is nothing to resume; start it again without {{arg:resume=True}}")
-                raise UsageError(f"{{arg:resume=True}}: nothing to resume in '{self.path}' (no {STATE_NAME}){'; start over with {arg:overwrite=True}' if self.holds_run() else ''}")
+                    raise UsageError(
+                        f"{{arg:resume=True}}: the run in '{self.path}' stopped before its first checkpoint, so there is nothing to resume; start it again without {{arg:resume=True}}"
+                    )
+                raise UsageError(
+                    f"{{arg:resume=True}}: nothing to resume in '{self.path}' (no {STATE_NAME}){'; start over with {arg:overwrite=True}' if self.holds_run() else ''}"
+                )
         elif self.holds_run():
             if not overwrite:
-                raise UsageError(f"run folder '{self.path}' already holds a run; pass {{arg:resume=True}} to continue it or {{arg:overwrite=True}} to start over")
+                raise UsageError(
+                    f"run folder '{self.path}' already holds a run; pass {{arg:resume=True}} to continue it or {{arg:overwrite=True}} to start over"
+                )
             _PENDING_REPLACE[_key(self.path)] = self._snapshot()
         elif self.has_config():
             log.info("'%s' holds a run that stopped before its first checkpoint; starting it again", self.path)
@@ -273,8 +299,10 @@ class RunDir:
                 continue
             where = Path(os.path.realpath(Path(value).expanduser()))
             if where == here or here in where.parents:
-                raise UsageError(f"{{arg:{name}}} '{value}' lies inside the run folder '{self.path}' that {{arg:overwrite=True}} would replace; "
-                                 f"move it out of that folder or choose another {{arg:out}}")
+                raise UsageError(
+                    f"{{arg:{name}}} '{value}' lies inside the run folder '{self.path}' that {{arg:overwrite=True}} would replace; "
+                    f"move it out of that folder or choose another {{arg:out}}"
+                )
 
     # replacing an old run only once the new one has a checkpoint
     def _snapshot(self) -> dict[str, tuple[int, int]]:
@@ -381,7 +409,11 @@ class RunDir:
         import time
 
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"process {os.getpid()} on {socket.gethostname()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}".encode(), 0)
+        os.pwrite(
+            fd,
+            f"process {os.getpid()} on {socket.gethostname()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}".encode(),
+            0,
+        )
         _LOCKS[key] = (fd, self.lock_path)
 
     def unlock(self) -> None:

@@ -11,8 +11,8 @@ import importlib
 import logging
 import sys
 
-from .version import __version__
 from .errors import ArtgenError
+from .version import __version__
 
 # sub-command name -> module under artgen.commands (imported lazily)
 COMMANDS = {
@@ -37,17 +37,28 @@ class _Parser(argparse.ArgumentParser):
 def add_common(parser: argparse.ArgumentParser, *, precision: bool = True) -> None:
     """Flags every head shares: device, precision, seed, quiet, debug."""
     group = parser.add_argument_group("common")
-    group.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps (default: auto)")
+    group.add_argument(
+        "--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps (default: auto)"
+    )
     if precision:
-        group.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"], help="numeric precision via autocast (default: fp32)")
-    group.add_argument("--seed", type=int, default=0, help="random seed; the same seed on CPU gives the same result (default: 0)")
+        group.add_argument(
+            "--precision",
+            default="fp32",
+            choices=["fp32", "bf16", "fp16"],
+            help="numeric precision via autocast (default: fp32)",
+        )
+    group.add_argument(
+        "--seed", type=int, default=0, help="random seed; the same seed on CPU gives the same result (default: 0)"
+    )
     group.add_argument("--quiet", action="store_true", help="no progress bars")
     group.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
 
 
 def remember_defaults(parser: argparse.ArgumentParser) -> None:
     """Keep the defaults of ``parser``'s flags on the parsed arguments, for :func:`typed_flags`."""
-    parser.set_defaults(flag_defaults={a.dest: a.default for a in parser._actions if a.option_strings and a.dest != "help"})
+    parser.set_defaults(
+        flag_defaults={a.dest: a.default for a in parser._actions if a.option_strings and a.dest != "help"}
+    )
 
 
 def typed_flags(args: argparse.Namespace) -> set[str]:
@@ -91,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     debug = getattr(args, "debug", False)
     previous_sigterm = _interrupt_on_sigterm()
-    logging.basicConfig(level=logging.INFO if not getattr(args, "quiet", False) else logging.WARNING, format="%(message)s")
+    logging.basicConfig(
+        level=logging.INFO if not getattr(args, "quiet", False) else logging.WARNING, format="%(message)s"
+    )
     try:
         result = args.func(args)
         return int(result or 0)
@@ -111,14 +124,19 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print("artgen: error: out of memory; try a smaller --size or --batch-size", file=sys.stderr)
         return 1
-    except Exception as exc:  # noqa: BLE001 - the CLI's one-line promise
+    except Exception as exc:
         if debug:
             raise
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         if "out of memory" in message.lower():
-            print(f"artgen: error: out of memory ({message}); try a smaller --size or --batch-size, or --precision bf16", file=sys.stderr)
+            print(
+                f"artgen: error: out of memory ({message}); try a smaller --size or --batch-size, or --precision bf16",
+                file=sys.stderr,
+            )
         else:
-            print(f"artgen: error: {type(exc).__name__}: {message} (run with --debug for the traceback)", file=sys.stderr)
+            print(
+                f"artgen: error: {type(exc).__name__}: {message} (run with --debug for the traceback)", file=sys.stderr
+            )
         return 1
     finally:
         from .distributed import shutdown

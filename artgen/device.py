@@ -71,7 +71,7 @@ class Precision:
     device: torch.device
 
     @classmethod
-    def create(cls, name: str, device: torch.device) -> "Precision":
+    def create(cls, name: str, device: torch.device) -> Precision:
         """The precision ``name`` (fp32, bf16, fp16; None means fp32) on ``device``.
 
         Raises:
@@ -97,7 +97,7 @@ class Precision:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.dtype)
 
-    def make_scaler(self) -> "torch.amp.GradScaler | None":
+    def make_scaler(self) -> torch.amp.GradScaler | None:
         """A GradScaler for fp16 (which needs loss scaling), else None."""
         if self.name != "fp16":
             return None
@@ -232,7 +232,9 @@ def cpu_has_fast_bf16() -> bool:
     return False
 
 
-def auto_precision(device: torch.device, *, loss_scaling: bool = True, cpu_bf16: bool = False, bf16_supported: bool | None = None) -> str:
+def auto_precision(
+    device: torch.device, *, loss_scaling: bool = True, cpu_bf16: bool = False, bf16_supported: bool | None = None
+) -> str:
     """What ``precision="auto"`` means on ``device``: the one rule every head uses.
 
     - CUDA: bf16 where the GPU supports it; otherwise fp16 where the caller has loss

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 
-
 _ARG = re.compile(r"\{arg:(\w+)(?:=([^}]*))?\}")
 
 

@@ -48,7 +48,9 @@ def atomic_path(path: str | os.PathLike):
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}{TEMP_MARK}", suffix=path.suffix or ".tmp")
+        fd, tmp_name = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.stem}{TEMP_MARK}", suffix=path.suffix or ".tmp"
+        )
     except OSError as exc:
         raise _write_error(path, exc) from None
     os.close(fd)
@@ -122,7 +124,9 @@ def _write_error(path: Path, exc: BaseException, *, full: bool = False):
     if full or _disk_full(exc, path):
         text = str(exc).strip()
         reason = getattr(exc, "strerror", None) or (text.splitlines()[-1][:120] if text else type(exc).__name__)
-        return ArtgenError(f"the disk is full: could not write '{path}' ({reason}); the previous file, if any, is intact")
+        return ArtgenError(
+            f"the disk is full: could not write '{path}' ({reason}); the previous file, if any, is intact"
+        )
     import errno
 
     code = getattr(exc, "errno", None)

@@ -60,7 +60,9 @@ def cross_entropy(
     ``prediction`` is ``(B, K)`` logits (``from_logits=True``) or probabilities q.
     ``target`` is either class indices ``(B,)`` or a distribution p of shape ``(B, K)``.
     """
-    is_index = target.dtype in (torch.int64, torch.int32, torch.int16, torch.uint8) and target.dim() == prediction.dim() - 1
+    is_index = (
+        target.dtype in (torch.int64, torch.int32, torch.int16, torch.uint8) and target.dim() == prediction.dim() - 1
+    )
     if from_logits and is_index:
         # the same value as below, through PyTorch's fused log-softmax + NLL kernel
         return F.cross_entropy(prediction.float(), target.long(), reduction=reduction)
@@ -176,7 +178,9 @@ def normalised_content_loss(features: Sequence[torch.Tensor], targets: Sequence[
     Raises ValueError when the lists are empty or of different lengths.
     """
     if len(features) != len(targets) or not features:
-        raise ValueError(f"normalised_content_loss got {len(features)} feature maps and {len(targets)} targets; expected the same non-zero number")
+        raise ValueError(
+            f"normalised_content_loss got {len(features)} feature maps and {len(targets)} targets; expected the same non-zero number"
+        )
     total = features[0].new_zeros((), dtype=torch.float32)
     for feature, target in zip(features, targets):
         target = target.float()
@@ -184,7 +188,9 @@ def normalised_content_loss(features: Sequence[torch.Tensor], targets: Sequence[
     return total / len(features)
 
 
-def term_weights(targets: Sequence[torch.Tensor], given: Sequence[float] | None = None, *, normalize: bool = True) -> list[float]:
+def term_weights(
+    targets: Sequence[torch.Tensor], given: Sequence[float] | None = None, *, normalize: bool = True
+) -> list[float]:
     """One weight per loss term: ``given`` if passed, else :func:`energy_weights` of the targets
     (``normalize``), else 1 each. Used for the style layers and the content layers alike.
 
@@ -259,7 +265,9 @@ def tv_loss(image: torch.Tensor, wrap: bool = False) -> torch.Tensor:
     return dy.pow(2).mean() + dx.pow(2).mean()
 
 
-def transform_consistency_loss(output_of_moved: torch.Tensor, moved_output: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+def transform_consistency_loss(
+    output_of_moved: torch.Tensor, moved_output: torch.Tensor, mask: torch.Tensor | None = None
+) -> torch.Tensor:
     """Stability of an image-to-image network under small motions and noise.
 
     ``mean_mask((f(T(x) + n) - T(f(x)))^2)``: stylising a slightly moved (and noisy) frame
@@ -277,7 +285,9 @@ def transform_consistency_loss(output_of_moved: torch.Tensor, moved_output: torc
         ValueError: if the two images differ in shape.
     """
     if output_of_moved.shape != moved_output.shape:
-        raise ValueError(f"transform_consistency_loss got shapes {tuple(output_of_moved.shape)} and {tuple(moved_output.shape)}")
+        raise ValueError(
+            f"transform_consistency_loss got shapes {tuple(output_of_moved.shape)} and {tuple(moved_output.shape)}"
+        )
     diff = (output_of_moved.float() - moved_output.float()).pow(2)
     if mask is None:
         return diff.mean()

@@ -121,13 +121,18 @@ def _download_inception() -> Path | None:
         dst.parent.mkdir(parents=True, exist_ok=True)
         log.info("downloading the TF-Inception network for FID/KID to '%s'", dst)
         torch.hub.download_url_to_file(INCEPTION_URL, str(dst), progress=True)
-    except Exception as exc:  # noqa: BLE001 - no network: fall back, say why
-        log.warning("could not download the Inception network (%s)", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    except Exception as exc:
+        log.warning(
+            "could not download the Inception network (%s)",
+            str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+        )
         return None
     return dst
 
 
-def load_inception(path: str | os.PathLike, device: torch.device | str = "cpu") -> Callable[[torch.Tensor], torch.Tensor]:
+def load_inception(
+    path: str | os.PathLike, device: torch.device | str = "cpu"
+) -> Callable[[torch.Tensor], torch.Tensor]:
     """The standard FID features from a weights file: ``features(images (B, C, H, W) in [0, 1]) -> (B, 2048)`` float32.
 
     Accepts NVIDIA's TorchScript ``inception-2015-12-05.pt`` (uint8 input of
@@ -147,7 +152,7 @@ def load_inception(path: str | os.PathLike, device: torch.device | str = "cpu") 
         raise UsageError(f"{{arg:inception_weights}} '{path}' does not exist")
     try:
         net = torch.jit.load(str(path), map_location=device)
-    except Exception:  # noqa: BLE001 - not TorchScript: try a state dict below
+    except Exception:
         net = None
     if net is not None:
         net.eval()
@@ -158,7 +163,11 @@ def load_inception(path: str | os.PathLike, device: torch.device | str = "cpu") 
             x8 = _rgb(x.to(device).float()).clamp(0, 1).mul(255).round()
             if nvidia:
                 return net(x8.to(torch.uint8), return_features=True).float()
-            x = F.interpolate(x8, size=(299, 299), mode="bilinear", align_corners=False) if x8.shape[-2:] != (299, 299) else x8
+            x = (
+                F.interpolate(x8, size=(299, 299), mode="bilinear", align_corners=False)
+                if x8.shape[-2:] != (299, 299)
+                else x8
+            )
             return net(x / 127.5 - 1.0).float()
 
         return torchscript_features
@@ -172,8 +181,14 @@ def load_inception(path: str | os.PathLike, device: torch.device | str = "cpu") 
     try:
         from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
     except ImportError:
-        raise UsageError(f"{{arg:inception_weights}} '{path}' is a pytorch-fid state dict: install torch-fidelity (pip install 'artgen[metrics]') or pass NVIDIA's inception-2015-12-05.pt") from None
-    fnet = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=str(path)).to(device).eval()
+        raise UsageError(
+            f"{{arg:inception_weights}} '{path}' is a pytorch-fid state dict: install torch-fidelity (pip install 'artgen[metrics]') or pass NVIDIA's inception-2015-12-05.pt"
+        ) from None
+    fnet = (
+        FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=str(path))
+        .to(device)
+        .eval()
+    )
 
     @torch.no_grad()
     def fidelity_features(x):
@@ -183,7 +198,9 @@ def load_inception(path: str | os.PathLike, device: torch.device | str = "cpu") 
     return fidelity_features
 
 
-def feature_network(kind: str = "auto", *, weights: str | os.PathLike | None = None, device: torch.device | str = "cpu") -> tuple[Callable[[torch.Tensor], torch.Tensor], str]:
+def feature_network(
+    kind: str = "auto", *, weights: str | os.PathLike | None = None, device: torch.device | str = "cpu"
+) -> tuple[Callable[[torch.Tensor], torch.Tensor], str]:
     """``(features(images in [0, 1], (B, C, H, W)) -> (B, D), name)``.
 
     ``kind`` is ``inception`` (the standard TF-Inception: ``weights``, else a
@@ -199,10 +216,14 @@ def feature_network(kind: str = "auto", *, weights: str | os.PathLike | None = N
         if path is not None:
             return load_inception(path, device), STANDARD
         if kind == "inception":
-            raise UsageError("the TF-Inception network for FID/KID is not available offline; pass {arg:inception_weights} FILE "
-                             f"(NVIDIA's {INCEPTION_FILES[0]} or pytorch-fid's {INCEPTION_FILES[1]})")
-        log.warning("no TF-Inception network (offline, none cached): distances use the fallback random-CNN features and are NOT FID/KID; "
-                    "they compare only with other fallback values (pass --inception-weights FILE for FID/KID)")
+            raise UsageError(
+                "the TF-Inception network for FID/KID is not available offline; pass {arg:inception_weights} FILE "
+                f"(NVIDIA's {INCEPTION_FILES[0]} or pytorch-fid's {INCEPTION_FILES[1]})"
+            )
+        log.warning(
+            "no TF-Inception network (offline, none cached): distances use the fallback random-CNN features and are NOT FID/KID; "
+            "they compare only with other fallback values (pass --inception-weights FILE for FID/KID)"
+        )
     rnet = RandomFeatures().to(device).eval()
 
     @torch.no_grad()
@@ -221,7 +242,9 @@ def _rgb(x: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def extract(features: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, *, batch_size: int = 100) -> torch.Tensor:
+def extract(
+    features: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, *, batch_size: int = 100
+) -> torch.Tensor:
     """Features ``(N, D)`` of images ``(N, C, H, W)`` (uint8, or floats in [0, 1]), batch by batch, as float64 on the CPU."""
     out = []
     for i in range(0, len(images), batch_size):
@@ -231,7 +254,9 @@ def extract(features: Callable[[torch.Tensor], torch.Tensor], images: torch.Tens
     return torch.cat(out)
 
 
-def kid(real: torch.Tensor, fake: torch.Tensor, *, subsets: int = 100, subset_size: int = 1000, seed: int = 0) -> tuple[float, float]:
+def kid(
+    real: torch.Tensor, fake: torch.Tensor, *, subsets: int = 100, subset_size: int = 1000, seed: int = 0
+) -> tuple[float, float]:
     """KID between two feature sets ``(N, D)``: (mean, std) of the unbiased MMD^2 over ``subsets`` random subsets.
 
     ``subset_size`` is capped at the smaller set's size (at least 2 images each).
@@ -248,7 +273,11 @@ def kid(real: torch.Tensor, fake: torch.Tensor, *, subsets: int = 100, subset_si
         kxx = (x @ x.T / d + 1) ** 3
         kyy = (y @ y.T / d + 1) ** 3
         kxy = (x @ y.T / d + 1) ** 3
-        mmd = (kxx.sum() - kxx.diagonal().sum()) / (m * (m - 1)) + (kyy.sum() - kyy.diagonal().sum()) / (m * (m - 1)) - 2 * kxy.mean()
+        mmd = (
+            (kxx.sum() - kxx.diagonal().sum()) / (m * (m - 1))
+            + (kyy.sum() - kyy.diagonal().sum()) / (m * (m - 1))
+            - 2 * kxy.mean()
+        )
         values.append(float(mmd))
     t = torch.tensor(values)
     return float(t.mean()), float(t.std()) if len(values) > 1 else 0.0
@@ -275,13 +304,15 @@ def precision_recall(real: torch.Tensor, fake: torch.Tensor, *, k: int = 3) -> t
         UsageError: a set has ``k`` points or fewer.
     """
     if min(len(real), len(fake)) <= k:
-        raise UsageError(f"precision/recall with k={k} needs more than {k} real and generated images, got {len(real)} and {len(fake)}")
+        raise UsageError(
+            f"precision/recall with k={k} needs more than {k} real and generated images, got {len(real)} and {len(fake)}"
+        )
     real, fake = real.double(), fake.double()
     r_real = torch.cdist(real, real).kthvalue(k + 1, dim=1).values  # (N,), k+1: the point itself is at 0
     r_fake = torch.cdist(fake, fake).kthvalue(k + 1, dim=1).values  # (M,)
     d = torch.cdist(fake, real)  # (M, N)
     precision = (d <= r_real.unsqueeze(0)).any(dim=1).double().mean()
-    recall = (d.T <= r_fake.unsqueeze(0)).any(dim=1).double().mean()
+    recall = (r_fake.unsqueeze(0) >= d.T).any(dim=1).double().mean()
     return float(precision), float(recall)
 
 
@@ -313,7 +344,9 @@ def colour_spread(images: torch.Tensor) -> float:
         UsageError: fewer than 2 images, or not RGB(A).
     """
     if images.dim() != 4 or images.shape[1] not in (3, 4):
-        raise UsageError(f"the colour spread needs RGB or RGBA images (N, 3 or 4, H, W), got shape {tuple(images.shape)}")
+        raise UsageError(
+            f"the colour spread needs RGB or RGBA images (N, 3 or 4, H, W), got shape {tuple(images.shape)}"
+        )
     if len(images) < 2:
         raise UsageError("the colour spread needs at least 2 images")
     means = images[:, :3].float().mean(dim=(2, 3))  # (N, 3)
@@ -413,7 +446,9 @@ def sliced_wasserstein(real: torch.Tensor, fake: torch.Tensor, *, seed: int = 0)
         ValueError: different sides, or a side below 16 px.
     """
     if real.shape[-2:] != fake.shape[-2:] or real.shape[-1] < SWD_SMALLEST:
-        raise ValueError(f"sliced_wasserstein needs two sets of one side of at least {SWD_SMALLEST} px, got {tuple(real.shape[-2:])} and {tuple(fake.shape[-2:])}")
+        raise ValueError(
+            f"sliced_wasserstein needs two sets of one side of at least {SWD_SMALLEST} px, got {tuple(real.shape[-2:])} and {tuple(fake.shape[-2:])}"
+        )
     g = torch.Generator().manual_seed(seed)
     levels = max(1, int(torch.log2(torch.tensor(real.shape[-1] / SWD_SMALLEST)).item()) + 1)
     sets = []

@@ -59,7 +59,9 @@ def _fused_ok(params) -> bool:
     return fused_adam_available(devices.pop(), dtypes.pop())
 
 
-def keep_moments_normal(optimizer: torch.optim.Optimizer, every: int = MOMENT_FLOOR_EVERY, floor: float = MOMENT_FLOOR) -> RemovableHandle:
+def keep_moments_normal(
+    optimizer: torch.optim.Optimizer, every: int = MOMENT_FLOOR_EVERY, floor: float = MOMENT_FLOOR
+) -> RemovableHandle:
     """Zero Adam's moment estimates below ``floor`` in magnitude after every ``every``-th step.
 
     Steps are counted by the optimizer's own ``state["step"]``, which a checkpoint
@@ -99,7 +101,13 @@ def make_adam(params, lr: float = 1e-3, **kwargs) -> torch.optim.Adam:
     """
     params = list(params)
     flat = [p for g in params for p in g["params"]] if params and isinstance(params[0], dict) else params
-    if "fused" not in kwargs and "foreach" not in kwargs and not kwargs.get("differentiable", False) and flat and _fused_ok(flat):
+    if (
+        "fused" not in kwargs
+        and "foreach" not in kwargs
+        and not kwargs.get("differentiable", False)
+        and flat
+        and _fused_ok(flat)
+    ):
         kwargs["fused"] = True
     optimizer = torch.optim.Adam(params, lr=lr, **kwargs)
     if any(p.device.type == "cpu" and p.dtype == torch.float32 for p in flat):

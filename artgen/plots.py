@@ -44,7 +44,12 @@ def plot_history(history, path=None, *, title: str | None = None):
     for ax, keys in zip(axes[0], panels):
         for key in keys:
             values = series[key]
-            ax.plot(xs[-len(values):] if len(values) <= len(xs) else range(1, len(values) + 1), values, label=key, marker="o" if len(values) < 30 else None)
+            ax.plot(
+                xs[-len(values) :] if len(values) <= len(xs) else range(1, len(values) + 1),
+                values,
+                label=key,
+                marker="o" if len(values) < 30 else None,
+            )
         ax.set_xlabel(xlabel)
         ax.set_ylabel("accuracy" if keys is metric_keys else "loss")
         ax.grid(alpha=0.3)
@@ -99,7 +104,9 @@ def plot_predictions(images, predicted, probabilities, truth, classes, path=None
         else:
             ax.imshow(img.permute(1, 2, 0).numpy())
         ok = int(predicted[i]) == int(truth[i])
-        ax.set_title(f"{classes[int(predicted[i])]}\n{float(probabilities[i]):.0%}", fontsize=8, color="black" if ok else "red")
+        ax.set_title(
+            f"{classes[int(predicted[i])]}\n{float(probabilities[i]):.0%}", fontsize=8, color="black" if ok else "red"
+        )
     fig.tight_layout()
     if path is not None:
         return _save_figure(fig, path)

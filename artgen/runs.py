@@ -33,10 +33,10 @@ import torch
 
 from . import distributed
 from .checkpoint import RunDir
-from .weights import load_state_into, split_prefix
 from .device import Precision, auto_precision, resolve_device, seed_everything
 from .distributed import DistInfo
 from .errors import UsageError
+from .weights import load_state_into, split_prefix
 
 log = logging.getLogger("artgen")
 
@@ -147,7 +147,9 @@ def start_run(
     if resume:
         saved = read_config(run) if read_config is not None else run.load_config()
         stored = saved_precision(saved)
-        chosen = resolve_precision(stored if stored is not None else precision, dev, loss_scaling=loss_scaling, cpu_bf16=cpu_bf16)
+        chosen = resolve_precision(
+            stored if stored is not None else precision, dev, loss_scaling=loss_scaling, cpu_bf16=cpu_bf16
+        )
         stored_seed = saved_seed(saved)
         if stored_seed is not None and seed is not None:
             seed = stored_seed
@@ -156,7 +158,9 @@ def start_run(
     return RunSetup(device=dev, dist=dist, precision=chosen, run_dir=run, saved=saved, seed=seed)
 
 
-def resolve_precision(precision: str | Precision, device: torch.device, *, loss_scaling: bool = True, cpu_bf16: bool = False) -> Precision:
+def resolve_precision(
+    precision: str | Precision, device: torch.device, *, loss_scaling: bool = True, cpu_bf16: bool = False
+) -> Precision:
     """``fp32|bf16|fp16|auto`` (or a :class:`Precision`) as a checked :class:`Precision` for ``device``.
 
     Raises:
@@ -183,14 +187,24 @@ def report_resume_changes(given: Mapping[str, Any], saved: Mapping[str, Any]) ->
         if name not in saved or _same(value, saved[name]):
             continue
         changed.append(name)
-        log.warning("resuming with the saved %s=%r, not the given %r: an exact resume needs the run's own settings (start a new run to change it)", name, saved[name], value)
+        log.warning(
+            "resuming with the saved %s=%r, not the given %r: an exact resume needs the run's own settings (start a new run to change it)",
+            name,
+            saved[name],
+            value,
+        )
     return changed
 
 
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) and not isinstance(b, bool):
+    if (
+        isinstance(a, (int, float))
+        and isinstance(b, (int, float))
+        and not isinstance(a, bool)
+        and not isinstance(b, bool)
+    ):
         return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=0.0)
     if isinstance(a, str) and isinstance(b, str):
         return a.strip().lower() == b.strip().lower()
@@ -264,8 +278,14 @@ class SavedRun:
             load_state_into(module, split_prefix(tensors, name), what=describe(name))
 
 
-def from_pretrained(path: str | os.PathLike, head: str | None = None, noun: str = "", *, what: str = "",
-                    read_config: Callable[[RunDir], dict] | None = None) -> SavedRun:
+def from_pretrained(
+    path: str | os.PathLike,
+    head: str | None = None,
+    noun: str = "",
+    *,
+    what: str = "",
+    read_config: Callable[[RunDir], dict] | None = None,
+) -> SavedRun:
     """Open a run folder written by :func:`save_pretrained` or by training, for loading or fine-tuning.
 
     ``head`` (with ``noun`` for the message, e.g. ``"gan"``/``"GAN"``) refuses a folder holding

@@ -59,7 +59,11 @@ def _type_problem(value, hint) -> str | None:
     if hint is bool:
         return None if isinstance(value, bool) else f"expected true or false, got {_describe(value)}"
     if hint is int:
-        return None if isinstance(value, int) and not isinstance(value, bool) else f"expected a whole number, got {_describe(value)}"
+        return (
+            None
+            if isinstance(value, int) and not isinstance(value, bool)
+            else f"expected a whole number, got {_describe(value)}"
+        )
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return f"expected a number, got {_describe(value)}"
@@ -72,7 +76,9 @@ def _type_problem(value, hint) -> str | None:
         args = [a for a in typing.get_args(hint) if a is not Ellipsis]
         if len(args) >= 1:
             for i, item in enumerate(value):
-                problem = _type_problem(item, args[0] if origin is not tuple or len(args) == 1 else args[min(i, len(args) - 1)])
+                problem = _type_problem(
+                    item, args[0] if origin is not tuple or len(args) == 1 else args[min(i, len(args) - 1)]
+                )
                 if problem:
                     return f"item {i}: {problem}"
         return None
@@ -82,7 +88,9 @@ def _type_problem(value, hint) -> str | None:
 
 
 def _type_name(hint) -> str:
-    return {int: "a whole number", float: "a number", str: "a string", bool: "true or false", type(None): "null"}.get(hint, "a list" if typing.get_origin(hint) in (list, tuple) else str(hint))
+    return {int: "a whole number", float: "a number", str: "a string", bool: "true or false", type(None): "null"}.get(
+        hint, "a list" if typing.get_origin(hint) in (list, tuple) else str(hint)
+    )
 
 
 def _describe(value) -> str:
@@ -111,7 +119,12 @@ def load_settings(cls, data, *, source: str, section: str):
     names = cls.field_names()
     unknown = sorted(set(data) - names)
     if unknown:
-        log.warning("%s: ignoring unknown %s setting(s) %s (written by another artgen version?)", where, section, ", ".join(map(repr, unknown)))
+        log.warning(
+            "%s: ignoring unknown %s setting(s) %s (written by another artgen version?)",
+            where,
+            section,
+            ", ".join(map(repr, unknown)),
+        )
     kwargs = {}
     for key in sorted(set(data) & names):
         problem = _type_problem(data[key], hints.get(key))

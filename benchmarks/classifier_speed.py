@@ -48,15 +48,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per contender (alternating)")
-    parser.add_argument("--full-epochs", type=int, default=0, help="also time artgen's full 10-epoch recipe and report test accuracy")
-    parser.add_argument("--mnist-root", default=None, help="folder with MNIST files (torchvision layout) to use instead of shapes")
+    parser.add_argument(
+        "--full-epochs", type=int, default=0, help="also time artgen's full 10-epoch recipe and report test accuracy"
+    )
+    parser.add_argument(
+        "--mnist-root", default=None, help="folder with MNIST files (torchvision layout) to use instead of shapes"
+    )
     args = parser.parse_args()
     device = resolve_device(args.device)
     name = "mnist" if args.mnist_root else "shapes"
     x, y, _ = load_dataset(name, train=True, root=args.mnist_root)
     xt, yt, _ = load_dataset(name, train=False, root=args.mnist_root)
     info = machine_info(device=str(device))
-    print(f"device: {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU'}), torch {torch.__version__}, threads {torch.get_num_threads()}")
+    print(
+        f"device: {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU'}), torch {torch.__version__}, threads {torch.get_num_threads()}"
+    )
     print(f"data: {name}, train {tuple(x.shape)}, test {tuple(xt.shape)}")
 
     torch.manual_seed(0)
@@ -79,8 +85,21 @@ def main() -> None:
     print(f"{'plain PyTorch':24s}{b:18.3f}  {', '.join(f'{t:.2f}' for t in base_times):>30s}")
     print(f"{'artgen':24s}{o:18.3f}  {', '.join(f'{t:.2f}' for t in ours_times):>30s}")
     print(f"speed-up: {b / o:.2f}x")
-    rows = [{"contender": "plain PyTorch (TensorDataset + DataLoader)", "data": name, "s_per_epoch_median": round(b, 3), "epochs_s": [round(t, 3) for t in base_times]},
-            {"contender": "artgen", "data": name, "s_per_epoch_median": round(o, 3), "epochs_s": [round(t, 3) for t in ours_times], "speed_up": round(b / o, 2)}]
+    rows = [
+        {
+            "contender": "plain PyTorch (TensorDataset + DataLoader)",
+            "data": name,
+            "s_per_epoch_median": round(b, 3),
+            "epochs_s": [round(t, 3) for t in base_times],
+        },
+        {
+            "contender": "artgen",
+            "data": name,
+            "s_per_epoch_median": round(o, 3),
+            "epochs_s": [round(t, 3) for t in ours_times],
+            "speed_up": round(b / o, 2),
+        },
+    ]
 
     if args.full_epochs:
         clf = artgen.Classifier(device=device, seed=0)
@@ -91,7 +110,14 @@ def main() -> None:
         total = time.perf_counter() - t0
         result = clf.evaluate(xt, yt)
         print(f"artgen {args.full_epochs} epochs: {total:.2f} s, test accuracy {result['accuracy']:.4f}")
-        rows.append({"contender": f"artgen, {args.full_epochs} epochs", "data": name, "total_s": round(total, 2), "test_accuracy": round(result["accuracy"], 4)})
+        rows.append(
+            {
+                "contender": f"artgen, {args.full_epochs} epochs",
+                "data": name,
+                "total_s": round(total, 2),
+                "test_accuracy": round(result["accuracy"], 4),
+            }
+        )
     write_rows("classifier_speed", rows, machine=info, settings=vars(args))
 
 

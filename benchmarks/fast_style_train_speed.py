@@ -20,22 +20,37 @@ from pathlib import Path
 
 import torch
 
-import artgen  # noqa: E402
-from artgen.checkpoint import RunDir  # noqa: E402
-from artgen.device import auto_precision, resolve_device  # noqa: E402
-from artgen.train import LambdaCallback  # noqa: E402
-from benchmarks._results import machine_info, write_rows  # noqa: E402
+import artgen
+from artgen.checkpoint import RunDir
+from artgen.device import auto_precision, resolve_device
+from artgen.train import LambdaCallback
+from benchmarks._results import machine_info, write_rows
 
 LAYERS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
 
 
 def seconds_per_step(arch: str, size: int, steps: int, precision: str, device: str) -> tuple[float, str]:
     times: list[float] = []
-    clock = LambdaCallback(lambda trainer, step: times.append(time.perf_counter()), 1, at_end=False)  # wall-clock at every step's end
+    clock = LambdaCallback(
+        lambda trainer, step: times.append(time.perf_counter()), 1, at_end=False
+    )  # wall-clock at every step's end
     with tempfile.TemporaryDirectory() as tmp:
-        artgen.train_fast_style("swirls", out=Path(tmp) / "run", arch=arch, size=size, steps=steps + 1, batch_size=4, style_layers=LAYERS,
-                                backbone="vgg19-original", preview_every=None, checkpoint_every=None, progress=False, device=device,
-                                precision=precision, callbacks=[clock])
+        artgen.train_fast_style(
+            "swirls",
+            out=Path(tmp) / "run",
+            arch=arch,
+            size=size,
+            steps=steps + 1,
+            batch_size=4,
+            style_layers=LAYERS,
+            backbone="vgg19-original",
+            preview_every=None,
+            checkpoint_every=None,
+            progress=False,
+            device=device,
+            precision=precision,
+            callbacks=[clock],
+        )
         chosen = RunDir(Path(tmp) / "run").load_config()["train"]["precision"]
     return (times[-1] - times[0]) / steps, chosen
 
@@ -50,7 +65,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     dev = resolve_device(args.device)
-    print(f"device {dev}, {args.threads} thread(s), {args.size} px crops, batch 4; auto means {auto_precision(dev, cpu_bf16=True)} here")
+    print(
+        f"device {dev}, {args.threads} thread(s), {args.size} px crops, batch 4; auto means {auto_precision(dev, cpu_bf16=True)} here"
+    )
     info = machine_info(args.threads, str(dev))
     rows = []
     print("| network | fp32 s/step | default s/step (precision) | speed-up |")
@@ -59,8 +76,16 @@ def main(argv=None) -> int:
         base, _ = seconds_per_step(arch, args.size, args.steps, "fp32", args.device)
         ours, chosen = seconds_per_step(arch, args.size, args.steps, "auto", args.device)
         print(f"| `{arch}` | {base:.2f} | {ours:.2f} ({chosen}) | {base / ours:.2f}x |", flush=True)
-        rows.append({"network": arch, "crop_px": args.size, "fp32_s_per_step": round(base, 3), "default_s_per_step": round(ours, 3),
-                     "default_precision": chosen, "speed_up": round(base / ours, 2)})
+        rows.append(
+            {
+                "network": arch,
+                "crop_px": args.size,
+                "fp32_s_per_step": round(base, 3),
+                "default_s_per_step": round(ours, 3),
+                "default_precision": chosen,
+                "speed_up": round(base / ours, 2),
+            }
+        )
     write_rows("fast_style_train_speed", rows, machine=info, settings=vars(args))
     return 0
 

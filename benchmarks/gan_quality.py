@@ -70,14 +70,32 @@ def art(args):
     trace.label = _label(name)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        gan = train_gan(out=Path(tmp) / "run", dataset="art", size=32, steps=args.steps, batch_size=args.batch_size, device="cpu",
-                        progress=False, callbacks=[trace], sample_every=10**9, checkpoint_every=10**9, seed=args.seed)
-        print(f"art 32px: {args.steps} steps at batch {args.batch_size} in {time.perf_counter() - t0:.0f} s ({name} features)")
+        gan = train_gan(
+            out=Path(tmp) / "run",
+            dataset="art",
+            size=32,
+            steps=args.steps,
+            batch_size=args.batch_size,
+            device="cpu",
+            progress=False,
+            callbacks=[trace],
+            sample_every=10**9,
+            checkpoint_every=10**9,
+            seed=args.seed,
+        )
+        print(
+            f"art 32px: {args.steps} steps at batch {args.batch_size} in {time.perf_counter() - t0:.0f} s ({name} features)"
+        )
     SAMPLES.mkdir(parents=True, exist_ok=True)
     grid = make_grid(gan.generate(64, seed=0))
     meta = {"head": "gan", "dataset": "art", "size": 32, "steps": args.steps, "seed": 0, "kid": trace.trace[-1][1]}
     save_image(grid, SAMPLES / "art_32px.png", metadata=meta, overwrite=True)
-    save_image(make_grid(real[:64].float() / 255), SAMPLES / "art_32px_real.png", metadata={"dataset": "art", "size": 32}, overwrite=True)
+    save_image(
+        make_grid(real[:64].float() / 255),
+        SAMPLES / "art_32px_real.png",
+        metadata={"dataset": "art", "size": 32},
+        overwrite=True,
+    )
     print(f"{_label(name)} trace:", ", ".join(f"{s}: {k:.4f}" for s, k, _ in trace.trace))
 
 
@@ -93,14 +111,37 @@ def cond(args):
     print(f"classifier (dense 784-128-10) test accuracy on real shapes: {acc:.3f}")
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        gan = train_gan(out=Path(tmp) / "run", dataset="shapes", conditional=True, size=32, steps=args.steps, batch_size=args.batch_size,
-                        device="cpu", progress=False, sample_every=10**9, checkpoint_every=10**9, seed=args.seed)
+        gan = train_gan(
+            out=Path(tmp) / "run",
+            dataset="shapes",
+            conditional=True,
+            size=32,
+            steps=args.steps,
+            batch_size=args.batch_size,
+            device="cpu",
+            progress=False,
+            sample_every=10**9,
+            checkpoint_every=10**9,
+            seed=args.seed,
+        )
         print(f"conditional shapes 32px: {args.steps} steps in {time.perf_counter() - t0:.0f} s")
     agree = class_agreement(gan, clf, per_class=100)
     print(f"the classifier recognises the requested class in {100 * agree:.1f}% of 1,000 generated samples")
     SAMPLES.mkdir(parents=True, exist_ok=True)
     grid = make_grid(gan.generate(100, seed=0), nrow=10)  # column k = class k
-    save_image(grid, SAMPLES / "shapes_conditional_32px.png", metadata={"head": "gan", "dataset": "shapes", "conditional": True, "steps": args.steps, "class_accuracy": agree, "seed": 0}, overwrite=True)
+    save_image(
+        grid,
+        SAMPLES / "shapes_conditional_32px.png",
+        metadata={
+            "head": "gan",
+            "dataset": "shapes",
+            "conditional": True,
+            "steps": args.steps,
+            "class_accuracy": agree,
+            "seed": 0,
+        },
+        overwrite=True,
+    )
 
 
 def fewshot(args):
@@ -115,16 +156,38 @@ def fewshot(args):
             save_image(img.float() / 255, folder / f"{i:02d}.png")
         for aug in ("color,translation,cutout", "none"):
             t0 = time.perf_counter()
-            gan = train_gan(out=Path(tmp) / aug.replace(",", "_"), data=folder, size=32, steps=args.steps, batch_size=args.batch_size, augment=aug,
-                            device="cpu", progress=False, sample_every=10**9, checkpoint_every=10**9, seed=args.seed)
-            k, s = metrics.kid(real_f, metrics.extract(feat, gan.generate(1000, seed=10_000_000)), subsets=50, subset_size=500)
+            gan = train_gan(
+                out=Path(tmp) / aug.replace(",", "_"),
+                data=folder,
+                size=32,
+                steps=args.steps,
+                batch_size=args.batch_size,
+                augment=aug,
+                device="cpu",
+                progress=False,
+                sample_every=10**9,
+                checkpoint_every=10**9,
+                seed=args.seed,
+            )
+            k, s = metrics.kid(
+                real_f, metrics.extract(feat, gan.generate(1000, seed=10_000_000)), subsets=50, subset_size=500
+            )
             results[aug] = (k, s)
-            print(f"50 images, augment={aug}: {_label(name)} {k:.5f} ± {s:.5f} after {args.steps} steps ({time.perf_counter() - t0:.0f} s)", flush=True)
+            print(
+                f"50 images, augment={aug}: {_label(name)} {k:.5f} ± {s:.5f} after {args.steps} steps ({time.perf_counter() - t0:.0f} s)",
+                flush=True,
+            )
             SAMPLES.mkdir(parents=True, exist_ok=True)
-            save_image(make_grid(gan.generate(36, seed=0)), SAMPLES / f"fewshot50_{'aug' if aug != 'none' else 'noaug'}_32px.png",
-                       metadata={"head": "gan", "images": 50, "augment": aug, "steps": args.steps, "kid": k, "seed": 0}, overwrite=True)
+            save_image(
+                make_grid(gan.generate(36, seed=0)),
+                SAMPLES / f"fewshot50_{'aug' if aug != 'none' else 'noaug'}_32px.png",
+                metadata={"head": "gan", "images": 50, "augment": aug, "steps": args.steps, "kid": k, "seed": 0},
+                overwrite=True,
+            )
     a, n = results["color,translation,cutout"][0], results["none"][0]
-    print(f"few-shot ({name} features): {_label(name)} with augmentation {a:.5f} vs without {n:.5f} -> {'augmentation better' if a < n else 'augmentation NOT better'}")
+    print(
+        f"few-shot ({name} features): {_label(name)} with augmentation {a:.5f} vs without {n:.5f} -> {'augmentation better' if a < n else 'augmentation NOT better'}"
+    )
 
 
 def main():

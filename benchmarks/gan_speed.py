@@ -31,18 +31,35 @@ from artgen.train import Callback, Trainer
 
 def dcgan(nz=100, ngf=64, ndf=64, nc=3):
     G = nn.Sequential(
-        nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * 8), nn.ReLU(True),
-        nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
-        nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
-        nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
-        nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh(),
+        nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False),
+        nn.BatchNorm2d(ngf * 8),
+        nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(ngf * 4),
+        nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(ngf * 2),
+        nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(ngf),
+        nn.ReLU(True),
+        nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False),
+        nn.Tanh(),
     )
     D = nn.Sequential(
-        nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(ndf * 4, ndf * 8, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 8), nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(ndf * 8, 1, 4, 1, 0, bias=False), nn.Sigmoid(),
+        nn.Conv2d(nc, ndf, 4, 2, 1, bias=False),
+        nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(ndf * 2),
+        nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(ndf * 4),
+        nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ndf * 4, ndf * 8, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(ndf * 8),
+        nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ndf * 8, 1, 4, 1, 0, bias=False),
+        nn.Sigmoid(),
     )
 
     def weights_init(m):
@@ -58,7 +75,9 @@ def dcgan(nz=100, ngf=64, ndf=64, nc=3):
     return G, D
 
 
-def bench_dcgan(data: torch.Tensor, batch: int, steps: int, warmup: int, device: torch.device) -> tuple[float, int, int]:
+def bench_dcgan(
+    data: torch.Tensor, batch: int, steps: int, warmup: int, device: torch.device
+) -> tuple[float, int, int]:
     G, D = dcgan()
     G.to(device)
     D.to(device)
@@ -97,9 +116,13 @@ def bench_dcgan(data: torch.Tensor, batch: int, steps: int, warmup: int, device:
     return steps * batch / (time.perf_counter() - t0), count_parameters(G), count_parameters(D)
 
 
-def bench_artgen(data: torch.Tensor, batch: int, steps: int, warmup: int, device: torch.device, augment: bool) -> tuple[float, int, int]:
+def bench_artgen(
+    data: torch.Tensor, batch: int, steps: int, warmup: int, device: torch.device, augment: bool
+) -> tuple[float, int, int]:
     cfg = GANConfig(size=64, channels=3)
-    tc = GANTrainConfig(steps=warmup + steps, batch_size=batch, augment=["color", "translation", "cutout"] if augment else [])
+    tc = GANTrainConfig(
+        steps=warmup + steps, batch_size=batch, augment=["color", "translation", "cutout"] if augment else []
+    )
     task = GANTask(cfg, tc, device)
     source = SampledBatches(data, batch_size=batch, device=device, channels_last=tc.channels_last)
     precision = auto_precision(device)  # what `artgen gan train` uses
@@ -115,16 +138,32 @@ def bench_artgen(data: torch.Tensor, batch: int, steps: int, warmup: int, device
                 synchronize(device)
                 times["start"] = time.perf_counter()
 
-    trainer = Trainer(task, source, max_steps=warmup + steps, device=device, precision=Precision.create(precision, device), progress=False, callbacks=[Clock()], log_every=10**9)
+    trainer = Trainer(
+        task,
+        source,
+        max_steps=warmup + steps,
+        device=device,
+        precision=Precision.create(precision, device),
+        progress=False,
+        callbacks=[Clock()],
+        log_every=10**9,
+    )
     trainer.fit()
     return steps * batch / (times["end"] - times["start"]), count_parameters(task.G), count_parameters(task.D)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default: auto: CUDA when present, and always CPU)")
+    parser.add_argument(
+        "--device", default="auto", help="cpu, cuda or auto (default: auto: CUDA when present, and always CPU)"
+    )
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=None, help="timed steps (default: 16 on CPU, 48 on CUDA: whole R1 periods, so its cost is amortised as in training)")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="timed steps (default: 16 on CPU, 48 on CUDA: whole R1 periods, so its cost is amortised as in training)",
+    )
     parser.add_argument("--warmup", type=int, default=None, help="untimed steps first (default: 1 on CPU, 16 on CUDA)")
     args = parser.parse_args()
     devices = []
@@ -146,7 +185,9 @@ def main() -> None:
         ours, ag, ad = bench_artgen(data_u8, args.batch_size, steps, warmup, device, augment=True)
         ours_plain, _, _ = bench_artgen(data_u8, args.batch_size, steps, warmup, device, augment=False)
         print(f"[{name}] DCGAN baseline      : {base:8.1f} img/s  (G {bg / 1e6:.2f}M + D {bd / 1e6:.2f}M params)")
-        print(f"[{name}] artgen default      : {ours:8.1f} img/s  (G {ag / 1e6:.2f}M + D {ad / 1e6:.2f}M params; DiffAugment, lazy R1, EMA)  ratio {ours / base:.2f}x")
+        print(
+            f"[{name}] artgen default      : {ours:8.1f} img/s  (G {ag / 1e6:.2f}M + D {ad / 1e6:.2f}M params; DiffAugment, lazy R1, EMA)  ratio {ours / base:.2f}x"
+        )
         print(f"[{name}] artgen, no augment  : {ours_plain:8.1f} img/s  ratio {ours_plain / base:.2f}x")
 
 

@@ -46,15 +46,30 @@ def main(argv=None) -> int:
                 ppath = package_file(*spec)
                 photo = load(ppath, args.size)  # (1, 3, H, W)
                 t0 = time.perf_counter()
-                img = artgen.stylize(str(ppath), str(spath), size=args.size, backbone="vgg19-original", seed=0, progress=False, steps=steps)
+                img = artgen.stylize(
+                    str(ppath),
+                    str(spath),
+                    size=args.size,
+                    backbone="vgg19-original",
+                    seed=0,
+                    progress=False,
+                    steps=steps,
+                )
                 seconds = time.perf_counter() - t0
                 png = out / f"{ppath.stem}_{args.style}_{steps}.png"
                 save_image(img, png, overwrite=True)
                 x = resize_tensor(load_tensor(png, mode="RGB").unsqueeze(0), tuple(photo.shape[-2:]))
                 loss, terms = ref.scores(x, style)
-                row = {"style": args.style, "steps": steps, "photo": ppath.stem, "seconds": round(seconds, 1),
-                       "style_loss": round(loss, 4), "per_layer": [round(t, 4) for t in terms],
-                       "detail": round(content_detail(x, photo), 3), "layout": round(content_layout(x, photo), 3)}
+                row = {
+                    "style": args.style,
+                    "steps": steps,
+                    "photo": ppath.stem,
+                    "seconds": round(seconds, 1),
+                    "style_loss": round(loss, 4),
+                    "per_layer": [round(t, 4) for t in terms],
+                    "detail": round(content_detail(x, photo), 3),
+                    "layout": round(content_layout(x, photo), 3),
+                }
                 print(json.dumps(row), flush=True)
                 log.write(json.dumps(row) + "\n")
                 rows.append(row)

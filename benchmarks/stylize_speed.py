@@ -86,7 +86,9 @@ CONTENT_LAYERS_DEFAULT = ["conv_4"]
 STYLE_LAYERS_DEFAULT = ["conv_1", "conv_2", "conv_3", "conv_4", "conv_5"]
 
 
-def get_style_model_and_losses(cnn, mean, std, style_img, content_img, content_layers=CONTENT_LAYERS_DEFAULT, style_layers=STYLE_LAYERS_DEFAULT):
+def get_style_model_and_losses(
+    cnn, mean, std, style_img, content_img, content_layers=CONTENT_LAYERS_DEFAULT, style_layers=STYLE_LAYERS_DEFAULT
+):
     normalization = Normalization(mean, std).to(style_img.device)
     normalization.mean = normalization.mean.to(style_img.device)
     normalization.std = normalization.std.to(style_img.device)
@@ -129,7 +131,17 @@ def median_step(times: list[float]) -> float:
     return sorted(steps)[len(steps) // 2]
 
 
-def run_baseline(cnn, content_img, style_img, num_steps, style_weight=1e6, content_weight=1, device=None, mean=E.IMAGENET_MEAN, std=E.IMAGENET_STD):
+def run_baseline(
+    cnn,
+    content_img,
+    style_img,
+    num_steps,
+    style_weight=1e6,
+    content_weight=1,
+    device=None,
+    mean=E.IMAGENET_MEAN,
+    std=E.IMAGENET_STD,
+):
     """The tutorial's run_style_transfer; returns (image, seconds per evaluation, setup seconds)."""
     t0 = time.perf_counter()
     input_img = content_img.clone()
@@ -178,12 +190,14 @@ def vgg19_state(weights: str | None) -> tuple[dict, str]:
     state = E.torchvision_vgg19_state(download=False)
     if state is not None:
         return state, "ImageNet VGG19 (torchvision cache)"
-    return E.random_vgg19_state_dict(seed=0), "random-valued VGG19 state dict (ImageNet weights not on this machine; timing is the same)"
+    return E.random_vgg19_state_dict(
+        seed=0
+    ), "random-valued VGG19 state dict (ImageNet weights not on this machine; timing is the same)"
 
 
 def tutorial_cnn(state, device):
     stack = E.vgg_stack(E.VGG19_BLOCKS, len(E.layer_names()) - 1)
-    stack.load_state_dict({k[len("features."):]: v for k, v in state.items() if k.startswith("features.")})
+    stack.load_state_dict({k[len("features.") :]: v for k, v in state.items() if k.startswith("features.")})
     return stack.to(device).eval()
 
 
@@ -196,9 +210,19 @@ SAME_CONTENT = ("conv2_2",)
 def run_artgen_same(state, content_img, style_img, num_steps, device, precision="fp32"):
     enc = S.set_encoder_layout(E.build_vgg19_encoder(SAME_STYLE, weights=state, device=device), precision, device)
     t0 = time.perf_counter()
-    objective = S.StyleObjective(enc, content_img[None], [style_img[None]], content_layers=SAME_CONTENT, style_layers=SAME_STYLE,
-                                 content_weight=1.0, style_weight=1e6, tv_weight=0.0, style_layer_weights=(1.0,) * 5, normalize=False,
-                                 autocast=Precision.create(precision, device).autocast)
+    objective = S.StyleObjective(
+        enc,
+        content_img[None],
+        [style_img[None]],
+        content_layers=SAME_CONTENT,
+        style_layers=SAME_STYLE,
+        content_weight=1.0,
+        style_weight=1e6,
+        tv_weight=0.0,
+        style_layer_weights=(1.0,) * 5,
+        normalize=False,
+        autocast=Precision.create(precision, device).autocast,
+    )
     image = S.ImageParameter(content_img[None])
     task = S.StylizeTask(image, objective, "lbfgs")
     synchronize(device)
@@ -213,7 +237,16 @@ def run_artgen_same(state, content_img, style_img, num_steps, device, precision=
             synchronize(device)
             times.append(time.perf_counter())
 
-    Trainer(task, Repeat(num_steps), max_steps=num_steps, device=device, precision=precision, progress=False, callbacks=[Clock()], log_every=num_steps).fit()
+    Trainer(
+        task,
+        Repeat(num_steps),
+        max_steps=num_steps,
+        device=device,
+        precision=precision,
+        progress=False,
+        callbacks=[Clock()],
+        log_every=num_steps,
+    ).fit()
     return median_step(times), setup
 
 
@@ -251,14 +284,20 @@ def main(argv=None) -> int:
         del cnn
         art_steps.append(run_artgen_same(state, content_img, style_img, args.steps + 1, device)[0])
         if auto != "fp32":
-            auto_steps.append(run_artgen_same(state, content_img, style_img, args.steps + 1, device, precision=auto)[0])
+            auto_steps.append(
+                run_artgen_same(state, content_img, style_img, args.steps + 1, device, precision=auto)[0]
+            )
     base_step, art_step = min(base_steps), min(art_steps)
-    print(f"per step at {size}x{size} (tutorial objective, L-BFGS, fp32; best of {args.rounds} alternating rounds): baseline {base_step * 1000:.0f} ms, "
-          f"artgen {art_step * 1000:.0f} ms, artgen is {base_step / art_step:.2f}x faster")
+    print(
+        f"per step at {size}x{size} (tutorial objective, L-BFGS, fp32; best of {args.rounds} alternating rounds): baseline {base_step * 1000:.0f} ms, "
+        f"artgen {art_step * 1000:.0f} ms, artgen is {base_step / art_step:.2f}x faster"
+    )
     if auto != "fp32":
         auto_step = min(auto_steps)
-        print(f"per step at {size}x{size}, artgen's default precision ({auto} encoder, fp32 Grams and losses): {auto_step * 1000:.0f} ms, "
-              f"{base_step / auto_step:.2f}x faster than the fp32 baseline")
+        print(
+            f"per step at {size}x{size}, artgen's default precision ({auto} encoder, fp32 Grams and losses): {auto_step * 1000:.0f} ms, "
+            f"{base_step / auto_step:.2f}x faster than the fp32 baseline"
+        )
 
     # 2. end to end: the default artgen stylize at 512 px vs the baseline's 300 steps
     if not args.skip_e2e:
@@ -266,7 +305,9 @@ def main(argv=None) -> int:
         if args.backbone == "vgg19" and args.weights:
             weights_file = args.weights
         t0 = time.perf_counter()
-        opts = S.StyleConfig(size=512, device=str(device), backbone=args.backbone, weights=weights_file, progress=False)
+        opts = S.StyleConfig(
+            size=512, device=str(device), backbone=args.backbone, weights=weights_file, progress=False
+        )
         if args.backbone == "vgg19" and not weights_file:
             enc = E.build_vgg19_encoder(E.GATYS_STYLE_LAYERS + E.GATYS_CONTENT_LAYERS, weights=state, device=device)
         else:
@@ -275,9 +316,11 @@ def main(argv=None) -> int:
         synchronize(device)
         e2e = time.perf_counter() - t0
         base_e2e = base_setup + 300 * base_step * (512 / size) ** 2
-        print(f"end to end at 512 px: artgen default ({settings['backbone_used']}, {settings['steps']} steps over a {len(S.pyramid_sizes(512))}-level pyramid) "
-              f"{e2e:.1f} s measured; baseline 300 steps {base_e2e:.1f} s (extrapolated from its per-step time); "
-              f"artgen takes {e2e / base_e2e:.3f} of the baseline's time (target <= 0.167)")
+        print(
+            f"end to end at 512 px: artgen default ({settings['backbone_used']}, {settings['steps']} steps over a {len(S.pyramid_sizes(512))}-level pyramid) "
+            f"{e2e:.1f} s measured; baseline 300 steps {base_e2e:.1f} s (extrapolated from its per-step time); "
+            f"artgen takes {e2e / base_e2e:.3f} of the baseline's time (target <= 0.167)"
+        )
         if args.save:
             from artgen.images import save_image
 
@@ -291,7 +334,12 @@ def main(argv=None) -> int:
             torch.cuda.reset_peak_memory_stats(device)
             try:
                 c = resize_tensor(content_img[None].cpu(), (side, side))[0]
-                S.stylize_tensor(c, style_img.cpu(), S.StyleConfig(size=side, steps=6, levels=1, device=str(device), progress=False), encoder=enc)
+                S.stylize_tensor(
+                    c,
+                    style_img.cpu(),
+                    S.StyleConfig(size=side, steps=6, levels=1, device=str(device), progress=False),
+                    encoder=enc,
+                )
                 peak = torch.cuda.max_memory_allocated(device) / 2**30
                 print(f"peak GPU memory at {side}x{side} (VGG19, default layers, L-BFGS): {peak:.2f} GiB")
             except torch.OutOfMemoryError:

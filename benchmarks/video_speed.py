@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from artgen.heads.fast_style import FastStyle  # noqa: E402
-from artgen.images import load_tensor  # noqa: E402
-from artgen.models.style_net import StyleNet, StyleNetConfig  # noqa: E402
-from benchmarks.fast_style_speed import TransformerNet, transformer_net_stylize  # noqa: E402
+from artgen.heads.fast_style import FastStyle
+from artgen.images import load_tensor
+from artgen.models.style_net import StyleNet, StyleNetConfig
+from benchmarks.fast_style_speed import TransformerNet, transformer_net_stylize
 
 SIZES = {480: (854, 480), 720: (1280, 720), 1080: (1920, 1080)}
 
@@ -38,7 +38,10 @@ SIZES = {480: (854, 480), 720: (1280, 720), 1080: (1920, 1080)}
 def make_clip(path: Path, width: int, height: int, frames: int, fps: int = 30) -> Path:
     import av
 
-    photo = load_tensor(Path(__file__).resolve().parents[1] / "artgen" / "assets" / "astronaut.jpg", size=(height + frames * 2, width + frames * 4))
+    photo = load_tensor(
+        Path(__file__).resolve().parents[1] / "artgen" / "assets" / "astronaut.jpg",
+        size=(height + frames * 2, width + frames * 4),
+    )
     photo = (photo.permute(1, 2, 0).numpy() * 255).astype(np.uint8)
     with av.open(str(path), "w") as out:
         v = out.add_stream("libx264", rate=fps, options={"preset": "veryfast"})
@@ -46,7 +49,9 @@ def make_clip(path: Path, width: int, height: int, frames: int, fps: int = 30) -
         a = out.add_stream("aac", rate=48000)
         a.layout = "stereo"
         for t in range(frames):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(photo[2 * t : 2 * t + height, 4 * t : 4 * t + width]), format="rgb24")
+            frame = av.VideoFrame.from_ndarray(
+                np.ascontiguousarray(photo[2 * t : 2 * t + height, 4 * t : 4 * t + width]), format="rgb24"
+            )
             frame.pts = t
             for p in v.encode(frame):
                 out.mux(p)
@@ -118,7 +123,9 @@ def run(device: torch.device, args, tmp: Path) -> None:
         n = baseline_loop(tnet, clip, tmp / "base.mp4", device)
         sync()
         row.append(n / (time.perf_counter() - t0))
-        print(f"  {f'{res}p ({w}x{h})':<16} {row[0]:13.2f} {row[1]:16.2f} {row[2]:20.2f}   (small/TransformerNet {row[0] / row[2]:.1f}x, standard/TransformerNet {row[1] / row[2]:.2f}x)")
+        print(
+            f"  {f'{res}p ({w}x{h})':<16} {row[0]:13.2f} {row[1]:16.2f} {row[2]:20.2f}   (small/TransformerNet {row[0] / row[2]:.1f}x, standard/TransformerNet {row[1] / row[2]:.2f}x)"
+        )
 
 
 def main() -> None:

@@ -42,9 +42,19 @@ PARTS = ("stylize", "fast_style", "gan", "classifier", "sheet")
 def inputs(out: Path):
     photo = builtin_photo()
     styles = {name: style_image(name, 256, seed=0) for name in STYLES}
-    save_image(photo, out / "inputs" / "photo_astronaut.png", metadata={"source": "artgen/assets/astronaut.jpg (NASA, public domain)"}, overwrite=True)
+    save_image(
+        photo,
+        out / "inputs" / "photo_astronaut.png",
+        metadata={"source": "artgen/assets/astronaut.jpg (NASA, public domain)"},
+        overwrite=True,
+    )
     for name, img in styles.items():
-        save_image(img, out / "inputs" / f"style_{name}.png", metadata={"command": "style_image", "name": name, "size": 256, "seed": 0}, overwrite=True)
+        save_image(
+            img,
+            out / "inputs" / f"style_{name}.png",
+            metadata={"command": "style_image", "name": name, "size": 256, "seed": 0},
+            overwrite=True,
+        )
     return photo, styles
 
 
@@ -53,16 +63,31 @@ def stylize_part(out: Path, photo, styles, quick: bool, device: str) -> None:
     for name in STYLES:
         img = artgen.stylize(photo, styles[name], size=size, steps=steps, seed=0, device=device)
         save_image(img, out / "stylize" / f"astronaut_{name}.png", metadata=img.info["artgen"], overwrite=True)
-    blend = artgen.stylize(photo, [styles["swirls"], styles["mosaic"]], style_blend=[0.7, 0.3], size=size, steps=steps, seed=0, device=device)
-    save_image(blend, out / "stylize" / "astronaut_blend_swirls70_mosaic30.png", metadata=blend.info["artgen"], overwrite=True)
+    blend = artgen.stylize(
+        photo,
+        [styles["swirls"], styles["mosaic"]],
+        style_blend=[0.7, 0.3],
+        size=size,
+        steps=steps,
+        seed=0,
+        device=device,
+    )
+    save_image(
+        blend, out / "stylize" / "astronaut_blend_swirls70_mosaic30.png", metadata=blend.info["artgen"], overwrite=True
+    )
     kept = artgen.stylize(photo, styles["swirls"], preserve_colors=True, size=size, steps=steps, seed=0, device=device)
-    save_image(kept, out / "stylize" / "astronaut_swirls_colors_kept.png", metadata=kept.info["artgen"], overwrite=True)
+    save_image(
+        kept, out / "stylize" / "astronaut_swirls_colors_kept.png", metadata=kept.info["artgen"], overwrite=True
+    )
 
 
 #: Real photos and textures shipped inside installed packages: (name, distribution, path in it).
 REAL_PAIRS = [
     (("cat", "scikit-image", "skimage/data/chelsea.png"), ("ihc", "scikit-image", "skimage/data/ihc.png")),
-    (("astronaut", "scikit-image", "skimage/data/astronaut.png"), ("hubble", "scikit-image", "skimage/data/hubble_deep_field.jpg")),
+    (
+        ("astronaut", "scikit-image", "skimage/data/astronaut.png"),
+        ("hubble", "scikit-image", "skimage/data/hubble_deep_field.jpg"),
+    ),
     (("coffee", "scikit-image", "skimage/data/coffee.png"), ("gravel", "scikit-image", "skimage/data/gravel.png")),
     (("rocket", "scikit-image", "skimage/data/rocket.jpg"), ("retina", "scikit-image", "skimage/data/retina.jpg")),
 ]
@@ -79,16 +104,37 @@ def real_pairs_part(out: Path, quick: bool, device: str) -> None:
         for name, path, dist in ((cname, content, cdist), (sname, style, sdist)):
             img = Image.open(path).convert("RGB")
             img.thumbnail((256, 256))
-            save_image(img, out / "inputs" / f"real_{name}.png", metadata={"source": f"{dist}: {path.name}"}, overwrite=True)
+            save_image(
+                img, out / "inputs" / f"real_{name}.png", metadata={"source": f"{dist}: {path.name}"}, overwrite=True
+            )
         img = artgen.stylize(str(content), str(style), size=size, steps=steps, seed=0, device=device)
         save_image(img, out / "stylize" / f"real_{cname}_{sname}.png", metadata=img.info["artgen"], overwrite=True)
 
 
 def fast_style_part(out: Path, photo, work: Path, quick: bool, device: str) -> None:
     steps, size = (6, 64) if quick else (600, 128)
-    net = artgen.train_fast_style("embers", data=None, out=work / "fast", arch="small", size=size, steps=steps, batch_size=4, preview_every=10_000, checkpoint_every=10_000, device=device)
+    net = artgen.train_fast_style(
+        "embers",
+        data=None,
+        out=work / "fast",
+        arch="small",
+        size=size,
+        steps=steps,
+        batch_size=4,
+        preview_every=10_000,
+        checkpoint_every=10_000,
+        device=device,
+    )
     img = net.stylize(photo, max_size=128 if quick else 384)
-    meta = {"command": "fast-style train + apply", "style": "embers", "arch": "small", "size": size, "steps": steps, "batch_size": 4, "seed": 0}
+    meta = {
+        "command": "fast-style train + apply",
+        "style": "embers",
+        "arch": "small",
+        "size": size,
+        "steps": steps,
+        "batch_size": 4,
+        "seed": 0,
+    }
     save_image(img, out / "fast_style" / "astronaut_embers_small_net.png", metadata=meta, overwrite=True)
 
 
@@ -96,7 +142,9 @@ def emoji_folder(emoji_dir: Path, work: Path, n: int = 2000) -> Path:
     """``n`` Twemoji PNGs (64x64 RGBA) picked with seed 0 from emoji-datasource-twitter's ``img/twitter/64``, copied into ``work``."""
     files = sorted(Path(emoji_dir).glob("*.png"))
     if not files:
-        raise SystemExit(f"--emoji-dir '{emoji_dir}' holds no PNGs: pass the img/twitter/64 folder of the npm package emoji-datasource-twitter")
+        raise SystemExit(
+            f"--emoji-dir '{emoji_dir}' holds no PNGs: pass the img/twitter/64 folder of the npm package emoji-datasource-twitter"
+        )
     folder = work / "emoji"
     folder.mkdir(parents=True, exist_ok=True)
     for i in torch.randperm(len(files), generator=torch.Generator().manual_seed(0))[:n].tolist():
@@ -110,24 +158,98 @@ def gan_part(out: Path, work: Path, quick: bool, device: str, emoji_dir: str | N
     steps = 20 if quick else 3000
     if emoji_dir:
         folder = emoji_folder(Path(emoji_dir), work, 64 if quick else 2000)
-        gan = artgen.train_gan(data=folder, channels=4, size=32, steps=steps, batch_size=32, out=work / "gan-emoji", sample_every=10_000, checkpoint_every=10_000, device=device)
-        meta = {"command": "gan sample", "data": "Twemoji via emoji-datasource-twitter (CC-BY 4.0)", "channels": 4, "steps": steps, "seed": 0}
-        save_image(make_grid(on_checkerboard(gan.generate(64, seed=0)), nrow=8), out / "gan" / "emoji_32px.png", metadata=meta, overwrite=True)
+        gan = artgen.train_gan(
+            data=folder,
+            channels=4,
+            size=32,
+            steps=steps,
+            batch_size=32,
+            out=work / "gan-emoji",
+            sample_every=10_000,
+            checkpoint_every=10_000,
+            device=device,
+        )
+        meta = {
+            "command": "gan sample",
+            "data": "Twemoji via emoji-datasource-twitter (CC-BY 4.0)",
+            "channels": 4,
+            "steps": steps,
+            "seed": 0,
+        }
+        save_image(
+            make_grid(on_checkerboard(gan.generate(64, seed=0)), nrow=8),
+            out / "gan" / "emoji_32px.png",
+            metadata=meta,
+            overwrite=True,
+        )
         from artgen.heads.gan import load_gan_data
 
         real = load_gan_data(data=folder, size=32, channels=4).images[:64].float() / 255
-        save_image(make_grid(on_checkerboard(real), nrow=8), out / "gan" / "emoji_32px_real.png", metadata={"data": meta["data"], "images": 64}, overwrite=True)
-        save_gif(on_checkerboard(gan.interpolate(12 if quick else 48, seed=3)), out / "gan" / "emoji_walk.gif", fps=12, overwrite=True, metadata={"command": "gan interpolate", "seed": 3})
+        save_image(
+            make_grid(on_checkerboard(real), nrow=8),
+            out / "gan" / "emoji_32px_real.png",
+            metadata={"data": meta["data"], "images": 64},
+            overwrite=True,
+        )
+        save_gif(
+            on_checkerboard(gan.interpolate(12 if quick else 48, seed=3)),
+            out / "gan" / "emoji_walk.gif",
+            fps=12,
+            overwrite=True,
+            metadata={"command": "gan interpolate", "seed": 3},
+        )
     else:
-        gan = artgen.train_gan(dataset="art", size=32, steps=steps, batch_size=32, out=work / "gan-art", sample_every=10_000, checkpoint_every=10_000, device=device)
-        save_image(make_grid(gan.generate(64, seed=0), nrow=8), out / "gan" / "art_32px.png", metadata={"command": "gan sample", "dataset": "art", "steps": steps, "seed": 0}, overwrite=True)
-        save_image(make_grid(art_images(64, size=32, seed=0), nrow=8), out / "gan" / "art_32px_real.png", metadata={"command": "art_images", "seed": 0}, overwrite=True)
-        save_gif(gan.interpolate(12 if quick else 48, seed=3), out / "gan" / "art_walk.gif", fps=12, overwrite=True, metadata={"command": "gan interpolate", "seed": 3})
+        gan = artgen.train_gan(
+            dataset="art",
+            size=32,
+            steps=steps,
+            batch_size=32,
+            out=work / "gan-art",
+            sample_every=10_000,
+            checkpoint_every=10_000,
+            device=device,
+        )
+        save_image(
+            make_grid(gan.generate(64, seed=0), nrow=8),
+            out / "gan" / "art_32px.png",
+            metadata={"command": "gan sample", "dataset": "art", "steps": steps, "seed": 0},
+            overwrite=True,
+        )
+        save_image(
+            make_grid(art_images(64, size=32, seed=0), nrow=8),
+            out / "gan" / "art_32px_real.png",
+            metadata={"command": "art_images", "seed": 0},
+            overwrite=True,
+        )
+        save_gif(
+            gan.interpolate(12 if quick else 48, seed=3),
+            out / "gan" / "art_walk.gif",
+            fps=12,
+            overwrite=True,
+            metadata={"command": "gan interpolate", "seed": 3},
+        )
     steps = 20 if quick else 1500
-    cond = artgen.train_gan(dataset="shapes", conditional=True, size=32, steps=steps, batch_size=32, out=work / "gan-shapes", sample_every=10_000, checkpoint_every=10_000, device=device)
+    cond = artgen.train_gan(
+        dataset="shapes",
+        conditional=True,
+        size=32,
+        steps=steps,
+        batch_size=32,
+        out=work / "gan-shapes",
+        sample_every=10_000,
+        checkpoint_every=10_000,
+        device=device,
+    )
     # 8 rows, one column per class
-    grid = torch.stack([torch.stack([cond.generate(1, seed=100 * i + k, class_=k)[0] for k in range(10)]) for i in range(8)]).flatten(0, 1)
-    save_image(make_grid(grid, nrow=10), out / "gan" / "shapes_conditional_32px.png", metadata={"command": "gan sample", "dataset": "shapes", "conditional": True, "steps": steps}, overwrite=True)
+    grid = torch.stack(
+        [torch.stack([cond.generate(1, seed=100 * i + k, class_=k)[0] for k in range(10)]) for i in range(8)]
+    ).flatten(0, 1)
+    save_image(
+        make_grid(grid, nrow=10),
+        out / "gan" / "shapes_conditional_32px.png",
+        metadata={"command": "gan sample", "dataset": "shapes", "conditional": True, "steps": steps},
+        overwrite=True,
+    )
 
 
 def classifier_part(out: Path, quick: bool, device: str) -> None:
@@ -140,7 +262,10 @@ def classifier_part(out: Path, quick: bool, device: str) -> None:
     probs = clf.predict(xt[:32])
     conf, pred = probs.max(dim=1)
     plots.plot_predictions(xt[:32], pred, conf, yt[:32], classes, out / "classifier" / "predictions.png")
-    history.plot(out / "classifier" / "curves.png", title=f"dense classifier on shapes: {clf.evaluate(xt, yt)['accuracy']:.2%} test accuracy")
+    history.plot(
+        out / "classifier" / "curves.png",
+        title=f"dense classifier on shapes: {clf.evaluate(xt, yt)['accuracy']:.2%} test accuracy",
+    )
 
 
 def sheet_part(out: Path) -> None:
@@ -166,7 +291,11 @@ def main() -> None:
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
     parser.add_argument("--quick", action="store_true", help="tiny settings, to check the script")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--emoji-dir", default=None, help="img/twitter/64 of the npm package emoji-datasource-twitter: the GAN gallery's real collection")
+    parser.add_argument(
+        "--emoji-dir",
+        default=None,
+        help="img/twitter/64 of the npm package emoji-datasource-twitter: the GAN gallery's real collection",
+    )
     args = parser.parse_args()
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     unknown = set(parts) - set(PARTS)

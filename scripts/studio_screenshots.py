@@ -31,14 +31,20 @@ def _inputs(folder: Path) -> dict:
     from artgen.images import save_image
     from artgen.styles import style_image
 
-    return {"photo": save_image(builtin_photo(), folder / "photo.png", overwrite=True),
-            "style": save_image(style_image("swirls", 256), folder / "style.png", overwrite=True)}
+    return {
+        "photo": save_image(builtin_photo(), folder / "photo.png", overwrite=True),
+        "style": save_image(style_image("swirls", 256), folder / "style.png", overwrite=True),
+    }
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="docs/images/studio", help="folder for the PNGs (default: docs/images/studio)")
-    parser.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium", help="the Chromium to drive")
+    parser.add_argument(
+        "--out", default="docs/images/studio", help="folder for the PNGs (default: docs/images/studio)"
+    )
+    parser.add_argument(
+        "--chromium", default=shutil.which("chromium") or "/usr/bin/chromium", help="the Chromium to drive"
+    )
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -59,13 +65,24 @@ def main(argv=None) -> int:
         shapes, _ = make_shapes(64, size=32, seed=0, channels=3)
         for i, img in enumerate(shapes):
             save_image(img, data / f"{i:03d}.png")
-        train_gan(out=work / "runs" / "shapes", data=data, size=32, steps=60, device="cpu", progress=False, g_width=16, d_width=16)
+        train_gan(
+            out=work / "runs" / "shapes",
+            data=data,
+            size=32,
+            steps=60,
+            device="cpu",
+            progress=False,
+            g_width=16,
+            d_width=16,
+        )
         studio = Studio(work, device="cpu")
         port = _free_port()
         app = launch(studio, port=port, block=False)
         try:
             with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=args.chromium, args=["--no-sandbox", "--disable-dev-shm-usage"])
+                browser = pw.chromium.launch(
+                    executable_path=args.chromium, args=["--no-sandbox", "--disable-dev-shm-usage"]
+                )
                 page = browser.new_page(viewport={"width": 1360, "height": 1100})
                 page.set_default_timeout(300_000)
                 page.goto(f"http://127.0.0.1:{port}/")

@@ -33,7 +33,6 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_gpu)
 
 
-
 @pytest.fixture
 def stop_at():
     """``stop_at(step)``: a training callback that asks the loop to stop after ``step`` (saving a checkpoint, as Ctrl-C does)."""
@@ -48,7 +47,6 @@ def stop_at():
                 trainer.request_stop("test")
 
     return StopAt
-
 
 
 @pytest.fixture

@@ -13,7 +13,9 @@ RESULTS = sorted((Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 @pytest.mark.parametrize("path", RESULTS, ids=lambda p: p.name)
 def test_results_file_names_its_benchmark_and_holds_rows(path):
     record = json.loads(path.read_text(encoding="utf-8"))
-    assert record["benchmark"] in make_docs.SUITE, f"{path.name}: add {record['benchmark']!r} to benchmarks/make_docs.py SUITE"
+    assert record["benchmark"] in make_docs.SUITE, (
+        f"{path.name}: add {record['benchmark']!r} to benchmarks/make_docs.py SUITE"
+    )
     if "tables" in record:  # carried over from an earlier page: each table says when it was measured
         for table in record["tables"]:
             assert table["source"].startswith("README table, measured ") and table["rows"]
@@ -32,7 +34,12 @@ def test_docs_benchmarks_md_is_generated_from_the_results():
 def test_write_rows_records_the_machine(tmp_path):
     from benchmarks._results import machine_info, write_rows
 
-    path = write_rows("classifier_speed", [{"contender": "artgen", "s": 1.0}], machine=machine_info(threads=1), out=tmp_path / "r.json")
+    path = write_rows(
+        "classifier_speed",
+        [{"contender": "artgen", "s": 1.0}],
+        machine=machine_info(threads=1),
+        out=tmp_path / "r.json",
+    )
     record = json.loads(path.read_text())
     assert record["rows"] == [{"contender": "artgen", "s": 1.0}]
     assert record["machine"]["threads"] == 1 and "load_average_after" in record["machine"]

@@ -14,8 +14,8 @@ from torch import nn
 import artgen
 from artgen import checkpoint
 from artgen.checkpoint import RunDir, atomic_path
-from artgen.weights import load_state_into, load_weights_file
 from artgen.errors import CheckpointError
+from artgen.weights import load_state_into, load_weights_file
 
 
 def test_classifier_save_load_round_trip_is_exact(tmp_path):
@@ -58,13 +58,29 @@ def test_checkpoint_and_images_stamp_the_version_without_importing_the_heads(tmp
     env = dict(os.environ, PYTHONPATH=str(package.parent))
     proc = subprocess.run(
         [sys.executable, "-c", _BARE_PACKAGE_SCRIPT, str(package), str(tmp_path)],
-        capture_output=True, text=True, env=env, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert not [m for m in got["modules"] if m.startswith(("artgen.heads", "artgen.train", "artgen.models"))], got["modules"]
-    assert set(got["modules"]) <= {"artgen", "artgen.checkpoint", "artgen.weights", "artgen.errors", "artgen.fileio", "artgen.version", "artgen.images",
-                                   "artgen.images.reading", "artgen.images.writing", "artgen.images.grids", "artgen.images.colour"}
+    assert not [m for m in got["modules"] if m.startswith(("artgen.heads", "artgen.train", "artgen.models"))], got[
+        "modules"
+    ]
+    assert set(got["modules"]) <= {
+        "artgen",
+        "artgen.checkpoint",
+        "artgen.weights",
+        "artgen.errors",
+        "artgen.fileio",
+        "artgen.version",
+        "artgen.images",
+        "artgen.images.reading",
+        "artgen.images.writing",
+        "artgen.images.grids",
+        "artgen.images.colour",
+    }
     assert got["config_version"] == got["png_version"] == artgen.__version__
 
 
@@ -119,10 +135,9 @@ def test_interrupted_write_keeps_the_previous_file(tmp_path):
     target = tmp_path / "model.safetensors"
     checkpoint.save_weights(target, {"m": nn.Linear(2, 2)})
     before = target.read_bytes()
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as tmp:
-            tmp.write_bytes(b"half a checkp")
-            raise RuntimeError("power cut")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_bytes(b"half a checkp")
+        raise RuntimeError("power cut")
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]
 

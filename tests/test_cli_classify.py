@@ -17,12 +17,36 @@ from artgen.data import make_shapes, write_idx_mnist
 
 def run_cli(*args, cwd=None, timeout=120):
     env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", "artgen", *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "artgen", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+    )
 
 
 def test_train_eval_predict_on_builtin_shapes(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["classify", "train", "--dataset", "shapes", "--limit", "2000", "--epochs", "2", "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "classify",
+                "train",
+                "--dataset",
+                "shapes",
+                "--limit",
+                "2000",
+                "--epochs",
+                "2",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     for name in ("config.json", "model.safetensors", "training_state.pt", "metrics.json", "curves.png"):
         assert (out / name).is_file(), name
     metrics = json.loads((out / "metrics.json").read_text())
@@ -51,7 +75,26 @@ def test_fine_tune_from_an_earlier_run(tmp_path):
     first = tmp_path / "a"
     assert main(["classify", "train", "--limit", "500", "--epochs", "1", "--out", str(first), "--quiet"]) == 0
     second = tmp_path / "b"
-    assert main(["classify", "train", "--limit", "500", "--epochs", "1", "--out", str(second), "--init-from", str(first), "--quiet", "--lr", "1e-4"]) == 0
+    assert (
+        main(
+            [
+                "classify",
+                "train",
+                "--limit",
+                "500",
+                "--epochs",
+                "1",
+                "--out",
+                str(second),
+                "--init-from",
+                str(first),
+                "--quiet",
+                "--lr",
+                "1e-4",
+            ]
+        )
+        == 0
+    )
     a = json.loads((first / "metrics.json").read_text())
     b = json.loads((second / "metrics.json").read_text())
     # starting from trained weights, the second run's first epoch is already better than the first run's
@@ -63,7 +106,24 @@ def test_mnist_from_local_idx_files(tmp_path):
     write_idx_mnist(tmp_path / "data", (x[:, 0] * 255).byte(), y.byte(), train=True)
     write_idx_mnist(tmp_path / "data", (x[:100, 0] * 255).byte(), y[:100].byte(), train=False)
     out = tmp_path / "mnist-run"
-    assert main(["classify", "train", "--dataset", "mnist", "--data-root", str(tmp_path / "data"), "--epochs", "1", "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "classify",
+                "train",
+                "--dataset",
+                "mnist",
+                "--data-root",
+                str(tmp_path / "data"),
+                "--epochs",
+                "1",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["train_images"] == 300 and metrics["test_images"] == 100
 
@@ -78,7 +138,30 @@ def test_labelled_image_folder(tmp_path):
             Image.new("RGB", (40 + i, 30), tuple(c + n for c, n in zip(colour, noise))).save(root / cls / f"{i}.png")
     (root / ".ipynb_checkpoints").mkdir()
     out = tmp_path / "run"
-    assert main(["classify", "train", "--dataset", "folder", "--data", str(root), "--size", "16", "--channels", "3", "--epochs", "5", "--batch-size", "4", "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "classify",
+                "train",
+                "--dataset",
+                "folder",
+                "--data",
+                str(root),
+                "--size",
+                "16",
+                "--channels",
+                "3",
+                "--epochs",
+                "5",
+                "--batch-size",
+                "4",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     config = json.loads((out / "config.json").read_text())
     assert config["model"]["classes"] == ["blue", "red"]
     assert config["model"]["in_channels"] == 3 and config["model"]["image_size"] == 16
@@ -121,8 +204,26 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     out = tmp_path / "run"
     env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "artgen", "classify", "train", "--limit", "320", "--epochs", "100000", "--checkpoint-every", "20", "--out", str(out), "--quiet"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "artgen",
+            "classify",
+            "train",
+            "--limit",
+            "320",
+            "--epochs",
+            "100000",
+            "--checkpoint-every",
+            "20",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     deadline = time.time() + 90
     while not (out / "training_state.pt").exists() and time.time() < deadline and proc.poll() is None:

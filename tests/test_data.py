@@ -83,7 +83,7 @@ def test_image_folder_skips_bad_files_with_one_warning_each(tmp_path, caplog, mo
     x, y = ds[0]
     assert x.shape == (3, 8, 8) and x.dtype == torch.float32 and y == -1
     xs, ys = ds.tensors()
-    assert xs.shape == (4, 3, 8, 8) and 0 <= xs.min() and xs.max() <= 1 and (ys == -1).all()
+    assert xs.shape == (4, 3, 8, 8) and xs.min() >= 0 and xs.max() <= 1 and (ys == -1).all()
 
 
 def test_image_folder_errors(tmp_path):
@@ -153,7 +153,7 @@ def test_make_shapes_deterministic_balanced_distinct():
     x3, _ = data.make_shapes(500, seed=4)
     assert not torch.equal(x, x3)
     assert x.shape == (500, 1, 28, 28) and x.dtype == torch.float32 and y.dtype == torch.int64
-    assert 0.0 <= x.min() and x.max() <= 1.0
+    assert x.min() >= 0.0 and x.max() <= 1.0
     assert torch.bincount(y, minlength=10).tolist() == [50] * 10
     means = torch.stack([x[y == k].mean(0).flatten() for k in range(10)])
     dist = torch.cdist(means, means) + torch.eye(10) * 1e9
@@ -176,7 +176,7 @@ def test_make_shapes_colour_and_split():
 
 def test_art_images():
     a = data.art_images(12, size=24, seed=5)
-    assert a.shape == (12, 3, 24, 24) and 0 <= a.min() and a.max() <= 1
+    assert a.shape == (12, 3, 24, 24) and a.min() >= 0 and a.max() <= 1
     assert torch.equal(a, data.art_images(12, size=24, seed=5))
     assert not torch.equal(a, data.art_images(12, size=24, seed=6))
     assert a.std(dim=(2, 3)).mean() > 0.03  # structured, not flat colour

@@ -46,7 +46,11 @@ def test_local_vgg19_weights_file(tmp_path, fmt):
     assert set(out) == {"relu1_1", "relu2_1", "conv2_2"}
     assert out["relu1_1"].shape == (2, 64, 40, 48) and out["relu2_1"].shape == (2, 128, 20, 24)
     # the ImageNet normalisation is applied inside
-    manual = torch.relu(torch.nn.functional.conv2d((x - enc.mean) / enc.std, state["features.0.weight"], state["features.0.bias"], padding=1))
+    manual = torch.relu(
+        torch.nn.functional.conv2d(
+            (x - enc.mean) / enc.std, state["features.0.weight"], state["features.0.bias"], padding=1
+        )
+    )
     torch.testing.assert_close(out["relu1_1"], manual)
     enc.train()
     assert not enc.training
@@ -191,19 +195,25 @@ def test_style_grams_blend_is_weighted_mean():
 
 
 def test_each_style_method_takes_its_layers_from_one_named_set():
-    from artgen.heads.fast_style import FastStyleConfig
-    from artgen.heads.stylize import StyleConfig
-    from artgen.heads.texture import TextureConfig
-
     from types import SimpleNamespace
 
-    from artgen.heads.stylize import resolve_options
+    from artgen.heads.fast_style import FastStyleConfig
+    from artgen.heads.stylize import StyleConfig, resolve_options
+    from artgen.heads.texture import TextureConfig
 
     assert StyleConfig().content_layers is None  # per backbone:
-    for name, pretrained, expected in (("vgg19-original", True, ("relu3_2",)), ("vgg19", True, ("relu3_2",)),
-                                       ("random", False, E.GATYS_CONTENT_LAYERS)):
-        assert resolve_options(StyleConfig(), SimpleNamespace(name=name, pretrained=pretrained)).content_layers == expected
-    assert resolve_options(StyleConfig(content_layers=("relu4_2",)), SimpleNamespace(name="vgg19", pretrained=True)).content_layers == ("relu4_2",)
+    for name, pretrained, expected in (
+        ("vgg19-original", True, ("relu3_2",)),
+        ("vgg19", True, ("relu3_2",)),
+        ("random", False, E.GATYS_CONTENT_LAYERS),
+    ):
+        assert (
+            resolve_options(StyleConfig(), SimpleNamespace(name=name, pretrained=pretrained)).content_layers
+            == expected
+        )
+    assert resolve_options(
+        StyleConfig(content_layers=("relu4_2",)), SimpleNamespace(name="vgg19", pretrained=True)
+    ).content_layers == ("relu4_2",)
     assert E.GATYS_CONTENT_LAYERS == ("relu4_2",)
     assert StyleConfig().style_layers == TextureConfig().style_layers == E.GATYS_STYLE_LAYERS
     fast = FastStyleConfig(styles=["swirls"])

@@ -9,7 +9,17 @@ from artgen.env import offline
 
 @pytest.mark.parametrize(
     "value, expected",
-    [(None, False), ("", False), ("0", False), ("false", False), (" No ", False), ("FALSE", False), ("1", True), ("true", True), ("yes", True)],
+    [
+        (None, False),
+        ("", False),
+        ("0", False),
+        ("false", False),
+        (" No ", False),
+        ("FALSE", False),
+        ("1", True),
+        ("true", True),
+        ("yes", True),
+    ],
 )
 def test_offline_reads_the_variable(monkeypatch, value, expected):
     if value is None:

@@ -12,7 +12,9 @@ from artgen.errors import CheckpointError, UsageError
 from artgen.images import read_metadata, save_image, to_pil
 from artgen.models.style_net import StyleNet, StyleNetConfig, upsample2_conv3x3
 
-TINY = dict(arch="small", size=32, batch_size=2, backbone="random", preview_every=None, checkpoint_every=None, log_every=1)
+TINY = dict(
+    arch="small", size=32, batch_size=2, backbone="random", preview_every=None, checkpoint_every=None, log_every=1
+)
 
 
 @pytest.mark.parametrize("arch", ["standard", "small"])
@@ -48,7 +50,9 @@ def test_low_resolution_upsample_conv_equals_upsample_then_conv(groups, cin, cou
 def test_short_training_lowers_the_style_loss(tmp_path):
     from artgen.heads.fast_style import train_fast_style
 
-    model = train_fast_style("swirls", None, tmp_path / "run", steps=24, progress=False, **{**TINY, "preview_every": 12})
+    model = train_fast_style(
+        "swirls", None, tmp_path / "run", steps=24, progress=False, **{**TINY, "preview_every": 12}
+    )
     style = [values["style"] for _, values in model.history.steps]
     assert sum(style[-4:]) / 4 < 0.8 * sum(style[:4]) / 4
     run = tmp_path / "run"
@@ -59,8 +63,8 @@ def test_short_training_lowers_the_style_loss(tmp_path):
 
 
 def test_resume_continues_exactly_and_init_from_fine_tunes(tmp_path):
-    from artgen.heads.fast_style import FastStyle, train_fast_style
     from artgen.checkpoint import RunDir
+    from artgen.heads.fast_style import FastStyle, train_fast_style
 
     style = art_images(1, size=32, seed=5)[0]
     full = train_fast_style(style, None, tmp_path / "full", steps=6, progress=False, **TINY)
@@ -81,11 +85,27 @@ def test_resume_continues_exactly_and_init_from_fine_tunes(tmp_path):
         torch.testing.assert_close(a, b, msg=k)
 
     # fine-tune on another style: starts from the earlier weights, keeps its architecture
-    tuned = train_fast_style("mosaic", None, tmp_path / "tuned", steps=1, progress=False, init_from=str(tmp_path / "full"), **{k: v for k, v in TINY.items() if k != "arch"})
+    tuned = train_fast_style(
+        "mosaic",
+        None,
+        tmp_path / "tuned",
+        steps=1,
+        progress=False,
+        init_from=str(tmp_path / "full"),
+        **{k: v for k, v in TINY.items() if k != "arch"},
+    )
     assert tuned.config.arch == "small"
     assert RunDir(tmp_path / "tuned").load_config()["train"]["init_from"] == str(tmp_path / "full")
     with pytest.raises(UsageError, match="init_from"):
-        train_fast_style("mosaic", None, tmp_path / "bad", steps=1, progress=False, init_from=str(tmp_path / "full"), **{**TINY, "arch": "standard"})
+        train_fast_style(
+            "mosaic",
+            None,
+            tmp_path / "bad",
+            steps=1,
+            progress=False,
+            init_from=str(tmp_path / "full"),
+            **{**TINY, "arch": "standard"},
+        )
 
     loaded = FastStyle.load(tmp_path / "full", device="cpu")
     x = torch.rand(3, 21, 30)
@@ -93,7 +113,9 @@ def test_resume_continues_exactly_and_init_from_fine_tunes(tmp_path):
 
 
 @pytest.mark.parametrize("fast_bf16", [True, False])
-def test_auto_precision_trains_in_bf16_channels_last_only_where_the_cpu_multiplies_bf16(tmp_path, monkeypatch, fast_bf16):
+def test_auto_precision_trains_in_bf16_channels_last_only_where_the_cpu_multiplies_bf16(
+    tmp_path, monkeypatch, fast_bf16
+):
     import artgen.device as D
     from artgen.checkpoint import RunDir
     from artgen.heads.fast_style import train_fast_style
@@ -105,9 +127,13 @@ def test_auto_precision_trains_in_bf16_channels_last_only_where_the_cpu_multipli
     class Look(Callback):
         def on_step_end(self, trainer, step):
             seen["encoder"] = trainer.task.encoder.memory_format
-            seen["net"] = next(p for p in trainer.task.net.parameters() if p.dim() == 4).is_contiguous(memory_format=torch.channels_last)
+            seen["net"] = next(p for p in trainer.task.net.parameters() if p.dim() == 4).is_contiguous(
+                memory_format=torch.channels_last
+            )
 
-    model = train_fast_style("swirls", None, tmp_path / "run", steps=2, progress=False, device="cpu", callbacks=[Look()], **TINY)
+    model = train_fast_style(
+        "swirls", None, tmp_path / "run", steps=2, progress=False, device="cpu", callbacks=[Look()], **TINY
+    )
     saved = RunDir(tmp_path / "run").load_config()["train"]["precision"]
     assert saved == ("bf16" if fast_bf16 else "fp32")
     assert seen["encoder"] == (torch.channels_last if fast_bf16 else torch.contiguous_format)
@@ -193,26 +219,91 @@ def test_onnx_export_matches_pytorch(tmp_path, tiny_model):
 def test_cli_usage_errors_and_not_a_model(tmp_path, tiny_model, capsys):
     photos = _photo_folder(tmp_path / "photos", n=1)
     with pytest.raises(SystemExit) as exc:
-        main(["fast-style", "apply", "--model", str(tiny_model), str(photos), "-o", str(tmp_path / "o"), "--strength", "1.5"])
+        main(
+            [
+                "fast-style",
+                "apply",
+                "--model",
+                str(tiny_model),
+                str(photos),
+                "-o",
+                str(tmp_path / "o"),
+                "--strength",
+                "1.5",
+            ]
+        )
     assert exc.value.code == 2
-    assert main(["fast-style", "apply", "--model", str(tiny_model), str(tmp_path / "missing.png"), "-o", str(tmp_path / "x.png")]) == 2
+    assert (
+        main(
+            [
+                "fast-style",
+                "apply",
+                "--model",
+                str(tiny_model),
+                str(tmp_path / "missing.png"),
+                "-o",
+                str(tmp_path / "x.png"),
+            ]
+        )
+        == 2
+    )
     capsys.readouterr()
     assert main(["fast-style", "apply", "--model", str(photos), str(photos), "-o", str(tmp_path / "o")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "is not a style network" in err[0]
     assert main(["fast-style", "train", "--style", str(tmp_path / "nope.png"), "--out", str(tmp_path / "r")]) == 2
-    assert main(["fast-style", "apply", "--model", str(tiny_model), str(photos), "-o", str(tmp_path / "o"), "--quiet"]) == 0
+    assert (
+        main(["fast-style", "apply", "--model", str(tiny_model), str(photos), "-o", str(tmp_path / "o"), "--quiet"])
+        == 0
+    )
     assert len(list((tmp_path / "o").glob("*.png"))) == 1
 
 
 def test_cli_train_apply_export_end_to_end(tmp_path, capsys):
     run = tmp_path / "run"
     photos = _photo_folder(tmp_path / "photos", n=2, size=40)
-    code = main(["fast-style", "train", "--style", "embers", "--data", str(photos), "--out", str(run), "--arch", "small", "--size", "32",
-                 "--steps", "2", "--batch-size", "1", "--backbone", "random", "--preview-every", "1", "--quiet"])
+    code = main(
+        [
+            "fast-style",
+            "train",
+            "--style",
+            "embers",
+            "--data",
+            str(photos),
+            "--out",
+            str(run),
+            "--arch",
+            "small",
+            "--size",
+            "32",
+            "--steps",
+            "2",
+            "--batch-size",
+            "1",
+            "--backbone",
+            "random",
+            "--preview-every",
+            "1",
+            "--quiet",
+        ]
+    )
     assert code == 0
     assert (run / "previews" / "step_000002.png").is_file()
-    assert main(["fast-style", "apply", "--model", str(run), str(photos / "photo0.png"), "-o", str(tmp_path / "one.png"), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "fast-style",
+                "apply",
+                "--model",
+                str(run),
+                str(photos / "photo0.png"),
+                "-o",
+                str(tmp_path / "one.png"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     meta = read_metadata(tmp_path / "one.png")
     assert meta["model"] == str(run)
     assert meta["encoder"]["name"] == "random"  # the encoder the network was trained with
@@ -242,7 +333,9 @@ def test_resume_with_more_steps_continues_exactly(tmp_path):
 
 
 @pytest.mark.parametrize("call", ["stylize", "stylize_tensor", "stylize_files"])
-@pytest.mark.parametrize("kwargs,named", [({"tile": 5}, "tile"), ({"tile": 1}, "tile"), ({"max_size": -5}, "max_size")])
+@pytest.mark.parametrize(
+    "kwargs,named", [({"tile": 5}, "tile"), ({"tile": 1}, "tile"), ({"max_size": -5}, "max_size")]
+)
 def test_library_refuses_what_the_command_line_refuses_in_its_own_words(tmp_path, call, kwargs, named):
     """tile=5 used to be accepted and took minutes; max_size=-5 was reported as max_side."""
     from artgen.errors import ArgumentError
@@ -255,8 +348,11 @@ def test_library_refuses_what_the_command_line_refuses_in_its_own_words(tmp_path
     x = torch.rand(1, 3, 40, 40)
     photo = tmp_path / "p.png"
     to_pil(x[0]).save(photo)
-    run = {"stylize": lambda: model.stylize(x[0], **kwargs), "stylize_tensor": lambda: model.stylize_tensor(x, **kwargs),
-           "stylize_files": lambda: model.stylize_files([photo], tmp_path / "out.png", progress=False, **kwargs)}[call]
+    run = {
+        "stylize": lambda: model.stylize(x[0], **kwargs),
+        "stylize_tensor": lambda: model.stylize_tensor(x, **kwargs),
+        "stylize_files": lambda: model.stylize_files([photo], tmp_path / "out.png", progress=False, **kwargs),
+    }[call]
     with pytest.raises(ArgumentError) as info:
         run()
     message = str(info.value)
@@ -275,6 +371,22 @@ def test_cli_shows_the_same_checks_with_its_flags(tmp_path, capsys):
     to_pil(torch.rand(3, 20, 20)).save(tmp_path / "p.png")
     for flag, value in (("--tile-size", "5"), ("--max-size", "-5")):
         capsys.readouterr()
-        assert main(["fast-style", "apply", "--model", str(model_dir), str(tmp_path / "p.png"), "-o", str(tmp_path / "o.png"), flag, value, "--quiet"]) == 2
+        assert (
+            main(
+                [
+                    "fast-style",
+                    "apply",
+                    "--model",
+                    str(model_dir),
+                    str(tmp_path / "p.png"),
+                    "-o",
+                    str(tmp_path / "o.png"),
+                    flag,
+                    value,
+                    "--quiet",
+                ]
+            )
+            == 2
+        )
         err = capsys.readouterr().err.strip()
         assert err.startswith(f"artgen: error: {flag} must be") and len(err.splitlines()) == 1

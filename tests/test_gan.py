@@ -26,7 +26,7 @@ def test_shapes_for_every_resolution_and_channel_count(size, channels):
     assert len(d.blocks) == cfg.num_blocks
     deep = Generator(GANConfig(size=size, channels=channels, g_convs=2, **TINY))
     assert deep(torch.randn(2, cfg.z_dim)).shape == (2, channels, size, size)
-    convs = lambda m: sum(isinstance(k, torch.nn.Conv2d) for k in m.modules())  # noqa: E731
+    convs = lambda m: sum(isinstance(k, torch.nn.Conv2d) for k in m.modules())
     assert convs(deep) == 2 * convs(g)  # two per doubling, the last one's second being the conv to pixels
 
 
@@ -163,8 +163,17 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, stop_at
         artgen.seed_everything(0)
         task = _task(num_classes=2, ada_target=0.3, diversity=1.0)
         labels = torch.tensor([0, 1, 0, 1, 1, 0])
-        trainer = Trainer(task, _sources(labels=labels), max_steps=7, device="cpu", progress=False, run_dir=run_dir,
-                          checkpoint_every=100, callbacks=callbacks, config={"head": "gan"})
+        trainer = Trainer(
+            task,
+            _sources(labels=labels),
+            max_steps=7,
+            device="cpu",
+            progress=False,
+            run_dir=run_dir,
+            checkpoint_every=100,
+            callbacks=callbacks,
+            config={"head": "gan"},
+        )
         trainer.fit(resume=resume)
         return task, trainer
 
@@ -173,7 +182,9 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, stop_at
         run(RunDir(tmp_path / "b"), callbacks=[stop_at(3)])
     resumed, trainer = run(RunDir(tmp_path / "b"), resume=True)
     assert trainer.step == 7
-    assert straight.ada.state_dict() == resumed.ada.state_dict() and straight.ada.state_dict()["steps"] == 3  # mid-interval sums resume too
+    assert (
+        straight.ada.state_dict() == resumed.ada.state_dict() and straight.ada.state_dict()["steps"] == 3
+    )  # mid-interval sums resume too
     a, b = _weights(straight), _weights(resumed)
     assert a.keys() == b.keys()
     for k in a:
@@ -197,7 +208,15 @@ def _folder(tmp_path, n=5, size=20, name="imgs"):
 
 def test_train_from_a_folder_then_init_from_with_freeze_d(tmp_path):
     folder = _folder(tmp_path)
-    common = dict(size=32, steps=2, batch_size=8, sample_every=1, device="cpu", progress=False, **{k: v for k, v in TINY.items() if k != "max_width"})
+    common = dict(
+        size=32,
+        steps=2,
+        batch_size=8,
+        sample_every=1,
+        device="cpu",
+        progress=False,
+        **{k: v for k, v in TINY.items() if k != "max_width"},
+    )
     first = train_gan(out=tmp_path / "first", data=folder, **common)
     assert (tmp_path / "first" / "samples" / "step_000002.png").is_file()
     assert (tmp_path / "first" / "curves.png").is_file()
@@ -218,7 +237,9 @@ def test_train_from_a_folder_then_init_from_with_freeze_d(tmp_path):
         train_gan(out=tmp_path / "bad2", data=folder, init_from=tmp_path / "first", channels=1, **common)
     with pytest.raises(UsageError, match="freeze_d 9: the discriminator has only"):
         train_gan(out=tmp_path / "bad3", data=folder, init_from=tmp_path / "first", freeze_d=9, **common)
-    with pytest.raises(UsageError, match="freeze_d is for fine-tuning.*needs init_from"):  # two random blocks frozen would help no one
+    with pytest.raises(
+        UsageError, match="freeze_d is for fine-tuning.*needs init_from"
+    ):  # two random blocks frozen would help no one
         train_gan(out=tmp_path / "bad4", data=folder, freeze_d=2, **common)
     assert not (tmp_path / "bad4").exists()
 
@@ -229,7 +250,9 @@ def test_a_generator_collapsed_to_flat_colours_is_reported_once(caplog):
     torch.manual_seed(0)
     gan = GAN(GANConfig(size=32, **TINY), device="cpu")
     g = torch.Generator().manual_seed(1)
-    images = ((torch.rand(20, 3, 1, 1, generator=g) * (torch.rand(20, 1, 32, 32, generator=g) > 0.5)) * 255).to(torch.uint8)  # shapes
+    images = ((torch.rand(20, 3, 1, 1, generator=g) * (torch.rand(20, 1, 32, 32, generator=g) > 0.5)) * 255).to(
+        torch.uint8
+    )  # shapes
     watch = _FlatSamplesWatch(gan, images, seed=0)
     with caplog.at_level("WARNING", logger="artgen.gan"):
         watch(None, FLAT_CHECK_EVERY)  # a fresh generator draws structure
@@ -242,7 +265,11 @@ def test_a_generator_collapsed_to_flat_colours_is_reported_once(caplog):
         assert not caplog.records
         watch(None, 2 * FLAT_CHECK_EVERY)
         watch(None, 3 * FLAT_CHECK_EVERY)  # still flat: no second warning
-    assert len(caplog.records) == 1 and "step 400: the samples are flat colour fields" in caplog.text and "--lr-g" in caplog.text
+    assert (
+        len(caplog.records) == 1
+        and "step 400: the samples are flat colour fields" in caplog.text
+        and "--lr-g" in caplog.text
+    )
     flat_images = torch.full((4, 3, 32, 32), 200, dtype=torch.uint8)
     caplog.clear()
     with caplog.at_level("WARNING", logger="artgen.gan"):
@@ -255,10 +282,22 @@ def test_batch_size_auto_is_small_on_the_cpu_and_large_on_a_gpu(tmp_path):
     from artgen.heads.gan import CPU_BATCH_SIZE, GPU_BATCH_SIZE, resolve_batch_size
 
     assert resolve_batch_size("auto", torch.device("cpu")) == CPU_BATCH_SIZE == 16
-    assert resolve_batch_size("auto", torch.device("cuda")) == resolve_batch_size("auto", torch.device("mps")) == GPU_BATCH_SIZE == 64
+    assert (
+        resolve_batch_size("auto", torch.device("cuda"))
+        == resolve_batch_size("auto", torch.device("mps"))
+        == GPU_BATCH_SIZE
+        == 64
+    )
     assert resolve_batch_size(8, torch.device("cuda")) == 8
     folder = _folder(tmp_path)
-    common = dict(size=32, steps=1, sample_every=1, device="cpu", progress=False, **{k: v for k, v in TINY.items() if k != "max_width"})
+    common = dict(
+        size=32,
+        steps=1,
+        sample_every=1,
+        device="cpu",
+        progress=False,
+        **{k: v for k, v in TINY.items() if k != "max_width"},
+    )
     gan = train_gan(out=tmp_path / "run", data=folder, **common)
     assert gan.train_config.batch_size == CPU_BATCH_SIZE
     assert RunDir(tmp_path / "run").load_config()["train"]["batch_size"] == CPU_BATCH_SIZE  # resume reads it back
@@ -273,7 +312,15 @@ def test_precision_auto_is_bf16_only_on_cpus_that_multiply_bfloat16(tmp_path, mo
 
     monkeypatch.setattr(D, "cpu_has_fast_bf16", lambda: fast_bf16)
     folder = _folder(tmp_path)
-    common = dict(size=32, steps=2, sample_every=None, checkpoint_every=None, device="cpu", progress=False, **{k: v for k, v in TINY.items() if k != "max_width"})
+    common = dict(
+        size=32,
+        steps=2,
+        sample_every=None,
+        checkpoint_every=None,
+        device="cpu",
+        progress=False,
+        **{k: v for k, v in TINY.items() if k != "max_width"},
+    )
     gan = train_gan(out=tmp_path / "run", data=folder, **common)
     assert RunDir(tmp_path / "run").load_config()["precision"] == ("bf16" if fast_bf16 else "fp32")
     images = gan.generate(4, seed=0)  # sampling is fp32 whatever the training precision
@@ -362,7 +409,10 @@ def _spread_and_orientation(gan, k, n=32):
 
     x = gan.generate(n, seed=100, class_=k)  # (n, 1, 32, 32) in [0, 1]
     spread = metrics.pixel_spread(x, torch.zeros(n, dtype=torch.int64))
-    rows, cols = x.mean(dim=3).std(dim=2).mean(), x.mean(dim=2).std(dim=2).mean()  # a horizontal bar varies down the rows
+    rows, cols = (
+        x.mean(dim=3).std(dim=2).mean(),
+        x.mean(dim=2).std(dim=2).mean(),
+    )  # a horizontal bar varies down the rows
     return spread, float(rows - cols)
 
 
@@ -374,8 +424,20 @@ def test_conditional_samples_vary_within_a_class_and_a_collapsed_generator_fails
     folder = _bars(tmp_path / "bars")
     gd = load_gan_data(data=folder, size=32, channels=1, labelled=True)
     real_spread = metrics.pixel_spread(gd.images.float() / 255, gd.labels)
-    gan = train_gan(data=folder, conditional=True, size=32, channels=1, steps=200, batch_size=16, g_width=16, d_width=16, z_dim=32,
-                    device="cpu", progress=False, seed=0)
+    gan = train_gan(
+        data=folder,
+        conditional=True,
+        size=32,
+        channels=1,
+        steps=200,
+        batch_size=16,
+        g_width=16,
+        d_width=16,
+        z_dim=32,
+        device="cpu",
+        progress=False,
+        seed=0,
+    )
     spread_h, orient_h = _spread_and_orientation(gan, "h")
     spread_v, orient_v = _spread_and_orientation(gan, "v")
     assert orient_h > 0 > orient_v  # the requested class

@@ -32,7 +32,9 @@ def early_kid(monkeypatch):
     monkeypatch.setattr(gan_training, "KID_SAMPLES", 6)
     from artgen import metrics
 
-    monkeypatch.setattr(metrics, "find_inception_weights", lambda: None)  # the fallback features: fast, and the same on every machine
+    monkeypatch.setattr(
+        metrics, "find_inception_weights", lambda: None
+    )  # the fallback features: fast, and the same on every machine
 
 
 def _weights(gan):
@@ -42,7 +44,9 @@ def _weights(gan):
 def test_kid_is_recorded_plotted_and_the_best_generator_kept(tmp_path, data):
     gan = train_gan(out=tmp_path / "run", data=data, steps=4, kid_every=2, **TINY)
     steps = [s for s, _ in gan.history.evals]
-    assert steps == [2, 4] and all(list(v) == ["kid (fallback features)"] for _, v in gan.history.evals)  # never called KID on other features
+    assert steps == [2, 4] and all(
+        list(v) == ["kid (fallback features)"] for _, v in gan.history.evals
+    )  # never called KID on other features
     best = json.loads((tmp_path / "run" / "best" / "config.json").read_text())["best"]
     kids = {s: v["kid (fallback features)"] for s, v in gan.history.evals}
     assert best["step"] == min(kids, key=kids.get) and best["kid"] == pytest.approx(min(kids.values()))
@@ -52,7 +56,25 @@ def test_kid_is_recorded_plotted_and_the_best_generator_kept(tmp_path, data):
     last = GAN.load(tmp_path / "run", device="cpu", which="last")
     assert all(torch.equal(v, _weights(last)[k]) for k, v in _weights(gan).items())
     grid = tmp_path / "g.png"
-    assert main(["gan", "sample", "--checkpoint", str(tmp_path / "run"), "--which", "best", "-n", "4", "-o", str(grid), "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "gan",
+                "sample",
+                "--checkpoint",
+                str(tmp_path / "run"),
+                "--which",
+                "best",
+                "-n",
+                "4",
+                "-o",
+                str(grid),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     assert Image.open(grid).size[0] > 32
 
 
@@ -62,7 +84,23 @@ def test_which_best_without_a_best_generator_names_the_way_out(tmp_path, data, c
     with pytest.raises(UsageError, match="keeps no best generator.*which=last"):
         GAN.load(tmp_path / "run", device="cpu", which="best")
     assert GAN.load(tmp_path / "run", device="cpu").generate(1).shape == (1, 3, 32, 32)  # auto falls back to the last
-    assert main(["gan", "sample", "--checkpoint", str(tmp_path / "run"), "--which", "best", "-o", str(tmp_path / "x.png"), "--device", "cpu"]) == 2
+    assert (
+        main(
+            [
+                "gan",
+                "sample",
+                "--checkpoint",
+                str(tmp_path / "run"),
+                "--which",
+                "best",
+                "-o",
+                str(tmp_path / "x.png"),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 2
+    )
     assert "--which last" in capsys.readouterr().err
 
 
@@ -79,16 +117,26 @@ def test_resume_keeps_the_kid_record_and_measuring_does_not_change_training(tmp_
     assert [v[kid] for _, v in resumed.history.evals] == pytest.approx([v[kid] for _, v in measured.history.evals])
 
 
-@pytest.mark.parametrize("latent_norm, skip_z, num_classes", [(True, True, 0), (True, True, 3), (True, False, 0), (False, False, 0)])
+@pytest.mark.parametrize(
+    "latent_norm, skip_z, num_classes", [(True, True, 0), (True, True, 3), (True, False, 0), (False, False, 0)]
+)
 def test_truncation_narrows_the_samples_of_every_generator(latent_norm, skip_z, num_classes):
     """The spread of the samples falls with the truncation threshold, latent normalisation or not."""
     from artgen.models.gan import GANConfig
 
     torch.manual_seed(0)
-    gan = GAN(GANConfig(size=32, g_width=8, d_width=8, z_dim=16, latent_norm=latent_norm, skip_z=skip_z, num_classes=num_classes), device="cpu")
+    gan = GAN(
+        GANConfig(
+            size=32, g_width=8, d_width=8, z_dim=16, latent_norm=latent_norm, skip_z=skip_z, num_classes=num_classes
+        ),
+        device="cpu",
+    )
     for mod in gan.generator_ema.modules():  # random weights with some spread, as a trained generator has
         if isinstance(mod, torch.nn.Linear):
             torch.nn.init.normal_(mod.weight, std=0.3)
-    spreads = [float(gan.generate(64, seed=1, class_=0 if num_classes else None, truncation=t).std(dim=0).mean()) for t in (None, 1.0, 0.5, 0.2, 0.05)]
+    spreads = [
+        float(gan.generate(64, seed=1, class_=0 if num_classes else None, truncation=t).std(dim=0).mean())
+        for t in (None, 1.0, 0.5, 0.2, 0.05)
+    ]
     assert all(a > b for a, b in zip(spreads, spreads[1:])), spreads
     assert spreads[-1] < 0.5 * spreads[0]

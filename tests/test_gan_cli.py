@@ -32,7 +32,10 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("gan")
     folder = _folder(root / "art", bad=True)
     run = root / "run"
-    assert main(["gan", "train", "--data", str(folder), "--out", str(run), "--steps", "3", "--sample-every", "2", *TINY]) == 0
+    assert (
+        main(["gan", "train", "--data", str(folder), "--out", str(run), "--steps", "3", "--sample-every", "2", *TINY])
+        == 0
+    )
     return root, folder, run
 
 
@@ -40,16 +43,31 @@ def test_train_writes_run_files_and_skips_bad_images(trained, capsys):
     root, folder, run = trained
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["head"] == "gan" and cfg["model"]["size"] == 32 and cfg["train"]["images"] == 6
-    for name in ("model.safetensors", "training_state.pt", "curves.png", "samples/step_000002.png", "samples/step_000003.png"):
+    for name in (
+        "model.safetensors",
+        "training_state.pt",
+        "curves.png",
+        "samples/step_000002.png",
+        "samples/step_000003.png",
+    ):
         assert (run / name).is_file(), name
     assert read_metadata(run / "samples/step_000002.png")["seed"] == 0
     assert (cfg["train"]["lr_g"], cfg["train"]["lr_d"]) == (5e-4, 1e-3)  # the two time-scale defaults
 
 
-@pytest.mark.parametrize("flags, rates", [(["--lr", "3e-4"], (3e-4, 3e-4)), (["--lr-d", "2e-3"], (5e-4, 2e-3)), (["--lr-g", "1e-4", "--lr-d", "4e-4"], (1e-4, 4e-4))])
+@pytest.mark.parametrize(
+    "flags, rates",
+    [
+        (["--lr", "3e-4"], (3e-4, 3e-4)),
+        (["--lr-d", "2e-3"], (5e-4, 2e-3)),
+        (["--lr-g", "1e-4", "--lr-d", "4e-4"], (1e-4, 4e-4)),
+    ],
+)
 def test_learning_rate_flags_reach_the_run(trained, tmp_path, flags, rates):
     root, folder, run = trained
-    assert main(["gan", "train", "--data", str(folder), "--out", str(tmp_path / "r"), "--steps", "1", *flags, *TINY]) == 0
+    assert (
+        main(["gan", "train", "--data", str(folder), "--out", str(tmp_path / "r"), "--steps", "1", *flags, *TINY]) == 0
+    )
     cfg = json.loads((tmp_path / "r" / "config.json").read_text())["train"]
     assert (cfg["lr_g"], cfg["lr_d"]) == rates
 
@@ -61,30 +79,118 @@ def test_resume_extends_and_fine_tune(trained, tmp_path):
     assert state["step"] == 4
     other = _folder(tmp_path / "mine", n=3)
     tuned = tmp_path / "tuned"
-    assert main(["gan", "train", "--data", str(other), "--out", str(tuned), "--init-from", str(run), "--freeze-d", "1", "--steps", "1", *TINY]) == 0
+    assert (
+        main(
+            [
+                "gan",
+                "train",
+                "--data",
+                str(other),
+                "--out",
+                str(tuned),
+                "--init-from",
+                str(run),
+                "--freeze-d",
+                "1",
+                "--steps",
+                "1",
+                *TINY,
+            ]
+        )
+        == 0
+    )
     # a run already there is not overwritten by accident
     assert main(["gan", "train", "--data", str(other), "--out", str(tuned), "--steps", "1", *TINY]) == 2
     # mismatched resolution: a clear usage error
-    assert main(["gan", "train", "--data", str(other), "--out", str(tmp_path / "x"), "--init-from", str(run), "--steps", "1", "--size", "64", "--quiet", "--device", "cpu"]) == 2
+    assert (
+        main(
+            [
+                "gan",
+                "train",
+                "--data",
+                str(other),
+                "--out",
+                str(tmp_path / "x"),
+                "--init-from",
+                str(run),
+                "--steps",
+                "1",
+                "--size",
+                "64",
+                "--quiet",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 2
+    )
 
 
 def test_sample_grid_separate_and_interpolate(trained, tmp_path):
     _, _, run = trained
     grid, sep = tmp_path / "grid.png", tmp_path / "single"
-    assert main(["gan", "sample", "--checkpoint", str(run), "-n", "4", "--seed", "7", "-o", str(grid), "--separate", str(sep), "--truncation", "0.7", "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "gan",
+                "sample",
+                "--checkpoint",
+                str(run),
+                "-n",
+                "4",
+                "--seed",
+                "7",
+                "-o",
+                str(grid),
+                "--separate",
+                str(sep),
+                "--truncation",
+                "0.7",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     files = sorted(sep.glob("*.png"))
     assert len(files) == 4 and read_metadata(files[1])["seed"] == 8
     assert Image.open(grid).size[0] > 32
     # the same seed gives the same picture, alone or in a batch
     again = tmp_path / "again"
-    assert main(["gan", "sample", "--checkpoint", str(run), "-n", "1", "--seed", "8", "-o", str(tmp_path / "g2.png"), "--separate", str(again), "--truncation", "0.7", "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "gan",
+                "sample",
+                "--checkpoint",
+                str(run),
+                "-n",
+                "1",
+                "--seed",
+                "8",
+                "-o",
+                str(tmp_path / "g2.png"),
+                "--separate",
+                str(again),
+                "--truncation",
+                "0.7",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     a = torch.from_numpy(np.asarray(Image.open(files[1]), dtype=np.float32))
     b = torch.from_numpy(np.asarray(Image.open(next(again.glob("*.png"))), dtype=np.float32))
     assert (a - b).abs().max() <= 1
-    assert main(["gan", "sample", "--checkpoint", str(run), "-n", "4", "-o", str(grid), "--device", "cpu"]) == 2  # no silent overwrite
+    assert (
+        main(["gan", "sample", "--checkpoint", str(run), "-n", "4", "-o", str(grid), "--device", "cpu"]) == 2
+    )  # no silent overwrite
 
     gif = tmp_path / "walk.gif"
-    assert main(["gan", "interpolate", "--checkpoint", str(run), "-o", str(gif), "--frames", "9", "--device", "cpu"]) == 0
+    assert (
+        main(["gan", "interpolate", "--checkpoint", str(run), "-o", str(gif), "--frames", "9", "--device", "cpu"]) == 0
+    )
     with Image.open(gif) as im:
         assert im.format == "GIF" and im.n_frames == 9
 
@@ -100,12 +206,26 @@ def test_eval_labels_the_fallback_and_reports_diversity_and_memorisation(trained
     assert result["features"] == "random-cnn" and result["subset_size"] == 6
     assert "fid" not in result and "kid" not in result and result["fallback_kd"] == result["fallback_kd"]
     assert "precision" not in result and "recall" not in result and result["memorisation_ratio"] > 0
-    assert "at least 50 real" in result["diversity_note"]  # 6 real images: each 3-NN ball spans the set, precision/recall would mean nothing
-    assert 0 <= result["colour_spread"] <= 0.87 and result["real_colour_spread"] > 0  # RGB images: the palette's spread too
+    assert (
+        "at least 50 real" in result["diversity_note"]
+    )  # 6 real images: each 3-NN ball spans the set, precision/recall would mean nothing
+    assert (
+        0 <= result["colour_spread"] <= 0.87 and result["real_colour_spread"] > 0
+    )  # RGB images: the palette's spread too
     assert Image.open(run / "nearest.png").size[0] > 4 * 32
-    assert main(["gan", "eval", "--checkpoint", str(run), "--num-samples", "8", "--features", "random", "--device", "cpu"]) == 0
+    assert (
+        main(
+            ["gan", "eval", "--checkpoint", str(run), "--num-samples", "8", "--features", "random", "--device", "cpu"]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
-    assert "fallback distances" in text and "FID" not in text.replace("NOT FID/KID", "") and "diversity: not measured" in text and "colour spread" in text
+    assert (
+        "fallback distances" in text
+        and "FID" not in text.replace("NOT FID/KID", "")
+        and "diversity: not measured" in text
+        and "colour spread" in text
+    )
 
 
 def test_bad_data_folders_give_the_foundation_messages(tmp_path, capsys):
@@ -138,15 +258,87 @@ def test_conditional_training_on_shapes_and_classifier_agreement(tmp_path, capsy
     import artgen
 
     run = tmp_path / "cond"
-    assert main(["gan", "train", "--dataset", "shapes", "--conditional", "--limit", "40", "--out", str(run), "--steps", "1", *TINY]) == 0
+    assert (
+        main(
+            [
+                "gan",
+                "train",
+                "--dataset",
+                "shapes",
+                "--conditional",
+                "--limit",
+                "40",
+                "--out",
+                str(run),
+                "--steps",
+                "1",
+                *TINY,
+            ]
+        )
+        == 0
+    )
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["model"]["num_classes"] == 10 and cfg["model"]["channels"] == 1
     clf = artgen.Classifier(in_channels=1, image_size=28, num_classes=10, device="cpu")
     clf.save(tmp_path / "clf")
-    assert main(["gan", "eval", "--checkpoint", str(run), "--classifier", str(tmp_path / "clf"), "--num-samples", "20", "--max-real", "20", "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "gan",
+                "eval",
+                "--checkpoint",
+                str(run),
+                "--classifier",
+                str(tmp_path / "clf"),
+                "--num-samples",
+                "20",
+                "--max-real",
+                "20",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     assert "recognises the requested class" in capsys.readouterr().out
-    assert main(["gan", "sample", "--checkpoint", str(run), "-n", "2", "--class", "ring", "-o", str(tmp_path / "r.png"), "--device", "cpu"]) == 0
-    assert main(["gan", "sample", "--checkpoint", str(run), "-n", "2", "--class", "12", "-o", str(tmp_path / "r2.png"), "--device", "cpu"]) == 2
+    assert (
+        main(
+            [
+                "gan",
+                "sample",
+                "--checkpoint",
+                str(run),
+                "-n",
+                "2",
+                "--class",
+                "ring",
+                "-o",
+                str(tmp_path / "r.png"),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "gan",
+                "sample",
+                "--checkpoint",
+                str(run),
+                "-n",
+                "2",
+                "--class",
+                "12",
+                "-o",
+                str(tmp_path / "r2.png"),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 2
+    )
 
 
 def _sprites(path, n=6):
@@ -168,7 +360,26 @@ def test_rgba_training_keeps_transparency_and_adaptive_augmentation_resumes(tmp_
     gd = load_gan_data(data=folder, size=32, channels=4)
     assert gd.images.shape == (6, 4, 32, 32) and int(gd.images[:, 3].min()) == 0 and int(gd.images[:, 3].max()) == 255
     run = tmp_path / "run"
-    assert main(["gan", "train", "--data", str(folder), "--channels", "4", "--out", str(run), "--steps", "8", "--checkpoint-every", "4", *TINY]) == 0
+    assert (
+        main(
+            [
+                "gan",
+                "train",
+                "--data",
+                str(folder),
+                "--channels",
+                "4",
+                "--out",
+                str(run),
+                "--steps",
+                "8",
+                "--checkpoint-every",
+                "4",
+                *TINY,
+            ]
+        )
+        == 0
+    )
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["model"]["channels"] == 4 and cfg["train"]["ada_target"] == 0.6 and cfg["train"]["augment"]
     state = torch.load(run / "training_state.pt", weights_only=True)
@@ -178,5 +389,25 @@ def test_rgba_training_keeps_transparency_and_adaptive_augmentation_resumes(tmp_
     resumed = torch.load(run / "training_state.pt", weights_only=True)["task"]["ada"]
     assert resumed["p"] != p or resumed["r_t"] != state["task"]["ada"]["r_t"]
     sep, grid = tmp_path / "one", tmp_path / "grid.png"
-    assert main(["gan", "sample", "--checkpoint", str(run), "-n", "2", "-o", str(grid), "--separate", str(sep), "--device", "cpu"]) == 0
-    assert Image.open(next(sep.glob("*.png"))).mode == "RGBA" and Image.open(grid).mode == "RGB"  # the grid shows alpha on a checkerboard
+    assert (
+        main(
+            [
+                "gan",
+                "sample",
+                "--checkpoint",
+                str(run),
+                "-n",
+                "2",
+                "-o",
+                str(grid),
+                "--separate",
+                str(sep),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
+    assert (
+        Image.open(next(sep.glob("*.png"))).mode == "RGBA" and Image.open(grid).mode == "RGB"
+    )  # the grid shows alpha on a checkerboard

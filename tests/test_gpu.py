@@ -52,8 +52,21 @@ def test_stylize_defaults_to_bf16_channels_last_on_cuda():
     enc = build_random_encoder(layers)
     content, style = torch.rand(3, 64, 64), torch.rand(3, 64, 64)
     before = torch.backends.cudnn.benchmark
-    out, settings = S.stylize_tensor(content, style, S.StyleConfig(size=64, steps=5, levels=1, backbone="random", device="cuda", progress=False,
-                                                                    style_layers=layers, content_layers=("relu3_1",)), encoder=enc)
+    out, settings = S.stylize_tensor(
+        content,
+        style,
+        S.StyleConfig(
+            size=64,
+            steps=5,
+            levels=1,
+            backbone="random",
+            device="cuda",
+            progress=False,
+            style_layers=layers,
+            content_layers=("relu3_1",),
+        ),
+        encoder=enc,
+    )
     assert torch.backends.cudnn.benchmark == before  # the library does not change the process-wide setting
     assert settings["precision"] == ("bf16" if torch.cuda.is_bf16_supported() else "fp32")
     assert out.dtype == torch.float32 and torch.isfinite(out).all()

@@ -218,10 +218,18 @@ def test_load_tensor_sizes(tmp_path):
 def test_resize_crop():
     img = Image.new("RGB", (60, 30))
     assert images.resize_crop(img, 16).size == (16, 16)
-    a = images.resize_crop(Image.fromarray(np.arange(60 * 30, dtype=np.uint8).reshape(30, 60) % 251), 10,
-                           crop="random", generator=torch.Generator().manual_seed(1))
-    b = images.resize_crop(Image.fromarray(np.arange(60 * 30, dtype=np.uint8).reshape(30, 60) % 251), 10,
-                           crop="random", generator=torch.Generator().manual_seed(1))
+    a = images.resize_crop(
+        Image.fromarray(np.arange(60 * 30, dtype=np.uint8).reshape(30, 60) % 251),
+        10,
+        crop="random",
+        generator=torch.Generator().manual_seed(1),
+    )
+    b = images.resize_crop(
+        Image.fromarray(np.arange(60 * 30, dtype=np.uint8).reshape(30, 60) % 251),
+        10,
+        crop="random",
+        generator=torch.Generator().manual_seed(1),
+    )
     assert a.size == (10, 10) and a.tobytes() == b.tobytes()
     with pytest.raises(UsageError):
         images.resize_crop(img, 16, crop="corner")
@@ -353,10 +361,13 @@ def test_resize_spectral_is_exact_for_band_limited_pictures_and_leaves_no_ripple
     from artgen.images import resize_spectral
 
     h, w = 40, 30
+
     def wave(y, x):  # periodic over (h, w) and band-limited
         return 0.5 + 0.2 * torch.sin(2 * torch.pi * 3 * y / h + 0.3) + 0.1 * torch.cos(2 * torch.pi * 4 * x / w)
+
     def grid(n_h, n_w):  # pixel centres of an (n_h, n_w) picture, in input pixels
         return torch.meshgrid((torch.arange(n_h) + 0.5) * h / n_h, (torch.arange(n_w) + 0.5) * w / n_w, indexing="ij")
+
     x = wave(*grid(h, w))[None, None]
     for hw in [(80, 60), (67, 45), (24, 18)]:
         assert torch.allclose(resize_spectral(x, hw, periodic=True)[0, 0], wave(*grid(*hw)), atol=1e-5)

@@ -30,7 +30,11 @@ def _imported_artgen_modules(path: Path):
         if isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package[: len(package) - (node.level - 1)]
-                targets = [".".join(base + [node.module])] if node.module else [".".join(base + [a.name]) for a in node.names]
+                targets = (
+                    [".".join(base + [node.module])]
+                    if node.module
+                    else [".".join(base + [a.name]) for a in node.names]
+                )
             else:
                 targets = [node.module] if node.module and node.module.startswith("artgen") else []
             for target in targets:
@@ -62,7 +66,11 @@ def test_no_module_imports_another_modules_private_names():
     for path in MODULES:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("artgen")):
-                found += [f"{path.relative_to(PACKAGE)}:{node.lineno} {a.name}" for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+                found += [
+                    f"{path.relative_to(PACKAGE)}:{node.lineno} {a.name}"
+                    for a in node.names
+                    if a.name.startswith("_") and not a.name.startswith("__")
+                ]
     assert not found, found
 
 
@@ -73,8 +81,12 @@ def test_modules_stay_small(path):
 
 def test_only_public_pytorch_apis_and_no_ctypes():
     pattern = re.compile(r"\btorch\._[a-z]|torch\.ops\.aten|\._C\.|\bctypes\b|_global_optimizer|_init_group")
-    hits = [f"{p.relative_to(PACKAGE)}:{i}" for p in MODULES for i, line in enumerate(p.read_text().splitlines(), 1)
-            if pattern.search(line.split("#", 1)[0])]
+    hits = [
+        f"{p.relative_to(PACKAGE)}:{i}"
+        for p in MODULES
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if pattern.search(line.split("#", 1)[0])
+    ]
     assert not hits, hits
 
 
@@ -83,7 +95,9 @@ def test_every_public_definition_has_a_docstring():
 
     def visit(node, prefix, where):
         for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and not child.name.startswith("_"):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and not child.name.startswith(
+                "_"
+            ):
                 if ast.get_docstring(child) is None:
                     missing.append(f"{where}: {prefix}{child.name}")
                 if isinstance(child, ast.ClassDef):

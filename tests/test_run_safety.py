@@ -8,7 +8,6 @@ image formats, class mapping, empty splits, preprocessing, fine-tuning, Keras de
 import json
 import logging
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -73,11 +72,67 @@ def _same_files(folder: Path) -> dict[str, bytes]:
 def test_overwrite_with_bad_input_keeps_the_old_run(classifier_run, gan_run, tmp_path):
     """Every kind of bad input after --overwrite: the old run's files are byte-for-byte intact."""
     cls_before, gan_before = _same_files(classifier_run), _same_files(gan_run)
-    assert main(["classify", "train", "--out", str(classifier_run), "--overwrite", "--dataset", "folder", "--data", str(tmp_path / "missing"), *CPU]) == 2
-    assert main(["classify", "train", "--out", str(classifier_run), "--overwrite", "--precision", "fp16", *QUICK_CLS]) == 2
-    assert main(["gan", "train", "--out", str(gan_run), "--overwrite", "--data", str(tmp_path / "missing"), *GAN_TINY]) == 2
-    assert main(["gan", "train", "--out", str(gan_run), "--overwrite", "--dataset", "shapes", "--precision", "fp16", *GAN_TINY]) == 2
-    assert main(["fast-style", "train", "--style", "swirls", "--out", str(classifier_run), "--overwrite", "--precision", "fp16", "--steps", "1", *CPU]) == 2
+    assert (
+        main(
+            [
+                "classify",
+                "train",
+                "--out",
+                str(classifier_run),
+                "--overwrite",
+                "--dataset",
+                "folder",
+                "--data",
+                str(tmp_path / "missing"),
+                *CPU,
+            ]
+        )
+        == 2
+    )
+    assert (
+        main(["classify", "train", "--out", str(classifier_run), "--overwrite", "--precision", "fp16", *QUICK_CLS])
+        == 2
+    )
+    assert (
+        main(["gan", "train", "--out", str(gan_run), "--overwrite", "--data", str(tmp_path / "missing"), *GAN_TINY])
+        == 2
+    )
+    assert (
+        main(
+            [
+                "gan",
+                "train",
+                "--out",
+                str(gan_run),
+                "--overwrite",
+                "--dataset",
+                "shapes",
+                "--precision",
+                "fp16",
+                *GAN_TINY,
+            ]
+        )
+        == 2
+    )
+    assert (
+        main(
+            [
+                "fast-style",
+                "train",
+                "--style",
+                "swirls",
+                "--out",
+                str(classifier_run),
+                "--overwrite",
+                "--precision",
+                "fp16",
+                "--steps",
+                "1",
+                *CPU,
+            ]
+        )
+        == 2
+    )
     assert _same_files(classifier_run) == cls_before
     assert _same_files(gan_run) == gan_before
 
@@ -95,8 +150,14 @@ def test_overwritten_run_keeps_no_old_sample_grids(tmp_path):
 
 def _keepsakes(run: Path) -> dict[str, bytes]:
     """Files a user keeps in a run folder: a note, a favourite picture, a data folder, an empty folder, a hidden file."""
-    files = {"notes.txt": b"lr 5e-4 looked best", "best/favourite.png": b"\x89PNG kept", "data/cat/0.png": b"mine",
-             "samples/my_pick.png": b"picked", "samples/step_000002 copy.png": b"a copy", ".notes.abcdefgh.json": b"{}"}
+    files = {
+        "notes.txt": b"lr 5e-4 looked best",
+        "best/favourite.png": b"\x89PNG kept",
+        "data/cat/0.png": b"mine",
+        "samples/my_pick.png": b"picked",
+        "samples/step_000002 copy.png": b"a copy",
+        ".notes.abcdefgh.json": b"{}",
+    }
     for name, data in files.items():
         (run / name).parent.mkdir(parents=True, exist_ok=True)
         (run / name).write_bytes(data)
@@ -110,7 +171,19 @@ def test_overwrite_replaces_only_artgens_files_in_every_head(tmp_path):
     runs = {
         "gan": ["gan", "train", "--data", str(data), *GAN_TINY],
         "classify": ["classify", "train", *QUICK_CLS],
-        "fast-style": ["fast-style", "train", "--style", "swirls", "--steps", "1", "--size", "32", "--preview-every", "1", *CPU],
+        "fast-style": [
+            "fast-style",
+            "train",
+            "--style",
+            "swirls",
+            "--steps",
+            "1",
+            "--size",
+            "32",
+            "--preview-every",
+            "1",
+            *CPU,
+        ],
     }
     for head, args in runs.items():
         run = tmp_path / f"run-{head}"
@@ -148,8 +221,14 @@ def test_temp_files_of_the_user_are_not_cleaned_up(tmp_path):
 def test_a_second_training_into_the_same_folder_is_refused_naming_the_process(tmp_path):
     run = tmp_path / "run"
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"from artgen.checkpoint import RunDir; RunDir({str(run)!r}).prepare(); print('locked', flush=True); import time; time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(REPO)),
+        [
+            sys.executable,
+            "-c",
+            f"from artgen.checkpoint import RunDir; RunDir({str(run)!r}).prepare(); print('locked', flush=True); import time; time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
     )
     try:
         assert holder.stdout.readline().strip() == "locked"
@@ -168,7 +247,24 @@ def test_gan_sample_checks_every_output_before_writing_any(gan_run, tmp_path):
     separate.mkdir()
     (separate / "000002.png").write_bytes(b"mine")
     grid = tmp_path / "grid.png"
-    assert main(["gan", "sample", "--checkpoint", str(gan_run), "-n", "4", "-o", str(grid), "--separate", str(separate), *CPU]) == 2
+    assert (
+        main(
+            [
+                "gan",
+                "sample",
+                "--checkpoint",
+                str(gan_run),
+                "-n",
+                "4",
+                "-o",
+                str(grid),
+                "--separate",
+                str(separate),
+                *CPU,
+            ]
+        )
+        == 2
+    )
     assert sorted(p.name for p in separate.iterdir()) == ["000002.png"] and not grid.exists()
     assert (separate / "000002.png").read_bytes() == b"mine"
 
@@ -179,7 +275,19 @@ def test_predict_reports_every_file_and_names_the_bad_ones(classifier_run, tmp_p
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"not a picture")
     missing = tmp_path / "missing.png"
-    code = main(["classify", "predict", "--checkpoint", str(classifier_run), str(broken), str(good), str(missing), "--device", "cpu"])
+    code = main(
+        [
+            "classify",
+            "predict",
+            "--checkpoint",
+            str(classifier_run),
+            str(broken),
+            str(good),
+            str(missing),
+            "--device",
+            "cpu",
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 1
     assert f"{good}: " in out and str(broken) not in out
@@ -211,7 +319,9 @@ def test_gan_run_with_relative_data_resumes_from_elsewhere_and_accepts_moved_dat
     monkeypatch.chdir(tmp_path)
     assert main(["gan", "train", "--out", "work/run", "--resume", *GAN_TINY, "--steps", "3"]) == 0
     (work / "art").rename(tmp_path / "moved")
-    assert main(["gan", "train", "--out", "work/run", "--resume", *GAN_TINY, "--steps", "4"]) == 2  # names the missing folder
+    assert (
+        main(["gan", "train", "--out", "work/run", "--resume", *GAN_TINY, "--steps", "4"]) == 2
+    )  # names the missing folder
     assert main(["gan", "train", "--out", "work/run", "--resume", "--data", "moved", *GAN_TINY, "--steps", "4"]) == 0
     assert json.loads((work / "run" / "config.json").read_text())["train"]["data"] == str(tmp_path / "moved")
     assert torch.load(work / "run" / "training_state.pt", weights_only=True)["step"] == 4
@@ -230,7 +340,9 @@ def test_fast_style_resume_accepts_moved_photos_and_names_a_missing_folder(tmp_p
     work = tmp_path / "work"
     _art_folder(work / "photos")
     monkeypatch.chdir(work)
-    tiny = dict(arch="small", size=32, batch_size=2, backbone="random", preview_every=None, checkpoint_every=1, steps=3)
+    tiny = dict(
+        arch="small", size=32, batch_size=2, backbone="random", preview_every=None, checkpoint_every=1, steps=3
+    )
     with pytest.raises(TrainingInterrupted):
         train_fast_style("swirls", "photos", "run", progress=False, callbacks=[Stop()], device="cpu", **tiny)
     assert json.loads((work / "run" / "config.json").read_text())["train"]["data"] == str(work / "photos")
@@ -248,10 +360,35 @@ def test_fast_style_resume_accepts_moved_photos_and_names_a_missing_folder(tmp_p
 def test_fast_style_resume_messages_name_the_data_flag(tmp_path, capsys):
     from artgen.heads.fast_style import train_fast_style
 
-    train_fast_style("swirls", None, tmp_path / "run", progress=False, device="cpu", steps=1, arch="small", size=32, batch_size=2,
-                     backbone="random", preview_every=None)
+    train_fast_style(
+        "swirls",
+        None,
+        tmp_path / "run",
+        progress=False,
+        device="cpu",
+        steps=1,
+        arch="small",
+        size=32,
+        batch_size=2,
+        backbone="random",
+        preview_every=None,
+    )
     _art_folder(tmp_path / "photos")
-    assert main(["fast-style", "train", "--out", str(tmp_path / "run"), "--resume", "--data", str(tmp_path / "photos"), *CPU]) == 2
+    assert (
+        main(
+            [
+                "fast-style",
+                "train",
+                "--out",
+                str(tmp_path / "run"),
+                "--resume",
+                "--data",
+                str(tmp_path / "photos"),
+                *CPU,
+            ]
+        )
+        == 2
+    )
     assert "--data cannot be given on resume: this run was trained on the built-in pictures" in capsys.readouterr().err
 
 
@@ -269,7 +406,10 @@ def test_damaged_weights_are_refused_naming_file_and_tensor(classifier_run, tmp_
     tensors = load_file(str(run / "model.safetensors"))
     w = tensors["model.hidden.weight"]
     tensors["model.hidden.weight"] = {
-        "int": w.to(torch.int32), "complex": w.to(torch.complex64), "nan": w.clone().index_fill_(0, torch.tensor([0]), float("nan")), "inf": w.clone().fill_(float("inf")),
+        "int": w.to(torch.int32),
+        "complex": w.to(torch.complex64),
+        "nan": w.clone().index_fill_(0, torch.tensor([0]), float("nan")),
+        "inf": w.clone().fill_(float("inf")),
     }[damage]
     save_file(tensors, str(run / "model.safetensors"))
     with pytest.raises(CheckpointError, match=r"model\.safetensors|classifier in") as info:
@@ -282,7 +422,10 @@ def test_damaged_weights_are_refused_naming_file_and_tensor(classifier_run, tmp_
     [
         (lambda raw: b"\xff\xfe" + raw, "not UTF-8"),
         (lambda raw: b"[1, 2]", "must hold a JSON object"),
-        (lambda raw: json.dumps({k: v for k, v in json.loads(raw).items() if k != "model"}).encode(), "no 'model' section"),
+        (
+            lambda raw: json.dumps({k: v for k, v in json.loads(raw).items() if k != "model"}).encode(),
+            "no 'model' section",
+        ),
         (lambda raw: _edit(raw, "hidden", "128"), "model.hidden: expected a whole number, got str"),
         (lambda raw: _edit(raw, "hidden", -5), "hidden must be a whole number from 1 to 65536"),
         (lambda raw: _edit(raw, "hidden", 10**12), "hidden must be a whole number from 1 to 65536"),
@@ -371,7 +514,22 @@ def test_bad_values_are_refused_before_any_work_naming_the_flag(tmp_path, capsys
 def test_interpolate_keyframes_and_eval_count_are_checked_in_each_words(gan_run, tmp_path, capsys):
     from artgen.heads.gan import evaluate_gan, load_gan
 
-    assert main(["gan", "interpolate", "--checkpoint", str(gan_run), "-o", str(tmp_path / "w.gif"), "--keyframes", "0", *CPU]) == 2
+    assert (
+        main(
+            [
+                "gan",
+                "interpolate",
+                "--checkpoint",
+                str(gan_run),
+                "-o",
+                str(tmp_path / "w.gif"),
+                "--keyframes",
+                "0",
+                *CPU,
+            ]
+        )
+        == 2
+    )
     assert "--keyframes must be at least 2" in capsys.readouterr().err
     gan = load_gan(gan_run, device="cpu")
     with pytest.raises(ArgumentError, match="^num_samples must be at least 2"):
@@ -412,14 +570,17 @@ def _strength(value):
     return check_strength(value)
 
 
-@pytest.mark.parametrize("call, words", [
-    (lambda: _style_options(tile=5), "tile must be 0 (never tile) or at least"),
-    (lambda: _style_options(style_scale=20), "style_scale must be between 0.05 and 8"),
-    (lambda: _texture_options(steps=0), "steps must be at least 1"),
-    (lambda: _fast_options(styles=["swirls"], style_size=4), "style_size must be at least 16"),
-    (lambda: _fast_options(styles=["swirls"], batch_size=0), "batch_size must be a positive integer"),
-    (lambda: _strength(2.0), "strength must be between 0.0 and 1.0"),
-])
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (lambda: _style_options(tile=5), "tile must be 0 (never tile) or at least"),
+        (lambda: _style_options(style_scale=20), "style_scale must be between 0.05 and 8"),
+        (lambda: _texture_options(steps=0), "steps must be at least 1"),
+        (lambda: _fast_options(styles=["swirls"], style_size=4), "style_size must be at least 16"),
+        (lambda: _fast_options(styles=["swirls"], batch_size=0), "batch_size must be a positive integer"),
+        (lambda: _strength(2.0), "strength must be between 0.0 and 1.0"),
+    ],
+)
 def test_style_heads_speak_argument_names_in_the_library(call, words):
     """Notebook users read the keyword's name, never a flag the library has not got."""
     with pytest.raises(ArgumentError) as info:
@@ -427,12 +588,25 @@ def test_style_heads_speak_argument_names_in_the_library(call, words):
     assert str(info.value).startswith(words) and "--" not in str(info.value) and "{arg" not in str(info.value)
 
 
-@pytest.mark.parametrize("module, cls, train, words", [
-    ("fast_style", "FastStyleConfig", {"styles": ["swirls"], "batch_size": 0}, "train: batch_size must be a positive integer, got 0"),
-    ("fast_style", "FastStyleConfig", {"styles": ["swirls"], "style_blend": [1.0, 2.0]}, "train: 2 style_blend weights for 1 style images"),
-    ("stylize", "StyleConfig", {"style_scale": 20.0}, "train: style_scale must be between 0.05 and 8, got 20.0"),
-    ("texture", "TextureConfig", {"height": 8}, "train: size 512x8: the height must be at least 32"),
-])
+@pytest.mark.parametrize(
+    "module, cls, train, words",
+    [
+        (
+            "fast_style",
+            "FastStyleConfig",
+            {"styles": ["swirls"], "batch_size": 0},
+            "train: batch_size must be a positive integer, got 0",
+        ),
+        (
+            "fast_style",
+            "FastStyleConfig",
+            {"styles": ["swirls"], "style_blend": [1.0, 2.0]},
+            "train: 2 style_blend weights for 1 style images",
+        ),
+        ("stylize", "StyleConfig", {"style_scale": 20.0}, "train: style_scale must be between 0.05 and 8, got 20.0"),
+        ("texture", "TextureConfig", {"height": 8}, "train: size 512x8: the height must be at least 32"),
+    ],
+)
 def test_stored_style_settings_out_of_range_name_the_file_and_field(tmp_path, module, cls, train, words):
     """Settings check themselves when built, so a run folder's values are checked on load too."""
     import dataclasses
@@ -450,13 +624,25 @@ def test_stored_style_settings_out_of_range_name_the_file_and_field(tmp_path, mo
     assert "train: " + str(info.value) == words
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["stylize", "{img}", "{img}", "-o", "{tmp}/o.png", "--tile-size", "5"], "--tile-size must be 0 (never tile)"),
-    (["stylize", "{img}", "{img}", "{img}", "-o", "{tmp}/o.png", "--style-weights", "1,2,3"], "--style-weights has 3 values for 2 style images"),
-    (["texture", "{img}", "-o", "{tmp}/o.png", "--steps", "0"], "--steps must be at least 1"),
-    (["fast-style", "train", "--style", "swirls", "--out", "{tmp}/r", "--batch-size", "0"], "--batch-size must be a positive integer"),
-    (["fast-style", "train", "--style", "swirls", "--style-blend", "1", "2", "--out", "{tmp}/r"], "2 --style-blend weights for 1 style images"),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["stylize", "{img}", "{img}", "-o", "{tmp}/o.png", "--tile-size", "5"], "--tile-size must be 0 (never tile)"),
+        (
+            ["stylize", "{img}", "{img}", "{img}", "-o", "{tmp}/o.png", "--style-weights", "1,2,3"],
+            "--style-weights has 3 values for 2 style images",
+        ),
+        (["texture", "{img}", "-o", "{tmp}/o.png", "--steps", "0"], "--steps must be at least 1"),
+        (
+            ["fast-style", "train", "--style", "swirls", "--out", "{tmp}/r", "--batch-size", "0"],
+            "--batch-size must be a positive integer",
+        ),
+        (
+            ["fast-style", "train", "--style", "swirls", "--style-blend", "1", "2", "--out", "{tmp}/r"],
+            "2 --style-blend weights for 1 style images",
+        ),
+    ],
+)
 def test_style_heads_name_flags_on_the_command_line(argv, words, tmp_path, capsys):
     from artgen.images import save_image
 
@@ -476,7 +662,9 @@ def test_disk_full_names_the_file_and_keeps_the_old_one(tmp_path, monkeypatch):
 
     def full(obj, f, *args, **kwargs):
         Path(f).write_bytes(b"half")
-        raise RuntimeError("[enforce fail at inline_container.cc:672] . PytorchStreamWriter failed writing file data/0: file write failed")
+        raise RuntimeError(
+            "[enforce fail at inline_container.cc:672] . PytorchStreamWriter failed writing file data/0: file write failed"
+        )
 
     monkeypatch.setattr(torch, "save", full)
     monkeypatch.setattr(shutil, "disk_usage", lambda p: namedtuple("U", "total used free")(100, 100, 0))
@@ -490,7 +678,9 @@ def test_disk_full_names_the_file_and_keeps_the_old_one(tmp_path, monkeypatch):
     from safetensors import SafetensorError
 
     def full_safetensors(tensors, filename, metadata=None):
-        raise SafetensorError('Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: "No space left on device" })')
+        raise SafetensorError(
+            'Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: "No space left on device" })'
+        )
 
     monkeypatch.setattr(safetensors.torch, "save_file", full_safetensors)
     with pytest.raises(ArtgenError, match=r"the disk is full: could not write '.*model\.safetensors'"):
@@ -514,7 +704,13 @@ def test_sigterm_during_start_up_says_interrupted_like_ctrl_c(tmp_path):
         "from artgen.cli import main\n"
         f"raise SystemExit(main(['classify', 'train', '--out', {str(tmp_path / 'r')!r}]))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(REPO)), timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+        timeout=60,
+    )
     assert done.returncode == 130 and "artgen: interrupted (SIGTERM)" in done.stderr
 
 
@@ -559,7 +755,32 @@ def test_folder_test_accuracy_end_to_end(tmp_path, capsys):
     _colour_folder(tmp_path / "d" / "train", colours, n=6)
     _colour_folder(tmp_path / "d" / "test", {"green": colours["green"], "red": colours["red"]}, n=2)
     run = tmp_path / "run"
-    assert main(["classify", "train", "--dataset", "folder", "--data", str(tmp_path / "d"), "--size", "8", "--channels", "3", "--epochs", "30", "--batch-size", "6", "--lr", "0.01", "--out", str(run), *CPU]) == 0
+    assert (
+        main(
+            [
+                "classify",
+                "train",
+                "--dataset",
+                "folder",
+                "--data",
+                str(tmp_path / "d"),
+                "--size",
+                "8",
+                "--channels",
+                "3",
+                "--epochs",
+                "30",
+                "--batch-size",
+                "6",
+                "--lr",
+                "0.01",
+                "--out",
+                str(run),
+                *CPU,
+            ]
+        )
+        == 0
+    )
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["history"]["accuracy"][-1] == 1.0
     assert metrics["test_accuracy"] == 1.0
@@ -568,7 +789,26 @@ def test_folder_test_accuracy_end_to_end(tmp_path, capsys):
 def test_one_picture_per_class_trains_without_a_test_split(tmp_path, capsys):
     _colour_folder(tmp_path / "d", {"a": (0, 0, 0), "b": (255, 255, 255)}, n=1)
     run = tmp_path / "run"
-    assert main(["classify", "train", "--dataset", "folder", "--data", str(tmp_path / "d"), "--size", "8", "--epochs", "2", "--out", str(run), *CPU]) == 0
+    assert (
+        main(
+            [
+                "classify",
+                "train",
+                "--dataset",
+                "folder",
+                "--data",
+                str(tmp_path / "d"),
+                "--size",
+                "8",
+                "--epochs",
+                "2",
+                "--out",
+                str(run),
+                *CPU,
+            ]
+        )
+        == 0
+    )
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["test_images"] == 0 and metrics["test_accuracy"] is None
     assert (run / "model.safetensors").is_file()
@@ -593,9 +833,34 @@ def test_predict_preprocesses_like_training_on_non_square_pictures(tmp_path, cap
     for i, path in enumerate(ds.files):
         assert torch.equal(square_image(path, size=8, channels=1), x[i])
     run = tmp_path / "run"
-    assert main(["classify", "train", "--dataset", "folder", "--data", str(root), "--size", "8", "--epochs", "40", "--batch-size", "4", "--lr", "0.01", "--out", str(run), *CPU]) == 0
+    assert (
+        main(
+            [
+                "classify",
+                "train",
+                "--dataset",
+                "folder",
+                "--data",
+                str(root),
+                "--size",
+                "8",
+                "--epochs",
+                "40",
+                "--batch-size",
+                "4",
+                "--lr",
+                "0.01",
+                "--out",
+                str(run),
+                *CPU,
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
-    assert main(["classify", "predict", "--checkpoint", str(run), *map(str, ds.files), "--json", "--device", "cpu"]) == 0
+    assert (
+        main(["classify", "predict", "--checkpoint", str(run), *map(str, ds.files), "--json", "--device", "cpu"]) == 0
+    )
     rows = json.loads(capsys.readouterr().out)
     assert [r["class"] for r in rows] == [p.parent.name for p in ds.files]
 
@@ -605,10 +870,52 @@ def test_init_from_a_classifier_with_other_classes_reinitialises_the_output(clas
     _colour_folder(tmp_path / "d", colours, n=4, size=(28, 28))
     run = tmp_path / "tuned"
     with caplog.at_level(logging.WARNING):
-        assert main(["classify", "train", "--dataset", "folder", "--data", str(tmp_path / "d"), "--hidden", "8", "--epochs", "1", "--init-from", str(classifier_run), "--out", str(run), *CPU]) == 0
+        assert (
+            main(
+                [
+                    "classify",
+                    "train",
+                    "--dataset",
+                    "folder",
+                    "--data",
+                    str(tmp_path / "d"),
+                    "--hidden",
+                    "8",
+                    "--epochs",
+                    "1",
+                    "--init-from",
+                    str(classifier_run),
+                    "--out",
+                    str(run),
+                    *CPU,
+                ]
+            )
+            == 0
+        )
     assert "knows 10 classes" in caplog.text and "starting the output layer afresh" in caplog.text
     assert load_file(str(run / "model.safetensors"))["model.output.weight"].shape == (2, 8)
-    assert main(["classify", "train", "--dataset", "folder", "--data", str(tmp_path / "d"), "--size", "16", "--hidden", "8", "--init-from", str(classifier_run), "--out", str(tmp_path / "x"), *CPU]) == 2
+    assert (
+        main(
+            [
+                "classify",
+                "train",
+                "--dataset",
+                "folder",
+                "--data",
+                str(tmp_path / "d"),
+                "--size",
+                "16",
+                "--hidden",
+                "8",
+                "--init-from",
+                str(classifier_run),
+                "--out",
+                str(tmp_path / "x"),
+                *CPU,
+            ]
+        )
+        == 2
+    )
 
 
 def test_init_from_keeps_the_hidden_layer_exactly(classifier_run):
@@ -652,5 +959,7 @@ def test_fast_path_equals_autograd_with_keras_defaults():
         finally:
             ClassifyTask.analytic_ok = original
         weights.append({k: v.clone() for k, v in clf.model.state_dict().items()})
-    for k in weights[0]:  # atol: summation order differs with the thread count (one weight of 100,352 moved 7e-6 on one thread)
+    for k in weights[
+        0
+    ]:  # atol: summation order differs with the thread count (one weight of 100,352 moved 7e-6 on one thread)
         torch.testing.assert_close(weights[0][k], weights[1][k], rtol=1e-5, atol=2e-5)

@@ -80,12 +80,42 @@ def test_each_head_joins_the_process_group_once(tmp_path, init_calls):
     from artgen.heads.fast_style import train_fast_style
     from artgen.heads.gan import train_gan
 
-    train_gan(out=tmp_path / "gan", dataset="shapes", limit=16, size=32, steps=1, batch_size=8, device="cpu", progress=False)
+    train_gan(
+        out=tmp_path / "gan", dataset="shapes", limit=16, size=32, steps=1, batch_size=8, device="cpu", progress=False
+    )
     assert len(init_calls) == 1
-    train_fast_style("swirls", None, tmp_path / "fs", steps=1, progress=False, device="cpu",
-                     arch="small", size=32, batch_size=2, backbone="random", preview_every=None, checkpoint_every=None)
+    train_fast_style(
+        "swirls",
+        None,
+        tmp_path / "fs",
+        steps=1,
+        progress=False,
+        device="cpu",
+        arch="small",
+        size=32,
+        batch_size=2,
+        backbone="random",
+        preview_every=None,
+        checkpoint_every=None,
+    )
     assert len(init_calls) == 2
-    assert main(["classify", "train", *_classes(tmp_path / "pics"), "--epochs", "1", "--out", str(tmp_path / "clf"), "--quiet", "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "classify",
+                "train",
+                *_classes(tmp_path / "pics"),
+                "--epochs",
+                "1",
+                "--out",
+                str(tmp_path / "clf"),
+                "--quiet",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     assert len(init_calls) == 3
 
 
@@ -102,14 +132,28 @@ def _classes(root):
 
 
 def _resume_warnings(caplog):
-    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "resuming with the saved" in r.getMessage()]
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING and "resuming with the saved" in r.getMessage()
+    ]
 
 
 def test_gan_resume_reports_a_different_precision_and_batch_size_and_keeps_the_saved_ones(tmp_path, caplog):
     from artgen.heads.gan import train_gan
 
     run = tmp_path / "run"
-    train_gan(out=run, dataset="shapes", limit=16, size=32, steps=1, batch_size=8, device="cpu", precision="fp32", progress=False)
+    train_gan(
+        out=run,
+        dataset="shapes",
+        limit=16,
+        size=32,
+        steps=1,
+        batch_size=8,
+        device="cpu",
+        precision="fp32",
+        progress=False,
+    )
     with caplog.at_level(logging.WARNING, logger="artgen"):
         gan = train_gan(out=run, resume=True, steps=2, batch_size=4, precision="bf16", device="cpu", progress=False)
     messages = _resume_warnings(caplog)
@@ -127,7 +171,9 @@ def test_cli_resume_reports_only_the_flags_typed(tmp_path, caplog):
     assert main(["classify", "train", "--batch-size", "16", *tiny]) == 0
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="artgen"):
-        assert main(["classify", "train", "--resume", *tiny]) == 0  # --batch-size left at its default (32): nothing to report
+        assert (
+            main(["classify", "train", "--resume", *tiny]) == 0
+        )  # --batch-size left at its default (32): nothing to report
     assert _resume_warnings(caplog) == []
     with caplog.at_level(logging.WARNING, logger="artgen"):
         assert main(["classify", "train", "--resume", "--batch-size", "8", "--seed", "5", *tiny]) == 0
@@ -149,10 +195,39 @@ def test_fast_style_cli_resume_reports_typed_options(tmp_path, caplog):
 
     run = tmp_path / "run"
     with pytest.raises(TrainingInterrupted):
-        train_fast_style("swirls", None, run, steps=2, progress=False, device="cpu", callbacks=[Stop()],
-                         arch="small", size=32, batch_size=2, backbone="random", preview_every=None, checkpoint_every=None)
+        train_fast_style(
+            "swirls",
+            None,
+            run,
+            steps=2,
+            progress=False,
+            device="cpu",
+            callbacks=[Stop()],
+            arch="small",
+            size=32,
+            batch_size=2,
+            backbone="random",
+            preview_every=None,
+            checkpoint_every=None,
+        )
     with caplog.at_level(logging.WARNING, logger="artgen"):
-        assert main(["fast-style", "train", "--out", str(run), "--resume", "--batch-size", "3", "--quiet", "--device", "cpu"]) == 0
+        assert (
+            main(
+                [
+                    "fast-style",
+                    "train",
+                    "--out",
+                    str(run),
+                    "--resume",
+                    "--batch-size",
+                    "3",
+                    "--quiet",
+                    "--device",
+                    "cpu",
+                ]
+            )
+            == 0
+        )
     messages = _resume_warnings(caplog)
     assert len(messages) == 1 and "batch_size=2" in messages[0] and "3" in messages[0], messages
     assert json.loads((run / "config.json").read_text())["train"]["batch_size"] == 2

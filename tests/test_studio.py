@@ -62,15 +62,27 @@ def served(tmp_path_factory):
     pics.mkdir(parents=True)
     for i in range(6):
         _picture(pics / f"{i}.png", 40, 40, i)
-    train_gan(out=work / "runs" / "tiny", data=pics, size=32, steps=1, batch_size=4, device="cpu", progress=False, **TINY)
-    studio = Studio(work, device="cpu", gan_settings=dict(TINY, size=32, batch_size=4, kid_every=1000, sample_every=1000, checkpoint_every=1000))
+    train_gan(
+        out=work / "runs" / "tiny", data=pics, size=32, steps=1, batch_size=4, device="cpu", progress=False, **TINY
+    )
+    studio = Studio(
+        work,
+        device="cpu",
+        gan_settings=dict(TINY, size=32, batch_size=4, kid_every=1000, sample_every=1000, checkpoint_every=1000),
+    )
     port = _free_port()
     app = launch(studio, port=port, block=False)
     files = root / "files"
     files.mkdir()
     try:
-        yield {"url": f"http://127.0.0.1:{port}/", "studio": studio, "work": work, "files": files,
-               "photo": _picture(files / "photo.png", 160, 120, 10), "style": _picture(files / "style.jpg", 96, 96, 11)}
+        yield {
+            "url": f"http://127.0.0.1:{port}/",
+            "studio": studio,
+            "work": work,
+            "files": files,
+            "photo": _picture(files / "photo.png", 160, 120, 10),
+            "style": _picture(files / "style.jpg", 96, 96, 11),
+        }
     finally:
         studio.jobs.cancel_all()
         app.close()
@@ -117,7 +129,10 @@ def _set_number(page, selector: str, value) -> None:
 
 
 def test_the_page_names_its_device_and_loads_nothing_from_outside(page):
-    assert "device" in page.locator("#artgen-header").inner_text() and "cpu" in page.locator("#artgen-header").inner_text()
+    assert (
+        "device" in page.locator("#artgen-header").inner_text()
+        and "cpu" in page.locator("#artgen-header").inner_text()
+    )
     assert page.outside == [], page.outside
 
 

@@ -14,20 +14,33 @@ from artgen.images import read_metadata, rgb_to_yiq
 from artgen.models.encoders import build_random_encoder
 
 # fp32: the same numbers on every CPU (the default, auto, is bf16 on CPUs with native bfloat16)
-FAST = dict(backbone="random", progress=False, style_layers=("relu1_1", "relu2_1", "relu3_1"), content_layers=("relu3_1",), levels=1, precision="fp32")
+FAST = dict(
+    backbone="random",
+    progress=False,
+    style_layers=("relu1_1", "relu2_1", "relu3_1"),
+    content_layers=("relu3_1",),
+    levels=1,
+    precision="fp32",
+)
 
 
 def _content(size=64):
     y, x = torch.meshgrid(torch.linspace(0, 1, size), torch.linspace(0, 1, size), indexing="ij")
     img = torch.stack([0.2 + 0.6 * x, 0.3 + 0.4 * y, 0.5 * torch.ones_like(x)])
-    img[:, size // 4 : size // 2, size // 4 : 3 * size // 4] = torch.tensor([0.9, 0.9, 0.2]).view(3, 1, 1)  # a yellow bar
+    img[:, size // 4 : size // 2, size // 4 : 3 * size // 4] = torch.tensor([0.9, 0.9, 0.2]).view(
+        3, 1, 1
+    )  # a yellow bar
     return img
 
 
 def _style(size=64, seed=0):
     g = torch.Generator().manual_seed(seed)
     stripes = (torch.arange(size) // 4 % 2).float().view(1, 1, size).expand(1, size, size)
-    return (0.15 + 0.7 * stripes * torch.tensor([0.2, 0.4, 1.0]).view(3, 1, 1) + 0.05 * torch.rand(3, size, size, generator=g)).clamp(0, 1)
+    return (
+        0.15
+        + 0.7 * stripes * torch.tensor([0.2, 0.4, 1.0]).view(3, 1, 1)
+        + 0.05 * torch.rand(3, size, size, generator=g)
+    ).clamp(0, 1)
 
 
 def test_style_loss_falls_and_content_structure_is_kept():
@@ -35,8 +48,16 @@ def test_style_loss_falls_and_content_structure_is_kept():
     enc = build_random_encoder(FAST["style_layers"])
     opts = S.StyleConfig(size=64, steps=25, seed=0, **FAST)
     opts = S.resolve_options(opts, enc)
-    before = S.StyleObjective(enc, content[None], [style[None]], content_layers=opts.content_layers, style_layers=opts.style_layers,
-                              content_weight=1, style_weight=opts.style_weight, tv_weight=opts.tv_weight)
+    before = S.StyleObjective(
+        enc,
+        content[None],
+        [style[None]],
+        content_layers=opts.content_layers,
+        style_layers=opts.style_layers,
+        content_weight=1,
+        style_weight=opts.style_weight,
+        tv_weight=opts.tv_weight,
+    )
     start = before(content[None])["style"].item()
     out, settings = S.stylize_tensor(content, style, opts, encoder=enc)
     assert out.shape == (1, 3, 64, 64) and torch.isfinite(out).all()
@@ -109,7 +130,9 @@ def test_cli_writes_png_with_metadata_and_refuses_to_overwrite(tmp_path, pair, c
     out = tmp_path / "new" / "folder" / "out.png"
     assert cli.main(["stylize", *pair, "-o", str(out), *FLAGS, "--seed", "3", "--save-every", "2"]) == 0
     meta = read_metadata(out)
-    assert meta["command"] == "stylize" and meta["seed"] == 3 and meta["steps"] == 3 and meta["backbone_used"] == "random"
+    assert (
+        meta["command"] == "stylize" and meta["seed"] == 3 and meta["steps"] == 3 and meta["backbone_used"] == "random"
+    )
     assert meta["artgen_version"] == artgen.__version__ and meta["styles"] == [pair[1]]
     with Image.open(out) as im:
         assert im.size == (48, 48) and im.text["parameters"].startswith("artgen ")
@@ -127,7 +150,21 @@ def test_cli_local_weights_file(tmp_path, pair):
     weights = tmp_path / "vgg19.pth"
     torch.save(random_vgg19_state_dict(seed=0), weights)  # torchvision's layout, random values
     out = tmp_path / "out.png"
-    args = ["stylize", *pair, "-o", str(out), "--size", "40", "--steps", "2", "--levels", "1", "--quiet", "--weights", str(weights)]
+    args = [
+        "stylize",
+        *pair,
+        "-o",
+        str(out),
+        "--size",
+        "40",
+        "--steps",
+        "2",
+        "--levels",
+        "1",
+        "--quiet",
+        "--weights",
+        str(weights),
+    ]
     assert cli.main(args) == 0
     assert read_metadata(out)["backbone_used"] == "vgg19"
 
@@ -176,15 +213,25 @@ def test_auto_precision_is_bf16_only_where_the_cpu_has_bfloat16_units():
     assert S.stylize_precision("fp32", cpu) == "fp32" and S.stylize_precision("bf16", cpu) == "bf16"
     content, style = _content(48), _style(48)
     _, settings = S.stylize_tensor(content, style, S.StyleConfig(size=48, steps=2, **{**FAST, "precision": "auto"}))
-    assert settings["precision"] == S.stylize_precision("auto", cpu)  # the resolved precision is what the metadata records
+    assert settings["precision"] == S.stylize_precision(
+        "auto", cpu
+    )  # the resolved precision is what the metadata records
 
 
 def test_bf16_encoder_in_channels_last_still_stylises():
     content, style = _content(), _style()
     enc = build_random_encoder(FAST["style_layers"])
     opts = S.resolve_options(S.StyleConfig(size=64, steps=25, seed=0, **{**FAST, "precision": "bf16"}), enc)
-    before = S.StyleObjective(enc, content[None], [style[None]], content_layers=opts.content_layers, style_layers=opts.style_layers,
-                              content_weight=1, style_weight=opts.style_weight, tv_weight=opts.tv_weight)
+    before = S.StyleObjective(
+        enc,
+        content[None],
+        [style[None]],
+        content_layers=opts.content_layers,
+        style_layers=opts.style_layers,
+        content_weight=1,
+        style_weight=opts.style_weight,
+        tv_weight=opts.tv_weight,
+    )
     start = before(content[None])["style"].item()
     out, settings = S.stylize_tensor(content, style, opts, encoder=enc)
     assert settings["precision"] == "bf16"
@@ -197,7 +244,9 @@ def test_bf16_encoder_in_channels_last_still_stylises():
 DEEP = dict(FAST, style_layers=("relu1_1", "relu3_1", "relu5_1"), content_layers=("relu4_2",), levels=None)
 
 
-@pytest.mark.parametrize("content_hw,style_hw", [((40, 400), (64, 64)), ((400, 40), (64, 64)), ((64, 64), (40, 400)), ((64, 64), (400, 40))])
+@pytest.mark.parametrize(
+    "content_hw,style_hw", [((40, 400), (64, 64)), ((400, 40), (64, 64)), ((64, 64), (40, 400)), ((64, 64), (400, 40))]
+)
 def test_extreme_aspect_ratios_give_a_result(content_hw, style_hw):
     """10:1 and 1:10 content and style: the 128 px pyramid level would hand the encoder 13 px."""
     content, style = torch.rand(3, *content_hw), torch.rand(3, *style_hw)
@@ -212,7 +261,12 @@ def test_too_thin_content_is_a_usage_error_naming_size(tmp_path, capsys):
     with pytest.raises(UsageError, match="at size=160 .* use size=480 or more") as info:
         S.stylize_tensor(str(thin), str(style), S.StyleConfig(size=160, steps=1, **DEEP))
     assert "--" not in str(info.value)  # a notebook reads the argument's name
-    assert cli.main(["stylize", thin, style, "-o", str(tmp_path / "o.png"), "--size", "160", "--backbone", "random", "--quiet"]) == 2
+    assert (
+        cli.main(
+            ["stylize", thin, style, "-o", str(tmp_path / "o.png"), "--size", "160", "--backbone", "random", "--quiet"]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "at --size 160 " in err and "use --size 480 or more" in err and "{arg" not in err
 
@@ -240,7 +294,9 @@ def test_benchmark_layout_measure_sees_a_lost_subject_that_the_detail_measure_mi
         return (0.3 + 0.4 * disc + texture).clamp(0, 1).expand(1, 3, n, n)
 
     def texture():
-        return (torch.rand(1, 1, n // 4, n // 4, generator=g) - 0.5).repeat_interleave(4, -1).repeat_interleave(4, -2) * 0.3
+        return (torch.rand(1, 1, n // 4, n // 4, generator=g) - 0.5).repeat_interleave(4, -1).repeat_interleave(
+            4, -2
+        ) * 0.3
 
     fine = texture()
     content = picture(60, fine)
@@ -255,15 +311,20 @@ def test_benchmark_layout_measure_sees_a_lost_subject_that_the_detail_measure_mi
 def test_benchmark_subject_measure_sees_things_gone_that_the_layout_measure_keeps():
     from pathlib import Path
 
+    from artgen.images import load_tensor, resize_tensor
     from benchmarks.style_quality import Reference, _gauss, content_layout
 
-    from artgen.images import load_tensor, resize_tensor
-
-    photo = resize_tensor(load_tensor(Path(artgen.__file__).parent / "assets" / "astronaut.jpg", mode="RGB")[None], (128, 128))
+    photo = resize_tensor(
+        load_tensor(Path(artgen.__file__).parent / "assets" / "astronaut.jpg", mode="RGB")[None], (128, 128)
+    )
     g = torch.Generator().manual_seed(0)
     noise = (torch.rand(1, 1, 32, 32, generator=g) - 0.5).repeat_interleave(4, -1).repeat_interleave(4, -2) * 0.4
-    tinted = (photo * torch.tensor([1.0, 0.8, 0.6]).view(1, 3, 1, 1) + 0.1).clamp(0, 1)  # every thing kept, colours changed
-    blobs = (_gauss(photo.mean(1, keepdim=True), 128 / 24) + noise).clamp(0, 1).expand(1, 3, 128, 128)  # light and dark areas only
+    tinted = (photo * torch.tensor([1.0, 0.8, 0.6]).view(1, 3, 1, 1) + 0.1).clamp(
+        0, 1
+    )  # every thing kept, colours changed
+    blobs = (
+        (_gauss(photo.mean(1, keepdim=True), 128 / 24) + noise).clamp(0, 1).expand(1, 3, 128, 128)
+    )  # light and dark areas only
     ref = Reference()
     assert ref.subject(photo, photo) > 0.999
     assert content_layout(blobs, photo) > 0.8  # the coarse luminance measure passes the blobs

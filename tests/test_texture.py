@@ -18,7 +18,11 @@ FAST = dict(backbone="random", progress=False, style_layers=LAYERS, levels=1, pr
 def _example(size=48, seed=0):
     g = torch.Generator().manual_seed(seed)
     stripes = (torch.arange(size) // 4 % 2).float().view(1, size, 1).expand(1, size, size)
-    return (0.2 + 0.6 * stripes * torch.tensor([1.0, 0.5, 0.2]).view(3, 1, 1) + 0.05 * torch.rand(3, size, size, generator=g)).clamp(0, 1)
+    return (
+        0.2
+        + 0.6 * stripes * torch.tensor([1.0, 0.5, 0.2]).view(3, 1, 1)
+        + 0.05 * torch.rand(3, size, size, generator=g)
+    ).clamp(0, 1)
 
 
 def test_parse_size():
@@ -31,9 +35,20 @@ def test_parse_size():
 def test_texture_lowers_the_style_loss_and_matches_the_example_better_than_noise():
     example = _example()
     enc = build_random_encoder(LAYERS)
-    img, settings = texture_tensor(example, TextureConfig(height=32, width=56, steps=20, example_size=48, **FAST), encoder=enc)
-    assert img.shape == (1, 3, 32, 56) and 0 <= img.min() and img.max() <= 1
-    obj = S.StyleObjective(enc, None, [example[None]], content_layers=(), style_layers=LAYERS, content_weight=0, style_weight=1, tv_weight=0)
+    img, settings = texture_tensor(
+        example, TextureConfig(height=32, width=56, steps=20, example_size=48, **FAST), encoder=enc
+    )
+    assert img.shape == (1, 3, 32, 56) and img.min() >= 0 and img.max() <= 1
+    obj = S.StyleObjective(
+        enc,
+        None,
+        [example[None]],
+        content_layers=(),
+        style_layers=LAYERS,
+        content_weight=0,
+        style_weight=1,
+        tv_weight=0,
+    )
     noise = (0.5 + 0.25 * torch.randn(1, 3, 32, 56, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
     assert obj(img)["style"].item() < 0.6 * obj(noise)["style"].item()
     assert settings["backbone_used"] == "random" and settings["height"] == 32 and settings["width"] == 56
@@ -43,8 +58,28 @@ def test_cli_seamless_texture_png_with_metadata(tmp_path, capsys):
     src = tmp_path / "ex.png"
     Image.fromarray((_example(48).permute(1, 2, 0).numpy() * 255).astype("uint8")).save(src)
     out = tmp_path / "tex.png"
-    code = cli.main(["texture", str(src), "-o", str(out), "--size", "50x36", "--seamless", "--steps", "6", "--levels", "1",
-                     "--backbone", "random", "--precision", "fp32", "--device", "cpu", "--quiet"])
+    code = cli.main(
+        [
+            "texture",
+            str(src),
+            "-o",
+            str(out),
+            "--size",
+            "50x36",
+            "--seamless",
+            "--steps",
+            "6",
+            "--levels",
+            "1",
+            "--backbone",
+            "random",
+            "--precision",
+            "fp32",
+            "--device",
+            "cpu",
+            "--quiet",
+        ]
+    )
     assert code == 0
     y = to_tensor(Image.open(out))[None]
     assert y.shape == (1, 3, 36, 50)
@@ -73,8 +108,19 @@ def test_cli_fast_style_apply_seamless_and_tiled(tmp_path):
     from artgen.heads.fast_style import train_fast_style
 
     model = tmp_path / "m"
-    train_fast_style("swirls", None, model, steps=1, progress=False, arch="small", size=32, batch_size=1, backbone="random",
-                     preview_every=None, checkpoint_every=None)
+    train_fast_style(
+        "swirls",
+        None,
+        model,
+        steps=1,
+        progress=False,
+        arch="small",
+        size=32,
+        batch_size=1,
+        backbone="random",
+        preview_every=None,
+        checkpoint_every=None,
+    )
     photo = tmp_path / "p.png"
     Image.fromarray((_example(64, seed=3).permute(1, 2, 0).numpy() * 255).astype("uint8")).save(photo)
     base = ["fast-style", "apply", "--model", str(model), str(photo), "--device", "cpu", "--quiet"]
@@ -91,8 +137,12 @@ def test_cli_fast_style_apply_seamless_and_tiled(tmp_path):
 def test_pyramid_levels_leave_no_two_pixel_ripple(odd_even_ratio):
     # each level starts from the previous one enlarged; bicubic enlargement of the rough coarse
     # level left neighbouring-pixel differences about 1.9x larger at odd than at even boundaries
-    example = torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(0))  # rough, no stripes to land on a parity
-    img, _ = texture_tensor(example, TextureConfig(height=192, width=192, steps=30, example_size=64, **{**FAST, "levels": 2}))
+    example = torch.rand(
+        3, 64, 64, generator=torch.Generator().manual_seed(0)
+    )  # rough, no stripes to land on a parity
+    img, _ = texture_tensor(
+        example, TextureConfig(height=192, width=192, steps=30, example_size=64, **{**FAST, "levels": 2})
+    )
     for ratio in odd_even_ratio(img):
         assert 0.85 < ratio < 1.15
 

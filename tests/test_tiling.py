@@ -74,10 +74,25 @@ def test_seamless_style_targets_are_the_examples_own_grams():
     g = torch.Generator().manual_seed(2)
     style = torch.rand(1, 3, 40, 40, generator=g)
     style[..., 20:] = 0.1 * style[..., 20:]  # opposite edges differ: wrapped, the example would show a seam
-    zeros = S.StyleObjective(enc, None, [style], content_layers=(), style_layers=LAYERS, content_weight=0.0, style_weight=1.0, tv_weight=0.0)
+    zeros = S.StyleObjective(
+        enc, None, [style], content_layers=(), style_layers=LAYERS, content_weight=0.0, style_weight=1.0, tv_weight=0.0
+    )
     enc.set_padding_mode("circular")
-    whole = S.StyleObjective(enc, None, [style], content_layers=(), style_layers=LAYERS, content_weight=0.0, style_weight=1.0, tv_weight=0.0)
-    tiled = TiledStyleObjective(enc, None, [style], tile=16, wrap=True, content_layers=(), style_layers=LAYERS, content_weight=0.0, style_weight=1.0, tv_weight=0.0)
+    whole = S.StyleObjective(
+        enc, None, [style], content_layers=(), style_layers=LAYERS, content_weight=0.0, style_weight=1.0, tv_weight=0.0
+    )
+    tiled = TiledStyleObjective(
+        enc,
+        None,
+        [style],
+        tile=16,
+        wrap=True,
+        content_layers=(),
+        style_layers=LAYERS,
+        content_weight=0.0,
+        style_weight=1.0,
+        tv_weight=0.0,
+    )
     assert enc.padding_mode == "circular"  # restored after the targets
     wrapped = losses.gram_matrix(enc(style, LAYERS)[LAYERS[-1]])
     assert not torch.allclose(wrapped, zeros.style_targets[-1], rtol=1e-3)  # the seam changes the targets
@@ -90,10 +105,29 @@ def test_seamless_objective_does_not_see_where_the_picture_starts():
     enc = build_random_encoder(LAYERS).set_padding_mode("circular")
     g = torch.Generator().manual_seed(1)
     style, x = torch.rand(1, 3, 40, 40, generator=g), torch.rand(1, 3, 32, 48, generator=g)
-    obj = S.StyleObjective(enc, x, [style], content_layers=(), style_layers=LAYERS, content_weight=0.0, style_weight=1.0, tv_weight=1.0, tv_wrap=True)
+    obj = S.StyleObjective(
+        enc,
+        x,
+        [style],
+        content_layers=(),
+        style_layers=LAYERS,
+        content_weight=0.0,
+        style_weight=1.0,
+        tv_weight=1.0,
+        tv_wrap=True,
+    )
     shifted = torch.roll(x, (12, 20), (2, 3))  # a multiple of the deepest stride (4)
     assert obj(shifted)["loss"].item() == pytest.approx(obj(x)["loss"].item(), rel=1e-5)
-    plain = S.StyleObjective(enc.set_padding_mode("zeros"), x, [style], content_layers=(), style_layers=LAYERS, content_weight=0.0, style_weight=1.0, tv_weight=1.0)
+    plain = S.StyleObjective(
+        enc.set_padding_mode("zeros"),
+        x,
+        [style],
+        content_layers=(),
+        style_layers=LAYERS,
+        content_weight=0.0,
+        style_weight=1.0,
+        tv_weight=1.0,
+    )
     assert plain(shifted)["loss"].item() != pytest.approx(plain(x)["loss"].item(), rel=1e-4)  # measured: 8e-4 apart
 
 

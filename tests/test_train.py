@@ -88,8 +88,12 @@ def test_library_fit_prepares_and_locks_its_run_folder_as_the_command_line_does(
 
     busy = tmp_path / "busy"
     code = f"from artgen.checkpoint import RunDir; RunDir({str(busy)!r}).prepare(); print('locked', flush=True); import time; time.sleep(60)"
-    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
-                              env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1])))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1])),
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(UsageError, match="in use by another training"):
@@ -108,7 +112,16 @@ def test_interrupt_then_resume_reaches_the_uninterrupted_weights(tmp_path, how):
 
     first = make_clf(seed=1)
     with pytest.raises(TrainingInterrupted) as info:
-        first.fit(x, y, epochs=3, batch_size=32, run_dir=tmp_path / "run", progress=False, seed=1, callbacks=[StopAt(10, how)])
+        first.fit(
+            x,
+            y,
+            epochs=3,
+            batch_size=32,
+            run_dir=tmp_path / "run",
+            progress=False,
+            seed=1,
+            callbacks=[StopAt(10, how)],
+        )
     assert "step 10" in str(info.value) and "continue with resume=True" in str(info.value)
     state = RunDir(tmp_path / "run").load_state()
     assert state["step"] == 10
@@ -145,7 +158,16 @@ class NanTask(Task):
 
 
 def test_nan_loss_stops_with_the_step_number(tmp_path):
-    trainer = Trainer(NanTask(bad_step=37), Repeat(100), epochs=1, device="cpu", progress=False, run_dir=RunDir(tmp_path / "r"), checkpoint_every=20, log_every=50)
+    trainer = Trainer(
+        NanTask(bad_step=37),
+        Repeat(100),
+        epochs=1,
+        device="cpu",
+        progress=False,
+        run_dir=RunDir(tmp_path / "r"),
+        checkpoint_every=20,
+        log_every=50,
+    )
     with pytest.raises(NonFiniteLossError) as info:
         trainer.fit()
     message = str(info.value)
@@ -177,7 +199,7 @@ def test_adam_matches_torch_adam_and_round_trips_state():
     opt_a = torch.optim.Adam(a.parameters(), lr=1e-2, foreach=False)
     opt_b = make_optimizer("adam", b.parameters(), lr=1e-2)
     assert isinstance(opt_b, torch.optim.Adam)
-    for step in range(5):
+    for _step in range(5):
         x = torch.randn(8, 6)
         for model, opt in ((a, opt_a), (b, opt_b)):
             opt.zero_grad()
@@ -208,7 +230,10 @@ def test_gan_style_two_optimizer_step_runs_on_the_loop():
         def __init__(self):
             self.g, self.d = nn.Linear(2, 2), nn.Linear(2, 1)
             self.modules = {"g": self.g, "d": self.d}
-            self.optimizers = {"g": torch.optim.Adam(self.g.parameters(), 1e-2), "d": torch.optim.Adam(self.d.parameters(), 1e-2)}
+            self.optimizers = {
+                "g": torch.optim.Adam(self.g.parameters(), 1e-2),
+                "d": torch.optim.Adam(self.d.parameters(), 1e-2),
+            }
 
         def train_step(self, real, ctx):
             (real,) = real
@@ -221,7 +246,9 @@ def test_gan_style_two_optimizer_step_runs_on_the_loop():
 
     task = TwoOpt()
     g0, d0 = task.g.weight.clone(), task.d.weight.clone()
-    history = Trainer(task, TensorBatches(torch.randn(64, 2) + 3, batch_size=16), max_steps=10, device="cpu", progress=False).fit()
+    history = Trainer(
+        task, TensorBatches(torch.randn(64, 2) + 3, batch_size=16), max_steps=10, device="cpu", progress=False
+    ).fit()
     assert not torch.equal(g0, task.g.weight) and not torch.equal(d0, task.d.weight)
     assert set(history.steps[-1][1]) == {"loss", "d_loss", "g_loss"}
 
@@ -328,7 +355,9 @@ def test_tensor_batches_gathered_in_blocks_follow_the_epoch_order(world_size):
     assert sorted(order.tolist()) == list(range(n)) and order.tolist() != list(range(n))
     per_rank = []
     for rank in range(world_size):
-        src = TensorBatches(x, y, batch_size=bs, seed=7, gather_bytes=3 * 8 * 8)  # 3 rows of one float64 and one int64: tiny blocks
+        src = TensorBatches(
+            x, y, batch_size=bs, seed=7, gather_bytes=3 * 8 * 8
+        )  # 3 rows of one float64 and one int64: tiny blocks
         if world_size > 1:
             src.shard(rank, world_size)
         per_rank.append(list(src.epoch(1, start=3)))
@@ -355,7 +384,9 @@ def test_per_sample_values_are_averaged_per_step():
             return {"loss": self.w.sum() + 1.0, "hit": x[:, 0] > 4}
 
     x = torch.arange(10, dtype=torch.float32).unsqueeze(1)  # batches in order: [0..3], [4..7], [8, 9]
-    history = Trainer(Counting(), TensorBatches(x, batch_size=4, shuffle=False), epochs=1, device="cpu", progress=False, log_every=2).fit()
+    history = Trainer(
+        Counting(), TensorBatches(x, batch_size=4, shuffle=False), epochs=1, device="cpu", progress=False, log_every=2
+    ).fit()
     assert history["hit"] == [pytest.approx((0 + 3 / 4 + 1) / 3)]
     assert history.steps[0][1]["hit"] == pytest.approx(3 / 8)
 
@@ -430,13 +461,17 @@ def test_classifier_fast_path_trains_like_autograd(activation):
     runs = []
     for analytic in (True, False):
         torch.manual_seed(0)
-        model = DenseClassifier(ClassifierConfig(in_channels=1, image_size=4, hidden=12, num_classes=3, activation=activation))
+        model = DenseClassifier(
+            ClassifierConfig(in_channels=1, image_size=4, hidden=12, num_classes=3, activation=activation)
+        )
         calls = []
         fast = model.cross_entropy_backward
-        model.cross_entropy_backward = lambda *a: calls.append(1) or fast(*a)
+        model.cross_entropy_backward = lambda *a, calls=calls, fast=fast: calls.append(1) or fast(*a)
         task = ClassifyTask(model, make_optimizer("adam", model.parameters(), lr=0.01), losses.cross_entropy)
         task.analytic_backward = analytic
-        history = Trainer(task, TensorBatches(x, y, batch_size=16, seed=1), epochs=3, device="cpu", progress=False).fit()
+        history = Trainer(
+            task, TensorBatches(x, y, batch_size=16, seed=1), epochs=3, device="cpu", progress=False
+        ).fit()
         assert bool(calls) == analytic  # the closed-form backward runs only when asked for
         runs.append((model, history))
     (fast_model, fast_history), (slow_model, slow_history) = runs

@@ -17,7 +17,9 @@ from artgen.models.gan import Discriminator, GANConfig, Generator
 from artgen.models.style_net import StyleNet, StyleNetConfig
 from artgen.weights import check_config_fits_weights, header_shapes, meta_shapes, save_weights
 
-MEMORY_LIMIT = 3 * 2**30  # address space the CLI subprocesses may add after importing: far below what the edited configs ask for
+MEMORY_LIMIT = (
+    3 * 2**30
+)  # address space the CLI subprocesses may add after importing: far below what the edited configs ask for
 
 
 def _edit(path, section, **values):
@@ -37,7 +39,9 @@ def _run_limited(*args, cwd):
         "runpy.run_module('artgen', run_name='__main__')"
     )
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=300
+    )
 
 
 def test_classify_predict_refuses_a_config_edited_to_ask_for_12_gib(tmp_path):
@@ -57,7 +61,9 @@ def test_fast_style_apply_refuses_a_config_edited_to_ask_for_19_gib(tmp_path):
     run = FastStyle(net, device="cpu").save(tmp_path / "net")
     _edit(run, "model", channels=[2048, 2048], num_res=64)  # each within range
     Image.new("RGB", (32, 32), (10, 200, 10)).save(tmp_path / "x.png")
-    result = _run_limited("fast-style", "apply", "--model", run, tmp_path / "x.png", "-o", tmp_path / "y.png", cwd=tmp_path)
+    result = _run_limited(
+        "fast-style", "apply", "--model", run, tmp_path / "x.png", "-o", tmp_path / "y.png", cwd=tmp_path
+    )
     assert result.returncode == 1, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -113,7 +119,11 @@ def test_gan_modules_are_checked_by_the_same_helper(tmp_path):
     config = tmp_path / "config.json"
 
     def builders(c):
-        return {"generator": lambda: Generator(c), "discriminator": lambda: Discriminator(c), "generator_ema": lambda: Generator(c)}
+        return {
+            "generator": lambda: Generator(c),
+            "discriminator": lambda: Discriminator(c),
+            "generator_ema": lambda: Generator(c),
+        }
 
     check_config_fits_weights(path, builders(small), config_path=config)  # the saved config passes
     huge = GANConfig(size=256, g_width=4096, d_width=4096, max_width=4096, z_dim=8)  # each within range
@@ -138,10 +148,14 @@ def test_gan_sample_refuses_a_config_edited_to_ask_for_gibs(tmp_path, discrimina
     small = GANConfig(size=32, g_width=8, d_width=8, max_width=16, z_dim=8, pg_width=8, discriminator=discriminator)
     run = GAN(small, device="cpu").save(tmp_path / "run")
     _edit(run, "model", size=256, g_width=4096, max_width=4096)  # each within range: many GiB of generator weights
-    result = _run_limited("gan", "sample", "--checkpoint", run, "-n", "2", "-o", tmp_path / "grid.png", "--device", "cpu", cwd=tmp_path)
+    result = _run_limited(
+        "gan", "sample", "--checkpoint", run, "-n", "2", "-o", tmp_path / "grid.png", "--device", "cpu", cwd=tmp_path
+    )
     assert result.returncode == 1, result.stderr
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "config.json" in lines[0] and "model.safetensors" in lines[0] and "GiB" in lines[0], result.stderr
+    assert len(lines) == 1 and "config.json" in lines[0] and "model.safetensors" in lines[0] and "GiB" in lines[0], (
+        result.stderr
+    )
     assert not (tmp_path / "grid.png").exists()
     with pytest.raises(CheckpointError, match="does not match"):
         GAN.load(run, device="cpu")

@@ -20,8 +20,22 @@ from artgen.video import TemporalFilter, require_av, stylize_video
 av = pytest.importorskip("av")
 
 
-def make_clip(path, *, n=6, w=32, h=24, ms=100, rotation=0, audio="aac", pix_fmt="yuv420p", codec="libx264", durations=None,
-              audio_ms=None, fmt=None, options=None):
+def make_clip(
+    path,
+    *,
+    n=6,
+    w=32,
+    h=24,
+    ms=100,
+    rotation=0,
+    audio="aac",
+    pix_fmt="yuv420p",
+    codec="libx264",
+    durations=None,
+    audio_ms=None,
+    fmt=None,
+    options=None,
+):
     """A short test clip: a moving colour ramp, ``ms`` per frame (or ``durations``), mono sine sound
     as long as the picture (or ``audio_ms``); ``fmt``/``options``: the container, when not the suffix's."""
     out = av.open(str(path), "w", format=fmt, options=options or {})
@@ -102,7 +116,9 @@ def test_mp4_keeps_frames_timing_rotation_and_copies_the_sound(tmp_path, model):
     assert (got - torch.from_numpy(np.stack(frames_in)).permute(0, 3, 1, 2).float() / 255).abs().mean() > 0.1
 
 
-@pytest.mark.parametrize("suffix,audio_note", [(".webm", "aac re-encoded to libopus"), (".mov", "aac (copied)"), (".mkv", "aac (copied)")])
+@pytest.mark.parametrize(
+    "suffix,audio_note", [(".webm", "aac re-encoded to libopus"), (".mov", "aac (copied)"), (".mkv", "aac (copied)")]
+)
 def test_other_containers(tmp_path, model, suffix, audio_note):
     src = make_clip(tmp_path / "clip.mp4", n=4)
     result = stylize_video(model, src, tmp_path / f"out{suffix}", progress=False)
@@ -153,7 +169,21 @@ def test_animated_gif_keeps_every_frame_its_delays_and_loop(tmp_path, model):
     assert out.n_frames == 5 == result["frames"]
     assert got == delays and out.info.get("loop") == 3
     # and the CLI: a .gif in, a .gif out goes through the video path; a .png out keeps the first frame
-    assert main(["fast-style", "apply", "--model", str(model.save(tmp_path / "net")), str(tmp_path / "anim.gif"), "-o", str(tmp_path / "cli.gif"), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "fast-style",
+                "apply",
+                "--model",
+                str(model.save(tmp_path / "net")),
+                str(tmp_path / "anim.gif"),
+                "-o",
+                str(tmp_path / "cli.gif"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert Image.open(tmp_path / "cli.gif").n_frames == 5
 
 
@@ -179,7 +209,9 @@ def test_truncated_stream_gives_what_decodes_and_says_so(tmp_path, model):
 def test_bad_inputs_give_one_line_errors(tmp_path, model_dir, capsys):
     (tmp_path / "text.mp4").write_text("not a video\n")
     with pytest.raises(VideoError, match="text.mp4' is not a readable video"):
-        stylize_video(FastStyle.load(model_dir, device="cpu"), tmp_path / "text.mp4", tmp_path / "o.mp4", progress=False)
+        stylize_video(
+            FastStyle.load(model_dir, device="cpu"), tmp_path / "text.mp4", tmp_path / "o.mp4", progress=False
+        )
     out = av.open(str(tmp_path / "sound.mp4"), "w")
     a = out.add_stream("aac", rate=48000)
     a.layout = "mono"
@@ -266,9 +298,9 @@ def test_a_pointwise_network_is_stable_and_a_position_dependent_one_is_not():
     theta = random_motion(2, 32, 40, max_shift=3, max_degrees=2)
     moved, mask = warp(x, theta)
     assert 0.5 < float(mask.mean()) < 1.0
-    pointwise = lambda t: t.pow(2)  # noqa: E731  commutes with any resampling up to interpolation error
+    pointwise = lambda t: t.pow(2)
     ramp = torch.linspace(0, 1, 40).view(1, 1, 1, 40)
-    positional = lambda t: t + ramp  # noqa: E731  depends on where a pixel is
+    positional = lambda t: t + ramp
     small = float(losses.transform_consistency_loss(pointwise(moved), warp(pointwise(x), theta)[0], mask))
     large = float(losses.transform_consistency_loss(positional(moved), warp(positional(x), theta)[0], mask))
     assert small < 1e-3 and large > 10 * small
@@ -284,12 +316,36 @@ def test_training_with_the_stability_loss_and_the_cli_flag(tmp_path):
 
     from artgen.heads.fast_style import train_fast_style
 
-    tiny = dict(arch="small", size=32, batch_size=2, backbone="random", preview_every=None, checkpoint_every=None, log_every=1)
+    tiny = dict(
+        arch="small", size=32, batch_size=2, backbone="random", preview_every=None, checkpoint_every=None, log_every=1
+    )
     model = train_fast_style("swirls", None, None, steps=3, progress=False, stability_weight=50.0, **tiny)
     values = model.history.steps[-1][1]
     assert "stability" in values and math.isfinite(float(values["stability"])) and float(values["stability"]) > 0
-    args = ["fast-style", "train", "--style", "swirls", "--out", str(tmp_path / "run"), "--arch", "small", "--size", "32", "--steps", "1", "--batch-size", "1",
-            "--backbone", "random", "--preview-every", "0", "--checkpoint-every", "0", "--video", "--quiet"]
+    args = [
+        "fast-style",
+        "train",
+        "--style",
+        "swirls",
+        "--out",
+        str(tmp_path / "run"),
+        "--arch",
+        "small",
+        "--size",
+        "32",
+        "--steps",
+        "1",
+        "--batch-size",
+        "1",
+        "--backbone",
+        "random",
+        "--preview-every",
+        "0",
+        "--checkpoint-every",
+        "0",
+        "--video",
+        "--quiet",
+    ]
     assert main(args) == 0
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     from artgen.commands.fast_style import VIDEO_STABILITY_WEIGHT, VIDEO_STYLE_WEIGHT
@@ -323,7 +379,9 @@ def _pan_found(a, b):
 def test_global_shift_finds_a_pan():
     clip = _noisy_static_clip(3, shift=(2, -3))
     assert _pan_found(clip[0], clip[1]) == pytest.approx((2.0, -3.0), abs=0.25)
-    big = torch.nn.functional.interpolate(clip, scale_factor=6, mode="bilinear")  # (3, 3, 288, 384): worked on at half size
+    big = torch.nn.functional.interpolate(
+        clip, scale_factor=6, mode="bilinear"
+    )  # (3, 3, 288, 384): worked on at half size
     assert _pan_found(big[0], big[1]) == pytest.approx((12.0, -18.0), abs=1.0)
 
 
@@ -359,15 +417,23 @@ VFR_MS = [40, 120, 40, 200, 40, 300, 100, 200, 270]
 
 @pytest.mark.parametrize("suffix,codec,audio", [(".webm", "libvpx-vp9", "libopus"), (".mkv", "libx264", "aac")])
 @pytest.mark.parametrize("out_suffix", [".mp4", ".webm"])
-def test_complete_variable_rate_matroska_is_not_called_truncated_and_keeps_its_sound(tmp_path, model, suffix, codec, audio, out_suffix):
+def test_complete_variable_rate_matroska_is_not_called_truncated_and_keeps_its_sound(
+    tmp_path, model, suffix, codec, audio, out_suffix
+):
     """Matroska/WebM store no frame count; the container's length includes the sound, which runs on after the picture."""
-    src = make_clip(tmp_path / f"vfr{suffix}", n=len(VFR_MS), codec=codec, audio=audio, durations=VFR_MS, audio_ms=1500)
+    src = make_clip(
+        tmp_path / f"vfr{suffix}", n=len(VFR_MS), codec=codec, audio=audio, durations=VFR_MS, audio_ms=1500
+    )
     _, times_in, _, _, _ = read_clip(src)
     result = stylize_video(model, src, tmp_path / f"out{out_suffix}", progress=False)
     assert result["error"] is None and result["frames"] == len(VFR_MS)
     _, times, _, _, _ = read_clip(tmp_path / f"out{out_suffix}")
-    assert [t - times[0] for t in times] == pytest.approx([t - times_in[0] for t in times_in], abs=2e-3)  # variable timing kept
-    assert audio_seconds(tmp_path / f"out{out_suffix}") == pytest.approx(audio_seconds(src), abs=0.03)  # not cut at the last frame
+    assert [t - times[0] for t in times] == pytest.approx(
+        [t - times_in[0] for t in times_in], abs=2e-3
+    )  # variable timing kept
+    assert audio_seconds(tmp_path / f"out{out_suffix}") == pytest.approx(
+        audio_seconds(src), abs=0.03
+    )  # not cut at the last frame
     assert audio_seconds(src) > 1.45
 
 
@@ -375,7 +441,9 @@ def test_one_frame_clip_keeps_all_of_its_sound(tmp_path, model):
     src = make_clip(tmp_path / "still.webm", n=1, codec="libvpx-vp9", audio="libopus", audio_ms=2000)
     result = stylize_video(model, src, tmp_path / "out.mp4", progress=False)
     assert result["error"] is None and result["frames"] == 1
-    assert audio_seconds(tmp_path / "out.mp4") == pytest.approx(audio_seconds(src), abs=0.03) and audio_seconds(src) > 1.9
+    assert (
+        audio_seconds(tmp_path / "out.mp4") == pytest.approx(audio_seconds(src), abs=0.03) and audio_seconds(src) > 1.9
+    )
 
 
 def test_truncated_webm_is_still_reported(tmp_path, model):
@@ -403,11 +471,17 @@ def test_clips_are_told_from_pictures_by_what_they_hold(tmp_path, model_dir, cap
     src = make_clip(tmp_path / name, n=4, audio=None, fmt=fmt, options=options)
     assert is_video_path(src)
     capsys.readouterr()
-    assert main(["fast-style", "apply", "--model", str(model_dir), str(src), "-o", str(tmp_path / "out.mp4"), "--quiet"]) == 0
+    assert (
+        main(["fast-style", "apply", "--model", str(model_dir), str(src), "-o", str(tmp_path / "out.mp4"), "--quiet"])
+        == 0
+    )
     frames, _, _, _, _ = read_clip(tmp_path / "out.mp4")
     assert len(frames) == 4
     # a picture output names the clip a video, and does not call it damaged
-    assert main(["fast-style", "apply", "--model", str(model_dir), str(src), "-o", str(tmp_path / "out.png"), "--quiet"]) == 2
+    assert (
+        main(["fast-style", "apply", "--model", str(model_dir), str(src), "-o", str(tmp_path / "out.png"), "--quiet"])
+        == 2
+    )
     err = capsys.readouterr().err
     assert "is a video" in err and "damaged" not in err
 
@@ -430,7 +504,7 @@ def _transparent_gif(path, n=3):
     frames = []
     for i in range(n):
         idx = np.zeros((20, 24), np.uint8)  # index 0: magenta, transparent
-        idx[5:15, 4 + 2 * i:14 + 2 * i] = 1 + i
+        idx[5:15, 4 + 2 * i : 14 + 2 * i] = 1 + i
         im = Image.fromarray(idx).convert("P")
         im.putpalette([255, 0, 255, 200, 40, 40, 40, 200, 40, 40, 40, 200] + [0] * (252 * 3))
         im.info["transparency"] = 0
@@ -447,7 +521,9 @@ def test_transparent_gif_is_composited_like_a_still_and_keeps_its_transparency(t
     alpha_in = np.asarray(first)[..., 3]
     on_white = Image.alpha_composite(Image.new("RGBA", first.size, (255, 255, 255, 255)), first).convert("RGB")
     want = model.stylize_tensor(torch.from_numpy(np.array(on_white)).permute(2, 0, 1)[None].float() / 255)[0]
-    magenta = model.stylize_tensor(torch.from_numpy(np.array(first.convert("RGB"))).permute(2, 0, 1)[None].float() / 255)[0]
+    magenta = model.stylize_tensor(
+        torch.from_numpy(np.array(first.convert("RGB"))).permute(2, 0, 1)[None].float() / 255
+    )[0]
     hidden = torch.from_numpy(alpha_in == 0)
     assert (want - magenta).abs().mean(0)[hidden].mean() > 0.05  # the test can tell the two backgrounds apart
 
@@ -459,11 +535,15 @@ def test_transparent_gif_is_composited_like_a_still_and_keeps_its_transparency(t
         alpha = np.asarray(out.convert("RGBA"))[..., 3]
         ref = Image.open(src)
         ref.seek(i)
-        assert np.array_equal(alpha > 0, np.asarray(ref.convert("RGBA"))[..., 3] > 0), i  # transparency kept, frame by frame
+        assert np.array_equal(alpha > 0, np.asarray(ref.convert("RGBA"))[..., 3] > 0), (
+            i
+        )  # transparency kept, frame by frame
     out.seek(0)
     got = torch.from_numpy(np.array(out.convert("RGB"))).permute(2, 0, 1).float() / 255
     shown = ~hidden
-    assert (got - want).abs().mean(0)[shown].mean() < 0.05  # the opaque part: the network's output on white, as for a still
+    assert (got - want).abs().mean(0)[
+        shown
+    ].mean() < 0.05  # the opaque part: the network's output on white, as for a still
 
     stylize_video(model, src, tmp_path / "out.mp4", progress=False)
     frames, _, _, _, _ = read_clip(tmp_path / "out.mp4")

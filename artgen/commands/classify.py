@@ -17,7 +17,11 @@ def add_parser(sub, name: str) -> None:
     """Register ``artgen classify train|eval|predict`` and their flags on the sub-parsers ``sub`` under ``name``."""
     from ..cli import add_common
 
-    parser = sub.add_parser(name, help="train, evaluate and use the dense classifier (Flatten -> Dense(128) -> Dense(10))", description="The founding document's dense classifier.")
+    parser = sub.add_parser(
+        name,
+        help="train, evaluate and use the dense classifier (Flatten -> Dense(128) -> Dense(10))",
+        description="The founding document's dense classifier.",
+    )
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
 
     train = actions.add_parser("train", help="train a classifier into a run folder")
@@ -25,16 +29,46 @@ def add_parser(sub, name: str) -> None:
     train.add_argument("--epochs", type=int, default=10, help="passes over the training set (default: 10)")
     train.add_argument("--batch-size", type=int, default=32, help="images per step (default: 32)")
     train.add_argument("--lr", type=float, default=None, help="learning rate (default: 1e-3 for adam, 1e-2 for sgd)")
-    train.add_argument("--optimizer", choices=["adam", "sgd"], default="adam", help="adam, or plain sgd (w <- w - lr * dL/dw) (default: adam)")
+    train.add_argument(
+        "--optimizer",
+        choices=["adam", "sgd"],
+        default="adam",
+        help="adam, or plain sgd (w <- w - lr * dL/dw) (default: adam)",
+    )
     train.add_argument("--hidden", type=int, default=128, help="width of the hidden Dense layer (default: 128)")
-    train.add_argument("--activation", choices=["relu", "sigmoid", "tanh"], default="relu", help="hidden activation (default: relu)")
-    train.add_argument("--init", choices=["keras", "pytorch"], default="keras", help="initial weights: keras (Glorot-uniform, zero biases, as the founding document's Dense) or pytorch (nn.Linear's default) (default: keras)")
-    train.add_argument("--adam-epsilon", type=float, default=1e-7, metavar="EPS", help="Adam's epsilon (default: 1e-7 as in Keras; PyTorch's is 1e-8)")
-    train.add_argument("--out", required=True, help="run folder to write (config.json, model.safetensors, metrics.json, curves.png)")
-    train.add_argument("--init-from", metavar="RUN", help="start from an earlier classifier run's weights (fine-tuning)")
-    train.add_argument("--resume", action="store_true", help="continue the interrupted run in --out exactly where it stopped")
+    train.add_argument(
+        "--activation", choices=["relu", "sigmoid", "tanh"], default="relu", help="hidden activation (default: relu)"
+    )
+    train.add_argument(
+        "--init",
+        choices=["keras", "pytorch"],
+        default="keras",
+        help="initial weights: keras (Glorot-uniform, zero biases, as the founding document's Dense) or pytorch (nn.Linear's default) (default: keras)",
+    )
+    train.add_argument(
+        "--adam-epsilon",
+        type=float,
+        default=1e-7,
+        metavar="EPS",
+        help="Adam's epsilon (default: 1e-7 as in Keras; PyTorch's is 1e-8)",
+    )
+    train.add_argument(
+        "--out", required=True, help="run folder to write (config.json, model.safetensors, metrics.json, curves.png)"
+    )
+    train.add_argument(
+        "--init-from", metavar="RUN", help="start from an earlier classifier run's weights (fine-tuning)"
+    )
+    train.add_argument(
+        "--resume", action="store_true", help="continue the interrupted run in --out exactly where it stopped"
+    )
     train.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
-    train.add_argument("--checkpoint-every", type=int, default=1000, metavar="N", help="save a resumable checkpoint every N steps (default: 1000)")
+    train.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="save a resumable checkpoint every N steps (default: 1000)",
+    )
     add_common(train)
     train.set_defaults(func=run_train)
     from ..cli import remember_defaults  # --resume compares only the flags typed with the saved settings
@@ -58,13 +92,32 @@ def add_parser(sub, name: str) -> None:
 
 
 def _data_flags(parser: argparse.ArgumentParser, *, required: bool) -> None:
-    parser.add_argument("--dataset", choices=DATASETS, default=None, help="shapes (built in, offline), mnist, fashion-mnist, or folder (one subfolder per class) (default: shapes)")
-    parser.add_argument("--data-root", metavar="DIR", help="folder holding MNIST files (torchvision layout); default $ARTGEN_DATA or ~/.cache/artgen/data")
+    parser.add_argument(
+        "--dataset",
+        choices=DATASETS,
+        default=None,
+        help="shapes (built in, offline), mnist, fashion-mnist, or folder (one subfolder per class) (default: shapes)",
+    )
+    parser.add_argument(
+        "--data-root",
+        metavar="DIR",
+        help="folder holding MNIST files (torchvision layout); default $ARTGEN_DATA or ~/.cache/artgen/data",
+    )
     parser.add_argument("--data", metavar="DIR", help="labelled image folder for --dataset folder")
-    parser.add_argument("--download", action="store_true", help="download MNIST / Fashion-MNIST if missing (needs network)")
+    parser.add_argument(
+        "--download", action="store_true", help="download MNIST / Fashion-MNIST if missing (needs network)"
+    )
     parser.add_argument("--size", type=int, default=None, help="image side for --dataset folder (default: 28)")
-    parser.add_argument("--channels", type=int, choices=[1, 3], default=None, help="1 (grey) or 3 (RGB) for --dataset folder (default: 1)")
-    parser.add_argument("--limit", type=int, default=None, metavar="N", help="use only the first N training images (quick runs)")
+    parser.add_argument(
+        "--channels",
+        type=int,
+        choices=[1, 3],
+        default=None,
+        help="1 (grey) or 3 (RGB) for --dataset folder (default: 1)",
+    )
+    parser.add_argument(
+        "--limit", type=int, default=None, metavar="N", help="use only the first N training images (quick runs)"
+    )
 
 
 def _data_settings(args, saved: dict | None = None) -> dict:
@@ -80,13 +133,22 @@ def _data_settings(args, saved: dict | None = None) -> dict:
     if name != "folder" and data_dir:
         raise UsageError(f"--data is for --dataset folder; for {name} use --data-root")
     return {
-        "dataset": name, "data": str(Path(data_dir).expanduser().resolve()) if data_dir else None, "data_root": str(Path(root).expanduser().resolve()) if root else None,
-        "size": getattr(args, "size", None) or saved.get("size") or 28, "channels": getattr(args, "channels", None) or saved.get("channels") or 1,
+        "dataset": name,
+        "data": str(Path(data_dir).expanduser().resolve()) if data_dir else None,
+        "data_root": str(Path(root).expanduser().resolve()) if root else None,
+        "size": getattr(args, "size", None) or saved.get("size") or 28,
+        "channels": getattr(args, "channels", None) or saved.get("channels") or 1,
     }
 
 
 def _load_kwargs(settings: dict, args) -> dict:
-    return dict(root=settings["data_root"], data=settings["data"], size=settings["size"], channels=settings["channels"], download=getattr(args, "download", False))
+    return dict(
+        root=settings["data_root"],
+        data=settings["data"],
+        size=settings["size"],
+        channels=settings["channels"],
+        download=getattr(args, "download", False),
+    )
 
 
 def _check_values(args) -> None:
@@ -94,8 +156,14 @@ def _check_values(args) -> None:
     from ..errors import UsageError
     from ..models.classifier import MAX_HIDDEN, MAX_IMAGE_SIZE
 
-    checks = [("--epochs", "epochs", 1, None), ("--batch-size", "batch_size", 1, None), ("--hidden", "hidden", 1, MAX_HIDDEN),
-              ("--limit", "limit", 1, None), ("--size", "size", 1, MAX_IMAGE_SIZE), ("--checkpoint-every", "checkpoint_every", 1, None)]
+    checks = [
+        ("--epochs", "epochs", 1, None),
+        ("--batch-size", "batch_size", 1, None),
+        ("--hidden", "hidden", 1, MAX_HIDDEN),
+        ("--limit", "limit", 1, None),
+        ("--size", "size", 1, MAX_IMAGE_SIZE),
+        ("--checkpoint-every", "checkpoint_every", 1, None),
+    ]
     for flag, dest, low, high in checks:
         value = getattr(args, dest, None)
         if value is None:
@@ -109,7 +177,9 @@ def _check_values(args) -> None:
             raise UsageError(f"{flag} must be a positive number, got {value}")
     data = getattr(args, "data", None)
     if data and not Path(data).expanduser().is_dir():
-        raise UsageError(f"--data '{data}' {'is not a folder' if Path(data).expanduser().exists() else 'does not exist'}")
+        raise UsageError(
+            f"--data '{data}' {'is not a folder' if Path(data).expanduser().exists() else 'does not exist'}"
+        )
 
 
 def run_train(args) -> int:
@@ -122,13 +192,12 @@ def run_train(args) -> int:
     """
     import logging
 
-    from ..cli import typed_flags
-
     from .. import distributed
     from ..checkpoint import RunDir
-    from ..fileio import write_json_atomic
+    from ..cli import typed_flags
     from ..data import load_dataset_splits
     from ..errors import UsageError
+    from ..fileio import write_json_atomic
     from ..heads.classify import Classifier, check_weights_fit, init_from
     from ..models.classifier import ClassifierConfig
     from ..runs import report_resume_changes, start_run
@@ -141,9 +210,16 @@ def run_train(args) -> int:
         if args.init_from:
             RunDir(args.init_from).load_head_config("classifier", "classifier", what="--init-from")
 
-    setup = start_run(args.out, resume=args.resume, overwrite=args.overwrite, device=args.device, precision=args.precision, check=check,
-                      read_config=lambda run: run.load_head_config("classifier", "classifier", what="--resume"),
-                      inputs={"data": getattr(args, "data", None), "data_root": getattr(args, "data_root", None)})
+    setup = start_run(
+        args.out,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        device=args.device,
+        precision=args.precision,
+        check=check,
+        read_config=lambda run: run.load_head_config("classifier", "classifier", what="--resume"),
+        inputs={"data": getattr(args, "data", None), "data_root": getattr(args, "data_root", None)},
+    )
     device, run = setup.device, setup.run_dir
     saved = {}
     if args.resume:
@@ -157,10 +233,18 @@ def run_train(args) -> int:
     if limit:
         x, y = x[:limit], y[:limit]
     if len(x_test) == 0:
-        logging.getLogger("artgen.classify").warning("the test split is empty (too few pictures per class to hold one out): training without a test score")
+        logging.getLogger("artgen.classify").warning(
+            "the test split is empty (too few pictures per class to hold one out): training without a test score"
+        )
     if not args.resume:
         config = ClassifierConfig(
-            in_channels=x.shape[1], image_size=x.shape[-1], hidden=args.hidden, num_classes=len(classes), activation=args.activation, classes=list(classes), init=args.init
+            in_channels=x.shape[1],
+            image_size=x.shape[-1],
+            hidden=args.hidden,
+            num_classes=len(classes),
+            activation=args.activation,
+            classes=list(classes),
+            init=args.init,
         )
     seed = saved.get("seed", args.seed) if args.resume else args.seed
     clf = Classifier(config, device=device, seed=seed)
@@ -173,14 +257,39 @@ def run_train(args) -> int:
     batch_size = saved.get("batch_size", args.batch_size) if args.resume else args.batch_size
     if args.resume:  # the flags typed that differ from the saved settings are reported; the saved ones are used
         typed = typed_flags(args)
-        used = dict(optimizer=optimizer, lr=lr, adam_epsilon=epsilon, epochs=epochs, batch_size=batch_size, seed=seed, limit=limit, precision=setup.precision.name,
-                    hidden=config.hidden, activation=config.activation, init=config.init)
+        used = dict(
+            optimizer=optimizer,
+            lr=lr,
+            adam_epsilon=epsilon,
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+            limit=limit,
+            precision=setup.precision.name,
+            hidden=config.hidden,
+            activation=config.activation,
+            init=config.init,
+        )
         report_resume_changes({dest: getattr(args, dest) for dest in used if dest in typed}, used)
     clf.compile(optimizer, loss="cross_entropy", metrics=["accuracy"], lr=lr, epsilon=epsilon)
-    extra = dict(settings, limit=limit, init_from=str(Path(args.init_from).resolve()) if args.init_from else saved.get("init_from"), precision=setup.precision.name)
+    extra = dict(
+        settings,
+        limit=limit,
+        init_from=str(Path(args.init_from).resolve()) if args.init_from else saved.get("init_from"),
+        precision=setup.precision.name,
+    )
     history = clf.fit(
-        x, y, epochs=epochs, batch_size=batch_size, validation_data=(x_test, y_test) if len(x_test) else None, checkpoint_every=args.checkpoint_every,
-        resume=args.resume, progress=False if args.quiet else None, seed=seed, extra_config=extra, setup=setup,
+        x,
+        y,
+        epochs=epochs,
+        batch_size=batch_size,
+        validation_data=(x_test, y_test) if len(x_test) else None,
+        checkpoint_every=args.checkpoint_every,
+        resume=args.resume,
+        progress=False if args.quiet else None,
+        seed=seed,
+        extra_config=extra,
+        setup=setup,
     )
     if not distributed.is_main():
         return 0
@@ -188,7 +297,9 @@ def run_train(args) -> int:
     if len(x_test):
         result = clf.evaluate(x_test, y_test)
         metrics.update(test_accuracy=result["accuracy"], test_loss=result["loss"])
-        print(f"test accuracy {result['accuracy']:.4f}, test loss {result['loss']:.4f} on {len(x_test)} images; run saved in '{run.path}'")
+        print(
+            f"test accuracy {result['accuracy']:.4f}, test loss {result['loss']:.4f} on {len(x_test)} images; run saved in '{run.path}'"
+        )
     else:
         metrics.update(test_accuracy=None, test_loss=None)
         print(f"no test images, so no test score; run saved in '{run.path}'")
@@ -216,17 +327,28 @@ def run_eval(args) -> int:
     clf = _load_classifier(args)
     saved = RunDir(args.checkpoint).load_config().get("train", {})
     settings = _data_settings(args, saved)
-    x, y, classes = load_dataset(settings["dataset"], train=False, classes=clf.config.classes, **_load_kwargs(settings, args))
+    x, y, classes = load_dataset(
+        settings["dataset"], train=False, classes=clf.config.classes, **_load_kwargs(settings, args)
+    )
     if len(x) == 0:
         raise UsageError(f"no test images in {settings['data'] or settings['dataset']!r} to evaluate on")
     if tuple(x.shape[1:]) != (clf.config.in_channels, clf.config.image_size, clf.config.image_size):
-        raise UsageError(f"dataset images are {tuple(x.shape[1:])} but the model expects ({clf.config.in_channels}, {clf.config.image_size}, {clf.config.image_size})")
+        raise UsageError(
+            f"dataset images are {tuple(x.shape[1:])} but the model expects ({clf.config.in_channels}, {clf.config.image_size}, {clf.config.image_size})"
+        )
     result = clf.evaluate(x, y)
-    out = {"test_accuracy": result["accuracy"], "test_loss": result["loss"], "images": len(x), "dataset": settings["dataset"]}
+    out = {
+        "test_accuracy": result["accuracy"],
+        "test_loss": result["loss"],
+        "images": len(x),
+        "dataset": settings["dataset"],
+    }
     if args.json:
         print(json.dumps(out))
     else:
-        print(f"{settings['dataset']}: accuracy {out['test_accuracy']:.4f}, loss {out['test_loss']:.4f} on {len(x)} images")
+        print(
+            f"{settings['dataset']}: accuracy {out['test_accuracy']:.4f}, loss {out['test_loss']:.4f} on {len(x)} images"
+        )
     return 0
 
 
@@ -253,12 +375,14 @@ def run_predict(args) -> int:
                 raise ArtgenError(f"'{image}' does not exist")
             if path.is_dir():
                 raise ArtgenError(f"'{image}' is a folder, not an image")
-            x = square_image(path, size=c.image_size, channels=c.in_channels)  # as in training: shorter side resized, centre crop
+            x = square_image(
+                path, size=c.image_size, channels=c.in_channels
+            )  # as in training: shorter side resized, centre crop
         except ArtgenError as exc:
             failed.append({"image": str(image), "error": str(exc)})
             print(f"artgen: error: {exc}", file=sys.stderr)
             continue
-        (name, prob), = clf.predict_classes(x[None])
+        ((name, prob),) = clf.predict_classes(x[None])
         rows.append({"image": str(image), "class": name, "probability": prob})
         if not args.json:
             print(f"{image}: {name} ({prob:.3f})", flush=True)

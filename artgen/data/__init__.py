@@ -21,9 +21,29 @@ Tensors use the layout (N, C, H, W), floats in [0, 1], labels int64.
 
 from __future__ import annotations
 
-from .folders import is_hidden, is_image_file, list_images, ImageFolder, RANDOM_CROP_MARGIN
-from .mnist import default_data_root, mnist_class, load_mnist, write_idx_mnist
-from .procedural import SHAPES_CLASSES, make_shapes, load_shapes, art_images
-from .loading import DATASETS, square_image, fit_images, load_dataset, load_dataset_splits, holdout_split
+from .folders import RANDOM_CROP_MARGIN, ImageFolder, is_hidden, is_image_file, list_images
+from .loading import DATASETS, fit_images, holdout_split, load_dataset, load_dataset_splits, square_image
+from .mnist import default_data_root, load_mnist, mnist_class, write_idx_mnist
+from .procedural import SHAPES_CLASSES, art_images, load_shapes, make_shapes
 
-__all__ = ['is_hidden', 'is_image_file', 'list_images', 'ImageFolder', 'RANDOM_CROP_MARGIN', 'default_data_root', 'mnist_class', 'load_mnist', 'write_idx_mnist', 'SHAPES_CLASSES', 'make_shapes', 'load_shapes', 'art_images', 'DATASETS', 'square_image', 'fit_images', 'load_dataset', 'load_dataset_splits', 'holdout_split']
+__all__ = [
+    "is_hidden",
+    "is_image_file",
+    "list_images",
+    "ImageFolder",
+    "RANDOM_CROP_MARGIN",
+    "default_data_root",
+    "mnist_class",
+    "load_mnist",
+    "write_idx_mnist",
+    "SHAPES_CLASSES",
+    "make_shapes",
+    "load_shapes",
+    "art_images",
+    "DATASETS",
+    "square_image",
+    "fit_images",
+    "load_dataset",
+    "load_dataset_splits",
+    "holdout_split",
+]

@@ -51,11 +51,13 @@ def is_image_file(path: PathLike) -> bool:
     try:
         with Image.open(path):
             return True
-    except Exception:  # noqa: BLE001 - any failure means "not an image Pillow can open"
+    except Exception:
         return False
 
 
-def list_images(root: PathLike, *, recursive: bool = True, skipped: list[tuple[Path, str]] | None = None) -> list[Path]:
+def list_images(
+    root: PathLike, *, recursive: bool = True, skipped: list[tuple[Path, str]] | None = None
+) -> list[Path]:
     """Image files under ``root``, sorted, skipping hidden files and folders.
 
     A file counts as an image by its suffix when Pillow reads that suffix
@@ -215,9 +217,7 @@ class ImageFolder(Dataset):
         if not self.labelled:
             return [(p, "") for p in list_images(self.root, recursive=True, skipped=self.skipped)]
         top_level = list_images(self.root, recursive=False)  # also checks root exists
-        class_dirs = sorted(
-            d for d in self.root.iterdir() if d.is_dir() and not is_hidden(d.name)
-        )
+        class_dirs = sorted(d for d in self.root.iterdir() if d.is_dir() and not is_hidden(d.name))
         if not class_dirs:
             raise ArtgenError(
                 f"no class subfolders in '{self.root}'; a labelled image folder needs one "

@@ -111,14 +111,17 @@ def load_dataset(
         return x, y, list(SHAPES_CLASSES)
     if key in ("mnist", "fashion-mnist"):
         fashion = key == "fashion-mnist"
-        x, y = load_mnist(root if root is not None else default_data_root(), train=train,
-                          fashion=fashion, download=download)
+        x, y = load_mnist(
+            root if root is not None else default_data_root(), train=train, fashion=fashion, download=download
+        )
         classes = list(mnist_class(True)[0].classes) if fashion else [str(i) for i in range(10)]
         return fit_images(x, size, channels), y, classes
     if key == "folder":
         train_dir, test_dir = _folder_splits(data)
         if test_dir is not None:
-            ds = ImageFolder(train_dir if train else test_dir, size=size, channels=channels, labelled=True, classes=classes)
+            ds = ImageFolder(
+                train_dir if train else test_dir, size=size, channels=channels, labelled=True, classes=classes
+            )
             return (*ds.tensors(), list(ds.classes))
         ds = ImageFolder(train_dir, size=size, channels=channels, labelled=True, classes=classes)
         x, y = ds.tensors()
@@ -150,7 +153,9 @@ def load_dataset_splits(
         return (x[train], y[train]), (x[test], y[test]), list(ds.classes)
     kwargs = dict(root=root, data=data, size=size, channels=channels, download=download)
     x, y, classes = load_dataset(name, train=True, **kwargs)
-    x_test, y_test, _ = load_dataset(name, train=False, classes=classes, **kwargs)  # test labels follow the training classes by name
+    x_test, y_test, _ = load_dataset(
+        name, train=False, classes=classes, **kwargs
+    )  # test labels follow the training classes by name
     return (x, y), (x_test, y_test), classes
 
 
@@ -190,5 +195,3 @@ def holdout_split(labels: torch.Tensor, *, train: bool, fraction: float = 0.1, s
 
 
 # --------------------------------------------------------------------------- art
-
-

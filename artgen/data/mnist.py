@@ -83,8 +83,7 @@ def load_mnist(
     have = images_file.is_file() and labels_file.is_file()
     if not have and not download:
         raise ArtgenError(
-            f"{name} not found under '{root}'; pass {{arg:download=True}} (needs network) "
-            f"or put the files in {raw}"
+            f"{name} not found under '{root}'; pass {{arg:download=True}} (needs network) or put the files in {raw}"
         )
     try:
         ds = cls(str(root), train=train, download=download)

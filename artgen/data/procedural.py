@@ -16,7 +16,6 @@ import torch
 from artgen.errors import UsageError
 from artgen.images.colour import hsv_to_rgb
 
-
 #: Class names of the built-in "shapes" data set, in label order.
 SHAPES_CLASSES: list[str] = [
     "circle",
@@ -87,9 +86,7 @@ def _shape_distance(k: int, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -
     raise ValueError(f"unknown shape class {k}")
 
 
-def make_shapes(
-    n: int, *, size: int = 28, seed: int = 0, channels: int = 1
-) -> tuple[torch.Tensor, torch.Tensor]:
+def make_shapes(n: int, *, size: int = 28, seed: int = 0, channels: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     """Draw ``n`` images of the 10 :data:`SHAPES_CLASSES`, an MNIST-like data set.
 
     Each image has one shape with random position, scale, small rotation, stroke
@@ -125,9 +122,7 @@ def make_shapes(
     if channels == 3:
         hue = uniform(0.0, 1.0)
         fg = hsv_to_rgb(hue, uniform(0.55, 1.0), uniform(0.75, 1.0))  # (n, 3)
-        bg = hsv_to_rgb(
-            torch.remainder(hue + uniform(0.3, 0.7), 1.0), uniform(0.2, 0.8), uniform(0.05, 0.4)
-        )
+        bg = hsv_to_rgb(torch.remainder(hue + uniform(0.3, 0.7), 1.0), uniform(0.2, 0.8), uniform(0.05, 0.4))
     else:
         fg, bg = brightness[:, None], background[:, None]  # (n, 1)
     noise_std = 0.04
@@ -202,16 +197,22 @@ def art_images(n: int, *, size: int = 64, seed: int = 0) -> torch.Tensor:
     n_blobs, n_strokes = 4, 2
     base = u(n)
     # Background: two tints of the base hue along a random direction.
-    bg1 = hsv_to_rgb(torch.remainder(base + u(n, lo=-0.05, hi=0.05), 1.0), u(n, lo=0.15, hi=0.45), u(n, lo=0.8, hi=0.97))
+    bg1 = hsv_to_rgb(
+        torch.remainder(base + u(n, lo=-0.05, hi=0.05), 1.0), u(n, lo=0.15, hi=0.45), u(n, lo=0.8, hi=0.97)
+    )
     bg2 = hsv_to_rgb(torch.remainder(base + u(n, lo=-0.1, hi=0.1), 1.0), u(n, lo=0.3, hi=0.6), u(n, lo=0.45, hi=0.75))
     bg_angle = u(n, hi=2 * math.pi)
     # Blobs: hue offsets from the base (analogous or complementary colours).
     offsets = torch.tensor([0.0, 0.08, -0.08, 0.5, 0.42, 0.58])
     blob_hue = torch.remainder(
-        base[:, None] + offsets[torch.randint(0, len(offsets), (n, n_blobs), generator=g)]
-        + u(n, n_blobs, lo=-0.03, hi=0.03), 1.0)
-    blob_rgb = hsv_to_rgb(blob_hue.flatten(), u(n * n_blobs, lo=0.45, hi=0.95),
-                           u(n * n_blobs, lo=0.45, hi=1.0)).view(n, n_blobs, 3)
+        base[:, None]
+        + offsets[torch.randint(0, len(offsets), (n, n_blobs), generator=g)]
+        + u(n, n_blobs, lo=-0.03, hi=0.03),
+        1.0,
+    )
+    blob_rgb = hsv_to_rgb(blob_hue.flatten(), u(n * n_blobs, lo=0.45, hi=0.95), u(n * n_blobs, lo=0.45, hi=1.0)).view(
+        n, n_blobs, 3
+    )
     blob_c = u(n, n_blobs, 2, lo=0.15, hi=0.85)
     blob_r = u(n, n_blobs, 2, lo=0.08, hi=0.28)
     blob_rot = u(n, n_blobs, hi=math.pi)
@@ -219,8 +220,11 @@ def art_images(n: int, *, size: int = 64, seed: int = 0) -> torch.Tensor:
     blob_opacity = u(n, n_blobs, lo=0.6, hi=0.95)
     stroke_on = torch.ones(n, n_strokes)
     stroke_on[:, 1] = (u(n) < 0.6).float()
-    stroke_rgb = hsv_to_rgb(torch.remainder(base.repeat_interleave(n_strokes) + 0.5, 1.0),
-                             u(n * n_strokes, lo=0.3, hi=0.9), u(n * n_strokes, lo=0.1, hi=0.45)).view(n, n_strokes, 3)
+    stroke_rgb = hsv_to_rgb(
+        torch.remainder(base.repeat_interleave(n_strokes) + 0.5, 1.0),
+        u(n * n_strokes, lo=0.3, hi=0.9),
+        u(n * n_strokes, lo=0.1, hi=0.45),
+    ).view(n, n_strokes, 3)
     stroke_c = u(n, n_strokes, 2, lo=0.25, hi=0.75)
     stroke_rot = u(n, n_strokes, hi=math.pi)
     stroke_len = u(n, n_strokes, lo=0.25, hi=0.45)
@@ -260,8 +264,7 @@ def art_images(n: int, *, size: int = 64, seed: int = 0) -> torch.Tensor:
             wave = col(stroke_amp[s, k]) * torch.sin(
                 along * col(stroke_freq[s, k]) * (2 * math.pi) + col(stroke_phase[s, k])
             )
-            dist = torch.maximum((across - wave).abs() - col(stroke_w[s, k]),
-                                 along.abs() - col(stroke_len[s, k]))
+            dist = torch.maximum((across - wave).abs() - col(stroke_w[s, k]), along.abs() - col(stroke_len[s, k]))
             a = (0.5 - dist / pixel).clamp(0.0, 1.0) * col(stroke_on[s, k]) * 0.9
             a = a.unsqueeze(1)
             img = img * (1 - a) + stroke_rgb[s, k].view(-1, 3, 1, 1) * a

@@ -19,13 +19,13 @@ import torch
 
 from .. import losses
 from ..checkpoint import RunDir
-from ..weights import check_config_fits_weights, load_state_into, split_prefix
 from ..device import resolve_device, seed_everything
-from ..runs import RunSetup, from_pretrained, save_pretrained
 from ..errors import ArgumentError, UsageError
 from ..models.classifier import ClassifierConfig, DenseClassifier
 from ..optim import make_optimizer
+from ..runs import RunSetup, from_pretrained, save_pretrained
 from ..train import Callback, CurvePlot, History, Task, TensorBatches, Trainer
+from ..weights import check_config_fits_weights, load_state_into, split_prefix
 
 HEAD = "classifier"
 log = logging.getLogger("artgen.classify")
@@ -47,7 +47,9 @@ def _loss_on_logits(loss_name_or_fn):
 class ClassifyTask(Task):
     """Supervised step: forward, loss from :mod:`artgen.losses`, one optimizer update."""
 
-    def __init__(self, model: DenseClassifier, optimizer: torch.optim.Optimizer, loss_fn, metrics: Sequence[str] = ("accuracy",)):
+    def __init__(
+        self, model: DenseClassifier, optimizer: torch.optim.Optimizer, loss_fn, metrics: Sequence[str] = ("accuracy",)
+    ):
         self.model = model
         self.optimizer = optimizer
         self.loss_fn = loss_fn
@@ -64,7 +66,11 @@ class ClassifyTask(Task):
         That is: the plain model (not wrapped for multi-process training), fp32
         weights, inputs and precision, cross-entropy on class indices.
         """
-        if not self.analytic_backward or self.loss_fn is not losses.cross_entropy or type(self.model) is not DenseClassifier:
+        if (
+            not self.analytic_backward
+            or self.loss_fn is not losses.cross_entropy
+            or type(self.model) is not DenseClassifier
+        ):
             return False
         if ctx.precision.name != "fp32" or ctx.scaler is not None or x.dtype != torch.float32:
             return False
@@ -127,7 +133,14 @@ class Classifier:
     arguments change the input size, channels, hidden width, activation or init.
     """
 
-    def __init__(self, config: ClassifierConfig | None = None, *, device: str | torch.device = "auto", seed: int | None = 0, **config_kwargs):
+    def __init__(
+        self,
+        config: ClassifierConfig | None = None,
+        *,
+        device: str | torch.device = "auto",
+        seed: int | None = 0,
+        **config_kwargs,
+    ):
         if config is None:
             config = ClassifierConfig(**config_kwargs)
         elif config_kwargs:
@@ -152,8 +165,14 @@ class Classifier:
 
     # -- Keras-style API ---------------------------------------------------------------
     def compile(
-        self, optimizer: str | torch.optim.Optimizer = "adam", loss="cross_entropy", metrics: Sequence[str] = ("accuracy",), *, lr: float | None = None, epsilon: float = KERAS_ADAM_EPSILON
-    ) -> "Classifier":
+        self,
+        optimizer: str | torch.optim.Optimizer = "adam",
+        loss="cross_entropy",
+        metrics: Sequence[str] = ("accuracy",),
+        *,
+        lr: float | None = None,
+        epsilon: float = KERAS_ADAM_EPSILON,
+    ) -> Classifier:
         """Choose the optimizer (``"adam"``, ``"sgd"`` or an optimizer instance), the loss and metrics.
 
         ``epsilon`` is Adam's denominator term; the default 1e-7 is Keras' (the founding
@@ -220,10 +239,21 @@ class Classifier:
         if self.optimizer is None:
             self.compile()
         x_t, y_t = self._xy(x, y)
-        data = TensorBatches(x_t, y_t, batch_size=batch_size, shuffle=shuffle, seed=self.seed if seed is None else seed, device=self.device)
+        data = TensorBatches(
+            x_t,
+            y_t,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            seed=self.seed if seed is None else seed,
+            device=self.device,
+        )
         validate = None
         if validation_data is not None:
-            vx, vy = self._xy(*validation_data) if isinstance(validation_data, (tuple, list)) else self._xy(validation_data, None)
+            vx, vy = (
+                self._xy(*validation_data)
+                if isinstance(validation_data, (tuple, list))
+                else self._xy(validation_data, None)
+            )
             if len(vx) == 0:
                 log.warning("the validation data is empty: training without validation")
                 validation_data = None
@@ -295,7 +325,10 @@ class Classifier:
         x_t = as_images(x, self.config)
         self._check_input(x_t)
         self.model.eval()
-        out = [self.model.predict_proba(x_t[i : i + batch_size].to(self.device)).cpu() for i in range(0, len(x_t), batch_size)]
+        out = [
+            self.model.predict_proba(x_t[i : i + batch_size].to(self.device)).cpu()
+            for i in range(0, len(x_t), batch_size)
+        ]
         self.model.train()
         return torch.cat(out) if out else torch.empty(0, self.config.num_classes)
 
@@ -317,7 +350,16 @@ class Classifier:
         cfg = {
             "head": HEAD,
             "model": self.config.to_dict(),
-            "train": {"optimizer": self.optimizer_name, "lr": self.lr, "epsilon": self.epsilon, "loss": self.loss_name, "metrics": list(self.metrics), "epochs": epochs, "batch_size": batch_size, "seed": self.seed},
+            "train": {
+                "optimizer": self.optimizer_name,
+                "lr": self.lr,
+                "epsilon": self.epsilon,
+                "loss": self.loss_name,
+                "metrics": list(self.metrics),
+                "epochs": epochs,
+                "batch_size": batch_size,
+                "seed": self.seed,
+            },
         }
         if extra:
             cfg["train"].update(dict(extra))
@@ -328,7 +370,7 @@ class Classifier:
         return save_pretrained(path, self.run_config(), {"model": self.model})
 
     @classmethod
-    def load(cls, path: str | os.PathLike, *, device: str | torch.device = "auto") -> "Classifier":
+    def load(cls, path: str | os.PathLike, *, device: str | torch.device = "auto") -> Classifier:
         """Rebuild a classifier from a run folder (config + safetensors weights).
 
         The folder is untrusted: its config is checked against the weights file's tensor shapes
@@ -343,7 +385,13 @@ class Classifier:
         obj = cls(config, device=device, seed=None)
         saved.load_into({"model": obj.model}, lambda _name: f"classifier in '{saved.run.path}'")
         train_cfg = saved.config.get("train", {})
-        obj.compile(train_cfg.get("optimizer") if train_cfg.get("optimizer") in ("adam", "sgd") else "adam", loss=train_cfg.get("loss", "cross_entropy"), metrics=train_cfg.get("metrics", ["accuracy"]), lr=train_cfg.get("lr"), epsilon=train_cfg.get("epsilon", 1e-8))
+        obj.compile(
+            train_cfg.get("optimizer") if train_cfg.get("optimizer") in ("adam", "sgd") else "adam",
+            loss=train_cfg.get("loss", "cross_entropy"),
+            metrics=train_cfg.get("metrics", ["accuracy"]),
+            lr=train_cfg.get("lr"),
+            epsilon=train_cfg.get("epsilon", 1e-8),
+        )
         return obj
 
     # -- helpers --------------------------------------------------------------------------
@@ -362,13 +410,17 @@ class Classifier:
             raise UsageError(f"{len(x_t)} images but {len(y_t)} labels")
         self._check_input(x_t)
         if y_t.dim() == 1 and len(y_t) and (int(y_t.min()) < 0 or int(y_t.max()) >= self.config.num_classes):
-            raise UsageError(f"labels must lie in 0..{self.config.num_classes - 1}, found {int(y_t.min())}..{int(y_t.max())}")
+            raise UsageError(
+                f"labels must lie in 0..{self.config.num_classes - 1}, found {int(y_t.min())}..{int(y_t.max())}"
+            )
         return x_t, y_t
 
     def _check_input(self, x_t: torch.Tensor) -> None:
         c = self.config
         if tuple(x_t.shape[1:]) != (c.in_channels, c.image_size, c.image_size):
-            raise UsageError(f"the model expects images of shape ({c.in_channels}, {c.image_size}, {c.image_size}), got {tuple(x_t.shape[1:])}")
+            raise UsageError(
+                f"the model expects images of shape ({c.in_channels}, {c.image_size}, {c.image_size}), got {tuple(x_t.shape[1:])}"
+            )
 
 
 def check_weights_fit(run: RunDir, config: ClassifierConfig) -> None:
@@ -378,7 +430,9 @@ def check_weights_fit(run: RunDir, config: ClassifierConfig) -> None:
     Raises:
         CheckpointError: one line naming the config file, the weights file and the first tensor that differs.
     """
-    check_config_fits_weights(run.weights_path, {"model": lambda: DenseClassifier(config)}, config_path=run.config_path)
+    check_config_fits_weights(
+        run.weights_path, {"model": lambda: DenseClassifier(config)}, config_path=run.config_path
+    )
 
 
 def init_from(classifier: Classifier, path: str | os.PathLike) -> bool:
@@ -400,26 +454,42 @@ def init_from(classifier: Classifier, path: str | os.PathLike) -> bool:
     dst = classifier.config
     problems = []
     if src.in_channels != dst.in_channels:
-        problems.append(f"it takes {src.in_channels}-channel images and this run {dst.in_channels} (pass {{arg:channels={src.in_channels}}})")
+        problems.append(
+            f"it takes {src.in_channels}-channel images and this run {dst.in_channels} (pass {{arg:channels={src.in_channels}}})"
+        )
     if src.image_size != dst.image_size:
-        problems.append(f"it takes {src.image_size}px images and this run {dst.image_size}px (pass {{arg:size={src.image_size}}})")
+        problems.append(
+            f"it takes {src.image_size}px images and this run {dst.image_size}px (pass {{arg:size={src.image_size}}})"
+        )
     if src.hidden != dst.hidden:
-        problems.append(f"its hidden layer has {src.hidden} units and this run {dst.hidden} (pass {{arg:hidden={src.hidden}}})")
+        problems.append(
+            f"its hidden layer has {src.hidden} units and this run {dst.hidden} (pass {{arg:hidden={src.hidden}}})"
+        )
     if problems:
         raise UsageError(f"{{arg:init_from}} '{run.path}' does not fit: " + "; ".join(problems))
-    same_classes = src.num_classes == dst.num_classes and (src.classes is None or dst.classes is None or list(src.classes) == list(dst.classes))
+    same_classes = src.num_classes == dst.num_classes and (
+        src.classes is None or dst.classes is None or list(src.classes) == list(dst.classes)
+    )
     if same_classes:
         saved.load_into({"model": classifier.model}, lambda _name: f"{{arg:init_from}} '{run.path}'")
         return False
     state = split_prefix(run.load_weights(), "model")  # the hidden layer only: the output layer starts afresh
     model = classifier.model
     kept = {k: v for k, v in state.items() if not k.startswith("output.")}
-    load_state_into(model, dict(kept, **{k: v for k, v in model.state_dict().items() if k.startswith("output.")}), what=f"{{arg:init_from}} '{run.path}'")
+    load_state_into(
+        model,
+        dict(kept, **{k: v for k, v in model.state_dict().items() if k.startswith("output.")}),
+        what=f"{{arg:init_from}} '{run.path}'",
+    )
     torch.nn.init.xavier_uniform_(model.output.weight)
     torch.nn.init.zeros_(model.output.bias)
     log.warning(
         "--init-from '%s' knows %d classes (%s), this data %d (%s): keeping its hidden layer, starting the output layer afresh",
-        run.path, src.num_classes, _names(src), dst.num_classes, _names(dst),
+        run.path,
+        src.num_classes,
+        _names(src),
+        dst.num_classes,
+        _names(dst),
     )
     return True
 

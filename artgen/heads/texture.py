@@ -36,22 +36,21 @@ from ..models.encoders import GATYS_STYLE_LAYERS, build_encoder
 from ..settings import Settings
 from ..train import Repeat, Trainer
 from .stylize import (
-    check_style_images,
     MIN_SIDE,
     OPTIMIZERS,
     ImageParameter,
     StylizeTask,
+    check_style_images,
     fit_long_side,
     is_grey,
-    load_input,
     level_objective,
+    load_input,
     pyramid_sizes,
     resolve_options,
     set_encoder_layout,
     split_steps,
     stylize_precision,
 )
-
 
 #: Long side of the examples at the finest level when ``example_size`` is not given: their
 #: own size, at most this (1024 px), so large photos do not multiply the encoder's cost.
@@ -68,13 +67,13 @@ class TextureConfig(Settings):
 
     height: int = 512
     width: int = 512
-    steps: int | None = None             # total steps over all levels (None: the stylize default)
+    steps: int | None = None  # total steps over all levels (None: the stylize default)
     optimizer: str = "lbfgs"
     lr: float | None = None
-    style_weight: float | None = None    # None: the stylize default
-    tv_weight: float | None = None       # None: the stylize default
+    style_weight: float | None = None  # None: the stylize default
+    tv_weight: float | None = None  # None: the stylize default
     style_blend: list[float] | None = None
-    example_size: int | None = None      # long side of the examples at the finest level (None: their own, at most 1024)
+    example_size: int | None = None  # long side of the examples at the finest level (None: their own, at most 1024)
     seamless: bool = False
     backbone: str = "auto"
     weights: str | None = None
@@ -85,7 +84,7 @@ class TextureConfig(Settings):
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"
-    tile: int | None = None              # levels longer than this run tile by tile (None: 1024, 0: never)
+    tile: int | None = None  # levels longer than this run tile by tile (None: 1024, 0: never)
     progress: bool | None = None
 
     def __post_init__(self) -> None:
@@ -129,7 +128,9 @@ def parse_size(text: str) -> tuple[int, int]:
     return values[1], values[0]
 
 
-def texture_tensor(examples, options: TextureConfig | None = None, *, encoder=None) -> tuple[torch.Tensor, dict[str, Any]]:
+def texture_tensor(
+    examples, options: TextureConfig | None = None, *, encoder=None
+) -> tuple[torch.Tensor, dict[str, Any]]:
     """Synthesise a texture; returns ``(1, 3, height, width)`` float32 in [0, 1] on the CPU and the settings used.
 
     ``examples``: one image or a list (paths, PIL images or (3, H, W) tensors in [0, 1]),
@@ -158,14 +159,22 @@ def texture_tensor(examples, options: TextureConfig | None = None, *, encoder=No
     # the stylize defaults for steps and weights, through the same per-backbone table
     from .stylize import StyleConfig
 
-    filled = resolve_options(StyleConfig(steps=options.steps, style_weight=options.style_weight, tv_weight=options.tv_weight), encoder)
-    options = dataclasses.replace(options, steps=filled.steps, style_weight=filled.style_weight, tv_weight=filled.tv_weight)
+    filled = resolve_options(
+        StyleConfig(steps=options.steps, style_weight=options.style_weight, tv_weight=options.tv_weight), encoder
+    )
+    options = dataclasses.replace(
+        options, steps=filled.steps, style_weight=filled.style_weight, tv_weight=filled.tv_weight
+    )
     seed_everything(options.seed)
 
     out_h, out_w = options.height, options.width
     work_h, work_w = out_h, out_w
     if options.seamless:  # periodic only at multiples of the deepest stride
-        stride = 2 ** sum(1 for n in encoder.names[: max(encoder.names.index(l) for l in options.style_layers) + 1] if n.startswith("pool"))
+        stride = 2 ** sum(
+            1
+            for n in encoder.names[: max(encoder.names.index(l) for l in options.style_layers) + 1]
+            if n.startswith("pool")
+        )
         work_h, work_w = -(-out_h // stride) * stride, -(-out_w // stride) * stride
     long_side = max(work_h, work_w)
     example_long = options.example_size or min(EXAMPLE_MAX_SIDE, max(max(e.shape[-2:]) for e in full))
@@ -188,16 +197,33 @@ def texture_tensor(examples, options: TextureConfig | None = None, *, encoder=No
             init = resize_spectral(image, hw, periodic=options.seamless).clamp(0, 1)
         param = ImageParameter(init.to(device))
         objective, history = level_objective(
-            encoder, None, examples_l, options, hw,
-            content_layers=(), style_layers=options.style_layers,
-            content_weight=0.0, style_weight=options.style_weight, tv_weight=options.tv_weight,
-            blend=options.style_blend, style_layer_weights=options.style_layer_weights, normalize=options.normalize,
+            encoder,
+            None,
+            examples_l,
+            options,
+            hw,
+            content_layers=(),
+            style_layers=options.style_layers,
+            content_weight=0.0,
+            style_weight=options.style_weight,
+            tv_weight=options.tv_weight,
+            blend=options.style_blend,
+            style_layer_weights=options.style_layer_weights,
+            normalize=options.normalize,
             autocast=precision.autocast,
         )
         task = StylizeTask(param, objective, options.optimizer, options.lr, history_size=history)
         desc = f"texture {hw[1]}x{hw[0]}" + (f" ({level + 1}/{len(sizes_hw)})" if len(sizes_hw) > 1 else "")
-        Trainer(task, Repeat(n_steps), max_steps=n_steps, device=device, precision=precision,
-                log_every=max(1, min(10, n_steps)), progress=options.progress, desc=desc).fit()
+        Trainer(
+            task,
+            Repeat(n_steps),
+            max_steps=n_steps,
+            device=device,
+            precision=precision,
+            log_every=max(1, min(10, n_steps)),
+            progress=options.progress,
+            desc=desc,
+        ).fit()
         image = param.pixels.detach().clamp(0, 1).cpu()
     if image.shape[-2:] != (out_h, out_w):
         image = resize_spectral(image, (out_h, out_w), periodic=True).clamp(0, 1)
@@ -205,12 +231,17 @@ def texture_tensor(examples, options: TextureConfig | None = None, *, encoder=No
         image = image.expand(-1, 3, -1, -1).contiguous()
     settings = options.to_dict()
     settings.pop("progress", None)
-    settings.update(style_layers=list(options.style_layers), example_size=example_long, backbone_used=encoder.name,
-                    pretrained=encoder.pretrained, weights_source=encoder.source)
+    settings.update(
+        style_layers=list(options.style_layers),
+        example_size=example_long,
+        backbone_used=encoder.name,
+        pretrained=encoder.pretrained,
+        weights_source=encoder.source,
+    )
     return image, settings
 
 
-def texture(examples, **options) -> "PIL.Image.Image":  # noqa: F821
+def texture(examples, **options) -> PIL.Image.Image:  # noqa: F821
     """Texture synthesis from one or more examples; returns a PIL image (``.info["artgen"]`` holds the settings).
 
     ``options`` are the fields of :class:`TextureConfig`; ``size=(height, width)`` or
@@ -228,7 +259,9 @@ def texture(examples, **options) -> "PIL.Image.Image":  # noqa: F821
         options.update(height=int(h), width=int(w))
     unknown = set(options) - TextureConfig.field_names()
     if unknown:
-        raise UsageError(f"unknown texture option(s): {', '.join(sorted(unknown))}; see artgen.heads.texture.TextureConfig")
+        raise UsageError(
+            f"unknown texture option(s): {', '.join(sorted(unknown))}; see artgen.heads.texture.TextureConfig"
+        )
     image, settings = texture_tensor(examples, TextureConfig(**options))
     pil = to_pil(image[0])
     pil.info["artgen"] = settings

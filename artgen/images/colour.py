@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 
-
 LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601 weights of R, G, B
 
 

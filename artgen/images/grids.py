@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -52,9 +52,7 @@ def make_grid(
     n, c, h, w = images.shape
     ncol = max(1, min(n, nrow if nrow is not None else math.ceil(math.sqrt(n))))
     nrows = math.ceil(n / ncol)
-    grid = images.new_full(
-        (c, nrows * (h + padding) + padding, ncol * (w + padding) + padding), float(pad_value)
-    )
+    grid = images.new_full((c, nrows * (h + padding) + padding, ncol * (w + padding) + padding), float(pad_value))
     for i in range(n):
         r, col = divmod(i, ncol)
         top, left = r * (h + padding) + padding, col * (w + padding) + padding

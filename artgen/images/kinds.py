@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-
 # ISO base media brands of still pictures (AVIF, HEIF/HEIC), not video
 _IMAGE_BRANDS = frozenset({b"avif", b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"jp2 ", b"jpx "})
 
@@ -71,7 +70,12 @@ def _sniff(head: bytes) -> bool | None:
         return True
     if head[:3] == b"FLV" or head[:4] == b"\x30\x26\xb2\x75":  # Flash video, ASF/WMV
         return True
-    if head[:8] == b"\x89PNG\r\n\x1a\n" or head[:3] == b"\xff\xd8\xff" or head[:2] == b"BM" or head[:4] in (b"II*\x00", b"MM\x00*"):
+    if (
+        head[:8] == b"\x89PNG\r\n\x1a\n"
+        or head[:3] == b"\xff\xd8\xff"
+        or head[:2] == b"BM"
+        or head[:4] in (b"II*\x00", b"MM\x00*")
+    ):
         return False
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return False

@@ -17,8 +17,8 @@ import math
 import os
 import re
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence, Union
 
 import numpy as np
 import torch
@@ -41,7 +41,9 @@ def read_extensions() -> frozenset[str]:
     global _READ_EXTENSIONS
     if _READ_EXTENSIONS is None:
         Image.init()
-        _READ_EXTENSIONS = IMAGE_EXTENSIONS | frozenset(e.lower() for e, fmt in Image.registered_extensions().items() if fmt in Image.OPEN)
+        _READ_EXTENSIONS = IMAGE_EXTENSIONS | frozenset(
+            e.lower() for e, fmt in Image.registered_extensions().items() if fmt in Image.OPEN
+        )
     return _READ_EXTENSIONS
 
 
@@ -50,8 +52,8 @@ _READ_EXTENSIONS: frozenset[str] | None = None
 #: PIL modes that hold one grey channel (converted to "L" when read).
 GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 
-PathLike = Union[str, "os.PathLike[str]"]
-ImageSource = Union[PathLike, Image.Image]
+PathLike = str | os.PathLike[str]
+ImageSource = PathLike | Image.Image
 
 
 # --------------------------------------------------------------------------- errors
@@ -104,6 +106,7 @@ def error_reason(exc: BaseException, path: Path | None) -> str:
             except OSError:
                 pass
             from .kinds import holds_video
+
             if holds_video(path):
                 return "it is a video, not a picture (write it to a video file such as out.mp4)"
         return "not a recognised image format (file is damaged or not an image)"
@@ -178,9 +181,7 @@ def _cmyk_to_rgb(img: Image.Image) -> Image.Image:
 def _normalise(img: Image.Image, mode: str) -> Image.Image:
     """Turn any Pillow mode into plain 8-bit "RGB" or "L" (or "RGBA", keeping transparency)."""
     src = img.mode
-    has_alpha = src in ("RGBA", "LA", "PA", "La", "RGBa") or (
-        src in ("P", "L", "RGB") and "transparency" in img.info
-    )
+    has_alpha = src in ("RGBA", "LA", "PA", "La", "RGBa") or (src in ("P", "L", "RGB") and "transparency" in img.info)
     if mode == "RGBA":
         return img.convert("RGBA") if has_alpha else _normalise(img, "RGB").convert("RGBA")
     if src in ("I", "F") or src.startswith("I;16"):
@@ -189,9 +190,7 @@ def _normalise(img: Image.Image, mode: str) -> Image.Image:
         img = _composite_on_white(img)
     elif src == "CMYK":
         img = _cmyk_to_rgb(img)
-    elif src == "RGB" and mode == "RGB":
-        pass
-    elif src == "L" and mode == "L":
+    elif src == "RGB" and mode == "RGB" or src == "L" and mode == "L":
         pass
     elif src not in ("RGB", "L"):
         # "P", "1", "YCbCr", "LAB", "HSV", "RGBX", 16-bit RGB variants, ...
@@ -225,9 +224,7 @@ def open_image(source: ImageSource, *, mode: str = "RGB") -> Image.Image:
     if isinstance(source, Image.Image):
         return _prepare(source, mode, path=None)
     if not isinstance(source, (str, os.PathLike)):
-        raise UsageError(
-            f"expected an image path or PIL image, not {type(source).__name__}"
-        )
+        raise UsageError(f"expected an image path or PIL image, not {type(source).__name__}")
     path = Path(source)
     try:
         with warnings.catch_warnings():
@@ -289,10 +286,7 @@ def as_chw(t: torch.Tensor, what: str = "image tensor") -> torch.Tensor:
     if t.dim() == 2:
         t = t.unsqueeze(0)
     if t.dim() != 3 or t.shape[0] not in (1, 3, 4):
-        raise UsageError(
-            f"{what} must have shape (C,H,W) or (1,C,H,W) with C=1, 3 or 4, "
-            f"got {tuple(t.shape)}"
-        )
+        raise UsageError(f"{what} must have shape (C,H,W) or (1,C,H,W) with C=1, 3 or 4, got {tuple(t.shape)}")
     return t.detach().to("cpu", torch.float32)
 
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,9 +27,7 @@ from artgen.images.reading import GREY_MODES, PathLike, error_reason, image_erro
 from artgen.version import __version__
 
 #: Lower-case suffixes artgen can write (the format follows the suffix).
-WRITE_EXTENSIONS: frozenset[str] = frozenset(
-    {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
-)
+WRITE_EXTENSIONS: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
 
 _FORMATS = {
     ".png": "PNG",
@@ -47,8 +46,7 @@ def _suffix_format(path: Path) -> str:
     if suffix not in WRITE_EXTENSIONS:
         choices = ", ".join(sorted(WRITE_EXTENSIONS))
         raise UsageError(
-            f"cannot write '{path}': unknown image extension {suffix or '(none)'!r}; "
-            f"use one of {choices}"
+            f"cannot write '{path}': unknown image extension {suffix or '(none)'!r}; use one of {choices}"
         )
     return _FORMATS[suffix]
 
@@ -128,9 +126,7 @@ def _parameters_line(meta: Mapping[str, Any]) -> str:
     if meta.get("command") is not None:
         head += f" {_format_value(meta['command'])}"
     pairs = [
-        f"{key}={_format_value(value)}"
-        for key, value in meta.items()
-        if key not in ("command", "artgen_version")
+        f"{key}={_format_value(value)}" for key, value in meta.items() if key not in ("command", "artgen_version")
     ]
     return f"{head}: {', '.join(pairs)}" if pairs else head
 
@@ -188,9 +184,7 @@ def save_image(
         raise UsageError(f"save_image expects a PIL image or a tensor, not {type(image).__name__}")
     img = _for_format(img, fmt)
     params: dict[str, Any] = {}
-    if fmt == "JPEG":
-        params.update(quality=95)
-    elif fmt == "WEBP":
+    if fmt == "JPEG" or fmt == "WEBP":
         params.update(quality=95)
     if metadata is not None and fmt == "PNG":
         from PIL.PngImagePlugin import PngInfo
@@ -301,7 +295,10 @@ def save_gif(
             raise UsageError(f"GIF frames must be a (N,C,H,W) tensor, got {tuple(frames.shape)}")
         pil_frames = [to_pil(f) for f in frames]
     else:
-        pil_frames = [open_image(f, mode="RGBA" if _transparent(f) else "RGB") if isinstance(f, Image.Image) else to_pil(f) for f in frames]
+        pil_frames = [
+            open_image(f, mode="RGBA" if _transparent(f) else "RGB") if isinstance(f, Image.Image) else to_pil(f)
+            for f in frames
+        ]
     if not pil_frames:
         raise UsageError(f"cannot write '{path}': no frames given")
     size = pil_frames[0].size

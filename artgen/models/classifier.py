@@ -27,7 +27,9 @@ class ClassifierConfig(Settings):
     num_classes: int = 10
     activation: str = "relu"
     classes: list[str] | None = None
-    init: str = "keras"  # "keras": Glorot-uniform weights, zero biases (the document's Dense); "pytorch": nn.Linear's default
+    init: str = (
+        "keras"  # "keras": Glorot-uniform weights, zero biases (the document's Dense); "pytorch": nn.Linear's default
+    )
 
     def __post_init__(self):
         if self.activation not in ACTIVATIONS:
@@ -36,7 +38,11 @@ class ClassifierConfig(Settings):
             raise ValueError(f"init {self.init!r}: expected one of {', '.join(INITS)}")
         if self.in_channels not in (1, 3):
             raise ValueError(f"in_channels must be 1 or 3, got {self.in_channels}")
-        for name, low, high in (("image_size", 1, MAX_IMAGE_SIZE), ("hidden", 1, MAX_HIDDEN), ("num_classes", 1, MAX_CLASSES)):
+        for name, low, high in (
+            ("image_size", 1, MAX_IMAGE_SIZE),
+            ("hidden", 1, MAX_HIDDEN),
+            ("num_classes", 1, MAX_CLASSES),
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}")

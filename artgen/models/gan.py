@@ -82,7 +82,9 @@ class GANConfig(Settings):
     discriminator: str = "plain"  # "plain": the convolutional D below; "projected": D on frozen pretrained features (artgen.models.projected_gan)
     pg_size: int = 0  # projected D: side the images are resized to for the feature network (0: their own side; the paper uses 224)
     pg_levels: int = 2  # projected D: feature levels discriminated on (1-4, shallowest first; the paper's 4; 2 measured best at a fixed CPU time)
-    pg_width: int = 64  # projected D: channels of the first cross-channel-mixing level (doubling per level; the paper's 64)
+    pg_width: int = (
+        64  # projected D: channels of the first cross-channel-mixing level (doubling per level; the paper's 64)
+    )
 
     def __post_init__(self):
         if self.size not in SIZES:
@@ -147,7 +149,11 @@ class GBlock(nn.Sequential):
     def __init__(self, c_in: int, c_out: int, convs: int = 1):
         layers: list[nn.Module] = [nn.Upsample(scale_factor=2, mode="nearest")]
         for i in range(convs):
-            layers += [nn.Conv2d(c_in if i == 0 else c_out, c_out, 3, padding=1), nn.LeakyReLU(LEAKY_SLOPE, inplace=True), PixelNorm()]
+            layers += [
+                nn.Conv2d(c_in if i == 0 else c_out, c_out, 3, padding=1),
+                nn.LeakyReLU(LEAKY_SLOPE, inplace=True),
+                PixelNorm(),
+            ]
         super().__init__(*layers)
 
 
@@ -196,9 +202,13 @@ class Generator(nn.Module):
         # upsample + that conv: the layout of runs saved before g_convs existed).
         c_in = c.g_channels(res)
         c_full = max(1, c_in // 2) if c.g_convs > 1 else c_in
-        self.to_image = nn.Sequential(*GBlock(c_in, c_full, c.g_convs - 1), nn.Conv2d(c_full, c.channels, 3, padding=1))
+        self.to_image = nn.Sequential(
+            *GBlock(c_in, c_full, c.g_convs - 1), nn.Conv2d(c_full, c.channels, 3, padding=1)
+        )
 
-    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None, *, keep_scale: bool = False) -> torch.Tensor:
+    def forward(
+        self, z: torch.Tensor, labels: torch.Tensor | None = None, *, keep_scale: bool = False
+    ) -> torch.Tensor:
         """``z`` ``(B, z_dim)`` [+ int64 ``labels`` ``(B,)``] -> ``(B, channels, size, size)`` in [-1, 1]; ValueError if a conditional G gets no labels.
 
         With ``latent_norm``, each code is scaled to unit RMS; ``keep_scale=True`` keeps its own scale
@@ -252,12 +262,18 @@ class Discriminator(nn.Module):
         c_in, res = c.channels, c.size
         for _ in range(c.num_blocks):
             c_out = c.d_channels(res // 2)
-            blocks.append(nn.Sequential(sn(nn.Conv2d(c_in, c_out, 4, stride=2, padding=1)), nn.LeakyReLU(LEAKY_SLOPE, inplace=True)))
+            blocks.append(
+                nn.Sequential(
+                    sn(nn.Conv2d(c_in, c_out, 4, stride=2, padding=1)), nn.LeakyReLU(LEAKY_SLOPE, inplace=True)
+                )
+            )
             c_in, res = c_out, res // 2
         self.blocks = nn.Sequential(*blocks)  # ends at 4x4
         if c.mbstd_group:
             self.mbstd = MinibatchStd(c.mbstd_group)
-            self.final = nn.Sequential(sn(nn.Conv2d(c_in + 1, c_in, 3, padding=1)), nn.LeakyReLU(LEAKY_SLOPE, inplace=True))
+            self.final = nn.Sequential(
+                sn(nn.Conv2d(c_in + 1, c_in, 3, padding=1)), nn.LeakyReLU(LEAKY_SLOPE, inplace=True)
+            )
         self.features_dim = c_in * 16
         self.head = sn(nn.Linear(self.features_dim, 1))
         if c.conditional:

@@ -86,7 +86,13 @@ class LevelDiscriminator(nn.Module):
         blocks = []
         while side > END_SIDE:
             c_out = disc_width(width, side // 2)
-            blocks.append(nn.Sequential(spectral_norm(nn.Conv2d(c_in, c_out, 4, 2, 1)), nn.BatchNorm2d(c_out), nn.LeakyReLU(LEAKY_SLOPE, inplace=True)))
+            blocks.append(
+                nn.Sequential(
+                    spectral_norm(nn.Conv2d(c_in, c_out, 4, 2, 1)),
+                    nn.BatchNorm2d(c_out),
+                    nn.LeakyReLU(LEAKY_SLOPE, inplace=True),
+                )
+            )
             c_in, side = c_out, side // 2
         self.blocks = nn.Sequential(*blocks)
         k = min(4, side)
@@ -119,7 +125,9 @@ class ProjectedDiscriminator(nn.Module):
         super().__init__()
         self.config = c = config
         net = features if features is not None else feature_network()
-        object.__setattr__(self, "feature_net", net.eval().requires_grad_(False))  # not a submodule: never saved or optimised
+        object.__setattr__(
+            self, "feature_net", net.eval().requires_grad_(False)
+        )  # not a submodule: never saved or optimised
         self.levels = c.pg_levels
         side = c.pg_size or c.size
         mixed = [c.pg_width * 2**i for i in range(self.levels)]  # CCM output channels
@@ -128,9 +136,13 @@ class ProjectedDiscriminator(nn.Module):
         self.csm = nn.ModuleList([nn.Conv2d(mixed[i], fused[i], 1) for i in range(self.levels)])
         self.ccm.requires_grad_(False)
         self.csm.requires_grad_(False)
-        level_sides = [-(-side // 2 ** (i + 2)) for i in range(self.levels)]  # the feature levels: 1/4 ... 1/32, rounded up
+        level_sides = [
+            -(-side // 2 ** (i + 2)) for i in range(self.levels)
+        ]  # the feature levels: 1/4 ... 1/32, rounded up
         sides = [2 * level_sides[0]] + level_sides[:-1]  # after CSM, each level at the side of the one above it
-        self.discs = nn.ModuleList([LevelDiscriminator(fused[i], sides[i], c.d_width, c.num_classes) for i in range(self.levels)])
+        self.discs = nn.ModuleList(
+            [LevelDiscriminator(fused[i], sides[i], c.d_width, c.num_classes) for i in range(self.levels)]
+        )
 
     # the feature network follows the module's device and dtype, but stays out of its state
     def _apply(self, fn, *args, **kwargs):
@@ -153,7 +165,9 @@ class ProjectedDiscriminator(nn.Module):
         """
         most = max(len(d.blocks) for d in self.discs)
         if n > most:
-            raise ValueError(f"{n}: the projected discriminator's levels have at most {most} down-sampling block(s) at this size")
+            raise ValueError(
+                f"{n}: the projected discriminator's levels have at most {most} down-sampling block(s) at this size"
+            )
         return [block for d in self.discs for block in d.blocks[:n]]
 
     def to_rgb(self, x: torch.Tensor) -> torch.Tensor:

@@ -85,21 +85,37 @@ class StyleNetConfig(Settings):
 
     def __post_init__(self):
         if self.arch not in ARCHS:
-            raise ValueError(f"arch {self.arch!r}: unknown style network architecture; expected one of {', '.join(ARCHS)}")
+            raise ValueError(
+                f"arch {self.arch!r}: unknown style network architecture; expected one of {', '.join(ARCHS)}"
+            )
         if not 1 <= len(self.channels) <= 6 or not all(isinstance(c, int) and 1 <= c <= 2048 for c in self.channels):
             raise ValueError(f"channels must be 1 to 6 widths from 1 to 2048, got {self.channels!r}")
-        for name, low, high in (("stem_kernel", 1, 15), ("out_kernel", 1, 15), ("stem_stride", 1, 2), ("num_res", 0, 64)):
+        for name, low, high in (
+            ("stem_kernel", 1, 15),
+            ("out_kernel", 1, 15),
+            ("stem_stride", 1, 2),
+            ("num_res", 0, 64),
+        ):
             value = getattr(self, name)
             if not low <= value <= high:
                 raise ValueError(f"{name} must be from {low} to {high}, got {value}")
 
     @classmethod
-    def for_arch(cls, arch: str) -> "StyleNetConfig":
+    def for_arch(cls, arch: str) -> StyleNetConfig:
         """The config of a named architecture (``"standard"`` or ``"small"``, see the module notes); ValueError otherwise."""
         if arch == "standard":
             return cls()
         if arch == "small":
-            return cls(arch="small", channels=[16, 32], stem_kernel=5, stem_stride=2, num_res=4, separable=False, out_kernel=3, bilinear_output=True)
+            return cls(
+                arch="small",
+                channels=[16, 32],
+                stem_kernel=5,
+                stem_stride=2,
+                num_res=4,
+                separable=False,
+                out_kernel=3,
+                bilinear_output=True,
+            )
         raise ValueError(f"unknown style network architecture {arch!r}; expected one of {', '.join(ARCHS)}")
 
     @property
@@ -108,7 +124,7 @@ class StyleNetConfig(Settings):
         return self.stem_stride * 2 ** (len(self.channels) - 1)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "StyleNetConfig":
+    def from_dict(cls, data: dict) -> StyleNetConfig:
         """Rebuild from :meth:`to_dict`'s output (a run's ``config.json``); ValueError for unknown keys or bad values."""
         unknown = sorted(set(data) - cls.field_names())
         if unknown:
@@ -118,7 +134,9 @@ class StyleNetConfig(Settings):
         return cfg
 
 
-def _conv(in_ch: int, out_ch: int, kernel: int, stride: int = 1, *, bias: bool = False, separable: bool = False) -> nn.Sequential:
+def _conv(
+    in_ch: int, out_ch: int, kernel: int, stride: int = 1, *, bias: bool = False, separable: bool = False
+) -> nn.Sequential:
     """Reflection padding then a conv (or a depthwise + pointwise pair)."""
     pad = nn.ReflectionPad2d(kernel // 2)
     if separable and kernel > 1:
@@ -133,7 +151,9 @@ def _conv(in_ch: int, out_ch: int, kernel: int, stride: int = 1, *, bias: bool =
 class ConvNormAct(nn.Sequential):
     """reflect-pad -> conv -> InstanceNorm2d(affine) -> ReLU (the ReLU optional)."""
 
-    def __init__(self, in_ch: int, out_ch: int, kernel: int, stride: int = 1, *, separable: bool = False, relu: bool = True):
+    def __init__(
+        self, in_ch: int, out_ch: int, kernel: int, stride: int = 1, *, separable: bool = False, relu: bool = True
+    ):
         layers = [_conv(in_ch, out_ch, kernel, stride, separable=separable), nn.InstanceNorm2d(out_ch, affine=True)]
         if relu:
             layers.append(nn.ReLU(inplace=True))
@@ -204,12 +224,14 @@ class StyleNet(nn.Module):
         self.stem = ConvNormAct(3, ch[0], config.stem_kernel, config.stem_stride)
         self.down = nn.Sequential(*[ConvNormAct(a, b, 3, 2) for a, b in zip(ch[:-1], ch[1:])])
         self.res = nn.Sequential(*[ResidualBlock(ch[-1], separable=config.separable) for _ in range(config.num_res)])
-        self.up = nn.Sequential(*[UpsampleConv(a, b, 3, separable=config.separable) for a, b in zip(ch[:0:-1], ch[-2::-1])])
+        self.up = nn.Sequential(
+            *[UpsampleConv(a, b, 3, separable=config.separable) for a, b in zip(ch[:0:-1], ch[-2::-1])]
+        )
         self.out_upsample = config.stem_stride == 2
         self.out = _conv(ch[0], 3, config.out_kernel, bias=True)
         self.padding_mode = "reflect"
 
-    def set_padding_mode(self, mode: str) -> "StyleNet":
+    def set_padding_mode(self, mode: str) -> StyleNet:
         """``"reflect"`` (the default: no dark borders) or ``"circular"`` (wrap around: seamless tiles).
 
         In circular mode every convolution pads with the opposite edge, the low-resolution
@@ -242,11 +264,15 @@ class StyleNet(nn.Module):
         if self.out_upsample and self.config.bilinear_output:
             y = self.out(y)  # (B, 3, H'/2, W'/2)
             if circular:  # bilinear interpolation that wraps: pad one pixel from the far side, then crop
-                y = F.interpolate(F.pad(y, (1, 1, 1, 1), mode="circular"), scale_factor=2.0, mode="bilinear", align_corners=False)[..., 2:-2, 2:-2]
+                y = F.interpolate(
+                    F.pad(y, (1, 1, 1, 1), mode="circular"), scale_factor=2.0, mode="bilinear", align_corners=False
+                )[..., 2:-2, 2:-2]
             else:
                 y = F.interpolate(y, scale_factor=2.0, mode="bilinear", align_corners=False)  # (B, 3, H', W')
         elif self.out_upsample and self.out[1].kernel_size == (3, 3):
-            y = upsample2_conv3x3(y, self.out[1].weight, self.out[1].bias, mode="circular" if circular else "replicate")  # (B, 3, H', W')
+            y = upsample2_conv3x3(
+                y, self.out[1].weight, self.out[1].bias, mode="circular" if circular else "replicate"
+            )  # (B, 3, H', W')
         else:
             if self.out_upsample:
                 y = F.interpolate(y, scale_factor=2.0, mode="nearest")
@@ -268,7 +294,14 @@ _PHASE_TAPS = torch.tensor(
 )
 
 
-def upsample2_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, *, groups: int = 1, mode: str = "replicate") -> torch.Tensor:
+def upsample2_conv3x3(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    *,
+    groups: int = 1,
+    mode: str = "replicate",
+) -> torch.Tensor:
     """``conv3x3(reflect_pad1(upsample_nearest2(x)))`` computed at the input's resolution.
 
     Reflection-padding a nearest-upsampled image by one pixel equals upsampling
@@ -293,7 +326,9 @@ def upsample2_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor 
     return F.pixel_shuffle(y, 2)  # (B, O, 2H, 2W)
 
 
-def pad_to_multiple(x: torch.Tensor, multiple: int, min_side: int = MIN_SIDE, *, circular: bool = False) -> torch.Tensor:
+def pad_to_multiple(
+    x: torch.Tensor, multiple: int, min_side: int = MIN_SIDE, *, circular: bool = False
+) -> torch.Tensor:
     """Pad ``x`` at the bottom and right to a multiple of ``multiple`` (and at least ``min_side``).
 
     Reflection padding where the image is large enough for it, edge replication

@@ -40,7 +40,14 @@ class Studio:
         max_upload_mb: the largest upload accepted.
     """
 
-    def __init__(self, workdir: str | os.PathLike, *, device: str = "auto", gan_settings: dict | None = None, max_upload_mb: float | None = None):
+    def __init__(
+        self,
+        workdir: str | os.PathLike,
+        *,
+        device: str = "auto",
+        gan_settings: dict | None = None,
+        max_upload_mb: float | None = None,
+    ):
         from ..device import resolve_device
         from .workdir import MAX_UPLOAD_MB
 
@@ -86,7 +93,7 @@ class Studio:
             raise gr.Error(" ".join(exc.for_cli(PAGE_NAMES).split()), print_exception=False) from None
         except MemoryError:
             raise gr.Error("out of memory; try a smaller size", print_exception=False) from None
-        except Exception as exc:  # noqa: BLE001 - the page's one-line promise; the log keeps the traceback
+        except Exception as exc:
             log.exception("studio handler failed")
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise gr.Error(f"{type(exc).__name__}: {first}", print_exception=False) from None
@@ -123,7 +130,9 @@ def theme():
     return gr.themes.Default(font=FONTS, font_mono=MONO_FONTS)
 
 
-def launch(studio: Studio, *, host: str = "127.0.0.1", port: int | None = None, open_browser: bool = False, block: bool = True):
+def launch(
+    studio: Studio, *, host: str = "127.0.0.1", port: int | None = None, open_browser: bool = False, block: bool = True
+):
     """Serve the studio page on ``host:port`` (no share link); returns the Gradio app once it listens.
 
     With ``block`` (the command line) it serves until interrupted.
@@ -131,9 +140,21 @@ def launch(studio: Studio, *, host: str = "127.0.0.1", port: int | None = None, 
     app = build_app(studio)
     app.queue(default_concurrency_limit=2)
     app.launch(
-        server_name=host, server_port=port, share=False, inbrowser=open_browser, prevent_thread_lock=True,
-        max_file_size=f"{int(studio.workdir.max_upload_mb)}mb", allowed_paths=[str(studio.workdir.root)],
-        show_error=True, quiet=True, theme=theme(), css=CSS, ssr_mode=False, mcp_server=False, pwa=False, footer_links=[],
+        server_name=host,
+        server_port=port,
+        share=False,
+        inbrowser=open_browser,
+        prevent_thread_lock=True,
+        max_file_size=f"{int(studio.workdir.max_upload_mb)}mb",
+        allowed_paths=[str(studio.workdir.root)],
+        show_error=True,
+        quiet=True,
+        theme=theme(),
+        css=CSS,
+        ssr_mode=False,
+        mcp_server=False,
+        pwa=False,
+        footer_links=[],
     )
     if block:
         app.block_thread()

@@ -2,7 +2,6 @@
 
 import inspect
 import shutil
-from pathlib import Path
 
 from ..errors import UsageError
 
@@ -31,11 +30,23 @@ def run_sample(studio, run, n, seed, truncation):
     n, seed = int(n), int(seed)
     trunc = float(truncation) if truncation not in (None, "") and float(truncation) > 0 else None
     images = gan.generate(n, seed=seed, truncation=trunc)
-    meta = {"command": "studio gan sample", "head": "gan", "checkpoint": studio.workdir.relative(folder), "truncation": trunc,
-            "seed": seed, "seeds": f"{seed}..{seed + n - 1}", "n": n}
+    meta = {
+        "command": "studio gan sample",
+        "head": "gan",
+        "checkpoint": studio.workdir.relative(folder),
+        "truncation": trunc,
+        "seed": seed,
+        "seeds": f"{seed}..{seed + n - 1}",
+        "n": n,
+    }
     out = save_image(make_grid(on_checkerboard(images)), studio.workdir.output_path("gan-samples"), metadata=meta)
     gallery = [(to_pil(img), f"seed {seed + i}") for i, img in enumerate(on_checkerboard(images))]
-    return str(out), gallery, f"{studio.workdir.relative(out)}: {n} samples, seeds {seed}..{seed + n - 1}" + (f", truncation {trunc:g}" if trunc else "")
+    return (
+        str(out),
+        gallery,
+        f"{studio.workdir.relative(out)}: {n} samples, seeds {seed}..{seed + n - 1}"
+        + (f", truncation {trunc:g}" if trunc else ""),
+    )
 
 
 def start_training(studio, data, uploads, run, size, steps, resume):
@@ -66,8 +77,16 @@ def start_training(studio, data, uploads, run, size, steps, resume):
     steps = int(steps or 0) or None
 
     def target(callbacks):
-        return train_gan(out=out, data=None if resume else folder, steps=steps, resume=bool(resume), device=studio.device_name,
-                         progress=False, callbacks=callbacks, **settings)
+        return train_gan(
+            out=out,
+            data=None if resume else folder,
+            steps=steps,
+            resume=bool(resume),
+            device=studio.device_name,
+            progress=False,
+            callbacks=callbacks,
+            **settings,
+        )
 
     job = studio.jobs.start("GAN", out, target)
     studio.jobs.wait_started(job)
@@ -110,7 +129,13 @@ def build(studio):
     defaults = train_defaults()
     runs = studio.workdir.run_folders()
     with gr.Row():
-        run = gr.Dropdown(runs, value=runs[0] if runs else None, allow_custom_value=True, label="Run folder (inside the working folder)", elem_id="gan-run")
+        run = gr.Dropdown(
+            runs,
+            value=runs[0] if runs else None,
+            allow_custom_value=True,
+            label="Run folder (inside the working folder)",
+            elem_id="gan-run",
+        )
         refresh = gr.Button("Refresh", size="sm")
     with gr.Tab("Sample"):
         with gr.Row():
@@ -120,16 +145,31 @@ def build(studio):
             go = gr.Button("Sample", variant="primary", elem_id="gan-sample")
         with gr.Row():
             grid = gr.Image(type="filepath", label="Sample grid", interactive=False, elem_id="gan-grid", height=360)
-            gallery = gr.Gallery(label="Samples (click one for its seed)", columns=8, height=360, elem_id="gan-gallery")
+            gallery = gr.Gallery(
+                label="Samples (click one for its seed)", columns=8, height=360, elem_id="gan-gallery"
+            )
         info = gr.Textbox(label="Saved", interactive=False, elem_id="gan-info")
     with gr.Tab("Train"):
         with gr.Row():
-            data = gr.Dropdown(studio.workdir.picture_folders(), allow_custom_value=True, label="Pictures folder (inside the working folder)", elem_id="gan-data")
-            uploads = gr.File(label="…or upload pictures", file_count="multiple", file_types=["image"], elem_id="gan-uploads")
+            data = gr.Dropdown(
+                studio.workdir.picture_folders(),
+                allow_custom_value=True,
+                label="Pictures folder (inside the working folder)",
+                elem_id="gan-data",
+            )
+            uploads = gr.File(
+                label="…or upload pictures", file_count="multiple", file_types=["image"], elem_id="gan-uploads"
+            )
         with gr.Row():
             out = gr.Textbox(value="runs/my-gan", label="Run folder to train into", elem_id="gan-out")
             size = gr.Dropdown([32, 64, 128, 256], value=defaults["size"], label="Size", elem_id="gan-size")
-            steps = gr.Number(value=defaults["steps"] or 0, precision=0, minimum=0, label="Steps (0: the command line's default)", elem_id="gan-steps")
+            steps = gr.Number(
+                value=defaults["steps"] or 0,
+                precision=0,
+                minimum=0,
+                label="Steps (0: the command line's default)",
+                elem_id="gan-steps",
+            )
             resume = gr.Checkbox(label="Resume", elem_id="gan-resume")
         with gr.Row():
             start = gr.Button("Start training", variant="primary", elem_id="gan-train")
@@ -137,14 +177,25 @@ def build(studio):
         job_line = gr.Textbox(label="Job", interactive=False, elem_id="gan-job")
         live = gr.Image(type="filepath", label="Latest samples", interactive=False, elem_id="gan-live", height=320)
 
-    refresh.click(lambda: (gr.update(choices=studio.workdir.run_folders()), gr.update(choices=studio.workdir.picture_folders())), None, [run, data])
-    go.click(lambda *a: studio.shown(run_sample, studio, *a), [run, n, seed, truncation], [grid, gallery, info], concurrency_limit=1)
+    refresh.click(
+        lambda: (gr.update(choices=studio.workdir.run_folders()), gr.update(choices=studio.workdir.picture_folders())),
+        None,
+        [run, data],
+    )
+    go.click(
+        lambda *a: studio.shown(run_sample, studio, *a),
+        [run, n, seed, truncation],
+        [grid, gallery, info],
+        concurrency_limit=1,
+    )
 
     def picked(seed_value, evt: gr.SelectData):
         return f"sample {evt.index + 1}: seed {int(seed_value) + evt.index}"
 
     gallery.select(picked, [seed], [info])
-    start.click(lambda *a: studio.shown(start_training, studio, *a), [data, uploads, out, size, steps, resume], [job_line])
+    start.click(
+        lambda *a: studio.shown(start_training, studio, *a), [data, uploads, out, size, steps, resume], [job_line]
+    )
     start.click(lambda o: gr.update(value=o), [out], [run])
     stop.click(lambda r: cancel(studio, r), [out], [job_line])
     timer = gr.Timer(1.0)

@@ -18,7 +18,13 @@ from ..errors import ArtgenError, TrainingInterrupted, UsageError
 from ..train import Callback
 
 #: How the page names the library's arguments in error messages.
-PAGE_NAMES = {"out": "run folder", "resume": "the Resume box", "data": "pictures folder", "steps": "steps", "size": "size"}
+PAGE_NAMES = {
+    "out": "run folder",
+    "resume": "the Resume box",
+    "data": "pictures folder",
+    "steps": "steps",
+    "size": "size",
+}
 
 #: The states of a job, in order; the last three are final.
 STATES = ("starting", "running", "finished", "cancelled", "failed")
@@ -27,7 +33,7 @@ STATES = ("starting", "running", "finished", "cancelled", "failed")
 class JobCallback(Callback):
     """Reports a job's step to the page and turns its cancel into a stop request."""
 
-    def __init__(self, job: "Job"):
+    def __init__(self, job: Job):
         self.job = job
 
     def on_train_begin(self, trainer) -> None:
@@ -78,7 +84,7 @@ class Job:
             self.state, self.message = "cancelled", exc.for_cli(PAGE_NAMES)
         except ArtgenError as exc:
             self.state, self.message = "failed", " ".join(exc.for_cli(PAGE_NAMES).split())
-        except Exception as exc:  # noqa: BLE001 - a job's failure is shown on the page in one line
+        except Exception as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             self.state, self.message = "failed", f"{type(exc).__name__}: {first}"
 

@@ -40,25 +40,39 @@ def run_stylize(studio, photo, styles, weights, method, strength, size, keep_col
         raise UsageError("add at least one style picture")
     style_paths = [studio.workdir.accept_image(s, "style") for s in style_files]
     blend = parse_weights(weights, len(style_paths))
-    common = dict(size=int(size), style_blend=blend, preserve_colors=bool(keep_colours), seamless=bool(seamless), device=studio.device_name)
+    common = dict(
+        size=int(size),
+        style_blend=blend,
+        preserve_colors=bool(keep_colours),
+        seamless=bool(seamless),
+        device=studio.device_name,
+    )
     if method == "fast":
         if progress is not None:
             progress(0.2, desc="one pass of the arbitrary-style network")
-        image = stylize(str(photo_path), [str(p) for p in style_paths], method="fast", strength=float(strength), **common)
+        image = stylize(
+            str(photo_path), [str(p) for p in style_paths], method="fast", strength=float(strength), **common
+        )
     else:
         steps = int(steps or 0) or None
         image = _optimise(photo_path, style_paths, common, steps, progress)
-    meta = {"command": "studio stylize", "method": method, "photo": photo_path.name, "styles": [p.name for p in style_paths]}
+    meta = {
+        "command": "studio stylize",
+        "method": method,
+        "photo": photo_path.name,
+        "styles": [p.name for p in style_paths],
+    }
     meta.update(image.info.get("artgen", {}))
     out = save_image(image, studio.workdir.output_path("stylize"), metadata=meta)
-    line = f"{studio.workdir.relative(out)}: {image.width}x{image.height}, {method}" + (f", strength {float(strength):g}" if method == "fast" else "")
+    line = f"{studio.workdir.relative(out)}: {image.width}x{image.height}, {method}" + (
+        f", strength {float(strength):g}" if method == "fast" else ""
+    )
     return str(out), str(out), line
 
 
 def _optimise(photo: Path, styles: list[Path], common: dict, steps: int | None, progress):
     """Gatys et al.'s optimisation with the progress bar moved every 10 steps."""
-    from ..heads.stylize import StyleConfig
-    from ..heads.stylize import stylize_tensor
+    from ..heads.stylize import StyleConfig, stylize_tensor
     from ..images import to_pil
 
     options = StyleConfig(steps=steps, save_every=10, progress=False, **common)
@@ -82,18 +96,35 @@ def build(studio):
 
     with gr.Row():
         with gr.Column():
-            photo = gr.Image(type="filepath", label="Photo", sources=["upload", "clipboard"], elem_id="stylize-photo", height=320)
-            styles = gr.File(label="Style pictures (one or more)", file_count="multiple", file_types=["image"], elem_id="stylize-styles")
-            weights = gr.Textbox(label="Blend weights", placeholder="e.g. 0.7, 0.3 (empty: equal)", elem_id="stylize-weights")
+            photo = gr.Image(
+                type="filepath", label="Photo", sources=["upload", "clipboard"], elem_id="stylize-photo", height=320
+            )
+            styles = gr.File(
+                label="Style pictures (one or more)",
+                file_count="multiple",
+                file_types=["image"],
+                elem_id="stylize-styles",
+            )
+            weights = gr.Textbox(
+                label="Blend weights", placeholder="e.g. 0.7, 0.3 (empty: equal)", elem_id="stylize-weights"
+            )
         with gr.Column():
             result = gr.Image(type="filepath", label="Result", interactive=False, elem_id="stylize-result", height=320)
             download = gr.File(label="PNG with its settings", interactive=False, elem_id="stylize-download")
             info = gr.Textbox(label="Saved", interactive=False, elem_id="stylize-info")
     with gr.Row():
-        method = gr.Radio(["fast", "optimise"], value="fast", label="Method", info="fast: one pass; optimise: Gatys et al., slower and finer", elem_id="stylize-method")
+        method = gr.Radio(
+            ["fast", "optimise"],
+            value="fast",
+            label="Method",
+            info="fast: one pass; optimise: Gatys et al., slower and finer",
+            elem_id="stylize-method",
+        )
         strength = gr.Slider(0, 1, value=1.0, step=0.05, label="Strength (fast)", elem_id="stylize-strength")
         size = gr.Slider(64, 2048, value=512, step=32, label="Size (long side, px)", elem_id="stylize-size")
-        steps = gr.Number(value=0, precision=0, minimum=0, label="Steps (optimise; 0: default)", elem_id="stylize-steps")
+        steps = gr.Number(
+            value=0, precision=0, minimum=0, label="Steps (optimise; 0: default)", elem_id="stylize-steps"
+        )
     with gr.Row():
         keep = gr.Checkbox(label="Keep the photo's colours", elem_id="stylize-keep")
         seamless = gr.Checkbox(label="Seamless (tiles the plane)", elem_id="stylize-seamless")
@@ -101,9 +132,20 @@ def build(studio):
         as_photo = gr.Button("Use result as photo", size="sm")
         as_style = gr.Button("Add result as style", size="sm")
 
-    def handler(photo, styles, weights, method, strength, size, keep, seamless, steps, progress=gr.Progress()):
-        return studio.shown(run_stylize, studio, photo, styles, weights, method, strength, size, keep, seamless, steps, progress)
+    def handler(photo, styles, weights, method, strength, size, keep, seamless, steps, progress=gr.Progress()):  # noqa: B008 (how Gradio injects its progress tracker)
+        return studio.shown(
+            run_stylize, studio, photo, styles, weights, method, strength, size, keep, seamless, steps, progress
+        )
 
-    go.click(handler, [photo, styles, weights, method, strength, size, keep, seamless, steps], [result, download, info], concurrency_limit=1)
+    go.click(
+        handler,
+        [photo, styles, weights, method, strength, size, keep, seamless, steps],
+        [result, download, info],
+        concurrency_limit=1,
+    )
     as_photo.click(lambda r: r, [result], [photo])
-    as_style.click(lambda r, s: ([*(x if isinstance(x, str) else x.name for x in (s or []))] + ([r] if r else [])) or None, [result, styles], [styles])
+    as_style.click(
+        lambda r, s: ([*(x if isinstance(x, str) else x.name for x in (s or []))] + ([r] if r else [])) or None,
+        [result, styles],
+        [styles],
+    )

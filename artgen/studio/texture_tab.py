@@ -19,7 +19,9 @@ def tiled(image, copies: int = 2):
             sheet.paste(image.convert("RGB"), (x * w, y * h))
     scale = min(1.0, PREVIEW_SIDE / max(sheet.size))
     if scale < 1:
-        sheet = sheet.resize((max(1, round(sheet.width * scale)), max(1, round(sheet.height * scale))), Image.Resampling.LANCZOS)
+        sheet = sheet.resize(
+            (max(1, round(sheet.width * scale)), max(1, round(sheet.height * scale))), Image.Resampling.LANCZOS
+        )
     return sheet
 
 
@@ -39,11 +41,24 @@ def run_texture(studio, samples, size, seamless, steps, seed, progress=None):
     height, width = parse_size(size)
     if progress is not None:
         progress(0.05, desc=f"synthesising {width}x{height}")
-    image = texture([str(p) for p in paths], height=height, width=width, seamless=bool(seamless), steps=int(steps or 0) or None,
-                    seed=int(seed or 0), device=studio.device_name, progress=False)
+    image = texture(
+        [str(p) for p in paths],
+        height=height,
+        width=width,
+        seamless=bool(seamless),
+        steps=int(steps or 0) or None,
+        seed=int(seed or 0),
+        device=studio.device_name,
+        progress=False,
+    )
     meta = {"command": "studio texture", "examples": [p.name for p in paths], **image.info.get("artgen", {})}
     out = save_image(image, studio.workdir.output_path("texture"), metadata=meta)
-    return str(out), tiled(image), str(out), f"{studio.workdir.relative(out)}: {width}x{height}{', seamless' if seamless else ''}"
+    return (
+        str(out),
+        tiled(image),
+        str(out),
+        f"{studio.workdir.relative(out)}: {width}x{height}{', seamless' if seamless else ''}",
+    )
 
 
 def build(studio):
@@ -52,20 +67,33 @@ def build(studio):
 
     with gr.Row():
         with gr.Column():
-            samples = gr.File(label="Sample pictures (one or more)", file_count="multiple", file_types=["image"], elem_id="texture-samples")
+            samples = gr.File(
+                label="Sample pictures (one or more)",
+                file_count="multiple",
+                file_types=["image"],
+                elem_id="texture-samples",
+            )
             with gr.Row():
                 size = gr.Textbox(value="512", label="Size (WxH or one number)", elem_id="texture-size")
                 steps = gr.Number(value=0, precision=0, minimum=0, label="Steps (0: default)", elem_id="texture-steps")
                 seed = gr.Number(value=0, precision=0, label="Seed", elem_id="texture-seed")
             seamless = gr.Checkbox(value=True, label="Seamless (tiles the plane)", elem_id="texture-seamless")
             go = gr.Button("Make texture", variant="primary", elem_id="texture-run")
-            result = gr.Image(type="filepath", label="Texture", interactive=False, elem_id="texture-result", height=300)
+            result = gr.Image(
+                type="filepath", label="Texture", interactive=False, elem_id="texture-result", height=300
+            )
         with gr.Column():
-            preview = gr.Image(type="pil", label="2x2 tiled preview (seams show as lines through the middle)", interactive=False, elem_id="texture-preview", height=520)
+            preview = gr.Image(
+                type="pil",
+                label="2x2 tiled preview (seams show as lines through the middle)",
+                interactive=False,
+                elem_id="texture-preview",
+                height=520,
+            )
             download = gr.File(label="PNG with its settings", interactive=False, elem_id="texture-download")
             info = gr.Textbox(label="Saved", interactive=False, elem_id="texture-info")
 
-    def handler(samples, size, seamless, steps, seed, progress=gr.Progress()):
+    def handler(samples, size, seamless, steps, seed, progress=gr.Progress()):  # noqa: B008 (how Gradio injects its progress tracker)
         return studio.shown(run_texture, studio, samples, size, seamless, steps, seed, progress)
 
     go.click(handler, [samples, size, seamless, steps, seed], [result, preview, download, info], concurrency_limit=1)

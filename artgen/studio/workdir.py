@@ -62,7 +62,9 @@ class Workdir:
         path = Path(raw).expanduser()
         resolved = (path if path.is_absolute() else start / path).resolve()
         if resolved != self.root and self.root not in resolved.parents:
-            raise UsageError(f"{what} '{raw}' is outside the working folder '{self.root}'; the studio reads and writes only inside it")
+            raise UsageError(
+                f"{what} '{raw}' is outside the working folder '{self.root}'; the studio reads and writes only inside it"
+            )
         return resolved
 
     def relative(self, path: str | os.PathLike) -> str:
@@ -100,7 +102,9 @@ class Workdir:
         name = source.name
         size = source.stat().st_size if source.is_file() else 0
         if size > self.max_upload_mb * 1024 * 1024:
-            raise UsageError(f"{what} picture '{name}' is {size / 2**20:.1f} MB; the studio takes pictures up to {self.max_upload_mb:g} MB")
+            raise UsageError(
+                f"{what} picture '{name}' is {size / 2**20:.1f} MB; the studio takes pictures up to {self.max_upload_mb:g} MB"
+            )
         try:
             open_image(source)
         except ImageError as exc:

@@ -32,12 +32,52 @@ picture is treated as one period of a plane it tiles, which makes the result sea
 
 from __future__ import annotations
 
-from .grid import AUTO_TILE, LBFGS_BUDGET, encoder_geometry, lbfgs_history, out_of_memory_hint, resize_periodic, tile_boxes
-from .networks import (AUTO_TILE_PIXELS, FEATHER, STATS_CROPS_PER_SIDE, STATS_SIZE, frozen_instance_norm, instance_norm_stats, net_tile,
-                       stats_picture, style_net_radius, tiled_style_net)
+from .grid import (
+    AUTO_TILE,
+    LBFGS_BUDGET,
+    encoder_geometry,
+    lbfgs_history,
+    out_of_memory_hint,
+    resize_periodic,
+    tile_boxes,
+)
+from .networks import (
+    AUTO_TILE_PIXELS,
+    FEATHER,
+    STATS_CROPS_PER_SIDE,
+    STATS_SIZE,
+    frozen_instance_norm,
+    instance_norm_stats,
+    net_tile,
+    stats_picture,
+    style_net_radius,
+    tiled_style_net,
+)
 from .optimisation import TiledStyleObjective
 from .periodic import TILES_ALREADY, make_periodic, make_tileable, periodic_component, seam_ratio
 
-__all__ = ["AUTO_TILE", "LBFGS_BUDGET", "encoder_geometry", "lbfgs_history", "out_of_memory_hint", "resize_periodic", "tile_boxes",
-           "AUTO_TILE_PIXELS", "FEATHER", "STATS_CROPS_PER_SIDE", "STATS_SIZE", "frozen_instance_norm", "instance_norm_stats", "net_tile",
-           "stats_picture", "style_net_radius", "tiled_style_net", "TiledStyleObjective", "TILES_ALREADY", "make_periodic", "make_tileable", "periodic_component", "seam_ratio"]
+__all__ = [
+    "AUTO_TILE",
+    "LBFGS_BUDGET",
+    "encoder_geometry",
+    "lbfgs_history",
+    "out_of_memory_hint",
+    "resize_periodic",
+    "tile_boxes",
+    "AUTO_TILE_PIXELS",
+    "FEATHER",
+    "STATS_CROPS_PER_SIDE",
+    "STATS_SIZE",
+    "frozen_instance_norm",
+    "instance_norm_stats",
+    "net_tile",
+    "stats_picture",
+    "style_net_radius",
+    "tiled_style_net",
+    "TiledStyleObjective",
+    "TILES_ALREADY",
+    "make_periodic",
+    "make_tileable",
+    "periodic_component",
+    "seam_ratio",
+]

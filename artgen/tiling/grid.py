@@ -9,7 +9,6 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-
 #: Levels (optimisation) or pictures (feed-forward) whose long side exceeds this are tiled by default.
 AUTO_TILE = 1024
 #: L-BFGS history on tiled levels is capped so its vectors take at most this many bytes.
@@ -35,7 +34,9 @@ def out_of_memory_hint(flag: str, value, default: int = AUTO_TILE):
         if not isinstance(exc, MemoryError) and "out of memory" not in text.lower():
             raise
         now = value if value else default
-        raise ArtgenError(f"out of memory ({text}); lower {flag} (now {now}), e.g. {flag} {max(64, now // 2)}, or the output size") from None
+        raise ArtgenError(
+            f"out of memory ({text}); lower {flag} (now {now}), e.g. {flag} {max(64, now // 2)}, or the output size"
+        ) from None
 
 
 # --- the grid ----------------------------------------------------------------------------
@@ -61,7 +62,7 @@ def gather(x: torch.Tensor, y0: int, y1: int, x0: int, x1: int, wrap: bool) -> t
     if not wrap:
         return x[..., y0:y1, x0:x1]
     h, w = x.shape[-2:]
-    if 0 <= y0 and y1 <= h and 0 <= x0 and x1 <= w:
+    if y0 >= 0 and y1 <= h and x0 >= 0 and x1 <= w:
         return x[..., y0:y1, x0:x1]
     rows = torch.arange(y0, y1, device=x.device) % h
     cols = torch.arange(x0, x1, device=x.device) % w
@@ -72,7 +73,7 @@ def scatter_add(target: torch.Tensor, values: torch.Tensor, y0: int, x0: int, wr
     """``target[..., y0:y0+h, x0:x0+w] += values``; with ``wrap`` modulo the target's H and W."""
     vh, vw = values.shape[-2:]
     h, w = target.shape[-2:]
-    if not wrap or (0 <= y0 and y0 + vh <= h and 0 <= x0 and x0 + vw <= w):
+    if not wrap or (y0 >= 0 and y0 + vh <= h and x0 >= 0 and x0 + vw <= w):
         target[..., y0 : y0 + vh, x0 : x0 + vw] += values
         return
     rows = torch.arange(y0, y0 + vh, device=target.device) % h
@@ -106,7 +107,7 @@ def encoder_geometry(encoder, layers: Sequence[str]) -> tuple[dict[str, int], in
     wanted = set(layers)
     strides: dict[str, int] = {}
     radius, jump, deepest = 0, 1, 0
-    for i, (name, module) in enumerate(zip(encoder.names, encoder.features)):
+    for name, module in zip(encoder.names, encoder.features):
         if isinstance(module, nn.Conv2d):
             radius += (module.kernel_size[0] // 2) * module.dilation[0] * jump
             jump *= module.stride[0]

@@ -11,7 +11,6 @@ from torch import nn
 
 from artgen.tiling.grid import AUTO_TILE, context_box, gather, ramp, resize_periodic, scatter_add, tile_boxes
 
-
 #: Feed-forward networks: pictures with more pixels than this are tiled by default (2048 x 2048).
 AUTO_TILE_PIXELS = 2048 * 2048
 
@@ -181,8 +180,17 @@ def tiled_style_net(
     h, w = image.shape[-2:]
     if wrap and (h % align or w % align):
         hp, wp = -(-h // align) * align, -(-w // align) * align
-        out = tiled_style_net(forward, net, resize_periodic(image, (hp, wp)), tile=tile, device=device, wrap=True, stats_size=stats_size,
-                              feather=feather, stats_from=stats_from)
+        out = tiled_style_net(
+            forward,
+            net,
+            resize_periodic(image, (hp, wp)),
+            tile=tile,
+            device=device,
+            wrap=True,
+            stats_size=stats_size,
+            feather=feather,
+            stats_from=stats_from,
+        )
         return resize_periodic(out, (h, w))
     feather = FEATHER if feather is None else max(0, int(feather))
     margin = math.ceil((radius + feather + 1) / align) * align

@@ -158,7 +158,9 @@ class TiledStyleObjective:
         grams = [g.requires_grad_() for g in self._grams(x)]
         with torch.enable_grad():
             style = losses.style_loss_from_grams(grams, self.style_targets, self.style_layer_weights)
-            dgrams = torch.autograd.grad(style, grams) if self.style_weight > 0 else [torch.zeros_like(g) for g in grams]
+            dgrams = (
+                torch.autograd.grad(style, grams) if self.style_weight > 0 else [torch.zeros_like(g) for g in grams]
+            )
         counts = {}
         h, w = x.shape[-2:]
         for name in self.layers:

@@ -56,12 +56,38 @@ loop does not force a device synchronisation every step.
 
 from __future__ import annotations
 
-from .batches import (EPOCH_SEED_STRIDE, SEED_STREAM_OFFSET, BatchSource, DatasetBatches, Repeat, TensorBatches, check_shardable,
-                      epoch_generator, to_device)
+from .batches import (
+    EPOCH_SEED_STRIDE,
+    SEED_STREAM_OFFSET,
+    BatchSource,
+    DatasetBatches,
+    Repeat,
+    TensorBatches,
+    check_shardable,
+    epoch_generator,
+    to_device,
+)
 from .callbacks import Callback, CurvePlot, History, LambdaCallback, ProgressBar, show_progress
 from .loop import Trainer
 from .task import StepContext, Task
 
-__all__ = ["EPOCH_SEED_STRIDE", "SEED_STREAM_OFFSET", "BatchSource", "DatasetBatches", "Repeat", "TensorBatches", "check_shardable",
-           "epoch_generator", "to_device", "Callback", "CurvePlot", "History", "LambdaCallback", "ProgressBar", "show_progress", "Trainer",
-           "StepContext", "Task"]
+__all__ = [
+    "EPOCH_SEED_STRIDE",
+    "SEED_STREAM_OFFSET",
+    "BatchSource",
+    "DatasetBatches",
+    "Repeat",
+    "TensorBatches",
+    "check_shardable",
+    "epoch_generator",
+    "to_device",
+    "Callback",
+    "CurvePlot",
+    "History",
+    "LambdaCallback",
+    "ProgressBar",
+    "show_progress",
+    "Trainer",
+    "StepContext",
+    "Task",
+]

@@ -40,7 +40,9 @@ class BatchSource:
 def check_shardable(batch_size: int, world_size: int) -> None:
     """Raises ArgumentError naming ``batch_size`` when the global batch does not divide evenly over ``world_size`` processes."""
     if batch_size % world_size:
-        raise ArgumentError("batch_size", f"{batch_size} is the global batch and must divide evenly over {world_size} processes")
+        raise ArgumentError(
+            "batch_size", f"{batch_size} is the global batch and must divide evenly over {world_size} processes"
+        )
 
 
 #: The order of epoch ``e`` of a run seeded ``s`` comes from a generator seeded with
@@ -193,7 +195,17 @@ class DatasetBatches(_ShuffledBatches):
         ArgumentError: ``batch_size < 1``.
     """
 
-    def __init__(self, dataset, *, batch_size: int, shuffle: bool = True, seed: int = 0, device=None, num_workers: int = 0, drop_last: bool = False):
+    def __init__(
+        self,
+        dataset,
+        *,
+        batch_size: int,
+        shuffle: bool = True,
+        seed: int = 0,
+        device=None,
+        num_workers: int = 0,
+        drop_last: bool = False,
+    ):
         super().__init__(len(dataset), batch_size, shuffle, seed, drop_last)
         self.dataset = dataset
         self.device = torch.device(device) if device is not None else None
@@ -209,7 +221,11 @@ class DatasetBatches(_ShuffledBatches):
         order = order[: len(self) * self._batch_size][start * self._batch_size :]
         per = self._batch_size // self.world_size
         if self.world_size > 1:
-            order = [i for b in range(0, len(order), self._batch_size) for i in order[b + self.rank * per : b + (self.rank + 1) * per]]
+            order = [
+                i
+                for b in range(0, len(order), self._batch_size)
+                for i in order[b + self.rank * per : b + (self.rank + 1) * per]
+            ]
         loader = torch.utils.data.DataLoader(
             self.dataset,
             batch_size=per,

@@ -45,10 +45,15 @@ class History:
 
     def to_dict(self) -> dict:
         """A JSON-serialisable dict (``history``, ``epoch``, ``steps``, ``evals``) that :meth:`from_dict` reads back."""
-        return {"history": self.history, "epoch": self.epoch, "steps": [[s, v] for s, v in self.steps], "evals": [[s, v] for s, v in self.evals]}
+        return {
+            "history": self.history,
+            "epoch": self.epoch,
+            "steps": [[s, v] for s, v in self.steps],
+            "evals": [[s, v] for s, v in self.evals],
+        }
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> "History":
+    def from_dict(cls, data: Mapping) -> History:
         """Rebuild a History from :meth:`to_dict`'s output; a missing key gives an empty list."""
         return cls(
             history={k: list(v) for k, v in data.get("history", {}).items()},
@@ -71,29 +76,29 @@ class Callback:
     values every ``log_every`` steps; ``on_checkpoint`` runs after each save.
     """
 
-    def on_train_begin(self, trainer: "Trainer") -> None:
+    def on_train_begin(self, trainer: Trainer) -> None:
         """Called once before the first step (after a resumed state is loaded)."""
 
-    def on_step_end(self, trainer: "Trainer", step: int) -> None:
+    def on_step_end(self, trainer: Trainer, step: int) -> None:
         """Called after every step; ``step`` counts the steps completed (1-based)."""
 
-    def on_log(self, trainer: "Trainer", step: int, logs: dict[str, float]) -> None:
+    def on_log(self, trainer: Trainer, step: int, logs: dict[str, float]) -> None:
         """Called every ``log_every`` steps with each value averaged over those steps and processes."""
 
-    def on_epoch_end(self, trainer: "Trainer", epoch: int, logs: dict[str, float]) -> None:
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
         """Called after each full epoch (1-based ``epoch``) with its means and ``validate``'s values."""
 
-    def on_checkpoint(self, trainer: "Trainer", step: int) -> None:
+    def on_checkpoint(self, trainer: Trainer, step: int) -> None:
         """Called on the main process after each checkpoint is written."""
 
-    def on_train_end(self, trainer: "Trainer") -> None:
+    def on_train_end(self, trainer: Trainer) -> None:
         """Called once after the last step and the final checkpoint (not when training fails)."""
 
 
 class LambdaCallback(Callback):
     """Call ``fn(trainer, step)`` every ``every`` steps and at the end (sample grids, previews)."""
 
-    def __init__(self, fn: Callable[["Trainer", int], None], every: int | None, *, at_end: bool = True):
+    def __init__(self, fn: Callable[[Trainer, int], None], every: int | None, *, at_end: bool = True):
         self.fn = fn
         self.every = every
         self.at_end = at_end
@@ -127,7 +132,14 @@ class ProgressBar(Callback):
         from ..progress import progress_bar as tqdm
 
         enabled = show_progress(self.enabled)
-        self.bar = tqdm(total=trainer.total_steps, initial=trainer.step, desc=self.desc, disable=not enabled, dynamic_ncols=True, leave=True)
+        self.bar = tqdm(
+            total=trainer.total_steps,
+            initial=trainer.step,
+            desc=self.desc,
+            disable=not enabled,
+            dynamic_ncols=True,
+            leave=True,
+        )
         self._t0 = time.perf_counter()
         self._step0 = trainer.step
 

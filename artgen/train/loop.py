@@ -13,7 +13,14 @@ from torch import nn
 
 from .. import distributed
 from ..checkpoint import RunDir
-from ..device import Precision, flush_denormal_enabled, get_rng_state, resolve_device, set_flush_denormal, set_rng_state
+from ..device import (
+    Precision,
+    flush_denormal_enabled,
+    get_rng_state,
+    resolve_device,
+    set_flush_denormal,
+    set_rng_state,
+)
 from ..errors import NonFiniteLossError, TrainingInterrupted, UsageError
 from .batches import BatchSource
 from .callbacks import Callback, History, ProgressBar
@@ -71,11 +78,11 @@ class Trainer:
         checkpoint_every: int | None = None,
         callbacks: Sequence[Callback] = (),
         log_every: int = 50,
-        validate: Callable[["Trainer"], Mapping[str, float]] | None = None,
+        validate: Callable[[Trainer], Mapping[str, float]] | None = None,
         progress: bool | None = None,
         desc: str = "training",
         config: Mapping | None = None,
-        setup: "RunSetup | None" = None,
+        setup: RunSetup | None = None,
     ):
         if epochs is None and max_steps is None:
             raise ValueError("give epochs or max_steps")
@@ -266,7 +273,9 @@ class Trainer:
             if len({v.numel() for v in values}) == 1 and len({v.device for v in values}) == 1:
                 return torch.stack(values).detach().to(self.device, torch.float32).mean(dim=1)
             return torch.stack([v.detach().to(self.device, torch.float32).mean() for v in values])
-        return torch.stack([torch.as_tensor(v, dtype=torch.float32, device=self.device).detach().float().reshape(()) for v in values])
+        return torch.stack(
+            [torch.as_tensor(v, dtype=torch.float32, device=self.device).detach().float().reshape(()) for v in values]
+        )
 
     # -- the loop ---------------------------------------------------------------
     def fit(self, *, resume: bool = False) -> History:
@@ -318,8 +327,14 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_train_end(self)
         if self._stop_reason is not None and self.step < self.total_steps:
-            where = f"; checkpoint saved in '{self.run_dir.path}', continue with {{arg:resume=True}}" if self.run_dir is not None else ""
-            raise TrainingInterrupted(f"training stopped by {self._stop_reason} at step {self.step} of {self.total_steps}{where}")
+            where = (
+                f"; checkpoint saved in '{self.run_dir.path}', continue with {{arg:resume=True}}"
+                if self.run_dir is not None
+                else ""
+            )
+            raise TrainingInterrupted(
+                f"training stopped by {self._stop_reason} at step {self.step} of {self.total_steps}{where}"
+            )
         return self.history
 
     def _run(self) -> None:
@@ -343,7 +358,11 @@ class Trainer:
                         cb.on_log(self, self.step, logs)
                 for cb in self.callbacks:
                     cb.on_step_end(self, self.step)
-                if self.dist.enabled and distributed.any_process(self._stop_reason is not None, self.device) and self._stop_reason is None:
+                if (
+                    self.dist.enabled
+                    and distributed.any_process(self._stop_reason is not None, self.device)
+                    and self._stop_reason is None
+                ):
                     self._stop_reason = "a signal to another process"
                 if self.checkpoint_every and self.step % self.checkpoint_every == 0 and self.step < self.total_steps:
                     self.save_checkpoint()

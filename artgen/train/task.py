@@ -24,7 +24,7 @@ class Task:
     optimizers: dict[str, torch.optim.Optimizer]
     export: Sequence[str] | None = None
 
-    def train_step(self, batch: Any, ctx: "StepContext") -> Mapping[str, torch.Tensor | float]:
+    def train_step(self, batch: Any, ctx: StepContext) -> Mapping[str, torch.Tensor | float]:
         """One training step: forward, losses, and the optimizer update(s), made through ``ctx``.
 
         Args:

@@ -31,9 +31,33 @@ is stylised up to the break and the result says how many frames were lost and wh
 from __future__ import annotations
 
 from .pipeline import stylize_video
-from .reading import VIDEO_EXTENSIONS, WRITE_VIDEO_EXTENSIONS, Frame, VideoInfo, holds_video, is_video_path, open_video, probe, require_av
+from .reading import (
+    VIDEO_EXTENSIONS,
+    WRITE_VIDEO_EXTENSIONS,
+    Frame,
+    VideoInfo,
+    holds_video,
+    is_video_path,
+    open_video,
+    probe,
+    require_av,
+)
 from .temporal import TemporalFilter
 from .writing import AVWriter, GifWriter, check_video_output
 
-__all__ = ["VIDEO_EXTENSIONS", "WRITE_VIDEO_EXTENSIONS", "Frame", "VideoInfo", "holds_video", "is_video_path", "open_video", "probe", "require_av",
-           "TemporalFilter", "AVWriter", "GifWriter", "check_video_output", "stylize_video"]
+__all__ = [
+    "VIDEO_EXTENSIONS",
+    "WRITE_VIDEO_EXTENSIONS",
+    "Frame",
+    "VideoInfo",
+    "holds_video",
+    "is_video_path",
+    "open_video",
+    "probe",
+    "require_av",
+    "TemporalFilter",
+    "AVWriter",
+    "GifWriter",
+    "check_video_output",
+    "stylize_video",
+]

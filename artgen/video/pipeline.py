@@ -112,7 +112,6 @@ def stylize_video(
         VideoError: ``src`` is not a video, has no video stream, or no frame decodes.
     """
     from artgen.progress import progress_bar as tqdm
-
     from artgen.settings import check_fraction
     from artgen.train import show_progress
 
@@ -132,8 +131,18 @@ def stylize_video(
     reader = open_video(src)
     info = reader.info
     size = _fit(info.width, info.height, max_size, even=suffix != ".gif")
-    if suffix != ".gif" and (info.width % 2 or info.height % 2) and not (max_size and max(info.width, info.height) > max_size):
-        log.info("'%s' is %dx%d; the video is written at %dx%d (H.264/VP9 need even sides)", src, info.width, info.height, *size)
+    if (
+        suffix != ".gif"
+        and (info.width % 2 or info.height % 2)
+        and not (max_size and max(info.width, info.height) > max_size)
+    ):
+        log.info(
+            "'%s' is %dx%d; the video is written at %dx%d (H.264/VP9 need even sides)",
+            src,
+            info.width,
+            info.height,
+            *size,
+        )
     reader.size = size if size != (info.width, info.height) else None
 
     stop = threading.Event()
@@ -218,8 +227,12 @@ def stylize_video(
         reader_thread.start()
         writer_thread.start()
         try:
-            estimate = info.frames or (round(info.duration * info.fps) if info.duration and info.fps else None)  # the bar's total only
-            with tqdm(total=estimate, desc=f"fast-style {src.name}", unit="frame", disable=not enabled, dynamic_ncols=True) as bar:
+            estimate = info.frames or (
+                round(info.duration * info.fps) if info.duration and info.fps else None
+            )  # the bar's total only
+            with tqdm(
+                total=estimate, desc=f"fast-style {src.name}", unit="frame", disable=not enabled, dynamic_ncols=True
+            ) as bar:
                 while True:
                     try:
                         frame = decoded.get(timeout=0.1)
@@ -244,8 +257,14 @@ def stylize_video(
             if failures:
                 raise failures[0]
             if count == 0:
-                raise VideoError(f"no frame of '{src}' could be decoded" + (f" ({reader.error})" if reader.error else ""))
-            step = (last.duration or (round(1 / (info.fps * info.time_base)) if info.fps else 0)) if last is not None else 0
+                raise VideoError(
+                    f"no frame of '{src}' could be decoded" + (f" ({reader.error})" if reader.error else "")
+                )
+            step = (
+                (last.duration or (round(1 / (info.fps * info.time_base)) if info.fps else 0))
+                if last is not None
+                else 0
+            )
             if reader.error is not None and last is not None:  # decoding broke: cut the sound where the picture stops
                 writer_box["audio_until"] = float((last.pts + step) * info.time_base)
             short = None if reader.error is not None else _shortfall(info, count, last, step, longest_gap)

@@ -32,7 +32,10 @@ def require_av():
 
 #: Suffixes of further containers PyAV reads (phone, camcorder and broadcast clips); a file is
 #: still judged by its content (:func:`holds_video`), these only name files that do not exist yet.
-OTHER_VIDEO_EXTENSIONS: frozenset[str] = frozenset({".3gp", ".3g2", ".ts", ".mts", ".m2ts", ".mpg", ".mpeg", ".vob", ".flv", ".ogv", ".wmv", ".asf", ".mxf"})
+OTHER_VIDEO_EXTENSIONS: frozenset[str] = frozenset(
+    {".3gp", ".3g2", ".ts", ".mts", ".m2ts", ".mpg", ".mpeg", ".vob", ".flv", ".ogv", ".wmv", ".asf", ".mxf"}
+)
+
 
 def is_video_path(path: str | os.PathLike) -> bool:
     """Whether ``path`` is a video (``.gif`` included): a suffix of :data:`VIDEO_EXTENSIONS`, else, for an
@@ -118,7 +121,9 @@ class _AVReader:
         cc = vs.codec_context
         rate = vs.average_rate or vs.guessed_rate or vs.base_rate
         tb = vs.time_base or Fraction(1, 1000)
-        duration, end = _video_timing(vs, tb)  # the video stream's own, never the container's (which includes the sound)
+        duration, end = _video_timing(
+            vs, tb
+        )  # the video stream's own, never the container's (which includes the sound)
         audio = self.container.streams.audio[0] if self.container.streams.audio else None
         self.info = VideoInfo(
             path=path,
@@ -171,7 +176,9 @@ class _AVReader:
                         pts = last_pts + 1
                     last_pts = pts
                     if self.size is not None and (frame.width, frame.height) != self.size:
-                        image = frame.to_ndarray(format="rgb24", width=self.size[0], height=self.size[1], interpolation="AREA")
+                        image = frame.to_ndarray(
+                            format="rgb24", width=self.size[0], height=self.size[1], interpolation="AREA"
+                        )
                     else:
                         image = frame.to_ndarray(format="rgb24")
                     dur = getattr(frame, "duration", None)
@@ -247,7 +254,9 @@ class _GifReader:
         for i, dur in enumerate(self.durations):
             try:
                 self.image.seek(i)
-                rgba = self.image.convert("RGBA")  # the transparent palette index becomes alpha 0, not its hidden colour
+                rgba = self.image.convert(
+                    "RGBA"
+                )  # the transparent palette index becomes alpha 0, not its hidden colour
             except (OSError, EOFError, ValueError) as exc:
                 self.error = f"reading stopped after {i} frames: {one_line(exc)}"
                 return
@@ -259,7 +268,12 @@ class _GifReader:
             if self.size is not None and rgb.size != self.size:
                 rgb = rgb.resize(self.size, Image.Resampling.LANCZOS)
                 alpha = alpha.resize(self.size, Image.Resampling.LANCZOS) if alpha is not None else None
-            yield Frame(np.asarray(rgb, dtype=np.uint8).copy(), pts, dur, None if alpha is None else np.asarray(alpha, dtype=np.uint8).copy())
+            yield Frame(
+                np.asarray(rgb, dtype=np.uint8).copy(),
+                pts,
+                dur,
+                None if alpha is None else np.asarray(alpha, dtype=np.uint8).copy(),
+            )
             pts += dur
 
 
@@ -306,5 +320,3 @@ def probe(path: str | os.PathLike) -> VideoInfo:
 
 
 # --- the pipeline -----------------------------------------------------------------------------
-
-

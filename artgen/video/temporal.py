@@ -22,7 +22,11 @@ def _global_shift(prev: torch.Tensor, cur: torch.Tensor, work_size: int = 256) -
         a, b = F.avg_pool2d(a, scale, ceil_mode=True), F.avg_pool2d(b, scale, ceil_mode=True)
     a, b = a[0, 0] - a.mean(), b[0, 0] - b.mean()
     hh, ww = a.shape
-    win = torch.outer(torch.hann_window(hh, periodic=False), torch.hann_window(ww, periodic=False)) if min(hh, ww) > 4 else 1.0
+    win = (
+        torch.outer(torch.hann_window(hh, periodic=False), torch.hann_window(ww, periodic=False))
+        if min(hh, ww) > 4
+        else 1.0
+    )
     fa, fb = torch.fft.rfft2(a * win), torch.fft.rfft2(b * win)
     cross = fb * fa.conj()
     corr = torch.fft.irfft2(cross / cross.abs().clamp_min(1e-9), s=(hh, ww))
@@ -101,7 +105,7 @@ class TemporalFilter:
             self.last_shift = (dy, dx)
             moved_in, mask = _shift(self.prev_in, dy, dx)
             moved_out, _ = _shift(self.prev_out, dy, dx)
-            blur = lambda t: F.avg_pool2d(t[None], 3, 1, 1, count_include_pad=False)[0]  # noqa: E731
+            blur = lambda t: F.avg_pool2d(t[None], 3, 1, 1, count_include_pad=False)[0]
             diff = (blur(content) - blur(moved_in)).abs().mean(0, keepdim=True)
             w = self.strength * torch.exp(-(diff / self.sigma).pow(2)) * mask
             out = torch.lerp(styled, moved_out, w)

@@ -12,7 +12,6 @@ import numpy as np
 from artgen.errors import ArtgenError, UsageError
 from artgen.video.reading import WRITE_VIDEO_EXTENSIONS, VideoInfo, require_av
 
-
 _VIDEO_CODEC = {".webm": "libvpx-vp9"}  # everything else: libx264
 
 
@@ -25,10 +24,22 @@ _VIDEO_OPTIONS = {
 class AVWriter:
     """Encode RGB frames with PyAV into ``path``; copy (or re-encode) the source's audio."""
 
-    def __init__(self, path: Path, suffix: str, info: VideoInfo, width: int, height: int, rotation: int, *, audio_until: float | None = None):
+    def __init__(
+        self,
+        path: Path,
+        suffix: str,
+        info: VideoInfo,
+        width: int,
+        height: int,
+        rotation: int,
+        *,
+        audio_until: float | None = None,
+    ):
         av = require_av()
         self.av = av
-        self.container = av.open(str(path), mode="w", format={".m4v": "mp4", ".mkv": "matroska"}.get(suffix, suffix.lstrip(".")))
+        self.container = av.open(
+            str(path), mode="w", format={".m4v": "mp4", ".mkv": "matroska"}.get(suffix, suffix.lstrip("."))
+        )
         codec = _VIDEO_CODEC.get(suffix, "libx264")
         rate = Fraction(info.fps).limit_denominator(1001) if info.fps else Fraction(25)
         vs = self.container.add_stream(codec, rate=rate, options=dict(_VIDEO_OPTIONS.get(codec, {})))
@@ -64,7 +75,9 @@ class AVWriter:
             self.audio_out = self.container.add_stream(codec, rate=rate)
             self.audio_out.layout = ain.codec_context.layout.name if ain.codec_context.layout else "stereo"
             self.transcode = True
-            self.audio_note = f"{ain.codec_context.name} re-encoded to {codec} ({suffix} cannot hold {ain.codec_context.name})"
+            self.audio_note = (
+                f"{ain.codec_context.name} re-encoded to {codec} ({suffix} cannot hold {ain.codec_context.name})"
+            )
         self._audio_packets = self.audio_in.demux(ain)
 
     def _mux_audio_until(self, t: float | None) -> None:
@@ -150,7 +163,9 @@ class GifWriter:
         self.frames: list = []
         self.times: list[float] = []  # start of each frame, seconds
         self.end: float | None = None
-        self.audio_note = "none (the input has no sound)" if info.audio is None else f"dropped ({info.audio}; a GIF has no sound)"
+        self.audio_note = (
+            "none (the input has no sound)" if info.audio is None else f"dropped ({info.audio}; a GIF has no sound)"
+        )
 
     def write(self, image: np.ndarray, pts: int, duration: int | None, alpha: np.ndarray | None = None) -> None:
         """Add one frame: ``image`` (H, W, 3) uint8 RGB, ``pts`` its presentation time in the input's time base, ``duration`` in the same units (or None),

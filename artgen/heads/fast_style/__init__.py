@@ -22,9 +22,25 @@ fallback encoder alike and a weight of 1 means "as important as the content".
 
 from __future__ import annotations
 
-from .config import HEAD, BUILTIN_DATA, BUILTIN_COUNT, FastStyleConfig, FastStyleOptions
+from .config import BUILTIN_COUNT, BUILTIN_DATA, HEAD, FastStyleConfig, FastStyleOptions
+from .model import FastStyle, build_net, check_strength, finish, load_net_weights, open_run, plan_outputs, read_run
 from .task import FastStyleTask
 from .training import train_fast_style
-from .model import finish, check_strength, FastStyle, plan_outputs, build_net, read_run, open_run, load_net_weights
 
-__all__ = ['HEAD', 'BUILTIN_DATA', 'BUILTIN_COUNT', 'FastStyleConfig', 'FastStyleOptions', 'FastStyleTask', 'train_fast_style', 'finish', 'check_strength', 'FastStyle', 'plan_outputs', 'build_net', 'read_run', 'open_run', 'load_net_weights']
+__all__ = [
+    "HEAD",
+    "BUILTIN_DATA",
+    "BUILTIN_COUNT",
+    "FastStyleConfig",
+    "FastStyleOptions",
+    "FastStyleTask",
+    "train_fast_style",
+    "finish",
+    "check_strength",
+    "FastStyle",
+    "plan_outputs",
+    "build_net",
+    "read_run",
+    "open_run",
+    "load_net_weights",
+]

@@ -44,7 +44,9 @@ class FastStyleConfig(Settings):
     checkpoint_every: int | None = 500
     log_every: int = 20
     seed: int = 0
-    precision: str = "auto"  # auto: bf16 on GPUs with it and on AMX / AVX-512 BF16 CPUs, else fp32 (stored as what it chose)
+    precision: str = (
+        "auto"  # auto: bf16 on GPUs with it and on AMX / AVX-512 BF16 CPUs, else fp32 (stored as what it chose)
+    )
     stability_weight: float = 0.0  # temporal stability under small motions and noise (video); 0 = off
     stability_noise: float = 0.02  # std of the pixel noise added to the moved photo (image units)
 
@@ -73,7 +75,9 @@ class FastStyleConfig(Settings):
             if not math.isfinite(value) or value < 0:
                 raise ArgumentError(name, f"must be a non-negative number, got {value}")
         if self.style_blend is not None and len(self.style_blend) != len(self.styles):
-            raise UsageError(f"{len(self.style_blend)} {{arg:style_blend}} weights for {len(self.styles)} style images")
+            raise UsageError(
+                f"{len(self.style_blend)} {{arg:style_blend}} weights for {len(self.styles)} style images"
+            )
         for name in ("preview_every", "checkpoint_every"):
             value = getattr(self, name)
             if value is not None and value < 1:

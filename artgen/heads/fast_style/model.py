@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import concurrent.futures as futures
+import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -16,16 +16,18 @@ from ...device import Precision, resolve_device
 from ...errors import ArgumentError, ArtgenError, CheckpointError, ImageError, UsageError
 from ...images import check_writable, load_tensor, rgb_to_yiq, save_image, to_pil, with_chroma
 from ...models.style_net import StyleNet, StyleNetConfig
-from ...weights import check_config_fits_weights
 from ...runs import SavedRun, from_pretrained, save_pretrained
 from ...settings import check_fraction
 from ...train import show_progress
+from ...weights import check_config_fits_weights
 from .config import HEAD
 
 log = logging.getLogger("artgen")
 
 
-def finish(styled: torch.Tensor, content: torch.Tensor, *, strength: float = 1.0, preserve_colors: bool = False) -> torch.Tensor:
+def finish(
+    styled: torch.Tensor, content: torch.Tensor, *, strength: float = 1.0, preserve_colors: bool = False
+) -> torch.Tensor:
     """Post-process a stylised batch: keep the photo's colours (YIQ chroma) and/or blend back towards it."""
     styled = styled.float().clamp(0, 1)
     content = content.float()
@@ -62,9 +64,14 @@ def check_apply_options(*, max_size: int | None = None, tile: int | None = None)
         ArgumentError: naming ``max_size`` or ``tile`` and the value.
     """
     if max_size is not None and (isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 0):
-        raise ArgumentError("max_size", f"must be None or 0 (no limit) or a positive number of pixels, got {max_size!r}")
+        raise ArgumentError(
+            "max_size", f"must be None or 0 (no limit) or a positive number of pixels, got {max_size!r}"
+        )
     if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int) or (tile != 0 and tile < MIN_TILE)):
-        raise ArgumentError("tile", f"must be 0 (never tile) or at least {MIN_TILE} pixels, got {tile!r} (tiles of 128 px or more waste least time on their margins)")
+        raise ArgumentError(
+            "tile",
+            f"must be 0 (never tile) or at least {MIN_TILE} pixels, got {tile!r} (tiles of 128 px or more waste least time on their margins)",
+        )
 
 
 class FastStyle:
@@ -75,7 +82,16 @@ class FastStyle:
     and ``compile=True`` are the fast settings; on the CPU fp32 is the fast one.
     """
 
-    def __init__(self, net: StyleNet, *, device: str | torch.device = "auto", precision: str = "fp32", channels_last: bool | None = None, compile: bool = False, info: Mapping | None = None):
+    def __init__(
+        self,
+        net: StyleNet,
+        *,
+        device: str | torch.device = "auto",
+        precision: str = "fp32",
+        channels_last: bool | None = None,
+        compile: bool = False,
+        info: Mapping | None = None,
+    ):
         self.device = resolve_device(device) if not isinstance(device, torch.device) else device
         self.precision = Precision.create(precision, self.device)
         self.net = net.to(self.device).eval()
@@ -94,7 +110,15 @@ class FastStyle:
 
     # -- loading and saving ------------------------------------------------------------------
     @classmethod
-    def load(cls, path: str | os.PathLike, *, device: str | torch.device = "auto", precision: str = "fp32", channels_last: bool | None = None, compile: bool = False) -> "FastStyle":
+    def load(
+        cls,
+        path: str | os.PathLike,
+        *,
+        device: str | torch.device = "auto",
+        precision: str = "fp32",
+        channels_last: bool | None = None,
+        compile: bool = False,
+    ) -> FastStyle:
         """A style network from a run folder written by :func:`train_fast_style` (or ``artgen fast-style train``)."""
         saved = open_run(path, "model")
         config = saved.settings(StyleNetConfig, "model")
@@ -102,15 +126,43 @@ class FastStyle:
         net = StyleNet(config)
         load_net_weights(net, saved, "model")
         train = saved.config.get("train", {})
-        return cls(net, device=device, precision=precision, channels_last=channels_last, compile=compile, info={"path": str(saved.run.path), "styles": train.get("styles", []), "encoder": saved.config.get("encoder")})
+        return cls(
+            net,
+            device=device,
+            precision=precision,
+            channels_last=channels_last,
+            compile=compile,
+            info={
+                "path": str(saved.run.path),
+                "styles": train.get("styles", []),
+                "encoder": saved.config.get("encoder"),
+            },
+        )
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write config.json and model.safetensors (weights only) into the folder ``path``."""
-        return save_pretrained(path, {"head": HEAD, "model": self.config.to_dict(), "train": {"styles": self.info.get("styles", [])}, **({"encoder": self.info["encoder"]} if self.info.get("encoder") else {})}, {"net": self.net})
+        return save_pretrained(
+            path,
+            {
+                "head": HEAD,
+                "model": self.config.to_dict(),
+                "train": {"styles": self.info.get("styles", [])},
+                **({"encoder": self.info["encoder"]} if self.info.get("encoder") else {}),
+            },
+            {"net": self.net},
+        )
 
     # -- stylising -----------------------------------------------------------------------------
     @torch.no_grad()
-    def stylize_tensor(self, x: torch.Tensor, *, strength: float = 1.0, preserve_colors: bool = False, seamless: bool = False, tile: int | None = None) -> torch.Tensor:
+    def stylize_tensor(
+        self,
+        x: torch.Tensor,
+        *,
+        strength: float = 1.0,
+        preserve_colors: bool = False,
+        seamless: bool = False,
+        tile: int | None = None,
+    ) -> torch.Tensor:
         """``(B, 3, H, W)`` in [0, 1] -> the stylised batch, float32 on the model's device
         (on the CPU when tiled).
 
@@ -144,7 +196,9 @@ class FastStyle:
         def forward(piece: torch.Tensor) -> torch.Tensor:
             piece = piece.to(self.device, torch.float32)
             with self.precision.autocast():
-                return self._forward(piece.contiguous(memory_format=torch.channels_last) if self.channels_last else piece)
+                return self._forward(
+                    piece.contiguous(memory_format=torch.channels_last) if self.channels_last else piece
+                )
 
         x = x.detach().float().cpu()
         stride = self.config.stride
@@ -158,14 +212,25 @@ class FastStyle:
                 if seamless and core is None and h % stride == 0 and w % stride == 0:
                     y = forward(picture).float().cpu()  # the circular network alone is exactly periodic
                 else:
-                    y = tiling.tiled_style_net(forward, self.net, picture, tile=core, device=self.device, wrap=seamless)
+                    y = tiling.tiled_style_net(
+                        forward, self.net, picture, tile=core, device=self.device, wrap=seamless
+                    )
                 outs.append(finish(y, picture, **post))
         finally:
             self.net.set_padding_mode("reflect")
         return torch.cat(outs)
 
     @torch.no_grad()
-    def stylize(self, image, *, max_size: int | None = None, strength: float = 1.0, preserve_colors: bool = False, seamless: bool = False, tile: int | None = None):
+    def stylize(
+        self,
+        image,
+        *,
+        max_size: int | None = None,
+        strength: float = 1.0,
+        preserve_colors: bool = False,
+        seamless: bool = False,
+        tile: int | None = None,
+    ):
         """Stylise one image: a PIL image or a path gives a PIL image; a tensor
         ``(3, H, W)`` or ``(B, 3, H, W)`` in [0, 1] gives a tensor of the same shape (on the CPU).
 
@@ -251,7 +316,10 @@ class FastStyle:
         enabled = show_progress(progress)
         written: list[Path] = []
         skipped: list[tuple[Path, str]] = []
-        with futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="artgen-read") as readers, futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="artgen-write") as writers:
+        with (
+            futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="artgen-read") as readers,
+            futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="artgen-write") as writers,
+        ):
             pending_reads: list[futures.Future] = []
             pending_writes: list[futures.Future] = []
             it = iter(jobs)
@@ -275,7 +343,13 @@ class FastStyle:
                         skipped.append((src, reason))
                         bar.update(1)
                         continue
-                    styled = self.stylize_tensor(image.unsqueeze(0), strength=strength, preserve_colors=preserve_colors, seamless=seamless, tile=tile)[0].cpu()
+                    styled = self.stylize_tensor(
+                        image.unsqueeze(0),
+                        strength=strength,
+                        preserve_colors=preserve_colors,
+                        seamless=seamless,
+                        tile=tile,
+                    )[0].cpu()
                     pending_writes.append(writers.submit(write, styled, dest, src))
                     # keep the number of images waiting to be written bounded
                     while len(pending_writes) > prefetch:
@@ -306,13 +380,37 @@ class FastStyle:
         ``temporal_filter`` in [0, 1) smooths flicker (:class:`artgen.video.TemporalFilter`)."""
         from ...video import stylize_video
 
-        meta = {"head": HEAD, "model": self.info.get("path"), "styles": self.info.get("styles", []), "encoder": self.info.get("encoder"), "arch": self.config.arch, "strength": strength}
+        meta = {
+            "head": HEAD,
+            "model": self.info.get("path"),
+            "styles": self.info.get("styles", []),
+            "encoder": self.info.get("encoder"),
+            "arch": self.config.arch,
+            "strength": strength,
+        }
         return stylize_video(
-            self, src, dst, max_size=max_size, strength=strength, preserve_colors=preserve_colors, temporal_filter=temporal_filter, overwrite=overwrite, progress=progress, metadata=meta
+            self,
+            src,
+            dst,
+            max_size=max_size,
+            strength=strength,
+            preserve_colors=preserve_colors,
+            temporal_filter=temporal_filter,
+            overwrite=overwrite,
+            progress=progress,
+            metadata=meta,
         )
 
     # -- export ----------------------------------------------------------------------------------
-    def export_onnx(self, path: str | os.PathLike, *, check: bool = True, opset: int = 17, overwrite: bool = False, test_size: tuple[int, int] = (181, 243)) -> dict[str, Any]:
+    def export_onnx(
+        self,
+        path: str | os.PathLike,
+        *,
+        check: bool = True,
+        opset: int = 17,
+        overwrite: bool = False,
+        test_size: tuple[int, int] = (181, 243),
+    ) -> dict[str, Any]:
         """Write an ONNX model with dynamic batch, height and width (input ``image``,
         output ``stylized``, both (B, 3, H, W) in [0, 1]; sides of at least 16 px).
 
@@ -328,11 +426,22 @@ class FastStyle:
         example = torch.rand(1, 3, 64, 96, generator=torch.Generator().manual_seed(0))
         test = torch.rand(1, 3, *test_size, generator=torch.Generator().manual_seed(1))
         sides = {0: "batch", 2: "height", 3: "width"}
-        return export_image_network(net, path, example=(example,), test=(test,), input_names=["image"], dynamic_axes={"image": sides, "stylized": sides},
-                                    opset=opset, check=check, overwrite=overwrite)
+        return export_image_network(
+            net,
+            path,
+            example=(example,),
+            test=(test,),
+            input_names=["image"],
+            dynamic_axes={"image": sides, "stylized": sides},
+            opset=opset,
+            check=check,
+            overwrite=overwrite,
+        )
 
 
-def plan_outputs(inputs: Sequence[str | os.PathLike] | str | os.PathLike, out: str | os.PathLike) -> list[tuple[Path, Path]]:
+def plan_outputs(
+    inputs: Sequence[str | os.PathLike] | str | os.PathLike, out: str | os.PathLike
+) -> list[tuple[Path, Path]]:
     """(input file, output file) pairs. One file in and ``out`` with an image suffix: that file.
     Otherwise ``out`` is a folder: ``<stem>.png`` per file, folders keep their relative layout."""
     from ...data import list_images
@@ -383,12 +492,18 @@ def read_run(path: str | os.PathLike, what: str) -> tuple[RunDir, dict]:
     if not run.path.exists():
         raise UsageError(f"{what} '{run.path}' does not exist")
     if not run.path.is_dir():
-        raise CheckpointError(f"{what} '{run.path}' is not a style network (expected a folder with config.json and model.safetensors)")
+        raise CheckpointError(
+            f"{what} '{run.path}' is not a style network (expected a folder with config.json and model.safetensors)"
+        )
     if not run.has_config():
-        raise CheckpointError(f"{what} '{run.path}' is not a style network (no config.json); train one with 'artgen fast-style train'")
+        raise CheckpointError(
+            f"{what} '{run.path}' is not a style network (no config.json); train one with 'artgen fast-style train'"
+        )
     cfg = run.load_config()
     if cfg.get("head") != HEAD:
-        raise CheckpointError(f"{what} '{run.path}' is not a style network (it holds a {cfg.get('head', 'unknown')!r} run)")
+        raise CheckpointError(
+            f"{what} '{run.path}' is not a style network (it holds a {cfg.get('head', 'unknown')!r} run)"
+        )
     return run, cfg
 
 

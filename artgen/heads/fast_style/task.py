@@ -12,10 +12,18 @@ from ...models.style_net import StyleNet
 from ...train import Task
 from .config import FastStyleConfig
 
+
 class FastStyleTask(Task):
     """One step: stylise a batch of photos, compare through the frozen encoder, one Adam update."""
 
-    def __init__(self, net: StyleNet, optimizer: torch.optim.Optimizer, encoder, options: FastStyleConfig, target_grams: Mapping[str, torch.Tensor] | None):
+    def __init__(
+        self,
+        net: StyleNet,
+        optimizer: torch.optim.Optimizer,
+        encoder,
+        options: FastStyleConfig,
+        target_grams: Mapping[str, torch.Tensor] | None,
+    ):
         self.net = net
         self.optimizer = optimizer
         self.encoder = encoder
@@ -59,8 +67,14 @@ class FastStyleTask(Task):
             feats = self.encoder(out, self.layers)
             with torch.no_grad():
                 targets = self.encoder(photos, self.content_layers)
-        content = losses.normalised_content_loss([feats[l] for l in self.content_layers], [targets[l] for l in self.content_layers])
-        style = losses.style_loss([feats[l] for l in self.style_layers], [self.target_grams[l] for l in self.style_layers], self.layer_weights)
+        content = losses.normalised_content_loss(
+            [feats[l] for l in self.content_layers], [targets[l] for l in self.content_layers]
+        )
+        style = losses.style_loss(
+            [feats[l] for l in self.style_layers],
+            [self.target_grams[l] for l in self.style_layers],
+            self.layer_weights,
+        )
         tv = losses.tv_loss(out)
         loss = opts.content_weight * content + opts.style_weight * style + opts.tv_weight * tv
         values = {"loss": loss, "content": content.detach(), "style": style.detach(), "tv": tv.detach()}

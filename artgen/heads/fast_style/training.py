@@ -13,8 +13,8 @@ from ...errors import ArgumentError, UsageError
 from ...images import load_tensor, save_image, to_tensor
 from ...models.style_net import StyleNetConfig
 from ...runs import report_resume_changes, start_run
-from ...train import Callback, CurvePlot, LambdaCallback, SEED_STREAM_OFFSET, Trainer
-from .config import BUILTIN_COUNT, BUILTIN_DATA, FastStyleConfig, HEAD
+from ...train import SEED_STREAM_OFFSET, Callback, CurvePlot, LambdaCallback, Trainer
+from .config import BUILTIN_COUNT, BUILTIN_DATA, HEAD, FastStyleConfig
 from .model import FastStyle, build_net, check_weights_fit, load_net_weights, open_run, read_run
 from .task import FastStyleTask
 
@@ -43,7 +43,9 @@ def _content_source(options: FastStyleConfig, device: torch.device):
         from ...data import art_images
 
         pictures = art_images(BUILTIN_COUNT, size=options.size, seed=options.seed)
-        data = TensorBatches(pictures, batch_size=options.batch_size, shuffle=True, seed=options.seed, device=device, drop_last=True)
+        data = TensorBatches(
+            pictures, batch_size=options.batch_size, shuffle=True, seed=options.seed, device=device, drop_last=True
+        )
         preview = art_images(1, size=options.size, seed=options.seed + SEED_STREAM_OFFSET)
         return data, preview, f"{BUILTIN_COUNT} built-in pictures"
     from ...data import ImageFolder, list_images
@@ -53,7 +55,13 @@ def _content_source(options: FastStyleConfig, device: torch.device):
     preload = len(files) <= 2000
     dataset = ImageFolder(root, size=options.size, channels=3, crop="random", hflip=True, preload=preload)
     data = DatasetBatches(
-        dataset, batch_size=options.batch_size, shuffle=True, seed=options.seed, device=device, num_workers=0 if preload else min(4, os.cpu_count() or 1), drop_last=True
+        dataset,
+        batch_size=options.batch_size,
+        shuffle=True,
+        seed=options.seed,
+        device=device,
+        num_workers=0 if preload else min(4, os.cpu_count() or 1),
+        drop_last=True,
     )
     preview = load_tensor(dataset.files[0], size=options.size).unsqueeze(0)
     return data, preview, f"{len(dataset)} pictures in '{root}'"
@@ -78,7 +86,9 @@ def _resume_data(opts: FastStyleConfig, data) -> None:
             log.info("resuming with the photos in '%s' (the run was started on '%s')", new, opts.data)
         opts.data = new
     elif not builtin and not Path(opts.data).is_dir():
-        raise UsageError(f"this run's photos were in '{opts.data}', which is not there any more; pass {{arg:data}} with their new place")
+        raise UsageError(
+            f"this run's photos were in '{opts.data}', which is not there any more; pass {{arg:data}} with their new place"
+        )
 
 
 def train_fast_style(
@@ -93,7 +103,7 @@ def train_fast_style(
     callbacks: Sequence[Callback] = (),
     encoder=None,
     **options,
-) -> "FastStyle":
+) -> FastStyle:
     """Train a style network on photos for one style image (or a blend of several).
 
     ``style``: a path, a tensor (3, H, W) in [0, 1], a built-in style name
@@ -118,7 +128,9 @@ def train_fast_style(
 
     unknown = set(options) - FastStyleConfig.field_names()
     if unknown:
-        raise UsageError(f"unknown fast-style option(s): {', '.join(sorted(unknown))}; see artgen.heads.fast_style.FastStyleConfig")
+        raise UsageError(
+            f"unknown fast-style option(s): {', '.join(sorted(unknown))}; see artgen.heads.fast_style.FastStyleConfig"
+        )
     built: dict = {}
 
     def check(dev: torch.device) -> None:  # every input, before the run folder is touched
@@ -127,7 +139,11 @@ def train_fast_style(
         styles = style if isinstance(style, (list, tuple)) else ([style] if style is not None else [])
         if not styles:
             raise UsageError("give at least one style image ({arg:styles})")
-        opts = FastStyleConfig(styles=[s if isinstance(s, torch.Tensor) else str(s) for s in styles], data=str(Path(data).expanduser().resolve()) if data is not None and str(data) != "builtin" else data, **options)
+        opts = FastStyleConfig(
+            styles=[s if isinstance(s, torch.Tensor) else str(s) for s in styles],
+            data=str(Path(data).expanduser().resolve()) if data is not None and str(data) != "builtin" else data,
+            **options,
+        )
         built["style_tensors"] = [style_tensor(s, opts.style_size or opts.size) for s in opts.styles]
         opts.styles = [("<tensor>" if isinstance(s, torch.Tensor) else s) for s in opts.styles]
         if opts.init_from:
@@ -136,15 +152,28 @@ def train_fast_style(
             check_weights_fit(init_run.run, built["model_cfg"])
             built["init_run"] = init_run
             if "arch" in options and options["arch"] != built["model_cfg"].arch:
-                raise ArgumentError("init_from", f"'{init_run.run.path}' is a {built['model_cfg'].arch!r} network; drop {{arg:arch}} or pass {{arg:arch={built['model_cfg'].arch}}}")
+                raise ArgumentError(
+                    "init_from",
+                    f"'{init_run.run.path}' is a {built['model_cfg'].arch!r} network; drop {{arg:arch}} or pass {{arg:arch={built['model_cfg'].arch}}}",
+                )
             opts.arch = built["model_cfg"].arch
         built["opts"] = opts
 
     if resume and out is None:
         raise UsageError("resume needs the run folder (out=...)")
     inputs = {"data": data if data is not None and str(data) != "builtin" else None}
-    setup = start_run(out, resume=resume, overwrite=overwrite, device=device, precision=options.get("precision", "auto"), seed=options.get("seed", 0), check=check, cpu_bf16=True,
-                      read_config=lambda run: read_run(run.path, "{arg:resume=True}")[1], inputs=inputs)
+    setup = start_run(
+        out,
+        resume=resume,
+        overwrite=overwrite,
+        device=device,
+        precision=options.get("precision", "auto"),
+        seed=options.get("seed", 0),
+        check=check,
+        cpu_bf16=True,
+        read_config=lambda run: read_run(run.path, "{arg:resume=True}")[1],
+        inputs=inputs,
+    )
     dev, run = setup.device, setup.run_dir
     model_cfg: StyleNetConfig | None = built.get("model_cfg")
     style_tensors = built.get("style_tensors")
@@ -174,11 +203,20 @@ def train_fast_style(
     net.to(memory_format=layout)
     if opts.init_from and not resume:
         load_net_weights(net, init_run, "{arg:init_from}")  # init_run: read and checked by check()
-    targets = style_grams(encoder, style_tensors, opts.style_layers, blend=opts.style_blend) if style_tensors is not None else None
+    targets = (
+        style_grams(encoder, style_tensors, opts.style_layers, blend=opts.style_blend)
+        if style_tensors is not None
+        else None
+    )
     optimizer = torch.optim.Adam(net.parameters(), lr=opts.lr)
     task = FastStyleTask(net, optimizer, encoder, opts, targets)
     data_source, preview, described = _content_source(opts, dev)
-    log.info("training a %s style network on %s with the %s encoder", net.config.arch, described, getattr(encoder, "name", "given"))
+    log.info(
+        "training a %s style network on %s with the %s encoder",
+        net.config.arch,
+        described,
+        getattr(encoder, "name", "given"),
+    )
 
     cbs = list(callbacks)
     if run is not None:
@@ -193,7 +231,12 @@ def train_fast_style(
                 save_image(img, run / "previews" / f"step_{step:06d}.png", metadata=meta, overwrite=True)
 
             cbs.append(LambdaCallback(write_preview, opts.preview_every))
-    config = {"head": HEAD, "model": net.config.to_dict(), "train": opts.to_dict(), "encoder": {"name": getattr(encoder, "name", "custom"), "source": getattr(encoder, "source", "")}}
+    config = {
+        "head": HEAD,
+        "model": net.config.to_dict(),
+        "train": opts.to_dict(),
+        "encoder": {"name": getattr(encoder, "name", "custom"), "source": getattr(encoder, "source", "")},
+    }
     trainer = Trainer(
         task,
         data_source,
@@ -207,8 +250,10 @@ def train_fast_style(
         config=config,
     )
     history = trainer.fit(resume=resume)
-    model = FastStyle(net, device=dev, info={"styles": opts.styles, "path": str(run.path) if run else None, "encoder": config["encoder"]})
+    model = FastStyle(
+        net,
+        device=dev,
+        info={"styles": opts.styles, "path": str(run.path) if run else None, "encoder": config["encoder"]},
+    )
     model.history = history
     return model
-
-

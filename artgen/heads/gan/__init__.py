@@ -20,11 +20,63 @@ exactly the batches an uninterrupted one would.
 
 from __future__ import annotations
 
-from .config import HEAD, BUILTIN_DATASETS, AUGMENT_AUTO_LIMIT, ADA_TARGET, ART_IMAGES, SHAPES_IMAGES, MIN_STEPS_PER_EPOCH, EMA_WARMUP, MODE_SEEKING_EPS, TRUNCATION_MAX_REDRAWS, EVAL_SEED_OFFSET, CLASS_SEED_STRIDE, KID_SUBSET_SIZE, GANTrainConfig, parse_augment, check_train_args, CPU_BATCH_SIZE, GPU_BATCH_SIZE, resolve_batch_size
-from .data import SampledBatches, GANData, load_gan_data
+from .config import (
+    ADA_TARGET,
+    ART_IMAGES,
+    AUGMENT_AUTO_LIMIT,
+    BUILTIN_DATASETS,
+    CLASS_SEED_STRIDE,
+    CPU_BATCH_SIZE,
+    EMA_WARMUP,
+    EVAL_SEED_OFFSET,
+    GPU_BATCH_SIZE,
+    HEAD,
+    KID_SUBSET_SIZE,
+    MIN_STEPS_PER_EPOCH,
+    MODE_SEEKING_EPS,
+    SHAPES_IMAGES,
+    TRUNCATION_MAX_REDRAWS,
+    GANTrainConfig,
+    check_train_args,
+    parse_augment,
+    resolve_batch_size,
+)
+from .data import GANData, SampledBatches, load_gan_data
+from .evaluation import class_agreement, evaluate_gan
+from .model import GAN, init_from_run, latents, load_gan, slerp
 from .task import GANTask
-from .model import latents, slerp, GAN, init_from_run, load_gan
 from .training import train_gan
-from .evaluation import evaluate_gan, class_agreement
 
-__all__ = ['HEAD', 'BUILTIN_DATASETS', 'AUGMENT_AUTO_LIMIT', 'ADA_TARGET', 'ART_IMAGES', 'SHAPES_IMAGES', 'MIN_STEPS_PER_EPOCH', 'EMA_WARMUP', 'MODE_SEEKING_EPS', 'TRUNCATION_MAX_REDRAWS', 'EVAL_SEED_OFFSET', 'CLASS_SEED_STRIDE', 'KID_SUBSET_SIZE', 'GANTrainConfig', 'parse_augment', 'check_train_args', 'CPU_BATCH_SIZE', 'GPU_BATCH_SIZE', 'resolve_batch_size', 'SampledBatches', 'GANData', 'load_gan_data', 'GANTask', 'latents', 'slerp', 'GAN', 'init_from_run', 'load_gan', 'train_gan', 'evaluate_gan', 'class_agreement']
+__all__ = [
+    "HEAD",
+    "BUILTIN_DATASETS",
+    "AUGMENT_AUTO_LIMIT",
+    "ADA_TARGET",
+    "ART_IMAGES",
+    "SHAPES_IMAGES",
+    "MIN_STEPS_PER_EPOCH",
+    "EMA_WARMUP",
+    "MODE_SEEKING_EPS",
+    "TRUNCATION_MAX_REDRAWS",
+    "EVAL_SEED_OFFSET",
+    "CLASS_SEED_STRIDE",
+    "KID_SUBSET_SIZE",
+    "GANTrainConfig",
+    "parse_augment",
+    "check_train_args",
+    "CPU_BATCH_SIZE",
+    "GPU_BATCH_SIZE",
+    "resolve_batch_size",
+    "SampledBatches",
+    "GANData",
+    "load_gan_data",
+    "GANTask",
+    "latents",
+    "slerp",
+    "GAN",
+    "init_from_run",
+    "load_gan",
+    "train_gan",
+    "evaluate_gan",
+    "class_agreement",
+]

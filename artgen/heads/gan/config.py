@@ -205,7 +205,9 @@ class GANTrainConfig(Settings):
         if not 0 <= self.augment_p <= 1:
             raise ArgumentError("augment_p", f"must be in [0, 1], got {self.augment_p}")
         if not 0 <= self.ada_target < 1:
-            raise ArgumentError("ada_target", f"must be in [0, 1) (0 turns adaptive augmentation off), got {self.ada_target}")
+            raise ArgumentError(
+                "ada_target", f"must be in [0, 1) (0 turns adaptive augmentation off), got {self.ada_target}"
+            )
         if self.ada_images < 1:
             raise ArgumentError("ada_images", f"must be at least 1, got {self.ada_images}")
         if self.kid_every < 0:
@@ -237,11 +239,21 @@ def resolve_batch_size(batch_size: int | str, device: torch.device) -> int:
     return batch_size
 
 
-def check_train_args(*, steps, batch_size, limit, loss, augment, freeze_d, crop, sample_every, checkpoint_every, lr_g, lr_d, r1_gamma) -> None:
+def check_train_args(
+    *, steps, batch_size, limit, loss, augment, freeze_d, crop, sample_every, checkpoint_every, lr_g, lr_d, r1_gamma
+) -> None:
     """Every training setting checked before any data is read or the run folder touched."""
     if isinstance(batch_size, str):
-        batch_size = resolve_batch_size(batch_size, torch.device("cpu"))  # "auto" is a valid choice; other words are refused
-    for name, value in (("steps", steps), ("batch_size", batch_size), ("limit", limit), ("sample_every", sample_every), ("checkpoint_every", checkpoint_every)):
+        batch_size = resolve_batch_size(
+            batch_size, torch.device("cpu")
+        )  # "auto" is a valid choice; other words are refused
+    for name, value in (
+        ("steps", steps),
+        ("batch_size", batch_size),
+        ("limit", limit),
+        ("sample_every", sample_every),
+        ("checkpoint_every", checkpoint_every),
+    ):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise ArgumentError(name, f"must be a whole number of at least 1, got {value!r}")
     for name, value in (("lr_g", lr_g), ("lr_d", lr_d)):

@@ -12,8 +12,9 @@ import torch
 
 from ...data import RANDOM_CROP_MARGIN, fit_images
 from ...errors import ArgumentError, UsageError
-from ...train import BatchSource, SEED_STREAM_OFFSET, check_shardable, epoch_generator
+from ...train import SEED_STREAM_OFFSET, BatchSource, check_shardable, epoch_generator
 from .config import ART_IMAGES, BUILTIN_DATASETS, MIN_STEPS_PER_EPOCH, SHAPES_IMAGES
+
 
 class SampledBatches(BatchSource):
     """Batches drawn with replacement from in-memory images, in an order fixed by (seed, epoch).
@@ -31,7 +32,18 @@ class SampledBatches(BatchSource):
         ValueError: ``size`` is larger than the stored images.
     """
 
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor | None = None, *, batch_size: int, size: int | None = None, hflip: bool = False, seed: int = 0, device=None, channels_last: bool = False):
+    def __init__(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        *,
+        batch_size: int,
+        size: int | None = None,
+        hflip: bool = False,
+        seed: int = 0,
+        device=None,
+        channels_last: bool = False,
+    ):
         if len(images) == 0:
             raise UsageError("the dataset is empty")
         if batch_size < 1:
@@ -72,7 +84,9 @@ class SampledBatches(BatchSource):
         Indices, crop offsets and flips for the whole epoch are drawn up front from
         ``(seed, epoch)``, so starting at ``start`` yields what an uninterrupted epoch would.
         """
-        g = epoch_generator(self.seed, int(epoch) + SEED_STREAM_OFFSET)  # draws of their own, apart from TensorBatches'(seed, epoch)
+        g = epoch_generator(
+            self.seed, int(epoch) + SEED_STREAM_OFFSET
+        )  # draws of their own, apart from TensorBatches'(seed, epoch)
         steps, bs = len(self), self._batch_size
         index = torch.randint(0, self.n, (steps, bs), generator=g)
         flips = torch.rand(steps, bs, generator=g) < 0.5
@@ -84,7 +98,9 @@ class SampledBatches(BatchSource):
             idx = index[i][keep].to(self.images.device)
             x = self.images.index_select(0, idx)
             if margin:
-                x = torch.stack([img[:, t : t + self.size, l : l + self.size] for img, (t, l) in zip(x, offsets[i][keep].tolist())])
+                x = torch.stack(
+                    [img[:, t : t + self.size, l : l + self.size] for img, (t, l) in zip(x, offsets[i][keep].tolist())]
+                )
             if x.dtype == torch.uint8:
                 x = x.float().div_(127.5).sub_(1.0)
             else:
@@ -158,7 +174,9 @@ def load_gan_data(
             raise ArgumentError("dataset", f"{dataset!r}: expected one of {', '.join(BUILTIN_DATASETS)}")
         if key == "art":
             if labelled:
-                raise UsageError("{arg:conditional=True} needs labels; the built-in 'art' set has none (use shapes, mnist, fashion-mnist or a folder with one subfolder per class)")
+                raise UsageError(
+                    "{arg:conditional=True} needs labels; the built-in 'art' set has none (use shapes, mnist, fashion-mnist or a folder with one subfolder per class)"
+                )
             ch = channels or 3
             n = min(limit, ART_IMAGES) if limit else ART_IMAGES
             x = fit_images(art_images(n, size=stored, seed=0), stored, ch)

@@ -15,7 +15,20 @@ from .config import CLASS_SEED_STRIDE, EVAL_SEED_OFFSET, HEAD, KID_SUBSET_SIZE
 PR_MIN_IMAGES = 50
 
 
-def evaluate_gan(gan, real, *, num_samples=1000, features="auto", inception_weights=None, seed=0, classifier=None, device="cpu", real_labels=None, nearest_sheet=None, k=3):
+def evaluate_gan(
+    gan,
+    real,
+    *,
+    num_samples=1000,
+    features="auto",
+    inception_weights=None,
+    seed=0,
+    classifier=None,
+    device="cpu",
+    real_labels=None,
+    nearest_sheet=None,
+    k=3,
+):
     """Sample quality, diversity and memorisation of ``gan`` against ``real`` uint8 images ``(N, C, H, W)``; a dict.
 
     * With the standard TF-Inception features (see :mod:`artgen.metrics`):
@@ -63,8 +76,10 @@ def evaluate_gan(gan, real, *, num_samples=1000, features="auto", inception_weig
     if min(len(real_f), len(fake_f)) >= PR_MIN_IMAGES:
         out["precision"], out["recall"] = metrics.precision_recall(real_f, fake_f, k=k)
     else:
-        out["diversity_note"] = (f"precision/recall need at least {PR_MIN_IMAGES} real and {PR_MIN_IMAGES} generated images "
-                                 f"(got {len(real_f)} and {len(fake_f)}): with fewer, each image's {k}-nearest-neighbour ball spans most of the set and the values mean nothing")
+        out["diversity_note"] = (
+            f"precision/recall need at least {PR_MIN_IMAGES} real and {PR_MIN_IMAGES} generated images "
+            f"(got {len(real_f)} and {len(fake_f)}): with fewer, each image's {k}-nearest-neighbour ball spans most of the set and the values mean nothing"
+        )
     c = gan.config
     if c.channels in (3, 4) and num_samples >= 2 and len(real) >= 2:
         out["colour_spread"] = metrics.colour_spread(fake)
@@ -82,12 +97,20 @@ def evaluate_gan(gan, real, *, num_samples=1000, features="auto", inception_weig
         from ...images import make_grid, on_checkerboard, save_image
 
         order = dist.argsort()[:16]
-        pairs = on_checkerboard(torch.stack([t for i in order.tolist() for t in (fake[i], real[int(index[i])].float() / 255.0)]))
-        meta = {"head": HEAD, "sheet": "generated sample | nearest training image (feature space), closest first", "features": name}
+        pairs = on_checkerboard(
+            torch.stack([t for i in order.tolist() for t in (fake[i], real[int(index[i])].float() / 255.0)])
+        )
+        meta = {
+            "head": HEAD,
+            "sheet": "generated sample | nearest training image (feature space), closest first",
+            "features": name,
+        }
         save_image(make_grid(pairs, nrow=8), nearest_sheet, metadata=meta, overwrite=True)
         out["nearest_sheet"] = str(nearest_sheet)
     if classifier is not None:
-        out["class_accuracy"] = class_agreement(gan, classifier, per_class=max(1, num_samples // max(gan.config.num_classes, 1)), seed=seed)
+        out["class_accuracy"] = class_agreement(
+            gan, classifier, per_class=max(1, num_samples // max(gan.config.num_classes, 1)), seed=seed
+        )
     return out
 
 
@@ -106,7 +129,9 @@ def class_agreement(gan, classifier, *, per_class: int = 100, seed: int = 0) -> 
         raise UsageError(f"the classifier knows {cc.num_classes} classes, the GAN {gan.config.num_classes}")
     correct = total = 0
     for k in range(gan.config.num_classes):
-        x = fit_images(gan.generate(per_class, seed=seed + k * CLASS_SEED_STRIDE, class_=k), cc.image_size, cc.in_channels)
+        x = fit_images(
+            gan.generate(per_class, seed=seed + k * CLASS_SEED_STRIDE, class_=k), cc.image_size, cc.in_channels
+        )
         pred = classifier.predict(x).argmax(-1)
         correct += int((pred == k).sum())
         total += len(x)

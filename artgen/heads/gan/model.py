@@ -15,7 +15,8 @@ from ...device import resolve_device
 from ...errors import ArgumentError, UsageError
 from ...models.gan import GANConfig, Generator, build_discriminator
 from ...runs import from_pretrained, save_pretrained
-from .config import CONFIG_VERSION, GANTrainConfig, HEAD, TRUNCATION_MAX_REDRAWS, read_config
+from .config import CONFIG_VERSION, HEAD, TRUNCATION_MAX_REDRAWS, GANTrainConfig, read_config
+
 
 def latents(seeds: Sequence[int], z_dim: int, *, truncation: float | None = None) -> torch.Tensor:
     """One latent per seed (so image i is reproducible from its seed alone), ``(N, z_dim)`` on the CPU.
@@ -63,7 +64,13 @@ class GAN:
         UsageError: an unknown or unavailable ``device``.
     """
 
-    def __init__(self, config: GANConfig | None = None, *, device: str | torch.device = "auto", train_config: GANTrainConfig | None = None):
+    def __init__(
+        self,
+        config: GANConfig | None = None,
+        *,
+        device: str | torch.device = "auto",
+        train_config: GANTrainConfig | None = None,
+    ):
         self.config = config or GANConfig()
         self.train_config = train_config or GANTrainConfig()
         self.device = resolve_device(device) if not isinstance(device, torch.device) else device
@@ -83,7 +90,7 @@ class GAN:
 
     # -- loading -----------------------------------------------------------------------
     @classmethod
-    def load(cls, path: str | os.PathLike, *, device: str | torch.device = "auto", which: str = "auto") -> "GAN":
+    def load(cls, path: str | os.PathLike, *, device: str | torch.device = "auto", which: str = "auto") -> GAN:
         """Rebuild a GAN from a run folder (``config.json`` + ``model.safetensors``).
 
         ``which``: ``"last"`` (the run's latest weights), ``"best"`` (the generator with the lowest KID
@@ -98,7 +105,11 @@ class GAN:
         saved = from_pretrained(path, read_config=read_config)
         cfg = saved.config
         check_fits_weights(saved, saved.settings(GANConfig, "model"))
-        gan = cls(saved.settings(GANConfig, "model"), device=device, train_config=saved.run.load_settings(GANTrainConfig, "train", dict(cfg, train=cfg.get("train", {}))))
+        gan = cls(
+            saved.settings(GANConfig, "model"),
+            device=device,
+            train_config=saved.run.load_settings(GANTrainConfig, "train", dict(cfg, train=cfg.get("train", {}))),
+        )
         saved.load_into(gan.modules(), lambda name: f"{name} in '{saved.run.path}'")
         return gan
 
@@ -123,7 +134,10 @@ class GAN:
             return torch.arange(n) % c.num_classes
         if isinstance(class_, str) and not class_.lstrip("-").isdigit():
             if class_ not in self.classes:
-                raise ArgumentError("class_", f"{class_!r}: expected a class number 0..{c.num_classes - 1} or one of {', '.join(self.classes)}")
+                raise ArgumentError(
+                    "class_",
+                    f"{class_!r}: expected a class number 0..{c.num_classes - 1} or one of {', '.join(self.classes)}",
+                )
             class_ = self.classes.index(class_)
         k = int(class_)
         if not 0 <= k < c.num_classes:
@@ -131,7 +145,9 @@ class GAN:
         return torch.full((n,), k, dtype=torch.int64)
 
     @torch.no_grad()
-    def generate_from(self, z: torch.Tensor, labels: torch.Tensor | None = None, *, batch_size: int = 256, truncated: bool = False) -> torch.Tensor:
+    def generate_from(
+        self, z: torch.Tensor, labels: torch.Tensor | None = None, *, batch_size: int = 256, truncated: bool = False
+    ) -> torch.Tensor:
         """Images for given latents ``(N, z_dim)`` (and int64 labels ``(N,)``), as float32 ``(N, C, H, W)`` in [0, 1] on the CPU.
 
         Runs the EMA generator in ``batch_size`` chunks on the GAN's device. ``truncated``: the latents
@@ -148,7 +164,15 @@ class GAN:
         return torch.cat(outs) if outs else torch.empty(0, self.config.channels, self.config.size, self.config.size)
 
     @torch.no_grad()
-    def generate(self, n: int = 16, *, seed: int = 0, class_: int | str | None = None, truncation: float | None = None, pil: bool = False):
+    def generate(
+        self,
+        n: int = 16,
+        *,
+        seed: int = 0,
+        class_: int | str | None = None,
+        truncation: float | None = None,
+        pil: bool = False,
+    ):
         """``n`` images, image i drawn from seed ``seed + i``: a ``(n, C, H, W)`` tensor in [0, 1], or PIL images.
 
         For a conditional GAN ``class_`` picks the class (by number or name);
@@ -169,7 +193,15 @@ class GAN:
         return x
 
     @torch.no_grad()
-    def interpolate(self, frames: int = 60, *, seed: int = 0, keyframes: int = 4, class_: int | str | None = None, truncation: float | None = None) -> torch.Tensor:
+    def interpolate(
+        self,
+        frames: int = 60,
+        *,
+        seed: int = 0,
+        keyframes: int = 4,
+        class_: int | str | None = None,
+        truncation: float | None = None,
+    ) -> torch.Tensor:
         """A looping latent walk through ``keyframes`` random points (slerp with eased timing): ``(frames, C, H, W)`` in [0, 1].
 
         Keyframe ``i`` is the latent of seed ``seed + i``; a conditional GAN uses ``class_`` (default class 0).
@@ -207,7 +239,12 @@ class GAN:
 
     def run_config(self, precision: str | None = None) -> dict:
         """What ``config.json`` holds for this GAN: the head, the model and training settings (and the precision)."""
-        cfg = {"head": HEAD, "config_version": CONFIG_VERSION, "model": self.config.to_dict(), "train": self.train_config.to_dict()}
+        cfg = {
+            "head": HEAD,
+            "config_version": CONFIG_VERSION,
+            "model": self.config.to_dict(),
+            "train": self.train_config.to_dict(),
+        }
         if precision is not None:
             cfg["precision"] = precision
         return cfg
@@ -224,14 +261,23 @@ def check_fits_weights(saved, config: GANConfig) -> None:
     from ...weights import check_config_fits_weights
 
     def discriminator():
-        if config.discriminator == "projected":  # the frozen feature network is not in the weights: a blank one stands in
+        if (
+            config.discriminator == "projected"
+        ):  # the frozen feature network is not in the weights: a blank one stands in
             from ...models.projected_gan import ProjectedDiscriminator
 
             return ProjectedDiscriminator(config, features=EfficientNetLite0())
         return build_discriminator(config)
 
-    check_config_fits_weights(saved.run.weights_path, {"generator": lambda: Generator(config), "discriminator": discriminator,
-                                                       "generator_ema": lambda: Generator(config)}, config_path=saved.run.config_path)
+    check_config_fits_weights(
+        saved.run.weights_path,
+        {
+            "generator": lambda: Generator(config),
+            "discriminator": discriminator,
+            "generator_ema": lambda: Generator(config),
+        },
+        config_path=saved.run.config_path,
+    )
 
 
 def checkpoint_folder(path: str | os.PathLike, which: str = "auto") -> Path:
@@ -246,8 +292,13 @@ def checkpoint_folder(path: str | os.PathLike, which: str = "auto") -> Path:
     if which not in ("auto", "best", "last"):
         raise ArgumentError("which", f"{which!r}: expected best, last or auto")
     if which == "best" and not (best / "config.json").is_file():
-        raise ArgumentError("which", f"best: '{path}' keeps no best generator (it is written once KID is first measured, from step 200); use {{arg:which=last}}")
-    if which == "best" or (which == "auto" and (best / "config.json").is_file() and (best / "model.safetensors").is_file()):
+        raise ArgumentError(
+            "which",
+            f"best: '{path}' keeps no best generator (it is written once KID is first measured, from step 200); use {{arg:which=last}}",
+        )
+    if which == "best" or (
+        which == "auto" and (best / "config.json").is_file() and (best / "model.safetensors").is_file()
+    ):
         return best
     return path
 
@@ -267,10 +318,26 @@ def init_from_run(gan: GAN, path: str | os.PathLike) -> None:
     if src.size != dst.size:
         problems.append(f"it is {src.size}px and this run is {dst.size}px (pass {{arg:size={src.size}}})")
     if src.channels != dst.channels:
-        problems.append(f"it has {src.channels} channel(s) and this run {dst.channels} (pass {{arg:channels={src.channels}}})")
+        problems.append(
+            f"it has {src.channels} channel(s) and this run {dst.channels} (pass {{arg:channels={src.channels}}})"
+        )
     if src.num_classes != dst.num_classes:
         problems.append(f"it has {src.num_classes or 'no'} classes and this run {dst.num_classes or 'none'}")
-    for key in ("z_dim", "g_width", "d_width", "max_width", "spectral_norm", "mbstd_group", "latent_norm", "g_convs", "skip_z", "discriminator", "pg_size", "pg_levels", "pg_width"):
+    for key in (
+        "z_dim",
+        "g_width",
+        "d_width",
+        "max_width",
+        "spectral_norm",
+        "mbstd_group",
+        "latent_norm",
+        "g_convs",
+        "skip_z",
+        "discriminator",
+        "pg_size",
+        "pg_levels",
+        "pg_width",
+    ):
         if getattr(src, key) != getattr(dst, key):
             problems.append(f"its {key} is {getattr(src, key)} and this run's {getattr(dst, key)}")
     if problems:

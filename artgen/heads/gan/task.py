@@ -12,7 +12,8 @@ from ...augment import AdaptiveStrength, diff_augment
 from ...errors import ArgumentError
 from ...models.gan import GANConfig, Generator, build_discriminator
 from ...train import Task
-from .config import EMA_WARMUP, GANTrainConfig, MODE_SEEKING_EPS
+from .config import EMA_WARMUP, MODE_SEEKING_EPS, GANTrainConfig
+
 
 class GANTask(Task):
     """One GAN step: D update (with R1 every ``r1_every`` steps), G update, EMA.
@@ -38,7 +39,14 @@ class GANTask(Task):
         ArgumentError: ``freeze_d`` exceeds the discriminator's number of blocks.
     """
 
-    def __init__(self, config: GANConfig, train: GANTrainConfig, device: torch.device, generator: Generator | None = None, discriminator: torch.nn.Module | None = None):
+    def __init__(
+        self,
+        config: GANConfig,
+        train: GANTrainConfig,
+        device: torch.device,
+        generator: Generator | None = None,
+        discriminator: torch.nn.Module | None = None,
+    ):
         self.config = config
         self.train_cfg = train
         self.G = (generator or Generator(config)).to(device)
@@ -60,7 +68,11 @@ class GANTask(Task):
         self.modules = {"generator": self.G, "discriminator": self.D, "generator_ema": self.G_ema}
         self.optimizers = {"generator": self.opt_g, "discriminator": self.opt_d}
         self.augment = tuple(train.augment)
-        self.ada = AdaptiveStrength(train.ada_target, speed_images=train.ada_images) if self.augment and train.ada_target > 0 else None
+        self.ada = (
+            AdaptiveStrength(train.ada_target, speed_images=train.ada_images)
+            if self.augment and train.ada_target > 0
+            else None
+        )
         self._ema_params = None
         # the generator update reads D without updating it: under torchrun it calls the
         # plain module, so DistributedDataParallel only synchronises D in the D update
@@ -131,7 +143,9 @@ class GANTask(Task):
             total = d_loss + r1 * (tc.r1_gamma / 2 * tc.r1_every)  # lazy: weighted by how rarely it runs
         ctx.optimize(total, self.opt_d)
         if self.ada is not None:
-            per_image = d_real if d_real.dim() == 1 else d_real.float().mean(dim=1)  # a projected D scores each image at several places
+            per_image = (
+                d_real if d_real.dim() == 1 else d_real.float().mean(dim=1)
+            )  # a projected D scores each image at several places
             self.ada.observe(per_image, reduce=distributed.all_reduce_mean if ctx.world_size > 1 else None)
 
         # generator (the discriminator's weights take no gradient)
@@ -143,7 +157,9 @@ class GANTask(Task):
             g_loss = losses.gan_g_loss(g_logits, tc.loss)
             total_g = g_loss
             if half:
-                ratio = (fake[:half] - fake[half : 2 * half]).float().abs().mean() / (z[:half] - z[half : 2 * half]).abs().mean()
+                ratio = (fake[:half] - fake[half : 2 * half]).float().abs().mean() / (
+                    z[:half] - z[half : 2 * half]
+                ).abs().mean()
                 total_g = g_loss + tc.diversity / (ratio + MODE_SEEKING_EPS)
                 out["ms_ratio"] = ratio.detach()
             ctx.optimize(total_g, self.opt_g)

@@ -13,10 +13,22 @@ import torch
 
 from ...errors import ArgumentError, UsageError
 from ...metrics import spatial_spread
-from ...models.gan import GANConfig, SIZES
+from ...models.gan import SIZES, GANConfig
 from ...runs import SavedRun, given_arguments, report_resume_changes, start_run
 from ...train import Callback, CurvePlot, LambdaCallback, Trainer
-from .config import EVAL_SEED_OFFSET, ADA_TARGET, AUGMENT_AUTO_LIMIT, PROJECTED_D_WIDTH, RECIPES, GANTrainConfig, HEAD, check_train_args, parse_augment, read_config, resolve_batch_size
+from .config import (
+    ADA_TARGET,
+    AUGMENT_AUTO_LIMIT,
+    EVAL_SEED_OFFSET,
+    HEAD,
+    PROJECTED_D_WIDTH,
+    RECIPES,
+    GANTrainConfig,
+    check_train_args,
+    parse_augment,
+    read_config,
+    resolve_batch_size,
+)
 from .data import SampledBatches, load_gan_data
 from .model import GAN, check_fits_weights, init_from_run, latents
 from .task import GANTask
@@ -46,7 +58,13 @@ class _SampleGrid:
         c = self.gan.config
         x = on_checkerboard(self.gan.generate_from(self.z, self.labels))
         nrow = c.num_classes if c.conditional and c.num_classes <= 16 else None
-        meta = {"head": HEAD, "step": step, "seed": self.seed, "seeds": f"{self.seed}..{self.seed + len(self.z) - 1}", "size": c.size}
+        meta = {
+            "head": HEAD,
+            "step": step,
+            "seed": self.seed,
+            "seeds": f"{self.seed}..{self.seed + len(self.z) - 1}",
+            "size": c.size,
+        }
         save_image(make_grid(x, nrow=nrow), self.folder / f"step_{step:06d}.png", metadata=meta, overwrite=True)
 
 
@@ -79,8 +97,13 @@ class _FlatSamplesWatch:
         spread = spatial_spread(self.gan.generate_from(self.z, self.labels))
         flat = spread < FLAT_SAMPLES_RATIO * self.real  # never for a collection of flat images (real spread 0)
         if flat and not self.flat:
-            log.warning("step %d: the samples are flat colour fields (spatial spread %.3f, training images %.3f): the generator has "
-                        "collapsed and does not recover; train again with smaller --lr-g and --lr-d or a larger --batch-size", step, spread, self.real)
+            log.warning(
+                "step %d: the samples are flat colour fields (spatial spread %.3f, training images %.3f): the generator has "
+                "collapsed and does not recover; train again with smaller --lr-g and --lr-d or a larger --batch-size",
+                step,
+                spread,
+                self.real,
+            )
         self.flat = flat
 
 
@@ -148,7 +171,9 @@ class _KIDWatch(Callback):
         with torch.random.fork_rng(devices=devices):
             if self.features is None:
                 weights = metrics.find_inception_weights()
-                self.features, self.name = metrics.feature_network("inception" if weights else "random", weights=weights, device=self.gan.device)
+                self.features, self.name = metrics.feature_network(
+                    "inception" if weights else "random", weights=weights, device=self.gan.device
+                )
                 self.real_features = metrics.extract(self.features, self.real, batch_size=64)
             fake = metrics.extract(self.features, self.gan.generate_from(self.z, self.labels), batch_size=64)
             value, _ = metrics.kid(self.real_features, fake, subsets=20, subset_size=len(fake))
@@ -156,7 +181,10 @@ class _KIDWatch(Callback):
         trainer.history.evals.append((step, {key: value}))
         if self.run is not None and (self.best is None or value < self.best):
             self.best = value
-            self.gan.save(self.run / BEST_FOLDER, extra={"best": {"step": step, "kid": value, "features": self.name, "samples": len(fake)}})
+            self.gan.save(
+                self.run / BEST_FOLDER,
+                extra={"best": {"step": step, "kid": value, "features": self.name, "samples": len(fake)}},
+            )
         self.last = step
         self.cost = time.perf_counter() - t
         self.spent += self.cost
@@ -248,7 +276,25 @@ def train_gan(
         NonFiniteLossError: a loss became NaN or infinite (names the step).
         TrainingInterrupted: stopped by Ctrl-C or SIGTERM, after saving a checkpoint.
     """
-    given = given_arguments(train_gan, locals(), exclude=("out", "data", "dataset", "data_root", "limit", "resume", "overwrite", "init_from", "device", "progress", "callbacks", "log_every", "steps"))
+    given = given_arguments(
+        train_gan,
+        locals(),
+        exclude=(
+            "out",
+            "data",
+            "dataset",
+            "data_root",
+            "limit",
+            "resume",
+            "overwrite",
+            "init_from",
+            "device",
+            "progress",
+            "callbacks",
+            "log_every",
+            "steps",
+        ),
+    )
     if resume and init_from:
         raise UsageError("{arg:resume=True} and {arg:init_from} cannot be combined")
     if discriminator not in RECIPES:
@@ -270,24 +316,67 @@ def train_gan(
         if channels not in (None, 1, 3, 4):
             raise ArgumentError("channels", f"must be 1, 3 or 4 (RGBA), got {channels}")
         if channels == 4 and data is None:
-            raise ArgumentError("channels", "4 (RGBA) needs a data folder of transparent images; the built-in sets have no alpha")
-        check_train_args(steps=steps, batch_size=batch_size, limit=limit, loss=loss, augment=augment, freeze_d=freeze_d, crop=crop,
-                          sample_every=sample_every, checkpoint_every=checkpoint_every, lr_g=lr_g, lr_d=lr_d, r1_gamma=r1_gamma)
+            raise ArgumentError(
+                "channels", "4 (RGBA) needs a data folder of transparent images; the built-in sets have no alpha"
+            )
+        check_train_args(
+            steps=steps,
+            batch_size=batch_size,
+            limit=limit,
+            loss=loss,
+            augment=augment,
+            freeze_d=freeze_d,
+            crop=crop,
+            sample_every=sample_every,
+            checkpoint_every=checkpoint_every,
+            lr_g=lr_g,
+            lr_d=lr_d,
+            r1_gamma=r1_gamma,
+        )
         if data is not None and not Path(data).expanduser().is_dir():
-            raise ArgumentError("data", f"'{data}' {'is not a folder' if Path(data).expanduser().exists() else 'does not exist'}")
+            raise ArgumentError(
+                "data", f"'{data}' {'is not a folder' if Path(data).expanduser().exists() else 'does not exist'}"
+            )
         if freeze_d and not init_from:
-            raise ArgumentError("freeze_d", "is for fine-tuning: it keeps blocks of a trained discriminator fixed, so it needs {arg:init_from}")
-        GANTrainConfig(ema_decay=ema_decay, ema_rampup=ema_rampup, diversity=diversity, beta1=beta1, beta2=beta2)  # their range checks, before any file is written
-        for name, value, low, high in (("pg_size", pg_size, 0, 512), ("pg_levels", pg_levels, 1, 4), ("pg_width", pg_width, 1, 1024)):
-            if isinstance(value, bool) or not isinstance(value, int) or not (low <= value <= high) or (name == "pg_size" and 0 < value < 16):
-                raise ArgumentError(name, f"must be a whole number from {16 if name == 'pg_size' else low} to {high}{' (or 0: the images own side)' if name == 'pg_size' else ''}, got {value!r}")
+            raise ArgumentError(
+                "freeze_d",
+                "is for fine-tuning: it keeps blocks of a trained discriminator fixed, so it needs {arg:init_from}",
+            )
+        GANTrainConfig(
+            ema_decay=ema_decay, ema_rampup=ema_rampup, diversity=diversity, beta1=beta1, beta2=beta2
+        )  # their range checks, before any file is written
+        for name, value, low, high in (
+            ("pg_size", pg_size, 0, 512),
+            ("pg_levels", pg_levels, 1, 4),
+            ("pg_width", pg_width, 1, 1024),
+        ):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int)
+                or not (low <= value <= high)
+                or (name == "pg_size" and 0 < value < 16)
+            ):
+                raise ArgumentError(
+                    name,
+                    f"must be a whole number from {16 if name == 'pg_size' else low} to {high}{' (or 0: the images own side)' if name == 'pg_size' else ''}, got {value!r}",
+                )
         if discriminator == "projected":
             from ...models.projected_gan import feature_network
 
             feature_network()  # a missing package is named now, before the run folder is touched
 
-    setup = start_run(out, resume=resume, overwrite=overwrite, device=device, precision=precision, seed=seed, check=check, cpu_bf16=True,
-                      read_config=read_config, inputs={"data": data, "data_root": data_root})
+    setup = start_run(
+        out,
+        resume=resume,
+        overwrite=overwrite,
+        device=device,
+        precision=precision,
+        seed=seed,
+        check=check,
+        cpu_bf16=True,
+        read_config=read_config,
+        inputs={"data": data, "data_root": data_root},
+    )
     dev, run = setup.device, setup.run_dir
     if resume:
         saved = setup.saved
@@ -303,11 +392,31 @@ def train_gan(
                 given["augment"] = list(parse_augment(augment))
         report_resume_changes(given, _saved_arguments(config, tc, setup.precision.name))
         _resume_data(tc, data, dataset, data_root)
-        gd = load_gan_data(data=tc.data, dataset=tc.dataset, data_root=tc.data_root, size=config.size, channels=config.channels, labelled=config.conditional, crop=tc.crop, limit=limit)
+        gd = load_gan_data(
+            data=tc.data,
+            dataset=tc.dataset,
+            data_root=tc.data_root,
+            size=config.size,
+            channels=config.channels,
+            labelled=config.conditional,
+            crop=tc.crop,
+            limit=limit,
+        )
     else:
-        gd = load_gan_data(data=data, dataset=dataset if data is None else None, data_root=data_root, size=size, channels=channels, labelled=conditional, crop=crop, limit=limit)
+        gd = load_gan_data(
+            data=data,
+            dataset=dataset if data is None else None,
+            data_root=data_root,
+            size=size,
+            channels=channels,
+            labelled=conditional,
+            crop=crop,
+            limit=limit,
+        )
         if conditional and not gd.classes:
-            raise UsageError("{arg:conditional=True} needs labelled data: one subfolder per class, or {arg:dataset=shapes|mnist|fashion-mnist}")
+            raise UsageError(
+                "{arg:conditional=True} needs labelled data: one subfolder per class, or {arg:dataset=shapes|mnist|fashion-mnist}"
+            )
         n = len(gd.images)
         if isinstance(augment, str) and augment.strip().lower() == "auto":
             policy = ["color", "translation", "cutout"] if n < AUGMENT_AUTO_LIMIT else []
@@ -318,30 +427,84 @@ def train_gan(
                 raise ArgumentError("ada_target", f"{ada_target!r}: expected a number in [0, 1) or auto")
             ada_target = ADA_TARGET if parse_augment(policy) else 0.0
         config = GANConfig(
-            size=size, channels=gd.images.shape[1], z_dim=z_dim, num_classes=len(gd.classes) if conditional else 0,
-            g_width=g_width, d_width=d_width, spectral_norm=spectral_norm, mbstd_group=mbstd_group, latent_norm=latent_norm,
-            g_convs=g_convs, skip_z=skip_z, classes=list(gd.classes) if conditional else None,
-            discriminator=discriminator, pg_size=pg_size, pg_levels=pg_levels, pg_width=pg_width,
+            size=size,
+            channels=gd.images.shape[1],
+            z_dim=z_dim,
+            num_classes=len(gd.classes) if conditional else 0,
+            g_width=g_width,
+            d_width=d_width,
+            spectral_norm=spectral_norm,
+            mbstd_group=mbstd_group,
+            latent_norm=latent_norm,
+            g_convs=g_convs,
+            skip_z=skip_z,
+            classes=list(gd.classes) if conditional else None,
+            discriminator=discriminator,
+            pg_size=pg_size,
+            pg_levels=pg_levels,
+            pg_width=pg_width,
         )
         tc = GANTrainConfig(
-            steps=_TRAIN.steps if steps is None else steps, batch_size=resolve_batch_size(batch_size, dev), lr_g=lr_g, lr_d=lr_d, beta1=beta1, beta2=beta2,
-            loss=loss, r1_gamma=r1_gamma, r1_every=r1_every, ema_decay=ema_decay, ema_rampup=ema_rampup, diversity=diversity,
-            augment=policy, augment_p=augment_p, ada_target=float(ada_target), freeze_d=freeze_d, hflip=hflip, crop=crop, seed=seed, sample_every=sample_every, checkpoint_every=checkpoint_every, kid_every=kid_every,
+            steps=_TRAIN.steps if steps is None else steps,
+            batch_size=resolve_batch_size(batch_size, dev),
+            lr_g=lr_g,
+            lr_d=lr_d,
+            beta1=beta1,
+            beta2=beta2,
+            loss=loss,
+            r1_gamma=r1_gamma,
+            r1_every=r1_every,
+            ema_decay=ema_decay,
+            ema_rampup=ema_rampup,
+            diversity=diversity,
+            augment=policy,
+            augment_p=augment_p,
+            ada_target=float(ada_target),
+            freeze_d=freeze_d,
+            hflip=hflip,
+            crop=crop,
+            seed=seed,
+            sample_every=sample_every,
+            checkpoint_every=checkpoint_every,
+            kid_every=kid_every,
             channels_last=(dev.type != "mps") if channels_last is None else channels_last,
-            dataset=gd.name if data is None else None, data=_absolute(data),
-            data_root=_absolute(data_root), init_from=str(init_from) if init_from else None, images=n,
+            dataset=gd.name if data is None else None,
+            data=_absolute(data),
+            data_root=_absolute(data_root),
+            init_from=str(init_from) if init_from else None,
+            images=n,
         )
     precision = setup.precision.name
-    strength = (f" (adaptive strength, target r_t {tc.ada_target})" if tc.ada_target > 0 else f" (strength {tc.augment_p})") if tc.augment else ""
-    log.info("GAN %dpx, %d channel(s), %s, %d training images, augmentation: %s%s", config.size, config.channels,
-             f"{config.num_classes} classes" if config.conditional else "unconditional", len(gd.images), ",".join(tc.augment) or "none", strength)
+    strength = (
+        (f" (adaptive strength, target r_t {tc.ada_target})" if tc.ada_target > 0 else f" (strength {tc.augment_p})")
+        if tc.augment
+        else ""
+    )
+    log.info(
+        "GAN %dpx, %d channel(s), %s, %d training images, augmentation: %s%s",
+        config.size,
+        config.channels,
+        f"{config.num_classes} classes" if config.conditional else "unconditional",
+        len(gd.images),
+        ",".join(tc.augment) or "none",
+        strength,
+    )
 
     gan = GAN(config, device=dev, train_config=tc)
     task = GANTask(config, tc, dev, generator=gan.generator, discriminator=gan.discriminator)
     gan.generator_ema = task.G_ema
     if init_from and not resume:
         init_from_run(gan, init_from)  # in place: the task's modules and optimizers see the loaded weights
-    source = SampledBatches(gd.images, gd.labels, batch_size=tc.batch_size, size=config.size, hflip=tc.hflip, seed=tc.seed, device=dev, channels_last=tc.channels_last)
+    source = SampledBatches(
+        gd.images,
+        gd.labels,
+        batch_size=tc.batch_size,
+        size=config.size,
+        hflip=tc.hflip,
+        seed=tc.seed,
+        device=dev,
+        channels_last=tc.channels_last,
+    )
     cbs = list(callbacks)
     cbs.append(LambdaCallback(_FlatSamplesWatch(gan, gd.images, tc.seed), FLAT_CHECK_EVERY))
     if run is not None:
@@ -350,8 +513,16 @@ def train_gan(
         cbs.append(CurvePlot(run / "curves.png", title=f"GAN {config.size}px"))
     run_config = gan.run_config(precision)
     trainer = Trainer(
-        task, source, max_steps=tc.steps, setup=setup, checkpoint_every=tc.checkpoint_every,
-        callbacks=cbs, log_every=log_every, progress=progress, desc=f"gan {config.size}px", config=run_config,
+        task,
+        source,
+        max_steps=tc.steps,
+        setup=setup,
+        checkpoint_every=tc.checkpoint_every,
+        callbacks=cbs,
+        log_every=log_every,
+        progress=progress,
+        desc=f"gan {config.size}px",
+        config=run_config,
     )
     gan.history = trainer.fit(resume=resume)
     return gan
@@ -359,11 +530,56 @@ def train_gan(
 
 def _saved_arguments(config: GANConfig, tc: GANTrainConfig, precision: str) -> dict:
     """A saved run's settings under :func:`train_gan`'s argument names (what a resume compares the given ones with)."""
-    saved = {name: getattr(tc, name) for name in ("steps", "batch_size", "lr_g", "lr_d", "beta1", "beta2", "loss", "r1_gamma", "r1_every", "ema_decay", "ema_rampup", "diversity",
-                                                  "augment_p", "freeze_d", "hflip", "crop", "seed", "sample_every", "checkpoint_every", "kid_every", "channels_last")}
-    saved.update({name: getattr(config, name) for name in ("size", "channels", "z_dim", "g_width", "d_width", "spectral_norm", "mbstd_group", "latent_norm", "g_convs", "skip_z",
-                                                           "discriminator", "pg_size", "pg_levels", "pg_width")})
-    saved.update(conditional=config.conditional, augment=list(tc.augment), ada_target=tc.ada_target, precision=precision)
+    saved = {
+        name: getattr(tc, name)
+        for name in (
+            "steps",
+            "batch_size",
+            "lr_g",
+            "lr_d",
+            "beta1",
+            "beta2",
+            "loss",
+            "r1_gamma",
+            "r1_every",
+            "ema_decay",
+            "ema_rampup",
+            "diversity",
+            "augment_p",
+            "freeze_d",
+            "hflip",
+            "crop",
+            "seed",
+            "sample_every",
+            "checkpoint_every",
+            "kid_every",
+            "channels_last",
+        )
+    }
+    saved.update(
+        {
+            name: getattr(config, name)
+            for name in (
+                "size",
+                "channels",
+                "z_dim",
+                "g_width",
+                "d_width",
+                "spectral_norm",
+                "mbstd_group",
+                "latent_norm",
+                "g_convs",
+                "skip_z",
+                "discriminator",
+                "pg_size",
+                "pg_levels",
+                "pg_width",
+            )
+        }
+    )
+    saved.update(
+        conditional=config.conditional, augment=list(tc.augment), ada_target=tc.ada_target, precision=precision
+    )
     return saved
 
 
@@ -379,15 +595,19 @@ def _resume_data(tc: GANTrainConfig, data, dataset, data_root) -> None:
         if not folder.is_dir():
             raise ArgumentError("data", f"'{data}' {'is not a folder' if folder.exists() else 'does not exist'}")
         if tc.data is None:
-            raise UsageError(f"this run was trained on the built-in '{tc.dataset}' set, not a folder; resume it without {{arg:data}}")
+            raise UsageError(
+                f"this run was trained on the built-in '{tc.dataset}' set, not a folder; resume it without {{arg:data}}"
+            )
         if _absolute(folder) != tc.data:
             log.info("resuming with the images in '%s' (the run was started on '%s')", folder, tc.data)
         tc.data = _absolute(folder)
     elif tc.data is not None and not Path(tc.data).is_dir():
-        raise UsageError(f"this run's images were in '{tc.data}', which is not there any more; pass {{arg:data}} with their new place")
+        raise UsageError(
+            f"this run's images were in '{tc.data}', which is not there any more; pass {{arg:data}} with their new place"
+        )
     if data_root is not None:
         tc.data_root = _absolute(data_root)
     if dataset is not None and dataset != (tc.dataset or "folder"):
-        raise UsageError(f"this run was trained on {tc.dataset or tc.data!r}; {{arg:dataset={dataset}}} cannot change that on {{arg:resume=True}}")
-
-
+        raise UsageError(
+            f"this run was trained on {tc.dataset or tc.data!r}; {{arg:dataset={dataset}}} cannot change that on {{arg:resume=True}}"
+        )

@@ -21,10 +21,51 @@ un-normalised objective.
 
 from __future__ import annotations
 
-from .options import HEAD, MIN_SIDE, OPTIMIZERS, INITS, StyleConfig, StyleOptions, check_style_images, BACKBONE_DEFAULTS, stylize_precision, set_encoder_layout, resolve_options
-from .pyramid import fit_long_side, is_grey, fit_min_side, fit_pyramid, pyramid_sizes, split_steps
-from .objective import ImageParameter, StyleObjective, StylizeTask, match_luminance, level_objective
-from .api import load_input, stylize_tensor, stylize
+from .api import load_input, stylize, stylize_tensor
 from .fast import ArbitraryStyle, ArbitraryStyleConfig, stylize_fast
+from .objective import ImageParameter, StyleObjective, StylizeTask, level_objective, match_luminance
+from .options import (
+    BACKBONE_DEFAULTS,
+    HEAD,
+    INITS,
+    MIN_SIDE,
+    OPTIMIZERS,
+    StyleConfig,
+    StyleOptions,
+    check_style_images,
+    resolve_options,
+    set_encoder_layout,
+    stylize_precision,
+)
+from .pyramid import fit_long_side, fit_min_side, fit_pyramid, is_grey, pyramid_sizes, split_steps
 
-__all__ = ['HEAD', 'MIN_SIDE', 'OPTIMIZERS', 'INITS', 'StyleConfig', 'StyleOptions', 'check_style_images', 'BACKBONE_DEFAULTS', 'stylize_precision', 'set_encoder_layout', 'resolve_options', 'fit_long_side', 'is_grey', 'fit_min_side', 'fit_pyramid', 'pyramid_sizes', 'split_steps', 'ImageParameter', 'StyleObjective', 'StylizeTask', 'match_luminance', 'level_objective', 'load_input', 'stylize_tensor', 'stylize', 'ArbitraryStyle', 'ArbitraryStyleConfig', 'stylize_fast']
+__all__ = [
+    "HEAD",
+    "MIN_SIDE",
+    "OPTIMIZERS",
+    "INITS",
+    "StyleConfig",
+    "StyleOptions",
+    "check_style_images",
+    "BACKBONE_DEFAULTS",
+    "stylize_precision",
+    "set_encoder_layout",
+    "resolve_options",
+    "fit_long_side",
+    "is_grey",
+    "fit_min_side",
+    "fit_pyramid",
+    "pyramid_sizes",
+    "split_steps",
+    "ImageParameter",
+    "StyleObjective",
+    "StylizeTask",
+    "match_luminance",
+    "level_objective",
+    "load_input",
+    "stylize_tensor",
+    "stylize",
+    "ArbitraryStyle",
+    "ArbitraryStyleConfig",
+    "stylize_fast",
+]

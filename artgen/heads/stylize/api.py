@@ -15,7 +15,15 @@ from ...images import load_tensor, resize_tensor, rgb_to_yiq, to_pil, with_chrom
 from ...models.encoders import FeatureEncoder, build_encoder, min_input_side
 from ...train import LambdaCallback, Repeat, Trainer
 from .objective import ImageParameter, StylizeTask, level_objective, match_luminance
-from .options import DEFAULT_CONTENT_LAYERS, MIN_SIDE, StyleConfig, check_style_images, resolve_options, set_encoder_layout, stylize_precision
+from .options import (
+    DEFAULT_CONTENT_LAYERS,
+    MIN_SIDE,
+    StyleConfig,
+    check_style_images,
+    resolve_options,
+    set_encoder_layout,
+    stylize_precision,
+)
 from .pyramid import fit_long_side, fit_min_side, fit_pyramid, is_grey, split_steps
 
 
@@ -28,7 +36,9 @@ def load_input(source, what: str, size: int | None = None) -> torch.Tensor:
         if t.dim() != 4 or t.shape[0] != 1 or t.shape[1] not in (1, 3):
             raise UsageError(f"{what} tensor must be (3, H, W) or (1, 3, H, W), got {tuple(source.shape)}")
         if t.min() < -1e-3 or t.max() > 1 + 1e-3:
-            raise UsageError(f"{what} tensor values must be in [0, 1] (got {t.min().item():.3g}..{t.max().item():.3g})")
+            raise UsageError(
+                f"{what} tensor values must be in [0, 1] (got {t.min().item():.3g}..{t.max().item():.3g})"
+            )
         t = t.clamp(0, 1)
     else:
         t = load_tensor(source, mode="RGB").unsqueeze(0)
@@ -61,14 +71,18 @@ def stylize_tensor(
     options = dataclasses.replace(options, precision=stylize_precision(options.precision, device))
     precision = Precision.create(options.precision, device)  # usage errors before any work
     content_full = load_input(content, "content")
-    if options.seamless:  # a photo's opposite edges differ: make it wrap around first, or the result keeps the line where they meet
+    if (
+        options.seamless
+    ):  # a photo's opposite edges differ: make it wrap around first, or the result keeps the line where they meet
         from ...tiling import make_tileable
 
         content_full = make_tileable(content_full)
     style_full = [load_input(s, "style") for s in styles]
     content_layers = tuple(options.content_layers) if options.content_layers is not None else DEFAULT_CONTENT_LAYERS
     min_side = min_input_side(tuple(options.style_layers) + content_layers)
-    sizes = fit_pyramid(options.size, tuple(content_full.shape[-2:]), min_side, options.levels)  # usage errors before any work
+    sizes = fit_pyramid(
+        options.size, tuple(content_full.shape[-2:]), min_side, options.levels
+    )  # usage errors before any work
     if encoder is None:
         layers = tuple(dict.fromkeys(tuple(options.style_layers) + content_layers))
         encoder = build_encoder(options.backbone, layers, weights=options.weights, device=device)
@@ -107,10 +121,19 @@ def stylize_tensor(
             init = resize_tensor(image, hw)
         param = ImageParameter(init.to(device))
         objective, history = level_objective(
-            encoder, content_in, styles_l, options, hw,
-            content_layers=options.content_layers, style_layers=options.style_layers,
-            content_weight=options.content_weight, style_weight=options.style_weight, tv_weight=options.tv_weight,
-            blend=options.style_blend, style_layer_weights=options.style_layer_weights, normalize=options.normalize,
+            encoder,
+            content_in,
+            styles_l,
+            options,
+            hw,
+            content_layers=options.content_layers,
+            style_layers=options.style_layers,
+            content_weight=options.content_weight,
+            style_weight=options.style_weight,
+            tv_weight=options.tv_weight,
+            blend=options.style_blend,
+            style_layer_weights=options.style_layer_weights,
+            normalize=options.normalize,
             autocast=precision.autocast,
         )
         task = StylizeTask(param, objective, options.optimizer, options.lr, history_size=history)
@@ -124,8 +147,17 @@ def stylize_tensor(
 
             cbs.append(LambdaCallback(snapshot, options.save_every, at_end=False))
         desc = f"stylize {hw[1]}x{hw[0]}" + (f" ({level + 1}/{len(sizes)})" if len(sizes) > 1 else "")
-        trainer = Trainer(task, Repeat(n_steps), max_steps=n_steps, device=device, precision=precision,
-                          callbacks=cbs, log_every=max(1, min(10, n_steps)), progress=options.progress, desc=desc)
+        trainer = Trainer(
+            task,
+            Repeat(n_steps),
+            max_steps=n_steps,
+            device=device,
+            precision=precision,
+            callbacks=cbs,
+            log_every=max(1, min(10, n_steps)),
+            progress=options.progress,
+            desc=desc,
+        )
         with cudnn_benchmark(device):  # the same shapes every step; restored afterwards
             trainer.fit()
         image = param.pixels.detach().clamp(0, 1)
@@ -155,7 +187,7 @@ def _settings(options: StyleConfig, encoder: FeatureEncoder, styles) -> dict[str
     return data
 
 
-def stylize(content, style, *, method: str = "optimise", **options) -> "PIL.Image.Image":  # noqa: F821
+def stylize(content, style, *, method: str = "optimise", **options) -> PIL.Image.Image:  # noqa: F821
     """Style transfer; returns a PIL image.
 
     ``content``: a path, PIL image or tensor (3, H, W) in [0, 1]. ``style``: one of
@@ -178,7 +210,9 @@ def stylize(content, style, *, method: str = "optimise", **options) -> "PIL.Imag
         return stylize_fast(content, style, **options)
     unknown = set(options) - StyleConfig.field_names()
     if unknown:
-        raise UsageError(f"unknown stylize option(s): {', '.join(sorted(unknown))}; see artgen.heads.stylize.StyleConfig")
+        raise UsageError(
+            f"unknown stylize option(s): {', '.join(sorted(unknown))}; see artgen.heads.stylize.StyleConfig"
+        )
     opts = StyleConfig(**options)
     image, settings = stylize_tensor(content, style, opts)
     pil = to_pil(image[0])

@@ -78,13 +78,17 @@ METHODS = ("optimise", "fast")
 class ArbitraryStyleConfig(Settings):
     """Every setting of a one-pass arbitrary-style stylisation; stored in the output PNG's metadata."""
 
-    size: int = 512                       # long side of the output, pixels
-    fast_size: int = FAST_SIZE            # long side at which the network runs (0: the output size); the result is enlarged to size
-    strength: float = 1.0                 # 0: the photo's own style vector .. 1: the style's
-    style_blend: list[float] | None = None    # one weight per style image (normalised)
-    preserve_colors: bool = False         # luminance-only transfer; keeps the photo's colours
-    seamless: bool = False                # circular padding: the result tiles the plane
-    tile: int | None = None               # working pictures longer than this go in tiles (None: tiles of 1024 over 2048 x 2048 pixels; 0: never)
+    size: int = 512  # long side of the output, pixels
+    fast_size: int = (
+        FAST_SIZE  # long side at which the network runs (0: the output size); the result is enlarged to size
+    )
+    strength: float = 1.0  # 0: the photo's own style vector .. 1: the style's
+    style_blend: list[float] | None = None  # one weight per style image (normalised)
+    preserve_colors: bool = False  # luminance-only transfer; keeps the photo's colours
+    seamless: bool = False  # circular padding: the result tiles the plane
+    tile: int | None = (
+        None  # working pictures longer than this go in tiles (None: tiles of 1024 over 2048 x 2048 pixels; 0: never)
+    )
     device: str = "auto"
 
     def __post_init__(self) -> None:
@@ -96,14 +100,18 @@ class ArbitraryStyleConfig(Settings):
         if not isinstance(self.size, int) or self.size < MIN_WORK_SIDE:
             raise ArgumentError("size", f"must be a whole number of at least {MIN_WORK_SIDE}, got {self.size}")
         if not isinstance(self.fast_size, int) or (self.fast_size != 0 and self.fast_size < MIN_WORK_SIDE):
-            raise ArgumentError("fast_size", f"must be 0 (the output size) or at least {MIN_WORK_SIDE}, got {self.fast_size}")
+            raise ArgumentError(
+                "fast_size", f"must be 0 (the output size) or at least {MIN_WORK_SIDE}, got {self.fast_size}"
+            )
         self.strength = check_fraction("strength", self.strength)
         if self.tile is not None and self.tile != 0 and self.tile < 64:
             raise ArgumentError("tile", f"must be 0 (never tile) or at least 64, got {self.tile}")
         if self.style_blend is not None:
             blend = [float(w) for w in self.style_blend]
             if any(not math.isfinite(w) or w < 0 for w in blend) or sum(blend) <= 0:
-                raise ArgumentError("style_blend", f"must be non-negative numbers, not all zero, got {self.style_blend}")
+                raise ArgumentError(
+                    "style_blend", f"must be non-negative numbers, not all zero, got {self.style_blend}"
+                )
 
 
 def _style_input(image: torch.Tensor) -> torch.Tensor:
@@ -140,7 +148,9 @@ def load_style(source, what: str = "style") -> torch.Tensor:
         if t.dim() != 4 or t.shape[0] != 1 or t.shape[1] not in (1, 3):
             raise UsageError(f"{what} tensor must be (3, H, W) or (1, 3, H, W), got {tuple(source.shape)}")
         if t.numel() and (t.min() < -1e-3 or t.max() > 1 + 1e-3):
-            raise UsageError(f"{what} tensor values must be in [0, 1] (got {t.min().item():.3g}..{t.max().item():.3g})")
+            raise UsageError(
+                f"{what} tensor values must be in [0, 1] (got {t.min().item():.3g}..{t.max().item():.3g})"
+            )
         t = t.clamp(0, 1)
         return t.expand(-1, 3, -1, -1).contiguous() if t.shape[1] == 1 else t
     from PIL import Image
@@ -170,7 +180,9 @@ class ArbitraryStyle:
         UsageError: an unknown device.
     """
 
-    def __init__(self, device: str | torch.device = "auto", *, channels_last: bool | None = None, paths: tuple | None = None):
+    def __init__(
+        self, device: str | torch.device = "auto", *, channels_last: bool | None = None, paths: tuple | None = None
+    ):
         self.device = resolve_device(device) if not isinstance(device, torch.device) else device
         predictor, transformer = load_arbitrary_networks(paths)
         self.channels_last = True if channels_last is None else bool(channels_last)
@@ -199,8 +211,15 @@ class ArbitraryStyle:
             image = match_luminance(luminance(image), luminance(preserve_colors_of)).expand(-1, 3, -1, -1)
         return self.predictor(self._to_device(_style_input(image))).float().cpu()
 
-    def mix(self, styles, blend: Sequence[float] | None = None, *, content: torch.Tensor | None = None, strength: float = 1.0,
-            preserve_colors: bool = False) -> torch.Tensor:
+    def mix(
+        self,
+        styles,
+        blend: Sequence[float] | None = None,
+        *,
+        content: torch.Tensor | None = None,
+        strength: float = 1.0,
+        preserve_colors: bool = False,
+    ) -> torch.Tensor:
         """The style vector ``(1, 100)`` of one or more style images, mixed by ``blend`` and pulled towards the
         photo ``content``'s own vector by ``1 - strength``: ``v = v_photo + strength * (sum_i w_i v_i - v_photo)``.
 
@@ -222,8 +241,17 @@ class ArbitraryStyle:
 
     # -- stylising ----------------------------------------------------------------------------
     @torch.inference_mode()
-    def stylize_tensor(self, image: torch.Tensor, style: torch.Tensor, *, size: tuple[int, int] | None = None, fast_size: int = FAST_SIZE,
-                       preserve_colors: bool = False, seamless: bool = False, tile: int | None = None) -> torch.Tensor:
+    def stylize_tensor(
+        self,
+        image: torch.Tensor,
+        style: torch.Tensor,
+        *,
+        size: tuple[int, int] | None = None,
+        fast_size: int = FAST_SIZE,
+        preserve_colors: bool = False,
+        seamless: bool = False,
+        tile: int | None = None,
+    ) -> torch.Tensor:
         """Repaint photos ``(B, 3, H, W)`` in [0, 1] with the style vector ``style`` ``(1, 100)`` (:meth:`mix`).
 
         The network runs at ``fast_size`` px on the long side (0: at ``size``) and the result is
@@ -240,16 +268,22 @@ class ArbitraryStyle:
         """
         from ... import tiling
 
-        style = style.reshape(-1, STYLE_DIM) if isinstance(style, torch.Tensor) and style.numel() == STYLE_DIM else style
+        style = (
+            style.reshape(-1, STYLE_DIM) if isinstance(style, torch.Tensor) and style.numel() == STYLE_DIM else style
+        )
         if not isinstance(style, torch.Tensor) or tuple(style.shape) != (1, STYLE_DIM):
-            raise UsageError(f"style must be a style vector of shape (1, {STYLE_DIM}), got {getattr(style, 'shape', type(style).__name__)}")
+            raise UsageError(
+                f"style must be a style vector of shape (1, {STYLE_DIM}), got {getattr(style, 'shape', type(style).__name__)}"
+            )
         image = image.detach().float().cpu()
         h, w = image.shape[-2:]
         out_hw = tuple(size) if size is not None else (h, w)
         work_hw = out_hw if not fast_size or fast_size >= max(out_hw) else fit_long_side(h, w, fast_size)
         if min(work_hw) < MIN_WORK_SIDE:
-            raise UsageError(f"the photo is {w}x{h}; at a working size of {max(work_hw)} px its short side would be {min(work_hw)} px, "
-                             f"under {MIN_WORK_SIDE}: use a larger {{arg:fast_size}} or {{arg:size}}, or crop the photo")
+            raise UsageError(
+                f"the photo is {w}x{h}; at a working size of {max(work_hw)} px its short side would be {min(work_hw)} px, "
+                f"under {MIN_WORK_SIDE}: use a larger {{arg:fast_size}} or {{arg:size}}, or crop the photo"
+            )
         x = resize_tensor(image, work_hw)
         net_in = luminance(x).expand(-1, 3, -1, -1) if preserve_colors else x
         styled = StyledTransformer(self.transformer, style.to(self.device))
@@ -261,10 +295,24 @@ class ArbitraryStyle:
             else:
                 styled.set_padding_mode("circular" if seamless else "reflect")
                 try:
-                    if seamless and core is None and work_hw[0] % styled.stride == 0 and work_hw[1] % styled.stride == 0:
-                        y = styled(self._to_device(picture)).float().cpu()  # the circular network alone is exactly periodic
+                    if (
+                        seamless
+                        and core is None
+                        and work_hw[0] % styled.stride == 0
+                        and work_hw[1] % styled.stride == 0
+                    ):
+                        y = (
+                            styled(self._to_device(picture)).float().cpu()
+                        )  # the circular network alone is exactly periodic
                     else:
-                        y = tiling.tiled_style_net(lambda piece: styled(self._to_device(piece)), styled, picture, tile=core, device=self.device, wrap=seamless)
+                        y = tiling.tiled_style_net(
+                            lambda piece: styled(self._to_device(piece)),
+                            styled,
+                            picture,
+                            tile=core,
+                            device=self.device,
+                            wrap=seamless,
+                        )
                 finally:
                     styled.set_padding_mode("reflect")
             outs.append(y)
@@ -275,7 +323,9 @@ class ArbitraryStyle:
             y = with_chroma(luminance(y), resize_tensor(image, out_hw))
         return y
 
-    def stylize(self, content, styles, config: ArbitraryStyleConfig | None = None) -> tuple[torch.Tensor, dict[str, Any]]:
+    def stylize(
+        self, content, styles, config: ArbitraryStyleConfig | None = None
+    ) -> tuple[torch.Tensor, dict[str, Any]]:
         """Stylise one photo (path, PIL or tensor in [0, 1]) with one or more style images; returns the
         image ``(1, 3, H, W)`` float32 on the CPU (``config.size`` on the long side) and the settings used.
 
@@ -292,16 +342,27 @@ class ArbitraryStyle:
         photo = load_input(content, "content")  # (1, 3, H, W)
         out_hw = fit_long_side(*photo.shape[-2:], config.size)
         loaded = [load_style(s) for s in styles]
-        vec = self.mix(loaded, config.style_blend, content=photo, strength=config.strength, preserve_colors=config.preserve_colors)
-        y = self.stylize_tensor(photo, vec, size=out_hw, fast_size=config.fast_size, preserve_colors=config.preserve_colors,
-                                seamless=config.seamless, tile=config.tile)
+        vec = self.mix(
+            loaded, config.style_blend, content=photo, strength=config.strength, preserve_colors=config.preserve_colors
+        )
+        y = self.stylize_tensor(
+            photo,
+            vec,
+            size=out_hw,
+            fast_size=config.fast_size,
+            preserve_colors=config.preserve_colors,
+            seamless=config.seamless,
+            tile=config.tile,
+        )
         if not config.preserve_colors and is_grey(photo) and all(is_grey(s) for s in loaded):
             y = luminance(y).expand(-1, 3, -1, -1).contiguous()
         settings = dict(config.to_dict(), method="fast", weights_source=self.source, style_vector=vec[0].tolist())
         return y, settings
 
     # -- video --------------------------------------------------------------------------------
-    def for_video(self, styles, blend: Sequence[float] | None = None, *, strength: float = 1.0, fast_size: int = FAST_SIZE) -> "_VideoModel":
+    def for_video(
+        self, styles, blend: Sequence[float] | None = None, *, strength: float = 1.0, fast_size: int = FAST_SIZE
+    ) -> _VideoModel:
         """A model for :func:`artgen.video.stylize_video`: every frame gets one style vector, :meth:`mix` of ``styles``
         computed on the clip's *first* frame (its own vector for ``strength < 1``, its luminance for preserved
         colours) and then held, so the style does not flicker with the content.
@@ -310,11 +371,25 @@ class ArbitraryStyle:
             ArgumentError: ``strength`` outside [0, 1]; ``blend`` of another length than ``styles``.
         """
         styles = check_style_images(styles, blend)
-        return _VideoModel(self, [load_style(s) for s in styles], blend, fast_size=fast_size, strength=check_fraction("strength", strength))
+        return _VideoModel(
+            self,
+            [load_style(s) for s in styles],
+            blend,
+            fast_size=fast_size,
+            strength=check_fraction("strength", strength),
+        )
 
     # -- export -------------------------------------------------------------------------------
-    def export_onnx(self, path: str | os.PathLike, style: torch.Tensor | None = None, *, opset: int = 17, check: bool = True,
-                    overwrite: bool = False, test_size: tuple[int, int] = (181, 243)) -> dict[str, Any]:
+    def export_onnx(
+        self,
+        path: str | os.PathLike,
+        style: torch.Tensor | None = None,
+        *,
+        opset: int = 17,
+        check: bool = True,
+        overwrite: bool = False,
+        test_size: tuple[int, int] = (181, 243),
+    ) -> dict[str, Any]:
         """Write the style transfer network as ONNX, with dynamic batch, height and width.
 
         Without ``style``: inputs ``image`` (B, 3, H, W) in [0, 1] and ``style_vector`` (B, 100);
@@ -338,11 +413,32 @@ class ArbitraryStyle:
         sides = {0: "batch", 2: "height", 3: "width"}
         if style is not None:
             module: torch.nn.Module = StyledTransformer(net, style.float().cpu())
-            return export_image_network(module, path, example=(example,), test=(test,), input_names=["image"], dynamic_axes={"image": sides, "stylized": sides},
-                                        opset=opset, check=check, overwrite=overwrite)
-        vectors = (torch.randn(1, STYLE_DIM, generator=g), torch.randn(1, STYLE_DIM, generator=torch.Generator().manual_seed(2)))
-        return export_image_network(net, path, example=(example, vectors[0]), test=(test, vectors[1]), input_names=["image", "style_vector"],
-                                    dynamic_axes={"image": sides, "style_vector": {0: "batch"}, "stylized": sides}, opset=opset, check=check, overwrite=overwrite)
+            return export_image_network(
+                module,
+                path,
+                example=(example,),
+                test=(test,),
+                input_names=["image"],
+                dynamic_axes={"image": sides, "stylized": sides},
+                opset=opset,
+                check=check,
+                overwrite=overwrite,
+            )
+        vectors = (
+            torch.randn(1, STYLE_DIM, generator=g),
+            torch.randn(1, STYLE_DIM, generator=torch.Generator().manual_seed(2)),
+        )
+        return export_image_network(
+            net,
+            path,
+            example=(example, vectors[0]),
+            test=(test, vectors[1]),
+            input_names=["image", "style_vector"],
+            dynamic_axes={"image": sides, "style_vector": {0: "batch"}, "stylized": sides},
+            opset=opset,
+            check=check,
+            overwrite=overwrite,
+        )
 
 
 class _VideoModel:
@@ -355,12 +451,19 @@ class _VideoModel:
     def stylize_tensor(self, x: torch.Tensor, *, strength: float = 1.0, preserve_colors: bool = False) -> torch.Tensor:
         """One frame ``(1, 3, H, W)`` in [0, 1] -> ``(1, 3, H, W)``; ``strength`` multiplies the one given to :meth:`ArbitraryStyle.for_video`."""
         if self.style_vector is None:  # the first frame fixes the style vector for the whole clip
-            self.style_vector = self.model.mix(self.styles, self.blend, content=x[:1].float().cpu(), strength=self.strength * float(strength),
-                                               preserve_colors=preserve_colors)
-        return self.model.stylize_tensor(x, self.style_vector, fast_size=self.fast_size, preserve_colors=preserve_colors)
+            self.style_vector = self.model.mix(
+                self.styles,
+                self.blend,
+                content=x[:1].float().cpu(),
+                strength=self.strength * float(strength),
+                preserve_colors=preserve_colors,
+            )
+        return self.model.stylize_tensor(
+            x, self.style_vector, fast_size=self.fast_size, preserve_colors=preserve_colors
+        )
 
 
-def stylize_fast(content, style, **options) -> "PIL.Image.Image":  # noqa: F821
+def stylize_fast(content, style, **options) -> PIL.Image.Image:  # noqa: F821
     """:func:`artgen.stylize` with ``method="fast"``: the options are :class:`ArbitraryStyleConfig`'s fields.
 
     Raises:
@@ -373,7 +476,9 @@ def stylize_fast(content, style, **options) -> "PIL.Image.Image":  # noqa: F821
         theirs = sorted(unknown & StyleConfig.field_names())
         if theirs:
             raise UsageError(f"option(s) {', '.join(theirs)} apply to method='optimise' only")
-        raise UsageError(f"unknown stylize option(s): {', '.join(sorted(unknown))}; see artgen.heads.stylize.ArbitraryStyleConfig")
+        raise UsageError(
+            f"unknown stylize option(s): {', '.join(sorted(unknown))}; see artgen.heads.stylize.ArbitraryStyleConfig"
+        )
     config = ArbitraryStyleConfig(**options)
     image, settings = ArbitraryStyle(config.device).stylize(content, style, config)
     pil = to_pil(image[0])
@@ -394,4 +499,12 @@ def check_method(method: str) -> str:
     return name
 
 
-__all__ = ["ArbitraryStyle", "ArbitraryStyleConfig", "FAST_SIZE", "METHODS", "check_method", "load_style", "stylize_fast"]
+__all__ = [
+    "ArbitraryStyle",
+    "ArbitraryStyleConfig",
+    "FAST_SIZE",
+    "METHODS",
+    "check_method",
+    "load_style",
+    "stylize_fast",
+]

@@ -12,6 +12,7 @@ from ... import losses
 from ...models.encoders import FeatureEncoder, style_grams
 from ...train import Task
 
+
 class ImageParameter(nn.Module):
     """The image being optimised, ``(1, C, H, W)`` in [0, 1] (C = 1 for luminance-only transfer)."""
 
@@ -76,7 +77,11 @@ class StyleObjective:
         for name, target, scale in zip(self.content_layers, self.content_targets, self.content_scales):
             content = content + scale * losses.content_loss(feats[name], target)
         style = losses.style_loss([feats[n] for n in self.style_layers], self.style_targets, self.style_layer_weights)
-        tv = losses.tv_loss(image, wrap=self.tv_wrap) if self.tv_weight > 0 else image.new_zeros((), dtype=torch.float32)
+        tv = (
+            losses.tv_loss(image, wrap=self.tv_wrap)
+            if self.tv_weight > 0
+            else image.new_zeros((), dtype=torch.float32)
+        )
         loss = self.content_weight * content + self.style_weight * style + self.tv_weight * tv
         return {"loss": loss, "content": content.detach(), "style": style.detach(), "tv": tv.detach()}
 
@@ -90,13 +95,22 @@ class StyleObjective:
 class StylizeTask(Task):
     """One pyramid level: optimise the image parameter with L-BFGS (one evaluation per step) or Adam."""
 
-    def __init__(self, image: ImageParameter, objective: StyleObjective, optimizer: str = "lbfgs", lr: float | None = None, history_size: int = 50):
+    def __init__(
+        self,
+        image: ImageParameter,
+        objective: StyleObjective,
+        optimizer: str = "lbfgs",
+        lr: float | None = None,
+        history_size: int = 50,
+    ):
         self.image = image
         self.objective = objective
         if optimizer == "lbfgs":
             # One function evaluation per loop step, so the loop's step count, progress bar
             # and --save-every count evaluations; L-BFGS keeps its history across calls.
-            self.optimizer = torch.optim.LBFGS([image.pixels], lr=1.0, max_iter=1, history_size=history_size, tolerance_grad=0.0, tolerance_change=0.0)
+            self.optimizer = torch.optim.LBFGS(
+                [image.pixels], lr=1.0, max_iter=1, history_size=history_size, tolerance_grad=0.0, tolerance_change=0.0
+            )
         else:
             self.optimizer = torch.optim.Adam([image.pixels], lr=lr or 0.02)
         self.kind = optimizer
@@ -111,7 +125,6 @@ class StylizeTask(Task):
         evaluation as 0-dim tensors.
         """
         if self.kind == "lbfgs":
-
             # No clamping inside the closure: changing x behind L-BFGS's back breaks its
             # curvature pairs (it diverges); the image is clamped between pyramid levels and at the end.
             def closure():
@@ -157,6 +170,8 @@ def level_objective(encoder: FeatureEncoder, content, styles, options, hw: tuple
 
     tile = AUTO_TILE if options.tile is None else options.tile
     if tile and max(hw) > tile:
-        objective = TiledStyleObjective(encoder, content, styles, tile=tile, wrap=options.seamless, tv_wrap=options.seamless, **kwargs)
+        objective = TiledStyleObjective(
+            encoder, content, styles, tile=tile, wrap=options.seamless, tv_wrap=options.seamless, **kwargs
+        )
         return objective, lbfgs_history(3 * hw[0] * hw[1])
     return StyleObjective(encoder, content, styles, tv_wrap=options.seamless, **kwargs), 50

@@ -11,7 +11,7 @@ import torch
 
 from ...device import auto_precision, cpu_has_fast_bf16
 from ...errors import ArgumentError, UsageError
-from ...models.encoders import FeatureEncoder, GATYS_CONTENT_LAYERS, GATYS_STYLE_LAYERS
+from ...models.encoders import GATYS_CONTENT_LAYERS, GATYS_STYLE_LAYERS, FeatureEncoder
 from ...settings import Settings
 
 HEAD = "stylize"
@@ -30,31 +30,31 @@ INITS = ("content", "noise")
 class StyleConfig(Settings):
     """Every setting of a stylisation; stored in the output PNG's metadata to reproduce it."""
 
-    size: int = 512                      # long side of the output, pixels
-    steps: int | None = None             # total optimisation steps over all levels (None: per-backbone default)
-    optimizer: str = "lbfgs"             # lbfgs | adam
-    lr: float | None = None              # adam learning rate (default 0.02); L-BFGS uses lr=1
+    size: int = 512  # long side of the output, pixels
+    steps: int | None = None  # total optimisation steps over all levels (None: per-backbone default)
+    optimizer: str = "lbfgs"  # lbfgs | adam
+    lr: float | None = None  # adam learning rate (default 0.02); L-BFGS uses lr=1
     content_weight: float = 1.0
-    style_weight: float | None = None    # None: per-backbone default
-    tv_weight: float | None = None       # None: per-backbone default
-    style_blend: list[float] | None = None   # one weight per style image (normalised)
-    style_scale: float = 1.0             # style image long side = style_scale * output long side
-    preserve_colors: bool = False        # luminance-only transfer, keeps the content's colours
-    backbone: str = "auto"               # auto | vgg19-original | vgg19 | random
-    weights: str | None = None           # local torchvision VGG19 state dict
-    init: str = "content"                # content | noise
-    levels: int | None = None            # pyramid levels (None: as many as keep the coarsest >= 128 px, up to 3)
-    content_layers: tuple[str, ...] | None = None   # None: per-backbone default (relu3_2 for VGG19s, relu4_2 offline)
+    style_weight: float | None = None  # None: per-backbone default
+    tv_weight: float | None = None  # None: per-backbone default
+    style_blend: list[float] | None = None  # one weight per style image (normalised)
+    style_scale: float = 1.0  # style image long side = style_scale * output long side
+    preserve_colors: bool = False  # luminance-only transfer, keeps the content's colours
+    backbone: str = "auto"  # auto | vgg19-original | vgg19 | random
+    weights: str | None = None  # local torchvision VGG19 state dict
+    init: str = "content"  # content | noise
+    levels: int | None = None  # pyramid levels (None: as many as keep the coarsest >= 128 px, up to 3)
+    content_layers: tuple[str, ...] | None = None  # None: per-backbone default (relu3_2 for VGG19s, relu4_2 offline)
     style_layers: tuple[str, ...] = GATYS_STYLE_LAYERS
-    style_layer_weights: tuple[float, ...] | None = None   # None: 1 / (L * mean(G^2)) per layer
-    normalize: bool = True               # normalise content / style terms by their targets
+    style_layer_weights: tuple[float, ...] | None = None  # None: 1 / (L * mean(G^2)) per layer
+    normalize: bool = True  # normalise content / style terms by their targets
     seed: int = 0
     device: str = "auto"
-    precision: str = "auto"             # auto | fp32 | bf16 | fp16 (auto: see stylize_precision)
+    precision: str = "auto"  # auto | fp32 | bf16 | fp16 (auto: see stylize_precision)
     save_every: int | None = None
     progress: bool | None = None
-    seamless: bool = False               # circular padding + wrap-around TV: the result tiles the plane
-    tile: int | None = None              # levels with a longer side are optimised in tiles of this side (None: 1024, 0: never)
+    seamless: bool = False  # circular padding + wrap-around TV: the result tiles the plane
+    tile: int | None = None  # levels with a longer side are optimised in tiles of this side (None: 1024, 0: never)
 
     def __post_init__(self) -> None:
         """Check every value, so that no invalid options object exists.
@@ -110,7 +110,9 @@ BACKBONE_DEFAULTS = {
 }
 
 #: Every content layer a default may pick: an encoder built before its backbone is known computes them all.
-DEFAULT_CONTENT_LAYERS = tuple(dict.fromkeys(layer for d in BACKBONE_DEFAULTS.values() for layer in d["content_layers"]))
+DEFAULT_CONTENT_LAYERS = tuple(
+    dict.fromkeys(layer for d in BACKBONE_DEFAULTS.values() for layer in d["content_layers"])
+)
 
 
 def stylize_precision(name: str, device: torch.device, *, bf16_supported: bool | None = None) -> str:
@@ -148,7 +150,9 @@ def resolve_options(options: StyleConfig, encoder: FeatureEncoder) -> StyleConfi
         steps=options.steps if options.steps is not None else defaults["steps"],
         style_weight=options.style_weight if options.style_weight is not None else defaults["style_weight"],
         tv_weight=options.tv_weight if options.tv_weight is not None else defaults["tv_weight"],
-        content_layers=tuple(options.content_layers) if options.content_layers is not None else defaults["content_layers"],
+        content_layers=tuple(options.content_layers)
+        if options.content_layers is not None
+        else defaults["content_layers"],
     )
 
 

@@ -9,6 +9,7 @@ import torch
 from ...errors import UsageError
 from .options import MIN_SIDE
 
+
 def fit_long_side(h: int, w: int, long_side: int) -> tuple[int, int]:
     """(height, width) scaled so the longer side is ``long_side`` px, aspect kept (rounded; each side at least 1)."""
     scale = long_side / max(h, w)

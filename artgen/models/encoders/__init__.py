@@ -38,13 +38,36 @@ Every encoder keeps only the layers up to the deepest one requested, has
 
 from __future__ import annotations
 
-from .base import (BACKBONES, FAST_STYLE_CONTENT_LAYERS, FAST_STYLE_STYLE_LAYERS, GATYS_CONTENT_LAYERS, GATYS_STYLE_LAYERS, IMAGENET_MEAN,
-                   IMAGENET_STD, ORIGINAL_MEAN, ORIGINAL_MEAN_BGR, ORIGINAL_STD, VGG19_BLOCKS, FeatureEncoder, layer_names, min_input_side,
-                   vgg_stack)
+from .base import (
+    BACKBONES,
+    FAST_STYLE_CONTENT_LAYERS,
+    FAST_STYLE_STYLE_LAYERS,
+    GATYS_CONTENT_LAYERS,
+    GATYS_STYLE_LAYERS,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    ORIGINAL_MEAN,
+    ORIGINAL_MEAN_BGR,
+    ORIGINAL_STD,
+    VGG19_BLOCKS,
+    FeatureEncoder,
+    layer_names,
+    min_input_side,
+    vgg_stack,
+)
 from .choosing import announce_fallback, build_encoder, style_grams
 from .fallback import RANDOM_BLOCKS, RANDOM_FIRST_KERNEL, RANDOM_SEED, build_random_encoder, gabor_bank
-from .vgg19 import (PACKAGED_VGG19, build_original_vgg19_encoder, build_vgg19_encoder, decode_original_vgg19, offline, packaged_vgg19_path,
-                    random_vgg19_state_dict, torchvision_vgg19_state, vgg19_cache_path)
+from .vgg19 import (
+    PACKAGED_VGG19,
+    build_original_vgg19_encoder,
+    build_vgg19_encoder,
+    decode_original_vgg19,
+    offline,
+    packaged_vgg19_path,
+    random_vgg19_state_dict,
+    torchvision_vgg19_state,
+    vgg19_cache_path,
+)
 
 __all__ = [
     "BACKBONES",

