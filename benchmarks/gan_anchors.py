@@ -446,6 +446,9 @@ def main():
                     f"{set_name} {size}px {len(images)} images: reference features of {len(ref)} in {time.perf_counter() - t:.0f} s",
                     flush=True,
                 )
+                real_grid = Path(args.grids) / f"{set_name}_{size}px_{len(images)}_real.png"
+                if not real_grid.exists():  # the collection's first 64 images, beside which the samples are judged
+                    save_image(make_grid(images[:64].float() / 255, nrow=8, padding=1), real_grid)
                 grid_row = {}
                 for seed in args.seeds:
                     for recipe in args.recipes:
