@@ -434,7 +434,8 @@ def main():
                 ref = images[: args.max_real]
                 t = time.perf_counter()
                 cache = (
-                    Path(args.features_cache or args.work) / f"features_{set_name}_{size}px_{count}_{len(ref)}.pt"
+                    Path(args.features_cache or args.work)
+                    / f"features_{set_name}_{size}px_{len(images)}_{len(ref)}.pt"
                 )  # the reference's Inception features, reused by later runs
                 if cache.is_file():
                     real_f = torch.load(cache, weights_only=True)
@@ -515,7 +516,7 @@ def main():
                             if recipe in ARTGEN_RECIPES:  # a larger grid of each artgen recipe, to judge by eye
                                 save_image(
                                     make_grid(fake[:64], nrow=8, padding=1),
-                                    Path(args.grids) / f"{set_name}_{size}px_{count}_{recipe}_seed{seed}.png",
+                                    Path(args.grids) / f"{set_name}_{size}px_{len(images)}_{recipe}_seed{seed}.png",
                                     overwrite=True,
                                     metadata={
                                         "recipe": recipe,
@@ -529,7 +530,7 @@ def main():
                     pics = torch.cat([make_grid(t, nrow=4, padding=1).unsqueeze(0) for t in tiles])
                     save_image(
                         make_grid(pics, nrow=len(tiles), padding=6),
-                        Path(args.grids) / f"{set_name}_{size}px_{count}.png",
+                        Path(args.grids) / f"{set_name}_{size}px_{len(images)}.png",
                         overwrite=True,
                         metadata={
                             "columns": "real | " + " | ".join(r for r in args.recipes if r in grid_row),
