@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from .device import resolve_device, seed_everything
 from .errors import ArtgenError, CheckpointError, ImageError, UsageError
-from .heads.classify import Classifier
+from .heads.classify import Classifier, train_classifier
 from .heads.fast_style import FastStyle, train_fast_style
-from .heads.gan import GAN, load_gan, train_gan
+from .heads.gan import GAN, train_gan
 from .heads.stylize import ArbitraryStyle, stylize
 from .heads.texture import texture
 from .models.encoders import FeatureEncoder, build_encoder, style_grams
@@ -29,12 +29,12 @@ __all__ = [
     "__version__",
     "FastStyle",
     "train_fast_style",
-    "load_gan",
     "train_gan",
     "ArtgenError",
     "Callback",
     "CheckpointError",
     "Classifier",
+    "train_classifier",
     "GAN",
     "History",
     "ImageError",

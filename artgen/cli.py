@@ -34,8 +34,10 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"artgen: error: {message}\n")
 
 
-def add_common(parser: argparse.ArgumentParser, *, precision: bool = True) -> None:
-    """Flags every head shares: device, precision, seed, quiet, debug."""
+def add_common(
+    parser: argparse.ArgumentParser, *, precision: bool = True, precision_default: str = "fp32", seed_default: int = 0
+) -> None:
+    """Flags every head shares: device, precision (default ``precision_default``), seed (default ``seed_default``), quiet, debug."""
     group = parser.add_argument_group("common")
     group.add_argument(
         "--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps (default: auto)"
@@ -43,12 +45,15 @@ def add_common(parser: argparse.ArgumentParser, *, precision: bool = True) -> No
     if precision:
         group.add_argument(
             "--precision",
-            default="fp32",
+            default=precision_default,
             choices=["fp32", "bf16", "fp16"],
-            help="numeric precision via autocast (default: fp32)",
+            help=f"numeric precision via autocast (default: {precision_default})",
         )
     group.add_argument(
-        "--seed", type=int, default=0, help="random seed; the same seed on CPU gives the same result (default: 0)"
+        "--seed",
+        type=int,
+        default=seed_default,
+        help=f"random seed; the same seed on CPU gives the same result (default: {seed_default})",
     )
     group.add_argument("--quiet", action="store_true", help="no progress bars")
     group.add_argument("--debug", action="store_true", help="show full tracebacks on errors")

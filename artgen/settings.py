@@ -149,3 +149,25 @@ def check_fraction(argument: str, value: float) -> float:
     if not (0.0 <= value <= 1.0) or math.isnan(value):
         raise ArgumentError(argument, f"must be between 0.0 and 1.0, got {value}")
     return value
+
+
+def migrate_sections(cfg: Mapping, version: int, legacy: Mapping[int, Mapping[str, Mapping]]) -> dict:
+    """A run's ``config.json`` (as read) brought to ``version``: the one migration path of every head.
+
+    ``legacy[v]`` holds, per section, what a run saved at version ``v`` (``config_version``; a config
+    without one is version 1) meant by a key it lacks: the defaults it was saved under. A config
+    older than ``version`` gets, for each version from its own up, those values for the keys its
+    sections lack; keys it holds are kept. Returns a new dict with ``config_version`` set.
+    """
+    cfg = dict(cfg)
+    saved = cfg.get("config_version", 1)
+    if not isinstance(saved, int) or isinstance(saved, bool) or saved < 1:
+        saved = 1
+    for v in sorted(legacy):
+        if saved <= v < version:
+            for section, values in legacy[v].items():
+                stored = cfg.get(section)
+                if isinstance(stored, Mapping):
+                    cfg[section] = {**values, **stored}
+    cfg["config_version"] = max(saved, version)
+    return cfg

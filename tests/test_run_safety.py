@@ -512,7 +512,7 @@ def test_bad_values_are_refused_before_any_work_naming_the_flag(tmp_path, capsys
 
 
 def test_interpolate_keyframes_and_eval_count_are_checked_in_each_words(gan_run, tmp_path, capsys):
-    from artgen.heads.gan import evaluate_gan, load_gan
+    from artgen.heads.gan import GAN, evaluate_gan
 
     assert (
         main(
@@ -531,7 +531,7 @@ def test_interpolate_keyframes_and_eval_count_are_checked_in_each_words(gan_run,
         == 2
     )
     assert "--keyframes must be at least 2" in capsys.readouterr().err
-    gan = load_gan(gan_run, device="cpu")
+    gan = GAN.load(gan_run, device="cpu")
     with pytest.raises(ArgumentError, match="^num_samples must be at least 2"):
         evaluate_gan(gan, torch.zeros(4, 3, 32, 32, dtype=torch.uint8), num_samples=1)
     assert main(["gan", "eval", "--checkpoint", str(gan_run), "--num-samples", "1", "--features", "random", *CPU]) == 2

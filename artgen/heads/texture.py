@@ -241,10 +241,11 @@ def texture_tensor(
     return image, settings
 
 
-def texture(examples, **options) -> PIL.Image.Image:  # noqa: F821
+def texture(examples, config: TextureConfig | None = None, **options) -> PIL.Image.Image:  # noqa: F821
     """Texture synthesis from one or more examples; returns a PIL image (``.info["artgen"]`` holds the settings).
 
-    ``options`` are the fields of :class:`TextureConfig`; ``size=(height, width)`` or
+    ``config``: the settings (default: :class:`TextureConfig`'s defaults, also ``artgen texture``'s);
+    ``options`` replace some of its fields; ``size=(height, width)`` or
     ``size=n`` may stand for ``height``/``width`` (``height=512, width=512, steps=None,
     seamless=False, example_size=None, style_blend=None, backbone="auto", seed=0, ...``).
     The image is RGB, ``width`` x ``height`` pixels.
@@ -253,6 +254,8 @@ def texture(examples, **options) -> PIL.Image.Image:  # noqa: F821
         UsageError: an unknown option, or as :func:`texture_tensor`.
         ImageError: an example cannot be read.
     """
+    if config is not None:
+        options = {**{f.name: getattr(config, f.name) for f in dataclasses.fields(config)}, **options}
     if "size" in options:
         size = options.pop("size")
         h, w = (size, size) if isinstance(size, int) else tuple(size)
@@ -266,7 +269,3 @@ def texture(examples, **options) -> PIL.Image.Image:  # noqa: F821
     pil = to_pil(image[0])
     pil.info["artgen"] = settings
     return pil
-
-
-#: The earlier name of :class:`TextureConfig`, kept so existing notebooks keep working.
-TextureOptions = TextureConfig

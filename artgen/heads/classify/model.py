@@ -1,12 +1,4 @@
-"""The dense classifier head: its training step and a Keras-like API.
-
->>> import artgen
->>> model = artgen.Classifier()                                   # Flatten -> Dense(128, ReLU) -> Dense(10)
->>> model.compile(optimizer="adam", loss="cross_entropy", metrics=["accuracy"])
->>> history = model.fit(x_train, y_train, epochs=10, batch_size=32)
->>> model.evaluate(x_test, y_test)                                # {"loss": ..., "accuracy": ...}
->>> model.predict(x_test[:5])                                     # (5, 10) probabilities
-"""
+"""The classifier's training step (:class:`ClassifyTask`) and its Keras-like user class (:class:`Classifier`)."""
 
 from __future__ import annotations
 
@@ -17,19 +9,18 @@ from pathlib import Path
 
 import torch
 
-from .. import losses
-from ..checkpoint import RunDir
-from ..device import resolve_device, seed_everything
-from ..errors import ArgumentError, UsageError
-from ..models.classifier import ClassifierConfig, DenseClassifier
-from ..optim import make_optimizer
-from ..runs import RunSetup, from_pretrained, save_pretrained
-from ..train import Callback, CurvePlot, History, Task, TensorBatches, Trainer
-from ..weights import check_config_fits_weights, load_state_into, split_prefix
+from ... import losses
+from ...checkpoint import RunDir
+from ...device import resolve_device, seed_everything
+from ...errors import ArgumentError, UsageError
+from ...models.classifier import ClassifierConfig, DenseClassifier
+from ...optim import make_optimizer
+from ...runs import RunSetup, from_pretrained, save_pretrained
+from ...train import Callback, CurvePlot, History, Task, TensorBatches, Trainer
+from ...weights import check_config_fits_weights, load_state_into, split_prefix
+from .config import CONFIG_VERSION, HEAD, KERAS_ADAM_EPSILON, TORCH_ADAM_EPSILON, read_config
 
-HEAD = "classifier"
 log = logging.getLogger("artgen.classify")
-KERAS_ADAM_EPSILON = 1e-7  # tf.keras.optimizers.Adam's default (torch.optim.Adam: 1e-8)
 
 
 def _loss_on_logits(loss_name_or_fn):
@@ -349,6 +340,7 @@ class Classifier:
         """The ``config.json`` of a classifier run: head, model settings, classes and the training settings given."""
         cfg = {
             "head": HEAD,
+            "config_version": CONFIG_VERSION,
             "model": self.config.to_dict(),
             "train": {
                 "optimizer": self.optimizer_name,
@@ -379,7 +371,7 @@ class Classifier:
         Raises:
             CheckpointError: not a classifier run, a bad config, or a config that does not match its weights.
         """
-        saved = from_pretrained(path, HEAD, "classifier")
+        saved = from_pretrained(path, read_config=read_config)
         config = saved.settings(ClassifierConfig, "model")
         check_weights_fit(saved.run, config)
         obj = cls(config, device=device, seed=None)
@@ -390,7 +382,7 @@ class Classifier:
             loss=train_cfg.get("loss", "cross_entropy"),
             metrics=train_cfg.get("metrics", ["accuracy"]),
             lr=train_cfg.get("lr"),
-            epsilon=train_cfg.get("epsilon", 1e-8),
+            epsilon=train_cfg.get("epsilon", TORCH_ADAM_EPSILON),
         )
         return obj
 
@@ -448,7 +440,7 @@ def init_from(classifier: Classifier, path: str | os.PathLike) -> bool:
         UsageError: the input shape or hidden width differs (naming --channels, --size, --hidden).
         CheckpointError: ``path`` is not a classifier run or its weights are damaged.
     """
-    saved = from_pretrained(path, HEAD, "classifier", what="{arg:init_from}")
+    saved = from_pretrained(path, read_config=lambda run: read_config(run, what="{arg:init_from}"))
     run = saved.run
     src = saved.settings(ClassifierConfig, "model")
     dst = classifier.config

@@ -22,7 +22,7 @@ fallback encoder alike and a weight of 1 means "as important as the content".
 
 from __future__ import annotations
 
-from .config import BUILTIN_COUNT, BUILTIN_DATA, HEAD, FastStyleConfig, FastStyleOptions
+from .config import BUILTIN_COUNT, BUILTIN_DATA, CONFIG_VERSION, HEAD, FastStyleConfig, migrate_config
 from .model import FastStyle, build_net, check_strength, finish, load_net_weights, open_run, plan_outputs, read_run
 from .task import FastStyleTask
 from .training import train_fast_style
@@ -32,7 +32,8 @@ __all__ = [
     "BUILTIN_DATA",
     "BUILTIN_COUNT",
     "FastStyleConfig",
-    "FastStyleOptions",
+    "CONFIG_VERSION",
+    "migrate_config",
     "FastStyleTask",
     "train_fast_style",
     "finish",

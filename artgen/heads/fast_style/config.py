@@ -8,9 +8,26 @@ from dataclasses import dataclass, field
 from ...errors import ArgumentError, UsageError
 from ...models.encoders import FAST_STYLE_CONTENT_LAYERS, FAST_STYLE_STYLE_LAYERS
 from ...models.style_net import ARCHS
-from ...settings import Settings
+from ...settings import Settings, migrate_sections
 
 HEAD = "fast_style"
+
+#: The shape of a style network run's ``config.json``. 1 (no ``config_version`` key): runs saved
+#: before it was written; :func:`migrate_config` reads them.
+CONFIG_VERSION = 2
+
+#: What a version-1 run meant by a missing key: it trained in fp32 (``precision`` was not stored
+#: then, and fp32 was the default), with no stability term.
+LEGACY_DEFAULTS = {"train": {"precision": "fp32", "stability_weight": 0.0}}
+
+
+def migrate_config(cfg: dict) -> dict:
+    """A style network run's ``config.json`` (as read) in the current shape (:data:`CONFIG_VERSION`).
+
+    Version 1 (no ``config_version``): keys its ``train`` section lacks take :data:`LEGACY_DEFAULTS`,
+    so a resumed old run keeps the precision it trained in. Returns a new dict.
+    """
+    return migrate_sections(cfg, CONFIG_VERSION, {1: LEGACY_DEFAULTS})
 
 
 BUILTIN_DATA = "builtin"
@@ -82,7 +99,3 @@ class FastStyleConfig(Settings):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ArgumentError(name, f"must be at least 1, got {value}")
-
-
-#: The earlier name of :class:`FastStyleConfig`, kept so existing notebooks keep working.
-FastStyleOptions = FastStyleConfig

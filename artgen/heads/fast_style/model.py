@@ -20,7 +20,7 @@ from ...runs import SavedRun, from_pretrained, save_pretrained
 from ...settings import check_fraction
 from ...train import show_progress
 from ...weights import check_config_fits_weights
-from .config import HEAD
+from .config import CONFIG_VERSION, HEAD, migrate_config
 
 log = logging.getLogger("artgen")
 
@@ -145,6 +145,7 @@ class FastStyle:
             path,
             {
                 "head": HEAD,
+                "config_version": CONFIG_VERSION,
                 "model": self.config.to_dict(),
                 "train": {"styles": self.info.get("styles", [])},
                 **({"encoder": self.info["encoder"]} if self.info.get("encoder") else {}),
@@ -504,7 +505,7 @@ def read_run(path: str | os.PathLike, what: str) -> tuple[RunDir, dict]:
         raise CheckpointError(
             f"{what} '{run.path}' is not a style network (it holds a {cfg.get('head', 'unknown')!r} run)"
         )
-    return run, cfg
+    return run, migrate_config(cfg)
 
 
 def open_run(path: str | os.PathLike, what: str) -> SavedRun:

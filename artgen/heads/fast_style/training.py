@@ -14,7 +14,7 @@ from ...images import load_tensor, save_image, to_tensor
 from ...models.style_net import StyleNetConfig
 from ...runs import report_resume_changes, start_run
 from ...train import SEED_STREAM_OFFSET, Callback, CurvePlot, LambdaCallback, Trainer
-from .config import BUILTIN_COUNT, BUILTIN_DATA, HEAD, FastStyleConfig
+from .config import BUILTIN_COUNT, BUILTIN_DATA, CONFIG_VERSION, HEAD, FastStyleConfig
 from .model import FastStyle, build_net, check_weights_fit, load_net_weights, open_run, read_run
 from .task import FastStyleTask
 
@@ -233,6 +233,7 @@ def train_fast_style(
             cbs.append(LambdaCallback(write_preview, opts.preview_every))
     config = {
         "head": HEAD,
+        "config_version": CONFIG_VERSION,
         "model": net.config.to_dict(),
         "train": opts.to_dict(),
         "encoder": {"name": getattr(encoder, "name", "custom"), "source": getattr(encoder, "source", "")},

@@ -4,7 +4,7 @@
 >>> gan = artgen.train_gan(data="my_art", size=64, steps=5000, out="runs/art")   # or dataset="art" (built in)
 >>> images = gan.generate(16, seed=1)          # (16, C, 64, 64) floats in [0, 1]
 >>> pictures = gan.generate(4, seed=1, pil=True)
->>> gan = artgen.load_gan("runs/art")           # later, or on another machine
+>>> gan = artgen.GAN.load("runs/art")         # later, or on another machine
 
 One job per module, every public name re-exported here: :mod:`~artgen.heads.gan.config`
 (settings and constants), :mod:`~artgen.heads.gan.data`, :mod:`~artgen.heads.gan.task` (the step),
@@ -43,7 +43,7 @@ from .config import (
 )
 from .data import GANData, SampledBatches, load_gan_data
 from .evaluation import class_agreement, evaluate_gan
-from .model import GAN, init_from_run, latents, load_gan, slerp
+from .model import GAN, init_from_run, latents, slerp
 from .task import GANTask
 from .training import train_gan
 
@@ -75,7 +75,6 @@ __all__ = [
     "slerp",
     "GAN",
     "init_from_run",
-    "load_gan",
     "train_gan",
     "evaluate_gan",
     "class_agreement",

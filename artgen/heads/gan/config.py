@@ -10,7 +10,7 @@ import torch
 from ... import losses
 from ...augment import parse_policy
 from ...errors import ArgumentError, UsageError
-from ...settings import Settings
+from ...settings import Settings, migrate_sections
 
 HEAD = "gan"
 
@@ -31,17 +31,7 @@ def migrate_config(cfg: dict) -> dict:
     Version 1 (no ``config_version``): keys its sections lack take :data:`LEGACY_DEFAULTS`, the
     defaults they were saved under, so an old run rebuilds the model it trained. Returns a new dict.
     """
-    cfg = dict(cfg)
-    version = cfg.get("config_version", 1)
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        version = 1
-    if version < 2:
-        for section, values in LEGACY_DEFAULTS.items():
-            stored = cfg.get(section)
-            if isinstance(stored, dict):
-                cfg[section] = {**values, **stored}
-    cfg["config_version"] = max(version, CONFIG_VERSION)
-    return cfg
+    return migrate_sections(cfg, CONFIG_VERSION, {1: LEGACY_DEFAULTS})
 
 
 def read_config(run, *, what: str = "") -> dict:

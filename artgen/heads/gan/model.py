@@ -344,8 +344,3 @@ def init_from_run(gan: GAN, path: str | os.PathLike) -> None:
         raise UsageError(f"{{arg:init_from}} '{run.path}' does not fit: " + "; ".join(problems))
     check_fits_weights(saved, src)
     saved.load_into(gan.modules(), lambda name: f"{{arg:init_from}} '{run.path}' {name}")
-
-
-def load_gan(path: str | os.PathLike, *, device: str | torch.device = "auto", which: str = "auto") -> GAN:
-    """Load a GAN run folder for sampling (see :meth:`GAN.generate`); ``which`` and errors as :meth:`GAN.load`."""
-    return GAN.load(path, device=device, which=which)

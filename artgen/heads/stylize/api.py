@@ -187,11 +187,13 @@ def _settings(options: StyleConfig, encoder: FeatureEncoder, styles) -> dict[str
     return data
 
 
-def stylize(content, style, *, method: str = "optimise", **options) -> PIL.Image.Image:  # noqa: F821
+def stylize(content, style, config=None, *, method: str = "optimise", **options) -> PIL.Image.Image:  # noqa: F821
     """Style transfer; returns a PIL image.
 
     ``content``: a path, PIL image or tensor (3, H, W) in [0, 1]. ``style``: one of
-    those or a list of them. ``method="optimise"`` (the default): Gatys et al.'s optimisation;
+    those or a list of them. ``config``: the method's settings dataclass (default: its defaults,
+    which are also ``artgen stylize``'s); ``options`` replace some of its fields.
+    ``method="optimise"`` (the default): Gatys et al.'s optimisation;
     ``options`` are the fields of :class:`StyleConfig` (``size=512, steps=None,
     optimizer="lbfgs", content_weight=1, style_weight=None, tv_weight=None,
     style_blend=None, style_scale=1, preserve_colors=False, backbone="auto", weights=None,
@@ -206,6 +208,8 @@ def stylize(content, style, *, method: str = "optimise", **options) -> PIL.Image
     """
     from .fast import check_method, stylize_fast
 
+    if config is not None:
+        options = {**{f.name: getattr(config, f.name) for f in dataclasses.fields(config)}, **options}
     if check_method(method) == "fast":
         return stylize_fast(content, style, **options)
     unknown = set(options) - StyleConfig.field_names()

@@ -11,6 +11,7 @@ from torch import nn
 from ... import losses
 from ...models.encoders import FeatureEncoder, style_grams
 from ...train import Task
+from .options import ADAM_LR
 
 
 class ImageParameter(nn.Module):
@@ -112,7 +113,7 @@ class StylizeTask(Task):
                 [image.pixels], lr=1.0, max_iter=1, history_size=history_size, tolerance_grad=0.0, tolerance_change=0.0
             )
         else:
-            self.optimizer = torch.optim.Adam([image.pixels], lr=lr or 0.02)
+            self.optimizer = torch.optim.Adam([image.pixels], lr=lr or ADAM_LR)
         self.kind = optimizer
         self.modules = {"image": image}
         self.optimizers = {"optimizer": self.optimizer}

@@ -26,6 +26,10 @@ OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise")
 
 
+#: Adam's learning rate when ``optimizer="adam"`` and ``lr`` is None (L-BFGS always uses 1).
+ADAM_LR = 0.02
+
+
 @dataclass
 class StyleConfig(Settings):
     """Every setting of a stylisation; stored in the output PNG's metadata to reproduce it."""
@@ -33,7 +37,7 @@ class StyleConfig(Settings):
     size: int = 512  # long side of the output, pixels
     steps: int | None = None  # total optimisation steps over all levels (None: per-backbone default)
     optimizer: str = "lbfgs"  # lbfgs | adam
-    lr: float | None = None  # adam learning rate (default 0.02); L-BFGS uses lr=1
+    lr: float | None = None  # adam learning rate (None: ADAM_LR); L-BFGS uses lr=1
     content_weight: float = 1.0
     style_weight: float | None = None  # None: per-backbone default
     tv_weight: float | None = None  # None: per-backbone default
@@ -169,7 +173,3 @@ def check_style_images(images, blend: Sequence[float] | None, noun: str = "style
     if blend is not None and len(blend) != len(images):
         raise ArgumentError("style_blend", f"has {len(blend)} values for {len(images)} {noun}s")
     return list(images)
-
-
-#: The earlier name of :class:`StyleConfig`, kept so existing notebooks keep working.
-StyleOptions = StyleConfig

@@ -1,0 +1,127 @@
+"""Each head's config dataclass is the one source of its defaults: the command line parses to exactly what
+the dataclass holds by default, and runs saved in an older ``config.json`` shape load and resume through
+the head's one migration."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from artgen.cli import build_parser
+
+
+def _parsed(*argv):
+    return build_parser().parse_args(list(argv))
+
+
+def test_classifier_cli_defaults_are_the_dataclasses():
+    from artgen.commands.classify import train_settings
+    from artgen.heads.classify import ClassifierTrainConfig
+    from artgen.heads.classify.config import MODEL_FIELDS
+    from artgen.models.classifier import ClassifierConfig, DenseClassifier
+
+    settings = train_settings(_parsed("classify", "train", "--out", "run"))
+    model = {k: settings.pop(k) for k in MODEL_FIELDS}
+    assert ClassifierTrainConfig(**settings) == ClassifierTrainConfig()
+    assert ClassifierConfig(**model) == ClassifierConfig()
+    torch.manual_seed(0)
+    a = DenseClassifier(ClassifierConfig(**model)).state_dict()
+    torch.manual_seed(0)
+    b = DenseClassifier(ClassifierConfig()).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_fast_style_cli_defaults_are_the_dataclasses():
+    from artgen.heads.fast_style import FastStyleConfig
+
+    args = _parsed("fast-style", "train", "--out", "run", "--style", "swirls")
+    defaults = FastStyleConfig()
+    for f in dataclasses.fields(FastStyleConfig):
+        if hasattr(args, f.name) and getattr(args, f.name) is not None:
+            assert getattr(args, f.name) == getattr(defaults, f.name), f.name
+    # flags left at None (so that --video and --init-from can choose) fall back to the dataclass
+    assert args.arch is None and args.style_weight is None and args.stability_weight is None
+
+
+def test_stylize_cli_defaults_are_the_dataclasses():
+    from artgen.heads.stylize import ArbitraryStyleConfig, StyleConfig
+
+    args = _parsed("stylize", "photo.png", "style.png", "-o", "out.png")
+    for config in (StyleConfig(), ArbitraryStyleConfig()):
+        for f in dataclasses.fields(config):
+            value = getattr(args, f.name, None)
+            if value is not None and not isinstance(value, bool):
+                assert value == getattr(config, f.name), (type(config).__name__, f.name)
+    assert args.preserve_colors is StyleConfig().preserve_colors and args.seamless is StyleConfig().seamless
+    assert (args.tile_size, args.style_weights) == (StyleConfig().tile, StyleConfig().style_blend)
+
+
+def test_texture_cli_defaults_are_the_dataclass():
+    from artgen.heads.texture import TextureConfig, parse_size
+
+    args = _parsed("texture", "bark.png", "-o", "out.png")
+    defaults = TextureConfig()
+    assert parse_size(args.size) == (defaults.height, defaults.width)
+    for f in dataclasses.fields(TextureConfig):
+        if hasattr(args, f.name) and f.name not in ("progress", "device"):
+            assert getattr(args, f.name) == getattr(defaults, f.name), f.name
+    assert (args.tile_size, args.style_weights, args.device) == (defaults.tile, defaults.style_blend, defaults.device)
+
+
+def test_the_old_names_are_gone():
+    import artgen
+    from artgen.heads import fast_style, stylize, texture
+
+    for module, name in ((artgen, "load_gan"), (stylize, "StyleOptions"), (fast_style, "FastStyleOptions")):
+        assert not hasattr(module, name), name
+    assert not hasattr(texture, "TextureOptions")
+
+
+def _old_shape(run_path, drop: dict[str, tuple[str, ...]]):
+    """Rewrite a run's config.json as an earlier artgen wrote it: no config_version, and ``drop``'s keys absent."""
+    path = run_path / "config.json"
+    cfg = json.loads(path.read_text())
+    del cfg["config_version"]
+    for section, keys in drop.items():
+        for key in keys:
+            cfg[section].pop(key, None)
+    path.write_text(json.dumps(cfg))
+
+
+def test_a_classifier_run_of_the_older_shape_loads_and_resumes(tmp_path):
+    from artgen.heads.classify import CONFIG_VERSION, Classifier, migrate_config, train_classifier
+
+    out = tmp_path / "old"
+    train_classifier(out=out, dataset="shapes", limit=32, epochs=1, hidden=8, device="cpu", progress=False)
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["config_version"] == CONFIG_VERSION
+    _old_shape(out, {"train": ("epsilon", "optimizer", "loss", "metrics", "checkpoint_every"), "model": ("init",)})
+    migrated = migrate_config(json.loads((out / "config.json").read_text()))
+    assert migrated["train"]["epsilon"] == 1e-8 and migrated["model"]["init"] == "pytorch"
+    clf = Classifier.load(out, device="cpu")
+    assert clf.epsilon == 1e-8 and clf.config.init == "pytorch"
+    resumed = train_classifier(out=out, resume=True, epochs=2, device="cpu", progress=False)  # epochs: saved wins
+    assert resumed.epsilon == 1e-8 and len(resumed.metrics["epochs"]) == 1
+
+
+def test_a_fast_style_run_of_the_older_shape_resumes_in_the_precision_it_trained_in(tmp_path, stop_at):
+    from artgen.data import art_images
+    from artgen.errors import TrainingInterrupted
+    from artgen.heads.fast_style import CONFIG_VERSION, FastStyle, migrate_config, train_fast_style
+
+    tiny = dict(arch="small", size=32, batch_size=2, backbone="random", preview_every=None, log_every=1)
+    out = tmp_path / "old"
+    with pytest.raises(TrainingInterrupted):
+        train_fast_style(
+            art_images(1, size=32, seed=5)[0], None, out, steps=3, progress=False, callbacks=[stop_at(1)], **tiny
+        )
+    assert json.loads((out / "config.json").read_text())["config_version"] == CONFIG_VERSION
+    _old_shape(out, {"train": ("precision", "stability_weight", "stability_noise")})
+    assert migrate_config(json.loads((out / "config.json").read_text()))["train"]["precision"] == "fp32"
+    assert FastStyle.load(out, device="cpu").config.arch == "small"
+    resumed = train_fast_style(out=out, resume=True, progress=False, device="cpu")
+    assert resumed.history.steps[-1][0] == 3
+    assert json.loads((out / "config.json").read_text())["train"]["precision"] == "fp32"
