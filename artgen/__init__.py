@@ -8,14 +8,14 @@ Public API (everything a notebook needs)::
 
 from __future__ import annotations
 
+from .classifier import Classifier, train_classifier
 from .device import resolve_device, seed_everything
+from .encoders import FeatureEncoder, build_encoder, style_grams
 from .errors import ArtgenError, CheckpointError, ImageError, UsageError
-from .heads.classify import Classifier, train_classifier
-from .heads.fast_style import FastStyle, train_fast_style
-from .heads.gan import GAN, train_gan
-from .heads.stylize import ArbitraryStyle, stylize
-from .heads.texture import texture
-from .models.encoders import FeatureEncoder, build_encoder, style_grams
+from .fast_style import FastStyle, train_fast_style
+from .gan import GAN, train_gan
+from .style_transfer import ArbitraryStyle, stylize
+from .style_transfer.texture import texture
 from .train import Callback, History, Trainer
 from .version import __version__
 

@@ -40,7 +40,7 @@ def export_image_network(
         ArgumentError: the name does not end in .onnx. UsageError: the file exists without ``overwrite``.
         ArtgenError: the check finds another shape, or a difference over :data:`MAX_EXPORT_DIFF`.
     """
-    from .fileio import atomic_path
+    from .runs.atomic import atomic_path
 
     path = Path(path)
     if path.suffix.lower() != ".onnx":

@@ -14,15 +14,15 @@ import sys
 from .errors import ArtgenError
 from .version import __version__
 
-# sub-command name -> module under artgen.commands (imported lazily)
+#: sub-command name -> the module that registers it (imported lazily): each head's ``cli`` module
 COMMANDS = {
-    "classify": "classify",
-    "stylize": "stylize",
-    "gan": "gan",
-    "fast-style": "fast_style",
-    "demo": "demo",
-    "texture": "texture",
-    "studio": "studio",
+    "classify": "artgen.classifier.cli",
+    "stylize": "artgen.style_transfer.cli",
+    "gan": "artgen.gan.cli",
+    "fast-style": "artgen.fast_style.cli",
+    "demo": "artgen.demo.cli",
+    "texture": "artgen.style_transfer.texture_cli",
+    "studio": "artgen.studio.cli",
 }
 
 
@@ -34,47 +34,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"artgen: error: {message}\n")
 
 
-def add_common(
-    parser: argparse.ArgumentParser, *, precision: bool = True, precision_default: str = "fp32", seed_default: int = 0
-) -> None:
-    """Flags every head shares: device, precision (default ``precision_default``), seed (default ``seed_default``), quiet, debug."""
-    group = parser.add_argument_group("common")
-    group.add_argument(
-        "--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps (default: auto)"
-    )
-    if precision:
-        group.add_argument(
-            "--precision",
-            default=precision_default,
-            choices=["fp32", "bf16", "fp16"],
-            help=f"numeric precision via autocast (default: {precision_default})",
-        )
-    group.add_argument(
-        "--seed",
-        type=int,
-        default=seed_default,
-        help=f"random seed; the same seed on CPU gives the same result (default: {seed_default})",
-    )
-    group.add_argument("--quiet", action="store_true", help="no progress bars")
-    group.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
-
-
-def remember_defaults(parser: argparse.ArgumentParser) -> None:
-    """Keep the defaults of ``parser``'s flags on the parsed arguments, for :func:`typed_flags`."""
-    parser.set_defaults(
-        flag_defaults={a.dest: a.default for a in parser._actions if a.option_strings and a.dest != "help"}
-    )
-
-
-def typed_flags(args: argparse.Namespace) -> set[str]:
-    """The dests of the flags given a value other than their default (needs :func:`remember_defaults`).
-
-    A ``--resume`` compares only these with the run's saved settings: an untouched default is not a request.
-    """
-    defaults = getattr(args, "flag_defaults", None) or {}
-    return {dest for dest, default in defaults.items() if getattr(args, dest, default) != default}
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The ``artgen`` parser with one sub-command per module in :data:`COMMANDS` that this build has."""
     parser = _Parser(prog="artgen", description="Make art with neural networks: classify, GANs and style transfer.")
@@ -82,9 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, module_name in COMMANDS.items():
         try:
-            module = importlib.import_module(f"artgen.commands.{module_name}")
+            module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name == f"artgen.commands.{module_name}":
+            if exc.name == module_name:
                 continue  # that head is not part of this build
             raise
         module.add_parser(sub, name)

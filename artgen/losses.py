@@ -171,7 +171,7 @@ def normalised_content_loss(features: Sequence[torch.Tensor], targets: Sequence[
     error divided by its target's mean square (computed per batch, so no
     per-photo statistic is stored), which makes ``content_weight`` mean the same
     for every backbone and image size. The fast style networks train with it;
-    the optimisation path (:mod:`artgen.heads.stylize`) uses the same
+    the optimisation path (:mod:`artgen.style_transfer`) uses the same
     normalisation with scales fixed once by :func:`energy_weights`.
 
     Returns a 0-d float32 tensor, ``>= 0``; 0 when the features equal the targets.

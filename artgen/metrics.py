@@ -171,8 +171,8 @@ def load_inception(
             return net(x / 127.5 - 1.0).float()
 
         return torchscript_features
-    from .checkpoint import CheckpointError
-    from .weights import load_weights_file
+    from .runs.folder import CheckpointError
+    from .runs.weights import load_weights_file
 
     try:
         load_weights_file(path)  # proves the file holds plain tensors before torch-fidelity unpickles it

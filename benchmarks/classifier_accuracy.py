@@ -28,8 +28,8 @@ import torch
 from torch import nn
 
 import artgen
+from artgen.classifier import ClassifyTask
 from artgen.data import load_dataset, write_idx_mnist
-from artgen.heads.classify import ClassifyTask
 
 
 def digits_to_idx(folder: Path, root: Path, n_test: int = 2000, n_train: int | None = None) -> None:

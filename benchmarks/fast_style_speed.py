@@ -31,8 +31,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from artgen.heads.fast_style import FastStyle
-from artgen.models.style_net import StyleNet, StyleNetConfig
+from artgen.fast_style import FastStyle
+from artgen.fast_style.networks import StyleNet, StyleNetConfig
 
 # --- the baseline: pytorch/examples fast_neural_style TransformerNet ------------------------
 

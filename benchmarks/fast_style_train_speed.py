@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 
 import artgen
-from artgen.checkpoint import RunDir
 from artgen.device import auto_precision, resolve_device
+from artgen.runs.folder import RunDir
 from artgen.train import LambdaCallback
 from benchmarks._results import machine_info, write_rows
 

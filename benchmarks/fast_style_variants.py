@@ -23,7 +23,7 @@ import argparse
 from torch import nn
 
 from artgen import losses
-from artgen.models import style_net
+from artgen.fast_style import networks as style_net
 
 
 def _floats(text: str) -> list[float]:

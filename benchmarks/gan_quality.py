@@ -26,7 +26,7 @@ import torch
 
 import artgen
 from artgen import metrics
-from artgen.heads.gan import class_agreement, load_gan_data, train_gan
+from artgen.gan import class_agreement, load_gan_data, train_gan
 from artgen.images import make_grid, save_image
 from artgen.train import Callback
 
@@ -44,7 +44,7 @@ class KIDTrace(Callback):
         self.label = "KID"
 
     def _measure(self, trainer, step):
-        from artgen.heads.gan import GAN
+        from artgen.gan import GAN
 
         task = trainer.task
         gan = GAN.__new__(GAN)

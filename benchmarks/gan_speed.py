@@ -24,8 +24,8 @@ import torch
 from torch import nn
 
 from artgen.device import Precision, auto_precision, synchronize
-from artgen.heads.gan import GANTask, GANTrainConfig, SampledBatches
-from artgen.models.gan import GANConfig, count_parameters
+from artgen.gan import GANTask, GANTrainConfig, SampledBatches
+from artgen.gan.networks import GANConfig, count_parameters
 from artgen.train import Callback, Trainer
 
 

@@ -7,7 +7,7 @@ sample data); nothing is downloaded and nothing here was made by artgen.
 
 Contenders (each at the same output size, long side ``--size``):
 
-* ``artgen``: ``artgen.heads.stylize.stylize_tensor`` with its defaults (``artgen stylize``).
+* ``artgen``: ``artgen.style_transfer.stylize_tensor`` with its defaults (``artgen stylize``).
 * ``tutorial``: the PyTorch "Neural Transfer" tutorial's recipe (``benchmarks/stylize_speed.py``):
   style at conv1_1..conv3_1 (pre-ReLU), content at conv2_2, style weight 1e6, content weight 1,
   L-BFGS from the content image with a clamp inside the closure, 300 evaluations, fp32.
@@ -51,10 +51,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from artgen import encoders as E
 from artgen import losses
-from artgen.heads import stylize as S
+from artgen import style_transfer as S
 from artgen.images import load_tensor, luminance, make_grid, resize_tensor, save_image
-from artgen.models import encoders as E
 
 REFERENCE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 SUBJECT_LAYER = "relu4_2"  # Reference.subject: what the picture shows, where
@@ -219,7 +219,7 @@ def run_tutorial(content: torch.Tensor, style: torch.Tensor, steps: int = 300) -
 
 
 def _packaged_state():
-    from artgen.weights import load_weights_file
+    from artgen.runs.weights import load_weights_file
 
     return load_weights_file(E.packaged_vgg19_path())
 

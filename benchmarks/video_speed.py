@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from artgen.heads.fast_style import FastStyle
+from artgen.fast_style import FastStyle
+from artgen.fast_style.networks import StyleNet, StyleNetConfig
 from artgen.images import load_tensor
-from artgen.models.style_net import StyleNet, StyleNetConfig
 from benchmarks.fast_style_speed import TransformerNet, transformer_net_stylize
 
 SIZES = {480: (854, 480), 720: (1280, 720), 1080: (1920, 1080)}

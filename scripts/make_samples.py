@@ -32,9 +32,9 @@ from PIL import Image
 import artgen
 from artgen import plots
 from artgen.data import art_images, load_dataset
+from artgen.data.style_images import STYLES, style_image
 from artgen.demo import builtin_photo
 from artgen.images import make_grid, save_gif, save_image
-from artgen.styles import STYLES, style_image
 
 PARTS = ("stylize", "fast_style", "gan", "classifier", "sheet")
 
@@ -182,7 +182,7 @@ def gan_part(out: Path, work: Path, quick: bool, device: str, emoji_dir: str | N
             metadata=meta,
             overwrite=True,
         )
-        from artgen.heads.gan import load_gan_data
+        from artgen.gan import load_gan_data
 
         real = load_gan_data(data=folder, size=32, channels=4).images[:64].float() / 255
         save_image(

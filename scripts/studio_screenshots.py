@@ -27,9 +27,9 @@ def _free_port() -> int:
 
 def _inputs(folder: Path) -> dict:
     """The built-in photo and the built-in "swirls" style, saved in ``folder``."""
+    from artgen.data.style_images import style_image
     from artgen.demo import builtin_photo
     from artgen.images import save_image
-    from artgen.styles import style_image
 
     return {
         "photo": save_image(builtin_photo(), folder / "photo.png", overwrite=True),

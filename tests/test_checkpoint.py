@@ -12,10 +12,9 @@ import torch
 from torch import nn
 
 import artgen
-from artgen import checkpoint
-from artgen.checkpoint import RunDir, atomic_path
 from artgen.errors import CheckpointError
-from artgen.weights import load_state_into, load_weights_file
+from artgen.runs.folder import RunDir, atomic_path
+from artgen.runs.weights import load_state_into, load_weights_file, save_weights
 
 
 def test_classifier_save_load_round_trip_is_exact(tmp_path):
@@ -31,7 +30,7 @@ def test_classifier_save_load_round_trip_is_exact(tmp_path):
     assert torch.equal(clf.predict(x), back.predict(x))
 
 
-# Loads artgen.checkpoint and artgen.images with the package root left unexecuted
+# Loads artgen.runs.folder and artgen.images with the package root left unexecuted
 # (the root imports every head), writes a config and a PNG, and reports what
 # was imported and which version was stamped.
 _BARE_PACKAGE_SCRIPT = """
@@ -41,7 +40,8 @@ root = types.ModuleType("artgen")
 root.__path__ = [sys.argv[1]]
 sys.modules["artgen"] = root
 import torch
-from artgen import checkpoint, images
+from artgen import images
+from artgen.runs import folder as checkpoint
 out = Path(sys.argv[2])
 checkpoint.RunDir(out).save_config({"head": "none"})
 images.save_image(torch.zeros(3, 4, 4), out / "x.png", metadata={"seed": 1})
@@ -65,15 +65,18 @@ def test_checkpoint_and_images_stamp_the_version_without_importing_the_heads(tmp
     )
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert not [m for m in got["modules"] if m.startswith(("artgen.heads", "artgen.train", "artgen.models"))], got[
-        "modules"
-    ]
+    assert not [
+        m
+        for m in got["modules"]
+        if m.startswith(("artgen.gan", "artgen.classifier", "artgen.train", "artgen.encoders"))
+    ], got["modules"]
     assert set(got["modules"]) <= {
         "artgen",
-        "artgen.checkpoint",
-        "artgen.weights",
+        "artgen.runs",
+        "artgen.runs.folder",
+        "artgen.runs.weights",
         "artgen.errors",
-        "artgen.fileio",
+        "artgen.runs.atomic",
         "artgen.version",
         "artgen.images",
         "artgen.images.reading",
@@ -133,7 +136,7 @@ def test_mismatch_errors_list_keys_and_shapes():
 
 def test_interrupted_write_keeps_the_previous_file(tmp_path):
     target = tmp_path / "model.safetensors"
-    checkpoint.save_weights(target, {"m": nn.Linear(2, 2)})
+    save_weights(target, {"m": nn.Linear(2, 2)})
     before = target.read_bytes()
     with pytest.raises(RuntimeError), atomic_path(target) as tmp:
         tmp.write_bytes(b"half a checkp")
@@ -166,7 +169,7 @@ def test_run_folder_refuses_to_clobber_or_resume_nothing(tmp_path):
         run.prepare(resume=True)
     run.prepare()
     run.save_config({"head": "classifier"})
-    run.save_weights({"model": nn.Linear(2, 2)})
+    save_weights(run.weights_path, {"model": nn.Linear(2, 2)})
     with pytest.raises(UsageError, match="already holds a run"):
         RunDir(tmp_path / "r").prepare()
     RunDir(tmp_path / "r").prepare(overwrite=True)
@@ -181,5 +184,5 @@ def test_compiled_and_wrapped_modules_save_unprefixed_keys(tmp_path):
             super().__init__()
             self._orig_mod = inner
 
-    checkpoint.save_weights(tmp_path / "w.safetensors", {"model": Wrapper(model)})
+    save_weights(tmp_path / "w.safetensors", {"model": Wrapper(model)})
     assert set(load_weights_file(tmp_path / "w.safetensors")) == {"model.weight", "model.bias"}

@@ -233,6 +233,6 @@ def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "SIGTERM" in err and "--resume" in err and "Traceback" not in err
-    from artgen.checkpoint import RunDir
+    from artgen.runs.folder import RunDir
 
     assert RunDir(out).load_state()["step"] > 0

@@ -18,10 +18,10 @@ def _parsed(*argv):
 
 
 def test_classifier_cli_defaults_are_the_dataclasses():
-    from artgen.commands.classify import train_settings
-    from artgen.heads.classify import ClassifierTrainConfig
-    from artgen.heads.classify.config import MODEL_FIELDS
-    from artgen.models.classifier import ClassifierConfig, DenseClassifier
+    from artgen.classifier import ClassifierTrainConfig
+    from artgen.classifier.cli import train_settings
+    from artgen.classifier.config import MODEL_FIELDS
+    from artgen.classifier.networks import ClassifierConfig, DenseClassifier
 
     settings = train_settings(_parsed("classify", "train", "--out", "run"))
     model = {k: settings.pop(k) for k in MODEL_FIELDS}
@@ -35,7 +35,7 @@ def test_classifier_cli_defaults_are_the_dataclasses():
 
 
 def test_fast_style_cli_defaults_are_the_dataclasses():
-    from artgen.heads.fast_style import FastStyleConfig
+    from artgen.fast_style import FastStyleConfig
 
     args = _parsed("fast-style", "train", "--out", "run", "--style", "swirls")
     defaults = FastStyleConfig()
@@ -47,7 +47,7 @@ def test_fast_style_cli_defaults_are_the_dataclasses():
 
 
 def test_stylize_cli_defaults_are_the_dataclasses():
-    from artgen.heads.stylize import ArbitraryStyleConfig, StyleConfig
+    from artgen.style_transfer import ArbitraryStyleConfig, StyleConfig
 
     args = _parsed("stylize", "photo.png", "style.png", "-o", "out.png")
     for config in (StyleConfig(), ArbitraryStyleConfig()):
@@ -60,7 +60,7 @@ def test_stylize_cli_defaults_are_the_dataclasses():
 
 
 def test_texture_cli_defaults_are_the_dataclass():
-    from artgen.heads.texture import TextureConfig, parse_size
+    from artgen.style_transfer.texture import TextureConfig, parse_size
 
     args = _parsed("texture", "bark.png", "-o", "out.png")
     defaults = TextureConfig()
@@ -73,7 +73,9 @@ def test_texture_cli_defaults_are_the_dataclass():
 
 def test_the_old_names_are_gone():
     import artgen
-    from artgen.heads import fast_style, stylize, texture
+    from artgen import fast_style
+    from artgen import style_transfer as stylize
+    from artgen.style_transfer import texture
 
     for module, name in ((artgen, "load_gan"), (stylize, "StyleOptions"), (fast_style, "FastStyleOptions")):
         assert not hasattr(module, name), name
@@ -92,7 +94,7 @@ def _old_shape(run_path, drop: dict[str, tuple[str, ...]]):
 
 
 def test_a_classifier_run_of_the_older_shape_loads_and_resumes(tmp_path):
-    from artgen.heads.classify import CONFIG_VERSION, Classifier, migrate_config, train_classifier
+    from artgen.classifier import CONFIG_VERSION, Classifier, migrate_config, train_classifier
 
     out = tmp_path / "old"
     train_classifier(out=out, dataset="shapes", limit=32, epochs=1, hidden=8, device="cpu", progress=False)
@@ -110,7 +112,7 @@ def test_a_classifier_run_of_the_older_shape_loads_and_resumes(tmp_path):
 def test_a_fast_style_run_of_the_older_shape_resumes_in_the_precision_it_trained_in(tmp_path, stop_at):
     from artgen.data import art_images
     from artgen.errors import TrainingInterrupted
-    from artgen.heads.fast_style import CONFIG_VERSION, FastStyle, migrate_config, train_fast_style
+    from artgen.fast_style import CONFIG_VERSION, FastStyle, migrate_config, train_fast_style
 
     tiny = dict(arch="small", size=32, batch_size=2, backbone="random", preview_every=None, log_every=1)
     out = tmp_path / "old"

@@ -8,8 +8,8 @@ import sys
 import pytest
 import torch
 
-from artgen.checkpoint import RunDir
-from artgen.weights import split_prefix
+from artgen.runs.folder import RunDir
+from artgen.runs.weights import split_prefix
 
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed not available")
 

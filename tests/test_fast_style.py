@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from artgen.cli import main
 from artgen.data import art_images
 from artgen.errors import CheckpointError, UsageError
+from artgen.fast_style.networks import StyleNet, StyleNetConfig, upsample2_conv3x3
 from artgen.images import read_metadata, save_image, to_pil
-from artgen.models.style_net import StyleNet, StyleNetConfig, upsample2_conv3x3
 
 TINY = dict(
     arch="small", size=32, batch_size=2, backbone="random", preview_every=None, checkpoint_every=None, log_every=1
@@ -48,7 +48,7 @@ def test_low_resolution_upsample_conv_equals_upsample_then_conv(groups, cin, cou
 
 
 def test_short_training_lowers_the_style_loss(tmp_path):
-    from artgen.heads.fast_style import train_fast_style
+    from artgen.fast_style import train_fast_style
 
     model = train_fast_style(
         "swirls", None, tmp_path / "run", steps=24, progress=False, **{**TINY, "preview_every": 12}
@@ -63,8 +63,8 @@ def test_short_training_lowers_the_style_loss(tmp_path):
 
 
 def test_resume_continues_exactly_and_init_from_fine_tunes(tmp_path):
-    from artgen.checkpoint import RunDir
-    from artgen.heads.fast_style import FastStyle, train_fast_style
+    from artgen.fast_style import FastStyle, train_fast_style
+    from artgen.runs.folder import RunDir
 
     style = art_images(1, size=32, seed=5)[0]
     full = train_fast_style(style, None, tmp_path / "full", steps=6, progress=False, **TINY)
@@ -117,8 +117,8 @@ def test_auto_precision_trains_in_bf16_channels_last_only_where_the_cpu_multipli
     tmp_path, monkeypatch, fast_bf16
 ):
     import artgen.device as D
-    from artgen.checkpoint import RunDir
-    from artgen.heads.fast_style import train_fast_style
+    from artgen.fast_style import train_fast_style
+    from artgen.runs.folder import RunDir
     from artgen.train import Callback
 
     monkeypatch.setattr(D, "cpu_has_fast_bf16", lambda: fast_bf16)
@@ -145,7 +145,7 @@ def test_auto_precision_trains_in_bf16_channels_last_only_where_the_cpu_multipli
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    from artgen.heads.fast_style import FastStyle
+    from artgen.fast_style import FastStyle
 
     path = tmp_path_factory.mktemp("model") / "m"
     model = FastStyle(StyleNet(StyleNetConfig.for_arch("small")), device="cpu", info={"styles": ["swirls"]})
@@ -163,7 +163,7 @@ def _photo_folder(root, n=3, size=24):
 
 
 def test_apply_on_a_folder_skips_the_bad_file_and_writes_metadata(tmp_path, tiny_model, caplog):
-    from artgen.heads.fast_style import FastStyle
+    from artgen.fast_style import FastStyle
 
     photos = _photo_folder(tmp_path / "photos")
     model = FastStyle.load(tiny_model, device="cpu")
@@ -182,7 +182,7 @@ def test_apply_on_a_folder_skips_the_bad_file_and_writes_metadata(tmp_path, tiny
 def test_library_stylize_pil_tensor_strength_and_colors(tiny_model):
     from PIL import Image
 
-    from artgen.heads.fast_style import FastStyle
+    from artgen.fast_style import FastStyle
 
     model = FastStyle.load(tiny_model, device="cpu")
     pil = Image.new("RGB", (37, 19), (200, 30, 60))
@@ -205,7 +205,7 @@ def test_onnx_export_matches_pytorch(tmp_path, tiny_model):
     import numpy as np
     import onnxruntime as ort
 
-    from artgen.heads.fast_style import FastStyle
+    from artgen.fast_style import FastStyle
 
     model = FastStyle.load(tiny_model, device="cpu")
     result = model.export_onnx(tmp_path / "m.onnx")
@@ -312,15 +312,15 @@ def test_cli_train_apply_export_end_to_end(tmp_path, capsys):
         assert main(["fast-style", "export", "--model", str(run), "--onnx", str(tmp_path / "m.onnx")]) == 0
         assert "matches PyTorch" in capsys.readouterr().out
     with pytest.raises(CheckpointError, match="not a style network"):
-        from artgen.heads.fast_style import FastStyle
+        from artgen.fast_style import FastStyle
 
         FastStyle.load(photos)
 
 
 def test_resume_with_more_steps_continues_exactly(tmp_path):
     """Training in two sittings: a 2-step run resumed to 4 steps equals a straight 4-step run, bit for bit."""
-    from artgen.checkpoint import RunDir
-    from artgen.heads.fast_style import train_fast_style
+    from artgen.fast_style import train_fast_style
+    from artgen.runs.folder import RunDir
 
     style = art_images(1, size=32, seed=5)[0]
     straight = train_fast_style(style, None, tmp_path / "straight", steps=4, progress=False, **TINY)
@@ -339,8 +339,8 @@ def test_resume_with_more_steps_continues_exactly(tmp_path):
 def test_library_refuses_what_the_command_line_refuses_in_its_own_words(tmp_path, call, kwargs, named):
     """tile=5 used to be accepted and took minutes; max_size=-5 was reported as max_side."""
     from artgen.errors import ArgumentError
-    from artgen.heads.fast_style import FastStyle
-    from artgen.models.style_net import StyleNet, StyleNetConfig
+    from artgen.fast_style import FastStyle
+    from artgen.fast_style.networks import StyleNet, StyleNetConfig
 
     if call == "stylize_tensor" and "max_size" in kwargs:
         pytest.skip("stylize_tensor takes no max_size")
@@ -364,8 +364,8 @@ def test_library_refuses_what_the_command_line_refuses_in_its_own_words(tmp_path
 
 def test_cli_shows_the_same_checks_with_its_flags(tmp_path, capsys):
     from artgen.cli import main
-    from artgen.heads.fast_style import FastStyle
-    from artgen.models.style_net import StyleNet, StyleNetConfig
+    from artgen.fast_style import FastStyle
+    from artgen.fast_style.networks import StyleNet, StyleNetConfig
 
     model_dir = FastStyle(StyleNet(StyleNetConfig.for_arch("small")), device="cpu").save(tmp_path / "net")
     to_pil(torch.rand(3, 20, 20)).save(tmp_path / "p.png")

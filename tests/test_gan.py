@@ -5,10 +5,10 @@ import torch
 
 import artgen
 from artgen.augment import diff_augment, parse_policy
-from artgen.checkpoint import RunDir
 from artgen.errors import TrainingInterrupted, UsageError
-from artgen.heads.gan import GAN, GANTask, GANTrainConfig, SampledBatches, latents, train_gan
-from artgen.models.gan import Discriminator, GANConfig, Generator
+from artgen.gan import GAN, GANTask, GANTrainConfig, SampledBatches, latents, train_gan
+from artgen.gan.networks import Discriminator, GANConfig, Generator
+from artgen.runs.folder import RunDir
 from artgen.train import Trainer
 
 TINY = dict(g_width=8, d_width=8, max_width=16, z_dim=8)
@@ -56,7 +56,7 @@ def test_skip_z_starts_as_the_plain_generator_and_lets_the_code_set_every_block(
         assert float(mod.affine.weight.grad.abs().sum()) > 0, f"skip {i} got no gradient from z"
     old = cfg.to_dict()
     del old["skip_z"]  # a run saved before skip_z existed (config version 1) rebuilds without it
-    from artgen.heads.gan.config import migrate_config
+    from artgen.gan.config import migrate_config
 
     migrated = migrate_config({"head": "gan", "model": old})["model"]
     assert set(Generator(GANConfig.from_dict(migrated)).state_dict()) == set(plain.state_dict())
@@ -245,7 +245,7 @@ def test_train_from_a_folder_then_init_from_with_freeze_d(tmp_path):
 
 
 def test_a_generator_collapsed_to_flat_colours_is_reported_once(caplog):
-    from artgen.heads.gan.training import FLAT_CHECK_EVERY, _FlatSamplesWatch
+    from artgen.gan.training import FLAT_CHECK_EVERY, _FlatSamplesWatch
 
     torch.manual_seed(0)
     gan = GAN(GANConfig(size=32, **TINY), device="cpu")
@@ -279,7 +279,7 @@ def test_a_generator_collapsed_to_flat_colours_is_reported_once(caplog):
 
 def test_batch_size_auto_is_small_on_the_cpu_and_large_on_a_gpu(tmp_path):
     from artgen.errors import ArgumentError
-    from artgen.heads.gan import CPU_BATCH_SIZE, GPU_BATCH_SIZE, resolve_batch_size
+    from artgen.gan import CPU_BATCH_SIZE, GPU_BATCH_SIZE, resolve_batch_size
 
     assert resolve_batch_size("auto", torch.device("cpu")) == CPU_BATCH_SIZE == 16
     assert (
@@ -358,7 +358,7 @@ def test_truncation_bounds_the_latents_and_interpolation_has_the_frame_count():
 
 
 def test_minibatch_std_sees_a_batch_of_identical_images():
-    from artgen.models.gan import MinibatchStd
+    from artgen.gan.networks import MinibatchStd
 
     layer = MinibatchStd(4)
     same = torch.ones(8, 3, 4, 4)
@@ -419,7 +419,7 @@ def _spread_and_orientation(gan, k, n=32):
 @pytest.mark.slow
 def test_conditional_samples_vary_within_a_class_and_a_collapsed_generator_fails_the_check(tmp_path):
     from artgen import metrics
-    from artgen.heads.gan import load_gan_data
+    from artgen.gan import load_gan_data
 
     folder = _bars(tmp_path / "bars")
     gd = load_gan_data(data=folder, size=32, channels=1, labelled=True)

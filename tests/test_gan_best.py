@@ -9,8 +9,8 @@ from PIL import Image
 
 from artgen.cli import main
 from artgen.errors import UsageError
-from artgen.heads.gan import GAN, train_gan
-from artgen.heads.gan import training as gan_training
+from artgen.gan import GAN, train_gan
+from artgen.gan import training as gan_training
 
 TINY = dict(g_width=8, d_width=8, z_dim=8, size=32, batch_size=4, device="cpu", progress=False, sample_every=100)
 
@@ -122,7 +122,7 @@ def test_resume_keeps_the_kid_record_and_measuring_does_not_change_training(tmp_
 )
 def test_truncation_narrows_the_samples_of_every_generator(latent_norm, skip_z, num_classes):
     """The spread of the samples falls with the truncation threshold, latent normalisation or not."""
-    from artgen.models.gan import GANConfig
+    from artgen.gan.networks import GANConfig
 
     torch.manual_seed(0)
     gan = GAN(

@@ -354,7 +354,7 @@ def _sprites(path, n=6):
 
 
 def test_rgba_training_keeps_transparency_and_adaptive_augmentation_resumes(tmp_path):
-    from artgen.heads.gan import load_gan_data
+    from artgen.gan import load_gan_data
 
     folder = _sprites(tmp_path / "sprites")
     gd = load_gan_data(data=folder, size=32, channels=4)

@@ -8,15 +8,16 @@ import pytest
 import torch
 
 import artgen
-from artgen.checkpoint import RunDir
 from artgen.cli import main
+from artgen.encoders import efficientnet_lite
+from artgen.encoders.efficientnet_lite import LEVEL_CHANNELS, FeatureNetworkMissing, efficientnet_lite0
 from artgen.errors import TrainingInterrupted
-from artgen.heads.gan import GAN, GANTask, GANTrainConfig, SampledBatches, train_gan
-from artgen.heads.gan.config import RECIPES, migrate_config
-from artgen.models.encoders import efficientnet_lite
-from artgen.models.encoders.efficientnet_lite import LEVEL_CHANNELS, FeatureNetworkMissing, efficientnet_lite0
-from artgen.models.gan import Discriminator, GANConfig, Generator
-from artgen.models.projected_gan import ProjectedDiscriminator
+from artgen.gan import GAN, GANTask, GANTrainConfig, SampledBatches, train_gan
+from artgen.gan.config import RECIPES, migrate_config
+from artgen.gan.networks import Discriminator, GANConfig, Generator
+from artgen.gan.projected import ProjectedDiscriminator
+from artgen.runs.folder import RunDir
+from artgen.runs.weights import save_weights
 from artgen.train import Trainer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -228,7 +229,7 @@ def test_a_run_saved_before_config_version_2_rebuilds_its_own_model(tmp_path):
     run = RunDir(tmp_path / "old")
     run.path.mkdir()
     run.save_config({"head": "gan", "model": old_model, "train": old_train})
-    run.save_weights(legacy.modules())
+    save_weights(run.weights_path, legacy.modules())
     loaded = GAN.load(run.path, device="cpu")
     assert loaded.config.skip_z is False and loaded.generate(2).shape == (2, 3, 32, 32)
     assert isinstance(loaded.discriminator, Discriminator)
@@ -237,7 +238,7 @@ def test_a_run_saved_before_config_version_2_rebuilds_its_own_model(tmp_path):
 def test_a_missing_feature_network_package_is_one_line_naming_the_plain_discriminator(tmp_path, monkeypatch, capsys):
     import importlib.util
 
-    from artgen.models import projected_gan
+    from artgen.gan import projected as projected_gan
 
     real_find = importlib.util.find_spec
     monkeypatch.setattr(

@@ -30,7 +30,7 @@ def test_classifier_fast_path_matches_autograd_on_cuda():
     import copy
 
     from artgen import losses
-    from artgen.models.classifier import DenseClassifier
+    from artgen.classifier.networks import DenseClassifier
 
     torch.manual_seed(0)
     fast = DenseClassifier().cuda()
@@ -45,8 +45,8 @@ def test_classifier_fast_path_matches_autograd_on_cuda():
 
 
 def test_stylize_defaults_to_bf16_channels_last_on_cuda():
-    from artgen.heads import stylize as S
-    from artgen.models.encoders import build_random_encoder
+    from artgen import style_transfer as S
+    from artgen.encoders import build_random_encoder
 
     layers = ("relu1_1", "relu2_1", "relu3_1")
     enc = build_random_encoder(layers)

@@ -11,13 +11,13 @@ MODULES = sorted(PACKAGE.rglob("*.py"))
 
 #: Lower layers never import higher ones (same layer is fine).
 LAYERS = [
-    ["version", "errors", "env", "fileio"],
-    ["settings", "device", "distributed", "images", "plots", "weights", "styles", "progress", "_onnx"],
-    ["checkpoint", "augment", "data", "losses", "optim"],
-    ["models", "metrics"],
-    ["train", "runs", "tiling", "video"],
-    ["heads"],
-    ["commands", "cli", "demo", "studio", "__main__", "__init__"],
+    ["version", "errors", "env"],
+    ["runs", "device", "distributed", "images", "plots", "progress", "flags", "_onnx"],
+    ["augment", "data", "losses", "optim"],
+    ["encoders", "metrics"],
+    ["train", "tiling", "video"],
+    ["classifier", "gan", "style_transfer", "fast_style"],
+    ["cli", "demo", "studio", "__main__", "__init__"],
 ]
 RANK = {name: i for i, names in enumerate(LAYERS) for name in names}
 MAX_LINES = 450

@@ -79,9 +79,9 @@ def kernel_without_widgets(monkeypatch):
 def test_progress_bars_fall_back_to_text_without_a_warning(kernel_without_widgets, tmp_path):
     from tqdm.std import tqdm as text_bar
 
-    from artgen.heads.fast_style import FastStyle
+    from artgen.fast_style import FastStyle
+    from artgen.fast_style.networks import StyleNet, StyleNetConfig
     from artgen.images import to_pil
-    from artgen.models.style_net import StyleNet, StyleNetConfig
     from artgen.progress import in_notebook, progress_bar
 
     assert in_notebook()

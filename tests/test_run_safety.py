@@ -18,10 +18,11 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
-from artgen import checkpoint
-from artgen.checkpoint import RunDir
 from artgen.cli import main
 from artgen.errors import ArgumentError, ArtgenError, CheckpointError, UsageError
+from artgen.runs import folder as checkpoint
+from artgen.runs.folder import RunDir
+from artgen.runs.weights import save_weights
 
 REPO = Path(__file__).resolve().parents[1]
 CPU = ["--device", "cpu", "--quiet"]
@@ -224,7 +225,7 @@ def test_a_second_training_into_the_same_folder_is_refused_naming_the_process(tm
         [
             sys.executable,
             "-c",
-            f"from artgen.checkpoint import RunDir; RunDir({str(run)!r}).prepare(); print('locked', flush=True); import time; time.sleep(60)",
+            f"from artgen.runs.folder import RunDir; RunDir({str(run)!r}).prepare(); print('locked', flush=True); import time; time.sleep(60)",
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -329,7 +330,7 @@ def test_gan_run_with_relative_data_resumes_from_elsewhere_and_accepts_moved_dat
 
 def test_fast_style_resume_accepts_moved_photos_and_names_a_missing_folder(tmp_path, monkeypatch):
     from artgen.errors import TrainingInterrupted
-    from artgen.heads.fast_style import train_fast_style
+    from artgen.fast_style import train_fast_style
     from artgen.train import Callback
 
     class Stop(Callback):
@@ -358,7 +359,7 @@ def test_fast_style_resume_accepts_moved_photos_and_names_a_missing_folder(tmp_p
 
 
 def test_fast_style_resume_messages_name_the_data_flag(tmp_path, capsys):
-    from artgen.heads.fast_style import train_fast_style
+    from artgen.fast_style import train_fast_style
 
     train_fast_style(
         "swirls",
@@ -399,7 +400,7 @@ def test_fast_style_resume_messages_name_the_data_flag(tmp_path, capsys):
 def test_damaged_weights_are_refused_naming_file_and_tensor(classifier_run, tmp_path, damage):
     import shutil
 
-    from artgen.heads.classify import Classifier
+    from artgen.classifier import Classifier
 
     run = tmp_path / "run"
     shutil.copytree(classifier_run, run)
@@ -436,7 +437,7 @@ def test_damaged_weights_are_refused_naming_file_and_tensor(classifier_run, tmp_
 def test_bad_classifier_configs_give_one_line_naming_file_and_field(classifier_run, tmp_path, mutate, words):
     import shutil
 
-    from artgen.heads.classify import Classifier
+    from artgen.classifier import Classifier
 
     run = tmp_path / "run"
     shutil.copytree(classifier_run, run)
@@ -457,12 +458,12 @@ def _edit(raw: bytes, key: str, value) -> bytes:
 
 
 def test_unknown_keys_are_handled_alike_by_every_head(caplog):
-    from artgen.heads.fast_style import FastStyleConfig
-    from artgen.heads.gan import GANTrainConfig
-    from artgen.models.classifier import ClassifierConfig
-    from artgen.models.gan import GANConfig
-    from artgen.models.style_net import StyleNetConfig
-    from artgen.settings import load_settings
+    from artgen.classifier.networks import ClassifierConfig
+    from artgen.fast_style import FastStyleConfig
+    from artgen.fast_style.networks import StyleNetConfig
+    from artgen.gan import GANTrainConfig
+    from artgen.gan.networks import GANConfig
+    from artgen.runs.config import load_settings
 
     for cls in (ClassifierConfig, GANConfig, GANTrainConfig, StyleNetConfig, FastStyleConfig):
         caplog.clear()
@@ -473,13 +474,13 @@ def test_unknown_keys_are_handled_alike_by_every_head(caplog):
 
 
 def test_style_config_naming_an_unknown_architecture_is_refused(tmp_path):
-    from artgen.heads.fast_style import FastStyle
-    from artgen.models.style_net import StyleNet, StyleNetConfig
+    from artgen.fast_style import FastStyle
+    from artgen.fast_style.networks import StyleNet, StyleNetConfig
 
     run = RunDir(tmp_path / "m")
     net = StyleNet(StyleNetConfig.for_arch("small"))
     run.save_config({"head": "fast_style", "model": dict(net.config.to_dict(), arch="giant"), "train": {}})
-    run.save_weights({"net": net})
+    save_weights(run.weights_path, {"net": net})
     with pytest.raises(CheckpointError, match=r"config\.json': model: arch 'giant'"):
         FastStyle.load(run.path, device="cpu")
 
@@ -512,7 +513,7 @@ def test_bad_values_are_refused_before_any_work_naming_the_flag(tmp_path, capsys
 
 
 def test_interpolate_keyframes_and_eval_count_are_checked_in_each_words(gan_run, tmp_path, capsys):
-    from artgen.heads.gan import GAN, evaluate_gan
+    from artgen.gan import GAN, evaluate_gan
 
     assert (
         main(
@@ -540,32 +541,32 @@ def test_interpolate_keyframes_and_eval_count_are_checked_in_each_words(gan_run,
 
 
 def test_library_errors_speak_argument_names():
-    from artgen.heads.gan import train_gan
+    from artgen.gan import train_gan
 
     with pytest.raises(ArgumentError, match="^batch_size must be a whole number of at least 1, got 0$"):
         train_gan(dataset="shapes", batch_size=0, device="cpu", progress=False)
 
 
 def _style_options(**kw):
-    from artgen.heads.stylize import StyleConfig
+    from artgen.style_transfer import StyleConfig
 
     return StyleConfig(**kw)
 
 
 def _texture_options(**kw):
-    from artgen.heads.texture import TextureConfig
+    from artgen.style_transfer.texture import TextureConfig
 
     return TextureConfig(**kw)
 
 
 def _fast_options(**kw):
-    from artgen.heads.fast_style import FastStyleConfig
+    from artgen.fast_style import FastStyleConfig
 
     return FastStyleConfig(**kw)
 
 
 def _strength(value):
-    from artgen.heads.fast_style import check_strength
+    from artgen.fast_style import check_strength
 
     return check_strength(value)
 
@@ -612,7 +613,14 @@ def test_stored_style_settings_out_of_range_name_the_file_and_field(tmp_path, mo
     import dataclasses
     import importlib
 
-    options_cls = getattr(importlib.import_module(f"artgen.heads.{module}"), cls)
+    options_cls = getattr(
+        importlib.import_module(
+            {"stylize": "artgen.style_transfer", "texture": "artgen.style_transfer.texture"}.get(
+                module, f"artgen.{module}"
+            )
+        ),
+        cls,
+    )
     run = RunDir(tmp_path / "run")
     run.save_config({"head": module, "train": train})
     with pytest.raises(CheckpointError) as info:
@@ -684,7 +692,7 @@ def test_disk_full_names_the_file_and_keeps_the_old_one(tmp_path, monkeypatch):
 
     monkeypatch.setattr(safetensors.torch, "save_file", full_safetensors)
     with pytest.raises(ArtgenError, match=r"the disk is full: could not write '.*model\.safetensors'"):
-        run.save_weights({"model": torch.nn.Linear(2, 2)})
+        save_weights(run.weights_path, {"model": torch.nn.Linear(2, 2)})
 
 
 def test_out_under_a_file_is_one_line(tmp_path, capsys):
@@ -697,7 +705,7 @@ def test_out_under_a_file_is_one_line(tmp_path, capsys):
 
 def test_sigterm_during_start_up_says_interrupted_like_ctrl_c(tmp_path):
     code = (
-        "import os, signal, time, artgen.commands.classify as c\n"
+        "import os, signal, time, artgen.classifier.cli as c\n"
         "def slow(args):\n"
         "    os.kill(os.getpid(), signal.SIGTERM); time.sleep(5); return 0\n"
         "c.run_train = slow\n"
@@ -919,7 +927,7 @@ def test_init_from_a_classifier_with_other_classes_reinitialises_the_output(clas
 
 
 def test_init_from_keeps_the_hidden_layer_exactly(classifier_run):
-    from artgen.heads.classify import Classifier, init_from
+    from artgen.classifier import Classifier, init_from
 
     clf = Classifier(hidden=8, num_classes=3, classes=["a", "b", "c"], device="cpu")
     assert init_from(clf, classifier_run) is True
@@ -929,7 +937,7 @@ def test_init_from_keeps_the_hidden_layer_exactly(classifier_run):
 
 
 def test_keras_defaults_glorot_uniform_zero_bias_and_epsilon():
-    from artgen.heads.classify import Classifier
+    from artgen.classifier import Classifier
 
     clf = Classifier(device="cpu", seed=0).compile()
     w1, w2 = clf.model.hidden.weight.detach(), clf.model.output.weight.detach()
@@ -944,7 +952,7 @@ def test_keras_defaults_glorot_uniform_zero_bias_and_epsilon():
 
 
 def test_fast_path_equals_autograd_with_keras_defaults():
-    from artgen.heads.classify import Classifier, ClassifyTask
+    from artgen.classifier import Classifier, ClassifyTask
 
     g = torch.Generator().manual_seed(1)
     x, y = torch.rand(64, 1, 28, 28, generator=g), torch.randint(0, 10, (64,), generator=g)

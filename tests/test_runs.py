@@ -1,4 +1,4 @@
-"""One start-up sequence (artgen.runs.start_run): one process-group join, one auto-precision rule, resumes that report changed settings."""
+"""One start-up sequence (artgen.runs.setup.start_run): one process-group join, one auto-precision rule, resumes that report changed settings."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def test_one_auto_precision_rule(device, kwargs, expected):
 
 
 def test_stylize_auto_precision_is_the_same_rule_without_loss_scaling():
-    from artgen.heads.stylize import stylize_precision
+    from artgen.style_transfer import stylize_precision
 
     assert stylize_precision("auto", CPU) == auto_precision(CPU, loss_scaling=False, cpu_bf16=True)
     assert stylize_precision("auto", MPS) == "fp32"
@@ -55,7 +55,7 @@ def init_calls(monkeypatch):
 
 
 def test_trainer_reuses_the_setup(tmp_path, init_calls):
-    from artgen.runs import start_run
+    from artgen.runs.setup import start_run
     from artgen.train import Repeat, Task, Trainer
 
     class Count(Task):
@@ -77,8 +77,8 @@ def test_trainer_reuses_the_setup(tmp_path, init_calls):
 
 
 def test_each_head_joins_the_process_group_once(tmp_path, init_calls):
-    from artgen.heads.fast_style import train_fast_style
-    from artgen.heads.gan import train_gan
+    from artgen.fast_style import train_fast_style
+    from artgen.gan import train_gan
 
     train_gan(
         out=tmp_path / "gan", dataset="shapes", limit=16, size=32, steps=1, batch_size=8, device="cpu", progress=False
@@ -140,7 +140,7 @@ def _resume_warnings(caplog):
 
 
 def test_gan_resume_reports_a_different_precision_and_batch_size_and_keeps_the_saved_ones(tmp_path, caplog):
-    from artgen.heads.gan import train_gan
+    from artgen.gan import train_gan
 
     run = tmp_path / "run"
     train_gan(
@@ -186,7 +186,7 @@ def test_cli_resume_reports_only_the_flags_typed(tmp_path, caplog):
 
 def test_fast_style_cli_resume_reports_typed_options(tmp_path, caplog):
     from artgen.errors import TrainingInterrupted
-    from artgen.heads.fast_style import train_fast_style
+    from artgen.fast_style import train_fast_style
     from artgen.train import Callback
 
     class Stop(Callback):
@@ -235,7 +235,7 @@ def test_fast_style_cli_resume_reports_typed_options(tmp_path, caplog):
 
 def test_save_pretrained_and_from_pretrained_round_trip(tmp_path):
     from artgen.errors import CheckpointError
-    from artgen.runs import from_pretrained, save_pretrained
+    from artgen.runs.setup import from_pretrained, save_pretrained
 
     torch.manual_seed(1)
     a, b = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)

@@ -6,7 +6,7 @@ import statistics
 import pytest
 import torch
 
-from artgen.heads import stylize as S
+from artgen import style_transfer as S
 from artgen.tiling import make_periodic, periodic_component, seam_ratio
 
 LAYERS = ("relu1_1", "relu2_1", "relu3_1")

@@ -8,10 +8,10 @@ from PIL import Image
 
 import artgen
 from artgen import cli
+from artgen import style_transfer as S
+from artgen.encoders import build_random_encoder
 from artgen.errors import UsageError
-from artgen.heads import stylize as S
 from artgen.images import read_metadata, rgb_to_yiq
-from artgen.models.encoders import build_random_encoder
 
 # fp32: the same numbers on every CPU (the default, auto, is bf16 on CPUs with native bfloat16)
 FAST = dict(
@@ -145,7 +145,7 @@ def test_cli_writes_png_with_metadata_and_refuses_to_overwrite(tmp_path, pair, c
 
 
 def test_cli_local_weights_file(tmp_path, pair):
-    from artgen.models.encoders import random_vgg19_state_dict
+    from artgen.encoders import random_vgg19_state_dict
 
     weights = tmp_path / "vgg19.pth"
     torch.save(random_vgg19_state_dict(seed=0), weights)  # torchvision's layout, random values

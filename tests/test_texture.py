@@ -6,10 +6,10 @@ from PIL import Image
 
 import artgen
 from artgen import cli
-from artgen.heads import stylize as S
-from artgen.heads.texture import TextureConfig, parse_size, texture_tensor
+from artgen import style_transfer as S
+from artgen.encoders import build_random_encoder
 from artgen.images import read_metadata, to_tensor
-from artgen.models.encoders import build_random_encoder
+from artgen.style_transfer.texture import TextureConfig, parse_size, texture_tensor
 
 LAYERS = ("relu1_1", "relu2_1", "relu3_1")
 FAST = dict(backbone="random", progress=False, style_layers=LAYERS, levels=1, precision="fp32", device="cpu")
@@ -105,7 +105,7 @@ def test_stylize_seamless_runs_the_tiled_level_through_the_loop():
 
 
 def test_cli_fast_style_apply_seamless_and_tiled(tmp_path):
-    from artgen.heads.fast_style import train_fast_style
+    from artgen.fast_style import train_fast_style
 
     model = tmp_path / "m"
     train_fast_style(

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from artgen import losses
-from artgen.heads import stylize as S
-from artgen.models.encoders import build_random_encoder
+from artgen import style_transfer as S
+from artgen.encoders import build_random_encoder
 from artgen.tiling import TiledStyleObjective, resize_periodic, tile_boxes
 
 LAYERS = ("relu1_1", "relu2_1", "relu3_1")

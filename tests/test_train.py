@@ -9,9 +9,9 @@ from torch import nn
 
 import artgen
 from artgen import losses
-from artgen.checkpoint import RunDir
 from artgen.errors import NonFiniteLossError, TrainingInterrupted, UsageError
 from artgen.optim import make_optimizer
+from artgen.runs.folder import RunDir
 from artgen.train import Callback, Repeat, Task, TensorBatches, Trainer
 
 
@@ -87,7 +87,7 @@ def test_library_fit_prepares_and_locks_its_run_folder_as_the_command_line_does(
     assert (run / "model.safetensors").read_bytes() != before
 
     busy = tmp_path / "busy"
-    code = f"from artgen.checkpoint import RunDir; RunDir({str(busy)!r}).prepare(); print('locked', flush=True); import time; time.sleep(60)"
+    code = f"from artgen.runs.folder import RunDir; RunDir({str(busy)!r}).prepare(); print('locked', flush=True); import time; time.sleep(60)"
     holder = subprocess.Popen(
         [sys.executable, "-c", code],
         stdout=subprocess.PIPE,
@@ -453,8 +453,8 @@ def test_cudnn_benchmark_is_scoped():
 @pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
 def test_classifier_fast_path_trains_like_autograd(activation):
     """The dense classifier's hand-derived backward reaches the weights autograd reaches."""
-    from artgen.heads.classify import ClassifyTask
-    from artgen.models.classifier import ClassifierConfig, DenseClassifier
+    from artgen.classifier import ClassifyTask
+    from artgen.classifier.networks import ClassifierConfig, DenseClassifier
 
     x, y = toy_data(96)
     y = y + (x.flatten(1)[:, 0] > 0.5).long()  # three classes
@@ -482,9 +482,9 @@ def test_classifier_fast_path_trains_like_autograd(activation):
 
 
 def test_classifier_fast_path_is_skipped_where_it_does_not_apply():
+    from artgen.classifier import ClassifyTask
+    from artgen.classifier.networks import DenseClassifier
     from artgen.device import Precision
-    from artgen.heads.classify import ClassifyTask
-    from artgen.models.classifier import DenseClassifier
     from artgen.train import StepContext
 
     model = DenseClassifier()

@@ -12,10 +12,10 @@ from PIL import Image
 
 import artgen
 from artgen.errors import CheckpointError
-from artgen.heads.fast_style import FastStyle
-from artgen.models.gan import Discriminator, GANConfig, Generator
-from artgen.models.style_net import StyleNet, StyleNetConfig
-from artgen.weights import check_config_fits_weights, header_shapes, meta_shapes, save_weights
+from artgen.fast_style import FastStyle
+from artgen.fast_style.networks import StyleNet, StyleNetConfig
+from artgen.gan.networks import Discriminator, GANConfig, Generator
+from artgen.runs.weights import check_config_fits_weights, header_shapes, meta_shapes, save_weights
 
 MEMORY_LIMIT = (
     3 * 2**30
@@ -88,7 +88,7 @@ def test_library_loaders_check_before_building(tmp_path, monkeypatch):
     _edit(clf_run, "model", hidden=129)
     net_run = FastStyle(StyleNet(StyleNetConfig.for_arch("small")), device="cpu").save(tmp_path / "net")
     _edit(net_run, "model", num_res=5)  # a block more than the file holds: a key the weights lack
-    from artgen.models.classifier import DenseClassifier
+    from artgen.classifier.networks import DenseClassifier
 
     _never_built_for_real(monkeypatch, DenseClassifier)
     _never_built_for_real(monkeypatch, StyleNet)
@@ -96,7 +96,7 @@ def test_library_loaders_check_before_building(tmp_path, monkeypatch):
         artgen.Classifier.load(clf_run, device="cpu")
     with pytest.raises(CheckpointError, match=r"config\.json.*net\.res\.4\..*lacks"):
         FastStyle.load(net_run, device="cpu")
-    from artgen.heads.fast_style import train_fast_style
+    from artgen.fast_style import train_fast_style
 
     with pytest.raises(CheckpointError, match=r"config\.json.*net\.res\.4\..*lacks"):
         train_fast_style("swirls", init_from=net_run, steps=1, backbone="random", device="cpu", progress=False)
@@ -143,7 +143,7 @@ def test_header_shapes_read_no_tensors_and_meta_shapes_allocate_nothing(tmp_path
 
 @pytest.mark.parametrize("discriminator", ["plain", "projected"])
 def test_gan_sample_refuses_a_config_edited_to_ask_for_gibs(tmp_path, discriminator):
-    from artgen.heads.gan import GAN
+    from artgen.gan import GAN
 
     small = GANConfig(size=32, g_width=8, d_width=8, max_width=16, z_dim=8, pg_width=8, discriminator=discriminator)
     run = GAN(small, device="cpu").save(tmp_path / "run")

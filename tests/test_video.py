@@ -13,8 +13,8 @@ from artgen import losses
 from artgen.augment import random_motion, warp
 from artgen.cli import main
 from artgen.errors import UsageError, VideoError
-from artgen.heads.fast_style import FastStyle
-from artgen.models.style_net import StyleNet, StyleNetConfig
+from artgen.fast_style import FastStyle
+from artgen.fast_style.networks import StyleNet, StyleNetConfig
 from artgen.video import TemporalFilter, require_av, stylize_video
 
 av = pytest.importorskip("av")
@@ -314,7 +314,7 @@ def test_a_pointwise_network_is_stable_and_a_position_dependent_one_is_not():
 def test_training_with_the_stability_loss_and_the_cli_flag(tmp_path):
     import json
 
-    from artgen.heads.fast_style import train_fast_style
+    from artgen.fast_style import train_fast_style
 
     tiny = dict(
         arch="small", size=32, batch_size=2, backbone="random", preview_every=None, checkpoint_every=None, log_every=1
@@ -348,7 +348,7 @@ def test_training_with_the_stability_loss_and_the_cli_flag(tmp_path):
     ]
     assert main(args) == 0
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
-    from artgen.commands.fast_style import VIDEO_STABILITY_WEIGHT, VIDEO_STYLE_WEIGHT
+    from artgen.fast_style.cli import VIDEO_STABILITY_WEIGHT, VIDEO_STYLE_WEIGHT
 
     assert saved["train"]["stability_weight"] == VIDEO_STABILITY_WEIGHT > 0
     assert saved["train"]["style_weight"] == VIDEO_STYLE_WEIGHT != 5.0  # the stable network needs more style pressure

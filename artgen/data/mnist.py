@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from artgen.errors import ArtgenError, UsageError
-from artgen.fileio import atomic_path
+from artgen.runs.atomic import atomic_path
 
 PathLike = Union[str, "os.PathLike[str]"]
 

@@ -22,8 +22,8 @@ import torch
 from PIL import Image
 
 from artgen.errors import ArtgenError, UsageError
-from artgen.fileio import atomic_path
 from artgen.images.reading import GREY_MODES, PathLike, error_reason, image_error, one_line, open_image, to_pil
+from artgen.runs.atomic import atomic_path
 from artgen.version import __version__
 
 #: Lower-case suffixes artgen can write (the format follows the suffix).

@@ -71,7 +71,7 @@ class Studio:
 
     def load_gan(self, folder: Path):
         """The GAN of run folder ``folder``, loaded safely (:meth:`artgen.GAN.load`) and kept while its weights are unchanged."""
-        from ..heads.gan import GAN
+        from ..gan import GAN
 
         weights = sorted(folder.glob("**/*.safetensors"))
         key = (str(folder), tuple((str(w), w.stat().st_mtime_ns) for w in weights))

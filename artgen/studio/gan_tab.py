@@ -8,7 +8,7 @@ from ..errors import UsageError
 
 def train_defaults() -> dict:
     """``train_gan``'s defaults for the page's fields (the command line's defaults too)."""
-    from ..heads.gan import train_gan
+    from ..gan import train_gan
 
     params = inspect.signature(train_gan).parameters
     return {"size": params["size"].default, "steps": params["steps"].default}
@@ -55,7 +55,7 @@ def start_training(studio, data, uploads, run, size, steps, resume):
     Raises:
         UsageError: a path outside the working folder, no pictures, or a job already training into ``run``.
     """
-    from ..heads.gan import train_gan
+    from ..gan import train_gan
 
     out = studio.workdir.inside(run, "run folder")
     folder = None

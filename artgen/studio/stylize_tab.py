@@ -31,8 +31,8 @@ def run_stylize(studio, photo, styles, weights, method, strength, size, keep_col
     Raises:
         UsageError, ImageError: a missing or refused picture, or a bad setting (one line).
     """
-    from ..heads.stylize import stylize
     from ..images import save_image
+    from ..style_transfer import stylize
 
     photo_path = studio.workdir.accept_image(photo, "photo")
     style_files = [s if isinstance(s, str) else getattr(s, "name", s) for s in (styles or [])]
@@ -72,8 +72,8 @@ def run_stylize(studio, photo, styles, weights, method, strength, size, keep_col
 
 def _optimise(photo: Path, styles: list[Path], common: dict, steps: int | None, progress):
     """Gatys et al.'s optimisation with the progress bar moved every 10 steps."""
-    from ..heads.stylize import StyleConfig, stylize_tensor
     from ..images import to_pil
+    from ..style_transfer import StyleConfig, stylize_tensor
 
     options = StyleConfig(steps=steps, save_every=10, progress=False, **common)
     total = steps or 300

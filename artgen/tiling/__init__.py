@@ -8,7 +8,7 @@ picture would give. Tiles are cut on a grid aligned to the network's stride so t
 pooling and strided convolutions see the same pixel phases as on the whole picture.
 
 * :class:`TiledStyleObjective` -- the Gatys et al. (2016) objective of
-  :class:`artgen.heads.stylize.StyleObjective`, evaluated tile by tile. Gram matrices
+  :class:`artgen.style_transfer.StyleObjective`, evaluated tile by tile. Gram matrices
   are sums over positions, so the image's Gram matrix is accumulated over tile cores
   (pass 1, no graph); the style loss and its derivative with respect to each Gram
   matrix follow from :func:`artgen.losses.style_loss_from_grams`; pass 2 back-propagates

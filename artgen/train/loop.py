@@ -12,7 +12,6 @@ import torch
 from torch import nn
 
 from .. import distributed
-from ..checkpoint import RunDir
 from ..device import (
     Precision,
     flush_denormal_enabled,
@@ -22,12 +21,14 @@ from ..device import (
     set_rng_state,
 )
 from ..errors import NonFiniteLossError, TrainingInterrupted, UsageError
+from ..runs.folder import RunDir
+from ..runs.weights import save_weights
 from .batches import BatchSource
 from .callbacks import Callback, History, ProgressBar
 from .task import StepContext, Task
 
 if TYPE_CHECKING:
-    from ..runs import RunSetup
+    from ..runs.setup import RunSetup
 
 
 # --- the loop -----------------------------------------------------------------------
@@ -49,7 +50,7 @@ class Trainer:
         epochs, max_steps: train for ``epochs * len(data)`` steps, at most ``max_steps``.
         device: ``"auto"``, ``"cpu"``, ``"cuda[:N]"``, ``"mps"`` or a ``torch.device``.
         precision: ``"fp32"``, ``"bf16"``, ``"fp16"`` or a :class:`~artgen.device.Precision`.
-        run_dir: folder for checkpoints (a path or :class:`~artgen.checkpoint.RunDir`); none saved when ``None``.
+        run_dir: folder for checkpoints (a path or :class:`~artgen.runs.folder.RunDir`); none saved when ``None``.
         checkpoint_every: save every this many steps (as well as at the end and on a stop).
         callbacks: :class:`Callback` s, after the progress bar; run on the main process only.
         log_every: average and report the step values every this many steps.
@@ -90,7 +91,7 @@ class Trainer:
             raise UsageError("no batches to train on")
         self.task = task
         self.data = data
-        if setup is not None:  # artgen.runs.start_run already joined the process group and checked the precision
+        if setup is not None:  # artgen.runs.setup.start_run already joined the process group and checked the precision
             self.device, self.dist = setup.device, setup.dist
             precision = setup.precision
             run_dir = setup.run_dir if run_dir is None else run_dir
@@ -161,7 +162,7 @@ class Trainer:
             UsageError: the state has no entry for one of the task's modules.
             CheckpointError: a module's saved tensors do not match it (keys, shapes, dtypes, NaN).
         """
-        from ..weights import load_state_into
+        from ..runs.weights import load_state_into
 
         for name, module in self.task.modules.items():
             if name not in state["modules"]:
@@ -198,7 +199,7 @@ class Trainer:
         meta = {"step": str(self.step), "epoch": str(self.epoch)}
         if self.config:
             self.run_dir.save_config(self.config)
-        self.run_dir.save_weights(self.task.export_modules(), metadata=meta)
+        save_weights(self.run_dir.weights_path, self.task.export_modules(), metadata=meta)
         self.run_dir.save_state(self.state_dict())
         self.run_dir.finish_replacing()  # an --overwrite'd old run goes once the new one has a checkpoint
         for cb in self.callbacks:
@@ -413,6 +414,6 @@ def _flush_denormals(device: torch.device):
 
 
 def _unwrapped_state(module: nn.Module) -> dict:
-    from ..weights import unwrap
+    from ..runs.weights import unwrap
 
     return {k: v.detach().clone() for k, v in unwrap(module).state_dict().items()}

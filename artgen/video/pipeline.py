@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from artgen.errors import ArgumentError, ArtgenError, UsageError, VideoError
-from artgen.fileio import atomic_path
+from artgen.runs.atomic import atomic_path
 from artgen.video.reading import Frame, one_line, open_video, require_av
 from artgen.video.temporal import TemporalFilter
 from artgen.video.writing import AVWriter, GifWriter, check_video_output
@@ -96,7 +96,7 @@ def stylize_video(
     progress: bool | None = None,
     metadata: dict | None = None,
 ) -> dict[str, Any]:
-    """Stylise every frame of ``src`` with ``model`` (a :class:`~artgen.heads.fast_style.FastStyle`)
+    """Stylise every frame of ``src`` with ``model`` (a :class:`~artgen.fast_style.FastStyle`)
     into ``dst``; see the module doc for what is kept. ``max_size`` caps the long side (pixels),
     ``strength`` in [0, 1] blends towards the input, ``temporal_filter`` in [0, 1) turns on
     :class:`TemporalFilter`.
@@ -112,7 +112,7 @@ def stylize_video(
         VideoError: ``src`` is not a video, has no video stream, or no frame decodes.
     """
     from artgen.progress import progress_bar as tqdm
-    from artgen.settings import check_fraction
+    from artgen.runs.config import check_fraction
     from artgen.train import show_progress
 
     strength = check_fraction("strength", strength)

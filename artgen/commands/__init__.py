@@ -1,1 +1,0 @@
-"""One module per sub-command group: ``add_parser(subparsers)`` builds its flags, ``run(args)`` calls the library."""

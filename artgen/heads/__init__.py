@@ -1,1 +1,0 @@
-"""Each head's step function and its library entry points, on top of the shared loop."""

@@ -1,1 +1,0 @@
-"""Model definitions. Models never import the training code."""
