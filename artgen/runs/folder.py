@@ -28,12 +28,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from ..errors import CheckpointError, UsageError
-from .atomic import atomic_path, write_json_atomic
 from ..version import __version__
-from .weights import load_weights_file, safe_torch_load, save_weights
+from .atomic import atomic_path, write_json_atomic
+from .weights import load_weights_file, safe_torch_load
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"

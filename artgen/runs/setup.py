@@ -32,10 +32,10 @@ from typing import Any
 import torch
 
 from .. import distributed
-from .folder import RunDir
 from ..device import Precision, auto_precision, resolve_device, seed_everything
 from ..distributed import DistInfo
 from ..errors import UsageError
+from .folder import RunDir
 from .weights import load_state_into, save_weights, split_prefix
 
 log = logging.getLogger("artgen")
