@@ -27,6 +27,7 @@ def run_cli(*args, cwd=None, timeout=120):
     )
 
 
+@pytest.mark.long
 def test_train_eval_predict_on_builtin_shapes(tmp_path, capsys):
     out = tmp_path / "run"
     assert (
@@ -71,6 +72,7 @@ def test_train_eval_predict_on_builtin_shapes(tmp_path, capsys):
     assert all(0.0 <= r["probability"] <= 1.0 and isinstance(r["class"], str) for r in rows)
 
 
+@pytest.mark.long
 def test_fine_tune_from_an_earlier_run(tmp_path):
     first = tmp_path / "a"
     assert main(["classify", "train", "--limit", "500", "--epochs", "1", "--out", str(first), "--quiet"]) == 0
@@ -200,6 +202,7 @@ def test_runtime_errors_exit_1_and_debug_shows_traceback(tmp_path):
     assert result.returncode == 1 and "Traceback" in result.stderr
 
 
+@pytest.mark.long
 def test_sigterm_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     out = tmp_path / "run"
     env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")

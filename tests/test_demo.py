@@ -4,11 +4,13 @@ import os
 import subprocess
 import sys
 
+import pytest
 from PIL import Image
 
 from artgen.images import read_metadata
 
 
+@pytest.mark.long
 def test_demo_quick_writes_every_output_and_a_contact_sheet(tmp_path):
     out = tmp_path / "demo"
     env = dict(os.environ, OMP_NUM_THREADS="2")

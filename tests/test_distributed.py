@@ -11,7 +11,10 @@ import torch
 from artgen.runs.folder import RunDir
 from artgen.runs.weights import split_prefix
 
-pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed not available")
+pytestmark = [
+    pytest.mark.long,
+    pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed not available"),
+]
 
 
 def torchrun(*args, nproc=2, timeout=240):

@@ -70,3 +70,7 @@ def test_stylize_defaults_to_bf16_channels_last_on_cuda():
     assert torch.backends.cudnn.benchmark == before  # the library does not change the process-wide setting
     assert settings["precision"] == ("bf16" if torch.cuda.is_bf16_supported() else "fp32")
     assert out.dtype == torch.float32 and torch.isfinite(out).all()
+    # the memory format the test names: the encoder runs channels-last on CUDA, its convolutions' weights too
+    assert enc.memory_format == torch.channels_last
+    convs = [m for m in enc.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
