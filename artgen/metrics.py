@@ -44,6 +44,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -151,7 +152,9 @@ def load_inception(
     if not path.is_file():
         raise UsageError(f"{{arg:inception_weights}} '{path}' does not exist")
     try:
-        net = torch.jit.load(str(path), map_location=device)
+        with warnings.catch_warnings():  # torch's notice that TorchScript is deprecated is not the user's to act on
+            warnings.filterwarnings("ignore", message=r".*torch\.jit\.load.*", category=FutureWarning)
+            net = torch.jit.load(str(path), map_location=device)
     except Exception:
         net = None
     if net is not None:
