@@ -330,7 +330,7 @@ def _setting(value: str):
 
 def train_artgen(images, size, budget, seed, folder: Path, recipe: str = "artgen"):
     import artgen
-    from artgen.heads.gan import train_gan
+    from artgen.gan import train_gan
     from artgen.images import save_image as save
 
     folder.mkdir(parents=True, exist_ok=True)
