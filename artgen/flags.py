@@ -31,6 +31,21 @@ def add_common(
     group.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
 
 
+def add_run_flags(parser: argparse.ArgumentParser, *, checkpoint_every: int) -> None:
+    """Flags every trainer shares about its run folder: --resume, --overwrite, --checkpoint-every N (default ``checkpoint_every``)."""
+    parser.add_argument(
+        "--resume", action="store_true", help="continue the interrupted run in --out exactly where it stopped"
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
+    parser.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=checkpoint_every,
+        metavar="N",
+        help=f"save a resumable checkpoint every N steps (default: {checkpoint_every})",
+    )
+
+
 def remember_defaults(parser: argparse.ArgumentParser) -> None:
     """Keep the defaults of ``parser``'s flags on the parsed arguments, for :func:`typed_flags`."""
     parser.set_defaults(

@@ -12,7 +12,7 @@ from ..data import DATASETS
 
 def add_parser(sub, name: str) -> None:
     """Register ``artgen classify train|eval|predict`` and their flags on the sub-parsers ``sub`` under ``name``."""
-    from ..flags import add_common, remember_defaults
+    from ..flags import add_common, add_run_flags, remember_defaults
     from .config import OPTIMIZERS, ClassifierTrainConfig
     from .networks import ACTIVATIONS, INITS, ClassifierConfig
 
@@ -68,17 +68,7 @@ def add_parser(sub, name: str) -> None:
     train.add_argument(
         "--init-from", metavar="RUN", help="start from an earlier classifier run's weights (fine-tuning)"
     )
-    train.add_argument(
-        "--resume", action="store_true", help="continue the interrupted run in --out exactly where it stopped"
-    )
-    train.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
-    train.add_argument(
-        "--checkpoint-every",
-        type=int,
-        default=T.checkpoint_every,
-        metavar="N",
-        help=f"save a resumable checkpoint every N steps (default: {T.checkpoint_every})",
-    )
+    add_run_flags(train, checkpoint_every=T.checkpoint_every)
     add_common(train, precision_default=T.precision, seed_default=T.seed)
     train.set_defaults(func=run_train, argument_flags={"epsilon": "adam_epsilon"})
     remember_defaults(train)  # --resume compares only the flags typed with the saved settings

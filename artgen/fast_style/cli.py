@@ -27,7 +27,7 @@ def _fraction(text: str) -> float:
 
 def add_parser(sub, name: str) -> None:
     """Register ``artgen fast-style train|apply|export`` and their flags on the sub-parsers ``sub`` under ``name``."""
-    from ..flags import add_common, remember_defaults
+    from ..flags import add_common, add_run_flags, remember_defaults
     from .config import FastStyleConfig
     from .networks import ARCHS
 
@@ -122,23 +122,13 @@ def add_parser(sub, name: str) -> None:
         metavar="MODEL",
         help="start from an existing style network (fine-tune on a new style or new photos)",
     )
-    train.add_argument(
-        "--resume", action="store_true", help="continue the interrupted run in --out exactly where it stopped"
-    )
-    train.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
+    add_run_flags(train, checkpoint_every=T.checkpoint_every)
     train.add_argument(
         "--preview-every",
         type=int,
         default=T.preview_every,
         metavar="N",
         help=f"write previews/step_N.png of a fixed content picture every N steps (default: {T.preview_every})",
-    )
-    train.add_argument(
-        "--checkpoint-every",
-        type=int,
-        default=T.checkpoint_every,
-        metavar="N",
-        help=f"save a resumable checkpoint every N steps (default: {T.checkpoint_every})",
     )
     train.add_argument(
         "--precision",

@@ -14,7 +14,7 @@ DEFAULT_MAX_REAL = 5000
 
 def add_parser(sub, name: str) -> None:
     """Register ``artgen gan train|sample|interpolate|eval`` and their flags on the sub-parsers ``sub`` under ``name``."""
-    from ..flags import add_common
+    from ..flags import add_common, add_run_flags
     from .config import RECIPES, GANTrainConfig
     from .networks import GANConfig
 
@@ -57,10 +57,7 @@ def add_parser(sub, name: str) -> None:
     train.add_argument(
         "--out", required=True, metavar="RUN", help="run folder (config.json, model.safetensors, samples/, curves.png)"
     )
-    train.add_argument(
-        "--resume", action="store_true", help="continue the stopped run in --out exactly where it stopped"
-    )
-    train.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
+    add_run_flags(train, checkpoint_every=T.checkpoint_every)
     train.add_argument(
         "--init-from", metavar="RUN", help="start from an earlier GAN run's generator and discriminator (fine-tuning)"
     )
@@ -172,13 +169,6 @@ def add_parser(sub, name: str) -> None:
         default=T.sample_every,
         metavar="N",
         help=f"write samples/step_N.png every N steps (default: {T.sample_every})",
-    )
-    train.add_argument(
-        "--checkpoint-every",
-        type=int,
-        default=T.checkpoint_every,
-        metavar="N",
-        help=f"save a resumable checkpoint every N steps (default: {T.checkpoint_every})",
     )
     train.add_argument(
         "--kid-every",
