@@ -7,11 +7,16 @@ Every runner ends with::
     info = machine_info(threads=args.threads, device=str(device))   # before the timed work
     write_rows("classifier_speed", rows, machine=info, settings=vars(args))
 
+or, for runners that write only when asked, ``add_record_flag(parser)`` and then
+``record(args, "gan_speed", rows, info)``: ``--record`` writes the default file, ``--record FILE``
+writes FILE.
+
 ``docs/benchmarks.md`` is generated from these files (``python -m benchmarks.make_docs``).
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import os
@@ -124,3 +129,38 @@ def write_rows(
     os.replace(tmp, path)
     print(f"wrote {path}")
     return path
+
+
+def add_record_flag(parser: argparse.ArgumentParser) -> None:
+    """Give a runner's parser ``--record [FILE]``: write the run's rows as JSON (see :func:`record`)."""
+    parser.add_argument(
+        "--record",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="FILE",
+        help="write the rows with the machine to benchmarks/results/NAME_DATE.json (or to FILE)",
+    )
+
+
+def record(args: argparse.Namespace, name: str, rows: list[dict], machine: dict, **extra) -> Path | None:
+    """Write ``rows`` through :func:`write_rows` when the run was given ``--record``; else do nothing.
+
+    Args:
+        args: the parsed arguments; every one but ``record`` is stored as ``settings``.
+        name: the benchmark's module name.
+        rows: one dict per measured line.
+        machine: ``machine_info()`` from the start of the run.
+        extra: more top-level fields, as for :func:`write_rows`.
+    Returns:
+        the path written, or None without ``--record``.
+    Raises:
+        ValueError: ``rows`` is empty (a run that measured nothing is not a result).
+    """
+    if not getattr(args, "record", None):
+        return None
+    if not rows:
+        raise ValueError(f"{name}: --record given but the run measured no rows")
+    settings = {k: v for k, v in vars(args).items() if k != "record"}
+    out = None if args.record is True else args.record
+    return write_rows(name, rows, machine=machine, out=out, settings=settings, **extra)

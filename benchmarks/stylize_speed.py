@@ -21,7 +21,9 @@ Weights: the real ImageNet VGG19 when cached (or given with --weights); otherwis
 the same random-valued VGG19 state dict, which times identically. The end-to-end run uses
 ``--backbone`` (default auto: the pretrained VGG19 when available, else the offline encoder).
 
-    OMP_NUM_THREADS=1 python -m benchmarks.stylize_speed [--size 512] [--steps 5] [--device auto]
+``--record`` writes each of these as a row to ``benchmarks/results/stylize_speed_<date>.json``.
+
+    OMP_NUM_THREADS=1 python -m benchmarks.stylize_speed [--size 512] [--steps 5] [--device auto] [--record]
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from artgen.data.style_images import style_image
 from artgen.device import Precision, resolve_device, synchronize
 from artgen.images import resize_tensor
 from artgen.train import Callback, Repeat, Trainer
+from benchmarks._results import add_record_flag, machine_info, record
 
 # --- the baseline: the tutorial's recipe ----------------------------------------------------
 
@@ -261,8 +264,10 @@ def main(argv=None) -> int:
     p.add_argument("--content", default=None, help="content image (default: a built-in painting-like image)")
     p.add_argument("--skip-e2e", action="store_true")
     p.add_argument("--save", default=None, metavar="PNG", help="write the end-to-end result here")
+    add_record_flag(p)
     args = p.parse_args(argv)
     device = resolve_device(args.device)
+    info = machine_info(device=str(device))
     torch.manual_seed(0)
     state, source = vgg19_state(args.weights)
     print(f"device {device} ({torch.get_num_threads()} threads), weights: {source}")
@@ -288,6 +293,24 @@ def main(argv=None) -> int:
                 run_artgen_same(state, content_img, style_img, args.steps + 1, device, precision=auto)[0]
             )
     base_step, art_step = min(base_steps), min(art_steps)
+    common = {"size": size, "rounds": args.rounds, "steps_per_round": args.steps, "weights": source.split(" (")[0]}
+    rows = [
+        {
+            "measure": "per step",
+            "contender": "PyTorch tutorial recipe (L-BFGS, fp32)",
+            **common,
+            "ms_per_step": round(base_step * 1000, 1),
+            "rounds_ms": [round(t * 1000, 1) for t in base_steps],
+        },
+        {
+            "measure": "per step",
+            "contender": "artgen, same objective (fp32)",
+            **common,
+            "ms_per_step": round(art_step * 1000, 1),
+            "rounds_ms": [round(t * 1000, 1) for t in art_steps],
+            "speed_up": round(base_step / art_step, 2),
+        },
+    ]
     print(
         f"per step at {size}x{size} (tutorial objective, L-BFGS, fp32; best of {args.rounds} alternating rounds): baseline {base_step * 1000:.0f} ms, "
         f"artgen {art_step * 1000:.0f} ms, artgen is {base_step / art_step:.2f}x faster"
@@ -297,6 +320,16 @@ def main(argv=None) -> int:
         print(
             f"per step at {size}x{size}, artgen's default precision ({auto} encoder, fp32 Grams and losses): {auto_step * 1000:.0f} ms, "
             f"{base_step / auto_step:.2f}x faster than the fp32 baseline"
+        )
+        rows.append(
+            {
+                "measure": "per step",
+                "contender": f"artgen, same objective ({auto} encoder)",
+                **common,
+                "ms_per_step": round(auto_step * 1000, 1),
+                "rounds_ms": [round(t * 1000, 1) for t in auto_steps],
+                "speed_up": round(base_step / auto_step, 2),
+            }
         )
 
     # 2. end to end: the default artgen stylize at 512 px vs the baseline's 300 steps
@@ -321,6 +354,22 @@ def main(argv=None) -> int:
             f"{e2e:.1f} s measured; baseline 300 steps {base_e2e:.1f} s (extrapolated from its per-step time); "
             f"artgen takes {e2e / base_e2e:.3f} of the baseline's time (target <= 0.167)"
         )
+        rows += [
+            {
+                "measure": "end to end, 512 px",
+                "contender": "PyTorch tutorial recipe, 300 steps (extrapolated from its per-step time)",
+                "size": 512,
+                "seconds": round(base_e2e, 1),
+            },
+            {
+                "measure": "end to end, 512 px",
+                "contender": f"artgen stylize default ({settings['backbone_used']}, {settings['steps']} steps)",
+                "size": 512,
+                "seconds": round(e2e, 1),
+                "time_ratio": round(e2e / base_e2e, 3),
+                "goal": "time_ratio <= 0.167",
+            },
+        ]
         if args.save:
             from artgen.images import save_image
 
@@ -343,7 +392,18 @@ def main(argv=None) -> int:
                 peak = torch.cuda.max_memory_allocated(device) / 2**30
                 print(f"peak GPU memory at {side}x{side} (VGG19, default layers, L-BFGS): {peak:.2f} GiB")
             except torch.OutOfMemoryError:
+                peak = None
                 print(f"{side}x{side}: out of memory")
+            rows.append(
+                {
+                    "measure": "peak GPU memory",
+                    "contender": "artgen stylize (VGG19, default layers, L-BFGS)",
+                    "size": side,
+                    "peak_gib": None if peak is None else round(peak, 2),
+                    "out_of_memory": peak is None,
+                }
+            )
+    record(args, "stylize_speed", rows, info)
     return 0
 
 

@@ -43,3 +43,76 @@ def test_write_rows_records_the_machine(tmp_path):
     record = json.loads(path.read_text())
     assert record["rows"] == [{"contender": "artgen", "s": 1.0}]
     assert record["machine"]["threads"] == 1 and "load_average_after" in record["machine"]
+
+
+MACHINE_FIELDS = (
+    "cpu",
+    "cores",
+    "threads",
+    "torch_threads",
+    "load_average_before",
+    "load_average_after",
+    "versions",
+    "git_commit",
+    "date",
+    "device",
+    "gpu",
+    "platform",
+)
+
+
+def test_a_runner_given_record_writes_its_rows_with_the_machine(tmp_path):
+    """classifier_accuracy on 64 shapes, one epoch, two seeds: its --record path end to end."""
+    import statistics
+
+    from benchmarks import classifier_accuracy
+
+    out = tmp_path / "run.json"
+    args = ["--n-train", "64", "--n-test", "32", "--epochs", "1", "--seeds", "2", "--record", str(out)]
+    assert classifier_accuracy.main(args) == 0
+    record = json.loads(out.read_text(encoding="utf-8"))
+    assert record["benchmark"] == "classifier_accuracy"
+    missing = [key for key in MACHINE_FIELDS if key not in record["machine"]]
+    assert not missing, f"machine lacks {missing}"
+    assert record["machine"]["device"] == "cpu" and record["machine"]["versions"]["torch"]
+    assert record["settings"]["epochs"] == 1 and "record" not in record["settings"]
+    contenders = [row["contender"] for row in record["rows"]]
+    assert len(contenders) == 4 and len(set(contenders)) == 4
+    for row in record["rows"]:
+        assert (row["train"], row["test"], row["epochs"], row["seeds"]) == (64, 32, 1, 2)
+        assert len(row["per_seed"]) == 2 and all(0 <= a <= 1 for a in row["per_seed"])
+        assert row["test_accuracy_mean"] == pytest.approx(statistics.mean(row["per_seed"]), abs=1e-4)
+    # and docs/benchmarks.md would show it: its settings and one table line per contender
+    text = make_docs.render(tmp_path)
+    assert "Settings: `--seeds 2 --epochs 1 --n-train 64 --n-test 32`." in text
+    assert all(f"| {name} |" in text for name in contenders)
+
+
+def test_record_writes_nothing_without_the_flag(tmp_path):
+    import argparse
+
+    from benchmarks._results import add_record_flag, machine_info, record
+
+    parser = argparse.ArgumentParser()
+    add_record_flag(parser)
+    rows = [{"contender": "artgen", "s": 1.0}]
+    assert record(parser.parse_args([]), "gan_speed", rows, machine_info()) is None
+    path = record(parser.parse_args(["--record", str(tmp_path / "r.json")]), "gan_speed", rows, machine_info())
+    assert json.loads(path.read_text())["rows"] == rows
+    with pytest.raises(ValueError, match="gan_speed"):
+        record(parser.parse_args(["--record", str(tmp_path / "s.json")]), "gan_speed", [], machine_info())
+
+
+def test_every_benchmark_in_the_suite_can_write_its_rows():
+    """Each runner named in make_docs.SUITE calls write_rows, or add_record_flag and record (read from its code)."""
+    import ast
+
+    folder = Path(make_docs.__file__).parent
+    for name in make_docs.SUITE:
+        tree = ast.parse((folder / f"{name}.py").read_text(encoding="utf-8"))
+        called = {
+            node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+        }
+        assert "write_rows" in called or {"add_record_flag", "record"} <= called, (
+            f"benchmarks/{name}.py writes no rows"
+        )
