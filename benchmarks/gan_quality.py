@@ -10,9 +10,12 @@ available; otherwise it is the fallback kernel distance ("KD (fallback)"), never
 else the documented random-CNN fallback (values comparable only within one
 feature network).
 
-    OMP_NUM_THREADS=1 python benchmarks/gan_quality.py art --steps 1000
-    OMP_NUM_THREADS=1 python benchmarks/gan_quality.py cond --steps 1500
-    OMP_NUM_THREADS=1 python benchmarks/gan_quality.py fewshot --steps 600
+Grids go to ``samples/gan/`` (``--samples DIR`` elsewhere); ``--record`` writes the measured rows to
+``benchmarks/results/gan_quality_<date>.json``.
+
+    OMP_NUM_THREADS=1 python -m benchmarks.gan_quality art --steps 1000
+    OMP_NUM_THREADS=1 python -m benchmarks.gan_quality cond --steps 1500
+    OMP_NUM_THREADS=1 python -m benchmarks.gan_quality fewshot --steps 600 --record
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from artgen import metrics
 from artgen.gan import class_agreement, load_gan_data, train_gan
 from artgen.images import make_grid, save_image
 from artgen.train import Callback
+from benchmarks._results import add_record_flag, machine_info, record
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "gan"
 
@@ -62,7 +66,8 @@ class KIDTrace(Callback):
             self._measure(trainer, step)
 
 
-def art(args):
+def art(args) -> list[dict]:
+    """Train on the built-in art set with the kernel distance traced; one row per measured step."""
     feat, name = metrics.feature_network("auto")
     real = load_gan_data(dataset="art", size=32).images
     real_f = metrics.extract(feat, real)
@@ -86,20 +91,34 @@ def art(args):
         print(
             f"art 32px: {args.steps} steps at batch {args.batch_size} in {time.perf_counter() - t0:.0f} s ({name} features)"
         )
-    SAMPLES.mkdir(parents=True, exist_ok=True)
+    samples = Path(args.samples or SAMPLES)
+    samples.mkdir(parents=True, exist_ok=True)
     grid = make_grid(gan.generate(64, seed=0))
     meta = {"head": "gan", "dataset": "art", "size": 32, "steps": args.steps, "seed": 0, "kid": trace.trace[-1][1]}
-    save_image(grid, SAMPLES / "art_32px.png", metadata=meta, overwrite=True)
+    save_image(grid, samples / "art_32px.png", metadata=meta, overwrite=True)
     save_image(
         make_grid(real[:64].float() / 255),
-        SAMPLES / "art_32px_real.png",
+        samples / "art_32px_real.png",
         metadata={"dataset": "art", "size": 32},
         overwrite=True,
     )
     print(f"{_label(name)} trace:", ", ".join(f"{s}: {k:.4f}" for s, k, _ in trace.trace))
+    return [
+        {
+            "experiment": "art",
+            "data": "built-in art, 32 px",
+            "step": step,
+            "metric": _label(name),
+            "features": name,
+            "value": round(k, 5),
+            "std": round(sd, 5),
+        }
+        for step, k, sd in trace.trace
+    ]
 
 
-def cond(args):
+def cond(args) -> list[dict]:
+    """Train a class-conditional GAN on the shapes; one row: how often a classifier recognises the class asked for."""
     from artgen.data import make_shapes
 
     x, y = make_shapes(20000, size=28, seed=0)
@@ -124,14 +143,16 @@ def cond(args):
             checkpoint_every=10**9,
             seed=args.seed,
         )
-        print(f"conditional shapes 32px: {args.steps} steps in {time.perf_counter() - t0:.0f} s")
+        seconds = time.perf_counter() - t0
+        print(f"conditional shapes 32px: {args.steps} steps in {seconds:.0f} s")
     agree = class_agreement(gan, clf, per_class=100)
     print(f"the classifier recognises the requested class in {100 * agree:.1f}% of 1,000 generated samples")
-    SAMPLES.mkdir(parents=True, exist_ok=True)
+    samples = Path(args.samples or SAMPLES)
+    samples.mkdir(parents=True, exist_ok=True)
     grid = make_grid(gan.generate(100, seed=0), nrow=10)  # column k = class k
     save_image(
         grid,
-        SAMPLES / "shapes_conditional_32px.png",
+        samples / "shapes_conditional_32px.png",
         metadata={
             "head": "gan",
             "dataset": "shapes",
@@ -142,9 +163,21 @@ def cond(args):
         },
         overwrite=True,
     )
+    return [
+        {
+            "experiment": "cond",
+            "data": "built-in shapes, 32 px, conditional",
+            "step": args.steps,
+            "metric": "generated samples recognised as the class asked for",
+            "value": round(agree, 4),
+            "classifier_accuracy_on_real": round(acc, 4),
+            "train_seconds": round(seconds, 1),
+        }
+    ]
 
 
-def fewshot(args):
+def fewshot(args) -> list[dict]:
+    """50 art images with DiffAugment on and off at the same steps; one row per setting (kernel distance)."""
     feat, name = metrics.feature_network("auto")
     full = load_gan_data(dataset="art", size=32).images
     few = full[:50]
@@ -172,15 +205,16 @@ def fewshot(args):
             k, s = metrics.kid(
                 real_f, metrics.extract(feat, gan.generate(1000, seed=10_000_000)), subsets=50, subset_size=500
             )
-            results[aug] = (k, s)
+            results[aug] = (k, s, time.perf_counter() - t0)
             print(
                 f"50 images, augment={aug}: {_label(name)} {k:.5f} ± {s:.5f} after {args.steps} steps ({time.perf_counter() - t0:.0f} s)",
                 flush=True,
             )
-            SAMPLES.mkdir(parents=True, exist_ok=True)
+            samples = Path(args.samples or SAMPLES)
+            samples.mkdir(parents=True, exist_ok=True)
             save_image(
                 make_grid(gan.generate(36, seed=0)),
-                SAMPLES / f"fewshot50_{'aug' if aug != 'none' else 'noaug'}_32px.png",
+                samples / f"fewshot50_{'aug' if aug != 'none' else 'noaug'}_32px.png",
                 metadata={"head": "gan", "images": 50, "augment": aug, "steps": args.steps, "kid": k, "seed": 0},
                 overwrite=True,
             )
@@ -188,19 +222,40 @@ def fewshot(args):
     print(
         f"few-shot ({name} features): {_label(name)} with augmentation {a:.5f} vs without {n:.5f} -> {'augmentation better' if a < n else 'augmentation NOT better'}"
     )
+    return [
+        {
+            "experiment": "fewshot",
+            "data": "50 built-in art images, 32 px",
+            "augment": aug,
+            "step": args.steps,
+            "metric": _label(name),
+            "features": name,
+            "value": round(k, 5),
+            "std": round(sd, 5),
+            "train_seconds": round(secs, 1),
+        }
+        for aug, (k, sd, secs) in results.items()
+    ]
 
 
-def main():
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("experiment", choices=["art", "cond", "fewshot"])
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--eval-every", type=int, default=250)
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    parser.add_argument(
+        "--samples", default=None, help="folder for the grids (default: samples/gan/ of the repository)"
+    )
+    add_record_flag(parser)
+    args = parser.parse_args(argv)
+    info = machine_info()
     torch.manual_seed(args.seed)
-    {"art": art, "cond": cond, "fewshot": fewshot}[args.experiment](args)
+    rows = {"art": art, "cond": cond, "fewshot": fewshot}[args.experiment](args)
+    record(args, "gan_quality", rows, info)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -2,6 +2,7 @@
 
     python -m benchmarks.video_speed                      # 480p, 720p, 1080p; CPU (2 threads) and CUDA when present
     python -m benchmarks.video_speed --frames 8 --sizes 480 720
+    python -m benchmarks.video_speed --frames 4 --sizes 480 --cpu-only --record   # rows to benchmarks/results/
 
 For each size a short H.264 clip (a pan over the bundled photo, with AAC sound) is
 made with PyAV, then stylised end to end (decode, network, encode, sound copied):
@@ -30,6 +31,7 @@ import torch
 from artgen.fast_style import FastStyle
 from artgen.fast_style.networks import StyleNet, StyleNetConfig
 from artgen.images import load_tensor
+from benchmarks._results import add_record_flag, machine_info, record
 from benchmarks.fast_style_speed import TransformerNet, transformer_net_stylize
 
 SIZES = {480: (854, 480), 720: (1280, 720), 1080: (1920, 1080)}
@@ -93,7 +95,8 @@ def baseline_loop(net, src: Path, dst: Path, device) -> int:
     return count
 
 
-def run(device: torch.device, args, tmp: Path) -> None:
+def run(device: torch.device, args, tmp: Path) -> list[dict]:
+    """Time the three contenders on a clip of each size; print the table and return one row per size."""
     sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
     label = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"\n== {label}: frames per second over a {args.frames}-frame clip, decode + stylise + encode ==")
@@ -102,6 +105,7 @@ def run(device: torch.device, args, tmp: Path) -> None:
     small = FastStyle(StyleNet(StyleNetConfig.for_arch("small")), device=device, **kw)
     standard = FastStyle(StyleNet(StyleNetConfig.for_arch("standard")), device=device, **kw)
     tnet = TransformerNet().to(device).eval()
+    rows = []
     for res in args.sizes:
         w, h = SIZES[res]
         clip = tmp / f"clip_{res}.mp4"
@@ -126,26 +130,44 @@ def run(device: torch.device, args, tmp: Path) -> None:
         print(
             f"  {f'{res}p ({w}x{h})':<16} {row[0]:13.2f} {row[1]:16.2f} {row[2]:20.2f}   (small/TransformerNet {row[0] / row[2]:.1f}x, standard/TransformerNet {row[1] / row[2]:.2f}x)"
         )
+        rows.append(
+            {
+                "device": label,
+                "size": f"{res}p ({w}x{h})",
+                "frames": args.frames,
+                "artgen_small_fps": round(row[0], 2),
+                "artgen_standard_fps": round(row[1], 2),
+                "transformernet_loop_fps": round(row[2], 2),
+                "small_over_transformernet": round(row[0] / row[2], 2),
+                "standard_over_transformernet": round(row[1] / row[2], 2),
+            }
+        )
+    return rows
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--sizes", type=int, nargs="+", default=[480, 720, 1080], choices=sorted(SIZES))
     parser.add_argument("--cpu-only", action="store_true")
-    args = parser.parse_args()
+    add_record_flag(parser)
+    args = parser.parse_args(argv)
     os.environ.setdefault("ARTGEN_OFFLINE", "1")
     torch.set_num_threads(args.threads)
+    gpu = not args.cpu_only and torch.cuda.is_available()
+    info = machine_info(args.threads, "cuda" if gpu else "cpu", packages=("av",))
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs visible")
     with tempfile.TemporaryDirectory(prefix="artgen-video-bench-") as tmp:
-        run(torch.device("cpu"), args, Path(tmp))
+        rows = run(torch.device("cpu"), args, Path(tmp))
         if not args.cpu_only:
-            if torch.cuda.is_available():
-                run(torch.device("cuda"), args, Path(tmp))
+            if gpu:
+                rows += run(torch.device("cuda"), args, Path(tmp))
             else:
                 print("\n== CUDA: no GPU on this machine; not measured ==")
+    record(args, "video_speed", rows, info)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
