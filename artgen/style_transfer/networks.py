@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..fast_style.networks import pad_to_multiple, upsample2_conv3x3
+from ..fast_style.networks import Blur, pad_to_multiple, upsample2_conv3x3
 
 #: Length of the style vector.
 STYLE_DIM = 100
@@ -190,14 +190,19 @@ class StyleTransformer(nn.Module):
     that are not multiples of 4 are padded at the bottom and right by reflection and cropped
     again; sides under 16 px by edge replication), ``style`` the style vector ``(B, 100)``
     or ``(1, 100)`` -> the stylised image ``(B, 3, H, W)`` in (0, 1), float32.
-    :meth:`set_padding_mode` ``("circular")`` makes the output tile the plane.
+    :meth:`set_padding_mode` ``("circular")`` makes the output tile the plane. ``antialias=True``
+    adds a fixed ``[1, 2, 1]`` low-pass (:class:`artgen.fast_style.networks.Blur`) after each
+    upsampling stage, which removes the period-2 and period-4 patterns the nearest-neighbour
+    upsamplings leave (used by style networks trained from this one; the released network has none).
     """
 
     stride = STRIDE
-    radius = RADIUS
 
-    def __init__(self):
+    def __init__(self, *, antialias: bool = False):
         super().__init__()
+        self.radius = RADIUS + (3 if antialias else 0)  # one blur pixel at half resolution, one at full
+        self.blur_up1 = Blur(16) if antialias else None
+        self.blur_up2 = Blur(8) if antialias else None
         self.down = nn.ModuleList(
             [
                 nn.Conv2d(3, 8, 9, padding=4, padding_mode="reflect"),
@@ -226,6 +231,8 @@ class StyleTransformer(nn.Module):
         for module in self.modules():
             if isinstance(module, nn.Conv2d) and module.padding != (0, 0):
                 module.padding_mode = mode
+            if isinstance(module, Blur):
+                module.mode = mode
         self.padding_mode = mode
         return self
 
@@ -242,9 +249,13 @@ class StyleTransformer(nn.Module):
         x = F.relu(
             self.norm_up1(upsample2_conv3x3(x, self.up1.weight, self.up1.bias, mode=up), style)
         )  # (B, 16, H'/2, W'/2)
+        if self.blur_up1 is not None:
+            x = self.blur_up1(x)
         x = F.relu(
             self.norm_up2(upsample2_conv3x3(x, self.up2.weight, self.up2.bias, mode=up), style)
         )  # (B, 8, H', W')
+        if self.blur_up2 is not None:
+            x = self.blur_up2(x)
         y = torch.sigmoid(self.norm_out(self.out(x), style))  # (B, 3, H', W')
         return y[..., :h, :w]
 
