@@ -66,3 +66,28 @@ def random_fast_style():
         return FastStyle(net, device="cpu")
 
     return make
+
+
+@pytest.fixture(scope="session")
+def classifier_run(tmp_path_factory):
+    """A classifier run folder from ``run_helpers.QUICK_CLS`` (10 shapes classes, 8 hidden units); tests only read it."""
+    from run_helpers import QUICK_CLS
+
+    from artgen.cli import main
+
+    run = tmp_path_factory.mktemp("cls") / "run"
+    assert main(["classify", "train", "--out", str(run), *QUICK_CLS]) == 0
+    return run
+
+
+@pytest.fixture(scope="session")
+def gan_run(tmp_path_factory):
+    """A GAN run folder from ``run_helpers.GAN_TINY`` on four 40x36 noise pictures; tests only read it."""
+    from run_helpers import GAN_TINY, art_folder
+
+    from artgen.cli import main
+
+    root = tmp_path_factory.mktemp("gan")
+    run = root / "run"
+    assert main(["gan", "train", "--data", str(art_folder(root / "art")), "--out", str(run), *GAN_TINY]) == 0
+    return run

@@ -78,114 +78,30 @@ def test_resume_extends_and_fine_tune(trained, tmp_path):
     state = torch.load(run / "training_state.pt", weights_only=True)
     assert state["step"] == 4
     other = _folder(tmp_path / "mine", n=3)
-    tuned = tmp_path / "tuned"
-    assert (
-        main(
-            [
-                "gan",
-                "train",
-                "--data",
-                str(other),
-                "--out",
-                str(tuned),
-                "--init-from",
-                str(run),
-                "--freeze-d",
-                "1",
-                "--steps",
-                "1",
-                *TINY,
-            ]
-        )
-        == 0
-    )
+    tune = ["gan", "train", "--data", str(other), "--init-from", str(run), "--steps", "1"]
+    assert main([*tune, "--out", str(tmp_path / "tuned"), "--freeze-d", "1", *TINY]) == 0
     # a run already there is not overwritten by accident
-    assert main(["gan", "train", "--data", str(other), "--out", str(tuned), "--steps", "1", *TINY]) == 2
+    assert main(["gan", "train", "--data", str(other), "--out", str(tmp_path / "tuned"), "--steps", "1", *TINY]) == 2
     # mismatched resolution: a clear usage error
-    assert (
-        main(
-            [
-                "gan",
-                "train",
-                "--data",
-                str(other),
-                "--out",
-                str(tmp_path / "x"),
-                "--init-from",
-                str(run),
-                "--steps",
-                "1",
-                "--size",
-                "64",
-                "--quiet",
-                "--device",
-                "cpu",
-            ]
-        )
-        == 2
-    )
+    assert main([*tune, "--out", str(tmp_path / "x"), "--size", "64", "--quiet", "--device", "cpu"]) == 2
 
 
 def test_sample_grid_separate_and_interpolate(trained, tmp_path):
     _, _, run = trained
     grid, sep = tmp_path / "grid.png", tmp_path / "single"
-    assert (
-        main(
-            [
-                "gan",
-                "sample",
-                "--checkpoint",
-                str(run),
-                "-n",
-                "4",
-                "--seed",
-                "7",
-                "-o",
-                str(grid),
-                "--separate",
-                str(sep),
-                "--truncation",
-                "0.7",
-                "--device",
-                "cpu",
-            ]
-        )
-        == 0
-    )
+    sample = ["gan", "sample", "--checkpoint", str(run), "--truncation", "0.7", "--device", "cpu"]
+    assert main([*sample, "-n", "4", "--seed", "7", "-o", str(grid), "--separate", str(sep)]) == 0
     files = sorted(sep.glob("*.png"))
     assert len(files) == 4 and read_metadata(files[1])["seed"] == 8
     assert Image.open(grid).size[0] > 32
     # the same seed gives the same picture, alone or in a batch
     again = tmp_path / "again"
-    assert (
-        main(
-            [
-                "gan",
-                "sample",
-                "--checkpoint",
-                str(run),
-                "-n",
-                "1",
-                "--seed",
-                "8",
-                "-o",
-                str(tmp_path / "g2.png"),
-                "--separate",
-                str(again),
-                "--truncation",
-                "0.7",
-                "--device",
-                "cpu",
-            ]
-        )
-        == 0
-    )
+    assert main([*sample, "-n", "1", "--seed", "8", "-o", str(tmp_path / "g2.png"), "--separate", str(again)]) == 0
     a = torch.from_numpy(np.asarray(Image.open(files[1]), dtype=np.float32))
     b = torch.from_numpy(np.asarray(Image.open(next(again.glob("*.png"))), dtype=np.float32))
     assert (a - b).abs().max() <= 1
-    assert (
-        main(["gan", "sample", "--checkpoint", str(run), "-n", "4", "-o", str(grid), "--device", "cpu"]) == 2
-    )  # no silent overwrite
+    # no silent overwrite
+    assert main(["gan", "sample", "--checkpoint", str(run), "-n", "4", "-o", str(grid), "--device", "cpu"]) == 2
 
     gif = tmp_path / "walk.gif"
     assert (
@@ -228,19 +144,34 @@ def test_eval_labels_the_fallback_and_reports_diversity_and_memorisation(trained
     )
 
 
-def test_bad_data_folders_give_the_foundation_messages(tmp_path, capsys):
-    assert main(["gan", "train", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "r1"), *TINY]) == 2
-    assert "does not exist" in capsys.readouterr().err
-    (tmp_path / "empty").mkdir()
-    assert main(["gan", "train", "--data", str(tmp_path / "empty"), "--out", str(tmp_path / "r2"), *TINY]) == 1
-    assert "no images found" in capsys.readouterr().err
-    junk = tmp_path / "junk"
-    junk.mkdir()
-    (junk / "a.png").write_bytes(b"nope")
-    assert main(["gan", "train", "--data", str(junk), "--out", str(tmp_path / "r3"), *TINY]) == 1
-    assert "no usable images" in capsys.readouterr().err
-    assert main(["gan", "train", "--data", str(junk), "--conditional", "--out", str(tmp_path / "r4"), *TINY]) == 1
-    assert main(["gan", "train", "--dataset", "art", "--conditional", "--out", str(tmp_path / "r5"), *TINY]) == 2
+def _junk(path):
+    """A folder whose one picture cannot be read."""
+    path.mkdir()
+    (path / "a.png").write_bytes(b"nope")
+
+
+@pytest.mark.parametrize(
+    "make, flags, code, words",
+    [
+        (None, ["--data", "{tmp}/missing"], 2, "does not exist"),
+        (lambda p: p.mkdir(), ["--data", "{tmp}/data"], 1, "no images found"),
+        (_junk, ["--data", "{tmp}/data"], 1, "no usable images"),
+        (_junk, ["--data", "{tmp}/data", "--conditional"], 1, "no class subfolders in"),
+        (
+            None,
+            ["--dataset", "art", "--conditional"],
+            2,
+            "--conditional needs labels; the built-in 'art' set has none",
+        ),
+    ],
+    ids=["missing", "empty", "unreadable", "unlabelled", "art-unlabelled"],
+)
+def test_bad_data_folders_give_the_foundation_messages(tmp_path, capsys, make, flags, code, words):
+    if make is not None:
+        make(tmp_path / "data")
+    flags = [f.replace("{tmp}", str(tmp_path)) for f in flags]
+    assert main(["gan", "train", *flags, "--out", str(tmp_path / "r"), *TINY]) == code
+    assert words in capsys.readouterr().err
 
 
 def test_kid_is_zero_for_identical_sets_and_grows_with_a_shift():
@@ -301,44 +232,9 @@ def test_conditional_training_on_shapes_and_classifier_agreement(tmp_path, capsy
         == 0
     )
     assert "recognises the requested class" in capsys.readouterr().out
-    assert (
-        main(
-            [
-                "gan",
-                "sample",
-                "--checkpoint",
-                str(run),
-                "-n",
-                "2",
-                "--class",
-                "ring",
-                "-o",
-                str(tmp_path / "r.png"),
-                "--device",
-                "cpu",
-            ]
-        )
-        == 0
-    )
-    assert (
-        main(
-            [
-                "gan",
-                "sample",
-                "--checkpoint",
-                str(run),
-                "-n",
-                "2",
-                "--class",
-                "12",
-                "-o",
-                str(tmp_path / "r2.png"),
-                "--device",
-                "cpu",
-            ]
-        )
-        == 2
-    )
+    sample = ["gan", "sample", "--checkpoint", str(run), "-n", "2", "--device", "cpu"]
+    assert main([*sample, "--class", "ring", "-o", str(tmp_path / "r.png")]) == 0
+    assert main([*sample, "--class", "12", "-o", str(tmp_path / "r2.png")]) == 2  # 10 classes: no class 12
 
 
 def _sprites(path, n=6):
@@ -389,25 +285,7 @@ def test_rgba_training_keeps_transparency_and_adaptive_augmentation_resumes(tmp_
     resumed = torch.load(run / "training_state.pt", weights_only=True)["task"]["ada"]
     assert resumed["p"] != p or resumed["r_t"] != state["task"]["ada"]["r_t"]
     sep, grid = tmp_path / "one", tmp_path / "grid.png"
-    assert (
-        main(
-            [
-                "gan",
-                "sample",
-                "--checkpoint",
-                str(run),
-                "-n",
-                "2",
-                "-o",
-                str(grid),
-                "--separate",
-                str(sep),
-                "--device",
-                "cpu",
-            ]
-        )
-        == 0
-    )
-    assert (
-        Image.open(next(sep.glob("*.png"))).mode == "RGBA" and Image.open(grid).mode == "RGB"
-    )  # the grid shows alpha on a checkerboard
+    argv = ["gan", "sample", "--checkpoint", str(run), "-n", "2", "-o", str(grid), "--separate", str(sep)]
+    assert main([*argv, "--device", "cpu"]) == 0
+    # the grid shows alpha on a checkerboard
+    assert Image.open(next(sep.glob("*.png"))).mode == "RGBA" and Image.open(grid).mode == "RGB"
