@@ -177,7 +177,8 @@ def cond(args) -> list[dict]:
 
 
 def fewshot(args) -> list[dict]:
-    """50 art images with DiffAugment on and off at the same steps; one row per setting (kernel distance)."""
+    """50 art images with DiffAugment on and off at the same steps; one row per setting (kernel distance, and the
+    seconds of training and measuring)."""
     feat, name = metrics.feature_network("auto")
     full = load_gan_data(dataset="art", size=32).images
     few = full[:50]
@@ -232,7 +233,7 @@ def fewshot(args) -> list[dict]:
             "features": name,
             "value": round(k, 5),
             "std": round(sd, 5),
-            "train_seconds": round(secs, 1),
+            "seconds": round(secs, 1),
         }
         for aug, (k, sd, secs) in results.items()
     ]
