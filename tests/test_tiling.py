@@ -185,3 +185,35 @@ def test_resize_periodic_keeps_a_periodic_signal_periodic():
     y = resize_periodic(x, (4, 44))
     want = torch.sin(2 * torch.pi * ((torch.arange(44) + 0.5) / 44 - 0.5 / 40)).view(1, 1, 1, 44)
     assert (y - want).abs().max().item() < 0.01
+
+
+@pytest.mark.parametrize("content_hw", [(2048, 2048), (1152, 2048), (3000, 2000)])
+def test_stylize_2048_default_plans_every_level_within_4_gb(content_hw):
+    from artgen.style_transfer.pyramid import memory_plan
+    from artgen.tiling import LBFGS_BUDGET
+
+    plan = memory_plan(content_hw, S.StyleConfig(size=2048))
+    assert [max(level["hw"]) for level in plan] == [512, 1024, 2048]  # the levels the command runs
+    for level in plan:
+        numel = 3 * level["hw"][0] * level["hw"][1]
+        assert level["pairs"] in (5, 50) or 2 * level["pairs"] * numel * 4 <= LBFGS_BUDGET
+        assert level["tile"] == (512 if max(level["hw"]) > 1024 else 0)
+    assert max(level["total"] for level in plan) <= 4e9, [round(level["total"] / 1e9, 2) for level in plan]
+
+
+def test_memory_plan_puts_1024_px_tiles_with_a_1_gib_history_over_4_gb():
+    """The plan stylize had before (1024 px cores, history capped at 1 GiB on tiled levels: 10 pairs at 2048 px;
+    50 pairs on the untiled 1024 px level) peaked at 5.2 GB at 2048 px: the model must not let it pass."""
+    from artgen.encoders import GATYS_STYLE_LAYERS
+    from artgen.style_transfer.config import VGG19_CONTENT_LAYERS
+    from artgen.style_transfer.pyramid import vgg19_margin
+    from artgen.tiling import lbfgs_history, level_memory
+
+    margin = vgg19_margin(tuple(GATYS_STYLE_LAYERS) + VGG19_CONTENT_LAYERS)
+    assert margin == 96
+    finest = level_memory((2048, 2048), tile=1024, margin=margin, history=lbfgs_history(3 * 2048**2, 1 << 30))
+    middle = level_memory((1024, 1024), tile=0, margin=margin, history=50)
+    assert finest["total"] > 4e9 and middle["total"] > 4e9
+    assert finest["encoder"] > finest["history"] > 0
+    with pytest.raises(ValueError):
+        level_memory((64, 64), tile=0, margin=margin, history=5, precision="int8")

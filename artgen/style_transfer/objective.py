@@ -159,20 +159,38 @@ def match_luminance(style_y: torch.Tensor, content_y: torch.Tensor) -> torch.Ten
     return ((style_y - s_mean) / s_std * content_y.std() + content_y.mean()).clamp(0, 1)
 
 
-def level_objective(encoder: FeatureEncoder, content, styles, options, hw: tuple[int, int], **kwargs):
-    """(objective, L-BFGS history size) for one pyramid level of ``hw`` pixels.
+def level_plan(hw: tuple[int, int], options) -> tuple[int, int]:
+    """(core tile side, L-BFGS history size) for one pyramid level of ``hw`` = (height, width) pixels.
 
-    Levels whose long side exceeds ``options.tile`` (default 1024; 0 never) are
-    evaluated tile by tile (:class:`artgen.tiling.TiledStyleObjective`: same loss and
-    gradient, memory of one tile) with an L-BFGS history capped to 1 GB of vectors.
-    ``options.seamless`` wraps the TV term (and the tiles) around the picture's edges.
+    The tile side is 0 when the level is optimised whole. ``options.tile`` None (the default):
+    levels longer than :data:`~artgen.tiling.AUTO_TILE` (1024 px) go in tiles of
+    :data:`~artgen.tiling.LEVEL_TILE` (512 px); 0: never tiled; N: levels longer than N px go in
+    tiles of N px. The history on every level is capped so that its vectors take at most
+    :data:`~artgen.tiling.LBFGS_BUDGET` (256 MiB; between 5 and 50 pairs). With
+    :func:`artgen.tiling.level_memory` this is the level's memory plan.
     """
-    from ..tiling import AUTO_TILE, TiledStyleObjective, lbfgs_history
+    from ..tiling import AUTO_TILE, LEVEL_TILE, lbfgs_history
 
-    tile = AUTO_TILE if options.tile is None else options.tile
-    if tile and max(hw) > tile:
+    if options.tile is None:
+        tile = LEVEL_TILE if max(hw) > AUTO_TILE else 0
+    else:
+        tile = options.tile if options.tile and max(hw) > options.tile else 0
+    return tile, lbfgs_history(3 * hw[0] * hw[1])
+
+
+def level_objective(encoder: FeatureEncoder, content, styles, options, hw: tuple[int, int], **kwargs):
+    """(objective, L-BFGS history size) for one pyramid level of ``hw`` pixels, as :func:`level_plan` plans it.
+
+    Tiled levels are evaluated tile by tile (:class:`artgen.tiling.TiledStyleObjective`: same
+    loss and gradient, memory of one tile). ``options.seamless`` wraps the TV term (and the
+    tiles) around the picture's edges.
+    """
+    from ..tiling import TiledStyleObjective
+
+    tile, history = level_plan(hw, options)
+    if tile:
         objective = TiledStyleObjective(
             encoder, content, styles, tile=tile, wrap=options.seamless, tv_wrap=options.seamless, **kwargs
         )
-        return objective, lbfgs_history(3 * hw[0] * hw[1])
-    return StyleObjective(encoder, content, styles, tv_wrap=options.seamless, **kwargs), 50
+        return objective, history
+    return StyleObjective(encoder, content, styles, tv_wrap=options.seamless, **kwargs), history

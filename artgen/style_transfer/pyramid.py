@@ -3,6 +3,7 @@ dropped), the steps per level, and the loop that optimises the picture level by 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 
@@ -12,7 +13,7 @@ from ..device import cudnn_benchmark
 from ..errors import UsageError
 from ..train import LambdaCallback, Repeat, Trainer
 from .config import MIN_SIDE
-from .objective import ImageParameter, StylizeTask
+from .objective import ImageParameter, StylizeTask, level_plan
 
 
 def fit_long_side(h: int, w: int, long_side: int) -> tuple[int, int]:
@@ -86,6 +87,54 @@ def split_steps(total: int, levels: int) -> list[int]:
     steps = [max(1, int(round(r))) for r in raw]
     steps[0] = max(1, total - sum(steps[1:])) if levels > 1 else total
     return steps
+
+
+@functools.lru_cache(maxsize=8)
+def vgg19_margin(layers: tuple[str, ...]) -> int:
+    """The margin (px) around a tile core that the VGG19 encoders need for ``layers``: the deepest layer's
+    receptive-field radius rounded up to its stride (96 for relu5_1). Raises ValueError for a layer VGG19 lacks."""
+    from types import SimpleNamespace
+
+    from ..encoders import VGG19_BLOCKS, layer_names, vgg_stack
+    from ..tiling import encoder_geometry
+
+    names = layer_names(VGG19_BLOCKS)
+    unknown = [n for n in layers if n not in names]
+    if unknown:
+        raise ValueError(f"layer(s) {', '.join(unknown)} are not in VGG19")
+    with torch.device("meta"):  # the shapes only, no weights
+        stack = vgg_stack(VGG19_BLOCKS, max(names.index(n) for n in layers))
+    strides, radius = encoder_geometry(SimpleNamespace(names=names, features=stack), layers)
+    align = max(strides.values())
+    return math.ceil(radius / align) * align
+
+
+def memory_plan(content_hw: tuple[int, int], options, precision: str = "bf16") -> list[dict]:
+    """The memory plan of ``stylize`` with ``options`` (a ``StyleConfig``) on a content of ``content_hw`` pixels.
+
+    One dict per pyramid level, coarse to fine: ``hw``, ``tile`` (0: whole) and ``pairs`` (the L-BFGS
+    history) as :func:`~artgen.style_transfer.objective.level_plan` chooses them, and the estimated
+    bytes of :func:`artgen.tiling.level_memory` for a VGG19 encoder at ``options``' layers
+    (``process``, ``encoder``, ``level``, ``history``, ``total``). The peak is the largest ``total``.
+
+    Raises:
+        UsageError: a size at which the content is too thin (as ``stylize`` itself).
+    """
+    from ..encoders import min_input_side
+    from ..tiling import level_memory
+    from .config import VGG19_CONTENT_LAYERS
+
+    content_layers = tuple(options.content_layers or VGG19_CONTENT_LAYERS)
+    layers = tuple(dict.fromkeys(tuple(options.style_layers) + content_layers))
+    margin = vgg19_margin(layers)
+    sizes = fit_pyramid(options.size, content_hw, min_input_side(layers), options.levels)
+    plan = []
+    for side in sizes:
+        hw = fit_long_side(*content_hw, side)
+        tile, history = level_plan(hw, options)
+        parts = level_memory(hw, tile=tile, margin=margin, history=history, precision=precision)
+        plan.append({"hw": hw, "tile": tile, "pairs": history, **parts})
+    return plan
 
 
 def optimise_pyramid(

@@ -34,9 +34,14 @@ from __future__ import annotations
 
 from .grid import (
     AUTO_TILE,
+    ENCODER_BYTES_PER_PIXEL,
     LBFGS_BUDGET,
+    LEVEL_BYTES_PER_PIXEL,
+    LEVEL_TILE,
+    PROCESS_BYTES,
     encoder_geometry,
     lbfgs_history,
+    level_memory,
     out_of_memory_hint,
     resize_periodic,
     tile_boxes,
@@ -58,9 +63,14 @@ from .periodic import TILES_ALREADY, make_periodic, make_tileable, periodic_comp
 
 __all__ = [
     "AUTO_TILE",
+    "ENCODER_BYTES_PER_PIXEL",
     "LBFGS_BUDGET",
+    "LEVEL_BYTES_PER_PIXEL",
+    "LEVEL_TILE",
+    "PROCESS_BYTES",
     "encoder_geometry",
     "lbfgs_history",
+    "level_memory",
     "out_of_memory_hint",
     "resize_periodic",
     "tile_boxes",

@@ -11,8 +11,26 @@ from torch import nn
 
 #: Levels (optimisation) or pictures (feed-forward) whose long side exceeds this are tiled by default.
 AUTO_TILE = 1024
-#: L-BFGS history on tiled levels is capped so its vectors take at most this many bytes.
-LBFGS_BUDGET = 1 << 30
+#: Core side of the tiles those optimisation levels are cut into by default (``--tile-size`` not given).
+#: Memory follows the tile's context (core plus the encoder's margin on each side): at most 704 px
+#: square for the original VGG19 instead of 1120 px at 1024 px cores, so that ``stylize --size 2048``
+#: stays within 4 GB (:func:`level_memory`).
+LEVEL_TILE = 512
+#: L-BFGS history on every level, tiled or not, is capped so its vectors take at most this many bytes
+#: (at least 5 pairs): 10 pairs on a whole 1024x1024 level, whose encoder pass alone holds 2.3 GiB.
+LBFGS_BUDGET = 256 << 20
+
+#: The memory model of one optimisation level (:func:`level_memory`), from peak resident memory
+#: measured on the CPU with the original VGG19 at relu1_1..relu5_1 and relu3_2 in bf16: the process
+#: with torch and the encoder loaded (0.75 GiB); the encoder's forward and backward pass, per pixel
+#: it sees (the activations autograd keeps, their float32 copies for the Gram matrices, the
+#: gradients: 2.32 GiB over a whole 1024x1024 level); and per pixel of the level, what it holds
+#: besides the history (the image, its gradient, L-BFGS's direction and last gradient, the content
+#: picture and its relu3_2 target, the style image: 0.19 GiB per megapixel between tiled 2048x1152
+#: and 4096x2304 outputs).
+PROCESS_BYTES = 800 << 20
+ENCODER_BYTES_PER_PIXEL = {"bf16": 2400}
+LEVEL_BYTES_PER_PIXEL = 200
 
 
 @contextlib.contextmanager
@@ -132,6 +150,51 @@ def lbfgs_history(numel: int, budget: int = LBFGS_BUDGET, most: int = 50) -> int
     (``torch.optim.LBFGS``'s own default is 100.)
     """
     return int(min(most, max(5, budget // (8 * max(1, numel)))))
+
+
+def level_memory(
+    hw: tuple[int, int],
+    *,
+    tile: int,
+    margin: int,
+    history: int,
+    precision: str = "bf16",
+    channels: int = 3,
+    align: int = 16,
+) -> dict[str, int]:
+    """Estimated peak memory, in bytes, of optimising one pyramid level of ``hw`` = (height, width) pixels.
+
+    ``tile``: core tile side (0: the level is evaluated whole); ``margin``: the encoder's
+    receptive-field margin around a core, px (96 for the original VGG19 at relu5_1);
+    ``history``: L-BFGS history pairs; ``precision``: the encoder's (a key of :data:`ENCODER_BYTES_PER_PIXEL`: "bf16");
+    ``channels``: of the optimised image (3, or 1 for grey and luminance-only transfer);
+    ``align``: the encoder's deepest stride, on which tiles are cut (16 for VGG19 at relu5_1).
+    Returns ``{"process", "encoder", "level", "history", "total"}``: the process with the encoder
+    loaded (:data:`PROCESS_BYTES`), the encoder's pass over the largest tile context (core plus
+    ``margin`` on each side, within the picture: :func:`tile_boxes`, :func:`context_box`) or the whole level
+    (:data:`ENCODER_BYTES_PER_PIXEL`), the level's picture-sized buffers
+    (:data:`LEVEL_BYTES_PER_PIXEL`) and the history's ``2 * history`` float32 vectors.
+
+    Raises:
+        ValueError: an unknown precision, or a non-positive size.
+    """
+    h, w = hw
+    if h < 1 or w < 1:
+        raise ValueError(f"level_memory needs a positive size, got {h}x{w}")
+    if precision not in ENCODER_BYTES_PER_PIXEL:
+        raise ValueError(f"unknown precision {precision!r}; expected one of {', '.join(ENCODER_BYTES_PER_PIXEL)}")
+    region = h * w
+    if tile:
+        contexts = (context_box(box, h, w, margin, False) for box in tile_boxes(h, w, tile, align))
+        region = max((y1 - y0) * (x1 - x0) for y0, y1, x0, x1 in contexts)
+    parts = {
+        "process": PROCESS_BYTES,
+        "encoder": ENCODER_BYTES_PER_PIXEL[precision] * region,
+        "level": LEVEL_BYTES_PER_PIXEL * h * w,
+        "history": 2 * history * channels * h * w * 4,
+    }
+    parts["total"] = sum(parts.values())
+    return parts
 
 
 # --- optimisation-based style transfer, tile by tile ----------------------------------------
