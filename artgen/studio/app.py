@@ -37,6 +37,8 @@ class Studio:
         workdir: the working folder (created when missing).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
         gan_settings: ``train_gan`` settings every GAN job uses instead of its defaults (tests: tiny networks).
+        fast_style_settings: ``train_fast_style`` settings every style-network job uses instead of its
+            defaults (tests: ``backbone="random"``, small batches).
         max_upload_mb: the largest upload accepted.
     """
 
@@ -46,6 +48,7 @@ class Studio:
         *,
         device: str = "auto",
         gan_settings: dict | None = None,
+        fast_style_settings: dict | None = None,
         max_upload_mb: float | None = None,
     ):
         from ..device import resolve_device
@@ -56,7 +59,9 @@ class Studio:
         self.device_name = str(self.device)
         self.jobs = Jobs()
         self.gan_settings = dict(gan_settings or {})
-        self._gans: dict[tuple, object] = {}
+        self.fast_style_settings = dict(fast_style_settings or {})
+        self._loaded: dict[tuple, object] = {}
+        self.cache: dict = {}  # what handlers keep between calls (the KID read from a run folder)
         self._lock = threading.Lock()
 
     def describe_device(self) -> str:
@@ -73,13 +78,24 @@ class Studio:
         """The GAN of run folder ``folder``, loaded safely (:meth:`artgen.GAN.load`) and kept while its weights are unchanged."""
         from ..gan import GAN
 
+        return self._load("gan", folder, lambda: GAN.load(folder, device=self.device))
+
+    def load_fast_style(self, folder: Path):
+        """The style network of run folder ``folder``, loaded safely (:meth:`artgen.FastStyle.load`: safetensors and a
+        checked config) and kept while its weights are unchanged."""
+        from ..fast_style import FastStyle
+
+        return self._load("fast_style", folder, lambda: FastStyle.load(folder, device=self.device))
+
+    def _load(self, kind: str, folder: Path, load):
+        """``load()``'s result for ``folder``, kept until a weights file in the folder changes."""
         weights = sorted(folder.glob("**/*.safetensors"))
-        key = (str(folder), tuple((str(w), w.stat().st_mtime_ns) for w in weights))
+        key = (kind, str(folder), tuple((str(w), w.stat().st_mtime_ns) for w in weights))
         with self._lock:
-            if key not in self._gans:
-                self._gans = {k: v for k, v in self._gans.items() if k[0] != str(folder)}
-                self._gans[key] = GAN.load(folder, device=self.device)
-            return self._gans[key]
+            if key not in self._loaded:
+                self._loaded = {k: v for k, v in self._loaded.items() if k[:2] != key[:2]}
+                self._loaded[key] = load()
+            return self._loaded[key]
 
     def shown(self, fn, *args):
         """``fn(*args)``, its errors shown on the page as one line naming the cause."""
@@ -105,7 +121,7 @@ def build_app(studio: Studio):
     import gradio as gr
 
     from ..version import __version__
-    from . import gan_tab, stylize_tab, texture_tab
+    from . import fast_style_tab, gan_tab, outputs_tab, stylize_tab, texture_tab
 
     with gr.Blocks(title="artgen studio", analytics_enabled=False) as app:
         gr.Markdown(
@@ -113,13 +129,19 @@ def build_app(studio: Studio):
             f"working folder `{studio.workdir.root}` (the page reads and writes only inside it)",
             elem_id="artgen-header",
         )
-        with gr.Tabs():
+        forms: dict[str, dict] = {}
+        with gr.Tabs(elem_id="artgen-tabs") as tabs:
             with gr.Tab("Stylise", id="stylise", elem_id="tab-stylise"):
-                stylize_tab.build(studio)
+                forms["stylise"] = stylize_tab.build(studio)
             with gr.Tab("Texture", id="texture", elem_id="tab-texture"):
-                texture_tab.build(studio)
+                forms["texture"] = texture_tab.build(studio)
             with gr.Tab("GAN", id="gan", elem_id="tab-gan"):
-                gan_tab.build(studio)
+                forms["gan"] = gan_tab.build(studio)
+            with gr.Tab("Fast style networks", id="fast-style", elem_id="tab-fast-style"):
+                forms["fast"] = fast_style_tab.build(studio)
+            with gr.Tab("Runs and outputs", id="outputs", elem_id="tab-outputs") as outputs:
+                sub_tabs = {"gan": forms["gan"].pop("tabs"), "fast-style": forms["fast"].pop("tabs")}
+                outputs_tab.build(studio, tabs, sub_tabs, forms, outputs)
     return app
 
 

@@ -24,6 +24,9 @@ PAGE_NAMES = {
     "data": "pictures folder",
     "steps": "steps",
     "size": "size",
+    "styles": "style picture",
+    "arch": "architecture",
+    "preview_every": "preview every",
 }
 
 #: The states of a job, in order; the last three are final.
@@ -40,6 +43,7 @@ class JobCallback(Callback):
         """Record the starting step and the total; the job is running from here."""
         self.job.step, self.job.total = trainer.step, trainer.total_steps
         self.job.first_step = trainer.step
+        self.job.history = trainer.history
         self.job.running_since = time.monotonic()
         self.job.state = "running"
         if self.job.cancel_requested.is_set():
@@ -62,6 +66,7 @@ class Job:
         self.step = 0
         self.first_step = 0
         self.total: int | None = None
+        self.history = None  # the trainer's History (losses, and the GAN's KID in .evals) once running
         self.started = time.monotonic()
         self.running_since: float | None = None
         self.cancel_requested = threading.Event()
@@ -97,7 +102,8 @@ class Job:
             done = self.step - self.first_step
             elapsed = time.monotonic() - (self.running_since or self.started)
             left = f", about {_duration(elapsed / done * (total - self.step))} left" if done > 0 and total else ""
-            return f"{self.kind} job running: step {self.step} of {total}{left}"
+            share = f" ({100 * self.step / total:.0f}%)" if total else ""
+            return f"{self.kind} job running: step {self.step} of {total}{share}{left}"
         return f"{self.kind} job {self.state}: {self.message}"
 
 

@@ -91,7 +91,7 @@ def _optimise(photo: Path, styles: list[Path], common: dict, steps: int | None, 
 
 
 def build(studio):
-    """Add the Stylise tab's components and events to the current ``gr.Blocks``."""
+    """Add the Stylise tab's components and events to the current ``gr.Blocks``; returns its form fields by name."""
     import gradio as gr
 
     with gr.Row():
@@ -149,3 +149,14 @@ def build(studio):
         [result, styles],
         [styles],
     )
+    return {
+        "photo": photo,
+        "styles": styles,
+        "weights": weights,
+        "method": method,
+        "strength": strength,
+        "size": size,
+        "steps": steps,
+        "keep": keep,
+        "seamless": seamless,
+    }

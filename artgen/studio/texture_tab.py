@@ -62,7 +62,7 @@ def run_texture(studio, samples, size, seamless, steps, seed, progress=None):
 
 
 def build(studio):
-    """Add the Texture tab's components and events to the current ``gr.Blocks``."""
+    """Add the Texture tab's components and events to the current ``gr.Blocks``; returns its form fields by name."""
     import gradio as gr
 
     with gr.Row():
@@ -97,3 +97,4 @@ def build(studio):
         return studio.shown(run_texture, studio, samples, size, seamless, steps, seed, progress)
 
     go.click(handler, [samples, size, seamless, steps, seed], [result, preview, download, info], concurrency_limit=1)
+    return {"samples": samples, "size": size, "steps": steps, "seed": seed, "seamless": seamless}

@@ -110,6 +110,38 @@ class Workdir:
         except ImageError as exc:
             reason = getattr(exc, "reason", None) or str(exc)
             raise ImageError(f"{what} picture '{name}': {reason}") from None
+        return self._copy_in(source, name)
+
+    def accept_video(self, upload: str | os.PathLike | None, what: str = "video") -> Path:
+        """Check an uploaded video (or animated GIF) and copy it into ``uploads/``; returns the copy.
+
+        The file must be at most ``max_upload_mb`` and be a video by its name or content
+        (:func:`artgen.video.is_video_path`); its frames are decoded later, by the stylising itself.
+
+        Raises:
+            UsageError: no file given, the file is too large, or it is not a video.
+        """
+        if not upload:
+            raise UsageError(f"add a {what} first")
+        source = Path(upload)
+        name = source.name
+        size = source.stat().st_size if source.is_file() else 0
+        if not source.is_file():
+            raise UsageError(f"{what} '{name}' was not received; upload it again")
+        if size > self.max_upload_mb * 1024 * 1024:
+            raise UsageError(
+                f"{what} '{name}' is {size / 2**20:.1f} MB; the studio takes files up to {self.max_upload_mb:g} MB"
+            )
+        from ..video import is_video_path
+
+        if not is_video_path(source):
+            raise UsageError(
+                f"{what} '{name}' is not a video (.mp4, .mov, .m4v, .mkv, .webm, .avi or an animated .gif)"
+            )
+        return self._copy_in(source, name)
+
+    def _copy_in(self, source: Path, name: str) -> Path:
+        """``source`` copied into ``uploads/`` under a name led by its content's hash (kept when already there)."""
         if self.root in source.resolve().parents and self.folder("uploads") in source.resolve().parents:
             return source.resolve()
         digest = hashlib.sha256(source.read_bytes()).hexdigest()[:10]
@@ -120,18 +152,39 @@ class Workdir:
             os.replace(tmp, target)
         return target
 
-    def run_folders(self) -> list[str]:
-        """Run folders (those holding a ``config.json``) under ``runs/`` and one level below the working folder, relative to it."""
+    def run_folders(self, head: str | None = None) -> list[str]:
+        """Run folders (those holding a ``config.json``) under ``runs/`` and one level below the working folder, relative to it.
+
+        ``head`` (``"gan"``, ``"fast_style"``, ...) keeps those whose ``config.json`` names that head.
+        """
         found = set()
         for pattern in ("runs/*/config.json", "*/config.json", "runs/*/*/config.json"):
             for cfg in self.root.glob(pattern):
-                if cfg.is_file():
+                if cfg.is_file() and (head is None or run_head(cfg.parent) == head):
                     found.add(self.relative(cfg.parent))
         return sorted(found)
 
     def picture_folders(self) -> list[str]:
         """Folders under ``data/`` (the usual place for training pictures), relative to the working folder."""
         return sorted(self.relative(p) for p in self.folder("data").iterdir() if p.is_dir())
+
+
+def run_head(folder: Path) -> str | None:
+    """The head a run folder's ``config.json`` names (``"gan"``, ``"fast_style"``, ...), or None when unreadable.
+
+    Only the JSON is read (at most 1 MB); nothing else in the folder is opened.
+    """
+    import json
+
+    cfg = Path(folder) / "config.json"
+    try:
+        if cfg.stat().st_size > 2**20:
+            return None
+        data = json.loads(cfg.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    head = data.get("head") if isinstance(data, dict) else None
+    return head if isinstance(head, str) else None
 
 
 def _safe_name(name: str) -> str:
