@@ -4,6 +4,7 @@ the head's one migration."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 
@@ -69,6 +70,52 @@ def test_texture_cli_defaults_are_the_dataclass():
         if hasattr(args, f.name) and f.name not in ("progress", "device"):
             assert getattr(args, f.name) == getattr(defaults, f.name), f.name
     assert (args.tile_size, args.style_weights, args.device) == (defaults.tile, defaults.style_blend, defaults.device)
+
+
+def _actions(*command: str) -> dict:
+    """The flags of ``artgen COMMAND...`` by dest."""
+    parser = build_parser()
+    for name in command:
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = sub.choices[name]
+    return {a.dest: a for a in parser._actions}
+
+
+def test_a_field_flag_takes_its_type_default_and_help_from_the_dataclass():
+    from artgen.flags import add_field
+
+    @dataclasses.dataclass
+    class Knobs:
+        steps: int = 10
+        lr: float = 1e-4
+        tile: int | None = None
+        seamless: bool = False
+        blend: list[float] | None = None
+
+    parser = argparse.ArgumentParser()
+    add_field(parser, Knobs, "steps", "training steps")
+    add_field(parser, Knobs(lr=2e-4), "lr", "rate (default: {default} here)")
+    add_field(parser, Knobs, "tile", "tiles", flag="--tile-size", shown="1024; 0: never")
+    add_field(parser, Knobs, "seamless", "no seam")
+    add_field(parser, Knobs, "blend", "weights", default=[1.0])
+    helps = {a.dest: a.help for a in parser._actions}
+    assert helps["steps"] == "training steps (default: 10)" and helps["lr"] == "rate (default: 0.0002 here)"
+    assert helps["tile_size"] == "tiles (default: 1024; 0: never)" and helps["seamless"] == "no seam"
+    assert helps["blend"] == "weights"  # a None field shows no default
+    args = parser.parse_args([])
+    assert (args.steps, args.lr, args.tile_size, args.seamless, args.blend) == (10, 2e-4, None, False, [1.0])
+    args = parser.parse_args(["--steps", "3", "--lr", "0.5", "--tile-size", "64", "--seamless", "--blend", "1", "2"])
+    assert (args.steps, args.lr, args.tile_size, args.seamless, args.blend) == (3, 0.5, 64, True, [1.0, 2.0])
+    assert type(args.steps) is int and type(args.tile_size) is int
+    with pytest.raises(TypeError, match="Knobs has no field 'stepz'"):
+        add_field(parser, Knobs, "stepz", "typo")
+
+
+def test_fast_style_arch_flag_offers_every_architecture():
+    from artgen.fast_style.networks import ARCHS
+
+    arch = _actions("fast-style", "train")["arch"]
+    assert list(arch.choices) == list(ARCHS) and all(name in arch.help for name in ARCHS)
 
 
 def test_the_old_names_are_gone():

@@ -61,10 +61,9 @@ MAX_FUNCTION_LINES = 150
 MAX_CLASS_LINES = 400
 #: The longer ones today, with their length as a ceiling: they may shrink, never grow.
 LONGER = {
-    "gan/cli.py:add_parser": 280,
+    "gan/cli.py:add_parser": 217,
     "gan/training.py:train_gan": 255,
     "video/pipeline.py:stylize_video": 195,
-    "fast_style/cli.py:add_parser": 185,
 }
 
 

