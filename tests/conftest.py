@@ -35,7 +35,8 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture
 def stop_at():
-    """``stop_at(step)``: a training callback that asks the loop to stop after ``step`` (saving a checkpoint, as Ctrl-C does)."""
+    """``stop_at(step)``: a training callback that asks the loop to stop after ``step`` (saving a checkpoint, as
+    Ctrl-C does)."""
     from artgen.train import Callback
 
     class StopAt(Callback):
@@ -51,8 +52,9 @@ def stop_at():
 
 @pytest.fixture
 def random_fast_style():
-    """``random_fast_style(arch="small", seed=0)``: a :class:`artgen.FastStyle` on the CPU with seeded random weights and
-    non-trivial instance-norm scales and shifts (tiling and seamless tests need a network whose output depends on them)."""
+    """``random_fast_style(arch="small", seed=0)``: a :class:`artgen.FastStyle` on the CPU with seeded random weights
+    and non-trivial instance-norm scales and shifts (tiling and seamless tests need a network whose output depends
+    on them)."""
     from artgen.fast_style import FastStyle
     from artgen.fast_style.networks import StyleNet, StyleNetConfig
 
@@ -70,7 +72,8 @@ def random_fast_style():
 
 @pytest.fixture(scope="session")
 def classifier_run(tmp_path_factory):
-    """A classifier run folder from ``run_helpers.QUICK_CLS`` (10 shapes classes, 8 hidden units); tests only read it."""
+    """A classifier run folder from ``run_helpers.QUICK_CLS`` (10 shapes classes, 8 hidden units); tests only read
+    it."""
     from run_helpers import QUICK_CLS
 
     from artgen.cli import main

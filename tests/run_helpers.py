@@ -19,7 +19,8 @@ GAN_TINY = ["--size", "32", "--batch-size", "4", "--steps", "2", "--sample-every
 
 
 def colour_folder(root: Path, classes: dict[str, tuple[int, int, int]], n: int = 3, size=(12, 12)) -> Path:
-    """A labelled folder: ``n`` plain RGB pictures of ``size`` per class, each a shade (+3 per picture) of its colour."""
+    """A labelled folder: ``n`` plain RGB pictures of ``size`` per class, each a shade (+3 per picture) of its
+    colour."""
     for name, colour in classes.items():
         (root / name).mkdir(parents=True, exist_ok=True)
         for i in range(n):

@@ -15,6 +15,11 @@ from artgen.cli import main
 from artgen.data import make_shapes, write_idx_mnist
 
 
+def _train(out, *flags: str) -> int:
+    """``artgen classify train FLAGS --out OUT --quiet``; its exit code."""
+    return main(["classify", "train", *flags, "--out", str(out), "--quiet"])
+
+
 def run_cli(*args, cwd=None, timeout=120):
     env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
     return subprocess.run(
@@ -30,24 +35,7 @@ def run_cli(*args, cwd=None, timeout=120):
 @pytest.mark.long
 def test_train_eval_predict_on_builtin_shapes(tmp_path, capsys):
     out = tmp_path / "run"
-    assert (
-        main(
-            [
-                "classify",
-                "train",
-                "--dataset",
-                "shapes",
-                "--limit",
-                "2000",
-                "--epochs",
-                "2",
-                "--out",
-                str(out),
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    assert _train(out, "--dataset", "shapes", "--limit", "2000", "--epochs", "2") == 0
     for name in ("config.json", "model.safetensors", "training_state.pt", "metrics.json", "curves.png"):
         assert (out / name).is_file(), name
     metrics = json.loads((out / "metrics.json").read_text())
@@ -75,28 +63,9 @@ def test_train_eval_predict_on_builtin_shapes(tmp_path, capsys):
 @pytest.mark.long
 def test_fine_tune_from_an_earlier_run(tmp_path):
     first = tmp_path / "a"
-    assert main(["classify", "train", "--limit", "500", "--epochs", "1", "--out", str(first), "--quiet"]) == 0
+    assert _train(first, "--limit", "500", "--epochs", "1") == 0
     second = tmp_path / "b"
-    assert (
-        main(
-            [
-                "classify",
-                "train",
-                "--limit",
-                "500",
-                "--epochs",
-                "1",
-                "--out",
-                str(second),
-                "--init-from",
-                str(first),
-                "--quiet",
-                "--lr",
-                "1e-4",
-            ]
-        )
-        == 0
-    )
+    assert _train(second, "--limit", "500", "--epochs", "1", "--init-from", str(first), "--lr", "1e-4") == 0
     a = json.loads((first / "metrics.json").read_text())
     b = json.loads((second / "metrics.json").read_text())
     # starting from trained weights, the second run's first epoch is already better than the first run's
@@ -108,24 +77,7 @@ def test_mnist_from_local_idx_files(tmp_path):
     write_idx_mnist(tmp_path / "data", (x[:, 0] * 255).byte(), y.byte(), train=True)
     write_idx_mnist(tmp_path / "data", (x[:100, 0] * 255).byte(), y[:100].byte(), train=False)
     out = tmp_path / "mnist-run"
-    assert (
-        main(
-            [
-                "classify",
-                "train",
-                "--dataset",
-                "mnist",
-                "--data-root",
-                str(tmp_path / "data"),
-                "--epochs",
-                "1",
-                "--out",
-                str(out),
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    assert _train(out, "--dataset", "mnist", "--data-root", str(tmp_path / "data"), "--epochs", "1") == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["train_images"] == 300 and metrics["test_images"] == 100
 
@@ -140,30 +92,8 @@ def test_labelled_image_folder(tmp_path):
             Image.new("RGB", (40 + i, 30), tuple(c + n for c, n in zip(colour, noise))).save(root / cls / f"{i}.png")
     (root / ".ipynb_checkpoints").mkdir()
     out = tmp_path / "run"
-    assert (
-        main(
-            [
-                "classify",
-                "train",
-                "--dataset",
-                "folder",
-                "--data",
-                str(root),
-                "--size",
-                "16",
-                "--channels",
-                "3",
-                "--epochs",
-                "5",
-                "--batch-size",
-                "4",
-                "--out",
-                str(out),
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    flags = ["--size", "16", "--channels", "3", "--epochs", "5", "--batch-size", "4"]
+    assert _train(out, "--dataset", "folder", "--data", str(root), *flags) == 0
     config = json.loads((out / "config.json").read_text())
     assert config["model"]["classes"] == ["blue", "red"]
     assert config["model"]["in_channels"] == 3 and config["model"]["image_size"] == 16

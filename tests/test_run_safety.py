@@ -48,7 +48,8 @@ def test_overwrite_with_bad_input_keeps_the_old_run(request, tmp_path, run_of, a
 
 
 def _keepsakes(run: Path) -> dict[str, bytes]:
-    """Files a user keeps in a run folder: a note, a favourite picture, a data folder, an empty folder, a hidden file."""
+    """Files a user keeps in a run folder: a note, a favourite picture, a data folder, an empty folder, a hidden
+    file."""
     files = {
         "notes.txt": b"lr 5e-4 looked best",
         "best/favourite.png": b"\x89PNG kept",
@@ -99,12 +100,15 @@ def test_temp_files_of_the_user_are_not_cleaned_up(tmp_path):
 
 def test_a_second_training_into_the_same_folder_is_refused_naming_the_process(tmp_path):
     run = tmp_path / "run"
+    hold = (
+        "import time\n"
+        "from artgen.runs.folder import RunDir\n"
+        f"RunDir({str(run)!r}).prepare()\n"
+        "print('locked', flush=True)\n"
+        "time.sleep(60)\n"
+    )
     holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"from artgen.runs.folder import RunDir; RunDir({str(run)!r}).prepare(); print('locked', flush=True); import time; time.sleep(60)",
-        ],
+        [sys.executable, "-c", hold],
         stdout=subprocess.PIPE,
         text=True,
         env=dict(os.environ, PYTHONPATH=str(REPO)),
@@ -214,7 +218,8 @@ def test_disk_full_names_the_file_and_keeps_the_old_one(tmp_path, monkeypatch):
     def full(obj, f, *args, **kwargs):
         Path(f).write_bytes(b"half")
         raise RuntimeError(
-            "[enforce fail at inline_container.cc:672] . PytorchStreamWriter failed writing file data/0: file write failed"
+            "[enforce fail at inline_container.cc:672] . "
+            "PytorchStreamWriter failed writing file data/0: file write failed"
         )
 
     monkeypatch.setattr(torch, "save", full)
