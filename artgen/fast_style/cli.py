@@ -28,7 +28,11 @@ def _fraction(text: str) -> float:
 
 #: What ``--help`` says of each architecture in :data:`artgen.fast_style.networks.ARCHS`; one missing here is
 #: listed by its name alone.
-ARCH_NOTES = {"standard": "TransformerNet size, best quality", "small": "fast on CPUs"}
+ARCH_NOTES = {
+    "standard": "TransformerNet size, best quality",
+    "small": "fast on CPUs",
+    "arbitrary": "Ghiasi et al.'s pretrained network with the style built in, fitted further",
+}
 
 
 def arch_help() -> str:
