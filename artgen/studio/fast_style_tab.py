@@ -16,6 +16,21 @@ def train_defaults() -> dict:
     return {"arch": c.arch, "size": c.size, "steps": c.steps, "preview_every": c.preview_every}
 
 
+#: What each network architecture is for, as the page describes it.
+ARCH_NOTES = {
+    "small": "small: fast on CPUs",
+    "standard": "standard: TransformerNet size, best quality",
+    "arbitrary": "arbitrary: the pretrained arbitrary-style network with the style built in, fitted further",
+}
+
+
+def archs() -> list[str]:
+    """The style network architectures ``artgen fast-style train --arch`` takes: small and standard first."""
+    from ..fast_style.networks import ARCHS
+
+    return sorted(ARCHS, key=lambda a: (a not in ("small", "standard"), a != "small", a))
+
+
 def builtin_styles() -> list[str]:
     """The names of the built-in style pictures (``swirls``, ...), as ``--style`` takes them."""
     from ..data.style_images import STYLES
@@ -218,10 +233,10 @@ def build(studio):
             with gr.Row():
                 out = gr.Textbox(value="runs/my-style", label="Run folder to train into", elem_id="fast-out")
                 arch = gr.Radio(
-                    ["small", "standard"],
+                    archs(),
                     value=defaults["arch"],
                     label="Network",
-                    info="small: fast on CPUs; standard: best quality",
+                    info="; ".join(ARCH_NOTES[a] for a in archs() if a in ARCH_NOTES),
                     elem_id="fast-arch",
                 )
                 size = gr.Number(
