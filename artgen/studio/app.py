@@ -71,7 +71,8 @@ class Studio:
         if self.device.type == "cuda":
             return f"{self.device_name} ({torch.cuda.get_device_name(self.device)})"
         if self.device.type == "cpu":
-            return f"cpu ({torch.get_num_threads()} threads)"
+            threads = torch.get_num_threads()
+            return f"cpu ({threads} thread{'s' if threads != 1 else ''})"
         return self.device_name
 
     def load_gan(self, folder: Path):
