@@ -153,6 +153,17 @@ def _machine(m: dict) -> str:
     return ", ".join(p for p in parts if p)
 
 
+def _loaded(m: dict) -> str:
+    """A warning when the machine was busier than its cores at the start of the run (else "")."""
+    load, cores = m.get("load_average_before"), m.get("cores")
+    if not load or not cores or load[0] <= cores:
+        return ""
+    return (
+        f"*Measured on a busy machine (load average {load[0]} on {cores} cores): times are longer than on an "
+        "idle one, and ratios between contenders can differ from an idle machine's.*"
+    )
+
+
 def _settings(settings: dict) -> str:
     """A run's settings as the command-line flags that give them.
 
@@ -214,6 +225,8 @@ def render(results: Path = RESULTS) -> str:
                 f"Machine: {_machine(record.get('machine', {}))}.",
                 "",
             ]
+            if _loaded(record.get("machine", {})):
+                lines += [_loaded(record["machine"]), ""]
             if isinstance(record.get("settings"), dict) and _settings(record["settings"]):
                 lines += [f"Settings: `{_settings(record['settings'])}`.", ""]
             if record.get("note"):

@@ -116,3 +116,13 @@ def test_every_benchmark_in_the_suite_can_write_its_rows():
         assert "write_rows" in called or {"add_record_flag", "record"} <= called, (
             f"benchmarks/{name}.py writes no rows"
         )
+
+
+@pytest.mark.parametrize("load, busy", [([11.7, 10.5, 7.3], True), ([0.4, 0.3, 0.2], False)])
+def test_docs_say_when_a_run_was_measured_on_a_busy_machine(tmp_path, load, busy):
+    from benchmarks._results import machine_info, write_rows
+
+    machine = dict(machine_info(threads=1), cores=2, load_average_before=load)
+    write_rows("gan_speed", [{"contender": "artgen", "img_per_s": 1.0}], machine=machine, out=tmp_path / "run.json")
+    text = make_docs.render(tmp_path)
+    assert ("busy machine (load average 11.7 on 2 cores)" in text) is busy
