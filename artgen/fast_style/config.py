@@ -53,7 +53,7 @@ class FastStyleConfig(Settings):
     steps: int = 4000
     batch_size: int = 4
     lr: float = 1e-3
-    arch: str = "standard"
+    arch: str = "arbitrary"  # Ghiasi et al.'s pretrained network with the style's vector, fitted further (see docs/fast-style.md)
     content_weight: float = 1.0
     style_weight: float = 5.0
     tv_weight: float = 1e-4

@@ -91,7 +91,8 @@ class StyleNetConfig(Settings):
     # 3-channel result bilinearly (smooth, so no period-2 pattern), instead of nearest x2 + conv
     bilinear_output: bool = False
     # a fixed binomial low-pass after every upsampling stage (and before the bilinear output): zero response at
-    # that resolution's Nyquist frequency, so no pattern locked to the network's stride (a grid) survives
+    # that resolution's Nyquist frequency, so no pattern locked to the network's stride (a grid) survives; with a
+    # learned convolution at full resolution after it (standard), the upsampling is bilinear as well
     antialias: bool = True
 
     def __post_init__(self):
@@ -219,17 +220,33 @@ class UpsampleConv(nn.Module):
     building and padding the upsampled input.
     """
 
-    def __init__(self, in_ch: int, out_ch: int, kernel: int = 3, *, separable: bool = False, antialias: bool = False):
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int,
+        kernel: int = 3,
+        *,
+        separable: bool = False,
+        antialias: bool = False,
+        bilinear: bool = False,
+    ):
         super().__init__()
         self.conv = ConvNormAct(in_ch, out_ch, kernel, separable=separable)
         self.pad_mode = "replicate"  # "circular" in a seamless network (StyleNet.set_padding_mode)
         self.blur = Blur(out_ch) if antialias else None
+        self.bilinear = bilinear  # upsample bilinearly (both output phases weighted alike) instead of nearest
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, in_ch, H, W) -> (B, out_ch, 2H, 2W)``, non-negative (after ReLU)."""
         conv_seq = self.conv[0]  # (pad, conv) or (pad, depthwise, pointwise)
         first = conv_seq[1]
-        if first.kernel_size != (3, 3):
+        if self.bilinear:
+            if self.pad_mode == "circular":  # wrap one pixel so the interpolation wraps too, then crop
+                up = F.interpolate(F.pad(x, (1, 1, 1, 1), mode="circular"), scale_factor=2.0, mode="bilinear")
+                y = self.conv(up[..., 2:-2, 2:-2])
+            else:
+                y = self.conv(F.interpolate(x, scale_factor=2.0, mode="bilinear"))
+        elif first.kernel_size != (3, 3):
             y = self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
         else:
             y = upsample2_conv3x3(
@@ -266,7 +283,14 @@ class StyleNet(nn.Module):
         self.res = nn.Sequential(*[ResidualBlock(ch[-1], separable=config.separable) for _ in range(config.num_res)])
         self.up = nn.Sequential(
             *[
-                UpsampleConv(a, b, 3, separable=config.separable, antialias=config.antialias)
+                UpsampleConv(
+                    a,
+                    b,
+                    3,
+                    separable=config.separable,
+                    antialias=config.antialias,
+                    bilinear=config.antialias and not config.bilinear_output,
+                )
                 for a, b in zip(ch[:0:-1], ch[-2::-1])
             ]
         )

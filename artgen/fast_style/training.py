@@ -132,7 +132,7 @@ def train_fast_style(
     photos (None: the built-in pictures, offline). ``out``: the run folder
     (config.json, model.safetensors, training_state.pt, previews/, curves.png);
     None trains in memory. ``options`` are the fields of :class:`FastStyleConfig`
-    (``size=256, steps=4000, batch_size=4, arch="standard", content_weight=1,
+    (``size=256, steps=4000, batch_size=4, arch="arbitrary", content_weight=1,
     style_weight=5, tv_weight=1e-4, backbone="auto", weights=None, init_from=None,
     preview_every=200, checkpoint_every=500, seed=0, precision="auto"``).
     ``precision="auto"`` trains in bf16 autocast (encoder and network channels-last) on GPUs
@@ -236,7 +236,7 @@ def train_fast_style(
     task = FastStyleTask(net, optimizer, encoder, opts, targets)
     data_source, preview, described = _content_source(opts, dev)
     log.info(
-        "training a %s style network on %s with the %s encoder",
+        "training a style network (%s) on %s with the %s encoder",
         net.config.arch,
         described,
         getattr(encoder, "name", "given"),

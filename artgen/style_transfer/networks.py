@@ -246,18 +246,30 @@ class StyleTransformer(nn.Module):
         for block in self.residual:
             x = block(x, style)
         up = "circular" if circular else "replicate"  # reflecting an upsampled map = replicating before upsampling
-        x = F.relu(
-            self.norm_up1(upsample2_conv3x3(x, self.up1.weight, self.up1.bias, mode=up), style)
-        )  # (B, 16, H'/2, W'/2)
+        x = F.relu(self.norm_up1(self._upsample_conv(x, self.up1, up), style))  # (B, 16, H'/2, W'/2)
         if self.blur_up1 is not None:
             x = self.blur_up1(x)
-        x = F.relu(
-            self.norm_up2(upsample2_conv3x3(x, self.up2.weight, self.up2.bias, mode=up), style)
-        )  # (B, 8, H', W')
+        x = F.relu(self.norm_up2(self._upsample_conv(x, self.up2, up), style))  # (B, 8, H', W')
         if self.blur_up2 is not None:
             x = self.blur_up2(x)
         y = torch.sigmoid(self.norm_out(self.out(x), style))  # (B, 3, H', W')
         return y[..., :h, :w]
+
+    def _upsample_conv(self, x: torch.Tensor, conv: nn.Conv2d, mode: str) -> torch.Tensor:
+        """x2 upsampling then ``conv`` (3x3, padded by reflection or wrapping): nearest neighbour as released, or
+        bilinear with ``antialias`` (its interpolation weights treat both output phases alike). ``(B, C, H, W)`` ->
+        ``(B, C', 2H, 2W)``."""
+        if self.blur_up1 is None:
+            return upsample2_conv3x3(x, conv.weight, conv.bias, mode=mode)
+        if mode == "circular":  # wrap one pixel so the interpolation wraps too, then crop
+            up = F.interpolate(F.pad(x, (1, 1, 1, 1), mode="circular"), scale_factor=2.0, mode="bilinear")[
+                ..., 2:-2, 2:-2
+            ]
+        else:
+            up = F.interpolate(x, scale_factor=2.0, mode="bilinear")
+        return F.conv2d(
+            F.pad(up, (1, 1, 1, 1), mode="circular" if mode == "circular" else "reflect"), conv.weight, conv.bias
+        )
 
     def num_parameters(self) -> int:
         """The number of weights (177,745 for the released network)."""
