@@ -112,12 +112,11 @@ def real_pairs_part(out: Path, quick: bool, device: str) -> None:
 
 
 def fast_style_part(out: Path, photo, work: Path, quick: bool, device: str) -> None:
-    steps, size = (6, 64) if quick else (600, 128)
+    steps, size = (6, 64) if quick else (400, 128)
     net = artgen.train_fast_style(
         "embers",
         data=None,
         out=work / "fast",
-        arch="small",
         size=size,
         steps=steps,
         batch_size=4,
@@ -129,13 +128,13 @@ def fast_style_part(out: Path, photo, work: Path, quick: bool, device: str) -> N
     meta = {
         "command": "fast-style train + apply",
         "style": "embers",
-        "arch": "small",
+        "arch": net.config.arch,
         "size": size,
         "steps": steps,
         "batch_size": 4,
         "seed": 0,
     }
-    save_image(img, out / "fast_style" / "astronaut_embers_small_net.png", metadata=meta, overwrite=True)
+    save_image(img, out / "fast_style" / "astronaut_embers_net.png", metadata=meta, overwrite=True)
 
 
 def emoji_folder(emoji_dir: Path, work: Path, n: int = 2000) -> Path:
@@ -276,7 +275,7 @@ def sheet_part(out: Path) -> None:
         ("real photo + real texture", "stylize/real_cat_ihc.png"),
         ("70% swirls + 30% mosaic", "stylize/astronaut_blend_swirls70_mosaic30.png"),
         ("colours kept", "stylize/astronaut_swirls_colors_kept.png"),
-        ("fast network (embers), one pass", "fast_style/astronaut_embers_small_net.png"),
+        ("fast network (embers), one pass", "fast_style/astronaut_embers_net.png"),
         ("GAN on 2,000 Twemoji (RGBA)", "gan/emoji_32px.png"),
         ("conditional GAN: a class per column", "gan/shapes_conditional_32px.png"),
         ("classifier predictions", "classifier/predictions.png"),
