@@ -71,8 +71,28 @@ def _figure(rows: int, columns: int, *, figsize: tuple[float, float]):
     """
     from matplotlib.figure import Figure
 
+    _show_figures_in_notebooks(Figure)
     fig = Figure(figsize=figsize)
     return fig, fig.subplots(rows, columns, squeeze=False)
+
+
+def _show_figures_in_notebooks(figure_type) -> None:
+    """In an IPython kernel, display a returned figure as a PNG (as matplotlib's inline backend would).
+
+    A figure made outside pyplot has no display formatter until pyplot's inline backend is loaded, so a
+    fresh kernel showed ``<Figure size ...>`` as text. Registering IPython's PNG printer for the
+    ``Figure`` type fixes that without loading pyplot; outside IPython this does nothing.
+    """
+    try:
+        from IPython import get_ipython
+        from IPython.core.pylabtools import print_figure
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    png = shell.display_formatter.formatters["image/png"]
+    png.for_type(figure_type, lambda fig: print_figure(fig, "png", bbox_inches="tight"))
 
 
 def _save_figure(fig, path) -> Path:

@@ -23,7 +23,7 @@ shell.enable_gui = lambda gui=None: None
 shown = []
 shell.display_pub.publish = lambda data, *a, **k: shown.append("image/png" in data)
 shell.displayhook.write_format_data = lambda data, md=None: shown.append("image/png" in data)
-assert shell.run_cell("%matplotlib inline").success
+assert shell.run_cell(MAGIC).success
 assert shell.run_cell("from artgen.train import History\nh = History(history={'loss': [3.0, 2.0, 1.5], 'accuracy': [0.2, 0.5, 0.7]}, epoch=[1, 2, 3])").success
 shown.clear()
 assert shell.run_cell("h.plot()").success
@@ -31,9 +31,12 @@ print(json.dumps({"pictures": sum(shown)}))
 """
 
 
-def test_history_plot_shows_one_figure_in_jupyter():
+@pytest.mark.parametrize("magic", ["%matplotlib inline", "pass"], ids=["inline backend", "fresh kernel"])
+def test_history_plot_shows_one_figure_in_jupyter(magic):
+    """With the inline backend loaded, or in a fresh kernel that never imported pyplot: one PNG, not two, not text."""
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    done = subprocess.run([sys.executable, "-c", _CELLS], capture_output=True, text=True, env=env, timeout=120)
+    cells = _CELLS.replace("MAGIC", repr(magic))
+    done = subprocess.run([sys.executable, "-c", cells], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     last = done.stdout.strip().splitlines()[-1]  # the shell prints an "Out[n]:" prompt before it
     assert json.loads(last[last.index("{") :]) == {"pictures": 1}
