@@ -29,8 +29,8 @@ def _fraction(text: str) -> float:
 #: What ``--help`` says of each architecture in :data:`artgen.fast_style.networks.ARCHS`; one missing here is
 #: listed by its name alone.
 ARCH_NOTES = {
-    "standard": "TransformerNet size, best quality",
-    "small": "fast on CPUs",
+    "standard": "TransformerNet size, from random weights",
+    "small": "fastest on CPUs, from random weights",
     "arbitrary": "Ghiasi et al.'s pretrained network with the style built in, fitted further",
 }
 

@@ -158,7 +158,7 @@ def add_output_flags(p, config) -> None:
     """The flags ``artgen stylize`` and ``artgen texture`` end with, defaults from ``config``: ``--tile-size``,
     ``--overwrite``, ``--no-metadata``, the common flags (seed ``config.seed``) and ``--precision``."""
     from ..flags import add_common, add_field
-    from ..tiling import AUTO_TILE
+    from ..tiling import AUTO_TILE, LEVEL_TILE
 
     add_field(
         p,
@@ -166,7 +166,7 @@ def add_output_flags(p, config) -> None:
         "tile",
         "pyramid levels longer than N px are optimised in N px tiles, so memory follows the tile",
         flag="--tile-size",
-        shown=f"{AUTO_TILE}; 0: never tile",
+        shown=f"levels over {AUTO_TILE} px in {LEVEL_TILE} px tiles; 0: never tile",
         metavar="N",
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
@@ -269,9 +269,9 @@ def run(args) -> int:
         path = out.with_name(f"{out.stem}_step{step:04d}{out.suffix}")
         save_image(image[0], path, metadata=None if args.no_metadata else dict(meta_base, step=step), overwrite=True)
 
-    from ..tiling import out_of_memory_hint
+    from ..tiling import LEVEL_TILE, out_of_memory_hint
 
-    with out_of_memory_hint("--tile-size", options.tile):
+    with out_of_memory_hint("--tile-size", options.tile, default=LEVEL_TILE):
         image, settings = stylize_tensor(
             args.content, list(args.styles), options, callbacks=[snapshot] if args.save_every else []
         )

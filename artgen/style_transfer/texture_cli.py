@@ -62,7 +62,7 @@ def run(args) -> int:
 
     from ..errors import UsageError
     from ..images import check_writable, open_image, save_image
-    from ..tiling import out_of_memory_hint
+    from ..tiling import LEVEL_TILE, out_of_memory_hint
     from .texture import TextureConfig, parse_size, texture_tensor
 
     height, width = parse_size(args.size)
@@ -91,7 +91,7 @@ def run(args) -> int:
         tile=args.tile_size,
         progress=False if args.quiet else None,
     )  # TextureConfig checks its values when built, before any work
-    with out_of_memory_hint("--tile-size", options.tile):
+    with out_of_memory_hint("--tile-size", options.tile, default=LEVEL_TILE):
         image, settings = texture_tensor(list(args.examples), options)
     meta = (
         None
