@@ -241,11 +241,7 @@ class UpsampleConv(nn.Module):
         conv_seq = self.conv[0]  # (pad, conv) or (pad, depthwise, pointwise)
         first = conv_seq[1]
         if self.bilinear:
-            if self.pad_mode == "circular":  # wrap one pixel so the interpolation wraps too, then crop
-                up = F.interpolate(F.pad(x, (1, 1, 1, 1), mode="circular"), scale_factor=2.0, mode="bilinear")
-                y = self.conv(up[..., 2:-2, 2:-2])
-            else:
-                y = self.conv(F.interpolate(x, scale_factor=2.0, mode="bilinear"))
+            y = self.conv(upsample2_bilinear(x, circular=self.pad_mode == "circular"))
         elif first.kernel_size != (3, 3):
             y = self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
         else:
@@ -340,12 +336,7 @@ class StyleNet(nn.Module):
             y = self.out(y)  # (B, 3, H'/2, W'/2)
             if self.out_blur is not None:
                 y = self.out_blur(y)
-            if circular:  # bilinear interpolation that wraps: pad one pixel from the far side, then crop
-                y = F.interpolate(
-                    F.pad(y, (1, 1, 1, 1), mode="circular"), scale_factor=2.0, mode="bilinear", align_corners=False
-                )[..., 2:-2, 2:-2]
-            else:
-                y = F.interpolate(y, scale_factor=2.0, mode="bilinear", align_corners=False)  # (B, 3, H', W')
+            y = upsample2_bilinear(y, circular=circular)  # (B, 3, H', W')
         elif self.out_upsample and self.out[1].kernel_size == (3, 3):
             y = upsample2_conv3x3(
                 y, self.out[1].weight, self.out[1].bias, mode="circular" if circular else "replicate"
@@ -369,6 +360,18 @@ def make_net(config: StyleNetConfig) -> nn.Module:
 
         return ArbitraryStyleNet(config)
     return StyleNet(config)
+
+
+def upsample2_bilinear(x: torch.Tensor, *, circular: bool = False) -> torch.Tensor:
+    """Bilinear x2 upsampling (``align_corners=False``): ``(B, C, H, W)`` -> ``(B, C, 2H, 2W)``.
+
+    With ``circular`` the interpolation wraps around the edges (one pixel padded from the far side,
+    interpolated, then cropped), so a periodic input stays periodic (seamless networks).
+    """
+    if not circular:
+        return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+    up = F.interpolate(F.pad(x, (1, 1, 1, 1), mode="circular"), scale_factor=2.0, mode="bilinear", align_corners=False)
+    return up[..., 2:-2, 2:-2]
 
 
 # (phase, original tap) -> tap on the replicate-padded low-resolution input; see upsample2_conv3x3

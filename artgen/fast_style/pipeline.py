@@ -190,6 +190,17 @@ class FastStyle:
             y = self._forward(inp)
         return finish(y, x, strength=strength, preserve_colors=preserve_colors)
 
+    def _metadata(self, strength: float) -> dict[str, Any]:
+        """What every output of this network records (PNG metadata, video metadata): the network and its style."""
+        return {
+            "head": HEAD,
+            "model": self.info.get("path"),
+            "styles": self.info.get("styles", []),
+            "encoder": self.info.get("encoder"),
+            "arch": self.config.arch,
+            "strength": strength,
+        }
+
     def _stylize_tiled(self, x: torch.Tensor, core: int | None, seamless: bool, **post) -> torch.Tensor:
         """Tiles (or, for ``seamless``, one wrap-around tile) per picture; the batch stays on the CPU."""
         from .. import tiling
@@ -292,12 +303,7 @@ class FastStyle:
             check_writable(dest, overwrite=overwrite)
         extra = dict(metadata) if isinstance(metadata, Mapping) else {}
         base_meta = {
-            "head": HEAD,
-            "model": self.info.get("path"),
-            "styles": self.info.get("styles", []),
-            "encoder": self.info.get("encoder"),
-            "arch": self.config.arch,
-            "strength": strength,
+            **self._metadata(strength),
             "preserve_colors": preserve_colors,
             "max_size": max_size,
             "precision": self.precision.name,
@@ -381,14 +387,7 @@ class FastStyle:
         ``temporal_filter`` in [0, 1) smooths flicker (:class:`artgen.video.TemporalFilter`)."""
         from ..video import stylize_video
 
-        meta = {
-            "head": HEAD,
-            "model": self.info.get("path"),
-            "styles": self.info.get("styles", []),
-            "encoder": self.info.get("encoder"),
-            "arch": self.config.arch,
-            "strength": strength,
-        }
+        meta = self._metadata(strength)
         return stylize_video(
             self,
             src,
@@ -421,23 +420,10 @@ class FastStyle:
         """
         import copy
 
-        from .._onnx import export_image_network
+        from .._onnx import export_stylizer
 
         net = copy.deepcopy(self.net).float().cpu().eval().to(memory_format=torch.contiguous_format)
-        example = torch.rand(1, 3, 64, 96, generator=torch.Generator().manual_seed(0))
-        test = torch.rand(1, 3, *test_size, generator=torch.Generator().manual_seed(1))
-        sides = {0: "batch", 2: "height", 3: "width"}
-        return export_image_network(
-            net,
-            path,
-            example=(example,),
-            test=(test,),
-            input_names=["image"],
-            dynamic_axes={"image": sides, "stylized": sides},
-            opset=opset,
-            check=check,
-            overwrite=overwrite,
-        )
+        return export_stylizer(net, path, test_size=test_size, opset=opset, check=check, overwrite=overwrite)
 
 
 def plan_outputs(

@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..fast_style.networks import Blur, pad_to_multiple, upsample2_conv3x3
+from ..fast_style.networks import Blur, pad_to_multiple, upsample2_bilinear, upsample2_conv3x3
 
 #: Length of the style vector.
 STYLE_DIM = 100
@@ -261,12 +261,7 @@ class StyleTransformer(nn.Module):
         ``(B, C', 2H, 2W)``."""
         if self.blur_up1 is None:
             return upsample2_conv3x3(x, conv.weight, conv.bias, mode=mode)
-        if mode == "circular":  # wrap one pixel so the interpolation wraps too, then crop
-            up = F.interpolate(F.pad(x, (1, 1, 1, 1), mode="circular"), scale_factor=2.0, mode="bilinear")[
-                ..., 2:-2, 2:-2
-            ]
-        else:
-            up = F.interpolate(x, scale_factor=2.0, mode="bilinear")
+        up = upsample2_bilinear(x, circular=mode == "circular")
         return F.conv2d(
             F.pad(up, (1, 1, 1, 1), mode="circular" if mode == "circular" else "reflect"), conv.weight, conv.bias
         )

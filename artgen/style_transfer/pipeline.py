@@ -404,26 +404,15 @@ class ArbitraryStyle:
         """
         import copy
 
-        from .._onnx import export_image_network
+        from .._onnx import PICTURE_AXES, export_image_network, export_stylizer
 
         net = copy.deepcopy(self.transformer).float().cpu().eval().to(memory_format=torch.contiguous_format)
+        if style is not None:
+            module = StyledTransformer(net, style.float().cpu())
+            return export_stylizer(module, path, test_size=test_size, opset=opset, check=check, overwrite=overwrite)
         g = torch.Generator().manual_seed(0)
         example = torch.rand(1, 3, 64, 96, generator=g)
         test = torch.rand(1, 3, *test_size, generator=torch.Generator().manual_seed(1))
-        sides = {0: "batch", 2: "height", 3: "width"}
-        if style is not None:
-            module: torch.nn.Module = StyledTransformer(net, style.float().cpu())
-            return export_image_network(
-                module,
-                path,
-                example=(example,),
-                test=(test,),
-                input_names=["image"],
-                dynamic_axes={"image": sides, "stylized": sides},
-                opset=opset,
-                check=check,
-                overwrite=overwrite,
-            )
         vectors = (
             torch.randn(1, STYLE_DIM, generator=g),
             torch.randn(1, STYLE_DIM, generator=torch.Generator().manual_seed(2)),
@@ -434,7 +423,7 @@ class ArbitraryStyle:
             example=(example, vectors[0]),
             test=(test, vectors[1]),
             input_names=["image", "style_vector"],
-            dynamic_axes={"image": sides, "style_vector": {0: "batch"}, "stylized": sides},
+            dynamic_axes={"image": PICTURE_AXES, "style_vector": {0: "batch"}, "stylized": PICTURE_AXES},
             opset=opset,
             check=check,
             overwrite=overwrite,
