@@ -26,8 +26,7 @@ from .errors import ArtgenError, CheckpointError, ImageError, UsageError
 from .fast_style import FastStyle, train_fast_style
 from .gan import GAN, evaluate_gan, train_gan
 from .images import make_grid, on_checkerboard, save_gif, save_image, to_pil
-from .style_transfer import ArbitraryStyle, stylize
-from .style_transfer.texture import texture
+from .style_transfer import ArbitraryStyle, stylize, texture
 from .train import Callback, History
 from .version import __version__
 

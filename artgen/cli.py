@@ -14,14 +14,15 @@ import sys
 from .errors import ArtgenError
 from .version import __version__
 
-#: sub-command name -> the module that registers it (imported lazily): each head's ``cli`` module
+#: sub-command name -> the module that registers it (imported lazily), each head's ``cli`` module, as
+#: ``"module"`` (its ``add_parser``) or ``"module:function"`` where one module registers two commands
 COMMANDS = {
     "classify": "artgen.classifier.cli",
     "stylize": "artgen.style_transfer.cli",
     "gan": "artgen.gan.cli",
     "fast-style": "artgen.fast_style.cli",
     "demo": "artgen.demo.cli",
-    "texture": "artgen.style_transfer.texture_cli",
+    "texture": "artgen.style_transfer.cli:add_texture_parser",
     "studio": "artgen.studio.cli",
 }
 
@@ -39,14 +40,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="artgen", description="Make art with neural networks: classify, GANs and style transfer.")
     parser.add_argument("--version", action="version", version=f"artgen {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name, module_name in COMMANDS.items():
+    for name, spec in COMMANDS.items():
+        module_name, _, register = spec.partition(":")
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
             if exc.name == module_name:
                 continue  # that head is not part of this build
             raise
-        module.add_parser(sub, name)
+        getattr(module, register or "add_parser")(sub, name)
     return parser
 
 

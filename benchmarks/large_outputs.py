@@ -11,7 +11,7 @@ peak memory is the child's maximum resident set size (``os.wait4`` rusage, i.e. 
 ``/usr/bin/time -v`` reports) and time is its wall clock, model loading and PNG writing
 included (host memory only: on ``--device cuda`` watch ``nvidia-smi`` for the GPU's).
 One markdown row per size is printed; ``stylize`` rows also give the peak that stylize's memory
-plan (``artgen.style_transfer.pyramid.memory_plan``) expects for the same run with its default
+plan (``artgen.style_transfer.memory_plan``) expects for the same run with its default
 number of steps, whose L-BFGS history is full, where a short run's is not. ``plan`` runs nothing:
 per size, each level's tiles, history and estimated peak, and with ``--fit`` the largest square and
 16:9 outputs whose every level fits in that many GiB.
@@ -64,8 +64,8 @@ def planned_peak(
     size: int, hw: tuple[int, int], precision: str = "bf16", tile: int | None = None
 ) -> tuple[float, list]:
     """(peak GiB, per-level plan) of ``stylize --size size`` with the default settings on a content of ``hw`` pixels."""
+    from artgen.style_transfer import memory_plan
     from artgen.style_transfer.config import StyleConfig
-    from artgen.style_transfer.pyramid import memory_plan
 
     plan = memory_plan(hw, StyleConfig(size=size, tile=tile), precision)
     return max(level["total"] for level in plan) / 2**30, plan

@@ -74,9 +74,8 @@ def random_fast_style():
 def classifier_run(tmp_path_factory):
     """A classifier run folder from ``run_helpers.QUICK_CLS`` (10 shapes classes, 8 hidden units); tests only read
     it."""
-    from run_helpers import QUICK_CLS
-
     from artgen.cli import main
+    from run_helpers import QUICK_CLS
 
     run = tmp_path_factory.mktemp("cls") / "run"
     assert main(["classify", "train", "--out", str(run), *QUICK_CLS]) == 0
@@ -86,9 +85,8 @@ def classifier_run(tmp_path_factory):
 @pytest.fixture(scope="session")
 def gan_run(tmp_path_factory):
     """A GAN run folder from ``run_helpers.GAN_TINY`` on four 40x36 noise pictures; tests only read it."""
-    from run_helpers import GAN_TINY, art_folder
-
     from artgen.cli import main
+    from run_helpers import GAN_TINY, art_folder
 
     root = tmp_path_factory.mktemp("gan")
     run = root / "run"

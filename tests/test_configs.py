@@ -61,7 +61,7 @@ def test_stylize_cli_defaults_are_the_dataclasses():
 
 
 def test_texture_cli_defaults_are_the_dataclass():
-    from artgen.style_transfer.texture import TextureConfig, parse_size
+    from artgen.style_transfer._texture import TextureConfig, parse_size
 
     args = _parsed("texture", "bark.png", "-o", "out.png")
     defaults = TextureConfig()

@@ -199,7 +199,7 @@ def test_each_style_method_takes_its_layers_from_one_named_set():
 
     from artgen.fast_style import FastStyleConfig
     from artgen.style_transfer import StyleConfig, resolve_options
-    from artgen.style_transfer.texture import TextureConfig
+    from artgen.style_transfer._texture import TextureConfig
 
     assert StyleConfig().content_layers is None  # per backbone:
     for name, pretrained, expected in (

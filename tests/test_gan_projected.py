@@ -13,9 +13,9 @@ from artgen.encoders import efficientnet_lite
 from artgen.encoders.efficientnet_lite import LEVEL_CHANNELS, FeatureNetworkMissing, efficientnet_lite0
 from artgen.errors import TrainingInterrupted
 from artgen.gan import GAN, GANTask, GANTrainConfig, SampledBatches, train_gan
+from artgen.gan._projected import ProjectedDiscriminator
 from artgen.gan.config import RECIPES, migrate_config
 from artgen.gan.networks import Discriminator, GANConfig, Generator
-from artgen.gan.projected import ProjectedDiscriminator
 from artgen.runs.folder import RunDir
 from artgen.runs.weights import save_weights
 from artgen.train import Trainer
@@ -238,7 +238,7 @@ def test_a_run_saved_before_config_version_2_rebuilds_its_own_model(tmp_path):
 def test_a_missing_feature_network_package_is_one_line_naming_the_plain_discriminator(tmp_path, monkeypatch, capsys):
     import importlib.util
 
-    from artgen.gan import projected as projected_gan
+    from artgen.gan import _projected as projected_gan
 
     real_find = importlib.util.find_spec
     monkeypatch.setattr(

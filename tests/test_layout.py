@@ -134,6 +134,29 @@ def test_each_head_has_the_same_rooms():
     assert not missing, missing
 
 
+def test_a_heads_other_modules_are_private():
+    """Besides its rooms, a head's modules are helpers of that package only: named with a leading ``_``."""
+    public = [
+        f"{head}/{path.name}"
+        for head in HEADS
+        for path in sorted((PACKAGE / head).glob("*.py"))
+        if path.stem not in ROOMS and path.stem != "__init__" and not path.stem.startswith("_")
+    ]
+    assert not public, public
+
+
+def test_private_modules_are_imported_only_inside_their_package():
+    outside = []
+    for path in MODULES:
+        here = ".".join(["artgen", *path.relative_to(PACKAGE).parent.parts])
+        for line, target in _imported_artgen_modules(path):
+            parts = target.split(".")
+            private = [i for i, part in enumerate(parts) if part.startswith("_") and not part.startswith("__")]
+            if private and not (here + ".").startswith(".".join(parts[: private[0]]) + "."):
+                outside.append(f"{path.relative_to(PACKAGE)}:{line} imports {target}")
+    assert not outside, outside
+
+
 def test_no_command_imports_the_cli_back():
     back = [
         f"{path.relative_to(PACKAGE)}:{line}"

@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 import torch
 from PIL import Image
-from run_helpers import CPU, GAN_TINY, QUICK_CLS, REPO, art_folder, same_files
 
 from artgen.cli import main
 from artgen.errors import ArtgenError, UsageError
 from artgen.runs import folder as checkpoint
 from artgen.runs.folder import RunDir
 from artgen.runs.weights import save_weights
+from run_helpers import CPU, GAN_TINY, QUICK_CLS, REPO, art_folder, same_files
 
 # --- 1. never destroy what the user has ------------------------------------------------------
 

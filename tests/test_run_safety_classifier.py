@@ -9,11 +9,11 @@ import time
 import pytest
 import torch
 from PIL import Image
-from run_helpers import CPU, colour_folder
 from safetensors.torch import load_file, save_file
 
 from artgen.cli import main
 from artgen.errors import CheckpointError, UsageError
+from run_helpers import CPU, colour_folder
 
 
 def _train_on_folder(data, run, *flags: str) -> int:

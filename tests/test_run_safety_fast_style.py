@@ -6,12 +6,12 @@ import json
 
 import pytest
 import torch
-from run_helpers import CPU, art_folder
 
 from artgen.cli import main
 from artgen.errors import CheckpointError, UsageError
 from artgen.runs.folder import RunDir
 from artgen.runs.weights import save_weights
+from run_helpers import CPU, art_folder
 
 #: A style network trained in a second: the small architecture at 32 px on the offline encoder, no previews.
 TINY = dict(arch="small", size=32, batch_size=2, backbone="random", preview_every=None)

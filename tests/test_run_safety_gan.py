@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from run_helpers import CPU, GAN_TINY, art_folder, same_files
 
 from artgen.cli import main
 from artgen.errors import ArgumentError
+from run_helpers import CPU, GAN_TINY, art_folder, same_files
 
 
 def test_overwritten_run_keeps_no_old_sample_grids(tmp_path):

@@ -10,7 +10,7 @@ from artgen.errors import ArgumentError, CheckpointError, UsageError
 from artgen.fast_style import FastStyleConfig, check_strength
 from artgen.runs.folder import RunDir
 from artgen.style_transfer import StyleConfig
-from artgen.style_transfer.texture import TextureConfig
+from artgen.style_transfer._texture import TextureConfig
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from artgen import cli
 from artgen import style_transfer as S
 from artgen.encoders import build_random_encoder
 from artgen.images import read_metadata, to_tensor
-from artgen.style_transfer.texture import TextureConfig, parse_size, texture_tensor
+from artgen.style_transfer._texture import TextureConfig, parse_size, texture_tensor
 
 LAYERS = ("relu1_1", "relu2_1", "relu3_1")
 FAST = dict(backbone="random", progress=False, style_layers=LAYERS, levels=1, precision="fp32", device="cpu")

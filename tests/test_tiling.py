@@ -189,7 +189,7 @@ def test_resize_periodic_keeps_a_periodic_signal_periodic():
 
 @pytest.mark.parametrize("content_hw", [(2048, 2048), (1152, 2048), (3000, 2000)])
 def test_stylize_2048_default_plans_every_level_within_4_gb(content_hw):
-    from artgen.style_transfer.pyramid import memory_plan
+    from artgen.style_transfer._pyramid import memory_plan
     from artgen.tiling import LBFGS_BUDGET
 
     plan = memory_plan(content_hw, S.StyleConfig(size=2048))
@@ -205,8 +205,8 @@ def test_memory_plan_puts_1024_px_tiles_with_a_1_gib_history_over_4_gb():
     """The plan stylize had before (1024 px cores, history capped at 1 GiB on tiled levels: 10 pairs at 2048 px;
     50 pairs on the untiled 1024 px level) peaked at 5.2 GB at 2048 px: the model must not let it pass."""
     from artgen.encoders import GATYS_STYLE_LAYERS
+    from artgen.style_transfer._pyramid import vgg19_margin
     from artgen.style_transfer.config import VGG19_CONTENT_LAYERS
-    from artgen.style_transfer.pyramid import vgg19_margin
     from artgen.tiling import lbfgs_history, level_memory
 
     margin = vgg19_margin(tuple(GATYS_STYLE_LAYERS) + VGG19_CONTENT_LAYERS)

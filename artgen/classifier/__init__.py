@@ -10,9 +10,9 @@
 
 from __future__ import annotations
 
+from ._task import ClassifyTask
 from .config import CONFIG_VERSION, HEAD, ClassifierTrainConfig, migrate_config, read_config
 from .pipeline import Classifier, as_images, check_weights_fit, init_from
-from .task import ClassifyTask
 from .training import train_classifier
 
 __all__ = [

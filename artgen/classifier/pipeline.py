@@ -17,9 +17,9 @@ from ..runs.folder import RunDir
 from ..runs.setup import RunSetup, from_pretrained, save_pretrained
 from ..runs.weights import check_config_fits_weights, load_state_into, split_prefix
 from ..train import Callback, CurvePlot, History, TensorBatches, Trainer
+from ._task import ClassifyTask, loss_on_logits
 from .config import CONFIG_VERSION, HEAD, KERAS_ADAM_EPSILON, TORCH_ADAM_EPSILON, read_config
 from .networks import ClassifierConfig, DenseClassifier
-from .task import ClassifyTask, loss_on_logits
 
 log = logging.getLogger("artgen.classify")
 

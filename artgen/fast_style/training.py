@@ -13,10 +13,10 @@ from ..errors import ArgumentError, UsageError
 from ..images import load_tensor, save_image, to_tensor
 from ..runs.setup import report_resume_changes, start_run
 from ..train import SEED_STREAM_OFFSET, Callback, CurvePlot, LambdaCallback, Trainer
+from ._task import FastStyleTask
 from .config import BUILTIN_COUNT, BUILTIN_DATA, CONFIG_VERSION, HEAD, FastStyleConfig
 from .networks import StyleNetConfig
 from .pipeline import FastStyle, build_net, check_weights_fit, load_net_weights, open_run, read_run
-from .task import FastStyleTask
 
 log = logging.getLogger("artgen")
 

@@ -6,10 +6,11 @@
 >>> pictures = gan.generate(4, seed=1, pil=True)
 >>> gan = artgen.GAN.load("runs/art")         # later, or on another machine
 
-One job per module, every public name re-exported here: :mod:`~artgen.gan.config`
-(settings and constants), :mod:`~artgen.gan.data`, :mod:`~artgen.gan.task` (the step),
-:mod:`~artgen.gan.pipeline` (the :class:`GAN` API), :mod:`~artgen.gan.training`,
-:mod:`~artgen.gan.evaluation`.
+One job per module, every public name re-exported here: the rooms every head has,
+:mod:`~artgen.gan.config` (settings and constants), :mod:`~artgen.gan.networks`,
+:mod:`~artgen.gan.training`, :mod:`~artgen.gan.pipeline` (the :class:`GAN` API) and
+:mod:`~artgen.gan.cli`, and the package's private helpers ``_data`` (sampling), ``_task`` (the
+step), ``_evaluation`` and ``_projected`` (the discriminator on frozen pretrained features).
 
 Training runs on the shared loop (:class:`artgen.train.Trainer`): this package only
 supplies the :class:`GANTask` step (discriminator update, lazily-applied R1,
@@ -20,6 +21,9 @@ exactly the batches an uninterrupted one would.
 
 from __future__ import annotations
 
+from ._data import GANData, SampledBatches, load_gan_data
+from ._evaluation import class_agreement, evaluate_gan
+from ._task import GANTask
 from .config import (
     ADA_TARGET,
     ART_IMAGES,
@@ -41,10 +45,7 @@ from .config import (
     parse_augment,
     resolve_batch_size,
 )
-from .data import GANData, SampledBatches, load_gan_data
-from .evaluation import class_agreement, evaluate_gan
 from .pipeline import GAN, init_from_run, latents, slerp
-from .task import GANTask
 from .training import train_gan
 
 __all__ = [

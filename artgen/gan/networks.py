@@ -79,7 +79,7 @@ class GANConfig(Settings):
     latent_norm: bool = True  # scale z and the class embedding each to unit RMS before the stem
     g_convs: int = 1  # 3x3 convolutions per generator doubling (ProGAN/StyleGAN use 2)
     skip_z: bool = True  # latent code modulates every doubling (BigGAN's skip-z)
-    discriminator: str = "plain"  # "plain": the convolutional D below; "projected": D on frozen pretrained features (artgen.gan.projected)
+    discriminator: str = "plain"  # "plain": the convolutional D below; "projected": D on frozen pretrained features (artgen.gan._projected)
     pg_size: int = 0  # projected D: side the images are resized to for the feature network (0: their own side; the paper uses 224)
     pg_levels: int = 2  # projected D: feature levels discriminated on (1-4, shallowest first; the paper's 4; 2 measured best at a fixed CPU time)
     pg_width: int = (
@@ -239,13 +239,13 @@ class Generator(nn.Module):
 
 def build_discriminator(config: GANConfig) -> nn.Module:
     """The discriminator ``config.discriminator`` names: :class:`Discriminator` or a
-    :class:`~artgen.gan.projected.ProjectedDiscriminator`.
+    :class:`~artgen.gan._projected.ProjectedDiscriminator`.
 
     Raises:
         FeatureNetworkMissing: ``"projected"`` and the pretrained feature network's package is missing.
     """
     if config.discriminator == "projected":
-        from .projected import ProjectedDiscriminator
+        from ._projected import ProjectedDiscriminator
 
         return ProjectedDiscriminator(config)
     return Discriminator(config)

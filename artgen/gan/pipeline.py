@@ -264,7 +264,7 @@ def check_fits_weights(saved, config: GANConfig) -> None:
         if (
             config.discriminator == "projected"
         ):  # the frozen feature network is not in the weights: a blank one stands in
-            from .projected import ProjectedDiscriminator
+            from ._projected import ProjectedDiscriminator
 
             return ProjectedDiscriminator(config, features=EfficientNetLite0())
         return build_discriminator(config)

@@ -15,6 +15,8 @@ from ..errors import ArgumentError, UsageError
 from ..metrics import spatial_spread
 from ..runs.setup import SavedRun, given_arguments, report_resume_changes, start_run
 from ..train import Callback, CurvePlot, LambdaCallback, Trainer
+from ._data import SampledBatches, load_gan_data
+from ._task import GANTask
 from .config import (
     ADA_TARGET,
     AUGMENT_AUTO_LIMIT,
@@ -28,10 +30,8 @@ from .config import (
     read_config,
     resolve_batch_size,
 )
-from .data import SampledBatches, load_gan_data
 from .networks import SIZES, GANConfig
 from .pipeline import GAN, check_fits_weights, init_from_run, latents
-from .task import GANTask
 
 log = logging.getLogger("artgen.gan")
 
@@ -263,7 +263,7 @@ def train_gan(
     steps so far (StyleGAN2-ADA; 0 keeps the :data:`EMA_WARMUP` rule).  Recipe and sources: :class:`GANTask`.
 
     ``discriminator="projected"`` trains against Projected GAN's discriminator on frozen
-    EfficientNet-Lite0 features (:mod:`artgen.gan.projected`); ``pg_size``, ``pg_levels`` and
+    EfficientNet-Lite0 features (:mod:`artgen.gan._projected`); ``pg_size``, ``pg_levels`` and
     ``pg_width`` shape it. ``loss``, ``r1_gamma``, ``lr_g``, ``lr_d``, ``beta1`` and ``beta2`` left at
     None take the discriminator's recipe (:data:`~artgen.gan.config.RECIPES`); ``d_width`` left
     at None is 32 for the plain D and 64 (the paper's) for the projected one. Every other default is
@@ -361,7 +361,7 @@ def train_gan(
                     f"must be a whole number from {16 if name == 'pg_size' else low} to {high}{' (or 0: the images own side)' if name == 'pg_size' else ''}, got {value!r}",
                 )
         if discriminator == "projected":
-            from .projected import feature_network
+            from ._projected import feature_network
 
             feature_network()  # a missing package is named now, before the run folder is touched
 

@@ -32,7 +32,7 @@ def run_texture(studio, samples, size, seamless, steps, seed, progress=None):
         UsageError, ImageError: no or a refused picture, or a bad setting (one line).
     """
     from ..images import save_image
-    from ..style_transfer.texture import parse_size, texture
+    from ..style_transfer import parse_size, texture
 
     files = [s if isinstance(s, str) else getattr(s, "name", s) for s in (samples or [])]
     if not files:

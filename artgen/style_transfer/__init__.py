@@ -21,6 +21,9 @@ un-normalised objective.
 
 from __future__ import annotations
 
+from ._objective import ImageParameter, StyleObjective, StylizeTask, level_objective, match_luminance
+from ._pyramid import fit_long_side, fit_min_side, fit_pyramid, is_grey, memory_plan, pyramid_sizes, split_steps
+from ._texture import TextureConfig, parse_size, texture, texture_tensor
 from .config import (
     BACKBONE_DEFAULTS,
     HEAD,
@@ -33,9 +36,7 @@ from .config import (
     set_encoder_layout,
     stylize_precision,
 )
-from .objective import ImageParameter, StyleObjective, StylizeTask, level_objective, match_luminance
 from .pipeline import ArbitraryStyle, ArbitraryStyleConfig, stylize_fast
-from .pyramid import fit_long_side, fit_min_side, fit_pyramid, is_grey, pyramid_sizes, split_steps
 from .training import load_input, stylize, stylize_tensor
 
 __all__ = [
@@ -66,4 +67,9 @@ __all__ = [
     "ArbitraryStyle",
     "ArbitraryStyleConfig",
     "stylize_fast",
+    "memory_plan",
+    "TextureConfig",
+    "texture",
+    "texture_tensor",
+    "parse_size",
 ]

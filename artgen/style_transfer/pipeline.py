@@ -48,10 +48,10 @@ from ..device import resolve_device
 from ..errors import ArgumentError, UsageError
 from ..images import luminance, open_image, resize_tensor, to_pil, to_tensor, with_chroma
 from ..runs.config import Settings, check_fraction
+from ._objective import match_luminance
+from ._pyramid import fit_long_side, is_grey
 from .config import check_style_images
 from .networks import PACKAGED_ONNX, STYLE_DIM, STYLE_SIZE, StyledTransformer, load_arbitrary_networks
-from .objective import match_luminance
-from .pyramid import fit_long_side, is_grey
 
 log = logging.getLogger("artgen")
 

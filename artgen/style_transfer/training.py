@@ -13,6 +13,8 @@ from ..device import Precision, resolve_device, seed_everything
 from ..encoders import FeatureEncoder, build_encoder, min_input_side
 from ..errors import ImageError, UsageError
 from ..images import load_tensor, resize_tensor, rgb_to_yiq, to_pil, with_chroma
+from ._objective import level_objective, match_luminance
+from ._pyramid import fit_long_side, fit_min_side, fit_pyramid, is_grey, optimise_pyramid, split_steps
 from .config import (
     DEFAULT_CONTENT_LAYERS,
     MIN_SIDE,
@@ -22,8 +24,6 @@ from .config import (
     set_encoder_layout,
     stylize_precision,
 )
-from .objective import level_objective, match_luminance
-from .pyramid import fit_long_side, fit_min_side, fit_pyramid, is_grey, optimise_pyramid, split_steps
 
 
 def load_input(source, what: str, size: int | None = None) -> torch.Tensor:

@@ -34,6 +34,8 @@ from ..encoders import GATYS_STYLE_LAYERS, build_encoder
 from ..errors import ArgumentError, UsageError
 from ..images import resize_spectral, resize_tensor, to_pil
 from ..runs.config import Settings
+from ._objective import level_objective
+from ._pyramid import fit_long_side, is_grey, optimise_pyramid, pyramid_sizes, split_steps
 from .config import (
     MIN_SIDE,
     OPTIMIZERS,
@@ -43,8 +45,6 @@ from .config import (
     set_encoder_layout,
     stylize_precision,
 )
-from .objective import level_objective
-from .pyramid import fit_long_side, is_grey, optimise_pyramid, pyramid_sizes, split_steps
 from .training import load_input
 
 #: Long side of the examples at the finest level when ``example_size`` is not given: their
@@ -253,7 +253,7 @@ def texture(examples, config: TextureConfig | None = None, **options) -> PIL.Ima
     unknown = set(options) - TextureConfig.field_names()
     if unknown:
         raise UsageError(
-            f"unknown texture option(s): {', '.join(sorted(unknown))}; see artgen.style_transfer.texture.TextureConfig"
+            f"unknown texture option(s): {', '.join(sorted(unknown))}; see artgen.style_transfer.TextureConfig"
         )
     image, settings = texture_tensor(examples, TextureConfig(**options))
     pil = to_pil(image[0])

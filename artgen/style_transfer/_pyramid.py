@@ -12,8 +12,8 @@ import torch
 from ..device import cudnn_benchmark
 from ..errors import UsageError
 from ..train import LambdaCallback, Repeat, Trainer
+from ._objective import ImageParameter, StylizeTask, level_plan
 from .config import MIN_SIDE
-from .objective import ImageParameter, StylizeTask, level_plan
 
 
 def fit_long_side(h: int, w: int, long_side: int) -> tuple[int, int]:
@@ -113,7 +113,7 @@ def memory_plan(content_hw: tuple[int, int], options, precision: str = "bf16") -
     """The memory plan of ``stylize`` with ``options`` (a ``StyleConfig``) on a content of ``content_hw`` pixels.
 
     One dict per pyramid level, coarse to fine: ``hw``, ``tile`` (0: whole) and ``pairs`` (the L-BFGS
-    history) as :func:`~artgen.style_transfer.objective.level_plan` chooses them, and the estimated
+    history) as :func:`~artgen.style_transfer._objective.level_plan` chooses them, and the estimated
     bytes of :func:`artgen.tiling.level_memory` for a VGG19 encoder at ``options``' layers
     (``process``, ``encoder``, ``level``, ``history``, ``total``). The peak is the largest ``total``.
 
