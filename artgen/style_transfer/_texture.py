@@ -29,11 +29,12 @@ from typing import Any
 
 import torch
 
-from ..device import Precision, resolve_device, seed_everything
+from ..device import seed_everything
 from ..encoders import GATYS_STYLE_LAYERS, build_encoder
 from ..errors import ArgumentError, UsageError
 from ..images import resize_spectral, resize_tensor, to_pil
 from ..runs.config import Settings
+from ..runs.setup import start_run
 from ._objective import level_objective
 from ._pyramid import fit_long_side, is_grey, optimise_pyramid, pyramid_sizes, split_steps
 from .config import (
@@ -43,7 +44,6 @@ from .config import (
     check_style_images,
     resolve_options,
     set_encoder_layout,
-    stylize_precision,
 )
 from .training import load_input
 
@@ -140,9 +140,12 @@ def texture_tensor(
     """
     options = options or TextureConfig()
     examples = check_style_images(examples, options.style_blend, noun="example image")
-    device = resolve_device(options.device)
-    options = dataclasses.replace(options, precision=stylize_precision(options.precision, device))
-    precision = Precision.create(options.precision, device)
+    # the start-up every training shares (device, precision): "auto" means bf16 only where it is fast, never fp16
+    # (L-BFGS has no loss scaling); the seed comes after the encoder is built (below), so the random start does
+    # not depend on whether the encoder was built here or passed in
+    setup = start_run(None, device=options.device, precision=options.precision, loss_scaling=False, cpu_bf16=True)
+    device, precision = setup.device, setup.precision
+    options = dataclasses.replace(options, precision=precision.name)
     full = [load_input(e, "example") for e in examples]
     # every example grey (whatever the file's mode: R = G = B counts): optimise one channel and return
     # grey, as stylize does; three free channels drift apart into colour blotches the grey Gram targets do not see

@@ -9,10 +9,11 @@ from typing import Any
 
 import torch
 
-from ..device import Precision, resolve_device, seed_everything
+from ..device import seed_everything
 from ..encoders import FeatureEncoder, build_encoder, min_input_side
 from ..errors import ImageError, UsageError
 from ..images import load_tensor, resize_tensor, rgb_to_yiq, to_pil, with_chroma
+from ..runs.setup import start_run
 from ._objective import level_objective, match_luminance
 from ._pyramid import fit_long_side, fit_min_side, fit_pyramid, is_grey, optimise_pyramid, split_steps
 from .config import (
@@ -22,7 +23,6 @@ from .config import (
     check_style_images,
     resolve_options,
     set_encoder_layout,
-    stylize_precision,
 )
 
 
@@ -66,9 +66,12 @@ def stylize_tensor(
     """
     options = options or StyleConfig()
     styles = check_style_images(styles, options.style_blend)
-    device = resolve_device(options.device)
-    options = dataclasses.replace(options, precision=stylize_precision(options.precision, device))
-    precision = Precision.create(options.precision, device)  # usage errors before any work
+    # the start-up every training shares (device, precision): "auto" means bf16 only where it is fast, never fp16
+    # (L-BFGS has no loss scaling); the seed comes after the encoder is built (below), so the random start does
+    # not depend on whether the encoder was built here or passed in
+    setup = start_run(None, device=options.device, precision=options.precision, loss_scaling=False, cpu_bf16=True)
+    device, precision = setup.device, setup.precision
+    options = dataclasses.replace(options, precision=precision.name)  # usage errors before any work
     content_full = load_input(content, "content")
     if (
         options.seamless
