@@ -19,20 +19,22 @@ def add_common(
     quiet, debug."""
     group = parser.add_argument_group("common")
     group.add_argument(
-        "--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps (default: auto)"
+        "--device",
+        default="auto",
+        help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps (default: %(default)s)",
     )
     if precision:
         group.add_argument(
             "--precision",
             default=precision_default,
             choices=["fp32", "bf16", "fp16"],
-            help=f"numeric precision via autocast (default: {precision_default})",
+            help="numeric precision via autocast (default: %(default)s)",
         )
     group.add_argument(
         "--seed",
         type=int,
         default=seed_default,
-        help=f"random seed; the same seed on CPU gives the same result (default: {seed_default})",
+        help="random seed; the same seed on CPU gives the same result (default: %(default)s)",
     )
     group.add_argument("--quiet", action="store_true", help="no progress bars")
     group.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
@@ -50,7 +52,7 @@ def add_run_flags(parser: argparse.ArgumentParser, *, checkpoint_every: int) -> 
         type=int,
         default=checkpoint_every,
         metavar="N",
-        help=f"save a resumable checkpoint every N steps (default: {checkpoint_every})",
+        help="save a resumable checkpoint every N steps (default: %(default)s)",
     )
 
 

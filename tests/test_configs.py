@@ -174,3 +174,40 @@ def test_a_fast_style_run_of_the_older_shape_resumes_in_the_precision_it_trained
     resumed = train_fast_style(out=out, resume=True, progress=False, device="cpu")
     assert resumed.history.steps[-1][0] == 3
     assert json.loads((out / "config.json").read_text())["train"]["precision"] == "fp32"
+
+
+def _all_actions(parser, path="artgen"):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _all_actions(sub, f"{path} {name}")
+        else:
+            yield path, parser, action
+
+
+def test_every_shown_default_is_the_flags_own_default():
+    """A "(default: X)" in any command's help names the value the flag really defaults to: it is derived
+    (from the config field or the argument's own default), never written a second time by hand."""
+    import re
+
+    from artgen.cli import build_parser
+
+    wrong, checked = [], 0
+    for path, parser, action in _all_actions(build_parser()):
+        if not action.help or action.default in (None, argparse.SUPPRESS) or isinstance(action.default, bool):
+            continue
+        rendered = parser._get_formatter()._expand_help(action)
+        match = re.search(r"\(default: ([^;,): ]+)", rendered)
+        if match is None:
+            continue
+        shown, default = match.group(1), action.default
+        if isinstance(default, (int, float)):
+            same = float(shown) == float(default)
+        elif isinstance(default, (list, tuple)):
+            same = shown == str(default[0])
+        else:
+            same = shown.lstrip("./") == str(default).lstrip("./")
+        checked += 1
+        if not same:
+            wrong.append(f"{path} {action.option_strings or action.dest}: shows {shown}, defaults to {default!r}")
+    assert checked > 80 and not wrong, wrong

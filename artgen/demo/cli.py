@@ -14,7 +14,7 @@ def add_parser(sub, name: str) -> None:
         "a contact sheet.",
     )
     parser.add_argument(
-        "--out", default="artgen-demo", help="folder for everything the demo writes (default: artgen-demo)"
+        "--out", default="artgen-demo", help="folder for everything the demo writes (default: %(default)s)"
     )
     parser.add_argument("--quick", action="store_true", help="tiny settings (seconds; for checking an installation)")
     parser.add_argument("--overwrite", action="store_true", help="replace an earlier demo in --out")

@@ -150,10 +150,13 @@ def add_parser(sub, name: str) -> None:
         "--max-size",
         type=int,
         default=1024,
-        help="shrink inputs so the long side is at most this (default: 1024; 0 = never)",
+        help="shrink inputs so the long side is at most this (default: %(default)s; 0 = never)",
     )
     apply.add_argument(
-        "--strength", type=_fraction, default=1.0, help="0.0 (the photo) .. 1.0 (fully stylised) (default: 1.0)"
+        "--strength",
+        type=_fraction,
+        default=1.0,
+        help="0.0 (the photo) .. 1.0 (fully stylised) (default: %(default)s)",
     )
     apply.add_argument(
         "--preserve-colors", action="store_true", help="keep the photo's colours, take only the stylised luminance"
@@ -168,7 +171,7 @@ def add_parser(sub, name: str) -> None:
         type=_fraction,
         default=0.0,
         metavar="S",
-        help="video: motion-compensated smoothing of flicker, 0 (off) .. 0.9 (strong) (default: 0)",
+        help="video: motion-compensated smoothing of flicker, 0 (off) .. 0.9 (strong) (default: %(default)g)",
     )
     apply.add_argument(
         "--seamless", action="store_true", help="make each result tile the plane without a seam (circular padding)"
@@ -187,7 +190,7 @@ def add_parser(sub, name: str) -> None:
     export = actions.add_parser("export", help="export a style network to ONNX (dynamic height and width)")
     export.add_argument("--model", required=True, metavar="MODEL", help="a style network run folder")
     export.add_argument("--onnx", required=True, metavar="OUT.onnx", help="the ONNX file to write")
-    export.add_argument("--opset", type=int, default=17, help="ONNX opset (default: 17)")
+    export.add_argument("--opset", type=int, default=17, help="ONNX opset (default: %(default)s)")
     export.add_argument("--overwrite", action="store_true", help="replace an existing file")
     export.add_argument("--no-check", action="store_true", help="skip the comparison with PyTorch under onnxruntime")
     export.add_argument("--debug", action="store_true", help="show full tracebacks on errors")

@@ -62,7 +62,7 @@ def add_parser(sub, name: str) -> None:
         "--augment",
         default="auto",
         help="DiffAugment policies: color,translation,cutout | none | auto (all three below 5,000 images) "
-        "(default: auto)",
+        "(default: %(default)s)",
     )
     train.add_argument(
         "--ada-target",
@@ -164,14 +164,14 @@ def add_parser(sub, name: str) -> None:
         default="auto",
         choices=["auto", "fp32", "bf16", "fp16"],
         help="auto: bf16 (or fp16) on CUDA, bf16 on CPUs with native bfloat16 (AMX, AVX-512 BF16), else fp32 "
-        "(default: auto)",
+        "(default: %(default)s)",
     )
     train.set_defaults(func=run_train, argument_flags={"r1_gamma": "r1"})
     remember_defaults(train)  # --resume compares only the flags typed with the saved settings
 
     sample = actions.add_parser("sample", help="a grid (and optionally single images) from a trained GAN")
     _checkpoint_flags(sample)
-    sample.add_argument("-n", type=int, default=64, help="number of images (default: 64)")
+    sample.add_argument("-n", type=int, default=64, help="number of images (default: %(default)s)")
     sample.add_argument("-o", "--output", required=True, help="grid image to write (.png)")
     _latent_flags(sample)
     sample.add_argument(
@@ -184,9 +184,9 @@ def add_parser(sub, name: str) -> None:
     walk = actions.add_parser("interpolate", help="a smooth looping latent walk as an animated GIF")
     _checkpoint_flags(walk)
     walk.add_argument("-o", "--output", required=True, help="GIF to write")
-    walk.add_argument("--frames", type=int, default=60, help="number of frames (default: 60)")
-    walk.add_argument("--fps", type=float, default=20, help="frames per second (default: 20)")
-    walk.add_argument("--keyframes", type=int, default=4, help="latent points visited (default: 4)")
+    walk.add_argument("--frames", type=int, default=60, help="number of frames (default: %(default)s)")
+    walk.add_argument("--fps", type=float, default=20, help="frames per second (default: %(default)g)")
+    walk.add_argument("--keyframes", type=int, default=4, help="latent points visited (default: %(default)s)")
     _latent_flags(walk)
     walk.add_argument("--overwrite", action="store_true", help="replace an existing GIF")
     add_common(walk, precision=False)
@@ -197,19 +197,19 @@ def add_parser(sub, name: str) -> None:
     )
     _checkpoint_flags(ev)
     _data_flags(ev)
-    ev.add_argument("--num-samples", type=int, default=1000, help="generated images to compare (default: 1000)")
+    ev.add_argument("--num-samples", type=int, default=1000, help="generated images to compare (default: %(default)s)")
     ev.add_argument(
         "--max-real",
         type=int,
         default=DEFAULT_MAX_REAL,
-        help=f"at most this many real images (default: {DEFAULT_MAX_REAL})",
+        help="at most this many real images (default: %(default)s)",
     )
     ev.add_argument(
         "--features",
         choices=["auto", "inception", "random"],
         default="auto",
         help="feature network: inception (the TF-Inception of published FID/KID), random (offline fallback: values "
-        "are not FID/KID) or auto (default: inception when it can be had)",
+        "are not FID/KID) or auto, inception when it can be had (default: %(default)s)",
     )
     ev.add_argument(
         "--inception-weights",
@@ -248,7 +248,7 @@ def _checkpoint_flags(parser) -> None:
         choices=["auto", "best", "last"],
         default="auto",
         help="best: the generator with the lowest KID measured during training; last: the latest; "
-        "auto: best when the run kept one (default: auto)",
+        "auto: best when the run kept one (default: %(default)s)",
     )
 
 

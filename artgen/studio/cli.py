@@ -15,20 +15,26 @@ def add_parser(sub, name: str) -> None:
         "--workdir",
         default="artgen-studio",
         metavar="DIR",
-        help="the working folder: uploads, outputs and runs (default: ./artgen-studio)",
+        help="the working folder: uploads, outputs and runs (default: ./%(default)s)",
     )
     p.add_argument(
         "--host",
         default="127.0.0.1",
-        help="address to listen on; anything but 127.0.0.1 lets other machines in (default: 127.0.0.1)",
+        help="address to listen on; anything but 127.0.0.1 lets other machines in (default: %(default)s)",
     )
-    p.add_argument("--port", type=int, default=7860, help="port (default: 7860; the next free one when taken)")
+    p.add_argument("--port", type=int, default=7860, help="port (default: %(default)s; the next free one when taken)")
     p.add_argument(
-        "--max-upload-mb", type=float, default=32, metavar="MB", help="largest picture the page accepts (default: 32)"
+        "--max-upload-mb",
+        type=float,
+        default=32,
+        metavar="MB",
+        help="largest picture the page accepts (default: %(default)g)",
     )
     p.add_argument("--open", action="store_true", help="open the page in the default browser")
     p.add_argument(
-        "--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps (default: auto)"
+        "--device",
+        default="auto",
+        help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps (default: %(default)s)",
     )
     p.add_argument("--quiet", action="store_true", help="less output")
     p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")

