@@ -131,6 +131,25 @@ class GANConfig(Settings):
         return min(self.max_width, self.d_width * (self.size // (2 * res)))
 
 
+#: The :class:`GANConfig` fields that shape the networks' weights besides ``size``, ``channels`` and
+#: ``num_classes``: a run can start from another's weights only where all of them agree.
+ARCHITECTURE_FIELDS = (
+    "z_dim",
+    "g_width",
+    "d_width",
+    "max_width",
+    "spectral_norm",
+    "mbstd_group",
+    "latent_norm",
+    "g_convs",
+    "skip_z",
+    "discriminator",
+    "pg_size",
+    "pg_levels",
+    "pg_width",
+)
+
+
 def _unit_rms(v: torch.Tensor) -> torch.Tensor:
     return v * torch.rsqrt(v.pow(2).mean(dim=1, keepdim=True) + NORM_EPS)
 

@@ -15,7 +15,7 @@ from ..device import resolve_device
 from ..errors import ArgumentError, UsageError
 from ..runs.setup import from_pretrained, save_pretrained
 from .config import CONFIG_VERSION, HEAD, TRUNCATION_MAX_REDRAWS, GANTrainConfig, read_config
-from .networks import GANConfig, Generator, build_discriminator
+from .networks import ARCHITECTURE_FIELDS, GANConfig, Generator, build_discriminator
 
 
 def latents(seeds: Sequence[int], z_dim: int, *, truncation: float | None = None) -> torch.Tensor:
@@ -323,21 +323,7 @@ def init_from_run(gan: GAN, path: str | os.PathLike) -> None:
         )
     if src.num_classes != dst.num_classes:
         problems.append(f"it has {src.num_classes or 'no'} classes and this run {dst.num_classes or 'none'}")
-    for key in (
-        "z_dim",
-        "g_width",
-        "d_width",
-        "max_width",
-        "spectral_norm",
-        "mbstd_group",
-        "latent_norm",
-        "g_convs",
-        "skip_z",
-        "discriminator",
-        "pg_size",
-        "pg_levels",
-        "pg_width",
-    ):
+    for key in ARCHITECTURE_FIELDS:
         if getattr(src, key) != getattr(dst, key):
             problems.append(f"its {key} is {getattr(src, key)} and this run's {getattr(dst, key)}")
     if problems:

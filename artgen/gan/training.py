@@ -30,7 +30,7 @@ from .config import (
     read_config,
     resolve_batch_size,
 )
-from .networks import SIZES, GANConfig
+from .networks import ARCHITECTURE_FIELDS, SIZES, GANConfig
 from .pipeline import GAN, check_fits_weights, init_from_run, latents
 
 log = logging.getLogger("artgen.gan")
@@ -556,27 +556,7 @@ def _saved_arguments(config: GANConfig, tc: GANTrainConfig, precision: str) -> d
             "channels_last",
         )
     }
-    saved.update(
-        {
-            name: getattr(config, name)
-            for name in (
-                "size",
-                "channels",
-                "z_dim",
-                "g_width",
-                "d_width",
-                "spectral_norm",
-                "mbstd_group",
-                "latent_norm",
-                "g_convs",
-                "skip_z",
-                "discriminator",
-                "pg_size",
-                "pg_levels",
-                "pg_width",
-            )
-        }
-    )
+    saved.update({name: getattr(config, name) for name in ("size", "channels", *ARCHITECTURE_FIELDS)})
     saved.update(
         conditional=config.conditional, augment=list(tc.augment), ada_target=tc.ada_target, precision=precision
     )
