@@ -79,7 +79,7 @@ SUITE: dict[str, tuple[str, str, str]] = {
     "video_flicker": (
         "flicker (residual after the known motion) and style loss of stylised clips",
         "a network trained without the stability term",
-        "python -m benchmarks.video_flicker --steps 400 --threads 1",
+        "python -m benchmarks.video_flicker --threads 1 --record",
     ),
     "gan_speed": (
         "GAN training images per second",
@@ -232,6 +232,8 @@ def render(results: Path = RESULTS) -> str:
             if record.get("note"):
                 lines += [record["note"], ""]
             lines += _table(_columns(record["rows"]), record["rows"]) + [""]
+            if isinstance(record.get("spread"), dict):
+                lines += [f"- spread ({key}): {value}" for key, value in record["spread"].items()] + [""]
         for filename, record in [(f, r) for f, r in records[name] if "tables" in r]:
             for table in record["tables"]:
                 lines += [f"### {table['title']}", "", f"{table['source']} (`{filename}`); {table['machine']}.", ""]

@@ -2,8 +2,10 @@
 
     nice -n 15 python -m benchmarks.video_flicker --threads 1 --out /tmp/flicker --record
 
-For each style, two ``small`` style networks are trained with the same seed, steps and photos: one
-plain and one as ``fast-style train --video`` trains it (stability weight 200, style weight 10).
+For each style, two style networks (``--arch``, default ``small``) are trained with the same seed, steps
+and photos: one plain and one as ``fast-style train --video`` trains it (``--stability-weight`` and
+``--stable-style-weight`` default to ``--video``'s, ``artgen.fast_style.VIDEO_STABILITY_WEIGHT`` and
+``VIDEO_STYLE_WEIGHT``).
 The training photos are a small set of real photos shipped with scikit-image (``--train``, default
 four: astronaut, motorcycle, retina, Hubble deep field); the styles are built-in names or
 scikit-image pictures (default: ``ihc``, a stained-tissue texture, and the built-in ``swirls`` and
@@ -144,16 +146,28 @@ def residual(y: torch.Tensor, back: list[torch.Tensor], border: int = 0) -> floa
     return total / max(1, count) * 255
 
 
+def flicker_figure(clips: dict[str, torch.Tensor], back: list[torch.Tensor], t: int) -> torch.Tensor:
+    """One row per clip in ``clips`` (name -> (T, 3, h, w)): frame ``t`` and 4x |y_t - M(y_(t-1))| (black where the
+    motion has no source); (3, rows * h, 2 * w) in [0, 1]."""
+    rows = []
+    for y in clips.values():
+        prev, inside = sample(y[t - 1], back[t - 1])
+        diff = ((y[t] - prev).abs() * 4).clamp(0, 1) * inside
+        rows.append(torch.cat([y[t], diff], -1))
+    return torch.cat(rows, -2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--styles", nargs="+", default=["ihc", "swirls", "mosaic"])
     parser.add_argument("--clips", nargs="+", default=list(CLIPS), choices=list(CLIPS))
     parser.add_argument("--train", nargs="+", default=list(TRAIN_PHOTOS), help="scikit-image photos to train on")
+    parser.add_argument("--arch", default="small", help="style network architecture (fast-style train --arch)")
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=2)
-    parser.add_argument("--stability-weight", type=float, default=None, help="default: --video's (200)")
-    parser.add_argument("--stable-style-weight", type=float, default=None, help="default: --video's (10)")
+    parser.add_argument("--stability-weight", type=float, default=None, help="default: --video's")
+    parser.add_argument("--stable-style-weight", type=float, default=None, help="default: --video's")
     parser.add_argument("--stability-noise", type=float, default=None, help="default: the training default (0.02)")
     parser.add_argument("--filter", type=float, default=0.6, help="TemporalFilter strength on the --video network")
     parser.add_argument("--frames", type=int, default=24)
@@ -169,7 +183,7 @@ def main() -> None:
     from artgen.data.style_images import STYLES
     from artgen.encoders import FAST_STYLE_STYLE_LAYERS, build_encoder, style_grams
     from artgen.fast_style import FastStyle, train_fast_style
-    from artgen.fast_style.cli import VIDEO_STABILITY_WEIGHT, VIDEO_STYLE_WEIGHT
+    from artgen.fast_style.config import VIDEO_STABILITY_WEIGHT, VIDEO_STYLE_WEIGHT
     from artgen.fast_style.training import style_tensor
     from artgen.images import save_image
     from artgen.video import TemporalFilter
@@ -187,11 +201,15 @@ def main() -> None:
     }
     if args.stability_noise is not None:
         stable["stability_noise"] = args.stability_noise
-    tag = f"{args.steps}s_b{args.batch_size}_{args.size}px_{len(args.train)}ph"
+    # the record keeps the weights the networks trained with, not "--video's", whose values may change
+    args.stability_weight, args.stable_style_weight = stable["stability_weight"], stable["style_weight"]
+    tag = f"{args.steps}s_b{args.batch_size}_{args.size}px_{len(args.train)}ph" + (
+        "" if args.arch == "small" else f"_{args.arch}"
+    )
     short = {"stability_weight": "stab", "style_weight": "sw", "stability_noise": "noise"}
     stable_tag = "_".join(f"{short[k]}{v:g}" for k, v in stable.items())
     common = dict(
-        arch="small",
+        arch=args.arch,
         size=args.size,
         steps=args.steps,
         batch_size=args.batch_size,
@@ -272,6 +290,11 @@ def main() -> None:
             t = args.frames // 2
             for v, y in ys.items():
                 save_image(y[t], out / "frames" / f"{Path(style).stem}_{clip}_{v}_{t:02d}.png", overwrite=True)
+            shown = {"plain": ys["plain"], "--video": ys["video"]}
+            if filtered is not None:
+                shown["--video + filter"] = filtered
+            figure = flicker_figure(shown, back, t)
+            save_image(figure, out / "frames" / f"{Path(style).stem}_{clip}_flicker.png", overwrite=True)
 
     def spread(values: list[float]) -> str:
         return f"mean {sum(values) / len(values):.2f}x, min {min(values):.2f}x, max {max(values):.2f}x"

@@ -348,7 +348,7 @@ def test_training_with_the_stability_loss_and_the_cli_flag(tmp_path):
     ]
     assert main(args) == 0
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
-    from artgen.fast_style.cli import VIDEO_STABILITY_WEIGHT, VIDEO_STYLE_WEIGHT
+    from artgen.fast_style.config import VIDEO_STABILITY_WEIGHT, VIDEO_STYLE_WEIGHT
 
     assert saved["train"]["stability_weight"] == VIDEO_STABILITY_WEIGHT > 0
     assert saved["train"]["style_weight"] == VIDEO_STYLE_WEIGHT != 5.0  # the stable network needs more style pressure

@@ -23,7 +23,16 @@ fallback encoder alike and a weight of 1 means "as important as the content".
 from __future__ import annotations
 
 from ._task import FastStyleTask
-from .config import BUILTIN_COUNT, BUILTIN_DATA, CONFIG_VERSION, HEAD, FastStyleConfig, migrate_config
+from .config import (
+    BUILTIN_COUNT,
+    BUILTIN_DATA,
+    CONFIG_VERSION,
+    HEAD,
+    VIDEO_STABILITY_WEIGHT,
+    VIDEO_STYLE_WEIGHT,
+    FastStyleConfig,
+    migrate_config,
+)
 from .pipeline import FastStyle, build_net, check_strength, finish, load_net_weights, open_run, plan_outputs, read_run
 from .training import train_fast_style
 
@@ -34,6 +43,8 @@ __all__ = [
     "FastStyleConfig",
     "CONFIG_VERSION",
     "migrate_config",
+    "VIDEO_STABILITY_WEIGHT",
+    "VIDEO_STYLE_WEIGHT",
     "FastStyleTask",
     "train_fast_style",
     "finish",

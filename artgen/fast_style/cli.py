@@ -7,13 +7,8 @@ import sys
 from pathlib import Path
 
 from ..encoders import BACKBONES
+from .config import VIDEO_STABILITY_WEIGHT, VIDEO_STYLE_WEIGHT
 from .networks import ARCHS
-
-VIDEO_STABILITY_WEIGHT = 200.0  # fast-style train --video: benchmarks/video_flicker.py
-#: --video also raises the style weight: at the default 5 the stability term costs the network its
-#: style (VGG19: per-frame style loss +35-44% against the plain network); at 10 it is 18-30% lower
-#: than the plain network's and the flicker still falls 2.3-2.5x (benchmarks/video_flicker.py, README)
-VIDEO_STYLE_WEIGHT = 10.0
 
 
 def _fraction(text: str) -> float:

@@ -21,6 +21,14 @@ CONFIG_VERSION = 3
 #: then, and fp32 was the default), with no stability term.
 LEGACY_DEFAULTS = {"train": {"precision": "fp32", "stability_weight": 0.0}}
 
+#: ``fast-style train --video`` (``train_fast_style(..., stability_weight=VIDEO_STABILITY_WEIGHT,
+#: style_weight=VIDEO_STYLE_WEIGHT)`` in a notebook): the stability term's weight, and the style weight
+#: raised with it so that the network keeps more of its style while it learns to hold still. Chosen from
+#: benchmarks/video_flicker.py's sweep over 3 styles x 4 clips (docs/video.md): 1000 / 20 cuts a small
+#: network's flicker 2.1x on average (200 / 10: 1.5x) for +18% per-frame style loss (200 / 10: +6%).
+VIDEO_STABILITY_WEIGHT = 1000.0
+VIDEO_STYLE_WEIGHT = 20.0
+
 #: What a version-2 (or older) run meant by a missing ``model.antialias``: a network without the blurs.
 LEGACY_V2 = {"model": {"antialias": False}}
 
