@@ -357,6 +357,40 @@ def test_training_with_the_stability_loss_and_the_cli_flag(tmp_path):
     assert main(args[:-2] + ["--stability-weight", "-1", "--overwrite", "--quiet"]) == 2
 
 
+def test_a_video_network_holds_still_under_motions_it_never_saw():
+    """``--video``'s weights on a tiny network: a held-out picture moved by fresh random motions gives an
+    output closer to the moved output than the plain network's (2.3x to 18x closer over seeds 0-3)."""
+    from artgen.fast_style import VIDEO_STABILITY_WEIGHT, VIDEO_STYLE_WEIGHT, train_fast_style
+
+    tiny = dict(
+        arch="small", size=48, batch_size=2, backbone="random", preview_every=None, checkpoint_every=None, seed=0
+    )
+    plain = train_fast_style("swirls", None, None, steps=60, progress=False, **tiny)
+    video = train_fast_style(
+        "swirls",
+        None,
+        None,
+        steps=60,
+        progress=False,
+        stability_weight=VIDEO_STABILITY_WEIGHT,
+        style_weight=VIDEO_STYLE_WEIGHT,
+        **tiny,
+    )
+    torch.manual_seed(1)
+    x = torch.nn.functional.interpolate(torch.rand(4, 3, 16, 16), size=64, mode="bilinear")  # (4, 3, 64, 64), smooth
+    theta = random_motion(4, 64, 64)
+    moved, mask = warp(x, theta)
+    gaps = {}
+    for name, model in (("plain", plain), ("video", video)):
+        with torch.no_grad():
+            gaps[name] = float(
+                losses.transform_consistency_loss(
+                    model.stylize_tensor(moved), warp(model.stylize_tensor(x), theta)[0], mask
+                )
+            )
+    assert gaps["video"] < gaps["plain"] / 1.5, gaps
+
+
 def _noisy_static_clip(frames=8, shift=(0, 0)):
     g = torch.Generator().manual_seed(0)
     scene = torch.nn.functional.avg_pool2d(torch.rand(1, 3, 80, 96, generator=g), 5, 1, 2)[0]
