@@ -148,10 +148,7 @@ def add_parser(sub, name: str) -> None:
         help="shrink inputs so the long side is at most this (default: %(default)s; 0 = never)",
     )
     apply.add_argument(
-        "--strength",
-        type=_fraction,
-        default=1.0,
-        help="0.0 (the photo) .. 1.0 (fully stylised) (default: %(default)s)",
+        "--strength", type=_fraction, default=1.0, help="0 (the photo) .. 1 (fully stylised) (default: %(default)s)"
     )
     apply.add_argument(
         "--preserve-colors", action="store_true", help="keep the photo's colours, take only the stylised luminance"
