@@ -498,3 +498,26 @@ def test_classifier_fast_path_is_skipped_where_it_does_not_apply():
     assert not task.analytic_ok(x.double(), y, fp32)
     task.loss_fn = losses.mse
     assert not task.analytic_ok(x, y, fp32)
+
+
+def test_curves_are_redrawn_at_checkpoints_at_most_every_min_interval_and_always_at_the_end(monkeypatch):
+    """Redrawing costs ~0.3 s; a run checkpointing every few steps used to spend most of its time on it."""
+    from types import SimpleNamespace
+
+    from artgen.train import callbacks
+
+    drawn = []
+    history = SimpleNamespace(epoch=[1], steps=[(1, {})], plot=lambda path, title=None: drawn.append(path))
+    trainer = SimpleNamespace(history=history)
+    clock = [100.0]
+    monkeypatch.setattr(callbacks.time, "monotonic", lambda: clock[0])
+    plot = callbacks.CurvePlot("curves.png", min_interval=30.0)
+    for _ in range(3):  # three checkpoints within a second: the first draws
+        plot.on_checkpoint(trainer, 5)
+        clock[0] += 0.2
+    assert len(drawn) == 1
+    clock[0] += 30
+    plot.on_checkpoint(trainer, 10)
+    assert len(drawn) == 2
+    plot.on_train_end(trainer)  # the end always draws, however recent the last drawing
+    assert len(drawn) == 3

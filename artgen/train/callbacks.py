@@ -174,19 +174,28 @@ def show_progress(requested: bool | None) -> bool:
 
 
 class CurvePlot(Callback):
-    """Write the loss/metric curves to a PNG at each checkpoint and at the end."""
+    """Write the loss/metric curves to a PNG: at a checkpoint when ``min_interval`` seconds have passed since the
+    last drawing (the first checkpoint always draws), and always at the end of training.
 
-    def __init__(self, path, *, title: str | None = None):
+    Drawing takes about 0.3 s on a CPU (matplotlib), so a run that checkpoints every few steps would
+    otherwise spend most of its time redrawing the same curves.
+    """
+
+    def __init__(self, path, *, title: str | None = None, min_interval: float = 30.0):
         self.path = path
         self.title = title
+        self.min_interval = min_interval
+        self._drawn_at: float | None = None
 
     def _draw(self, trainer):
         if trainer.history.epoch or trainer.history.steps:
             trainer.history.plot(self.path, title=self.title)
+            self._drawn_at = time.monotonic()
 
     def on_checkpoint(self, trainer, step):
-        """Redraw the PNG at ``path``."""
-        self._draw(trainer)
+        """Redraw the PNG at ``path`` unless it was drawn less than ``min_interval`` seconds ago."""
+        if self._drawn_at is None or time.monotonic() - self._drawn_at >= self.min_interval:
+            self._draw(trainer)
 
     def on_train_end(self, trainer):
         """Redraw the PNG at ``path``."""
