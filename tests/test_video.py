@@ -359,18 +359,18 @@ def test_training_with_the_stability_loss_and_the_cli_flag(tmp_path):
 
 def test_a_video_network_holds_still_under_motions_it_never_saw():
     """``--video``'s weights on a tiny network: a held-out picture moved by fresh random motions gives an
-    output closer to the moved output than the plain network's (2.3x to 18x closer over seeds 0-3)."""
+    output closer to the moved output than the plain network's (5x to 14x closer over seeds 0-3)."""
     from artgen.fast_style import VIDEO_STABILITY_WEIGHT, VIDEO_STYLE_WEIGHT, train_fast_style
 
     tiny = dict(
-        arch="small", size=48, batch_size=2, backbone="random", preview_every=None, checkpoint_every=None, seed=0
+        arch="small", size=32, batch_size=2, backbone="random", preview_every=None, checkpoint_every=None, seed=0
     )
-    plain = train_fast_style("swirls", None, None, steps=60, progress=False, **tiny)
+    plain = train_fast_style("swirls", None, None, steps=40, progress=False, **tiny)
     video = train_fast_style(
         "swirls",
         None,
         None,
-        steps=60,
+        steps=40,
         progress=False,
         stability_weight=VIDEO_STABILITY_WEIGHT,
         style_weight=VIDEO_STYLE_WEIGHT,
