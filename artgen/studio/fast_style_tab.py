@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from ..errors import UsageError
+from .jobs import cancel_job
+from .workdir import latest_step_picture
 
 #: The command recorded in the metadata of the pictures and videos this tab writes.
 APPLY_COMMAND = "studio fast-style apply"
@@ -96,30 +98,17 @@ def start_training(studio, style, builtin, data, run, arch, size, steps, preview
 
 def status(studio, run):
     """The job line and the latest preview of ``run`` (or of the latest style-network job), for the timer."""
-    try:
-        folder = studio.workdir.inside(run, "run folder") if run else None
-    except UsageError:
-        folder = None
+    folder = studio.workdir.run_folder(run)
     job = studio.jobs.get(folder) if folder is not None else None
     line = job.describe() if job is not None else "no style network is training into this run folder"
-    latest = None
-    if folder is not None and (folder / "previews").is_dir():
-        previews = sorted((folder / "previews").glob("step_*.png"))
-        latest = str(previews[-1]) if previews else None
-    return line, latest
+    return line, latest_step_picture(folder, "previews")
 
 
 def cancel(studio, run):
     """Cancel the job training into ``run``; returns the job line."""
-    try:
-        folder = studio.workdir.inside(run, "run folder") if run else None
-    except UsageError:
-        folder = None
+    folder = studio.workdir.run_folder(run)
     job = studio.jobs.get(folder) if folder is not None else None
-    if job is None or not job.active:
-        return "no job is training into this run folder"
-    job.cancel()
-    return f"{job.kind} job stopping after this step; a checkpoint will be saved"
+    return cancel_job(job, "no job is training into this run folder")
 
 
 def run_apply(studio, run, picture, video, strength, max_size, keep_colours, seamless, progress=None):

@@ -6,6 +6,8 @@ import shutil
 from pathlib import Path
 
 from ..errors import UsageError
+from .jobs import cancel_job
+from .workdir import latest_step_picture
 
 #: Longest interpolation the page makes, in frames.
 MAX_FRAMES = 240
@@ -239,17 +241,11 @@ def status(studio, run, shown=None):
     """
     import gradio as gr
 
-    try:
-        folder = studio.workdir.inside(run, "run folder") if run else None
-    except UsageError:
-        folder = None
-    job = studio.jobs.get(folder) or (studio.jobs.last if folder is None else None)
+    folder = studio.workdir.run_folder(run)
+    job = studio.jobs.get(folder)  # None: the latest job
     line = job.describe() if job is not None else "no training job in this studio yet"
     where = job.folder if job is not None else folder
-    latest = None
-    if where is not None and (where / "samples").is_dir():
-        grids = sorted((where / "samples").glob("step_*.png"))
-        latest = str(grids[-1]) if grids else None
+    latest = latest_step_picture(where, "samples")
     points = kid_points(studio, where)
     curve = gr.update() if points == shown else plot_kid(points)
     return line, latest, curve, points
@@ -257,15 +253,8 @@ def status(studio, run, shown=None):
 
 def cancel(studio, run):
     """Cancel the job training into ``run`` (or the latest job); returns the status line."""
-    try:
-        folder = studio.workdir.inside(run, "run folder") if run else None
-    except UsageError:
-        folder = None
-    job = studio.jobs.get(folder) or studio.jobs.last
-    if job is None or not job.active:
-        return "no job is running"
-    job.cancel()
-    return f"{job.kind} job stopping after this step; a checkpoint will be saved"
+    job = studio.jobs.get(studio.workdir.run_folder(run)) or studio.jobs.last
+    return cancel_job(job, "no job is running")
 
 
 def build(studio):

@@ -155,6 +155,14 @@ class Jobs:
             time.sleep(0.1)
 
 
+def cancel_job(job: Job | None, idle: str) -> str:
+    """Cancel ``job`` when it is active; returns the line for the page (``idle`` when there is nothing to cancel)."""
+    if job is None or not job.active:
+        return idle
+    job.cancel()
+    return f"{job.kind} job stopping after this step; a checkpoint will be saved"
+
+
 def _duration(seconds: float) -> str:
     """``seconds`` as ``"40 s"``, ``"3 min"`` or ``"1.5 h"``."""
     if seconds < 90:

@@ -67,6 +67,13 @@ class Workdir:
             )
         return resolved
 
+    def run_folder(self, text: str | os.PathLike | None) -> Path | None:
+        """The run folder typed on the page (see :meth:`inside`), or None when the field is empty or points outside."""
+        try:
+            return self.inside(text, "run folder") if text else None
+        except UsageError:
+            return None
+
     def relative(self, path: str | os.PathLike) -> str:
         """``path`` relative to the working folder, for the page."""
         try:
@@ -167,6 +174,14 @@ class Workdir:
     def picture_folders(self) -> list[str]:
         """Folders under ``data/`` (the usual place for training pictures), relative to the working folder."""
         return sorted(self.relative(p) for p in self.folder("data").iterdir() if p.is_dir())
+
+
+def latest_step_picture(folder: Path | None, sub: str) -> str | None:
+    """The newest ``step_*.png`` in ``folder/sub`` (a run's ``samples`` or ``previews``), or None."""
+    if folder is None or not (folder / sub).is_dir():
+        return None
+    pictures = sorted((folder / sub).glob("step_*.png"))
+    return str(pictures[-1]) if pictures else None
 
 
 def run_head(folder: Path) -> str | None:
