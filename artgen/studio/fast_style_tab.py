@@ -92,7 +92,6 @@ def start_training(studio, style, builtin, data, run, arch, size, steps, preview
         )
 
     job = studio.jobs.start("style network", out, target)
-    studio.jobs.wait_started(job)
     return job.describe()
 
 

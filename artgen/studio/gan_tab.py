@@ -228,7 +228,6 @@ def start_training(studio, data, uploads, run, size, steps, resume):
         )
 
     job = studio.jobs.start("GAN", out, target)
-    studio.jobs.wait_started(job)
     return job.describe()
 
 

@@ -116,7 +116,8 @@ class Jobs:
         self.last: Job | None = None
 
     def start(self, kind: str, folder: Path, target: Callable[[list[Callback]], object]) -> Job:
-        """Start ``target(callbacks)`` in a thread as the job for ``folder``.
+        """Start ``target(callbacks)`` in a thread as the job for ``folder``; returns once it runs its first step
+        or has ended (:meth:`wait_started`), so a refused or failed start shows at once.
 
         Raises:
             UsageError: a job of this studio is training into ``folder`` (the run folder lock's message).
@@ -133,6 +134,7 @@ class Jobs:
             self._jobs[folder] = job
             self.last = job
             job.thread.start()
+        self.wait_started(job)
         return job
 
     def get(self, folder: Path | None) -> Job | None:
